@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+// idamoe: a toolkit and terminal inspector for Input-Domain-Aware Mixture-of-Experts routing.
+import PackageDescription
+
+let package = Package(
+    name: "idamoe",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "idamoe", targets: ["idamoe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C at the edge: one system-library target per C library, each with a small shim.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CNCursesW", pkgConfig: "ncursesw",
+                       providers: [.apt(["libncursesw5-dev"])]),
+        // The only Swift target that calls OpenBLAS.
+        .target(name: "IdaBLAS", dependencies: ["COpenBLAS"]),
+        // Safetensors, probe files, run directories: bytes in, typed tensors out.
+        .target(name: "IdaFormats"),
+        // Layers, the IDA and softmax routers, losses and their backward passes.
+        .target(name: "IdaNumerics", dependencies: ["IdaBLAS"]),
+        // Checkpoint <-> router, probe streaming, per-layer routing metrics.
+        .target(name: "IdaRouting", dependencies: ["IdaFormats", "IdaNumerics"]),
+        // Subcommands (library so tests can call them).
+        .target(name: "IdaCLI", dependencies: [
+            "IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "idamoe", dependencies: ["IdaCLI"]),
+        // Approximate comparisons and finite-difference checks for tests only.
+        .target(name: "IdaTestSupport", dependencies: ["IdaNumerics"], path: "Tests/IdaTestSupport"),
+        .testTarget(name: "IdaFormatsTests", dependencies: ["IdaFormats", "IdaTestSupport"]),
+        .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "IdaTestSupport"]),
+        .testTarget(name: "IdaRoutingTests", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
+        .testTarget(name: "IdaCLITests", dependencies: ["IdaCLI", "IdaFormats", "IdaTestSupport"]),
+    ]
+)

@@ -1,0 +1,72 @@
+import Foundation
+
+/// The element-wise nonlinearity between Linear layers (`idamoe.activation`).
+public enum Activation: String, Sendable, CaseIterable {
+    /// Exact GELU, 0.5 x (1 + erf(x / sqrt 2)).
+    case gelu
+    /// The tanh approximation of GELU.
+    case geluTanh = "gelu_tanh"
+    /// max(0, x).
+    case relu
+    /// x * sigmoid(x).
+    case silu
+    /// Hyperbolic tangent.
+    case tanh
+
+    /// f(u) for one value.
+    @inlinable
+    public func apply(_ u: Float) -> Float {
+        switch self {
+        case .gelu: return 0.5 * u * (1 + Foundation.erf(u * 0.70710678118654752))
+        case .geluTanh:
+            let inner = 0.7978845608028654 * (u + 0.044715 * u * u * u)
+            return 0.5 * u * (1 + Foundation.tanh(inner))
+        case .relu: return u > 0 ? u : 0
+        case .silu: return u / (1 + Foundation.exp(-u))
+        case .tanh: return Foundation.tanh(u)
+        }
+    }
+
+    /// f'(u) for one value.
+    @inlinable
+    public func derivative(_ u: Float) -> Float {
+        switch self {
+        case .gelu:
+            // d/du [u Phi(u)] = Phi(u) + u phi(u)
+            let cdf = 0.5 * (1 + Foundation.erf(u * 0.70710678118654752))
+            let pdf = 0.3989422804014327 * Foundation.exp(-0.5 * u * u)
+            return cdf + u * pdf
+        case .geluTanh:
+            let c: Float = 0.7978845608028654
+            let t = Foundation.tanh(c * (u + 0.044715 * u * u * u))
+            return 0.5 * (1 + t) + 0.5 * u * (1 - t * t) * c * (1 + 3 * 0.044715 * u * u)
+        case .relu: return u > 0 ? 1 : 0
+        case .silu:
+            let s = 1 / (1 + Foundation.exp(-u))
+            return s * (1 + u * (1 - s))
+        case .tanh:
+            let t = Foundation.tanh(u)
+            return 1 - t * t
+        }
+    }
+
+    /// out[i] = f(input[i]) over whole buffers.
+    public func forward(_ input: [Float], into out: inout [Float]) {
+        precondition(input.count == out.count)
+        input.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<src.count { dst[i] = apply(src[i]) }
+            }
+        }
+    }
+
+    /// grad[i] *= f'(preActivation[i]): the backward pass through the nonlinearity.
+    public func backward(preActivation: [Float], grad: inout [Float]) {
+        precondition(preActivation.count == grad.count)
+        preActivation.withUnsafeBufferPointer { src in
+            grad.withUnsafeMutableBufferPointer { g in
+                for i in 0..<src.count { g[i] *= derivative(src[i]) }
+            }
+        }
+    }
+}

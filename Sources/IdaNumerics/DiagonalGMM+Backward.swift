@@ -1,0 +1,56 @@
+import Foundation
+
+extension DiagonalGMM {
+    /// Backward pass of `weight * L_nll`, L_nll = -mean_n log p(z_n).
+    ///
+    /// With gamma the posterior and prec = exp(-s):
+    /// dL/da_k = weight (pi_k - mean_n gamma_nk);
+    /// dL/dmu_kj = -weight/N prec_kj (sum_n gamma_nk z_nj - mu_kj sum_n gamma_nk);
+    /// dL/ds_kj = -weight/(2N) (prec_kj sum_n gamma_nk (z_nj - mu_kj)^2 - sum_n gamma_nk), zero where s is clamped;
+    /// dL/dz_nj = weight/N (z_nj sum_k gamma_nk prec_kj - sum_k gamma_nk mu_kj prec_kj).
+    /// Accumulates the parameter gradients and returns dL/dz [N, P].
+    public mutating func backwardNLL(latents z: Matrix, evaluation ev: GMMEvaluation, weight: Double = 1) -> Matrix {
+        let n = z.rows, k = components, p = latentDim
+        precondition(ev.tokens == n && ev.components == k)
+        guard n > 0 else { return Matrix(rows: 0, cols: p) }
+        let pre = precompute()
+        let zd = z.data.map(Double.init)
+        let z2 = zd.map { $0 * $0 }
+        let scale = weight / Double(n)
+
+        // Sufficient statistics: Nk = sum_n gamma, S1 = gamma^T z, S2 = gamma^T z^2.
+        var nk = [Double](repeating: 0, count: k)
+        for r in 0..<n { for c in 0..<k { nk[c] += ev.posterior[r * k + c] } }
+        var s1 = [Double](repeating: 0, count: k * p)
+        var s2 = [Double](repeating: 0, count: k * p)
+        dgemm(ev.posterior, n, k, transA: true, zd, n, p, into: &s1)
+        dgemm(ev.posterior, n, k, transA: true, z2, n, p, into: &s2)
+
+        let pi = priors
+        for c in 0..<k {
+            gradLogits[c] += Float(weight * pi[c] - scale * nk[c])
+            for j in 0..<p {
+                let idx = c * p + j
+                let mu = Double(means.data[idx])
+                let prec = pre.precision[idx]
+                gradMeans.data[idx] += Float(-scale * prec * (s1[idx] - mu * nk[c]))
+                let raw = logVars.data[idx]
+                if raw >= logVarMin && raw <= logVarMax {
+                    let weightedSquares = s2[idx] - 2 * mu * s1[idx] + mu * mu * nk[c]
+                    gradLogVars.data[idx] += Float(-0.5 * scale * (prec * weightedSquares - nk[c]))
+                }
+            }
+        }
+
+        // dz = scale (z * (gamma prec) - gamma (mu prec)).
+        var gammaPrec = [Double](repeating: 0, count: n * p)
+        var gammaMeanPrec = [Double](repeating: 0, count: n * p)
+        dgemm(ev.posterior, n, k, pre.precision, k, p, into: &gammaPrec)
+        dgemm(ev.posterior, n, k, pre.meanPrecision, k, p, into: &gammaMeanPrec)
+        var dz = Matrix(rows: n, cols: p)
+        for i in 0..<(n * p) {
+            dz.data[i] = Float(scale * (zd[i] * gammaPrec[i] - gammaMeanPrec[i]))
+        }
+        return dz
+    }
+}

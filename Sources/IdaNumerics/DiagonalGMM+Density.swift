@@ -1,0 +1,88 @@
+import Foundation
+
+/// The mixture evaluated on a block of latents: joint log-likelihoods, log-densities, posteriors.
+public struct GMMEvaluation: Sendable {
+    /// Number of tokens N.
+    public var tokens: Int
+    /// Number of components K.
+    public var components: Int
+    /// log p(z_n, k) [N, K].
+    public var logJoint: [Double]
+    /// log p(z_n) [N].
+    public var logDensity: [Double]
+    /// Posterior gamma_nk = p(k | z_n) [N, K]; rows sum to 1.
+    public var posterior: [Double]
+}
+
+extension DiagonalGMM {
+    /// Per-component quantities shared by the density and its gradient.
+    struct Precomputed {
+        /// exp(-s) [K, P] with s clamped.
+        var precision: [Double]
+        /// mu * exp(-s) [K, P].
+        var meanPrecision: [Double]
+        /// log pi_k - 1/2 (sum_j mu^2 exp(-s) + sum_j s + P log 2 pi) [K].
+        var offset: [Double]
+    }
+
+    func precompute() -> Precomputed {
+        let k = components, p = latentDim
+        var precision = [Double](repeating: 0, count: k * p)
+        var meanPrecision = precision
+        var offset = [Double](repeating: 0, count: k)
+        let logPriors = priors.map { Foundation.log($0) }
+        let logTwoPi = Foundation.log(2 * Double.pi)
+        for c in 0..<k {
+            var quad = 0.0, logDet = 0.0
+            for j in 0..<p {
+                let s = clampedLogVar(logVars.data[c * p + j])
+                let prec = Foundation.exp(-s)
+                let mu = Double(means.data[c * p + j])
+                precision[c * p + j] = prec
+                meanPrecision[c * p + j] = mu * prec
+                quad += mu * mu * prec
+                logDet += s
+            }
+            offset[c] = logPriors[c] - 0.5 * (quad + logDet + Double(p) * logTwoPi)
+        }
+        return Precomputed(precision: precision, meanPrecision: meanPrecision, offset: offset)
+    }
+
+    /// Evaluates the mixture on latents z [N, P] with two GEMMs (no N x K x P temporary):
+    /// sum_j (z_j - mu_kj)^2 prec_kj = (z^2) . prec^T - 2 z . (mu prec)^T + sum_j mu_kj^2 prec_kj.
+    public func evaluate(_ z: Matrix) -> GMMEvaluation {
+        precondition(z.cols == latentDim, "GMM expects latents of width \(latentDim), got \(z.cols)")
+        let n = z.rows, k = components, p = latentDim
+        let pre = precompute()
+        let zd = z.data.map(Double.init)
+        let z2 = zd.map { $0 * $0 }
+        var logJoint = [Double](repeating: 0, count: n * k)
+        dgemm(z2, n, p, pre.precision, k, p, transB: true, into: &logJoint, alpha: -0.5)
+        dgemm(zd, n, p, pre.meanPrecision, k, p, transB: true, into: &logJoint, alpha: 1, beta: 1)
+        var logDensity = [Double](repeating: 0, count: n)
+        var posterior = [Double](repeating: 0, count: n * k)
+        logJoint.withUnsafeMutableBufferPointer { lj in
+            posterior.withUnsafeMutableBufferPointer { post in
+                for r in 0..<n {
+                    let row = r * k
+                    var top = -Double.infinity
+                    for c in 0..<k {
+                        lj[row + c] += pre.offset[c]
+                        top = max(top, lj[row + c])
+                    }
+                    var sum = 0.0
+                    for c in 0..<k {
+                        let e = Foundation.exp(lj[row + c] - top)
+                        post[row + c] = e
+                        sum += e
+                    }
+                    let inv = 1 / sum
+                    for c in 0..<k { post[row + c] *= inv }
+                    logDensity[r] = top + Foundation.log(sum)
+                }
+            }
+        }
+        return GMMEvaluation(tokens: n, components: k, logJoint: logJoint,
+                             logDensity: logDensity, posterior: posterior)
+    }
+}

@@ -1,0 +1,72 @@
+/// Weights of the router's loss terms: L = L_nll + reconstruction * L_rec + reactivation * L_react.
+public struct RouterLossWeights: Sendable, Equatable {
+    /// lambda_rec.
+    public var reconstruction: Double
+    /// lambda_react.
+    public var reactivation: Double
+
+    /// Weights of the reconstruction and reactivation terms (NLL has weight 1).
+    public init(reconstruction: Double = 1, reactivation: Double = 1) {
+        self.reconstruction = reconstruction
+        self.reactivation = reactivation
+    }
+}
+
+/// The router's loss terms for one batch.
+public struct RouterLosses: Sendable, Equatable {
+    /// L_nll = -mean log p(z).
+    public var nll: Double
+    /// L_rec = mean over tokens and features of (xhat - x)^2.
+    public var reconstruction: Double
+    /// L_react (unweighted).
+    public var reactivation: Double
+    /// The weighted sum that was differentiated.
+    public var total: Double
+}
+
+extension IDARouter {
+    /// Routes a batch h [N, D] and accumulates the gradients of the router loss into every router
+    /// parameter (encoder, decoder, GMM). Gradients are not zeroed here. h is treated as a constant:
+    /// nothing flows back to the backbone.
+    public mutating func trainStep(_ h: Matrix, weights: RouterLossWeights = RouterLossWeights(),
+                                   reactivation: ReactivationState? = nil) -> (RoutingResult, RouterLosses) {
+        precondition(h.cols == hiddenDim, "router expects hidden width \(hiddenDim), got \(h.cols)")
+        let n = h.rows, d = h.cols
+        let x = routerInput(h)
+        let (z, encoderCache) = encoder.forward(x)
+        let evaluation = gmm.evaluate(z)
+        let (xhat, decoderCache) = decoder.forward(z)
+
+        let nll = n > 0 ? -evaluation.logDensity.reduce(0, +) / Double(n) : 0
+        // dL/dxhat = lambda_rec * 2 (xhat - x) / (N D)
+        var dxhat = Matrix(rows: n, cols: d)
+        var squares = 0.0
+        let recScale = Float(weights.reconstruction * 2 / Double(max(n * d, 1)))
+        for i in 0..<(n * d) {
+            let diff = xhat.data[i] - x.data[i]
+            squares += Double(diff) * Double(diff)
+            dxhat.data[i] = recScale * diff
+        }
+        let reconstruction = squares / Double(max(n * d, 1))
+
+        var dz = gmm.backwardNLL(latents: z, evaluation: evaluation)
+        if let dzRec = decoder.backward(dxhat, cache: decoderCache) {
+            for i in dz.data.indices { dz.data[i] += dzRec.data[i] }
+        }
+        encoder.backward(dz, cache: encoderCache, needInputGrad: false)
+        let react = reactivation?.accumulateLoss(gmm: &gmm, weight: weights.reactivation) ?? 0
+
+        var result = decide(evaluation)
+        result.latents = z
+        result.reconstructionError = Self.rowMeanSquaredError(xhat, x)
+        let total = nll + weights.reconstruction * reconstruction + weights.reactivation * react
+        return (result, RouterLosses(nll: nll, reconstruction: reconstruction, reactivation: react, total: total))
+    }
+
+    /// Sets every router gradient to zero.
+    public mutating func zeroGrad() {
+        encoder.zeroGrad()
+        decoder.zeroGrad()
+        gmm.zeroGrad()
+    }
+}

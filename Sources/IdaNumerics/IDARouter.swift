@@ -1,0 +1,150 @@
+import Foundation
+
+/// The Input-Domain-Aware router: autoencoder to a latent z, a diagonal GMM over z, top-k experts by posterior.
+///
+/// The router reads a detached copy of the hidden state: its losses never reach the backbone and its
+/// gate weights carry no gradient to router parameters.
+public struct IDARouter: Sendable, Equatable {
+    /// Shape and routing options.
+    public var config: RouterConfig
+    /// Encoder D -> ... -> P.
+    public var encoder: MLP
+    /// Decoder P -> ... -> D.
+    public var decoder: MLP
+    /// Mixture over latents with K = E * M components.
+    public var gmm: DiagonalGMM
+
+    /// A router over existing parameters, with every shape checked against `config`.
+    public init(config: RouterConfig, encoder: MLP, decoder: MLP, gmm: DiagonalGMM) throws(NumericsError) {
+        try Self.validate(config)
+        let k = config.components, p = config.latentDim
+        guard encoder.outputs == p else {
+            throw .shapeMismatch(what: "encoder output", expected: [p], found: [encoder.outputs])
+        }
+        guard decoder.inputs == p, decoder.outputs == encoder.inputs else {
+            throw .shapeMismatch(what: "decoder", expected: [p, encoder.inputs], found: [decoder.inputs, decoder.outputs])
+        }
+        guard gmm.components == k, gmm.latentDim == p else {
+            throw .shapeMismatch(what: "gmm.means", expected: [k, p], found: [gmm.means.rows, gmm.means.cols])
+        }
+        self.config = config
+        self.encoder = encoder
+        self.decoder = decoder
+        self.gmm = gmm
+    }
+
+    /// A freshly initialised router for hidden width D with encoder hidden widths `hidden` (e.g. [128]).
+    public init(config: RouterConfig, hiddenDim: Int, hidden: [Int], rng: inout SeededGenerator) throws(NumericsError) {
+        try Self.validate(config)
+        let p = config.latentDim, k = config.components
+        let enc = MLP(widths: [hiddenDim] + hidden + [p], activation: config.activation, rng: &rng)
+        let dec = MLP(widths: [p] + hidden.reversed() + [hiddenDim], activation: config.activation, rng: &rng)
+        var means = Matrix(rows: k, cols: p)
+        for i in means.data.indices { means.data[i] = rng.normal() }
+        let gmm = DiagonalGMM(logits: [Float](repeating: 0, count: k), means: means,
+                              logVars: Matrix(rows: k, cols: p), logVarMin: config.logVarMin,
+                              logVarMax: config.logVarMax)
+        try self.init(config: config, encoder: enc, decoder: dec, gmm: gmm)
+    }
+
+    static func validate(_ c: RouterConfig) throws(NumericsError) {
+        guard c.experts >= 1, c.experts <= 64 else { throw .invalidConfig("experts must be 1...64, got \(c.experts)") }
+        guard c.componentsPerExpert >= 1 else { throw .invalidConfig("components per expert must be >= 1") }
+        guard c.latentDim >= 1 else { throw .invalidConfig("latent width must be >= 1") }
+        guard c.topK >= 1, c.topK <= c.experts else {
+            throw .invalidConfig("top-k must be 1...\(c.experts), got \(c.topK)")
+        }
+        guard c.logVarMin.isFinite, c.logVarMax.isFinite, c.logVarMin <= c.logVarMax else {
+            throw .invalidConfig("log-variance clamp [\(c.logVarMin), \(c.logVarMax)] is not a finite interval")
+        }
+    }
+
+    /// Hidden width D.
+    public var hiddenDim: Int { encoder.inputs }
+
+    /// x = stopgrad(h), RMS-normalised per token when `inputNorm` is rms.
+    public func routerInput(_ h: Matrix) -> Matrix {
+        guard config.inputNorm == .rms else { return h }
+        var x = h
+        let d = h.cols
+        x.data.withUnsafeMutableBufferPointer { px in
+            for r in 0..<h.rows {
+                var sumSquares: Float = 0
+                for c in 0..<d { sumSquares += px[r * d + c] * px[r * d + c] }
+                let scale = 1 / (sumSquares / Float(max(d, 1)) + 1e-6).squareRoot()
+                for c in 0..<d { px[r * d + c] *= scale }
+            }
+        }
+        return x
+    }
+
+    /// Routes hidden states h [N, D]; optionally keeps latents and per-token reconstruction errors.
+    public func route(_ h: Matrix, keepLatents: Bool = false, reconstruct: Bool = false) -> RoutingResult {
+        precondition(h.cols == hiddenDim, "router expects hidden width \(hiddenDim), got \(h.cols)")
+        let x = routerInput(h)
+        let z = encoder(x)
+        let evaluation = gmm.evaluate(z)
+        var result = decide(evaluation)
+        if keepLatents { result.latents = z }
+        if reconstruct { result.reconstructionError = Self.rowMeanSquaredError(decoder(z), x) }
+        return result
+    }
+
+    /// Turns component posteriors into expert scores, top-k choices, gate weights and entropies.
+    public func decide(_ ev: GMMEvaluation) -> RoutingResult {
+        let n = ev.tokens, k = ev.components, e = config.experts, m = config.componentsPerExpert
+        let top = config.topK
+        var selected = [Int32](repeating: 0, count: n * top)
+        var weights = [Float](repeating: 0, count: n * top)
+        var q = [Double](repeating: 0, count: n * e)
+        var entropy = [Double](repeating: 0, count: n)
+        var topComponent = [Int32](repeating: 0, count: n)
+        var score = [Double](repeating: 0, count: e)
+        ev.posterior.withUnsafeBufferPointer { post in
+            selected.withUnsafeMutableBufferPointer { sel in
+                q.withUnsafeMutableBufferPointer { pq in
+                    score.withUnsafeMutableBufferPointer { g in
+                        for r in 0..<n {
+                            var best = 0
+                            for c in 0..<k where post[r * k + c] > post[r * k + best] { best = c }
+                            topComponent[r] = Int32(best)
+                            for x in 0..<e {
+                                var total = 0.0, peak = 0.0
+                                for c in (x * m)..<((x + 1) * m) {
+                                    total += post[r * k + c]
+                                    peak = max(peak, post[r * k + c])
+                                }
+                                pq[r * e + x] = total
+                                g[x] = config.expertScore == .max ? peak : total
+                            }
+                            let row = UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)])
+                            topKIndices(UnsafeBufferPointer(g), k: top, into: row)
+                            var norm = 0.0
+                            for j in 0..<top { norm += g[Int(row[j])] }
+                            for j in 0..<top { weights[r * top + j] = Float(g[Int(row[j])] / norm) }
+                            entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: pq[(r * e)..<((r + 1) * e)]))
+                        }
+                    }
+                }
+            }
+        }
+        return RoutingResult(tokens: n, topK: top, experts: e, selected: selected, weights: weights,
+                             expertProbabilities: q, posterior: ev.posterior, posteriorWidth: k,
+                             entropyBits: entropy, logDensity: ev.logDensity, topComponent: topComponent,
+                             latents: nil, reconstructionError: nil)
+    }
+
+    /// mean_j (a_nj - b_nj)^2 for each row n.
+    static func rowMeanSquaredError(_ a: Matrix, _ b: Matrix) -> [Float] {
+        var out = [Float](repeating: 0, count: a.rows)
+        for r in 0..<a.rows {
+            var sum: Double = 0
+            for c in 0..<a.cols {
+                let diff = Double(a.data[r * a.cols + c] - b.data[r * a.cols + c])
+                sum += diff * diff
+            }
+            out[r] = Float(sum / Double(max(a.cols, 1)))
+        }
+        return out
+    }
+}

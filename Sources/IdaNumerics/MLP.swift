@@ -1,0 +1,86 @@
+/// A stack of Linear layers with one activation between consecutive layers (none after the last).
+public struct MLP: Sendable, Equatable {
+    /// The layers, applied in order.
+    public var layers: [Linear]
+    /// The nonlinearity between layers.
+    public var activation: Activation
+
+    /// What `backward` needs from `forward`.
+    public struct Cache: Sendable {
+        /// The input of each layer [N, in_j] (after the previous activation).
+        public var inputs: [Matrix]
+        /// The pre-activation output of each layer but the last [N, out_j].
+        public var preActivations: [Matrix]
+    }
+
+    /// A stack over existing layers; consecutive widths must chain.
+    public init(layers: [Linear], activation: Activation) {
+        for j in layers.indices.dropFirst() {
+            precondition(layers[j].inputs == layers[j - 1].outputs, "MLP layer widths do not chain")
+        }
+        self.layers = layers
+        self.activation = activation
+    }
+
+    /// A freshly initialised stack through the given widths, e.g. [D, 128, P].
+    public init(widths: [Int], activation: Activation, rng: inout SeededGenerator) {
+        precondition(widths.count >= 2, "an MLP needs at least an input and an output width")
+        var layers: [Linear] = []
+        for j in 0..<(widths.count - 1) {
+            layers.append(Linear(inputs: widths[j], outputs: widths[j + 1], rng: &rng))
+        }
+        self.init(layers: layers, activation: activation)
+    }
+
+    /// Input width.
+    public var inputs: Int { layers.first?.inputs ?? 0 }
+    /// Output width.
+    public var outputs: Int { layers.last?.outputs ?? 0 }
+    /// Widths from input to output, e.g. [D, 128, P].
+    public var widths: [Int] { [inputs] + layers.map(\.outputs) }
+
+    /// The output [N, out] for x [N, in], without keeping a cache.
+    public func callAsFunction(_ x: Matrix) -> Matrix {
+        var h = x
+        for j in layers.indices {
+            h = layers[j].forward(h)
+            if j < layers.count - 1 { activation.forward(h.data, into: &h.data) }
+        }
+        return h
+    }
+
+    /// The output [N, out] and the cache for `backward`.
+    public func forward(_ x: Matrix) -> (Matrix, Cache) {
+        var cache = Cache(inputs: [], preActivations: [])
+        var h = x
+        for j in layers.indices {
+            cache.inputs.append(h)
+            h = layers[j].forward(h)
+            if j < layers.count - 1 {
+                cache.preActivations.append(h)
+                activation.forward(h.data, into: &h.data)
+            }
+        }
+        return (h, cache)
+    }
+
+    /// Accumulates parameter gradients for dOut [N, out]; returns dx [N, in] when `needInputGrad`.
+    @discardableResult
+    public mutating func backward(_ dOut: Matrix, cache: Cache, needInputGrad: Bool = true) -> Matrix? {
+        var grad = dOut
+        for j in layers.indices.reversed() {
+            let wantInput = j > 0 || needInputGrad
+            guard let dx = layers[j].backward(grad, input: cache.inputs[j], needInputGrad: wantInput) else {
+                return nil
+            }
+            grad = dx
+            if j > 0 { activation.backward(preActivation: cache.preActivations[j - 1].data, grad: &grad.data) }
+        }
+        return grad
+    }
+
+    /// Sets every layer's gradients to zero.
+    public mutating func zeroGrad() {
+        for j in layers.indices { layers[j].zeroGrad() }
+    }
+}

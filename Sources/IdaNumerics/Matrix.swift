@@ -1,0 +1,93 @@
+import IdaBLAS
+
+/// A dense row-major matrix of `Float`, the one tensor type of the numerics target.
+public struct Matrix: Equatable, Sendable {
+    /// Number of rows (usually N tokens or an output width).
+    public var rows: Int
+    /// Number of columns.
+    public var cols: Int
+    /// Row-major values, `rows * cols` of them.
+    public var data: [Float]
+
+    /// A matrix filled with `value`.
+    public init(rows: Int, cols: Int, repeating value: Float = 0) {
+        precondition(rows >= 0 && cols >= 0, "negative matrix shape")
+        self.rows = rows
+        self.cols = cols
+        self.data = [Float](repeating: value, count: rows * cols)
+    }
+
+    /// A matrix over existing row-major values.
+    public init(rows: Int, cols: Int, data: [Float]) {
+        precondition(data.count == rows * cols, "matrix data has \(data.count) values, shape needs \(rows * cols)")
+        self.rows = rows
+        self.cols = cols
+        self.data = data
+    }
+
+    /// The element at row `r`, column `c`.
+    @inlinable
+    public subscript(r: Int, c: Int) -> Float {
+        get { data[r * cols + c] }
+        set { data[r * cols + c] = newValue }
+    }
+
+    /// Sets every element to zero, keeping the shape.
+    public mutating func zero() {
+        data.withUnsafeMutableBufferPointer { buffer in
+            for i in buffer.indices { buffer[i] = 0 }
+        }
+    }
+
+    /// Rows `range` as a new matrix.
+    public func rows(_ range: Range<Int>) -> Matrix {
+        Matrix(rows: range.count, cols: cols, data: Array(data[(range.lowerBound * cols)..<(range.upperBound * cols)]))
+    }
+}
+
+/// C = alpha * op(A) op(B) + beta * C through OpenBLAS, with shapes checked.
+/// op(A) is A or A^T so that op(A) is [m,k]; op(B) is [k,n]; C is [m,n].
+public func gemm(_ a: Matrix, transA: Bool = false, _ b: Matrix, transB: Bool = false,
+                 into c: inout Matrix, alpha: Float = 1, beta: Float = 0) {
+    let m = transA ? a.cols : a.rows
+    let k = transA ? a.rows : a.cols
+    let kb = transB ? b.cols : b.rows
+    let n = transB ? b.rows : b.cols
+    precondition(k == kb, "gemm inner dimensions differ: \(k) vs \(kb)")
+    precondition(c.rows == m && c.cols == n, "gemm output is [\(c.rows),\(c.cols)], needs [\(m),\(n)]")
+    a.data.withUnsafeBufferPointer { pa in
+        b.data.withUnsafeBufferPointer { pb in
+            c.data.withUnsafeMutableBufferPointer { pc in
+                guard let aa = pa.baseAddress, let bb = pb.baseAddress, let cc = pc.baseAddress else {
+                    return
+                }
+                BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k,
+                           alpha: alpha, a: aa, lda: a.cols, b: bb, ldb: b.cols,
+                           beta: beta, c: cc, ldc: c.cols)
+            }
+        }
+    }
+}
+
+/// C = alpha * op(A) op(B) + beta * C for row-major `Double` buffers with the given shapes.
+public func dgemm(_ a: [Double], _ aRows: Int, _ aCols: Int, transA: Bool = false,
+                  _ b: [Double], _ bRows: Int, _ bCols: Int, transB: Bool = false,
+                  into c: inout [Double], alpha: Double = 1, beta: Double = 0) {
+    let m = transA ? aCols : aRows
+    let k = transA ? aRows : aCols
+    let n = transB ? bRows : bCols
+    precondition(k == (transB ? bCols : bRows), "dgemm inner dimensions differ")
+    precondition(c.count == m * n, "dgemm output has \(c.count) values, needs \(m * n)")
+    a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            c.withUnsafeMutableBufferPointer { pc in
+                guard let aa = pa.baseAddress, let bb = pb.baseAddress, let cc = pc.baseAddress else {
+                    return
+                }
+                BLAS.dgemm(transA: transA, transB: transB, m: m, n: n, k: k,
+                           alpha: alpha, a: aa, lda: aCols, b: bb, ldb: bCols,
+                           beta: beta, c: cc, ldc: n)
+            }
+        }
+    }
+}

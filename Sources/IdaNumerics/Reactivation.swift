@@ -1,0 +1,179 @@
+import Foundation
+
+/// What happens to a component found dead (docs/decisions.md, "Component reactivation").
+public enum ReactivationMode: String, Sendable, CaseIterable {
+    /// Pull the dead component toward a poorly explained latent with L_react for a few steps.
+    case loss
+    /// Move the component onto that latent at once.
+    case reset
+    /// Report dead and revived components, change nothing.
+    case off
+}
+
+/// Settings of dead-component detection and reactivation.
+public struct ReactivationConfig: Sendable, Equatable {
+    /// What to do with dead components.
+    public var mode: ReactivationMode
+    /// Check for dead components every this many steps.
+    public var every: Int
+    /// Steps for which L_react pulls a dead component.
+    public var steps: Int
+    /// A component is dead when usage and prior are both below tau / K.
+    public var tau: Double
+    /// Decay of the usage EMA.
+    public var usageDecay: Double
+
+    /// The defaults from the issue: every 50 steps, 20 steps of pull, tau 0.1, decay 0.99.
+    public init(mode: ReactivationMode = .loss, every: Int = 50, steps: Int = 20, tau: Double = 0.1,
+                usageDecay: Double = 0.99) {
+        self.mode = mode
+        self.every = every
+        self.steps = steps
+        self.tau = tau
+        self.usageDecay = usageDecay
+    }
+}
+
+/// A component that died or came back.
+public struct ReactivationEvent: Sendable, Equatable {
+    /// Died or revived.
+    public enum Kind: String, Sendable { case died, revived }
+    /// What happened.
+    public var kind: Kind
+    /// Component index k.
+    public var component: Int
+    /// Expert owning the component, floor(k / M).
+    public var expert: Int
+    /// Its prior pi_k when it happened.
+    public var prior: Double
+    /// Its usage EMA when it happened.
+    public var usage: Double
+}
+
+/// Per-router bookkeeping of component usage, dead components and their reactivation targets.
+public struct ReactivationState: Sendable, Equatable {
+    /// Settings.
+    public var config: ReactivationConfig
+    /// Usage EMA u [K]: share of tokens whose most probable component is k.
+    public var usage: [Double]
+    /// Components currently dead [K].
+    public var dead: [Bool]
+    /// Target latent z* per component [K][P], empty when it has none.
+    public var targets: [[Float]]
+    /// Steps of L_react left per component [K].
+    public var remaining: [Int]
+    /// Generator for drawing targets.
+    public var rng: SeededGenerator
+
+    /// Fresh state for K components: usage starts at the fair share 1/K.
+    public init(components: Int, config: ReactivationConfig = ReactivationConfig(), seed: UInt64 = 0) {
+        self.config = config
+        self.usage = [Double](repeating: 1 / Double(max(components, 1)), count: components)
+        self.dead = [Bool](repeating: false, count: components)
+        self.targets = [[Float]](repeating: [], count: components)
+        self.remaining = [Int](repeating: 0, count: components)
+        self.rng = SeededGenerator(seed: seed)
+    }
+
+    /// Number of components flagged dead.
+    public var deadCount: Int { dead.filter { $0 }.count }
+
+    /// Adds weight * L_react, L_react = sum over pulled k of mean_j (mu_kj - z*_j)^2 + (a_k - stopgrad(mean a))^2,
+    /// to the GMM's gradients and returns the unweighted loss.
+    public func accumulateLoss(gmm: inout DiagonalGMM, weight: Double) -> Double {
+        let p = gmm.latentDim
+        let meanLogit = gmm.logits.reduce(0.0) { $0 + Double($1) } / Double(max(gmm.components, 1))
+        var loss = 0.0
+        for k in 0..<gmm.components where remaining[k] > 0 && targets[k].count == p {
+            for j in 0..<p {
+                let diff = Double(gmm.means[k, j]) - Double(targets[k][j])
+                loss += diff * diff / Double(p)
+                gmm.gradMeans[k, j] += Float(weight * 2 * diff / Double(p))
+            }
+            let da = Double(gmm.logits[k]) - meanLogit
+            loss += da * da
+            gmm.gradLogits[k] += Float(weight * 2 * da)
+        }
+        return loss
+    }
+
+    /// Updates usage from a routed batch, and every `every` steps marks dead and revived components,
+    /// drawing targets from the batch latents with probability softmax(-log p(z)). Returns the events.
+    public mutating func observe(step: Int, result: RoutingResult, gmm: inout DiagonalGMM,
+                                 componentsPerExpert m: Int) -> [ReactivationEvent] {
+        let k = usage.count
+        guard let top = result.topComponent, result.tokens > 0 else { return [] }
+        var counts = [Double](repeating: 0, count: k)
+        for c in top { counts[Int(c)] += 1 }
+        let decay = config.usageDecay
+        for c in 0..<k { usage[c] = decay * usage[c] + (1 - decay) * counts[c] / Double(result.tokens) }
+        for c in 0..<k where remaining[c] > 0 { remaining[c] -= 1 }
+        guard config.every > 0, step > 0, step % config.every == 0 else { return [] }
+
+        let threshold = config.tau / Double(k)
+        let priors = gmm.priors
+        var events: [ReactivationEvent] = []
+        var needTarget: [Int] = []
+        for c in 0..<k {
+            let low = usage[c] < threshold && priors[c] < threshold
+            if dead[c] && !low {
+                dead[c] = false
+                remaining[c] = 0
+                targets[c] = []
+                events.append(ReactivationEvent(kind: .revived, component: c, expert: c / m, prior: priors[c], usage: usage[c]))
+            } else if !dead[c] && low {
+                dead[c] = true
+                needTarget.append(c)
+                events.append(ReactivationEvent(kind: .died, component: c, expert: c / m, prior: priors[c], usage: usage[c]))
+            } else if dead[c] && remaining[c] == 0 {
+                needTarget.append(c)
+            }
+        }
+        guard config.mode != .off, !needTarget.isEmpty, let z = result.latents, let density = result.logDensity else {
+            return events
+        }
+        let drawn = drawPoorlyExplained(count: needTarget.count, logDensity: density)
+        let meanLogit = gmm.logits.reduce(0.0) { $0 + Double($1) } / Double(k)
+        for (c, row) in zip(needTarget, drawn) {
+            let target = Array(z.data[(row * z.cols)..<((row + 1) * z.cols)])
+            if config.mode == .reset {
+                for j in 0..<z.cols {
+                    gmm.means[c, j] = target[j]
+                    var meanS = 0.0
+                    for other in 0..<k { meanS += Double(gmm.logVars[other, j]) }
+                    gmm.logVars[c, j] = Float(meanS / Double(k))
+                }
+                gmm.logits[c] = Float(meanLogit)
+            } else {
+                targets[c] = target
+                remaining[c] = config.steps
+            }
+        }
+        return events
+    }
+
+    /// Draws `count` token rows with probability proportional to softmax(-log p(z)), without replacement
+    /// while rows remain.
+    mutating func drawPoorlyExplained(count: Int, logDensity: [Double]) -> [Int] {
+        let n = logDensity.count
+        let top = logDensity.map { -$0 }.max() ?? 0
+        var weights = logDensity.map { Foundation.exp(-$0 - top) }
+        var rows: [Int] = []
+        for _ in 0..<count {
+            var total = weights.reduce(0, +)
+            if total <= 0 {
+                weights = logDensity.map { Foundation.exp(-$0 - top) }
+                total = weights.reduce(0, +)
+            }
+            var pick = rng.unitDouble() * total
+            var chosen = n - 1
+            for i in 0..<n {
+                pick -= weights[i]
+                if pick < 0 { chosen = i; break }
+            }
+            rows.append(chosen)
+            weights[chosen] = 0
+        }
+        return rows
+    }
+}

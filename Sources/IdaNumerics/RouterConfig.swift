@@ -1,0 +1,59 @@
+/// How an IDA router turns component posteriors into one score per expert (`idamoe.expert_score`).
+public enum ExpertScore: String, Sendable, CaseIterable {
+    /// g_e = max of the expert's component posteriors (the default).
+    case max
+    /// g_e = sum of the expert's component posteriors.
+    case sum
+}
+
+/// Normalisation of the router input before the encoder (`idamoe.input_norm`).
+public enum InputNorm: String, Sendable, CaseIterable {
+    /// x = h.
+    case none
+    /// x = h / sqrt(mean(h^2) + 1e-6).
+    case rms
+}
+
+/// The shape and behaviour of one IDA router; mirrors the checkpoint metadata.
+public struct RouterConfig: Sendable, Equatable {
+    /// Experts E.
+    public var experts: Int
+    /// Gaussian components per expert M; K = E * M.
+    public var componentsPerExpert: Int
+    /// Latent width P.
+    public var latentDim: Int
+    /// Experts each token is sent to.
+    public var topK: Int
+    /// Nonlinearity inside the autoencoder.
+    public var activation: Activation
+    /// Expert score from component posteriors.
+    public var expertScore: ExpertScore
+    /// Input normalisation.
+    public var inputNorm: InputNorm
+    /// Lower clamp for log-variances.
+    public var logVarMin: Float
+    /// Upper clamp for log-variances.
+    public var logVarMax: Float
+
+    /// A configuration; defaults follow the paper's setting where it gives one (docs/decisions.md).
+    public init(experts: Int = 8, componentsPerExpert: Int = 16, latentDim: Int = 32, topK: Int = 2,
+                activation: Activation = .gelu, expertScore: ExpertScore = .max, inputNorm: InputNorm = .rms,
+                logVarMin: Float = -6, logVarMax: Float = 6) {
+        self.experts = experts
+        self.componentsPerExpert = componentsPerExpert
+        self.latentDim = latentDim
+        self.topK = topK
+        self.activation = activation
+        self.expertScore = expertScore
+        self.inputNorm = inputNorm
+        self.logVarMin = logVarMin
+        self.logVarMax = logVarMax
+    }
+
+    /// Total components K = E * M.
+    public var components: Int { experts * componentsPerExpert }
+
+    /// The expert that owns component k.
+    @inlinable
+    public func expert(ofComponent k: Int) -> Int { k / componentsPerExpert }
+}

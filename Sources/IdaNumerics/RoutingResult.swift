@@ -1,0 +1,59 @@
+import Foundation
+
+/// The routing of a block of N tokens through one router.
+public struct RoutingResult: Sendable {
+    /// Tokens N.
+    public var tokens: Int
+    /// Experts per token k.
+    public var topK: Int
+    /// Experts E.
+    public var experts: Int
+    /// Chosen experts [N, k], best first.
+    public var selected: [Int32]
+    /// Gate weights [N, k], summing to 1 per token.
+    public var weights: [Float]
+    /// Expert distribution q [N, E]: summed component posteriors (IDA) or softmax probabilities.
+    public var expertProbabilities: [Double]
+    /// Posterior over what the router scores [N, K] (IDA components) or [N, E] (softmax experts).
+    public var posterior: [Double]
+    /// Width of a posterior row: K or E.
+    public var posteriorWidth: Int
+    /// Routing entropy -sum_e q_e log2 q_e [N], in bits.
+    public var entropyBits: [Double]
+    /// log p(z) [N] (IDA only).
+    public var logDensity: [Double]?
+    /// Most probable component [N] (IDA only).
+    public var topComponent: [Int32]?
+    /// Latents z [N, P] (IDA only).
+    public var latents: Matrix?
+    /// Mean squared reconstruction error per token [N] (IDA only, when asked for).
+    public var reconstructionError: [Float]?
+}
+
+/// Indices of the k largest scores, best first; equal scores go to the lower index.
+@inlinable
+public func topKIndices(_ scores: UnsafeBufferPointer<Double>, k: Int, into out: UnsafeMutableBufferPointer<Int32>) {
+    let count = scores.count
+    var taken: UInt64 = 0  // E is at most 64 (checked when a router is built)
+    for slot in 0..<k {
+        var best = -1
+        var bestValue = -Double.infinity
+        for e in 0..<count where taken & (1 << UInt64(e)) == 0 {
+            // Strictly greater keeps the lowest index among ties; NaN never wins.
+            if best < 0 || scores[e] > bestValue {
+                best = e
+                bestValue = scores[e]
+            }
+        }
+        taken |= 1 << UInt64(best)
+        out[slot] = Int32(best)
+    }
+}
+
+/// -sum p log2 p over a distribution, with 0 log 0 = 0.
+@inlinable
+public func entropyBits(_ p: UnsafeBufferPointer<Double>) -> Double {
+    var h = 0.0
+    for v in p where v > 0 { h -= v * Foundation.log2(v) }
+    return h
+}

@@ -1,0 +1,53 @@
+/// Weights of the softmax router's extra losses.
+public struct SoftmaxLossWeights: Sendable, Equatable {
+    /// alpha of the auxiliary balance loss (0 turns it off).
+    public var auxiliary: Double
+    /// beta of the z-loss (0 turns it off).
+    public var z: Double
+
+    /// Weights of the auxiliary and z losses.
+    public init(auxiliary: Double = 0, z: Double = 0) {
+        self.auxiliary = auxiliary
+        self.z = z
+    }
+}
+
+extension SoftmaxRouter {
+    /// Backward pass from dL/dgates [N, k] (the task loss) plus alpha * aux + beta * z-loss.
+    /// Accumulates gate gradients and returns dL/dh [N, D] for the backbone.
+    ///
+    /// Gates w_j = p_j / S over the selected experts, S = sum of selected p: dp_j = (dw_j - sum_i dw_i w_i) / S.
+    /// Aux: dp_ne += alpha E f_e / N (f_e constant). Softmax: dlogit = p (dp - sum p dp).
+    /// z-loss: dlogit_ne += beta 2 lse_n p_ne / N.
+    public mutating func backward(gateGrad: [Float], result: RoutingResult, cache: Cache,
+                                  losses: SoftmaxLossWeights) -> Matrix {
+        let n = result.tokens, e = experts, top = result.topK
+        precondition(gateGrad.count == n * top)
+        let (f, _) = balanceStatistics(result)
+        var dlogits = Matrix(rows: n, cols: e)
+        var dp = [Double](repeating: 0, count: e)
+        for r in 0..<n {
+            for x in 0..<e { dp[x] = losses.auxiliary * Double(e) * f[x] / Double(n) }
+            var norm = 0.0
+            var inner = 0.0
+            for j in 0..<top {
+                norm += result.posterior[r * e + Int(result.selected[r * top + j])]
+                inner += Double(gateGrad[r * top + j]) * Double(result.weights[r * top + j])
+            }
+            for j in 0..<top {
+                dp[Int(result.selected[r * top + j])] += (Double(gateGrad[r * top + j]) - inner) / norm
+            }
+            var dot = 0.0
+            for x in 0..<e { dot += dp[x] * result.posterior[r * e + x] }
+            let zScale = losses.z * 2 * cache.logNormalizer[r] / Double(n)
+            for x in 0..<e {
+                let p = result.posterior[r * e + x]
+                dlogits.data[r * e + x] = Float(p * (dp[x] - dot) + zScale * p)
+            }
+        }
+        return gate.backward(dlogits, input: cache.input) ?? Matrix(rows: n, cols: hiddenDim)
+    }
+
+    /// Sets the gate gradients to zero.
+    public mutating func zeroGrad() { gate.zeroGrad() }
+}

@@ -1,0 +1,3 @@
+import IdaCLI
+
+IdamoeCommand.main()

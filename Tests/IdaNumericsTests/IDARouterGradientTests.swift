@@ -1,0 +1,115 @@
+import Testing
+import IdaNumerics
+import IdaTestSupport
+
+/// A tiny router: D = 6, encoder 6 -> 5 -> 3, E = 3, M = 2 (K = 6), P = 3.
+func tinyRouter(activation: Activation = .gelu, inputNorm: InputNorm = .rms,
+                expertScore: ExpertScore = .max, seed: UInt64 = 7) throws -> IDARouter {
+    var rng = SeededGenerator(seed: seed)
+    let config = RouterConfig(experts: 3, componentsPerExpert: 2, latentDim: 3, topK: 2,
+                              activation: activation, expertScore: expertScore, inputNorm: inputNorm,
+                              logVarMin: -4, logVarMax: 4)
+    var router = try IDARouter(config: config, hiddenDim: 6, hidden: [5], rng: &rng)
+    // Spread priors and variances so every term of the gradient is exercised (all inside the clamp).
+    for k in 0..<6 {
+        router.gmm.logits[k] = 0.3 * Float(k) - 0.7
+        for j in 0..<3 { router.gmm.logVars[k, j] = 0.4 * rng.normal() }
+    }
+    return router
+}
+
+/// Reads one named parameter's values.
+func parameter(_ router: IDARouter, _ name: String) -> [Float] {
+    var copy = router
+    var found: [Float] = []
+    copy.visitParameters { n, _, value, _ in if n == name { found = value } }
+    return found
+}
+
+/// A copy of `router` with one named parameter replaced.
+func replacing(_ router: IDARouter, _ name: String, with values: [Float]) -> IDARouter {
+    var copy = router
+    copy.visitParameters { n, _, value, _ in if n == name { value = values } }
+    return copy
+}
+
+@Suite("IDA router backward vs finite differences")
+struct IDARouterGradientTests {
+    func checkAllParameters(_ router: IDARouter, reactivation: ReactivationState?,
+                            weights: RouterLossWeights) {
+        let h = randomMatrix(rows: 7, cols: 6, scale: 1.5, seed: 11)
+        var analytic = router
+        analytic.zeroGrad()
+        _ = analytic.trainStep(h, weights: weights, reactivation: reactivation)
+        var names: [String] = []
+        var grads: [String: [Float]] = [:]
+        analytic.visitParameters { name, _, _, grad in
+            names.append(name)
+            grads[name] = grad
+        }
+        #expect(names.count == 4 + 4 + 3)
+        // L_react holds mean(a) fixed (stop-gradient); finite differences move it, adding
+        // -(2 lambda / K) sum over pulled k of (a_k - mean a) to every logit's derivative.
+        var meanTermShift = 0.0
+        if let state = reactivation {
+            let logits = router.gmm.logits.map(Double.init)
+            let mean = logits.reduce(0, +) / Double(logits.count)
+            for k in logits.indices where state.remaining[k] > 0 {
+                meanTermShift -= weights.reactivation * 2 * (logits[k] - mean) / Double(logits.count)
+            }
+        }
+        for name in names {
+            var numeric = finiteDifferences(parameter(router, name), epsilon: 1e-2) { values in
+                var probe = replacing(router, name, with: values)
+                return probe.trainStep(h, weights: weights, reactivation: reactivation).1.total
+            }
+            if name == "gmm.logits" { numeric = numeric.map { $0 - meanTermShift } }
+            let check = checkTensor(name, grads[name] ?? [], numeric.map(Float.init), rtol: 2e-2, atol: 2e-3)
+            #expect(check.ok, "\(check)")
+        }
+    }
+
+    @Test("NLL + reconstruction, every activation", arguments: Activation.allCases)
+    func nllAndReconstruction(activation: Activation) throws {
+        let router = try tinyRouter(activation: activation)
+        checkAllParameters(router, reactivation: nil, weights: RouterLossWeights(reconstruction: 0.7, reactivation: 0))
+    }
+
+    @Test("with a reactivation pull and no input norm")
+    func withReactivation() throws {
+        let router = try tinyRouter(inputNorm: .none)
+        var state = ReactivationState(components: 6)
+        state.targets[2] = [0.5, -1, 2]
+        state.remaining[2] = 3
+        state.targets[5] = [1, 1, -1]
+        state.remaining[5] = 1
+        checkAllParameters(router, reactivation: state, weights: RouterLossWeights(reconstruction: 1, reactivation: 0.5))
+    }
+
+    @Test("clamped log-variances get no gradient")
+    func clampedLogVars() throws {
+        var router = try tinyRouter()
+        router.gmm.logVars[1, 0] = -9  // below logVarMin = -4
+        router.gmm.logVars[4, 2] = 9   // above logVarMax = 4
+        let h = randomMatrix(rows: 7, cols: 6, seed: 3)
+        router.zeroGrad()
+        _ = router.trainStep(h)
+        #expect(router.gmm.gradLogVars[1, 0] == 0)
+        #expect(router.gmm.gradLogVars[4, 2] == 0)
+        #expect(router.gmm.gradLogVars[1, 1] != 0)
+    }
+
+    @Test("gradients accumulate until zeroed")
+    func accumulation() throws {
+        var router = try tinyRouter()
+        let h = randomMatrix(rows: 5, cols: 6, seed: 5)
+        router.zeroGrad()
+        _ = router.trainStep(h)
+        let once = router.gmm.gradMeans.data
+        _ = router.trainStep(h)
+        let check = checkTensor("twice", router.gmm.gradMeans.data, once.map { 2 * $0 }, rtol: 1e-5, atol: 1e-7)
+        #expect(check.ok, "\(check)")
+        router.zeroGrad()
+        #expect(router.gmm.gradMeans.data.allSatisfy { $0 == 0 })
+    }
+}

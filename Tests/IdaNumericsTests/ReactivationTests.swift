@@ -1,0 +1,88 @@
+import Testing
+import IdaNumerics
+import IdaTestSupport
+
+@Suite("Dead-component detection and reactivation")
+struct ReactivationTests {
+    /// Four components (E = 2, M = 2) in 2-d; component 3 sits far away with a tiny prior.
+    func setup() throws -> (IDARouter, Matrix) {
+        let router = try identityRouter(means: [[0, 0], [2, 0], [0, 2], [40, 40]], logits: [0, 0, 0, -20],
+                                        experts: 2, perExpert: 2)
+        var h = randomMatrix(rows: 16, cols: 2, scale: 0.5, seed: 8)
+        h[15, 0] = -30  // one token nothing explains well: it should become the target
+        h[15, 1] = -30
+        return (router, h)
+    }
+
+    @Test("a starved component dies at the check, gets the worst-explained latent as target, and revives")
+    func lifecycle() throws {
+        var (router, h) = try setup()
+        var state = ReactivationState(components: 4, config: ReactivationConfig(mode: .loss, every: 10, steps: 5,
+                                                                                 tau: 0.1, usageDecay: 0.5))
+        var events: [ReactivationEvent] = []
+        for step in 1...10 {
+            let result = router.route(h, keepLatents: true)
+            events += state.observe(step: step, result: result, gmm: &router.gmm, componentsPerExpert: 2)
+        }
+        #expect(events.count == 1)
+        #expect(events.first?.kind == .died)
+        #expect(events.first?.component == 3)
+        #expect(events.first?.expert == 1)
+        #expect(state.dead == [false, false, false, true])
+        #expect(state.targets[3] == [-30, -30])
+        #expect(state.remaining[3] == 5)
+
+        // L_react alone pulls the mean toward the target and the logit toward mean(a).
+        let before = router.gmm.means[3, 0]
+        router.gmm.zeroGrad()
+        let loss = state.accumulateLoss(gmm: &router.gmm, weight: 1)
+        // mean_j (40 - (-30))^2 + (-20 - mean a)^2 with mean a = -5
+        #expect(abs(loss - (4900 + 225)) < 1e-6)
+        #expect(router.gmm.gradMeans[3, 0] == 70)  // 2 * 70 / P
+        #expect(router.gmm.gradLogits[3] == -30)   // 2 * (-20 + 5)
+        #expect(router.gmm.gradMeans[0, 0] == 0)
+        router.gmm.means[3, 0] -= 0.1 * router.gmm.gradMeans[3, 0]
+        #expect(abs(router.gmm.means[3, 0] - (-30)) < abs(before - (-30)))
+
+        // Give it prior mass again: at the next check it is reported revived and its pull stops.
+        router.gmm.logits[3] = 0
+        for step in 11...20 {
+            let result = router.route(h, keepLatents: true)
+            events += state.observe(step: step, result: result, gmm: &router.gmm, componentsPerExpert: 2)
+        }
+        #expect(events.last?.kind == .revived)
+        #expect(events.last?.component == 3)
+        #expect(state.deadCount == 0)
+        #expect(state.remaining[3] == 0)
+    }
+
+    @Test("reset mode moves the component onto the target at once")
+    func resetMode() throws {
+        var (router, h) = try setup()
+        router.gmm.logVars[0, 0] = 1
+        var state = ReactivationState(components: 4, config: ReactivationConfig(mode: .reset, every: 5, steps: 5,
+                                                                                 tau: 0.1, usageDecay: 0.1))
+        for step in 1...5 {
+            _ = state.observe(step: step, result: router.route(h, keepLatents: true), gmm: &router.gmm, componentsPerExpert: 2)
+        }
+        #expect(router.gmm.means[3, 0] == -30 && router.gmm.means[3, 1] == -30)
+        #expect(router.gmm.logits[3] == -5)           // mean of [0, 0, 0, -20]
+        #expect(router.gmm.logVars[3, 0] == 0.25)     // mean over components of feature 0's log-variances
+        #expect(state.remaining[3] == 0)
+    }
+
+    @Test("off mode reports but does not touch the mixture")
+    func offMode() throws {
+        var (router, h) = try setup()
+        let original = router.gmm
+        var state = ReactivationState(components: 4, config: ReactivationConfig(mode: .off, every: 5, steps: 5,
+                                                                                 tau: 0.1, usageDecay: 0.1))
+        var events: [ReactivationEvent] = []
+        for step in 1...5 {
+            events += state.observe(step: step, result: router.route(h, keepLatents: true), gmm: &router.gmm, componentsPerExpert: 2)
+        }
+        #expect(events.map(\.component) == [3])
+        #expect(router.gmm == original)
+        #expect(state.targets[3].isEmpty)
+    }
+}
