@@ -36,6 +36,6 @@ let package = Package(
         .testTarget(name: "IdaFormatsTests", dependencies: ["IdaFormats", "IdaTestSupport"]),
         .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "IdaTestSupport"]),
         .testTarget(name: "IdaRoutingTests", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
-        .testTarget(name: "IdaCLITests", dependencies: ["IdaCLI", "IdaFormats", "IdaTestSupport"]),
+        .testTarget(name: "IdaCLITests", dependencies: ["IdaCLI", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"]),
     ]
 )

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import IdaBLAS
+import IdaNumerics
+
+/// `idamoe bench`: measured speed of the hot paths (benchmarks, not tests).
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the speed of routing (and later training and rendering).",
+        subcommands: [BenchRouteCommand.self])
+}
+
+/// Seconds since an arbitrary origin, monotonic.
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Peak resident memory of this process in MiB.
+func peakResidentMiB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024  // Linux reports KiB
+}
+
+/// The best sgemm rate (GFLOP/s) on n x n x n over a few repetitions, with the current thread count.
+func measureSgemmPeak(n: Int = 1024, repeats: Int = 5) -> Double {
+    let a = Matrix(rows: n, cols: n, repeating: 0.5)
+    let b = Matrix(rows: n, cols: n, repeating: 0.25)
+    var c = Matrix(rows: n, cols: n)
+    gemm(a, b, into: &c)  // warm-up
+    var best = Double.infinity
+    for _ in 0..<repeats {
+        let t0 = monotonicSeconds()
+        gemm(a, b, into: &c)
+        best = min(best, monotonicSeconds() - t0)
+    }
+    return 2 * Double(n * n * n) / best / 1e9
+}

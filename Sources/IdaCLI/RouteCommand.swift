@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import IdaNumerics
+import IdaRouting
+
+/// `idamoe route`: streams probe tokens through a checkpoint's routers.
+struct RouteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "route",
+        abstract: "Stream probe tokens through a checkpoint's routers.",
+        discussion: """
+            Default output is a per-layer table of expert load, CV, mean entropy, NLL and dead components.
+            With --jsonl: one JSON object per token and layer, token-major, layer-minor:
+            {"token": n, "layer": i, "experts": [..], "weights": [..], "log_density": x, "entropy_bits": x}
+            """)
+
+    @Option(help: "Checkpoint (.safetensors) holding the routers.")
+    var checkpoint: String
+
+    @Option(help: "Probe (.safetensors) with tokens and hidden states.")
+    var probe: String
+
+    @Option(help: "Route only this MoE layer (transformer block index).")
+    var layer: Int?
+
+    @Option(name: .customLong("top-k"), help: "Experts per token (default: the checkpoint's).")
+    var topK: Int?
+
+    @Flag(help: "One JSON line per token and layer.")
+    var jsonl = false
+
+    @Flag(help: "With --jsonl, add the full posterior (K values; softmax routers: E probabilities).")
+    var posterior = false
+
+    @Option(help: "OpenBLAS threads (default: all cores). Results do not depend on it.")
+    var threads: Int?
+
+    @Option(name: .customLong("block-size"), help: "Tokens routed per block; memory grows with it, not with N.")
+    var blockSize = 2048
+
+    func validate() throws {
+        if posterior && !jsonl { throw ValidationError("--posterior needs --jsonl") }
+        if blockSize < 1 { throw ValidationError("--block-size must be at least 1") }
+    }
+
+    func run() throws {
+        _ = configureThreads(threads)
+        let ck = try RouterCheckpoint(path: checkpoint)
+        let pr = try Probe(path: probe)
+        let routing = try ProbeRouting(checkpoint: ck, probe: pr, layer: layer, topK: topK, blockSize: blockSize)
+        if jsonl {
+            var out = OutputBuffer()
+            try routing.run { rows, results in
+                for (offset, token) in rows.enumerated() {
+                    for (slot, i) in routing.layers.enumerated() {
+                        writeLine(&out, token: token, offset: offset, layer: i, result: results[slot])
+                    }
+                }
+            }
+            out.flush()
+        } else {
+            let metrics = try routing.run()
+            printTable(ck, pr, routing.layers, metrics)
+        }
+    }
+
+    func writeLine(_ out: inout OutputBuffer, token: Int, offset r: Int, layer: Int, result: RoutingResult) {
+        let k = result.topK
+        out.write("{\"token\": \(token), \"layer\": \(layer), \"experts\": [")
+        for j in 0..<k {
+            if j > 0 { out.write(", ") }
+            out.write(String(result.selected[r * k + j]))
+        }
+        out.write("], \"weights\": [")
+        for j in 0..<k {
+            if j > 0 { out.write(", ") }
+            out.write(number: result.weights[r * k + j])
+        }
+        out.write("], \"log_density\": ")
+        if let d = result.logDensity { out.write(number: d[r]) } else { out.write("null") }
+        out.write(", \"entropy_bits\": ")
+        out.write(number: result.entropyBits[r])
+        if posterior {
+            let w = result.posteriorWidth
+            out.write(", \"posterior\": [")
+            for c in 0..<w {
+                if c > 0 { out.write(", ") }
+                out.write(number: result.posterior[r * w + c])
+            }
+            out.write("]")
+        }
+        out.write("}\n")
+    }
+
+    func printTable(_ ck: RouterCheckpoint, _ pr: Probe, _ layers: [Int], _ metrics: [Int: LayerMetrics]) {
+        let step = ck.info.step.map { ", step \($0)" } ?? ""
+        print("\(checkpoint): \(ck.info.router.rawValue) router\(step); \(probe): \(pr.count) tokens")
+        let e = ck.info.config.experts
+        let fair = String(format: "%.1f", 100 / Double(e))
+        print("layer    CV  entropy        NLL     dead   load per expert (% of assignments, fair share \(fair))")
+        for i in layers {
+            guard let m = metrics[i] else { continue }
+            let nll = m.nll.map { String(format: "%10.3f", $0) } ?? "         -"
+            let dead = m.deadComponents.map { "\($0)/\(m.componentUsage?.count ?? 0)" } ?? "-"
+            let load = m.load.map { String(format: "%5.1f", 100 * $0) }.joined(separator: " ")
+            print(String(format: "%5d %5.3f %8.3f ", i, m.cv, m.meanEntropyBits) + "\(nll) "
+                  + dead.leftPadded(to: 8) + "   " + load)
+        }
+    }
+}
+
+extension String {
+    /// The string right-aligned in `width` columns.
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Replaces a file atomically: readers see either the old file or the complete new one.
+enum AtomicFile {
+    /// Writes `chunks` to `path + ".tmp-<pid>"`, fsyncs it, renames it over `path`, then
+    /// fsyncs the directory (best effort). On any failure the temporary file is removed.
+    static func write(_ chunks: [[UInt8]], to path: String) throws(SafetensorsError) {
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(path: path, operation: "create \(temporary)", errno: errno) }
+        var renamed = false
+        defer { if !renamed { unlink(temporary) } }
+        do {
+            defer { close(fd) }
+            for chunk in chunks {
+                try writeAll(chunk, to: fd, path: path)
+            }
+            guard fsync(fd) == 0 else { throw SafetensorsError.io(path: path, operation: "fsync", errno: errno) }
+        }
+        guard rename(temporary, path) == 0 else {
+            throw .io(path: path, operation: "rename from \(temporary)", errno: errno)
+        }
+        renamed = true
+        syncDirectory(containing: path)
+    }
+
+    /// Writes every byte, retrying after interrupts and short writes.
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(SafetensorsError) {
+        let failure: Int32? = bytes.withUnsafeBytes { raw in
+            var written = 0
+            while written < raw.count {
+                guard let base = raw.baseAddress else { return nil }
+                let result = systemWrite(fd, base + written, raw.count - written)
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                written += result
+            }
+            return nil
+        }
+        if let failure { throw .io(path: path, operation: "write", errno: failure) }
+    }
+
+    /// Makes the rename durable; failures are ignored because the data itself is already safe.
+    private static func syncDirectory(containing path: String) {
+        let directory: String
+        if let slash = path.lastIndex(of: "/") {
+            directory = slash == path.startIndex ? "/" : String(path[..<slash])
+        } else {
+            directory = "."
+        }
+        let fd = open(directory, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
+    }
+}
+
+/// The C `write`, named apart from Swift's `write` methods.
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    write(fd, buffer, count)
+}

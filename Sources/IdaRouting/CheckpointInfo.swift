@@ -1,0 +1,130 @@
+import Foundation
+import IdaFormats
+import IdaNumerics
+
+/// Which router a checkpoint holds (`idamoe.router`).
+public enum RouterKind: String, Sendable {
+    /// The IDA router (autoencoder + GMM).
+    case ida
+    /// A softmax gate.
+    case softmax
+}
+
+/// What a checkpoint's `__metadata__` says about its routers.
+public struct CheckpointInfo: Sendable, Equatable {
+    /// Router kind.
+    public var router: RouterKind
+    /// Transformer block indices that hold a MoE layer.
+    public var moeLayers: [Int]
+    /// Router shape and options (for softmax routers only experts and topK matter).
+    public var config: RouterConfig
+    /// Training step, when recorded.
+    public var step: Int?
+
+    /// Reads and checks the metadata of `file`; shapes are checked later against the tensors.
+    public init(file: SafetensorsFile) throws {
+        let meta = file.metadata
+        let path = file.path
+        func value(_ key: String) throws -> String {
+            guard let v = meta[key] else { throw RoutingError.badMetadata(path: path, key: key, problem: "missing") }
+            return v
+        }
+        func integer(_ key: String, default fallback: Int? = nil) throws -> Int {
+            guard let text = meta[key] else {
+                if let fallback { return fallback }
+                throw RoutingError.badMetadata(path: path, key: key, problem: "missing")
+            }
+            guard let v = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                throw RoutingError.badMetadata(path: path, key: key, problem: "'\(text)' is not an integer")
+            }
+            return v
+        }
+        func real(_ key: String, default fallback: Float) throws -> Float {
+            guard let text = meta[key] else { return fallback }
+            guard let v = Float(text.trimmingCharacters(in: .whitespaces)), v.isFinite else {
+                throw RoutingError.badMetadata(path: path, key: key, problem: "'\(text)' is not a finite number")
+            }
+            return v
+        }
+        func choice<T: RawRepresentable>(_ key: String, default fallback: T) throws -> T where T.RawValue == String {
+            guard let text = meta[key] else { return fallback }
+            guard let v = T(rawValue: text) else {
+                throw RoutingError.badMetadata(path: path, key: key, problem: "unknown value '\(text)'")
+            }
+            return v
+        }
+        let format = try value("idamoe.format")
+        guard format == "1" else {
+            throw RoutingError.badMetadata(path: path, key: "idamoe.format", problem: "version '\(format)' is not supported (this idamoe reads 1)")
+        }
+        let kindText = try value("idamoe.router")
+        guard let kind = RouterKind(rawValue: kindText) else {
+            throw RoutingError.badMetadata(path: path, key: "idamoe.router", problem: "unknown router '\(kindText)' (ida or softmax)")
+        }
+        let layerText = try value("idamoe.moe_layers")
+        var layers: [Int] = []
+        for part in layerText.split(separator: ",") {
+            guard let i = Int(part.trimmingCharacters(in: .whitespaces)), i >= 0 else {
+                throw RoutingError.badMetadata(path: path, key: "idamoe.moe_layers", problem: "'\(layerText)' is not a list of block indices")
+            }
+            layers.append(i)
+        }
+        guard !layers.isEmpty, Set(layers).count == layers.count else {
+            throw RoutingError.badMetadata(path: path, key: "idamoe.moe_layers", problem: "'\(layerText)' must list distinct block indices")
+        }
+        let experts = try integer("idamoe.experts")
+        let config = RouterConfig(
+            experts: experts,
+            componentsPerExpert: kind == .ida ? try integer("idamoe.components_per_expert") : 1,
+            latentDim: kind == .ida ? try integer("idamoe.latent_dim") : 1,
+            topK: try integer("idamoe.top_k", default: 2),
+            activation: try choice("idamoe.activation", default: Activation.gelu),
+            expertScore: try choice("idamoe.expert_score", default: ExpertScore.max),
+            inputNorm: try choice("idamoe.input_norm", default: InputNorm.none),
+            logVarMin: try real("idamoe.log_var_min", default: -.greatestFiniteMagnitude),
+            logVarMax: try real("idamoe.log_var_max", default: .greatestFiniteMagnitude))
+        guard config.experts >= 1, config.experts <= 64 else {
+            throw RoutingError.badMetadata(path: path, key: "idamoe.experts", problem: "\(experts) is outside 1...64")
+        }
+        guard config.componentsPerExpert >= 1, config.latentDim >= 1 else {
+            throw RoutingError.badMetadata(path: path, key: "idamoe.components_per_expert", problem: "M and P must be at least 1")
+        }
+        guard config.topK >= 1, config.topK <= experts else {
+            throw RoutingError.badMetadata(path: path, key: "idamoe.top_k", problem: "\(config.topK) is outside 1...\(experts)")
+        }
+        self.router = kind
+        self.moeLayers = layers.sorted()
+        self.config = config
+        self.step = meta["idamoe.step"].flatMap { Int($0) }
+    }
+
+    /// Metadata strings for this info, as the contract spells them.
+    public var metadata: [String: String] {
+        var m: [String: String] = [
+            "idamoe.format": "1",
+            "idamoe.router": router.rawValue,
+            "idamoe.moe_layers": moeLayers.map(String.init).joined(separator: ","),
+            "idamoe.experts": String(config.experts),
+            "idamoe.top_k": String(config.topK),
+        ]
+        if router == .ida {
+            m["idamoe.components_per_expert"] = String(config.componentsPerExpert)
+            m["idamoe.latent_dim"] = String(config.latentDim)
+            m["idamoe.activation"] = config.activation.rawValue
+            m["idamoe.expert_score"] = config.expertScore.rawValue
+            m["idamoe.input_norm"] = config.inputNorm.rawValue
+            m["idamoe.log_var_min"] = "\(config.logVarMin)"
+            m["idamoe.log_var_max"] = "\(config.logVarMax)"
+        }
+        if let step { m["idamoe.step"] = String(step) }
+        return m
+    }
+
+    /// Info built directly (for writers).
+    public init(router: RouterKind, moeLayers: [Int], config: RouterConfig, step: Int?) {
+        self.router = router
+        self.moeLayers = moeLayers
+        self.config = config
+        self.step = step
+    }
+}

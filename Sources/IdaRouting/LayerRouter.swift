@@ -1,0 +1,58 @@
+import IdaNumerics
+
+/// The router of one MoE layer, of either kind.
+public enum LayerRouter: Sendable, Equatable {
+    /// An IDA router.
+    case ida(IDARouter)
+    /// A softmax router.
+    case softmax(SoftmaxRouter)
+
+    /// Hidden width D the router reads.
+    public var hiddenDim: Int {
+        switch self {
+        case let .ida(r): return r.hiddenDim
+        case let .softmax(r): return r.hiddenDim
+        }
+    }
+
+    /// Experts E.
+    public var experts: Int {
+        switch self {
+        case let .ida(r): return r.config.experts
+        case let .softmax(r): return r.experts
+        }
+    }
+
+    /// Components K (0 for softmax routers).
+    public var components: Int {
+        if case let .ida(r) = self { return r.config.components }
+        return 0
+    }
+
+    /// Priors pi [K] (IDA only).
+    public var priors: [Double]? {
+        if case let .ida(r) = self { return r.gmm.priors }
+        return nil
+    }
+
+    /// Routes h [N, D].
+    public func route(_ h: Matrix, keepLatents: Bool = false, reconstruct: Bool = false) -> RoutingResult {
+        switch self {
+        case let .ida(r): return r.route(h, keepLatents: keepLatents, reconstruct: reconstruct)
+        case let .softmax(r): return r.route(h)
+        }
+    }
+
+    /// The same router choosing `k` experts per token.
+    public func withTopK(_ k: Int) throws -> LayerRouter {
+        guard k >= 1, k <= experts else { throw RoutingError.invalidOption("--top-k must be 1...\(experts), got \(k)") }
+        switch self {
+        case var .ida(r):
+            r.config.topK = k
+            return .ida(r)
+        case var .softmax(r):
+            r.topK = k
+            return .softmax(r)
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import IdaFormats
+import IdaNumerics
+
+/// How token ids map to text (`idamoe.vocab`).
+public enum Vocabulary: Sendable, Equatable {
+    /// Token id = byte value.
+    case bytes
+    /// Token id indexes this list of strings.
+    case strings([String])
+
+    /// The text of one token; bytes outside printable ASCII are shown escaped.
+    public func text(of token: Int32) -> String {
+        switch self {
+        case .bytes:
+            let b = UInt8(truncatingIfNeeded: token)
+            if b >= 0x20 && b < 0x7F { return String(UnicodeScalar(b)) }
+            if b == 0x0A { return "\\n" }
+            if b == 0x09 { return "\\t" }
+            return String(format: "\\x%02x", b)
+        case let .strings(list):
+            return token >= 0 && Int(token) < list.count ? list[Int(token)] : "<\(token)>"
+        }
+    }
+}
+
+/// A probe file: tokens to stream and the hidden states of each MoE layer, read block by block.
+public struct Probe: Sendable {
+    /// The opened file (memory-mapped).
+    public let file: SafetensorsFile
+    /// Token ids [N].
+    public let tokens: [Int32]
+    /// Domain of each token [N], when present.
+    public let domains: [Int32]?
+    /// Document of each token [N], when present.
+    public let documents: [Int32]?
+    /// Token text mapping.
+    public let vocabulary: Vocabulary
+    /// Names of the domains, indexed by domain id.
+    public let domainNames: [String]
+    /// Hidden width D per MoE block index that has `layers.{i}.hidden`.
+    public let hiddenDims: [Int: Int]
+
+    /// Opens `path` and checks every tensor's shape and dtype against the contract.
+    public init(path: String) throws {
+        let file = try readingFormat { try SafetensorsFile(path: path) }
+        guard let tokenInfo = file.info("tokens") else { throw RoutingError.missingTensor(path: path, tensor: "tokens") }
+        guard tokenInfo.shape.count == 1 else {
+            throw RoutingError.shapeMismatch(path: path, tensor: "tokens", expected: "[N]", found: tokenInfo.shape)
+        }
+        let n = tokenInfo.shape[0]
+        func optionalIDs(_ name: String) throws -> [Int32]? {
+            guard let info = file.info(name) else { return nil }
+            guard info.shape == [n] else {
+                throw RoutingError.shapeMismatch(path: path, tensor: name, expected: "[\(n)]", found: info.shape)
+            }
+            return try readingFormat { try file.int32s(name) }
+        }
+        let tokens = try readingFormat { try file.int32s("tokens") }
+        let domains = try optionalIDs("domains")
+        let documents = try optionalIDs("documents")
+        var dims: [Int: Int] = [:]
+        for t in file.tensors where t.name.hasPrefix("layers.") && t.name.hasSuffix(".hidden") {
+            let middle = t.name.dropFirst("layers.".count).dropLast(".hidden".count)
+            guard let i = Int(middle) else { continue }
+            guard t.shape.count == 2, t.shape[0] == n else {
+                throw RoutingError.shapeMismatch(path: path, tensor: t.name, expected: "[\(n), D]", found: t.shape)
+            }
+            guard [.f32, .f16, .bf16, .f64].contains(t.dtype) else {
+                throw RoutingError.badMetadata(path: path, key: t.name, problem: "dtype \(t.dtype.rawValue) is not a float type")
+            }
+            dims[i] = t.shape[1]
+        }
+        var vocabulary = Vocabulary.bytes
+        if let v = file.metadata["idamoe.vocab"], v != "bytes" {
+            guard let list = try? JSONDecoder().decode([String].self, from: Data(v.utf8)) else {
+                throw RoutingError.badMetadata(path: path, key: "idamoe.vocab", problem: "neither \"bytes\" nor a JSON array of strings")
+            }
+            vocabulary = .strings(list)
+        }
+        var names: [String] = []
+        if let d = file.metadata["idamoe.domain_names"] {
+            guard let list = try? JSONDecoder().decode([String].self, from: Data(d.utf8)) else {
+                throw RoutingError.badMetadata(path: path, key: "idamoe.domain_names", problem: "not a JSON array of strings")
+            }
+            names = list
+        }
+        self.file = file
+        self.tokens = tokens
+        self.domains = domains
+        self.documents = documents
+        self.vocabulary = vocabulary
+        self.domainNames = names
+        self.hiddenDims = dims
+    }
+
+    /// Tokens N.
+    public var count: Int { tokens.count }
+    /// MoE block indices with hidden states, ascending.
+    public var layers: [Int] { hiddenDims.keys.sorted() }
+
+    /// Hidden states of `rows` at MoE block `layer` as [rows, D]; a non-finite value is an error naming the token.
+    public func hidden(layer: Int, rows: Range<Int>) throws -> Matrix {
+        guard let d = hiddenDims[layer] else {
+            throw RoutingError.missingLayer(path: file.path, layer: layer, available: layers)
+        }
+        let name = "layers.\(layer).hidden"
+        let values = try readingFormat { try file.floatRows(name, rows: rows) }
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw RoutingError.nonFinite(path: file.path, tensor: name, index: rows.lowerBound * d + bad)
+        }
+        return Matrix(rows: rows.count, cols: d, data: values)
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+import IdaFormats
+import IdaNumerics
+import IdaRouting
+import IdaTestSupport
+
+/// Writes an IDA checkpoint (MoE layers 0 and 2, D = 8, E = 4, M = 3, P = 3) and a 50-token probe.
+func writeRouteFiles(in dir: String, probeWidth: Int = 8) throws -> (checkpoint: String, probe: String) {
+    var rng = SeededGenerator(seed: 4)
+    let config = RouterConfig(experts: 4, componentsPerExpert: 3, latentDim: 3, topK: 2)
+    var routers: [Int: LayerRouter] = [:]
+    for i in [0, 2] { routers[i] = .ida(try IDARouter(config: config, hiddenDim: 8, hidden: [6], rng: &rng)) }
+    let ck = RouterCheckpoint(info: CheckpointInfo(router: .ida, moeLayers: [0, 2], config: config, step: 7), routers: routers)
+    try ck.write(to: dir + "/ck.safetensors")
+    var writer = SafetensorsWriter()
+    writer.metadata = ["idamoe.vocab": "bytes"]
+    try writer.add("tokens", shape: [50], int32s: (0..<50).map { Int32(97 + $0 % 26) })
+    for i in [0, 2] {
+        try writer.add("layers.\(i).hidden", shape: [50, probeWidth],
+                       floats: randomMatrix(rows: 50, cols: probeWidth, seed: UInt64(i + 1)).data)
+    }
+    try writer.write(to: dir + "/probe.safetensors")
+    return (dir + "/ck.safetensors", dir + "/probe.safetensors")
+}
+
+@Suite("idamoe route and info, end to end")
+struct RouteCommandTests {
+    @Test("--jsonl: one line per token and layer, token-major, with the documented fields")
+    func jsonLines() throws {
+        let (ck, probe) = try writeRouteFiles(in: temporaryDirectory())
+        let run = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--jsonl", "--posterior", "--block-size", "7"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 100)
+        for (index, line) in lines.enumerated() {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+            #expect(object["token"] as? Int == index / 2)
+            #expect(object["layer"] as? Int == (index % 2 == 0 ? 0 : 2))
+            let experts = object["experts"] as? [Int] ?? []
+            let weights = object["weights"] as? [Double] ?? []
+            #expect(experts.count == 2 && Set(experts).count == 2)
+            #expect(abs(weights.reduce(0, +) - 1) < 1e-6)
+            #expect((object["posterior"] as? [Double])?.count == 12)
+            #expect(object["log_density"] is Double)
+            #expect(object["entropy_bits"] is Double)
+        }
+    }
+
+    @Test("output does not depend on the thread count or block size")
+    func deterministic() throws {
+        let (ck, probe) = try writeRouteFiles(in: temporaryDirectory())
+        let one = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--jsonl", "--threads", "1"])
+        let two = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--jsonl", "--threads", "2", "--block-size", "3"])
+        #expect(one.status == 0 && two.status == 0)
+        #expect(one.stdout == two.stdout)
+    }
+
+    @Test("default table: one row per MoE layer")
+    func table() throws {
+        let (ck, probe) = try writeRouteFiles(in: temporaryDirectory())
+        let run = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--layer", "2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines[0].contains("ida router, step 7"))
+        #expect(lines[2].hasPrefix("    2 "))
+        #expect(lines[2].split(separator: " ").count == 5 + 4)
+    }
+
+    @Test("bad input: one line on stderr, non-zero exit, nothing on stdout")
+    func badInput() throws {
+        let dir = temporaryDirectory()
+        let (ck, _) = try writeRouteFiles(in: dir)
+        let (_, wide) = try writeRouteFiles(in: dir + "/", probeWidth: 9)
+        let garbage = dir + "/garbage.safetensors"
+        try Data("this is not a safetensors file at all".utf8).write(to: URL(fileURLWithPath: garbage))
+        let cases: [([String], String)] = [
+            (["route", "--checkpoint", dir + "/missing.safetensors", "--probe", wide], "missing.safetensors"),
+            (["route", "--checkpoint", ck, "--probe", wide], "layers.0.hidden has shape [50, 9], expected [50, 8]"),
+            (["route", "--checkpoint", garbage, "--probe", wide], "garbage.safetensors"),
+            (["route", "--checkpoint", ck, "--probe", wide, "--layer", "1"], "layer 1 is not a MoE layer"),
+            (["info", garbage], "garbage.safetensors"),
+        ]
+        for (arguments, needle) in cases {
+            let run = try runIdamoe(arguments)
+            #expect(run.status == 1, "\(arguments): status \(run.status)")
+            #expect(run.stdout.isEmpty)
+            let lines = run.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "\(run.stderr)")
+            #expect(run.stderr.contains(needle), "\(run.stderr)")
+        }
+        let unknown = try runIdamoe(["route", "--checkpoint", ck, "--probe", wide, "--frobnicate"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("Unknown option '--frobnicate'"), "\(unknown.stderr)")
+    }
+
+    @Test("info --json describes the routers and tensors")
+    func info() throws {
+        let (ck, probe) = try writeRouteFiles(in: temporaryDirectory())
+        let run = try runIdamoe(["info", ck, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] ?? [:]
+        let router = object["router"] as? [String: Any] ?? [:]
+        #expect(router["experts"] as? Int == 4)
+        #expect(router["latent_dim"] as? Int == 3)
+        #expect(router["hidden_dim"] as? Int == 8)
+        #expect((object["tensors"] as? [Any])?.count == 2 * (4 + 4 + 3))
+        let text = try runIdamoe(["info", probe])
+        #expect(text.stdout.contains("tokens 50, MoE layers 0,2, hidden width 8"))
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import IdaFormats
+import IdaNumerics
+import IdaRouting
+
+@Suite("Checkpoint contract")
+struct RouterCheckpointTests {
+    @Test("IDA routers round-trip through a file with the contract's names and metadata")
+    func roundTrip() throws {
+        let dir = temporaryDirectory()
+        let ck = try makeIDACheckpoint()
+        try ck.write(to: dir + "/ck.safetensors")
+        let file = try SafetensorsFile(path: dir + "/ck.safetensors")
+        #expect(file.metadata["idamoe.format"] == "1")
+        #expect(file.metadata["idamoe.router"] == "ida")
+        #expect(file.metadata["idamoe.moe_layers"] == "1,3")
+        #expect(file.metadata["idamoe.step"] == "42")
+        #expect(file.info("layers.3.router.encoder.1.weight")?.shape == [3, 5])
+        #expect(file.info("layers.1.router.decoder.1.bias")?.shape == [6])
+        #expect(file.info("layers.1.router.gmm.log_vars")?.shape == [6, 3])
+        let back = try RouterCheckpoint(path: dir + "/ck.safetensors")
+        #expect(back.info == ck.info)
+        #expect(back.routers == ck.routers)
+    }
+
+    @Test("softmax routers round-trip, bias optional")
+    func softmaxRoundTrip() throws {
+        var rng = SeededGenerator(seed: 3)
+        let r = try SoftmaxRouter(experts: 4, hiddenDim: 6, topK: 1, bias: true, rng: &rng)
+        let ck = RouterCheckpoint(info: CheckpointInfo(router: .softmax, moeLayers: [0], config: RouterConfig(experts: 4, topK: 1), step: nil),
+                                  routers: [0: .softmax(r)])
+        let dir = temporaryDirectory()
+        try ck.write(to: dir + "/s.safetensors")
+        let back = try RouterCheckpoint(path: dir + "/s.safetensors")
+        #expect(back.routers[0] == .softmax(r))
+        #expect(back.info.router == .softmax)
+    }
+
+    /// Writes the IDA checkpoint with one change and returns the load error's text.
+    func loadError(metadata: [String: String?] = [:], replace: (String, [Int], [Float])? = nil,
+                   drop: String? = nil) throws -> String {
+        let ck = try makeIDACheckpoint()
+        var writer = SafetensorsWriter()
+        var meta = ck.info.metadata
+        for (k, v) in metadata { meta[k] = v }
+        writer.metadata = meta
+        for t in ck.tensors() where t.name != drop {
+            if let (name, shape, values) = replace, name == t.name {
+                try writer.add(name, shape: shape, floats: values)
+            } else {
+                try writer.add(t.name, shape: t.shape, floats: t.values)
+            }
+        }
+        let path = temporaryDirectory() + "/bad.safetensors"
+        try writer.write(to: path)
+        do {
+            _ = try RouterCheckpoint(path: path)
+        } catch {
+            let text = String(describing: error)
+            #expect(!text.contains("\n"))
+            #expect(text.hasPrefix(path))
+            return text
+        }
+        Issue.record("loading a broken checkpoint succeeded")
+        return ""
+    }
+
+    @Test("broken checkpoints are refused with an error naming the tensor or key")
+    func refusals() throws {
+        #expect(try loadError(drop: "layers.3.router.gmm.means").contains("missing tensor layers.3.router.gmm.means"))
+        #expect(try loadError(replace: ("layers.1.router.gmm.logits", [5], [0, 0, 0, 0, 0]))
+            .contains("layers.1.router.gmm.logits has shape [5], expected [6]"))
+        var nan = [Float](repeating: 0, count: 18)
+        nan[4] = .nan
+        #expect(try loadError(replace: ("layers.1.router.gmm.log_vars", [6, 3], nan))
+            .contains("layers.1.router.gmm.log_vars holds a non-finite value at element 4"))
+        let encoderError = try loadError(replace: ("layers.3.router.encoder.1.weight", [4, 5], [Float](repeating: 0, count: 20)))
+        #expect(encoderError.contains("tensor layers.3.router.encoder.1.bias has shape [3], expected [4]"), "\(encoderError)")
+        #expect(try loadError(metadata: ["idamoe.format": "2"]).contains("idamoe.format"))
+        #expect(try loadError(metadata: ["idamoe.router": "hash"]).contains("unknown router 'hash'"))
+        #expect(try loadError(metadata: ["idamoe.top_k": "4"]).contains("idamoe.top_k"))
+        #expect(try loadError(metadata: ["idamoe.experts": nil]).contains("idamoe.experts: missing"))
+        #expect(try loadError(metadata: ["idamoe.moe_layers": "1,x"]).contains("idamoe.moe_layers"))
+        #expect(try loadError(metadata: ["idamoe.activation": "swish"]).contains("unknown value 'swish'"))
+    }
+}

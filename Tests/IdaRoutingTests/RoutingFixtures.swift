@@ -1,0 +1,46 @@
+import Foundation
+import IdaFormats
+import IdaNumerics
+import IdaRouting
+import IdaTestSupport
+
+/// A fresh temporary directory for one test.
+func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "idamoe-test-" + UUID().uuidString
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A small IDA checkpoint: MoE layers 1 and 3, D = 6, encoder 6 -> 5 -> 3, E = 3, M = 2.
+func makeIDACheckpoint(seed: UInt64 = 1) throws -> RouterCheckpoint {
+    var rng = SeededGenerator(seed: seed)
+    let config = RouterConfig(experts: 3, componentsPerExpert: 2, latentDim: 3, topK: 2,
+                              activation: .gelu, expertScore: .max, inputNorm: .rms,
+                              logVarMin: -6, logVarMax: 6)
+    var routers: [Int: LayerRouter] = [:]
+    for i in [1, 3] {
+        var r = try IDARouter(config: config, hiddenDim: 6, hidden: [5], rng: &rng)
+        for k in 0..<6 { r.gmm.logits[k] = Float(k) * 0.2 - 0.5 }
+        routers[i] = .ida(r)
+    }
+    return RouterCheckpoint(info: CheckpointInfo(router: .ida, moeLayers: [1, 3], config: config, step: 42),
+                            routers: routers)
+}
+
+/// A probe with `count` tokens and hidden states of width `width` for the given layers.
+func writeProbe(to path: String, count: Int, width: Int = 6, layers: [Int] = [1, 3], seed: UInt64 = 5,
+                dtype: DType = .f32) throws {
+    var writer = SafetensorsWriter()
+    writer.metadata = ["idamoe.vocab": "bytes", "idamoe.domain_names": "[\"a\", \"b\"]"]
+    try writer.add("tokens", shape: [count], int32s: (0..<count).map { Int32(65 + $0 % 26) })
+    try writer.add("domains", shape: [count], int32s: (0..<count).map { Int32($0 % 2) })
+    for (offset, i) in layers.enumerated() {
+        let h = randomMatrix(rows: count, cols: width, scale: 1, seed: seed + UInt64(offset))
+        switch dtype {
+        case .f16: try writer.add("layers.\(i).hidden", shape: [count, width], float16From: h.data)
+        case .bf16: try writer.add("layers.\(i).hidden", shape: [count, width], bfloat16From: h.data)
+        default: try writer.add("layers.\(i).hidden", shape: [count, width], floats: h.data)
+        }
+    }
+    try writer.write(to: path)
+}
