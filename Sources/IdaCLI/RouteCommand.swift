@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IdaBLAS
 import IdaNumerics
 import IdaRouting
 
@@ -44,27 +45,35 @@ struct RouteCommand: ParsableCommand {
     }
 
     func run() throws {
-        _ = configureThreads(threads)
+        let workers = configureThreads(threads)
+        // Blocks are routed in parallel, one worker per thread; BLAS runs single-threaded inside each.
+        BLAS.setThreads(1)
         let ck = try RouterCheckpoint(path: checkpoint)
         let pr = try Probe(path: probe)
         let routing = try ProbeRouting(checkpoint: ck, probe: pr, layer: layer, topK: topK, blockSize: blockSize)
         if jsonl {
+            let layers = routing.layers
+            let withPosterior = posterior
             var out = OutputBuffer()
-            try routing.run { rows, results in
+            try routing.run(workers: workers, transform: { rows, results in
+                var text = OutputBuffer(capacity: rows.count * layers.count * (withPosterior ? 3000 : 160))
                 for (offset, token) in rows.enumerated() {
-                    for (slot, i) in routing.layers.enumerated() {
-                        writeLine(&out, token: token, offset: offset, layer: i, result: results[slot])
+                    for (slot, i) in layers.enumerated() {
+                        Self.writeLine(&text, token: token, offset: offset, layer: i, result: results[slot],
+                                       posterior: withPosterior)
                     }
                 }
-            }
+                return text
+            }, consume: { text in out.append(text) })
             out.flush()
         } else {
-            let metrics = try routing.run()
+            let metrics = try routing.run(workers: workers, transform: { _, _ in () }, consume: { _ in })
             printTable(ck, pr, routing.layers, metrics)
         }
     }
 
-    func writeLine(_ out: inout OutputBuffer, token: Int, offset r: Int, layer: Int, result: RoutingResult) {
+    static func writeLine(_ out: inout OutputBuffer, token: Int, offset r: Int, layer: Int, result: RoutingResult,
+                          posterior: Bool) {
         let k = result.topK
         out.write("{\"token\": \(token), \"layer\": \(layer), \"experts\": [")
         for j in 0..<k {

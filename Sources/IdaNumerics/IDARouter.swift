@@ -62,17 +62,17 @@ public struct IDARouter: Sendable, Equatable {
     /// Hidden width D.
     public var hiddenDim: Int { encoder.inputs }
 
-    /// x = stopgrad(h), RMS-normalised per token when `inputNorm` is rms.
-    public func routerInput(_ h: Matrix) -> Matrix {
+    /// x = stopgrad(h), RMS-normalised per token when `inputNorm` is rms (in place when h is not shared).
+    public func routerInput(_ h: consuming Matrix) -> Matrix {
         guard config.inputNorm == .rms else { return h }
         var x = h
-        let d = h.cols
+        let d = x.cols
         x.data.withUnsafeMutableBufferPointer { px in
-            for r in 0..<h.rows {
-                var sumSquares: Float = 0
-                for c in 0..<d { sumSquares += px[r * d + c] * px[r * d + c] }
-                let scale = 1 / (sumSquares / Float(max(d, 1)) + 1e-6).squareRoot()
-                for c in 0..<d { px[r * d + c] *= scale }
+            guard let base = px.baseAddress else { return }
+            for r in 0..<x.rows {
+                let row = base + r * d
+                let scale = 1 / (sumOfSquares(row, d) / Float(max(d, 1)) + 1e-6).squareRoot()
+                for c in 0..<d { row[c] *= scale }
             }
         }
         return x
@@ -147,4 +147,22 @@ public struct IDARouter: Sendable, Equatable {
         }
         return out
     }
+}
+
+/// sum of x[i]^2 over n contiguous values, with eight independent accumulators so it vectorises.
+@inlinable
+func sumOfSquares(_ x: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD8<Float>(repeating: 0)
+    var i = 0
+    while i + 8 <= n {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        acc += v * v
+        i += 8
+    }
+    var total = acc.sum()
+    while i < n {
+        total += x[i] * x[i]
+        i += 1
+    }
+    return total
 }

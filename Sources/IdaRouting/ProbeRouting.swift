@@ -1,3 +1,4 @@
+import Foundation
 import IdaNumerics
 
 /// Streams a probe through a checkpoint's routers block by block, in token-major, layer-minor order,
@@ -51,27 +52,72 @@ public struct ProbeRouting: Sendable {
     @discardableResult
     public func run(keepLatents: Bool = false, reconstruct: Bool = false,
                     _ body: (Range<Int>, [RoutingResult]) throws -> Void = { _, _ in }) throws -> [Int: LayerMetrics] {
+        try run(workers: 1, keepLatents: keepLatents, reconstruct: reconstruct,
+                transform: { rows, results in (rows, results) },
+                consume: { pair in try body(pair.0, pair.1) })
+    }
+
+    /// Routes blocks on `workers` threads at a time. `transform` runs on the worker that routed a block
+    /// (for example to format its output); `consume` then sees the blocks strictly in token order, so the
+    /// output does not depend on the number of workers. Memory stays bounded by workers x block size.
+    @discardableResult
+    public func run<T>(workers: Int, keepLatents: Bool = false, reconstruct: Bool = false,
+                       transform: @Sendable (Range<Int>, [RoutingResult]) -> T,
+                       consume: (T) throws -> Void) throws -> [Int: LayerMetrics] {
         var accumulators = layers.map { i in
             LayerMetricsAccumulator(experts: routers[i]?.experts ?? 0, components: routers[i]?.components ?? 0)
         }
-        var start = 0
-        while start < probe.count {
-            let rows = start..<min(start + blockSize, probe.count)
-            var results: [RoutingResult] = []
-            for (slot, i) in layers.enumerated() {
-                guard let router = routers[i] else { continue }
-                let h = try probe.hidden(layer: i, rows: rows)
-                let result = router.route(h, keepLatents: keepLatents, reconstruct: reconstruct)
-                accumulators[slot].add(result)
-                results.append(result)
+        let blocks = stride(from: 0, to: probe.count, by: blockSize).map { $0..<min($0 + blockSize, probe.count) }
+        let lanes = max(1, workers)
+        var next = 0
+        while next < blocks.count {
+            let wave = Array(blocks[next..<min(next + lanes, blocks.count)])
+            let slots = WaveSlots<(results: [RoutingResult], output: T)>(count: wave.count)
+            DispatchQueue.concurrentPerform(iterations: wave.count) { w in
+                do {
+                    var results: [RoutingResult] = []
+                    for i in layers {
+                        guard let router = routers[i] else { continue }
+                        let h = try probe.hidden(layer: i, rows: wave[w])
+                        results.append(router.route(h, keepLatents: keepLatents, reconstruct: reconstruct))
+                    }
+                    slots.set(w, .success((results, transform(wave[w], results))))
+                } catch {
+                    slots.set(w, .failure(error))
+                }
             }
-            try body(rows, results)
-            start = rows.upperBound
+            for w in 0..<wave.count {
+                let (results, output) = try slots.get(w)
+                for (slot, result) in results.enumerated() { accumulators[slot].add(result) }
+                try consume(output)
+            }
+            next += wave.count
         }
         var metrics: [Int: LayerMetrics] = [:]
         for (slot, i) in layers.enumerated() {
             metrics[i] = accumulators[slot].finish(priors: routers[i]?.priors)
         }
         return metrics
+    }
+}
+
+/// One result slot per worker of a wave, written once by that worker and read after the wave.
+final class WaveSlots<T>: @unchecked Sendable {
+    private var values: [Result<T, Error>?]
+    private let lock = NSLock()
+
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: Result<T, Error>) {
+        lock.lock()
+        values[index] = value
+        lock.unlock()
+    }
+
+    func get(_ index: Int) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let value = values[index] else { throw RoutingError.invalidOption("internal: block \(index) was not routed") }
+        return try value.get()
     }
 }
