@@ -25,9 +25,11 @@ let package = Package(
         .target(name: "IdaNumerics", dependencies: ["IdaBLAS"]),
         // Checkpoint <-> router, probe streaming, per-layer routing metrics.
         .target(name: "IdaRouting", dependencies: ["IdaFormats", "IdaNumerics"]),
+        // Corpus, the MoE transformer, the training loop and live run directories.
+        .target(name: "IdaTraining", dependencies: ["IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS"]),
         // Subcommands (library so tests can call them).
         .target(name: "IdaCLI", dependencies: [
-            "IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS",
+            "IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS", "IdaTraining",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "idamoe", dependencies: ["IdaCLI"]),
@@ -36,6 +38,7 @@ let package = Package(
         .testTarget(name: "IdaFormatsTests", dependencies: ["IdaFormats", "IdaTestSupport"]),
         .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "IdaTestSupport"]),
         .testTarget(name: "IdaRoutingTests", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
+        .testTarget(name: "IdaTrainingTests", dependencies: ["IdaTraining", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaTestSupport"]),
         .testTarget(name: "IdaCLITests", dependencies: ["IdaCLI", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"]),
     ]
 )

@@ -4,11 +4,15 @@ public struct RouterLossWeights: Sendable, Equatable {
     public var reconstruction: Double
     /// lambda_react.
     public var reactivation: Double
+    /// Whether L_nll's gradient reaches the encoder through z (otherwise only the GMM learns from it,
+    /// and the encoder learns from the reconstruction alone; see docs/decisions.md).
+    public var nllToEncoder: Bool
 
     /// Weights of the reconstruction and reactivation terms (NLL has weight 1).
-    public init(reconstruction: Double = 1, reactivation: Double = 1) {
+    public init(reconstruction: Double = 1, reactivation: Double = 1, nllToEncoder: Bool = false) {
         self.reconstruction = reconstruction
         self.reactivation = reactivation
+        self.nllToEncoder = nllToEncoder
     }
 }
 
@@ -50,6 +54,7 @@ extension IDARouter {
         let reconstruction = squares / Double(max(n * d, 1))
 
         var dz = gmm.backwardNLL(latents: z, evaluation: evaluation)
+        if !weights.nllToEncoder { dz.zero() }
         if let dzRec = decoder.backward(dxhat, cache: decoderCache) {
             for i in dz.data.indices { dz.data[i] += dzRec.data[i] }
         }

@@ -26,6 +26,14 @@ func parameter(_ router: IDARouter, _ name: String) -> [Float] {
     return found
 }
 
+/// The gradient of one named parameter.
+func parameter(gradientsOf router: IDARouter, _ name: String) -> [Float] {
+    var copy = router
+    var found: [Float] = []
+    copy.visitParameters { n, _, _, grad in if n == name { found = grad } }
+    return found
+}
+
 /// A copy of `router` with one named parameter replaced.
 func replacing(_ router: IDARouter, _ name: String, with values: [Float]) -> IDARouter {
     var copy = router
@@ -72,7 +80,8 @@ struct IDARouterGradientTests {
     @Test("NLL + reconstruction, every activation", arguments: Activation.allCases)
     func nllAndReconstruction(activation: Activation) throws {
         let router = try tinyRouter(activation: activation)
-        checkAllParameters(router, reactivation: nil, weights: RouterLossWeights(reconstruction: 0.7, reactivation: 0))
+        checkAllParameters(router, reactivation: nil,
+                           weights: RouterLossWeights(reconstruction: 0.7, reactivation: 0, nllToEncoder: true))
     }
 
     @Test("with a reactivation pull and no input norm")
@@ -83,7 +92,33 @@ struct IDARouterGradientTests {
         state.remaining[2] = 3
         state.targets[5] = [1, 1, -1]
         state.remaining[5] = 1
-        checkAllParameters(router, reactivation: state, weights: RouterLossWeights(reconstruction: 1, reactivation: 0.5))
+        checkAllParameters(router, reactivation: state,
+                           weights: RouterLossWeights(reconstruction: 1, reactivation: 0.5, nllToEncoder: true))
+    }
+
+    @Test("with the latent detached for L_nll, the encoder learns from the reconstruction alone")
+    func detachedLatent() throws {
+        let router = try tinyRouter()
+        let h = randomMatrix(rows: 7, cols: 6, scale: 1.5, seed: 11)
+        let weights = RouterLossWeights(reconstruction: 0.7, reactivation: 0, nllToEncoder: false)
+        var analytic = router
+        analytic.zeroGrad()
+        _ = analytic.trainStep(h, weights: weights)
+        for name in ["encoder.0.weight", "encoder.1.bias"] {
+            let numeric = finiteDifferences(parameter(router, name), epsilon: 1e-2) { values in
+                var probe = replacing(router, name, with: values)
+                return 0.7 * probe.trainStep(h, weights: weights).1.reconstruction
+            }
+            let check = checkTensor(name, parameter(gradientsOf: analytic, name), numeric.map(Float.init), rtol: 2e-2, atol: 2e-3)
+            #expect(check.ok, "\(check)")
+        }
+        // The GMM and decoder gradients are those of the full loss.
+        var full = router
+        full.zeroGrad()
+        _ = full.trainStep(h, weights: RouterLossWeights(reconstruction: 0.7, reactivation: 0, nllToEncoder: true))
+        #expect(full.gmm.gradMeans == analytic.gmm.gradMeans)
+        #expect(full.decoder.layers[0].gradWeight == analytic.decoder.layers[0].gradWeight)
+        #expect(full.encoder.layers[0].gradWeight != analytic.encoder.layers[0].gradWeight)
     }
 
     @Test("clamped log-variances get no gradient")

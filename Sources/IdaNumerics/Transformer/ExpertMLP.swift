@@ -1,0 +1,122 @@
+import Foundation
+
+/// One expert's feed-forward network: GELU (up [F, D], GELU, down [D, F]) or SwiGLU
+/// (up [2F, D] giving gate | value, silu(gate) * value, down [D, F]; Shazeer 2020).
+public struct ExpertMLP: Sendable, Equatable {
+    /// The two feed-forward variants.
+    public enum Kind: String, Sendable, CaseIterable {
+        /// down(gelu(up x)), exact erf GELU.
+        case gelu
+        /// down(silu(gate) * value) with [gate | value] = up x.
+        case swiglu
+    }
+
+    /// Which variant this expert is.
+    public var kind: Kind
+    /// Input projection: [F, D] for GELU, [2F, D] for SwiGLU (rows 0..<F gate, F..<2F value).
+    public var up: Linear
+    /// Output projection [D, F].
+    public var down: Linear
+
+    /// What `backward` needs from `forward`.
+    public struct Cache: Sendable {
+        /// The expert input x [n, D].
+        public var input: Matrix
+        /// The output of `up` [n, F] (GELU) or [n, 2F] (SwiGLU).
+        public var preActivation: Matrix
+        /// The input of `down` [n, F].
+        public var hidden: Matrix
+    }
+
+    /// An expert over existing projections; widths must agree with `kind`.
+    public init(kind: Kind, up: Linear, down: Linear) {
+        let f = down.inputs
+        precondition(up.inputs == down.outputs, "expert up/down widths disagree")
+        precondition(up.outputs == (kind == .swiglu ? 2 * f : f), "expert up has \(up.outputs) outputs for \(kind) with F = \(f)")
+        self.kind = kind
+        self.up = up
+        self.down = down
+    }
+
+    /// A freshly initialised expert of width D and hidden width F; `bias` defaults to true for GELU
+    /// (GPT-2) and false for SwiGLU (LLaMA).
+    public init(kind: Kind, width: Int, hidden: Int, bias: Bool? = nil, rng: inout SeededGenerator) {
+        let useBias = bias ?? (kind == .gelu)
+        let upWidth = kind == .swiglu ? 2 * hidden : hidden
+        self.init(kind: kind,
+                  up: Linear(inputs: width, outputs: upWidth, bias: useBias, rng: &rng),
+                  down: Linear(inputs: hidden, outputs: width, bias: useBias, rng: &rng))
+    }
+
+    /// Model width D.
+    public var width: Int { down.outputs }
+    /// Hidden width F.
+    public var hidden: Int { down.inputs }
+
+    /// y [n, D] for x [n, D].
+    public func forward(_ x: Matrix) -> (Matrix, Cache) {
+        let pre = up.forward(x)
+        let n = x.rows, f = hidden
+        var h = Matrix(rows: n, cols: f)
+        switch kind {
+        case .gelu:
+            Activation.gelu.forward(pre.data, into: &h.data)
+        case .swiglu:
+            pre.data.withUnsafeBufferPointer { pp in
+                h.data.withUnsafeMutableBufferPointer { ph in
+                    for r in 0..<n {
+                        let gate = r * 2 * f, value = gate + f
+                        for c in 0..<f {
+                            let g = pp[gate + c]
+                            ph[r * f + c] = g / (1 + Foundation.exp(-g)) * pp[value + c]
+                        }
+                    }
+                }
+            }
+        }
+        return (down.forward(h), Cache(input: x, preActivation: pre, hidden: h))
+    }
+
+    /// dx [n, D] for dy [n, D]; accumulates the gradients of `up` and `down`.
+    public mutating func backward(_ dy: Matrix, cache: Cache) -> Matrix {
+        let n = dy.rows, f = hidden
+        var dh = down.backward(dy, input: cache.hidden) ?? Matrix(rows: n, cols: f)
+        var dPre: Matrix
+        switch kind {
+        case .gelu:
+            Activation.gelu.backward(preActivation: cache.preActivation.data, grad: &dh.data)
+            dPre = dh
+        case .swiglu:
+            // h = silu(g) v with silu(g) = g s, s = sigmoid(g): dg = dh v s (1 + g (1 - s)), dv = dh g s.
+            dPre = Matrix(rows: n, cols: 2 * f)
+            cache.preActivation.data.withUnsafeBufferPointer { pp in
+                dh.data.withUnsafeBufferPointer { pdh in
+                    dPre.data.withUnsafeMutableBufferPointer { pd in
+                        for r in 0..<n {
+                            let gate = r * 2 * f, value = gate + f
+                            for c in 0..<f {
+                                let g = pp[gate + c], grad = pdh[r * f + c]
+                                let s = 1 / (1 + Foundation.exp(-g))
+                                pd[gate + c] = grad * pp[value + c] * s * (1 + g * (1 - s))
+                                pd[value + c] = grad * g * s
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return up.backward(dPre, input: cache.input) ?? Matrix(rows: n, cols: width)
+    }
+
+    /// Sets the gradients of both projections to zero.
+    public mutating func zeroGrad() {
+        up.zeroGrad()
+        down.zeroGrad()
+    }
+
+    /// Visits `prefix.up.*` and `prefix.down.*` (weight, and bias when present).
+    public mutating func visitParameters(prefix: String, _ body: ParameterVisitor) {
+        up.visitParameters(prefix: "\(prefix).up", body)
+        down.visitParameters(prefix: "\(prefix).down", body)
+    }
+}

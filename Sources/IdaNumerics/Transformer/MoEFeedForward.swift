@@ -1,0 +1,150 @@
+/// A sparse mixture of expert MLPs: y_n = sum_j weights[n, j] * expert_{selected[n, j]}(x_n).
+///
+/// Each expert runs once per batch on its tokens gathered into a contiguous matrix (a counting sort
+/// of the N*k assignments by expert, stable in token order, so results do not depend on timing).
+public struct MoEFeedForward: Sendable, Equatable {
+    /// The experts [E].
+    public var experts: [ExpertMLP]
+
+    /// What `backward` needs from `forward`.
+    public struct Cache: Sendable {
+        /// Tokens N.
+        public var tokens: Int
+        /// Experts per token k.
+        public var topK: Int
+        /// Assignments routed to each expert [E] (tokens per expert).
+        public var counts: [Int]
+        /// Where each expert's run starts in `order` [E + 1].
+        public var offsets: [Int]
+        /// Assignment indices n*k + j grouped by expert, token order within each group [N*k].
+        public var order: [Int32]
+        /// Gate weights [N, k].
+        public var weights: [Float]
+        /// Each expert's cache, nil for an expert that received no tokens [E].
+        public var expertCaches: [ExpertMLP.Cache?]
+        /// Each expert's unweighted output on its tokens [n_e, D], in `order` [E].
+        public var expertOutputs: [Matrix]
+    }
+
+    /// A layer over existing experts (all of the same width D).
+    public init(experts: [ExpertMLP]) {
+        precondition(!experts.isEmpty, "a mixture needs at least one expert")
+        precondition(experts.allSatisfy { $0.width == experts[0].width }, "experts differ in width")
+        self.experts = experts
+    }
+
+    /// E freshly initialised experts of one kind.
+    public init(count: Int, kind: ExpertMLP.Kind, width: Int, hidden: Int, rng: inout SeededGenerator) {
+        var list: [ExpertMLP] = []
+        for _ in 0..<count { list.append(ExpertMLP(kind: kind, width: width, hidden: hidden, rng: &rng)) }
+        self.init(experts: list)
+    }
+
+    /// Model width D.
+    public var width: Int { experts[0].width }
+
+    /// y [N, D] for x [N, D], expert ids `selected` [N, k] and gate `weights` [N, k].
+    public func forward(_ x: Matrix, selected: [Int32], weights: [Float], topK: Int) -> (Matrix, Cache) {
+        let n = x.rows, d = width, k = topK, e = experts.count
+        precondition(x.cols == d, "mixture expects width \(d), got \(x.cols)")
+        precondition(selected.count == n * k && weights.count == n * k, "selected and weights must be [N, k]")
+        // Counting sort of the assignments by expert; stable, so each group is in token order.
+        var counts = [Int](repeating: 0, count: e)
+        for s in selected {
+            precondition(s >= 0 && Int(s) < e, "expert id \(s) outside 0..<\(e)")
+            counts[Int(s)] += 1
+        }
+        var offsets = [Int](repeating: 0, count: e + 1)
+        for i in 0..<e { offsets[i + 1] = offsets[i] + counts[i] }
+        var cursor = offsets
+        var order = [Int32](repeating: 0, count: n * k)
+        for (a, s) in selected.enumerated() {
+            order[cursor[Int(s)]] = Int32(a)
+            cursor[Int(s)] += 1
+        }
+        var y = Matrix(rows: n, cols: d)
+        var caches = [ExpertMLP.Cache?](repeating: nil, count: e)
+        var outputs = [Matrix](repeating: Matrix(rows: 0, cols: d), count: e)
+        for i in 0..<e where counts[i] > 0 {
+            let run = order[offsets[i]..<offsets[i + 1]]
+            let (out, cache) = experts[i].forward(Self.gather(x, rows: run, topK: k))
+            y.data.withUnsafeMutableBufferPointer { py in
+                out.data.withUnsafeBufferPointer { po in
+                    for (r, a) in run.enumerated() {
+                        let w = weights[Int(a)], dst = (Int(a) / k) * d, src = r * d
+                        for c in 0..<d { py[dst + c] += w * po[src + c] }
+                    }
+                }
+            }
+            caches[i] = cache
+            outputs[i] = out
+        }
+        return (y, Cache(tokens: n, topK: k, counts: counts, offsets: offsets, order: order, weights: weights,
+                         expertCaches: caches, expertOutputs: outputs))
+    }
+
+    /// dx [N, D] and dWeights [N, k] (dy_n . expert output, for a router trained through its gates)
+    /// for dy [N, D]; accumulates every expert's gradients.
+    public mutating func backward(_ dy: Matrix, cache: Cache) -> (dx: Matrix, dWeights: [Float]) {
+        let n = cache.tokens, k = cache.topK, d = width
+        precondition(dy.rows == n && dy.cols == d, "mixture gradient shape mismatch")
+        var dx = Matrix(rows: n, cols: d)
+        var dWeights = [Float](repeating: 0, count: n * k)
+        for i in experts.indices where cache.counts[i] > 0 {
+            guard let expertCache = cache.expertCaches[i] else { continue }
+            let run = cache.order[cache.offsets[i]..<cache.offsets[i + 1]]
+            let out = cache.expertOutputs[i]
+            var dOut = Matrix(rows: run.count, cols: d)
+            dy.data.withUnsafeBufferPointer { pdy in
+                out.data.withUnsafeBufferPointer { po in
+                    dOut.data.withUnsafeMutableBufferPointer { pd in
+                        for (r, a) in run.enumerated() {
+                            let w = cache.weights[Int(a)], src = (Int(a) / k) * d, row = r * d
+                            var dot: Float = 0
+                            for c in 0..<d {
+                                dot += pdy[src + c] * po[row + c]
+                                pd[row + c] = w * pdy[src + c]
+                            }
+                            dWeights[Int(a)] = dot
+                        }
+                    }
+                }
+            }
+            let dxe = experts[i].backward(dOut, cache: expertCache)
+            dx.data.withUnsafeMutableBufferPointer { px in
+                dxe.data.withUnsafeBufferPointer { pe in
+                    for (r, a) in run.enumerated() {
+                        let dst = (Int(a) / k) * d, src = r * d
+                        for c in 0..<d { px[dst + c] += pe[src + c] }
+                    }
+                }
+            }
+        }
+        return (dx, dWeights)
+    }
+
+    /// Sets every expert's gradients to zero.
+    public mutating func zeroGrad() {
+        for i in experts.indices { experts[i].zeroGrad() }
+    }
+
+    /// Visits `prefix.experts.{e}.up.*` and `prefix.experts.{e}.down.*` for every expert e.
+    public mutating func visitParameters(prefix: String, _ body: ParameterVisitor) {
+        for i in experts.indices { experts[i].visitParameters(prefix: "\(prefix).experts.\(i)", body) }
+    }
+
+    /// The rows of x [N, D] named by the assignments `run` (row a / k for assignment a): [run.count, D].
+    static func gather(_ x: Matrix, rows run: ArraySlice<Int32>, topK k: Int) -> Matrix {
+        let d = x.cols
+        var out = Matrix(rows: run.count, cols: d)
+        x.data.withUnsafeBufferPointer { px in
+            out.data.withUnsafeMutableBufferPointer { po in
+                guard let src = px.baseAddress, let dst = po.baseAddress else { return }
+                for (r, a) in run.enumerated() {
+                    (dst + r * d).update(from: src + (Int(a) / k) * d, count: d)
+                }
+            }
+        }
+        return out
+    }
+}

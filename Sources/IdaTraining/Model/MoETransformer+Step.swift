@@ -1,0 +1,170 @@
+import IdaNumerics
+
+/// What one MoE layer did in a forward pass.
+public struct LayerStep: Sendable {
+    /// Block index.
+    public var layer: Int
+    /// The routing of the batch.
+    public var routing: RoutingResult
+    /// IDA router losses (training steps only).
+    public var routerLosses: RouterLosses?
+    /// Softmax router auxiliary balance loss (unweighted).
+    public var auxiliaryLoss: Double?
+    /// Softmax router z-loss (unweighted).
+    public var zLoss: Double?
+}
+
+/// Loss weights and reactivation bookkeeping for a training step.
+public struct StepSettings: Sendable {
+    /// IDA router loss weights.
+    public var router = RouterLossWeights()
+    /// Softmax router extra loss weights.
+    public var softmax = SoftmaxLossWeights()
+
+    /// Default weights.
+    public init() {}
+}
+
+extension MoETransformer {
+    /// Per-block activations kept for the backward pass.
+    struct BlockCache {
+        var input: Matrix
+        var attentionNorm: RMSNorm.Cache
+        var attention: CausalSelfAttention.Cache
+        var middle: Matrix
+        var ffnInput: Matrix
+        var ffnNorm: RMSNorm.Cache
+        var dense: ExpertMLP.Cache?
+        var moe: MoEFeedForward.Cache?
+        var softmax: SoftmaxRouter.Cache?
+        var routing: RoutingResult?
+    }
+
+    /// Everything `backward` needs.
+    struct ForwardCache {
+        var tokens: [Int32]
+        var positions: [Int32]
+        var blocks: [BlockCache]
+        var last: Matrix
+        var finalNorm: RMSNorm.Cache
+        var normalized: Matrix
+    }
+
+    /// Positions 0..<T repeated for B sequences.
+    static func positions(batch: Int, time: Int) -> [Int32] {
+        var out = [Int32](repeating: 0, count: batch * time)
+        for b in 0..<batch { for t in 0..<time { out[b * time + t] = Int32(t) } }
+        return out
+    }
+
+    /// The forward pass over tokens [B*T]. With `train`, IDA routers run their own training step
+    /// (their gradients accumulate) with `reactivation` states; otherwise nothing is mutated.
+    /// `frozenIDARouting` replaces the IDA routers' decisions (tests use it to hold detached gates fixed).
+    mutating func forward(tokens: [Int32], batch: Int, time: Int, train: Bool, settings: StepSettings,
+                          reactivation: [Int: ReactivationState], keepLatents: Bool = false,
+                          frozenIDARouting: [Int: RoutingResult]? = nil)
+        -> (logits: Matrix, cache: ForwardCache, layers: [LayerStep]) {
+        precondition(tokens.count == batch * time && time <= config.context)
+        let positions = Self.positions(batch: batch, time: time)
+        var x = tokenEmbedding.forward(tokens: tokens)
+        let pe = positionEmbedding.forward(tokens: positions)
+        add(pe, into: &x)
+        var caches: [BlockCache] = []
+        var steps: [LayerStep] = []
+        for i in blocks.indices {
+            let input = x
+            let (a, attentionNormCache) = blocks[i].attentionNorm.forward(x)
+            let (attended, attentionCache) = blocks[i].attention.forward(a, batch: batch, time: time)
+            add(attended, into: &x)
+            let middle = x
+            let (f, ffnNormCache) = blocks[i].ffnNorm.forward(x)
+            var cache = BlockCache(input: input, attentionNorm: attentionNormCache, attention: attentionCache,
+                                   middle: middle, ffnInput: f, ffnNorm: ffnNormCache)
+            if let dense = blocks[i].dense {
+                let (y, denseCache) = dense.forward(f)
+                cache.dense = denseCache
+                add(y, into: &x)
+            } else if let moe = blocks[i].moe {
+                var step: LayerStep
+                if var router = blocks[i].ida {
+                    if let frozen = frozenIDARouting?[i] {
+                        // Tests hold the (detached) IDA gates fixed to compare with finite differences.
+                        step = LayerStep(layer: i, routing: frozen)
+                    } else if train {
+                        blocks[i].ida = nil  // keep the router uniquely referenced while it accumulates gradients
+                        let (routing, losses) = router.trainStep(f, weights: settings.router, reactivation: reactivation[i])
+                        blocks[i].ida = router
+                        step = LayerStep(layer: i, routing: routing, routerLosses: losses)
+                    } else {
+                        step = LayerStep(layer: i, routing: router.route(f, keepLatents: keepLatents))
+                    }
+                } else if let router = blocks[i].softmax {
+                    let (routing, softmaxCache) = router.forward(f)
+                    cache.softmax = softmaxCache
+                    step = LayerStep(layer: i, routing: routing, auxiliaryLoss: router.auxiliaryLoss(routing),
+                                     zLoss: router.zLoss(softmaxCache))
+                } else {
+                    preconditionFailure("MoE block \(i) has no router")
+                }
+                let (y, moeCache) = moe.forward(f, selected: step.routing.selected, weights: step.routing.weights,
+                                                topK: step.routing.topK)
+                cache.moe = moeCache
+                cache.routing = step.routing
+                steps.append(step)
+                add(y, into: &x)
+            }
+            caches.append(cache)
+        }
+        let (normalized, finalCache) = finalNorm.forward(x)
+        var logits = Matrix(rows: x.rows, cols: config.vocab)
+        gemm(normalized, tokenEmbedding.weight, transB: true, into: &logits)
+        let cache = ForwardCache(tokens: tokens, positions: positions, blocks: caches, last: x,
+                                 finalNorm: finalCache, normalized: normalized)
+        return (logits, cache, steps)
+    }
+
+    /// Backpropagates dL/dlogits [N, V] through the whole model, accumulating every backbone gradient
+    /// (and the softmax routers' gradients, which the task loss reaches through the gates).
+    mutating func backward(_ dLogits: Matrix, cache: ForwardCache, settings: StepSettings) {
+        var dNormalized = Matrix(rows: dLogits.rows, cols: config.width)
+        gemm(dLogits, tokenEmbedding.weight, into: &dNormalized)
+        gemm(dLogits, transA: true, cache.normalized, into: &tokenEmbedding.gradWeight, beta: 1)
+        var dx = finalNorm.backward(dNormalized, input: cache.last, cache: cache.finalNorm)
+        for i in blocks.indices.reversed() {
+            let c = cache.blocks[i]
+            var dF: Matrix
+            if let denseCache = c.dense {
+                dF = blocks[i].dense?.backward(dx, cache: denseCache) ?? dx
+            } else if let moeCache = c.moe {
+                let (dIn, dWeights) = blocks[i].moe?.backward(dx, cache: moeCache)
+                    ?? (Matrix(rows: dx.rows, cols: dx.cols), [])
+                dF = dIn
+                if let softmaxCache = c.softmax, let routing = c.routing,
+                   let dh = blocks[i].softmax?.backward(gateGrad: dWeights, result: routing, cache: softmaxCache,
+                                                         losses: settings.softmax) {
+                    add(dh, into: &dF)
+                }
+            } else {
+                dF = Matrix(rows: dx.rows, cols: dx.cols)
+            }
+            let dMiddle = blocks[i].ffnNorm.backward(dF, input: c.middle, cache: c.ffnNorm)
+            add(dMiddle, into: &dx)
+            let dA = blocks[i].attention.backward(dx, cache: c.attention)
+            let dInput = blocks[i].attentionNorm.backward(dA, input: c.input, cache: c.attentionNorm)
+            add(dInput, into: &dx)
+        }
+        tokenEmbedding.backward(dx, tokens: cache.tokens)
+        positionEmbedding.backward(dx, tokens: cache.positions)
+    }
+}
+
+/// x += y elementwise (same shapes).
+@inline(__always)
+func add(_ y: Matrix, into x: inout Matrix) {
+    precondition(x.data.count == y.data.count)
+    x.data.withUnsafeMutableBufferPointer { px in
+        y.data.withUnsafeBufferPointer { py in
+            for i in 0..<px.count { px[i] += py[i] }
+        }
+    }
+}

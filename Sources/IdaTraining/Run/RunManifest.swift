@@ -1,0 +1,41 @@
+import Foundation
+
+/// run.json: what a run is, written when it starts (docs/format.md).
+public struct RunManifest: Codable, Sendable, Equatable {
+    /// Manifest format version.
+    public var format = 1
+    /// The model's shape and routers.
+    public var model: ModelConfig
+    /// Optimisation and data settings.
+    public var training: TrainingOptions
+    /// Domain names in id order.
+    public var domains: [String]
+    /// Corpus size in bytes.
+    public var corpusBytes: Int
+    /// Scalar parameters in the model.
+    public var parameters: Int
+    /// Tokens in the probe.
+    public var probeTokens: Int
+    /// When the run started (seconds since the Unix epoch).
+    public var created: Double
+
+    /// JSON text with sorted keys.
+    public func encoded() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
+    /// Reads run.json of `dir`.
+    public static func read(_ dir: String) throws -> RunManifest {
+        let path = RunDirectory.manifestPath(dir)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError.runDirectory(path: dir, problem: "has no readable run.json")
+        }
+        do {
+            return try JSONDecoder().decode(RunManifest.self, from: data)
+        } catch {
+            throw TrainingError.runDirectory(path: path, problem: "is not a valid run manifest")
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import IdaFormats
+import IdaNumerics
+
+extension MoETransformer {
+    /// -log p(target) per token in nats, for tokens [B*T] (no gradients, nothing mutated).
+    public func tokenLosses(tokens: [Int32], targets: [Int32], batch: Int, time: Int) -> [Double] {
+        var copy = self
+        let (logits, _, _) = copy.forward(tokens: tokens, batch: batch, time: time, train: false,
+                                          settings: StepSettings(), reactivation: [:])
+        let v = logits.cols
+        var out = [Double](repeating: 0, count: logits.rows)
+        logits.data.withUnsafeBufferPointer { p in
+            for r in 0..<logits.rows {
+                var top = -Float.infinity
+                for c in 0..<v { top = max(top, p[r * v + c]) }
+                var sum = 0.0
+                for c in 0..<v { sum += Foundation.exp(Double(p[r * v + c] - top)) }
+                out[r] = Double(top) + Foundation.log(sum) - Double(p[r * v + Int(targets[r])])
+            }
+        }
+        return out
+    }
+
+    /// The router input (the normalised feed-forward input) of every MoE block for tokens [B*T].
+    public func routerInputs(tokens: [Int32], batch: Int, time: Int) -> [Int: Matrix] {
+        var copy = self
+        let (_, cache, _) = copy.forward(tokens: tokens, batch: batch, time: time, train: false,
+                                         settings: StepSettings(), reactivation: [:])
+        var out: [Int: Matrix] = [:]
+        for i in config.moeLayers { out[i] = cache.blocks[i].ffnInput }
+        return out
+    }
+}
+
+extension Trainer {
+    /// Validation bits per byte, overall (byte-weighted) and per domain, over the first
+    /// `evalWindows` windows of T bytes of each domain's validation text; appends an `eval` event.
+    func validate() throws {
+        let t = config.context
+        var tokens: [Int32] = [], targets: [Int32] = [], owners: [Int] = []
+        for (d, stream) in dataset.validation.enumerated() {
+            var start = 0
+            var windows = 0
+            while windows < options.evalWindows && start + t + 1 <= stream.tokens.count {
+                for j in 0..<t {
+                    tokens.append(Int32(stream.tokens[start + j]))
+                    targets.append(Int32(stream.tokens[start + j + 1]))
+                }
+                owners.append(d)
+                start += t
+                windows += 1
+            }
+        }
+        guard !owners.isEmpty else { return }
+        var sums = [Double](repeating: 0, count: dataset.domainNames.count)
+        var counts = [Int](repeating: 0, count: dataset.domainNames.count)
+        let chunk = max(1, options.batch)
+        var w = 0
+        while w < owners.count {
+            let n = min(chunk, owners.count - w)
+            let range = (w * t)..<((w + n) * t)
+            let losses = model.tokenLosses(tokens: Array(tokens[range]), targets: Array(targets[range]), batch: n, time: t)
+            for k in 0..<n {
+                sums[owners[w + k]] += losses[(k * t)..<((k + 1) * t)].reduce(0, +)
+                counts[owners[w + k]] += t
+            }
+            w += n
+        }
+        let ln2 = Foundation.log(2.0)
+        var perDomain: [String: JSONValue] = [:]
+        for (d, name) in dataset.domainNames.enumerated() where counts[d] > 0 {
+            perDomain[name] = .number(round6(sums[d] / Double(counts[d]) / ln2))
+        }
+        let overall = sums.reduce(0, +) / Double(counts.reduce(0, +)) / ln2
+        guard overall.isFinite else { throw TrainingError.nonFinite(step: step, what: "the validation loss") }
+        lastValidation = overall
+        try run.appendEvent(step: step, kind: "eval", fields: ["val_bpb": .number(round6(overall)),
+                                                               "domains": .object(perDomain)])
+    }
+}

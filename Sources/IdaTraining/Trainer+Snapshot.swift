@@ -1,0 +1,141 @@
+import Foundation
+import IdaFormats
+import IdaNumerics
+import IdaRouting
+
+extension Trainer {
+    /// Metadata of a model snapshot: the router contract plus the model and training settings.
+    func snapshotMetadata() throws -> [String: String] {
+        let info = CheckpointInfo(router: config.routerKind, moeLayers: config.moeLayers,
+                                  config: config.routerConfig, step: step)
+        var meta = info.metadata
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        meta["idamoe.model"] = String(decoding: try encoder.encode(config), as: UTF8.self)
+        meta["idamoe.vocab"] = "bytes"
+        return meta
+    }
+
+    /// Writes the probe hidden states, the optimizer state and the model for the current step, in that
+    /// order and each atomically, so the model file appearing marks a complete snapshot.
+    func snapshot() throws {
+        let dir = run.path
+        try writeProbe(to: RunDirectory.probeHiddenPath(dir, step: step), hidden: probeHiddenStates())
+        try writeOptimizerState(to: RunDirectory.optimizerPath(dir, step: step))
+        var writer = SafetensorsWriter()
+        writer.metadata = try snapshotMetadata()
+        var failure: Error?
+        model.visitParameters { name, shape, value, _ in
+            do { try writer.add(name, shape: shape, floats: value) } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
+        try writer.write(to: RunDirectory.snapshotPath(dir, step: step))
+        // Resuming needs only the newest optimizer state; older ones (twice the model's size) are dropped.
+        for old in RunDirectory.snapshotSteps(dir) where old < step {
+            try? FileManager.default.removeItem(atPath: RunDirectory.optimizerPath(dir, step: old))
+        }
+        let name = String(format: "step-%08d", step)
+        try run.appendEvent(step: step, kind: "snapshot", fields: [
+            "path": .string("snapshots/\(name).safetensors"),
+            "probe": .string("snapshots/\(name).probe.safetensors"),
+        ])
+    }
+
+    /// The probe's router inputs at every MoE block, [N, D] each, in windows of T tokens.
+    func probeHiddenStates() -> [Int: [Float]] {
+        let t = config.context
+        let probe = dataset.probe.tokens.map { Int32($0) }
+        var out: [Int: [Float]] = [:]
+        var start = 0
+        while start < probe.count {
+            let full = (probe.count - start) / t
+            let (batch, time) = full > 0 ? (min(full, options.batch), t) : (1, probe.count - start)
+            let range = start..<(start + batch * time)
+            for (i, h) in model.routerInputs(tokens: Array(probe[range]), batch: batch, time: time) {
+                out[i, default: []] += h.data
+            }
+            start = range.upperBound
+        }
+        return out
+    }
+
+    /// A probe file (docs/format.md) with the run's probe tokens and the given hidden states.
+    func writeProbe(to path: String, hidden: [Int: [Float]]) throws {
+        let p = dataset.probe
+        var writer = SafetensorsWriter()
+        let names = try JSONEncoder().encode(dataset.domainNames)
+        writer.metadata = ["idamoe.format": "1", "idamoe.vocab": "bytes",
+                           "idamoe.domain_names": String(decoding: names, as: UTF8.self),
+                           "idamoe.step": String(step)]
+        try writer.add("tokens", shape: [p.tokens.count], int32s: p.tokens.map { Int32($0) })
+        try writer.add("domains", shape: [p.domains.count], int32s: p.domains)
+        try writer.add("documents", shape: [p.documents.count], int32s: p.documents)
+        for i in hidden.keys.sorted() {
+            guard let h = hidden[i] else { continue }
+            try writer.add("layers.\(i).hidden", shape: [p.tokens.count, config.width], floats: h)
+        }
+        try writer.write(to: path)
+    }
+
+    /// AdamW moments, the step counter, the sampler and the reactivation states.
+    func writeOptimizerState(to path: String) throws {
+        var writer = SafetensorsWriter()
+        writer.metadata = ["idamoe.format": "1", "idamoe.step": String(step),
+                           "adam.step": String(optimizer.step), "sampler.state": String(sampler.rng.state)]
+        for name in optimizer.m.keys.sorted() {
+            guard let m = optimizer.m[name], let v = optimizer.v[name] else { continue }
+            try writer.add("m.\(name)", shape: [m.count], floats: m)
+            try writer.add("v.\(name)", shape: [v.count], floats: v)
+        }
+        for (i, state) in reactivation.sorted(by: { $0.key < $1.key }) {
+            let k = state.usage.count, p = config.latentDim
+            try writer.add("react.\(i).usage", shape: [k], doubles: state.usage)
+            try writer.add("react.\(i).dead", shape: [k], int32s: state.dead.map { $0 ? 1 : 0 })
+            try writer.add("react.\(i).remaining", shape: [k], int32s: state.remaining.map { Int32($0) })
+            let targets = state.targets.flatMap { $0.count == p ? $0 : [Float](repeating: .nan, count: p) }
+            try writer.add("react.\(i).targets", shape: [k, p], floats: targets)
+            writer.metadata["react.\(i).rng"] = String(state.rng.state)
+        }
+        try writer.write(to: path)
+    }
+
+    /// Loads the model and optimizer state of snapshot `step`.
+    func restore(step snapshotStep: Int) throws {
+        let modelFile = try SafetensorsFile(path: RunDirectory.snapshotPath(run.path, step: snapshotStep))
+        let optimFile = try SafetensorsFile(path: RunDirectory.optimizerPath(run.path, step: snapshotStep))
+        var failure: Error?
+        model.visitParameters { name, shape, value, _ in
+            guard failure == nil else { return }
+            guard let info = modelFile.info(name), info.shape == shape else {
+                failure = TrainingError.runDirectory(path: modelFile.path, problem: "tensor \(name) is missing or has another shape than the run's model")
+                return
+            }
+            do { value = try modelFile.floats(name) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        var adam = AdamW(weightDecay: options.weightDecay)
+        adam.step = Int(optimFile.metadata["adam.step"] ?? "") ?? snapshotStep
+        for t in optimFile.tensors where t.name.hasPrefix("m.") {
+            let name = String(t.name.dropFirst(2))
+            adam.m[name] = try optimFile.floats(t.name)
+            adam.v[name] = try optimFile.floats("v.\(name)")
+        }
+        optimizer = adam
+        if let state = optimFile.metadata["sampler.state"].flatMap(UInt64.init) { sampler.rng.state = state }
+        for i in reactivation.keys {
+            guard var state = reactivation[i], optimFile.info("react.\(i).usage") != nil else { continue }
+            let p = config.latentDim
+            state.usage = try optimFile.doubles("react.\(i).usage")
+            state.dead = try optimFile.int32s("react.\(i).dead").map { $0 != 0 }
+            state.remaining = try optimFile.int32s("react.\(i).remaining").map(Int.init)
+            let flat = try optimFile.floats("react.\(i).targets")
+            state.targets = (0..<state.usage.count).map { k in
+                let row = Array(flat[(k * p)..<((k + 1) * p)])
+                return row.contains(where: \.isNaN) ? [] : row
+            }
+            if let rng = optimFile.metadata["react.\(i).rng"].flatMap(UInt64.init) { state.rng.state = rng }
+            reactivation[i] = state
+        }
+        step = snapshotStep
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import IdaFormats
+import IdaNumerics
+
+/// What one training step measured, ready for the event log.
+struct StepSummary {
+    var loss: Double
+    var learningRate: Float
+    var routerLearningRate: Float
+    var gradNorm: Double
+    var routerGradNorm: Double
+    var layers: [LayerStep]
+    var dead: [Int: Int]
+    var loads: [[Double]]
+
+    /// Mean CV of the expert load over MoE layers.
+    var cvMean: Double {
+        loads.isEmpty ? 0 : loads.map(LayerMetrics.coefficientOfVariation).reduce(0, +) / Double(loads.count)
+    }
+
+    /// The `step` event's fields (docs/format.md).
+    func eventFields(tokensPerSecond: Double) -> [String: JSONValue] {
+        var layerObjects: [JSONValue] = []
+        for (slot, l) in layers.enumerated() {
+            var o: [String: JSONValue] = [
+                "layer": .number(Double(l.layer)),
+                "load": .array(loads[slot].map { .number(round6($0)) }),
+                "cv": .number(round6(LayerMetrics.coefficientOfVariation(loads[slot]))),
+                "entropy": .number(round6(mean(l.routing.entropyBits))),
+            ]
+            if let r = l.routerLosses {
+                o["nll"] = .number(round6(r.nll))
+                o["rec"] = .number(round6(r.reconstruction))
+                o["react"] = .number(round6(r.reactivation))
+                o["dead"] = .number(Double(dead[l.layer] ?? 0))
+            }
+            if let aux = l.auxiliaryLoss { o["aux"] = .number(round6(aux)) }
+            if let z = l.zLoss { o["z"] = .number(round6(z)) }
+            layerObjects.append(.object(o))
+        }
+        return [
+            "loss": .number(round6(loss)),
+            "lr": .number(Double(learningRate)),
+            "router_lr": .number(Double(routerLearningRate)),
+            "grad_norm": .number(round6(gradNorm)),
+            "router_grad_norm": .number(round6(routerGradNorm)),
+            "tokens_per_s": .number(tokensPerSecond.rounded()),
+            "cv_mean": .number(round6(cvMean)),
+            "layers": .array(layerObjects),
+        ]
+    }
+}
+
+/// x rounded to 6 significant decimals, to keep the event log readable.
+func round6(_ x: Double) -> Double {
+    guard x.isFinite, x != 0 else { return x }
+    let scale = Foundation.pow(10, 5 - Foundation.floor(Foundation.log10(abs(x))))
+    return (x * scale).rounded() / scale
+}
+
+func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
+
+extension Trainer {
+    /// Zero, forward, backward, clip, update; then reactivation bookkeeping.
+    func trainStep() throws -> StepSummary {
+        step += 1
+        let (inputs, targets) = sampler.next(from: dataset.train, batch: options.batch, time: config.context)
+        var settings = StepSettings()
+        settings.router = RouterLossWeights(reconstruction: options.reconstructionWeight,
+                                            reactivation: options.reactivationWeight,
+                                            nllToEncoder: ProcessInfo.processInfo.environment["IDAMOE_NLL_TO_ENCODER"] == "1")
+        settings.softmax = SoftmaxLossWeights(auxiliary: options.auxLoss, z: options.zLoss)
+        model.zeroGrad()
+        let (logits, cache, layers) = model.forward(tokens: inputs, batch: options.batch, time: config.context,
+                                                   train: true, settings: settings, reactivation: reactivation)
+        let (loss, dLogits) = CrossEntropy.forward(logits: logits, targets: targets)
+        guard loss.isFinite else { throw TrainingError.nonFinite(step: step, what: "the training loss") }
+        model.backward(dLogits, cache: cache, settings: settings)
+
+        // Backbone and router gradients are clipped separately: they answer to different losses.
+        let gradNorm = GradientClipping.clip(maxNorm: options.gradientClip) { visit in
+            model.visitParameters { name, shape, value, grad in
+                if !(config.routerKind == .ida && MoETransformer.isRouterParameter(name)) { visit(name, shape, &value, &grad) }
+            }
+        }
+        let routerNorm = GradientClipping.clip(maxNorm: options.gradientClip) { visit in
+            model.visitParameters { name, shape, value, grad in
+                if config.routerKind == .ida && MoETransformer.isRouterParameter(name) { visit(name, shape, &value, &grad) }
+            }
+        }
+        guard gradNorm.isFinite, routerNorm.isFinite else {
+            throw TrainingError.nonFinite(step: step, what: "the gradient norm")
+        }
+        let lr = LearningRateSchedule(peak: options.learningRate, warmup: options.warmup, total: options.steps,
+                                      minRatio: options.minLearningRateRatio).rate(at: step)
+        let routerLR = LearningRateSchedule(peak: options.routerLearningRate, warmup: options.warmup,
+                                            total: options.steps, minRatio: options.minLearningRateRatio).rate(at: step)
+        optimizer.beginStep()
+        var optimizer = self.optimizer
+        self.optimizer = AdamW()  // keep the moments uniquely referenced while updating in place
+        model.visitParameters { name, shape, value, grad in
+            let isRouter = config.routerKind == .ida && MoETransformer.isRouterParameter(name)
+            let decay = !isRouter && shape.count == 2 && !name.hasPrefix("pos_emb") && !name.hasPrefix("tok_emb")
+            optimizer.update(name: name, value: &value, grad: grad, learningRate: isRouter ? routerLR : lr, decay: decay)
+        }
+        self.optimizer = optimizer
+
+        // Reactivation sees this step's routing after the update (docs/decisions.md).
+        var dead: [Int: Int] = [:]
+        for l in layers where model.blocks[l.layer].ida != nil {
+            guard var state = reactivation[l.layer], var router = model.blocks[l.layer].ida else { continue }
+            model.blocks[l.layer].ida = nil
+            let events = state.observe(step: step, result: l.routing, gmm: &router.gmm,
+                                       componentsPerExpert: config.componentsPerExpert)
+            model.blocks[l.layer].ida = router
+            reactivation[l.layer] = state
+            dead[l.layer] = state.deadCount
+            for e in events {
+                try run.appendEvent(step: step, kind: "reactivation", fields: [
+                    "event": .string(e.kind.rawValue), "layer": .number(Double(l.layer)),
+                    "component": .number(Double(e.component)), "expert": .number(Double(e.expert)),
+                    "prior": .number(e.prior), "usage": .number(e.usage),
+                ])
+            }
+        }
+        let loads = layers.map { l -> [Double] in
+            var counts = [Double](repeating: 0, count: config.experts)
+            for s in l.routing.selected { counts[Int(s)] += 1 }
+            let total = counts.reduce(0, +)
+            return counts.map { total > 0 ? $0 / total : 0 }
+        }
+        return StepSummary(loss: loss, learningRate: lr, routerLearningRate: routerLR, gradNorm: gradNorm,
+                           routerGradNorm: routerNorm, layers: layers, dead: dead, loads: loads)
+    }
+}

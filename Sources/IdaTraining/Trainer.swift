@@ -1,0 +1,130 @@
+import Foundation
+import IdaBLAS
+import IdaFormats
+import IdaNumerics
+
+/// One line of progress for the terminal or the log.
+public struct TrainerReport: Sendable {
+    /// Step just finished.
+    public var step: Int
+    /// Total steps.
+    public var steps: Int
+    /// Training loss (nats per byte).
+    public var loss: Double
+    /// Training tokens per second over the last step.
+    public var tokensPerSecond: Double
+    /// Seconds left at the current speed.
+    public var eta: Double
+    /// Latest validation bits per byte, when one has run.
+    public var validationBitsPerByte: Double?
+    /// Mean CV of the expert load over MoE layers.
+    public var cvMean: Double
+}
+
+/// Trains a `MoETransformer` and writes a live run directory.
+public final class Trainer {
+    /// Model shape.
+    public let config: ModelConfig
+    /// Optimisation settings.
+    public let options: TrainingOptions
+    /// Corpus split.
+    public let dataset: Dataset
+    /// The run directory (locked while the trainer lives).
+    public let run: RunDirectory
+    /// The model.
+    public internal(set) var model: MoETransformer
+    var optimizer: AdamW
+    var sampler: BatchSampler
+    var reactivation: [Int: ReactivationState] = [:]
+    /// Steps completed.
+    public internal(set) var step = 0
+    var lastValidation: Double?
+
+    /// Starts a new run in `runDir` (which must not hold one) or, with `resume`, continues the run there
+    /// from its newest complete snapshot (its run.json then supplies the configuration).
+    public init(config: ModelConfig, options: TrainingOptions, runDir: String, resume: Bool) throws {
+        var config = config
+        var options = options
+        if resume {
+            let manifest = try RunManifest.read(runDir)
+            let steps = options.steps
+            config = manifest.model
+            options = manifest.training
+            options.steps = max(steps, options.steps)
+        }
+        try config.validate()
+        try options.validate()
+        BLAS.setThreads(options.threads > 0 ? options.threads : ProcessInfo.processInfo.activeProcessorCount)
+        let corpus = try Corpus(paths: options.corpus)
+        let dataset = Dataset(corpus: corpus, validationShare: options.validationShare, seed: options.seed,
+                              maxDocument: config.context)
+        guard dataset.train.tokens.count > config.context + 1 else {
+            throw TrainingError.corpusTooSmall("the corpus has \(dataset.train.tokens.count) training bytes; "
+                                               + "it needs more than one context window (\(config.context + 1))")
+        }
+        self.config = config
+        self.options = options
+        self.dataset = dataset
+        self.run = try RunDirectory(path: runDir, fresh: !resume)
+        self.model = try MoETransformer(config: config, seed: options.seed)
+        self.optimizer = AdamW(weightDecay: options.weightDecay)
+        self.sampler = BatchSampler(seed: options.seed)
+        for i in config.moeLayers where config.routerKind == .ida {
+            reactivation[i] = ReactivationState(components: config.experts * config.componentsPerExpert,
+                                                config: options.reactivationConfig, seed: options.seed &+ UInt64(i))
+        }
+        if resume {
+            guard let newest = run.completeSnapshotSteps().first else {
+                throw TrainingError.runDirectory(path: runDir, problem: "has no complete snapshot to resume from")
+            }
+            try restore(step: newest)
+            try run.appendEvent(step: step, kind: "resume", fields: ["from_step": .number(Double(step))])
+        } else {
+            try startRun()
+        }
+    }
+
+    /// Writes run.json, the probe and the `start` event of a new run, after placing every IDA mixture
+    /// on the latents of a first batch (docs/decisions.md).
+    func startRun() throws {
+        var initSampler = BatchSampler(seed: options.seed ^ 0x1D_A1)
+        let (tokens, _) = initSampler.next(from: dataset.train, batch: options.batch, time: config.context)
+        let inputs = model.routerInputs(tokens: tokens, batch: options.batch, time: config.context)
+        var rng = SeededGenerator(seed: options.seed ^ 0x6A_11)
+        for i in config.moeLayers {
+            guard var router = model.blocks[i].ida, let h = inputs[i] else { continue }
+            router.initializeMixture(from: h, rng: &rng)
+            model.blocks[i].ida = router
+        }
+        let manifest = RunManifest(model: config, training: options, domains: dataset.domainNames,
+                                   corpusBytes: dataset.train.tokens.count + dataset.validation.reduce(0) { $0 + $1.tokens.count },
+                                   parameters: model.parameterCount, probeTokens: dataset.probe.tokens.count,
+                                   created: Date().timeIntervalSince1970)
+        try run.writeManifest(try manifest.encoded())
+        try writeProbe(to: run.path + "/probe.safetensors", hidden: [:])
+        try run.appendEvent(step: 0, kind: "start", fields: [
+            "parameters": .number(Double(model.parameterCount)),
+            "router": .string(config.router),
+            "domains": .array(dataset.domainNames.map { .string($0) }),
+        ])
+    }
+
+    /// Runs until `options.steps`, snapshotting and validating on schedule; `report` sees every step.
+    public func train(report: (TrainerReport) -> Void = { _ in }) throws {
+        var lastCV = 0.0
+        while step < options.steps {
+            let started = Date()
+            let layers = try trainStep()
+            let elapsed = Date().timeIntervalSince(started)
+            let tokensPerSecond = Double(options.batch * config.context) / max(elapsed, 1e-9)
+            lastCV = layers.cvMean
+            try run.appendEvent(step: step, kind: "step", fields: layers.eventFields(tokensPerSecond: tokensPerSecond))
+            if step % options.evalEvery == 0 || step == options.steps { try validate() }
+            if step % options.snapshotEvery == 0 || step == options.steps { try snapshot() }
+            report(TrainerReport(step: step, steps: options.steps, loss: layers.loss, tokensPerSecond: tokensPerSecond,
+                                 eta: Double(options.steps - step) * elapsed, validationBitsPerByte: lastValidation,
+                                 cvMean: lastCV))
+        }
+        try run.appendEvent(step: step, kind: "done")
+    }
+}
