@@ -1,7 +1,32 @@
 import COpenBLAS
+import Foundation
 
 /// Single-precision BLAS entry points used by idamoe; the only Swift code that calls OpenBLAS.
 public enum BLAS {
+    /// When true, `sgemm` and `dgemm` add their wall time to `gemmSeconds` (benchmarks only). GEMMs
+    /// running at the same time on several threads each add their own time.
+    nonisolated(unsafe) public static var profiling = false
+    nonisolated(unsafe) private static var gemmTotal = 0.0
+    private static let gemmLock = NSLock()
+
+    /// Seconds spent inside GEMM calls while `profiling` was on, summed over calling threads.
+    public static var gemmSeconds: Double {
+        get { gemmLock.withLock { gemmTotal } }
+        set { gemmLock.withLock { gemmTotal = newValue } }
+    }
+
+    @usableFromInline
+    static func addGEMMTime(_ seconds: Double) {
+        gemmLock.withLock { gemmTotal += seconds }
+    }
+
+    @usableFromInline
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
     /// Sets the number of OpenBLAS threads (at least 1).
     public static func setThreads(_ n: Int) {
         openblas_set_num_threads(Int32(max(1, n)))
@@ -25,6 +50,8 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        let start = profiling ? now() : 0
+        defer { if profiling { addGEMMTime(now() - start) } }
         cblas_sgemm(CblasRowMajor,
                     transA ? CblasTrans : CblasNoTrans,
                     transB ? CblasTrans : CblasNoTrans,
@@ -45,6 +72,8 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        let start = profiling ? now() : 0
+        defer { if profiling { addGEMMTime(now() - start) } }
         cblas_dgemm(CblasRowMajor,
                     transA ? CblasTrans : CblasNoTrans,
                     transB ? CblasTrans : CblasNoTrans,

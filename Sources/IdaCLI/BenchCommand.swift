@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the speed of routing (and later training and rendering).",
-        subcommands: [BenchRouteCommand.self])
+        subcommands: [BenchRouteCommand.self, BenchTrainCommand.self])
 }
 
 /// Seconds since an arbitrary origin, monotonic.

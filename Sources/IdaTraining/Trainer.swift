@@ -109,10 +109,11 @@ public final class Trainer {
         ])
     }
 
-    /// Runs until `options.steps`, snapshotting and validating on schedule; `report` sees every step.
-    public func train(report: (TrainerReport) -> Void = { _ in }) throws {
+    /// Runs until `options.steps` (or until step `stopAt`, as if interrupted there), snapshotting and
+    /// validating on schedule; `report` sees every step.
+    public func train(stopAt: Int? = nil, report: (TrainerReport) -> Void = { _ in }) throws {
         var lastCV = 0.0
-        while step < options.steps {
+        while step < min(options.steps, stopAt ?? .max) {
             let started = Date()
             let layers = try trainStep()
             let elapsed = Date().timeIntervalSince(started)
@@ -125,6 +126,6 @@ public final class Trainer {
                                  eta: Double(options.steps - step) * elapsed, validationBitsPerByte: lastValidation,
                                  cvMean: lastCV))
         }
-        try run.appendEvent(step: step, kind: "done")
+        if step == options.steps { try run.appendEvent(step: step, kind: "done") }
     }
 }

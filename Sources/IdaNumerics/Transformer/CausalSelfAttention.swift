@@ -2,6 +2,9 @@
 ///
 /// softmax(Q K^T / sqrt(hd) + causal mask) V per head, heads concatenated, then `proj`
 /// (Vaswani et al. 2017, eq. 1; Radford et al. 2019).
+///
+/// The (batch, head) pairs run on `BLAS.threads` workers; while they run, OpenBLAS is set to one
+/// thread (process-wide) and restored afterwards, so do not change the BLAS thread count concurrently.
 public struct CausalSelfAttention: Sendable, Equatable {
     /// Fused projection [3D, D] with bias [3D]; output columns are Q | K | V, head h at h*hd..<(h+1)*hd of each.
     public var qkv: Linear

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import IdaBLAS
+import IdaNumerics
+import IdaTraining
+
+/// `idamoe bench train`: training tokens per second of the default configuration.
+struct BenchTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training tokens per second (forward + backward + update) of the default model, and the share of time in GEMMs.")
+
+    @Option(help: "Timed steps per router.") var steps = 20
+    @Option(help: "Routers to measure, comma-separated.") var routers = "ida,softmax"
+    @Option(help: "OpenBLAS threads (0: all cores).") var threads = 0
+
+    func run() throws {
+        tuneAllocator()
+        let cores = configureThreads(threads)
+        let dir = NSTemporaryDirectory() + "idamoe-bench-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let corpus = try benchCorpus(in: dir)
+        let peak = measureSgemmPeak()
+        print("bench train: default model (D 128, 4 heads, 4 blocks, T 128, batch 16, E 8, k 2, F 256, M 16, P 32), \(cores) threads")
+        print(String(format: "sgemm peak %.1f GFLOP/s (1024^3)", peak))
+        print("router    tokens/s  ms/step  GEMM share  MFLOP/token  GFLOP/s  share of peak")
+        for router in routers.split(separator: ",").map(String.init) {
+            var config = ModelConfig()
+            config.router = router
+            var options = TrainingOptions()
+            options.corpus = [corpus]
+            options.steps = steps + 1000  // never reached: no final validation or snapshot inside the timing
+            options.snapshotEvery = 1_000_000
+            options.evalEvery = 1_000_000
+            options.threads = cores
+            let trainer = try Trainer(config: config, options: options, runDir: "\(dir)/\(router)", resume: false)
+            try trainer.train(stopAt: 3)  // warm-up
+            BLAS.gemmSeconds = 0
+            BLAS.profiling = true
+            let t0 = monotonicSeconds()
+            try trainer.train(stopAt: 3 + steps)
+            let elapsed = monotonicSeconds() - t0
+            BLAS.profiling = false
+            let tokens = Double(steps * options.batch * config.context)
+            let flops = Self.flopsPerToken(config)
+            let rate = tokens / elapsed
+            print(router.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: "  %8.0f  %7.1f  %9.0f%%  %11.2f  %7.1f  %12.0f%%",
+                         rate, 1000 * elapsed / Double(steps), 100 * BLAS.gemmSeconds / elapsed,
+                         flops / 1e6, flops * rate / 1e9, 100 * flops * rate / 1e9 / peak))
+        }
+    }
+
+    /// Forward + backward FLOPs per token (3x the forward's multiply-adds x 2), GEMMs only.
+    static func flopsPerToken(_ c: ModelConfig) -> Double {
+        let d = Double(c.width), t = Double(c.context), f = Double(c.expertHidden), k = Double(c.topK)
+        let attention = 2 * d * 3 * d + 2 * d * d + 2 * 2 * t * d  // qkv, proj, scores and weighted sum (full T x T)
+        let upWidth = c.expertKind == "swiglu" ? 2 * f : f
+        let experts = k * (2 * d * upWidth + 2 * f * d)
+        var router = 2 * d * Double(c.experts)
+        if c.router == "ida" {
+            var widths = [c.width] + c.routerHidden + [c.latentDim]
+            var ae = 0.0
+            for j in 0..<(widths.count - 1) { ae += 2 * Double(widths[j] * widths[j + 1]) }
+            widths.reverse()
+            ae *= 2  // decoder mirrors the encoder
+            router = ae + 2 * 2 * Double(c.experts * c.componentsPerExpert * c.latentDim)
+        }
+        let moeBlocks = Double(c.moeLayers.count), denseBlocks = Double(c.blocks) - moeBlocks
+        let dense = 2 * d * upWidth + 2 * f * d
+        let forward = Double(c.blocks) * attention + moeBlocks * (experts + router) + denseBlocks * dense + 2 * d * Double(c.vocab)
+        return 3 * forward
+    }
+
+    /// Debian's fortunes when installed, otherwise a synthetic three-domain corpus.
+    func benchCorpus(in dir: String) throws -> String {
+        if FileManager.default.fileExists(atPath: Corpus.defaultPath) { return Corpus.defaultPath }
+        let path = dir + "/corpus"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        for d in 0..<3 {
+            let docs = (0..<400).map { "document \($0) of domain \(d): " + String(repeating: "abc\(d) ", count: 20) }
+            try docs.joined(separator: "\n%\n").write(toFile: "\(path)/domain\(d)", atomically: true, encoding: .utf8)
+        }
+        return path
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+import IdaFormats
+import IdaRouting
+@testable import IdaTraining
+
+@Suite("Trainer and run directories", .serialized)
+struct TrainerTests {
+    @Test("a short run writes a directory every reader accepts", arguments: ["ida", "softmax"])
+    func shortRun(router: String) throws {
+        let dir = temporaryDirectory()
+        let corpus = try writeCorpus(in: dir)
+        let trainer = try Trainer(config: tinyTrainingConfig(router: router), options: tinyOptions(corpus: corpus),
+                                  runDir: dir + "/run", resume: false)
+        try trainer.train()
+        let manifest = try RunManifest.read(dir + "/run")
+        #expect(manifest.model.router == router)
+        #expect(manifest.domains.sorted() == ["code", "math", "poems"])
+        var reader = EventLogReader(path: RunDirectory.eventsPath(dir + "/run"))
+        let events = try reader.readNew()
+        #expect(reader.skippedLines == 0)
+        #expect(events.filter { $0.kind == "step" }.map(\.step) == Array(1...6))
+        #expect(events.filter { $0.kind == "eval" }.count == 2)
+        #expect(events.first?.kind == "start" && events.last?.kind == "done")
+        let step = events.first { $0.kind == "step" }
+        let layers = step?.fields["layers"]?.array ?? []
+        #expect(layers.count == 2)
+        #expect(layers.first?["load"]?.array?.count == 4)
+        if router == "ida" { #expect(layers.first?["nll"]?.double != nil) }
+        // Snapshots are checkpoints and probes under the contract: `idamoe route` can stream them.
+        #expect(RunDirectory.snapshotSteps(dir + "/run") == [6, 3])
+        let ck = try RouterCheckpoint(path: RunDirectory.snapshotPath(dir + "/run", step: 6))
+        #expect(ck.info.moeLayers == [0, 1] && ck.info.step == 6)
+        let probe = try Probe(path: RunDirectory.probeHiddenPath(dir + "/run", step: 6))
+        let metrics = try ProbeRouting(checkpoint: ck, probe: probe).run()
+        #expect(metrics[1]?.tokens == probe.count)
+        // Only the newest optimizer state is kept.
+        #expect(!FileManager.default.fileExists(atPath: RunDirectory.optimizerPath(dir + "/run", step: 3)))
+    }
+
+    @Test("resume continues exactly where an uninterrupted run would be")
+    func resumeMatches() throws {
+        let dir = temporaryDirectory()
+        let corpus = try writeCorpus(in: dir)
+        let straight = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/a", resume: false)
+        try straight.train()
+
+        do {
+            let first = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/b", resume: false)
+            try first.train(stopAt: 4)  // killed after step 4: the step-3 snapshot is the newest
+        }
+        // Simulate a crash mid-write: a torn event line and a leftover temporary file.
+        let events = RunDirectory.eventsPath(dir + "/b")
+        let handle = try #require(FileHandle(forWritingAtPath: events))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"v\":1,\"step\":5,\"ti".utf8))
+        try handle.close()
+        let resumed = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/b", resume: true)
+        #expect(resumed.step == 3)
+        try resumed.train()
+        let a = try SafetensorsFile(path: RunDirectory.snapshotPath(dir + "/a", step: 6))
+        let b = try SafetensorsFile(path: RunDirectory.snapshotPath(dir + "/b", step: 6))
+        for t in a.tensors {
+            #expect(try a.floats(t.name) == b.floats(t.name), "\(t.name) differs after resume")
+        }
+        var reader = EventLogReader(path: events)
+        let all = try reader.readNew()
+        #expect(reader.skippedLines == 1)  // the torn line, terminated on resume
+        #expect(all.contains { $0.kind == "resume" && $0.step == 3 })
+    }
+
+    @Test("a second trainer on the same directory is refused; an existing run is not overwritten")
+    func locking() throws {
+        let dir = temporaryDirectory()
+        let corpus = try writeCorpus(in: dir)
+        let first = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/run", resume: false)
+        #expect(throws: TrainingError.self) {
+            try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/run", resume: true)
+        }
+        _ = first
+        do {
+            _ = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/run", resume: false)
+            Issue.record("a fresh run was started over an existing one")
+        } catch {
+            #expect(String(describing: error).contains("already holds a run"))
+        }
+    }
+}
