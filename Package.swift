@@ -25,6 +25,10 @@ let package = Package(
         .target(name: "IdaNumerics", dependencies: ["IdaBLAS"]),
         // Checkpoint <-> router, probe streaming, per-layer routing metrics.
         .target(name: "IdaRouting", dependencies: ["IdaFormats", "IdaNumerics"]),
+        // Cell buffers, styles and widgets (text, bars, sparklines, braille, heatmaps): plain Swift, no curses.
+        .target(name: "IdaTerminal"),
+        // The only Swift target that calls ncurses: draws ScreenBuffers, reads keys, mouse and resizes.
+        .target(name: "IdaCurses", dependencies: ["CNCursesW", "IdaTerminal"]),
         // Corpus, the MoE transformer, the training loop and live run directories.
         .target(name: "IdaTraining", dependencies: ["IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS"]),
         // Subcommands (library so tests can call them).
@@ -38,6 +42,7 @@ let package = Package(
         .testTarget(name: "IdaFormatsTests", dependencies: ["IdaFormats", "IdaTestSupport"]),
         .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "IdaTestSupport"]),
         .testTarget(name: "IdaRoutingTests", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
+        .testTarget(name: "IdaTerminalTests", dependencies: ["IdaTerminal", "IdaCurses"]),
         .testTarget(name: "IdaTrainingTests", dependencies: ["IdaTraining", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaTestSupport"]),
         .testTarget(name: "IdaCLITests", dependencies: ["IdaCLI", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"]),
     ]

@@ -50,23 +50,45 @@ public enum Activation: String, Sendable, CaseIterable {
         }
     }
 
-    /// out[i] = f(input[i]) over whole buffers.
+    /// out[i] = f(input[i]) over whole buffers (split over cores when large).
     public func forward(_ input: [Float], into out: inout [Float]) {
         precondition(input.count == out.count)
+        let activation = self
         input.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<src.count { dst[i] = apply(src[i]) }
+                let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(dst.baseAddress)
+                Parallel.forEachChunk(src.count) { range in
+                    guard let s = source.pointer, let d = target.pointer else { return }
+                    for i in range { d[i] = activation.apply(s[i]) }
+                }
             }
         }
     }
 
-    /// grad[i] *= f'(preActivation[i]): the backward pass through the nonlinearity.
+    /// grad[i] *= f'(preActivation[i]): the backward pass through the nonlinearity (split over cores when large).
     public func backward(preActivation: [Float], grad: inout [Float]) {
         precondition(preActivation.count == grad.count)
+        let activation = self
         preActivation.withUnsafeBufferPointer { src in
             grad.withUnsafeMutableBufferPointer { g in
-                for i in 0..<src.count { g[i] *= derivative(src[i]) }
+                let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(g.baseAddress)
+                Parallel.forEachChunk(src.count) { range in
+                    guard let s = source.pointer, let d = target.pointer else { return }
+                    for i in range { d[i] *= activation.derivative(s[i]) }
+                }
             }
         }
     }
+}
+
+/// A read-only pointer handed to worker threads that touch disjoint ranges.
+struct SendablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafePointer<T>?
+    init(_ pointer: UnsafePointer<T>?) { self.pointer = pointer }
+}
+
+/// A mutable pointer handed to worker threads that write disjoint ranges.
+struct SendableMutablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>?
+    init(_ pointer: UnsafeMutablePointer<T>?) { self.pointer = pointer }
 }

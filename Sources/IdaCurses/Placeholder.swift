@@ -1,0 +1,3 @@
+import IdaTerminal
+/// Placeholder until the curses backend lands.
+enum IdaCursesPlaceholder {}

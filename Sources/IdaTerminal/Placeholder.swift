@@ -1,0 +1,2 @@
+/// Placeholder until the terminal target lands.
+enum IdaTerminalPlaceholder {}
