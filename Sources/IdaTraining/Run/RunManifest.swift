@@ -29,8 +29,11 @@ public struct RunManifest: Codable, Sendable, Equatable {
     /// Reads run.json of `dir`.
     public static func read(_ dir: String) throws -> RunManifest {
         let path = RunDirectory.manifestPath(dir)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw TrainingError.runDirectory(path: dir, problem: "is not a run directory (no run.json)")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainingError.runDirectory(path: dir, problem: "has no readable run.json")
+            throw TrainingError.runDirectory(path: path, problem: "cannot be read")
         }
         do {
             return try JSONDecoder().decode(RunManifest.self, from: data)

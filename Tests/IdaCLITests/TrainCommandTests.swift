@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+@Suite("idamoe train, end to end")
+struct TrainCommandTests {
+    func corpus(in dir: String) throws -> String {
+        let path = dir + "/corpus"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        for d in 0..<2 {
+            let docs = (0..<30).map { "doc \($0) of domain \(d): the quick brown fox \($0 * d)\n" }
+            try docs.joined(separator: "%\n").write(toFile: "\(path)/d\(d)", atomically: true, encoding: .utf8)
+        }
+        return path
+    }
+
+    let tiny = ["--width", "16", "--heads", "2", "--blocks", "2", "--context", "16", "--batch", "2",
+                "--experts", "4", "--expert-hidden", "16", "--components", "2", "--latent", "4",
+                "--router-hidden", "8", "--threads", "1", "--quiet"]
+
+    @Test("a tiny run writes a run directory that idamoe route reads; an existing run is never overwritten")
+    func tinyRun() throws {
+        let dir = temporaryDirectory()
+        let c = try corpus(in: dir)
+        let run = try runIdamoe(["train", "--run-dir", dir + "/run", "--corpus", c, "--steps", "4",
+                                 "--snapshot-every", "2", "--eval-every", "2"] + tiny)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("step 4/4"))
+        let route = try runIdamoe(["route", "--checkpoint", dir + "/run/snapshots/step-00000004.safetensors",
+                                   "--probe", dir + "/run/snapshots/step-00000004.probe.safetensors"])
+        #expect(route.status == 0, "\(route.stderr)")
+        #expect(route.stdout.contains("ida router, step 4"))
+        let before = try String(contentsOfFile: dir + "/run/events.jsonl", encoding: .utf8)
+        let again = try runIdamoe(["train", "--run-dir", dir + "/run", "--corpus", c, "--steps", "4"] + tiny)
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("already holds a run"))
+        #expect(try String(contentsOfFile: dir + "/run/events.jsonl", encoding: .utf8) == before)
+    }
+
+    @Test("bad input: one line, non-zero exit")
+    func badInput() throws {
+        let dir = temporaryDirectory()
+        let cases: [([String], String)] = [
+            (["train", "--run-dir", dir + "/a", "--corpus", dir + "/nothing-here"] + tiny, "apt-get install fortunes"),
+            (["train", "--run-dir", dir + "/b", "--router", "hash"] + tiny, "--router must be ida or softmax"),
+            (["train", "--run-dir", dir + "/c", "--top-k", "9"] + tiny, "--top-k must be 1...4"),
+            (["train", "--resume", dir + "/none"] + tiny, "is not a run directory"),
+        ]
+        for (arguments, needle) in cases {
+            let run = try runIdamoe(arguments)
+            #expect(run.status == 1, "\(arguments): \(run.status)")
+            #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+            #expect(run.stderr.contains(needle), "\(run.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/b/run.json"))
+    }
+}
