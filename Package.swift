@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "IdaTerminal"),
         // The only Swift target that calls ncurses: draws ScreenBuffers, reads keys, mouse and resizes.
         .target(name: "IdaCurses", dependencies: ["CNCursesW", "IdaTerminal"]),
+        // The inspector: run following, snapshot analysis, state, update and views (no curses calls).
+        .target(name: "IdaInspector", dependencies: ["IdaTerminal", "IdaRouting", "IdaFormats", "IdaNumerics"]),
         // Corpus, the MoE transformer, the training loop and live run directories.
         .target(name: "IdaTraining", dependencies: ["IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS"]),
         // Subcommands (library so tests can call them).
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "IdaTestSupport"]),
         .testTarget(name: "IdaRoutingTests", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
         .testTarget(name: "IdaTerminalTests", dependencies: ["IdaTerminal", "IdaCurses"]),
+        .testTarget(name: "IdaInspectorTests", dependencies: ["IdaInspector", "IdaTerminal", "IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
         .testTarget(name: "IdaTrainingTests", dependencies: ["IdaTraining", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaTestSupport"]),
         .testTarget(name: "IdaCLITests", dependencies: ["IdaCLI", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"]),
     ]

@@ -1,0 +1,108 @@
+import Foundation
+import IdaNumerics
+import IdaRouting
+
+/// One MoE layer of a snapshot, with every probe token routed.
+public struct LayerAnalysis: Sendable {
+    /// Block index.
+    public var layer: Int
+    /// Experts E.
+    public var experts: Int
+    /// Components per expert M (0 for softmax routers).
+    public var componentsPerExpert: Int
+    /// Experts chosen per token [N, k], best first.
+    public var selected: [Int32]
+    /// Gate weights [N, k].
+    public var weights: [Float]
+    /// Experts per token k.
+    public var topK: Int
+    /// Expert distribution q [N, E] (Float to keep large probes small).
+    public var expertProbabilities: [Float]
+    /// Component posteriors [N, K] (IDA) or expert probabilities (softmax).
+    public var posterior: [Float]
+    /// Width of a posterior row.
+    public var posteriorWidth: Int
+    /// Routing entropy per token (bits).
+    public var entropy: [Float]
+    /// log p(z) per token (IDA).
+    public var logDensity: [Double]?
+    /// Reconstruction error per token (IDA).
+    public var reconstruction: [Float]?
+    /// Most probable component per token (IDA).
+    public var topComponent: [Int32]?
+    /// Latent 2-D coordinates per token [N][2] (IDA).
+    public var points: [(Double, Double)]
+    /// The projection used for `points`.
+    public var projection: Projection?
+    /// Component priors [K] (IDA).
+    public var priors: [Double]
+    /// Component means projected to 2-D [K] (IDA).
+    public var means: [(Double, Double)]
+    /// One-sigma radii of each component along the two axes [K] (IDA).
+    public var sigmas: [(Double, Double)]
+    /// Metrics over the probe.
+    public var metrics: LayerMetrics
+}
+
+/// A snapshot's routers applied to a probe: what every screen of the inspector draws from.
+public struct SnapshotAnalysis: Sendable {
+    /// Training step of the snapshot (nil when unknown).
+    public var step: Int?
+    /// Router kind.
+    public var router: RouterKind
+    /// Per MoE block.
+    public var layers: [Int: LayerAnalysis]
+    /// MoE block indices in order.
+    public var layerOrder: [Int]
+
+    /// Routes every probe token through every MoE layer of `checkpoint`; `previous` keeps the latent
+    /// axes stable from one snapshot to the next.
+    public init(checkpoint: RouterCheckpoint, probe: Probe, previous: SnapshotAnalysis? = nil) throws {
+        let routing = try ProbeRouting(checkpoint: checkpoint, probe: probe, blockSize: 4096)
+        var latents: [Int: [Float]] = [:]
+        var parts: [Int: [RoutingResult]] = [:]
+        let metrics = try routing.run(keepLatents: true, reconstruct: true) { _, results in
+            for (slot, i) in routing.layers.enumerated() {
+                parts[i, default: []].append(results[slot])
+                if let z = results[slot].latents { latents[i, default: []] += z.data }
+            }
+        }
+        var layers: [Int: LayerAnalysis] = [:]
+        for i in routing.layers {
+            guard let router = checkpoint.routers[i], let blocks = parts[i], let metric = metrics[i] else { continue }
+            var a = LayerAnalysis(layer: i, experts: router.experts, componentsPerExpert: 0, selected: [], weights: [],
+                                  topK: blocks.first?.topK ?? checkpoint.info.config.topK, expertProbabilities: [],
+                                  posterior: [], posteriorWidth: blocks.first?.posteriorWidth ?? 0, entropy: [],
+                                  logDensity: nil, reconstruction: nil, topComponent: nil, points: [], projection: nil,
+                                  priors: [], means: [], sigmas: [], metrics: metric)
+            for b in blocks {
+                a.selected += b.selected
+                a.weights += b.weights
+                a.expertProbabilities += b.expertProbabilities.map(Float.init)
+                a.posterior += b.posterior.map(Float.init)
+                a.entropy += b.entropyBits.map(Float.init)
+                if let d = b.logDensity { a.logDensity = (a.logDensity ?? []) + d }
+                if let r = b.reconstructionError { a.reconstruction = (a.reconstruction ?? []) + r }
+                if let t = b.topComponent { a.topComponent = (a.topComponent ?? []) + t }
+            }
+            if case let .ida(r) = router, let z = latents[i] {
+                let p = r.config.latentDim
+                let projection = Projection(latents: z, dimension: p, previous: previous?.layers[i]?.projection)
+                a.componentsPerExpert = r.config.componentsPerExpert
+                a.projection = projection
+                a.points = stride(from: 0, to: z.count, by: p).map { projection.project(z[$0..<($0 + p)]) }
+                a.priors = r.gmm.priors
+                for k in 0..<r.gmm.components {
+                    a.means.append(projection.project(r.gmm.means.data[(k * p)..<((k + 1) * p)]))
+                    let variance = (0..<p).map { Foundation.exp(r.gmm.clampedLogVar(r.gmm.logVars[k, $0])) }
+                    a.sigmas.append(projection.sigma(variance: variance))
+                }
+            }
+            layers[i] = a
+        }
+        self.step = checkpoint.info.step
+        self.router = checkpoint.info.router
+        self.layers = layers
+        self.layerOrder = routing.layers
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import IdaFormats
+import IdaNumerics
+import IdaRouting
+import IdaTestSupport
+@testable import IdaInspector
+
+func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "idamoe-inspect-" + UUID().uuidString
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Suite("Inspector data layer")
+struct DataLayerTests {
+    @Test("PCA finds the dominant direction; axes keep their sign and order from one snapshot to the next")
+    func projection() {
+        // Points on the line t * (3, 4, 0) / 5 plus a smaller spread along z.
+        var z: [Float] = []
+        for i in 0..<50 {
+            let t = Float(i) - 25
+            z += [0.6 * t, 0.8 * t, 0.1 * Float(i % 5)]
+        }
+        let first = Projection(latents: z, dimension: 3)
+        #expect(abs(abs(first.axes[0][0]) - 0.6) < 1e-6 && abs(abs(first.axes[0][1]) - 0.8) < 1e-6)
+        #expect(first.variances[0] > first.variances[1])
+        // The same data negated gives axes of opposite sign; with the previous projection they are flipped back.
+        let negated = z.map { -$0 }
+        let aligned = Projection(latents: negated, dimension: 3, previous: first)
+        for i in 0..<2 {
+            let dot = zip(aligned.axes[i], first.axes[i]).reduce(0) { $0 + $1.0 * $1.1 }
+            #expect(dot > 0.99)
+        }
+        let (x, _) = first.project(z[0..<3])
+        #expect(abs(abs(x) - 24.5) < 1e-3)  // t = -25 against the mean t = -0.5
+    }
+
+    @Test("history folds steps, evals, reactivations; a resume drops what came after its snapshot")
+    func history() throws {
+        let lines = [
+            #"{"v":1,"step":0,"time":1,"kind":"start","domains":["a","b"]}"#,
+            #"{"v":1,"step":1,"time":2,"kind":"step","loss":3.5,"cv_mean":0.5,"tokens_per_s":100,"layers":[{"layer":0,"load":[0.5,0.5],"cv":0,"entropy":1,"nll":2,"dead":1}]}"#,
+            #"{"v":1,"step":2,"time":3,"kind":"step","loss":3.0,"cv_mean":0.4,"tokens_per_s":110,"layers":[]}"#,
+            #"{"v":1,"step":2,"time":3,"kind":"reactivation","event":"died","layer":0,"component":3,"expert":1,"prior":0.001}"#,
+            #"{"v":1,"step":2,"time":3,"kind":"eval","val_bpb":4.5}"#,
+            #"{"v":1,"step":2,"time":3,"kind":"snapshot","path":"x"}"#,
+            #"{"v":1,"step":1,"time":9,"kind":"resume","from_step":1}"#,
+            #"{"v":1,"step":2,"time":10,"kind":"step","loss":2.9,"cv_mean":0.3,"tokens_per_s":120,"layers":[]}"#,
+        ]
+        let dir = temporaryDirectory()
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/events.jsonl", atomically: true, encoding: .utf8)
+        var reader = EventLogReader(path: dir + "/events.jsonl")
+        var history = RunHistory()
+        history.append(try reader.readNew())
+        #expect(history.domains == ["a", "b"])
+        #expect(history.steps.map(\.step) == [1, 2])
+        #expect(history.steps.last?.loss == 2.9)
+        #expect(history.steps.first?.layers.first?.dead == 1)
+        #expect(history.evals.isEmpty && history.reactivations.isEmpty && history.snapshots.isEmpty)
+    }
+
+    @Test("the follower sees complete lines and complete snapshots only")
+    func follower() throws {
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir + "/snapshots", withIntermediateDirectories: true)
+        var follower = RunFollower(directory: dir)
+        #expect(try follower.poll().events.isEmpty)
+        try #"{"v":1,"step":1,"time":2,"kind":"step","loss":1}"#.appending("\n{\"v\":1,\"st")
+            .write(toFile: dir + "/events.jsonl", atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: dir + "/snapshots/step-00000002.safetensors.tmp-99", contents: Data())
+        FileManager.default.createFile(atPath: dir + "/snapshots/step-00000002.probe.safetensors", contents: Data())
+        let first = try follower.poll()
+        #expect(first.events.map(\.step) == [1])
+        #expect(first.snapshots.isEmpty)
+        try FileManager.default.moveItem(atPath: dir + "/snapshots/step-00000002.safetensors.tmp-99",
+                                         toPath: dir + "/snapshots/step-00000002.safetensors")
+        #expect(try follower.poll().snapshots == [2])
+        #expect(try follower.poll().snapshots.isEmpty)
+    }
+
+    @Test("resolving paths: run, checkpoint, newest run, helpful errors")
+    func resolve() throws {
+        let root = temporaryDirectory()
+        #expect(throws: RunSource.ResolveError.noRuns(root)) { try RunSource.resolve(nil, runsRoot: root) }
+        try FileManager.default.createDirectory(atPath: root + "/old", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/new", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: root + "/old/run.json", contents: Data("{}".utf8),
+                                       attributes: [.modificationDate: Date(timeIntervalSince1970: 1000)])
+        FileManager.default.createFile(atPath: root + "/new/run.json", contents: Data("{}".utf8))
+        #expect(try RunSource.resolve(nil, runsRoot: root) == .run(root + "/new"))
+        #expect(try RunSource.resolve(root + "/old") == .run(root + "/old"))
+        #expect(throws: RunSource.ResolveError.notARun(root)) { try RunSource.resolve(root) }
+        #expect(throws: RunSource.ResolveError.missing(root + "/x")) { try RunSource.resolve(root + "/x") }
+    }
+}
