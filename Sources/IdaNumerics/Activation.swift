@@ -65,6 +65,58 @@ public enum Activation: String, Sendable, CaseIterable {
         }
     }
 
+    /// f(u) and f'(u) together, sharing the expensive part (erf for GELU).
+    @inlinable
+    public func valueAndDerivative(_ u: Float) -> (Float, Float) {
+        switch self {
+        case .gelu:
+            let cdf = 0.5 * (1 + Foundation.erf(u * 0.70710678118654752))
+            let pdf = 0.3989422804014327 * Foundation.exp(-0.5 * u * u)
+            return (u * cdf, cdf + u * pdf)
+        case .silu:
+            let s = 1 / (1 + Foundation.exp(-u))
+            return (u * s, s * (1 + u * (1 - s)))
+        case .tanh:
+            let t = Foundation.tanh(u)
+            return (t, 1 - t * t)
+        default:
+            return (apply(u), derivative(u))
+        }
+    }
+
+    /// out[i] = f(input[i]) and slope[i] = f'(input[i]) in one pass, so a backward pass can multiply by
+    /// the stored slope instead of evaluating f' again (split over cores when large).
+    public func forward(_ input: [Float], into out: inout [Float], slope: inout [Float]) {
+        precondition(input.count == out.count && input.count == slope.count)
+        let activation = self
+        input.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                slope.withUnsafeMutableBufferPointer { der in
+                    let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(dst.baseAddress)
+                    let slopes = SendableMutablePointer(der.baseAddress)
+                    Parallel.forEachChunk(src.count) { range in
+                        guard let s = source.pointer, let d = target.pointer, let g = slopes.pointer else { return }
+                        for i in range { (d[i], g[i]) = activation.valueAndDerivative(s[i]) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// grad[i] *= slope[i], with slopes stored by `forward(_:into:slope:)`.
+    public static func multiply(_ grad: inout [Float], bySlope slope: [Float]) {
+        precondition(grad.count == slope.count)
+        slope.withUnsafeBufferPointer { src in
+            grad.withUnsafeMutableBufferPointer { g in
+                let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(g.baseAddress)
+                Parallel.forEachChunk(src.count, minimum: 1 << 17) { range in
+                    guard let s = source.pointer, let d = target.pointer else { return }
+                    for i in range { d[i] *= s[i] }
+                }
+            }
+        }
+    }
+
     /// grad[i] *= f'(preActivation[i]): the backward pass through the nonlinearity (split over cores when large).
     public func backward(preActivation: [Float], grad: inout [Float]) {
         precondition(preActivation.count == grad.count)

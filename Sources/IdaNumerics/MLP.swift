@@ -9,8 +9,8 @@ public struct MLP: Sendable, Equatable {
     public struct Cache: Sendable {
         /// The input of each layer [N, in_j] (after the previous activation).
         public var inputs: [Matrix]
-        /// The pre-activation output of each layer but the last [N, out_j].
-        public var preActivations: [Matrix]
+        /// The activation's slope at each layer's pre-activation output, all layers but the last [N, out_j].
+        public var slopes: [[Float]]
     }
 
     /// A stack over existing layers; consecutive widths must chain.
@@ -51,14 +51,16 @@ public struct MLP: Sendable, Equatable {
 
     /// The output [N, out] and the cache for `backward`.
     public func forward(_ x: Matrix) -> (Matrix, Cache) {
-        var cache = Cache(inputs: [], preActivations: [])
+        var cache = Cache(inputs: [], slopes: [])
         var h = x
         for j in layers.indices {
             cache.inputs.append(h)
             h = layers[j].forward(h)
             if j < layers.count - 1 {
-                cache.preActivations.append(h)
-                activation.forward(h.data, into: &h.data)
+                var slope = [Float](repeating: 0, count: h.data.count)
+                let pre = h.data
+                activation.forward(pre, into: &h.data, slope: &slope)
+                cache.slopes.append(slope)
             }
         }
         return (h, cache)
@@ -74,7 +76,7 @@ public struct MLP: Sendable, Equatable {
                 return nil
             }
             grad = dx
-            if j > 0 { activation.backward(preActivation: cache.preActivations[j - 1].data, grad: &grad.data) }
+            if j > 0 { Activation.multiply(&grad.data, bySlope: cache.slopes[j - 1]) }
         }
         return grad
     }

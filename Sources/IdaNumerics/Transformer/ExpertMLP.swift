@@ -26,6 +26,8 @@ public struct ExpertMLP: Sendable, Equatable {
         public var preActivation: Matrix
         /// The input of `down` [n, F].
         public var hidden: Matrix
+        /// GELU'(preActivation) [n, F] (GELU experts only; empty for SwiGLU).
+        public var slope: [Float] = []
     }
 
     /// An expert over existing projections; widths must agree with `kind`.
@@ -58,9 +60,11 @@ public struct ExpertMLP: Sendable, Equatable {
         let pre = up.forward(x)
         let n = x.rows, f = hidden
         var h = Matrix(rows: n, cols: f)
+        var slope: [Float] = []
         switch kind {
         case .gelu:
-            Activation.gelu.forward(pre.data, into: &h.data)
+            slope = [Float](repeating: 0, count: n * f)
+            Activation.gelu.forward(pre.data, into: &h.data, slope: &slope)
         case .swiglu:
             pre.data.withUnsafeBufferPointer { pp in
                 h.data.withUnsafeMutableBufferPointer { ph in
@@ -74,7 +78,7 @@ public struct ExpertMLP: Sendable, Equatable {
                 }
             }
         }
-        return (down.forward(h), Cache(input: x, preActivation: pre, hidden: h))
+        return (down.forward(h), Cache(input: x, preActivation: pre, hidden: h, slope: slope))
     }
 
     /// dx [n, D] for dy [n, D]; accumulates the gradients of `up` and `down`.
@@ -84,7 +88,7 @@ public struct ExpertMLP: Sendable, Equatable {
         var dPre: Matrix
         switch kind {
         case .gelu:
-            Activation.gelu.backward(preActivation: cache.preActivation.data, grad: &dh.data)
+            Activation.multiply(&dh.data, bySlope: cache.slope)
             dPre = dh
         case .swiglu:
             // h = silu(g) v with silu(g) = g s, s = sigmoid(g): dg = dh v s (1 + g (1 - s)), dv = dh g s.
