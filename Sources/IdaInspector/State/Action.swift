@@ -1,0 +1,39 @@
+/// What a key (or click) asks the inspector to do; the key table maps key names to actions.
+public enum Action: Sendable, Equatable {
+    /// Show a screen.
+    case show(Screen)
+    /// Next screen (Tab) or previous (BackTab).
+    case cycleScreen(Int)
+    /// Previous or next MoE layer.
+    case changeLayer(Int)
+    /// Move the token cursor by a number of tokens.
+    case moveCursor(Int)
+    /// Move the token cursor to the next (+1) or previous (-1) word start.
+    case moveWord(Int)
+    /// Move the token cursor by a line of text on the tokens screen.
+    case moveLine(Int)
+    /// Start typing a search (`/`).
+    case beginSearch
+    /// Jump to the next search match.
+    case nextMatch
+    /// Zoom the latent view in (> 1) or out (< 1).
+    case zoom(Double)
+    /// Pan the latent view by a share of its width and height.
+    case pan(Double, Double)
+    /// Reset zoom and pan.
+    case resetView
+    /// Colour points by top-1 expert or by domain.
+    case toggleColoring
+    /// Show values on heatmaps.
+    case toggleValues
+    /// Select an older (-1) or newer (+1) snapshot.
+    case stepSnapshot(Int)
+    /// Pause or resume following the live run.
+    case toggleFollow
+    /// Pin the current step as the comparison point.
+    case pinComparison
+    /// Toggle the help overlay.
+    case toggleHelp
+    /// Quit.
+    case quit
+}

@@ -1,0 +1,120 @@
+import IdaFormats
+import IdaRouting
+
+/// Everything the inspector shows, as a value: events change it through `update`, views draw it.
+public struct InspectorState: Sendable {
+    /// What is being inspected, for the title bar.
+    public var title: String
+    /// True for a live run directory, false for a single checkpoint.
+    public var live: Bool
+    /// Current screen.
+    public var screen: Screen = .overview
+    /// Help overlay shown.
+    public var showHelp = false
+    /// Index into the MoE layers of the analysis.
+    public var layerIndex = 0
+    /// Token under the cursor (tokens screen).
+    public var cursor = 0
+    /// Search text being typed, when a search is open.
+    public var searchInput: String?
+    /// The last search.
+    public var searchQuery = ""
+    /// Latent view zoom (1 = fit).
+    public var zoom = 1.0
+    /// Latent view pan, in shares of the fitted width and height.
+    public var pan = (0.0, 0.0)
+    /// Colour latent points and tokens by domain instead of top-1 expert.
+    public var colorByDomain = false
+    /// Values printed on heatmaps.
+    public var showValues = false
+    /// Following the live run's newest snapshot.
+    public var following = true
+    /// Snapshot steps available, ascending.
+    public var snapshots: [Int] = []
+    /// The snapshot shown.
+    public var selectedStep: Int?
+    /// The pinned comparison step.
+    public var pinnedStep: Int?
+    /// The run's event history.
+    public var history = RunHistory()
+    /// Analysis of the selected snapshot (nil while none is ready).
+    public var analysis: SnapshotAnalysis?
+    /// Step being analysed off the UI thread.
+    public var analyzing: Int?
+    /// Probe token ids.
+    public var tokens: [Int32] = []
+    /// Probe token domains.
+    public var domains: [Int32]?
+    /// How token ids read as text.
+    public var vocabulary: Vocabulary = .bytes
+    /// Domain names.
+    public var domainNames: [String] = []
+    /// Terminal size.
+    public var width = 80
+    /// Terminal size.
+    public var height = 24
+    /// One-line status or error message.
+    public var message: String?
+
+    /// A state for a run or checkpoint titled `title`.
+    public init(title: String, live: Bool) {
+        self.title = title
+        self.live = live
+    }
+
+    /// The MoE block shown, if an analysis is loaded.
+    public var layer: Int? {
+        guard let order = analysis?.layerOrder, !order.isEmpty else { return nil }
+        return order[min(max(layerIndex, 0), order.count - 1)]
+    }
+
+    /// The analysis of the shown layer.
+    public var layerAnalysis: LayerAnalysis? {
+        guard let layer else { return nil }
+        return analysis?.layers[layer]
+    }
+}
+
+/// Things that happen to the inspector.
+public enum InspectorEvent: Sendable {
+    /// A key, by name ("q", "Tab", "Left", "C-c", ...).
+    case key(String)
+    /// A mouse click or scroll at a cell.
+    case mouse(x: Int, y: Int, button: MouseButtonName)
+    /// The terminal changed size.
+    case resize(width: Int, height: Int)
+    /// New complete event-log lines.
+    case events([EventRecord])
+    /// New complete snapshots.
+    case snapshots([Int])
+    /// An analysis finished (or failed with a one-line message).
+    case analyzed(step: Int, result: Result<SnapshotAnalysis, AnalysisFailure>)
+}
+
+/// Mouse buttons the inspector reacts to.
+public enum MouseButtonName: Sendable, Equatable {
+    /// Left click.
+    case left
+    /// Wheel up.
+    case scrollUp
+    /// Wheel down.
+    case scrollDown
+    /// Anything else.
+    case other
+}
+
+/// A failed analysis, carried as its one-line message.
+public struct AnalysisFailure: Error, Sendable, Equatable {
+    /// The message.
+    public var message: String
+    /// A failure with this message.
+    public init(_ message: String) { self.message = message }
+}
+
+/// Work the inspector asks its runtime to do off the UI thread.
+public enum Effect: Sendable, Equatable {
+    /// Analyse the snapshot at this step (or the checkpoint, step -1).
+    case analyze(step: Int)
+    /// Leave.
+    case quit
+}

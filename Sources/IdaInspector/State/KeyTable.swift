@@ -1,0 +1,72 @@
+/// One row of the key table: the keys, what they do, and the help text. The `?` screen and the footer
+/// hints are generated from this table, and so is the handler.
+public struct KeyBinding: Sendable, Equatable {
+    /// Key names as the terminal layer spells them ("q", "Tab", "Left", "C-c", ...).
+    public var keys: [String]
+    /// The action.
+    public var action: Action
+    /// Help text.
+    public var help: String
+    /// Screens where the binding applies (nil: everywhere).
+    public var screens: [Screen]?
+    /// Shown in the footer of the screens it applies to.
+    public var footer: Bool
+}
+
+/// The inspector's key bindings.
+public enum KeyTable {
+    /// Every binding, in the order the help screen lists them.
+    public static let bindings: [KeyBinding] = [
+        KeyBinding(keys: ["1"], action: .show(.overview), help: "overview", screens: nil, footer: false),
+        KeyBinding(keys: ["2"], action: .show(.layer), help: "layer", screens: nil, footer: false),
+        KeyBinding(keys: ["3"], action: .show(.latent), help: "latent space", screens: nil, footer: false),
+        KeyBinding(keys: ["4"], action: .show(.tokens), help: "tokens", screens: nil, footer: false),
+        KeyBinding(keys: ["5"], action: .show(.timeline), help: "timeline", screens: nil, footer: false),
+        KeyBinding(keys: ["Tab"], action: .cycleScreen(1), help: "next screen", screens: nil, footer: true),
+        KeyBinding(keys: ["BackTab"], action: .cycleScreen(-1), help: "previous screen", screens: nil, footer: false),
+        KeyBinding(keys: ["]"], action: .changeLayer(1), help: "next MoE layer", screens: nil, footer: true),
+        KeyBinding(keys: ["["], action: .changeLayer(-1), help: "previous MoE layer", screens: nil, footer: true),
+        KeyBinding(keys: ["Right", "l"], action: .moveCursor(1), help: "next token", screens: [.tokens], footer: true),
+        KeyBinding(keys: ["Left", "h"], action: .moveCursor(-1), help: "previous token", screens: [.tokens], footer: true),
+        KeyBinding(keys: ["w"], action: .moveWord(1), help: "next word", screens: [.tokens], footer: true),
+        KeyBinding(keys: ["b"], action: .moveWord(-1), help: "previous word", screens: [.tokens], footer: false),
+        KeyBinding(keys: ["Down", "j"], action: .moveLine(1), help: "line down", screens: [.tokens], footer: false),
+        KeyBinding(keys: ["Up", "k"], action: .moveLine(-1), help: "line up", screens: [.tokens], footer: false),
+        KeyBinding(keys: ["/"], action: .beginSearch, help: "search the probe text", screens: [.tokens], footer: true),
+        KeyBinding(keys: ["n"], action: .nextMatch, help: "next match", screens: [.tokens], footer: false),
+        KeyBinding(keys: ["+", "="], action: .zoom(1.5), help: "zoom in", screens: [.latent], footer: true),
+        KeyBinding(keys: ["-"], action: .zoom(1 / 1.5), help: "zoom out", screens: [.latent], footer: true),
+        KeyBinding(keys: ["Left", "h"], action: .pan(-0.1, 0), help: "pan left", screens: [.latent], footer: false),
+        KeyBinding(keys: ["Right", "l"], action: .pan(0.1, 0), help: "pan right", screens: [.latent], footer: false),
+        KeyBinding(keys: ["Up", "k"], action: .pan(0, 0.1), help: "pan up", screens: [.latent], footer: false),
+        KeyBinding(keys: ["Down", "j"], action: .pan(0, -0.1), help: "pan down", screens: [.latent], footer: false),
+        KeyBinding(keys: ["0"], action: .resetView, help: "reset zoom and pan", screens: [.latent], footer: false),
+        KeyBinding(keys: ["d"], action: .toggleColoring, help: "colour by expert / domain", screens: [.latent, .tokens], footer: true),
+        KeyBinding(keys: ["v"], action: .toggleValues, help: "show values", screens: [.overview, .layer], footer: true),
+        KeyBinding(keys: ["Left", "h"], action: .stepSnapshot(-1), help: "older snapshot", screens: [.timeline, .overview, .layer], footer: true),
+        KeyBinding(keys: ["Right", "l"], action: .stepSnapshot(1), help: "newer snapshot", screens: [.timeline, .overview, .layer], footer: true),
+        KeyBinding(keys: [" "], action: .toggleFollow, help: "pause / follow the live run", screens: nil, footer: true),
+        KeyBinding(keys: ["c"], action: .pinComparison, help: "pin this step for comparison", screens: nil, footer: false),
+        KeyBinding(keys: ["?", "F1"], action: .toggleHelp, help: "help", screens: nil, footer: true),
+        KeyBinding(keys: ["q", "C-c"], action: .quit, help: "quit", screens: nil, footer: true),
+    ]
+
+    /// The action for a key on a screen: screen-specific bindings win over global ones.
+    public static func action(for key: String, on screen: Screen) -> Action? {
+        if let specific = bindings.first(where: { $0.keys.contains(key) && ($0.screens?.contains(screen) ?? false) }) {
+            return specific.action
+        }
+        return bindings.first(where: { $0.keys.contains(key) && $0.screens == nil })?.action
+    }
+
+    /// "key help" pairs for the footer of a screen.
+    public static func footer(for screen: Screen) -> [(String, String)] {
+        bindings.filter { $0.footer && ($0.screens?.contains(screen) ?? true) }
+            .map { (displayName($0.keys), $0.help) }
+    }
+
+    /// Keys as shown to people: "Left/h", "space".
+    public static func displayName(_ keys: [String]) -> String {
+        keys.map { $0 == " " ? "space" : $0 }.joined(separator: "/")
+    }
+}

@@ -1,0 +1,120 @@
+import Testing
+import IdaFormats
+@testable import IdaInspector
+
+@Suite("Inspector state updates")
+struct UpdateTests {
+    func state(text: String = "hello world\nsecond line here\n") -> InspectorState {
+        var s = InspectorState(title: "run", live: true)
+        s.tokens = text.utf8.map { Int32($0) }
+        return s
+    }
+
+    @Test("screens switch by number, Tab cycles, the key table drives every action")
+    func screens() {
+        var s = state()
+        _ = s.update(.key("3"))
+        #expect(s.screen == .latent)
+        _ = s.update(.key("Tab"))
+        #expect(s.screen == .tokens)
+        _ = s.update(.key("Tab"))
+        _ = s.update(.key("Tab"))
+        #expect(s.screen == .overview)
+        _ = s.update(.key("BackTab"))
+        #expect(s.screen == .timeline)
+        #expect(s.update(.key("q")) == [.quit])
+        #expect(s.update(.key("x")) == [])
+    }
+
+    @Test("help overlay: ? opens, any key closes, q still quits")
+    func help() {
+        var s = state()
+        _ = s.update(.key("?"))
+        #expect(s.showHelp)
+        _ = s.update(.key("3"))
+        #expect(!s.showHelp && s.screen == .overview)
+        _ = s.update(.key("?"))
+        #expect(s.update(.key("q")) == [.quit])
+    }
+
+    @Test("token cursor: h/l, words, lines, clamped at both ends")
+    func cursor() {
+        var s = state()
+        _ = s.update(.key("4"))
+        _ = s.update(.key("h"))
+        #expect(s.cursor == 0)
+        _ = s.update(.key("w"))
+        #expect(s.cursor == 6)  // "world"
+        _ = s.update(.key("w"))
+        #expect(s.cursor == 12)  // "second" after the newline
+        _ = s.update(.key("b"))
+        #expect(s.cursor == 6)
+        _ = s.update(.key("j"))
+        #expect(s.cursor == 18)  // same column on the next line
+        _ = s.update(.key("k"))
+        #expect(s.cursor == 6)
+        for _ in 0..<100 { _ = s.update(.key("l")) }
+        #expect(s.cursor == s.tokens.count - 1)
+    }
+
+    @Test("search: typing, Enter jumps, n finds the next match, misses say so")
+    func search() {
+        var s = state(text: "abc line abc")
+        _ = s.update(.key("4"))
+        _ = s.update(.key("/"))
+        for c in ["a", "b", "c"] { _ = s.update(.key(c)) }
+        #expect(s.searchInput == "abc")
+        _ = s.update(.key("l"))  // typed, not a cursor move
+        _ = s.update(.key("Backspace"))
+        _ = s.update(.key("Enter"))
+        #expect(s.searchInput == nil && s.cursor == 0)
+        _ = s.update(.key("n"))
+        #expect(s.cursor == 9)
+        _ = s.update(.key("/"))
+        _ = s.update(.key("z"))
+        _ = s.update(.key("Enter"))
+        #expect(s.message == "no match for \"z\"")
+    }
+
+    @Test("following: new snapshots are analysed one at a time, newest wins")
+    func following() {
+        var s = state()
+        #expect(s.update(.snapshots([100])) == [.analyze(step: 100)])
+        #expect(s.update(.snapshots([200])) == [])  // one analysis at a time
+        #expect(s.selectedStep == 200)
+        #expect(s.update(.analyzed(step: 100, result: .failure(AnalysisFailure("stale")))) == [.analyze(step: 200)])
+        #expect(s.message == nil)  // a stale result does not overwrite anything
+        _ = s.update(.analyzed(step: 200, result: .failure(AnalysisFailure("broken file"))))
+        #expect(s.message == "broken file")
+        // Pausing stops following; stepping back selects older snapshots.
+        _ = s.update(.key(" "))
+        #expect(!s.following)
+        #expect(s.update(.snapshots([300])) == [])
+        #expect(s.selectedStep == 200)
+        #expect(s.update(.key("Left")) == [.analyze(step: 100)])
+    }
+
+    @Test("zoom is clamped; mouse wheel zooms the latent view; clicking a tab switches")
+    func zoomAndMouse() {
+        var s = state()
+        _ = s.update(.key("3"))
+        for _ in 0..<40 { _ = s.update(.key("+")) }
+        #expect(s.zoom == 256)
+        _ = s.update(.key("0"))
+        #expect(s.zoom == 1)
+        _ = s.update(.mouse(x: 5, y: 10, button: .scrollUp))
+        #expect(s.zoom == 1.25)
+        let x = TabBar.labels[0].1.count + TabBar.labels[1].1.count + 1
+        _ = s.update(.mouse(x: x, y: 0, button: .left))
+        #expect(s.screen == .latent)
+        _ = s.update(.mouse(x: 1, y: 0, button: .left))
+        #expect(s.screen == .overview)
+    }
+
+    @Test("footer hints and help come from the key table")
+    func footer() {
+        let hints = KeyTable.footer(for: .tokens).map(\.0)
+        #expect(hints.contains("Right/l") && hints.contains("/") && hints.contains("q/C-c"))
+        #expect(!KeyTable.footer(for: .overview).map(\.1).contains("next token"))
+    }
+}
