@@ -34,6 +34,9 @@ def summarize(path):
     for i in range(layers):
         load = [sum(e["layers"][i]["load"][x] for e in tail) / len(tail) for x in range(experts)]
         dead_experts += sum(1 for v in load if v < 0.1 / experts)
+    with open(path + "/run.json") as f:
+        model = json.load(f)["model"]
+    components = model["experts"] * model["componentsPerExpert"]
     dead_components = sum(l.get("dead", 0) for l in tail[-1]["layers"]) if "dead" in tail[-1]["layers"][0] else None
     speed = sum(e["tokens_per_s"] for e in tail) / len(tail)
     return {
@@ -43,7 +46,7 @@ def summarize(path):
         "cv_mean": cv,
         "entropy": entropy,
         "dead_experts": f"{dead_experts}/{layers * experts}",
-        "dead_components": "-" if dead_components is None else f"{dead_components}/{layers * len(tail[-1]['layers'][0]['load']) * 16}",
+        "dead_components": "-" if dead_components is None else f"{dead_components}/{layers * components}",
         "died/revived": f"{react['died']}/{react['revived']}",
         "tok/s": speed,
     }
@@ -51,11 +54,11 @@ def summarize(path):
 
 def main():
     rows = [summarize(p) for p in sys.argv[1:]]
-    print("| run | steps | val bpb | CVmean (last 10%) | entropy bits | dead experts | dead components | died/revived | tok/s |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| run | steps | val bpb | CVmean (last 10%) | entropy bits | dead experts | dead components | died/revived |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['run']} | {r['steps']} | {r['val_bpb']:.3f} | {r['cv_mean']:.3f} | {r['entropy']:.2f} | "
-              f"{r['dead_experts']} | {r['dead_components']} | {r['died/revived']} | {r['tok/s']:.0f} |")
+              f"{r['dead_experts']} | {r['dead_components']} | {r['died/revived']} |")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("lambda-rec"), help: "Reconstruction loss weight.") var lambdaRec = 1.0
     @Option(name: .customLong("lambda-react"), help: "Reactivation loss weight.") var lambdaReact = 1.0
     @Option(help: "Peak learning rate.") var lr: Float = 1e-3
-    @Option(name: .customLong("router-lr"), help: "Peak learning rate of router parameters.") var routerLR: Float = 1e-3
+    @Option(name: .customLong("router-lr"), help: "Peak learning rate of router parameters.") var routerLR: Float = 1e-2
     @Option(help: "Warm-up steps.") var warmup = 100
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "OpenBLAS threads (0: all cores).") var threads = 0

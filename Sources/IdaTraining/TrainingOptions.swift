@@ -9,7 +9,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// Peak learning rate of the backbone.
     public var learningRate: Float = 1e-3
     /// Peak learning rate of router parameters.
-    public var routerLearningRate: Float = 1e-3
+    public var routerLearningRate: Float = 1e-2
     /// Linear warm-up steps.
     public var warmup = 100
     /// Final learning rate as a share of the peak (cosine decay).

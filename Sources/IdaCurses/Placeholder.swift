@@ -1,3 +1,0 @@
-import IdaTerminal
-/// Placeholder until the curses backend lands.
-enum IdaCursesPlaceholder {}

@@ -1,2 +1,0 @@
-/// Placeholder until the terminal target lands.
-enum IdaTerminalPlaceholder {}
