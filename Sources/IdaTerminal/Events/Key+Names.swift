@@ -13,7 +13,7 @@ public struct KeyNameError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// A one-line message with a hint of valid names.
     public var description: String {
-        "unknown key name '\(name)' at position \(index + 1) (try a character, Space, Tab, Enter, Esc, Up, PgDn, F1 or C-c)"
+        "unknown key name '\(name)' at position \(index + 1) (try a character, Space, Tab, Enter, Escape, Up, PgDn, F1 or C-c)"
     }
 }
 

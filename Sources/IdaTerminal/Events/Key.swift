@@ -42,15 +42,15 @@ public enum Key: Hashable, Sendable {
     static let namedKeys: [(Key, String)] = [
         (.up, "Up"), (.down, "Down"), (.left, "Left"), (.right, "Right"),
         (.pageUp, "PgUp"), (.pageDown, "PgDn"), (.home, "Home"), (.end, "End"),
-        (.tab, "Tab"), (.backTab, "BackTab"), (.enter, "Enter"), (.escape, "Esc"),
-        (.backspace, "Backspace"), (.delete, "Del"), (.insert, "Ins"),
+        (.tab, "Tab"), (.backTab, "BackTab"), (.enter, "Enter"), (.escape, "Escape"),
+        (.backspace, "Backspace"), (.delete, "Delete"), (.insert, "Insert"),
     ]
 
     /// Other accepted spellings (matched case-insensitively) of named keys.
     static let aliases: [String: Key] = [
         "pageup": .pageUp, "pagedown": .pageDown, "pgup": .pageUp, "pgdn": .pageDown,
-        "escape": .escape, "return": .enter, "ret": .enter, "bs": .backspace,
-        "delete": .delete, "insert": .insert, "s-tab": .backTab, "shift-tab": .backTab,
+        "esc": .escape, "return": .enter, "ret": .enter, "bs": .backspace,
+        "del": .delete, "ins": .insert, "s-tab": .backTab, "shift-tab": .backTab,
     ]
 
     /// The key's stable name: the character itself, "Space", "C-x", "F5" or a named key.
