@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "IdaTraining", dependencies: ["IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS"]),
         // Subcommands (library so tests can call them).
         .target(name: "IdaCLI", dependencies: [
-            "IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS", "IdaTraining",
+            "IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS", "IdaTraining", "IdaInspector", "IdaTerminal", "IdaCurses",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "idamoe", dependencies: ["IdaCLI"]),

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import IdaCurses
+import IdaInspector
+
+/// `idamoe demo`: trains on the default corpus in the background and watches it live.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Train on the default corpus in the background and open the inspector on the run.",
+        discussion: "Quitting the inspector asks whether to stop training; --detach leaves it running.")
+
+    @Option(help: "Router: ida or softmax.") var router = "ida"
+    @Option(help: "Training steps.") var steps = 2000
+    @Option(help: "Run directory (default: runs/<timestamp>-demo-<router>).") var runDir: String?
+    @Flag(help: "Keep training running after the inspector quits, without asking.") var detach = false
+    @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
+
+    func run() throws {
+        guard isatty(0) != 0, isatty(1) != 0 else {
+            throw ValidationError("idamoe demo needs a terminal; run 'idamoe train' and 'idamoe inspect --headless' instead")
+        }
+        let stamp = DateFormatter()
+        stamp.dateFormat = "yyyyMMdd-HHmmss"
+        let dir = runDir ?? "runs/\(stamp.string(from: Date()))-demo-\(router)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let pid = try spawnTrainer(arguments: ["train", "--run-dir", dir, "--router", router, "--steps", String(steps),
+                                               "--snapshot-every", "100", "--eval-every", "100", "--quiet"],
+                                   log: dir + "/train.log")
+        // Wait for the manifest (corpus loaded, model built) or for the trainer to fail.
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: dir + "/run.json") {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                let log = (try? String(contentsOfFile: dir + "/train.log", encoding: .utf8)) ?? ""
+                let last = log.split(separator: "\n").last.map(String.init) ?? "exited with status \(status)"
+                throw ValidationError("training did not start: \(last)")
+            }
+            if Date() > deadline { throw ValidationError("training did not start within 60 s; see \(dir)/train.log") }
+            usleep(100_000)
+        }
+        do {
+            let terminal = try CursesTerminal(glyphMode: ascii ? .ascii : nil, mouse: true)
+            let app = InspectorApp(source: .run(dir), probe: nil)
+            app.run(on: CursesBackend(terminal: terminal))
+            terminal.restore()
+        }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid {
+            print("training finished; the run is in \(dir)")
+            return
+        }
+        if detach || !askYesNo("Training is still running (pid \(pid), run \(dir)). Stop it? [y/N] ") {
+            print("training continues in the background (pid \(pid)); watch it with: idamoe inspect \(dir)")
+            print("stop it with: kill \(pid); continue a stopped run with: idamoe train --resume \(dir)")
+            return
+        }
+        kill(pid, SIGTERM)
+        _ = waitpid(pid, &status, 0)
+        print("training stopped; resume it with: idamoe train --resume \(dir)")
+    }
+
+    /// Starts this binary with `arguments` in its own session (so Ctrl-C in the inspector does not reach it),
+    /// with standard output and error appended to `log`.
+    func spawnTrainer(arguments: [String], log: String) throws -> pid_t {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, 0x80)  // POSIX_SPAWN_SETSID (glibc <spawn.h>; not imported into Swift)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard rc == 0 else { throw ValidationError("cannot start the trainer: \(String(cString: strerror(rc)))") }
+        return pid
+    }
+
+    func askYesNo(_ question: String) -> Bool {
+        FileHandle.standardOutput.write(Data(question.utf8))
+        guard let answer = readLine() else { return false }
+        return answer.lowercased().hasPrefix("y")
+    }
+}

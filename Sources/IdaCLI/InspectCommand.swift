@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import IdaCurses
+import IdaInspector
+import IdaTerminal
+
+/// `idamoe inspect`: the terminal routing inspector.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Inspect a live run or a checkpoint in the terminal.",
+        discussion: """
+            PATH is a run directory (followed live), a checkpoint (static; give --probe unless it is a run's \
+            snapshot), or nothing (the newest run under ./runs). Press ? for keys.
+            """)
+
+    @Argument(help: "Run directory or checkpoint.") var path: String?
+    @Option(help: "Probe to stream instead of the run's own.") var probe: String?
+    @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
+    @Flag(name: .customLong("no-color"), help: "Monochrome.") var noColor = false
+    @Flag(help: "Print one frame as text instead of opening the terminal (tests, screenshots).") var headless = false
+    @Option(help: "Headless frame size, e.g. 120x40.") var size = "120x40"
+    @Option(help: "Headless: keys to press first, space-separated names, e.g. \"3 ] l l\".") var keys = ""
+    @Flag(help: "Headless: print the frame (the default when --headless).") var frame = false
+
+    func run() throws {
+        tuneAllocator()
+        let source = try RunSource.resolve(path, probe: probe)
+        let app = InspectorApp(source: source, probe: probe)
+        if headless || frame {
+            let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts[0] >= 0, parts[1] >= 0, parts[0] <= 1000, parts[1] <= 1000 else {
+                throw ValidationError("--size must look like 120x40")
+            }
+            let names: [String]
+            do {
+                names = try Key.sequence(keys).map(\.name)
+            } catch {
+                throw ValidationError("--keys: \(error)")
+            }
+            let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode)
+            let buffer = app.headlessFrame(width: parts[0], height: parts[1], keys: names, mode: mode)
+            print(buffer.lines(trimTrailingSpaces: true).joined(separator: "\n"))
+            return
+        }
+        let terminal = try CursesTerminal(colorMode: noColor ? .monochrome : nil, glyphMode: ascii ? .ascii : nil, mouse: true)
+        defer { terminal.restore() }
+        app.run(on: CursesBackend(terminal: terminal))
+    }
+}
+
+/// The curses terminal as the inspector's backend.
+final class CursesBackend: InspectorBackend {
+    let terminal: CursesTerminal
+    init(terminal: CursesTerminal) { self.terminal = terminal }
+    var cellSize: (width: Int, height: Int) { (terminal.size.cols, terminal.size.rows) }
+    var displayMode: DisplayMode { terminal.displayMode }
+    func show(_ buffer: ScreenBuffer) { terminal.draw(buffer) }
+    func nextEvent(milliseconds: Int) -> TerminalEvent? { terminal.readEvent(timeoutMilliseconds: milliseconds) }
+}

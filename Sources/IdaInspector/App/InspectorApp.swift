@@ -1,0 +1,142 @@
+import Foundation
+import IdaRouting
+import IdaTerminal
+
+/// Runs the inspector: follows the source, applies events to the state, runs analyses off the UI
+/// thread, draws frames. The loop sleeps in the terminal's input wait between events.
+public final class InspectorApp {
+    /// The current state.
+    public private(set) var state: InspectorState
+    let loader: SnapshotLoader
+    var follower: RunFollower?
+    let results = AnalysisInbox()
+    let worker = DispatchQueue(label: "idamoe.inspector.analysis", qos: .userInitiated)
+
+    /// An app for a resolved source; `probe` overrides the run's probe.
+    public init(source: RunSource, probe: String?) {
+        loader = SnapshotLoader(source: source, probeOverride: probe)
+        switch source {
+        case let .run(dir):
+            state = InspectorState(title: dir, live: true)
+            follower = RunFollower(directory: dir)
+        case let .checkpoint(path, _):
+            state = InspectorState(title: path, live: false)
+            state.following = false
+        }
+        if let probe = loader.probeForText(step: nil) {
+            state.tokens = probe.tokens
+            state.domains = probe.domains
+            state.vocabulary = probe.vocabulary
+            state.domainNames = probe.domainNames
+        }
+    }
+
+    /// Reads new events and snapshots (or, for a checkpoint, announces it once).
+    func pollSource() -> [InspectorEvent] {
+        guard var f = follower else {
+            return state.snapshots.isEmpty ? [.snapshots([0])] : []
+        }
+        defer { follower = f }
+        do {
+            let (records, steps) = try f.poll()
+            var out: [InspectorEvent] = []
+            if !records.isEmpty { out.append(.events(records)) }
+            if !steps.isEmpty { out.append(.snapshots(steps)) }
+            if state.tokens.isEmpty, let probe = loader.probeForText(step: nil) {
+                state.tokens = probe.tokens
+                state.domains = probe.domains
+                state.vocabulary = probe.vocabulary
+                state.domainNames = probe.domainNames
+            }
+            return out
+        } catch {
+            state.message = String(describing: error)
+            return []
+        }
+    }
+
+    /// Applies an event and carries out its effects; returns false when the app should quit.
+    @discardableResult
+    func apply(_ event: InspectorEvent, synchronous: Bool) -> Bool {
+        for effect in state.update(event) {
+            switch effect {
+            case .quit:
+                return false
+            case let .analyze(step):
+                let previous = state.analysis
+                let loader = self.loader
+                if synchronous {
+                    _ = apply(.analyzed(step: step, result: loader.analyze(step: step, previous: previous)), synchronous: true)
+                } else {
+                    let inbox = results
+                    worker.async { inbox.post(step: step, result: loader.analyze(step: step, previous: previous)) }
+                }
+            }
+        }
+        return true
+    }
+
+    /// The frame for the current state at `width` x `height`.
+    public func frame(width: Int, height: Int, mode: DisplayMode) -> ScreenBuffer {
+        var buffer = ScreenBuffer(width: max(0, width), height: max(0, height))
+        InspectorView.render(state, mode: mode, into: &buffer)
+        return buffer
+    }
+
+    /// Headless: load everything synchronously, press `keys` (key names), and return the frame.
+    public func headlessFrame(width: Int, height: Int, keys: [String], mode: DisplayMode) -> ScreenBuffer {
+        _ = apply(.resize(width: width, height: height), synchronous: true)
+        for event in pollSource() { _ = apply(event, synchronous: true) }
+        for key in keys where !apply(.key(key), synchronous: true) { break }
+        return frame(width: width, height: height, mode: mode)
+    }
+
+    /// The interactive loop on `backend` until the user quits.
+    public func run(on backend: InspectorBackend) {
+        let size = backend.cellSize
+        _ = apply(.resize(width: size.width, height: size.height), synchronous: false)
+        var lastPoll = Date.distantPast
+        var dirty = true
+        while true {
+            if Date().timeIntervalSince(lastPoll) >= 0.5 {
+                lastPoll = Date()
+                for event in pollSource() {
+                    dirty = true
+                    if !apply(event, synchronous: false) { return }
+                }
+            }
+            for (step, result) in results.take() {
+                dirty = true
+                if !apply(.analyzed(step: step, result: result), synchronous: false) { return }
+            }
+            if dirty {
+                backend.show(frame(width: state.width, height: state.height, mode: backend.displayMode))
+                dirty = false
+            }
+            // Sleep in the input wait: short while an analysis runs, otherwise until the next poll.
+            let wait = state.analyzing != nil ? 100 : 500
+            if let event = backend.nextEvent(milliseconds: wait) {
+                dirty = true
+                if !apply(InspectorEvent(event), synchronous: false) { return }
+            }
+        }
+    }
+}
+
+/// Finished analyses handed from the worker queue to the UI loop.
+final class AnalysisInbox: @unchecked Sendable {
+    private var items: [(Int, Result<SnapshotAnalysis, AnalysisFailure>)] = []
+    private let lock = NSLock()
+
+    func post(step: Int, result: Result<SnapshotAnalysis, AnalysisFailure>) {
+        lock.withLock { items.append((step, result)) }
+    }
+
+    func take() -> [(Int, Result<SnapshotAnalysis, AnalysisFailure>)] {
+        lock.withLock {
+            let out = items
+            items = []
+            return out
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import IdaRouting
+
+/// Finds the checkpoint and probe for a snapshot step of a source and analyses them.
+public struct SnapshotLoader: Sendable {
+    /// The source.
+    public let source: RunSource
+    /// A probe to stream instead of the run's own (`--probe`).
+    public let probeOverride: String?
+
+    /// A loader for `source`.
+    public init(source: RunSource, probeOverride: String?) {
+        self.source = source
+        self.probeOverride = probeOverride
+    }
+
+    /// Checkpoint and probe paths for `step` (ignored for a single checkpoint).
+    public func paths(step: Int) throws -> (checkpoint: String, probe: String) {
+        switch source {
+        case let .run(dir):
+            let follower = RunFollower(directory: dir)
+            return (follower.checkpointPath(step: step), probeOverride ?? follower.probePath(step: step))
+        case let .checkpoint(path, probe):
+            if let p = probeOverride ?? probe { return (path, p) }
+            // A snapshot inside a run directory has its probe next to it.
+            if path.hasSuffix(".safetensors") {
+                let sibling = String(path.dropLast(".safetensors".count)) + ".probe.safetensors"
+                if FileManager.default.fileExists(atPath: sibling) { return (path, sibling) }
+            }
+            throw AnalysisFailure("\(path): no probe to stream; pass --probe FILE (a probe with layers.{i}.hidden)")
+        }
+    }
+
+    /// Routes the probe through the snapshot's routers.
+    public func analyze(step: Int, previous: SnapshotAnalysis?) -> Result<SnapshotAnalysis, AnalysisFailure> {
+        do {
+            let (ck, pr) = try paths(step: step)
+            let analysis = try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: ck), probe: Probe(path: pr),
+                                                previous: previous)
+            return .success(analysis)
+        } catch let failure as AnalysisFailure {
+            return .failure(failure)
+        } catch {
+            return .failure(AnalysisFailure(String(describing: error)))
+        }
+    }
+
+    /// The probe whose text the tokens screen shows.
+    public func probeForText(step: Int?) -> Probe? {
+        if let p = probeOverride { return try? Probe(path: p) }
+        switch source {
+        case let .run(dir):
+            return try? Probe(path: dir + "/probe.safetensors")
+        case .checkpoint:
+            return (try? paths(step: step ?? 0)).flatMap { try? Probe(path: $0.probe) }
+        }
+    }
+}
