@@ -31,6 +31,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("router-hidden"), help: "Router encoder hidden widths, comma-separated.") var routerHidden = "128"
     @Option(name: .customLong("expert-score"), help: "IDA expert score: max or sum.") var expertScore = "max"
     @Option(name: .customLong("input-norm"), help: "IDA router input normalisation: none or rms.") var inputNorm = "rms"
+    @Option(name: .customLong("log-var-min"), help: "IDA log-variance clamp, lower end.") var logVarMin: Float = -6
+    @Option(name: .customLong("log-var-max"), help: "IDA log-variance clamp, upper end.") var logVarMax: Float = 6
     @Option(help: "Reactivation of dead components: loss, reset or off.") var reactivation = "loss"
     @Option(name: .customLong("react-every"), help: "Steps between dead-component checks.") var reactEvery = 50
     @Option(name: .customLong("react-steps"), help: "Steps a dead component is pulled back.") var reactSteps = 20
@@ -65,6 +67,8 @@ struct TrainCommand: ParsableCommand {
         model.routerHidden = widths.compactMap { $0 }
         model.expertScore = expertScore
         model.inputNorm = inputNorm
+        model.logVarMin = logVarMin
+        model.logVarMax = logVarMax
         var options = TrainingOptions()
         options.steps = steps
         options.batch = batch

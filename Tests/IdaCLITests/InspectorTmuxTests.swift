@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+/// Runs a shell command, returning its standard output.
+@discardableResult
+func shell(_ command: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
+let tmuxAvailable = (try? shell("command -v tmux"))?.isEmpty == false
+
+@Suite("Inspector in a real terminal (tmux)", .serialized)
+struct InspectorTmuxTests {
+    @Test("start, switch every screen, help, resize (also below the minimum), quit with the terminal restored",
+          .enabled(if: tmuxAvailable || ProcessInfo.processInfo.environment["CI"] == "true"))
+    func endToEnd() throws {
+        #expect(tmuxAvailable, "tmux is required in CI")
+        let dir = temporaryDirectory()
+        let corpus = dir + "/corpus"
+        try FileManager.default.createDirectory(atPath: corpus, withIntermediateDirectories: true)
+        for d in 0..<2 {
+            let docs = (0..<30).map { "doc \($0) of domain \(d): the quick brown fox \($0 * d)\n" }
+            try docs.joined(separator: "%\n").write(toFile: "\(corpus)/d\(d)", atomically: true, encoding: .utf8)
+        }
+        let train = try runIdamoe(["train", "--run-dir", dir + "/run", "--corpus", corpus, "--steps", "4",
+                                   "--snapshot-every", "2", "--eval-every", "2", "--width", "16", "--heads", "2",
+                                   "--blocks", "2", "--context", "16", "--batch", "2", "--experts", "4",
+                                   "--expert-hidden", "16", "--components", "2", "--latent", "4",
+                                   "--router-hidden", "8", "--threads", "1", "--quiet"])
+        #expect(train.status == 0, "\(train.stderr)")
+
+        let session = "idamoe-test-\(getpid())"
+        let marker = dir + "/exit-status"
+        try shell("tmux kill-session -t \(session) 2>/dev/null; true")
+        try shell("""
+            tmux new-session -d -s \(session) -x 100 -y 30 "env TERM=xterm-256color LANG=C.UTF-8 \
+            \(idamoeBinary()) inspect \(dir)/run; echo \\$? > \(marker); stty -a > \(dir)/stty; sleep 30"
+            """)
+        defer { _ = try? shell("tmux kill-session -t \(session) 2>/dev/null") }
+        func capture() throws -> String {
+            usleep(700_000)
+            return try shell("tmux capture-pane -p -t \(session)")
+        }
+        func keys(_ k: String) throws { try shell("tmux send-keys -t \(session) \(k)") }
+
+        let first = try capture()
+        #expect(first.contains("1 Overview"), "\(first)")
+        for (key, title) in [("2", "2 Layer"), ("3", "3 Latent"), ("4", "4 Tokens"), ("5", "5 Timeline"), ("1", "1 Overview")] {
+            try keys(key)
+            let screen = try capture()
+            #expect(screen.contains(title), "after \(key):\n\(screen)")
+        }
+        try keys("'?'")
+        #expect(try capture().contains("quit"))
+        try keys("Escape")
+        try shell("tmux resize-window -t \(session) -x 40 -y 10")
+        let small = try capture()
+        #expect(small.contains("too small"), "\(small)")
+        try shell("tmux resize-window -t \(session) -x 120 -y 40")
+        #expect(try capture().contains("1 Overview"))
+        try keys("q")
+        usleep(800_000)
+        let status = try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(status == "0")
+        // The terminal is back in canonical mode with echo.
+        let stty = try String(contentsOfFile: dir + "/stty", encoding: .utf8)
+        #expect(stty.contains(" icanon") && stty.contains(" echo"))
+    }
+}
