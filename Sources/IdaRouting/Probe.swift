@@ -106,9 +106,29 @@ public struct Probe: Sendable {
         }
         let name = "layers.\(layer).hidden"
         let values = try readingFormat { try file.floatRows(name, rows: rows) }
-        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+        // NaN and infinity propagate through a sum, so one vectorised pass clears the common case;
+        // only a non-finite sum (a bad value, or an overflow of huge finite ones) needs the exact scan.
+        if !Self.sumIsFinite(values), let bad = values.firstIndex(where: { !$0.isFinite }) {
             throw RoutingError.nonFinite(path: file.path, tensor: name, index: rows.lowerBound * d + bad)
         }
         return Matrix(rows: rows.count, cols: d, data: values)
+    }
+
+    /// Whether the sum of all values is finite (eight independent accumulators, so it vectorises).
+    static func sumIsFinite(_ values: [Float]) -> Bool {
+        values.withUnsafeBufferPointer { p in
+            var acc = SIMD8<Float>(repeating: 0)
+            var i = 0
+            while i + 8 <= p.count {
+                acc += SIMD8<Float>(p[i], p[i + 1], p[i + 2], p[i + 3], p[i + 4], p[i + 5], p[i + 6], p[i + 7])
+                i += 8
+            }
+            var total = acc.sum()
+            while i < p.count {
+                total += p[i]
+                i += 1
+            }
+            return total.isFinite
+        }
     }
 }

@@ -63,6 +63,16 @@ extension SafetensorsFile {
 
     private func convertFloats(_ info: TensorInfo, elements: Range<Int>) -> [Float] {
         switch info.dtype {
+        case .f32 where UInt32(1).littleEndian == 1:
+            // The stored little-endian bytes are this host's Float layout: one copy, any alignment.
+            let raw = rawBytes(info)
+            return [Float](unsafeUninitializedCapacity: elements.count) { buffer, count in
+                if let destination = buffer.baseAddress, let source = raw.baseAddress, !elements.isEmpty {
+                    UnsafeMutableRawPointer(destination).copyMemory(from: source + elements.lowerBound * 4,
+                                                                    byteCount: elements.count * 4)
+                }
+                count = elements.count
+            }
         case .f32: return convert(info, elements) { Float(bitPattern: $0.u32($1)) }
         case .f16: return convert(info, elements) { Half.float(fromF16: $0.u16($1)) }
         case .bf16: return convert(info, elements) { Half.float(fromBF16: $0.u16($1)) }
