@@ -43,8 +43,9 @@ struct InspectorTmuxTests {
         try shell("tmux kill-session -t \(session) 2>/dev/null; true")
         try shell("""
             tmux new-session -d -s \(session) -x 100 -y 30 "env TERM=xterm-256color LANG=C.UTF-8 \
-            \(idamoeBinary()) inspect \(dir)/run; echo \\$? > \(marker); stty -a > \(dir)/stty; sleep 30"
-            """)
+            \(idamoeBinary()) inspect \(dir)/run; echo \\$? > \(marker); stty -a > \(dir)/stty; sleep 30" \
+            > /dev/null 2>&1 < /dev/null
+            """)  // the tmux server it starts must not inherit our pipe, or reading it never ends
         defer { _ = try? shell("tmux kill-session -t \(session) 2>/dev/null") }
         func capture() throws -> String {
             usleep(700_000)

@@ -1,0 +1,99 @@
+/// One line of the overview's alerts panel: how serious it is and what it says.
+struct Alert: Sendable, Equatable {
+    /// Severity, most serious first.
+    enum Level: Int, Sendable, Comparable {
+        /// Broken numbers or starved experts.
+        case error
+        /// Imbalance or dead components worth watching.
+        case warning
+        /// Progress notes ("waiting for the first snapshot…").
+        case info
+        /// Nothing to report.
+        case ok
+
+        /// Orders by severity.
+        static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// Severity.
+    var level: Level
+    /// The text, without a marker.
+    var text: String
+
+    /// Every alert for the state, errors first, then in layer and expert order (data only: the
+    /// overview draws them). `ellipsis` is the glyph placeholders end with.
+    static func all(for state: InspectorState, ellipsis: String = "…") -> [Alert] {
+        var out: [Alert] = []
+        if state.analysis == nil {
+            let what = state.analyzing.map { "analysing step \($0)" } ?? "waiting for the first snapshot"
+            out.append(Alert(level: .info, text: what + ellipsis))
+        }
+        out += historyAlerts(state.history)
+        let matrix = LoadMatrix.from(state)
+        if let matrix {
+            for s in matrix.starved() {
+                let fair = 1 / Double(matrix.loads[s.row].count)
+                out.append(Alert(level: .error, text: "layer \(matrix.layers[s.row]) expert \(s.expert) starved: "
+                    + "\(ViewFormat.percent(s.share)) of assignments (fair \(ViewFormat.percent(fair)))"))
+            }
+            for (row, cv) in matrix.cvs.enumerated() where cv > 1 {
+                out.append(Alert(level: .warning, text: "layer \(matrix.layers[row]) load CV \(ViewFormat.fixed2(cv)) > 1.0"))
+            }
+        }
+        if let analysis = state.analysis {
+            for layer in analysis.layerOrder {
+                guard let la = analysis.layers[layer] else { continue }
+                out += layerAlerts(la)
+            }
+        } else if let latest = state.history.latest {
+            for l in latest.layers where (l.dead ?? 0) > 0 {
+                out.append(Alert(level: .warning, text: "layer \(l.layer): \(l.dead ?? 0) dead component" + ((l.dead ?? 0) == 1 ? "" : "s") + " (training)"))
+            }
+        }
+        if !out.contains(where: { $0.level <= .warning }) && (matrix != nil || state.history.latest != nil) {
+            out.append(Alert(level: .ok, text: "all clear: no starved expert, CV at most 1, all values finite"))
+        }
+        return out.enumerated().sorted { ($0.element.level, $0.offset) < ($1.element.level, $1.offset) }.map(\.element)
+    }
+
+    /// Non-finite loss or CV in the training log.
+    static func historyAlerts(_ history: RunHistory) -> [Alert] {
+        var out: [Alert] = []
+        guard let latest = history.latest else { return out }
+        let firstBad = history.steps.first { !$0.loss.isFinite }
+        if !latest.loss.isFinite {
+            let since = firstBad.map { " (first at step \($0.step))" } ?? ""
+            out.append(Alert(level: .error, text: "loss is \(ViewFormat.fixed3(latest.loss)) at step \(latest.step)" + since))
+        } else if let firstBad {
+            out.append(Alert(level: .warning, text: "loss was non-finite at step \(firstBad.step), finite since"))
+        }
+        if !latest.cvMean.isFinite {
+            out.append(Alert(level: .error, text: "CV mean is \(ViewFormat.fixed3(latest.cvMean)) at step \(latest.step)"))
+        } else if latest.cvMean > 1 {
+            out.append(Alert(level: .warning, text: "CV mean \(ViewFormat.fixed2(latest.cvMean)) > 1.0 at step \(latest.step) (training)"))
+        }
+        return out
+    }
+
+    /// Non-finite metrics and dead components of one analysed layer.
+    static func layerAlerts(_ la: LayerAnalysis) -> [Alert] {
+        var out: [Alert] = []
+        let m = la.metrics
+        var broken: [String] = []
+        if m.load.contains(where: { !$0.isFinite }) || !m.cv.isFinite { broken.append("load") }
+        if !m.meanEntropyBits.isFinite { broken.append("entropy") }
+        if let nll = m.nll, !nll.isFinite { broken.append("nll") }
+        if !broken.isEmpty {
+            out.append(Alert(level: .error, text: "layer \(la.layer) non-finite " + broken.joined(separator: ", ")))
+        }
+        let badDensity = la.logDensity?.filter { !$0.isFinite }.count ?? 0
+        if badDensity > 0 {
+            out.append(Alert(level: .error, text: "layer \(la.layer): \(badDensity) tokens with non-finite log p(z)"))
+        }
+        if let dead = m.deadComponents, dead > 0 {
+            out.append(Alert(level: .warning, text: "layer \(la.layer): \(dead) of \(la.priors.count) components dead "
+                + "(usage and prior < 0.1/K)"))
+        }
+        return out
+    }
+}

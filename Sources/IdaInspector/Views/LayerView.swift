@@ -1,0 +1,77 @@
+import IdaTerminal
+
+/// Screen 2: one MoE layer. Load bars against the fair share, the mixture's priors as an E x M
+/// heatmap, component usage against prior, dead components, and the died / revived timeline.
+enum LayerView {
+    /// Dead-component threshold factor tau: dead when usage and prior are both below tau / K.
+    static let tau = 0.1
+
+    /// Lays out the panels over `area`.
+    static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
+        let columns = area.columns([.ratio(0.42), .fill(1)])
+        let la = state.layerAnalysis
+        let layer = state.layer ?? historyLayer(state)
+        let load = la?.metrics.load ?? layer.flatMap { l in state.history.latest?.layers.first { $0.layer == l }?.load }
+        let experts = load?.count ?? 0
+        let left = columns[0].rows([.fixed(min(experts + 3, columns[0].height * 3 / 5)), .fill(1)])
+        let source = la == nil && load != nil ? theme.dot + "training batch" : ""
+        renderLoadBars(load, theme: theme, title: "load" + source, in: left[0], into: &buffer)
+        renderReactivations(state, layer: layer, theme: theme, in: left[1], into: &buffer)
+        guard let la else {
+            let inner = Panel.draw("mixture", in: columns[1], theme: theme, into: &buffer)
+            Panel.placeholder("waiting for the first snapshot" + theme.ellipsis, in: inner, style: theme.muted,
+                              mode: theme.mode, into: &buffer)
+            return
+        }
+        guard la.componentsPerExpert > 0, la.priors.count == la.experts * la.componentsPerExpert else {
+            let inner = Panel.draw("mixture", in: columns[1], theme: theme, into: &buffer)
+            Panel.placeholder("softmax router: no mixture\n(priors, component usage and reactivation exist for IDA routers only)",
+                              in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
+            return
+        }
+        let right = columns[1].rows([.fixed(min(la.experts + 4, columns[1].height / 2)), .fill(1)])
+        renderPriors(la, showValues: state.showValues, theme: theme, in: right[0], into: &buffer)
+        renderComponents(la, theme: theme, in: right[1], into: &buffer)
+    }
+
+    /// The block index of the current layer according to the training log (before any analysis).
+    static func historyLayer(_ state: InspectorState) -> Int? {
+        guard let layers = state.history.latest?.layers, !layers.isEmpty else { return nil }
+        return layers[min(max(state.layerIndex, 0), layers.count - 1)].layer
+    }
+
+    /// One bar per expert on a scale where the fair share 1/E sits at the marker; percent printed.
+    static func renderLoadBars(_ load: [Double]?, theme: Theme, title: String, in area: Rect, into buffer: inout ScreenBuffer) {
+        let inner = Panel.draw(title, in: area, theme: theme, into: &buffer)
+        guard let load, !load.isEmpty else {
+            Panel.placeholder("no load yet", in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
+            return
+        }
+        let fair = 1 / Double(load.count)
+        let scale = max(2 * fair, load.filter(\.isFinite).max() ?? 0)
+        Text("fair 1/E = \(ViewFormat.percent(fair)) at " + (theme.unicode ? "│" : "|"), style: theme.muted,
+             mode: theme.mode).render(in: inner.row(0), into: &buffer)
+        let shown = load.count <= inner.height - 1 ? load.count : max(0, inner.height - 2)
+        for e in 0..<shown {
+            let row = inner.row(e + 1).columns([.fixed(4), .fill(1), .fixed(8)])
+            buffer.put("e\(e)", at: row[0].x, y: row[0].y, style: theme.series(e), clip: row[0])
+            let share = load[e]
+            let style = share < 0.1 * fair || !share.isFinite ? theme.bad : share < 0.5 * fair ? theme.warn : theme.good
+            HorizontalBar(fraction: share / scale, style: style, marker: fair / scale, markerStyle: theme.strong,
+                          mode: theme.mode).render(in: row[1], into: &buffer)
+            Text(ViewFormat.percent(share), style: style, alignment: .right, mode: theme.mode).render(in: row[2], into: &buffer)
+        }
+        if shown < load.count {
+            Text(theme.ellipsis + " \(load.count - shown) more experts", style: theme.muted, mode: theme.mode)
+                .render(in: inner.row(shown + 1), into: &buffer)
+        }
+    }
+
+    /// Components with usage and prior both below tau / K, ascending.
+    static func deadComponents(_ la: LayerAnalysis) -> [Int] {
+        let k = la.priors.count
+        guard k > 0, let usage = la.metrics.componentUsage, usage.count == k else { return [] }
+        let threshold = tau / Double(k)
+        return (0..<k).filter { usage[$0] < threshold && la.priors[$0] < threshold }
+    }
+}

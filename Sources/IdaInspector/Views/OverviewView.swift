@@ -1,0 +1,89 @@
+import IdaTerminal
+
+/// Screen 1: expert load per MoE layer (heatmap and per-layer figures), training curves
+/// (CV mean, loss, validation bits per byte) and the alerts panel.
+enum OverviewView {
+    /// Lays out the three panels over `area`.
+    static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
+        let alerts = Alert.all(for: state, ellipsis: theme.ellipsis)
+        let alertRows = min(max(3, alerts.count + 2), max(4, area.height / 3))
+        let parts = area.rows([.fill(1), .fixed(alertRows)])
+        let matrix = LoadMatrix.from(state)
+        let wanted = 9 + (matrix?.experts ?? 8) * (state.showValues ? 5 : 4)
+        let left = min(max(wanted, 46), parts[0].width * 11 / 20)
+        let top = parts[0].columns([.fixed(left), .fill(1)])
+        OverviewView.renderLoad(state, matrix: matrix, theme: theme, in: top[0], into: &buffer)
+        renderCurves(state.history, theme: theme, live: state.live, in: top[1], into: &buffer)
+        renderAlerts(alerts, theme: theme, in: parts[1], into: &buffer)
+    }
+
+    /// The training curves panel: three stacked sections with the current value in each header.
+    static func renderCurves(_ history: RunHistory, theme: Theme, live: Bool, in area: Rect, into buffer: inout ScreenBuffer) {
+        let inner = Panel.draw("training", in: area, theme: theme, into: &buffer)
+        guard let latest = history.latest else {
+            let text = live ? "waiting for the first training step" + theme.ellipsis : "no training log (static checkpoint)"
+            Panel.placeholder(text, in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
+            return
+        }
+        let sections = inner.rows([.fill(1), .fill(1), .fill(1)])
+        let cvStyle = latest.cvMean > 1 || !latest.cvMean.isFinite ? theme.warn : theme.strong
+        renderCurve(header: [("CV mean ", theme.muted), (ViewFormat.fixed3(latest.cvMean), cvStyle),
+                             ("  step \(latest.step)", theme.muted)],
+                    values: history.steps.map(\.cvMean), color: theme.seriesColor(4), theme: theme,
+                    in: sections[0], into: &buffer)
+        let lossStyle = latest.loss.isFinite ? theme.strong : theme.bad
+        renderCurve(header: [("loss ", theme.muted), (ViewFormat.fixed3(latest.loss), lossStyle), (" nats/byte", theme.muted)],
+                    values: history.steps.map(\.loss), color: theme.seriesColor(2), theme: theme,
+                    in: sections[1], into: &buffer)
+        guard let eval = history.evals.last else {
+            StyledLine([("val bits/byte ", theme.muted), ("no eval yet", theme.muted)], mode: theme.mode)
+                .render(in: sections[2], into: &buffer)
+            return
+        }
+        let best = history.evals.map(\.bitsPerByte).filter(\.isFinite).min()
+        var header: [(String, Style)] = [("val bits/byte ", theme.muted), (ViewFormat.fixed3(eval.bitsPerByte), theme.strong),
+                                         ("  step \(eval.step)", theme.muted)]
+        if let best { header.append(("  best \(ViewFormat.fixed3(best))", theme.muted)) }
+        renderCurve(header: header, values: history.evals.map(\.bitsPerByte), color: theme.seriesColor(3),
+                    theme: theme, in: sections[2], into: &buffer)
+    }
+
+    /// A header line, then the series as a line chart (two rows or more) or a sparkline (one row).
+    static func renderCurve(header: [(String, Style)], values: [Double], color: Color, theme: Theme,
+                            in area: Rect, into buffer: inout ScreenBuffer) {
+        guard !area.isEmpty else { return }
+        StyledLine(header, mode: theme.mode).render(in: area.row(0), into: &buffer)
+        let plot = area.inset(top: 1)
+        guard !plot.isEmpty, !values.isEmpty else { return }
+        if plot.height >= 2 {
+            let chartValues = ViewFormat.buckets(values, count: max(2, plot.width * 2))
+            LineChart(series: [ChartSeries(values: chartValues, color: color)], axisStyle: theme.muted, mode: theme.mode)
+                .render(in: plot, into: &buffer)
+        } else {
+            Sparkline(values: ViewFormat.buckets(values, count: plot.width), style: Style(fg: color), mode: theme.mode)
+                .render(in: plot, into: &buffer)
+        }
+    }
+
+    /// The alerts panel: one line per alert with a severity marker, "… N more" when cut.
+    static func renderAlerts(_ alerts: [Alert], theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
+        let inner = Panel.draw("alerts", in: area, theme: theme, into: &buffer)
+        guard !inner.isEmpty else { return }
+        let fits = alerts.count <= inner.height ? alerts.count : max(0, inner.height - 1)
+        for (i, alert) in alerts.prefix(fits).enumerated() {
+            let (mark, style): (String, Style)
+            switch alert.level {
+            case .error: (mark, style) = (theme.errorMark, theme.bad)
+            case .warning: (mark, style) = (theme.warnMark, theme.warn)
+            case .info: (mark, style) = (theme.infoMark, theme.info)
+            case .ok: (mark, style) = (theme.infoMark, theme.good)
+            }
+            StyledLine([(mark + " ", style), (alert.text, alert.level == .ok ? theme.good : .plain)], mode: theme.mode)
+                .render(in: inner.row(i), into: &buffer)
+        }
+        if fits < alerts.count {
+            Text(theme.ellipsis + " \(alerts.count - fits) more", style: theme.muted, mode: theme.mode)
+                .render(in: inner.row(fits), into: &buffer)
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import IdaTerminal
+
+extension TokensView {
+    /// The token panel: text, position, domain, chosen experts and weights, entropy, density and
+    /// reconstruction, the three most probable components, and q over experts as bars.
+    static func renderDetail(_ state: InspectorState, side: Bool, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
+        let n = state.cursor
+        let count = state.tokens.count
+        let inner = Panel.draw("token \(n) of \(count)", in: area, theme: theme, into: &buffer)
+        guard !inner.isEmpty, n >= 0, n < count else { return }
+        let facts = detailLines(state, theme: theme)
+        guard let la = state.layerAnalysis, (n + 1) * la.experts <= la.expertProbabilities.count else {
+            for (i, line) in facts.prefix(inner.height).enumerated() { line.render(in: inner.row(i), into: &buffer) }
+            return
+        }
+        let components = componentLines(state, la, theme: theme)
+        let q = (0..<la.experts).map { Double(la.expertProbabilities[n * la.experts + $0]) }
+        let chosen = Set((0..<la.topK).compactMap { j in n * la.topK + j < la.selected.count ? Int(la.selected[n * la.topK + j]) : nil })
+        let columns: [Rect]
+        if side {
+            // Stacked: facts, components, then the bars in what is left.
+            let text = facts + (components.isEmpty ? [] : [StyledLine(mode: theme.mode)] + components)
+            let top = min(text.count + 1, max(0, inner.height - la.experts - 1))
+            for (i, line) in text.prefix(top).enumerated() { line.render(in: inner.row(i), into: &buffer) }
+            columns = [inner.inset(top: top)]
+        } else if components.isEmpty || inner.width < 72 {
+            let parts = inner.columns([.fill(3), .fill(2)], spacing: 2)
+            let text = facts + components
+            for (i, line) in text.prefix(parts[0].height).enumerated() { line.render(in: parts[0].row(i), into: &buffer) }
+            columns = [parts[1]]
+        } else {
+            let parts = inner.columns([.fill(1), .fixed(26), .fill(1)], spacing: 2)
+            for (i, line) in facts.prefix(parts[0].height).enumerated() { line.render(in: parts[0].row(i), into: &buffer) }
+            for (i, line) in components.prefix(parts[1].height).enumerated() { line.render(in: parts[1].row(i), into: &buffer) }
+            columns = [parts[2]]
+        }
+        renderExpertBars(q, chosen: chosen, theme: theme, in: columns[0], into: &buffer)
+    }
+
+    /// The panel's text lines for the token under the cursor.
+    static func detailLines(_ state: InspectorState, theme: Theme) -> [StyledLine] {
+        let n = state.cursor
+        var lines: [StyledLine] = []
+        var head = StyledLine(mode: theme.mode)
+        head.append("'" + state.vocabulary.text(of: state.tokens[n]) + "'", theme.strong)
+        if let domains = state.domains, n < domains.count {
+            let d = Int(domains[n])
+            head.append(theme.dot + "domain ", theme.muted)
+            head.append(d >= 0 && d < state.domainNames.count ? state.domainNames[d] : "\(d)", .plain)
+        }
+        lines.append(head)
+        guard let la = state.layerAnalysis, (n + 1) * la.topK <= la.selected.count else {
+            lines.append(StyledLine([("routing: waiting for the first snapshot" + theme.ellipsis, theme.muted)], mode: theme.mode))
+            return lines
+        }
+        var top = StyledLine([("top-\(la.topK) ", theme.muted)], mode: theme.mode)
+        for j in 0..<la.topK {
+            let e = Int(la.selected[n * la.topK + j])
+            top.append("e\(e)", theme.emphasized(theme.series(e)))
+            top.append(" " + ViewFormat.fixed2(Double(la.weights[n * la.topK + j])) + "  ", .plain)
+        }
+        lines.append(top)
+        if n < la.entropy.count {
+            lines.append(StyledLine([("entropy ", theme.muted), (ViewFormat.fixed2(Double(la.entropy[n])), .plain),
+                                     (" bits", theme.muted)], mode: theme.mode))
+        }
+        if let density = la.logDensity, n < density.count {
+            lines.append(StyledLine([("log p(z) ", theme.muted), (ViewFormat.fixed2(density[n]), density[n].isFinite ? .plain : theme.bad)],
+                                    mode: theme.mode))
+        }
+        if let rec = la.reconstruction, n < rec.count {
+            lines.append(StyledLine([("recon error ", theme.muted), (ViewFormat.fixed3(Double(rec[n])), .plain)], mode: theme.mode))
+        }
+        return lines
+    }
+
+    /// The three most probable components: posterior and log p(z, k) = log posterior + log p(z).
+    static func componentLines(_ state: InspectorState, _ la: LayerAnalysis, theme: Theme) -> [StyledLine] {
+        let n = state.cursor
+        let k = la.posteriorWidth
+        guard la.componentsPerExpert > 0, k > 0, (n + 1) * k <= la.posterior.count else { return [] }
+        let row = (0..<k).map { Double(la.posterior[n * k + $0]) }
+        let best = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(3)
+        let density = la.logDensity.flatMap { n < $0.count ? $0[n] : nil }
+        var lines = [StyledLine([(ViewFormat.padRight("comp", 9) + ViewFormat.padLeft("post", 6)
+                                  + ViewFormat.padLeft("log p(z,k)", 11), theme.muted)], mode: theme.mode)]
+        for c in best {
+            let e = c / la.componentsPerExpert
+            let joint = density.map { Foundation.log(row[c]) + $0 }
+            lines.append(StyledLine([(ViewFormat.padRight("k\(c)", 5), .plain), (ViewFormat.padRight("e\(e)", 4), theme.series(e)),
+                                     (ViewFormat.padLeft(ViewFormat.fixed3(row[c]), 6), .plain),
+                                     (ViewFormat.padLeft(joint.map(ViewFormat.fixed2) ?? "-", 11), .plain)], mode: theme.mode))
+        }
+        return lines
+    }
+
+    /// q over experts: one bar per expert, the chosen ones marked.
+    static func renderExpertBars(_ q: [Double], chosen: Set<Int>, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
+        guard !area.isEmpty else { return }
+        let top = q.count < area.height ? 1 : 0
+        if top == 1 {
+            Text("q (expert distribution)", style: theme.muted, mode: theme.mode).render(in: area.row(0), into: &buffer)
+        }
+        for (e, p) in q.enumerated() where e + top < area.height {
+            let row = area.row(e + top).columns([.fixed(5), .fill(1), .fixed(6)])
+            let mark = chosen.contains(e) ? (theme.unicode ? "▸" : ">") : " "
+            buffer.put(mark + "e\(e)", at: row[0].x, y: row[0].y, style: chosen.contains(e) ? theme.emphasized(theme.series(e)) : theme.series(e),
+                       clip: row[0])
+            HorizontalBar(fraction: p, style: theme.series(e), mode: theme.mode).render(in: row[1], into: &buffer)
+            Text(ViewFormat.fixed3(p), alignment: .right, mode: theme.mode).render(in: row[2], into: &buffer)
+        }
+    }
+}

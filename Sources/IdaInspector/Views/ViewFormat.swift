@@ -1,0 +1,60 @@
+import IdaTerminal
+
+/// Number formats shared by the screens (no Foundation, so frames never depend on the locale).
+enum ViewFormat {
+    /// A share as a percentage: "12.5%", "0.08%", "100%".
+    static func percent(_ share: Double) -> String {
+        guard share.isFinite else { return NumberText.fixed(share, decimals: 0) }
+        let p = share * 100
+        let decimals = abs(p) >= 99.95 ? 0 : abs(p) < 0.995 && p != 0 ? 2 : 1
+        return NumberText.fixed(p, decimals: decimals) + "%"
+    }
+
+    /// A rate with a k/M suffix: "950", "12.3k", "1.2M".
+    static func rate(_ value: Double) -> String {
+        guard value.isFinite else { return NumberText.fixed(value, decimals: 0) }
+        if value >= 1_000_000 { return NumberText.fixed(value / 1_000_000, decimals: 1) + "M" }
+        if value >= 10_000 { return NumberText.fixed(value / 1000, decimals: 1) + "k" }
+        return NumberText.fixed(value, decimals: 0)
+    }
+
+    /// A value with three decimals ("0.423", "nan").
+    static func fixed3(_ value: Double) -> String { NumberText.fixed(value, decimals: 3) }
+
+    /// A value with two decimals.
+    static func fixed2(_ value: Double) -> String { NumberText.fixed(value, decimals: 2) }
+
+    /// `text` padded with spaces on the right to `width` columns (never cut).
+    static func padRight(_ text: String, _ width: Int) -> String {
+        let w = DisplayWidth.of(text)
+        return w >= width ? text : text + String(repeating: " ", count: width - w)
+    }
+
+    /// `text` padded with spaces on the left to `width` columns (never cut).
+    static func padLeft(_ text: String, _ width: Int) -> String {
+        let w = DisplayWidth.of(text)
+        return w >= width ? text : String(repeating: " ", count: width - w) + text
+    }
+
+    /// `values` reduced to at most `count` bucket means, so a whole run fits a sparkline; NaN
+    /// values are skipped within a bucket (a bucket of only NaN stays NaN).
+    static func buckets(_ values: [Double], count: Int) -> [Double] {
+        guard count > 0, values.count > count else { return values }
+        return (0..<count).map { b in
+            let lo = b * values.count / count
+            let hi = max(lo + 1, (b + 1) * values.count / count)
+            let finite = values[lo..<hi].filter { !$0.isNaN }
+            return finite.isEmpty ? .nan : finite.reduce(0, +) / Double(finite.count)
+        }
+    }
+
+    /// The bucket (as in `buckets`) that holds value `index` of `total`.
+    static func bucket(of index: Int, total: Int, count: Int) -> Int {
+        guard count > 0, total > count else { return index }
+        // Bucket b covers [b * total / count, (b + 1) * total / count).
+        var b = index * count / total
+        while b + 1 < count && (b + 1) * total / count <= index { b += 1 }
+        while b > 0 && b * total / count > index { b -= 1 }
+        return b
+    }
+}

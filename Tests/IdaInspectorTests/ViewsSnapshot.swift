@@ -1,0 +1,54 @@
+import Foundation
+import IdaTerminal
+import Testing
+
+/// Snapshot files under Tests/IdaInspectorTests/Snapshots/NAME.txt hold plain cell text: for each
+/// rendered buffer a "== label (WxH)" line, then every row framed by '|' so trailing spaces and the
+/// exact width survive editors and review. No escape bytes, no styles (tests assert styles directly).
+///
+/// A missing file is written and the test FAILS ("recorded, review and re-run"), so a snapshot never
+/// passes before someone has looked at it. With IDAMOE_RECORD_SNAPSHOTS=1 a mismatching file is
+/// rewritten and the test still fails.
+enum ViewSnapshot {
+    /// The directory of snapshot files, found from this source file's path.
+    static let directory: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().appendingPathComponent("Snapshots")
+
+    /// The text stored for labelled buffers.
+    static func text(_ frames: [(String, ScreenBuffer)]) -> String {
+        var out = ""
+        for (label, buffer) in frames {
+            out += "== \(label) (\(buffer.width)x\(buffer.height))\n"
+            for line in buffer.lines() { out += "|" + line + "|\n" }
+        }
+        return out
+    }
+}
+
+/// Compares labelled buffers with the snapshot file `name`, recording it when missing.
+func expectViewSnapshot(_ frames: [(String, ScreenBuffer)], named name: String,
+                        sourceLocation: SourceLocation = #_sourceLocation) {
+    let url = ViewSnapshot.directory.appendingPathComponent(name + ".txt")
+    let actual = ViewSnapshot.text(frames)
+    let record = ProcessInfo.processInfo.environment["IDAMOE_RECORD_SNAPSHOTS"] == "1"
+    guard let expected = try? String(contentsOf: url, encoding: .utf8) else {
+        try? FileManager.default.createDirectory(at: ViewSnapshot.directory, withIntermediateDirectories: true)
+        try? actual.write(to: url, atomically: true, encoding: .utf8)
+        Issue.record("snapshot \(name) recorded at \(url.path); review it and re-run", sourceLocation: sourceLocation)
+        return
+    }
+    guard expected != actual else { return }
+    let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
+    let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
+    let row = zip(e, a).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(e.count, a.count)
+    let expectedLine = row < e.count ? String(e[row]) : "<end>"
+    let actualLine = row < a.count ? String(a[row]) : "<end>"
+    if record { try? actual.write(to: url, atomically: true, encoding: .utf8) }
+    Issue.record("""
+        snapshot \(name) differs at line \(row + 1)\(record ? " (re-recorded)" : ""):
+          expected: \(expectedLine)
+          actual:   \(actualLine)
+        full actual:
+        \(actual)
+        """, sourceLocation: sourceLocation)
+}
