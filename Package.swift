@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "IdaFormatsTests", dependencies: ["IdaFormats", "IdaTestSupport"]),
         .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "IdaTestSupport"]),
         .testTarget(name: "IdaRoutingTests", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
-        .testTarget(name: "IdaTerminalTests", dependencies: ["IdaTerminal", "IdaCurses"], exclude: ["Snapshots"]),
+        .testTarget(name: "IdaTerminalTests", dependencies: ["IdaTerminal", "IdaCurses", "IdaTestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "IdaInspectorTests", dependencies: ["IdaInspector", "IdaTerminal", "IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "IdaTrainingTests", dependencies: ["IdaTraining", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaTestSupport"]),
         .testTarget(name: "IdaCLITests", dependencies: ["IdaCLI", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"]),

@@ -1,4 +1,6 @@
 import Foundation
+import IdaTestSupport
+import Testing
 
 /// What a run of the built `idamoe` binary produced.
 struct RunOutput {
@@ -19,33 +21,16 @@ func idamoeBinary() -> String {
     return root.appendingPathComponent(".build/debug/idamoe").path
 }
 
-/// Runs `idamoe` with `arguments` and no standard input, collecting both output streams.
-func runIdamoe(_ arguments: [String], environment: [String: String] = [:]) throws -> RunOutput {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: idamoeBinary())
-    process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    for (k, v) in environment { env[k] = v }
-    process.environment = env
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    // Read both pipes before waiting so a large output cannot fill a pipe and stall the child.
-    nonisolated(unsafe) var errBytes = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-        errBytes = err.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
+/// Runs `idamoe` with `arguments` and no standard input, collecting both output streams; a run
+/// longer than `timeout` seconds is killed and recorded as a failure.
+func runIdamoe(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 300,
+               sourceLocation: SourceLocation = #_sourceLocation) throws -> RunOutput {
+    let result = try runChild(idamoeBinary(), arguments, environment: environment, timeout: timeout)
+    if result.timedOut {
+        Issue.record("idamoe \(arguments.joined(separator: " ")) still running after \(timeout) s; killed",
+                     sourceLocation: sourceLocation)
     }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
-    return RunOutput(status: process.terminationStatus,
-                     stdout: String(decoding: outData, as: UTF8.self),
-                     stderr: String(decoding: errBytes, as: UTF8.self))
+    return RunOutput(status: result.status, stdout: result.stdout, stderr: result.stderr)
 }
 
 /// A fresh temporary directory.

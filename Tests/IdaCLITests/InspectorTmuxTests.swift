@@ -1,20 +1,6 @@
 import Foundation
+import IdaTestSupport
 import Testing
-
-/// Runs a shell command, returning its standard output.
-@discardableResult
-func shell(_ command: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
-}
 
 let tmuxAvailable = (try? shell("command -v tmux"))?.isEmpty == false
 

@@ -1,5 +1,6 @@
 import Foundation
 import IdaFormats
+import IdaTestSupport
 import Testing
 
 /// Runs `python3` (found through /usr/bin/env) and reports whether numpy and safetensors import.
@@ -12,16 +13,8 @@ enum Python {
 
     /// Runs `python3 -c script arguments...`.
     static func run(_ script: String, arguments: [String] = []) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self))
+        let result = try runChild("/usr/bin/env", ["python3", "-c", script] + arguments)
+        return Run(status: result.status, output: result.stdout + result.stderr)
     }
 
     /// Nil when python3 with numpy and safetensors is usable, otherwise why not.

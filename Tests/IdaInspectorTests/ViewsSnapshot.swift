@@ -1,5 +1,6 @@
 import Foundation
 import IdaTerminal
+import IdaTestSupport
 import Testing
 
 /// Snapshot files under Tests/IdaInspectorTests/Snapshots/NAME.txt hold plain cell text: for each
@@ -27,28 +28,6 @@ enum ViewSnapshot {
 
 /// Compares labelled buffers with the snapshot file `name`, recording it when missing.
 func expectViewSnapshot(_ frames: [(String, ScreenBuffer)], named name: String,
-                        sourceLocation: SourceLocation = #_sourceLocation) {
-    let url = ViewSnapshot.directory.appendingPathComponent(name + ".txt")
-    let actual = ViewSnapshot.text(frames)
-    let record = ProcessInfo.processInfo.environment["IDAMOE_RECORD_SNAPSHOTS"] == "1"
-    guard let expected = try? String(contentsOf: url, encoding: .utf8) else {
-        try? FileManager.default.createDirectory(at: ViewSnapshot.directory, withIntermediateDirectories: true)
-        try? actual.write(to: url, atomically: true, encoding: .utf8)
-        Issue.record("snapshot \(name) recorded at \(url.path); review it and re-run", sourceLocation: sourceLocation)
-        return
-    }
-    guard expected != actual else { return }
-    let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
-    let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
-    let row = zip(e, a).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(e.count, a.count)
-    let expectedLine = row < e.count ? String(e[row]) : "<end>"
-    let actualLine = row < a.count ? String(a[row]) : "<end>"
-    if record { try? actual.write(to: url, atomically: true, encoding: .utf8) }
-    Issue.record("""
-        snapshot \(name) differs at line \(row + 1)\(record ? " (re-recorded)" : ""):
-          expected: \(expectedLine)
-          actual:   \(actualLine)
-        full actual:
-        \(actual)
-        """, sourceLocation: sourceLocation)
+          sourceLocation: SourceLocation = #_sourceLocation) {
+    expectTextSnapshot(ViewSnapshot.text(frames), named: name, in: ViewSnapshot.directory, sourceLocation: sourceLocation)
 }

@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+
+/// Compares `actual` with the snapshot file `directory/name.txt`. A missing file is written and the
+/// test FAILS ("recorded, review and re-run"), so a snapshot never passes before someone has looked at
+/// it; with IDAMOE_RECORD_SNAPSHOTS=1 a mismatching file is rewritten and the test still fails.
+public func expectTextSnapshot(_ actual: String, named name: String, in directory: URL,
+                               sourceLocation: SourceLocation = #_sourceLocation) {
+    let url = directory.appendingPathComponent(name + ".txt")
+    let record = ProcessInfo.processInfo.environment["IDAMOE_RECORD_SNAPSHOTS"] == "1"
+    guard let expected = try? String(contentsOf: url, encoding: .utf8) else {
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try? actual.write(to: url, atomically: true, encoding: .utf8)
+        Issue.record("snapshot \(name) recorded at \(url.path); review it and re-run", sourceLocation: sourceLocation)
+        return
+    }
+    guard expected != actual else { return }
+    let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
+    let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
+    let row = zip(e, a).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(e.count, a.count)
+    let expectedLine = row < e.count ? String(e[row]) : "<end>"
+    let actualLine = row < a.count ? String(a[row]) : "<end>"
+    if record { try? actual.write(to: url, atomically: true, encoding: .utf8) }
+    Issue.record("""
+        snapshot \(name) differs at line \(row + 1)\(record ? " (re-recorded)" : ""):
+          expected: \(expectedLine)
+          actual:   \(actualLine)
+        full actual:
+        \(actual)
+        """, sourceLocation: sourceLocation)
+}
