@@ -41,7 +41,7 @@ struct DemoCommand: ParsableCommand {
         }
         do {
             let terminal = try CursesTerminal(glyphMode: ascii ? .ascii : nil, mouse: true)
-            let app = InspectorApp(source: .run(dir), probe: nil)
+            let app = InspectorApp(source: .run(dir), probe: nil, textProber: makeTextProber())
             app.run(on: CursesBackend(terminal: terminal))
             terminal.restore()
         }

@@ -26,7 +26,7 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         tuneAllocator()
         let source = try RunSource.resolve(path, probe: probe)
-        let app = InspectorApp(source: source, probe: probe)
+        let app = InspectorApp(source: source, probe: probe, textProber: makeTextProber())
         if headless || frame {
             let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
             guard parts.count == 2, parts[0] >= 0, parts[1] >= 0, parts[0] <= 1000, parts[1] <= 1000 else {

@@ -43,20 +43,7 @@ extension Trainer {
 
     /// The probe's router inputs at every MoE block, [N, D] each, in windows of T tokens.
     func probeHiddenStates() -> [Int: [Float]] {
-        let t = config.context
-        let probe = dataset.probe.tokens.map { Int32($0) }
-        var out: [Int: [Float]] = [:]
-        var start = 0
-        while start < probe.count {
-            let full = (probe.count - start) / t
-            let (batch, time) = full > 0 ? (min(full, options.batch), t) : (1, probe.count - start)
-            let range = start..<(start + batch * time)
-            for (i, h) in model.routerInputs(tokens: Array(probe[range]), batch: batch, time: time) {
-                out[i, default: []] += h.data
-            }
-            start = range.upperBound
-        }
-        return out
+        model.routerInputs(windowed: dataset.probe.tokens.map { Int32($0) })
     }
 
     /// A probe file (docs/format.md) with the run's probe tokens and the given hidden states.
@@ -103,16 +90,7 @@ extension Trainer {
     func restore(step snapshotStep: Int) throws {
         let modelFile = try SafetensorsFile(path: RunDirectory.snapshotPath(run.path, step: snapshotStep))
         let optimFile = try SafetensorsFile(path: RunDirectory.optimizerPath(run.path, step: snapshotStep))
-        var failure: Error?
-        model.visitParameters { name, shape, value, _ in
-            guard failure == nil else { return }
-            guard let info = modelFile.info(name), info.shape == shape else {
-                failure = TrainingError.runDirectory(path: modelFile.path, problem: "tensor \(name) is missing or has another shape than the run's model")
-                return
-            }
-            do { value = try modelFile.floats(name) } catch { failure = error }
-        }
-        if let failure { throw failure }
+        try model.loadParameters(from: modelFile)
         var adam = AdamW(weightDecay: options.weightDecay)
         adam.step = Int(optimFile.metadata["adam.step"] ?? "") ?? snapshotStep
         for t in optimFile.tensors where t.name.hasPrefix("m.") {

@@ -29,6 +29,17 @@ struct TrainCommandTests {
                                    "--probe", dir + "/run/snapshots/step-00000004.probe.safetensors"])
         #expect(route.status == 0, "\(route.stderr)")
         #expect(route.stdout.contains("ida router, step 4"))
+        // Live text: typed on the tokens screen, run through the snapshot's model and routed.
+        let live = try runIdamoe(["inspect", dir + "/run", "--headless", "--size", "120x40",
+                                  "--keys", "4 e h i Space t h e r e Enter", "--frame"])
+        #expect(live.status == 0, "\(live.stderr)")
+        #expect(live.stdout.contains("typed text @ step 4") && live.stdout.contains("│hi there "), "\(live.stdout)")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        let routersOnly = try runIdamoe(["inspect", root + "/fixtures/tiny-ida.safetensors", "--probe",
+                                         root + "/fixtures/tiny-probe.safetensors", "--headless", "--size", "200x40",
+                                         "--keys", "4 e a Enter", "--frame"])
+        #expect(routersOnly.stdout.contains("holds routers only"), "\(routersOnly.stdout)")
         let before = try String(contentsOfFile: dir + "/run/events.jsonl", encoding: .utf8)
         let again = try runIdamoe(["train", "--run-dir", dir + "/run", "--corpus", c, "--steps", "4"] + tiny)
         #expect(again.status == 1)

@@ -12,9 +12,14 @@ public final class InspectorApp {
     let results = AnalysisInbox()
     let worker = DispatchQueue(label: "idamoe.inspector.analysis", qos: .userInitiated)
 
-    /// An app for a resolved source; `probe` overrides the run's probe.
-    public init(source: RunSource, probe: String?) {
+    /// Runs typed text through a snapshot's model (nil: live text is not available).
+    let textProber: TextProber?
+
+    /// An app for a resolved source; `probe` overrides the run's probe; `textProber` runs typed text
+    /// through a snapshot's model for the tokens screen's `e`.
+    public init(source: RunSource, probe: String?, textProber: TextProber? = nil) {
         loader = SnapshotLoader(source: source, probeOverride: probe)
+        self.textProber = textProber
         switch source {
         case let .run(dir):
             state = InspectorState(title: dir, live: true)
@@ -62,6 +67,17 @@ public final class InspectorApp {
             switch effect {
             case .quit:
                 return false
+            case let .routeText(text, step):
+                let loader = self.loader, prober = textProber
+                let work: @Sendable () -> InspectorEvent = {
+                    .textAnalyzed(text: text, step: step, result: loader.analyzeText(text, step: step, prober: prober))
+                }
+                if synchronous {
+                    _ = apply(work(), synchronous: true)
+                } else {
+                    let inbox = results
+                    worker.async { inbox.post(work()) }
+                }
             case let .analyze(step):
                 let previous = state.analysis
                 let loader = self.loader
@@ -69,7 +85,7 @@ public final class InspectorApp {
                     _ = apply(.analyzed(step: step, result: loader.analyze(step: step, previous: previous)), synchronous: true)
                 } else {
                     let inbox = results
-                    worker.async { inbox.post(step: step, result: loader.analyze(step: step, previous: previous)) }
+                    worker.async { inbox.post(.analyzed(step: step, result: loader.analyze(step: step, previous: previous))) }
                 }
             }
         }
@@ -85,6 +101,7 @@ public final class InspectorApp {
 
     /// Headless: load everything synchronously, press `keys` (key names), and return the frame.
     public func headlessFrame(width: Int, height: Int, keys: [String], mode: DisplayMode) -> ScreenBuffer {
+        state.displayMode = mode
         _ = apply(.resize(width: width, height: height), synchronous: true)
         for event in pollSource() { _ = apply(event, synchronous: true) }
         for key in keys where !apply(.key(key), synchronous: true) { break }
@@ -94,6 +111,7 @@ public final class InspectorApp {
     /// The interactive loop on `backend` until the user quits.
     public func run(on backend: InspectorBackend) {
         let size = backend.cellSize
+        state.displayMode = backend.displayMode
         _ = apply(.resize(width: size.width, height: size.height), synchronous: false)
         var lastPoll = Date.distantPast
         var dirty = true
@@ -105,9 +123,9 @@ public final class InspectorApp {
                     if !apply(event, synchronous: false) { return }
                 }
             }
-            for (step, result) in results.take() {
+            for event in results.take() {
                 dirty = true
-                if !apply(.analyzed(step: step, result: result), synchronous: false) { return }
+                if !apply(event, synchronous: false) { return }
             }
             if dirty {
                 backend.show(frame(width: state.width, height: state.height, mode: backend.displayMode))
@@ -125,14 +143,14 @@ public final class InspectorApp {
 
 /// Finished analyses handed from the worker queue to the UI loop.
 final class AnalysisInbox: @unchecked Sendable {
-    private var items: [(Int, Result<SnapshotAnalysis, AnalysisFailure>)] = []
+    private var items: [InspectorEvent] = []
     private let lock = NSLock()
 
-    func post(step: Int, result: Result<SnapshotAnalysis, AnalysisFailure>) {
-        lock.withLock { items.append((step, result)) }
+    func post(_ event: InspectorEvent) {
+        lock.withLock { items.append(event) }
     }
 
-    func take() -> [(Int, Result<SnapshotAnalysis, AnalysisFailure>)] {
+    func take() -> [InspectorEvent] {
         lock.withLock {
             let out = items
             items = []

@@ -1,6 +1,10 @@
 import Foundation
 import IdaRouting
 
+/// Runs bytes of text through the full model stored in a checkpoint file and returns them as a
+/// probe (tokens and router inputs at every MoE block); throws when the file holds routers only.
+public typealias TextProber = @Sendable (_ bytes: [UInt8], _ checkpoint: String) throws -> Probe
+
 /// Finds the checkpoint and probe for a snapshot step of a source and analyses them.
 public struct SnapshotLoader: Sendable {
     /// The source.
@@ -38,6 +42,20 @@ public struct SnapshotLoader: Sendable {
             let analysis = try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: ck), probe: Probe(path: pr),
                                                 previous: previous)
             return .success(analysis)
+        } catch let failure as AnalysisFailure {
+            return .failure(failure)
+        } catch {
+            return .failure(AnalysisFailure(String(describing: error)))
+        }
+    }
+
+    /// Runs `text` through the model of snapshot `step` with `prober` and routes it.
+    public func analyzeText(_ text: String, step: Int, prober: TextProber?) -> Result<SnapshotAnalysis, AnalysisFailure> {
+        guard let prober else { return .failure(AnalysisFailure("live text is not available in this session")) }
+        do {
+            let checkpoint = try paths(step: step).checkpoint
+            let probe = try prober(Array(text.utf8), checkpoint)
+            return .success(try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: checkpoint), probe: probe, previous: nil))
         } catch let failure as AnalysisFailure {
             return .failure(failure)
         } catch {

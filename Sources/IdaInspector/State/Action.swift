@@ -14,6 +14,8 @@ public enum Action: Sendable, Equatable {
     case moveLine(Int)
     /// Start typing a search (`/`).
     case beginSearch
+    /// Open the prompt for text to run through the model (`e`).
+    case beginTextEntry
     /// Jump to the next search match.
     case nextMatch
     /// Zoom the latent view in (> 1) or out (< 1).

@@ -6,6 +6,8 @@ extension InspectorState {
             return handleKey(name)
         case let .mouse(x, y, button):
             return handleMouse(x: x, y: y, button: button)
+        case let .click(target):
+            return click(target)
         case let .resize(w, h):
             width = max(0, w)
             height = max(0, h)
@@ -19,9 +21,13 @@ extension InspectorState {
             if following, let newest = snapshots.last { return select(step: newest) }
             if selectedStep == nil, let first = snapshots.last { return select(step: first) }
             return []
+        case let .textAnalyzed(text, step, result):
+            return textAnalyzed(text: text, step: step, result: result)
         case let .analyzed(step, result):
             if analyzing == step { analyzing = nil }
             switch result {
+            case let .success(a) where step == selectedStep && liveText != nil:
+                liveText?.probeAnalysis = a  // shown again when the live text is closed
             case let .success(a) where step == selectedStep:
                 analysis = a
                 layerIndex = min(layerIndex, max(0, a.layerOrder.count - 1))
@@ -54,6 +60,7 @@ extension InspectorState {
 
     mutating func handleKey(_ name: String) -> [Effect] {
         if searchInput != nil { return handleSearchKey(name) }
+        if textInput != nil { return handleTextKey(name) }
         if showHelp {
             if name == "q" || name == "C-c" { return [.quit] }
             showHelp = false
@@ -61,6 +68,7 @@ extension InspectorState {
         }
         if name == "Escape" {
             message = nil
+            closeLiveText()
             return []
         }
         guard let action = KeyTable.action(for: name, on: screen) else { return [] }
@@ -105,6 +113,8 @@ extension InspectorState {
             moveCursor(to: lineNeighbour(from: cursor, direction: direction))
         case .beginSearch:
             searchInput = ""
+        case .beginTextEntry:
+            textInput = liveText?.text ?? ""
         case .nextMatch:
             jumpToMatch(from: cursor + 1)
         case let .zoom(factor):
@@ -206,9 +216,8 @@ extension InspectorState {
             return perform(.zoom(1.25))
         case .scrollDown where screen == .latent:
             return perform(.zoom(1 / 1.25))
-        case .left where y == 0:
-            // The tab bar: each tab is "n Title " laid out by TabBar.
-            if let s = TabBar.screen(at: x) { screen = s }
+        case .left:
+            if let target = InspectorView.target(atX: x, y: y, state: self) { return click(target) }
         default:
             break
         }

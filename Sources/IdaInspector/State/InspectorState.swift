@@ -1,5 +1,6 @@
 import IdaFormats
 import IdaRouting
+import IdaTerminal
 
 /// Everything the inspector shows, as a value: events change it through `update`, views draw it.
 public struct InspectorState: Sendable {
@@ -49,6 +50,16 @@ public struct InspectorState: Sendable {
     public var vocabulary: Vocabulary = .bytes
     /// Domain names.
     public var domainNames: [String] = []
+    /// Text being typed for live routing (`e`), when the prompt is open.
+    public var textInput: String?
+    /// The probe put aside while typed text is shown in its place (nil: the probe is shown).
+    public var liveText: LiveText?
+    /// Expert selected by a click (highlighted on the overview and layer screens).
+    public var selectedExpert: Int?
+    /// Mixture component selected by a click on the prior heatmap.
+    public var selectedComponent: Int?
+    /// Colours and glyphs of the terminal (the token layout and hit-testing depend on them).
+    public var displayMode: DisplayMode = .full
     /// Terminal size.
     public var width = 80
     /// Terminal size.
@@ -81,12 +92,16 @@ public enum InspectorEvent: Sendable {
     case key(String)
     /// A mouse click or scroll at a cell.
     case mouse(x: Int, y: Int, button: MouseButtonName)
+    /// A left click resolved to what it landed on (also what `.mouse` left clicks become).
+    case click(ClickTarget)
     /// The terminal changed size.
     case resize(width: Int, height: Int)
     /// New complete event-log lines.
     case events([EventRecord])
     /// New complete snapshots.
     case snapshots([Int])
+    /// Typed text was run through the model and routed (or failed with a one-line message).
+    case textAnalyzed(text: String, step: Int, result: Result<SnapshotAnalysis, AnalysisFailure>)
     /// An analysis finished (or failed with a one-line message).
     case analyzed(step: Int, result: Result<SnapshotAnalysis, AnalysisFailure>)
 }
@@ -115,6 +130,23 @@ public struct AnalysisFailure: Error, Sendable, Equatable {
 public enum Effect: Sendable, Equatable {
     /// Analyse the snapshot at this step (or the checkpoint, step -1).
     case analyze(step: Int)
+    /// Run typed text through the model of snapshot `step` and route it.
+    case routeText(String, step: Int)
     /// Leave.
     case quit
+}
+
+/// Typed text shown in place of the probe, and the probe it stands in for.
+public struct LiveText: Sendable {
+    /// The text as typed.
+    public var text: String
+    /// The snapshot step whose model ran it.
+    public var step: Int
+    /// The probe's tokens, domains and analysis, restored when the live text is closed; probe
+    /// analyses that finish meanwhile land here.
+    public var probeTokens: [Int32]
+    /// The probe's domains.
+    public var probeDomains: [Int32]?
+    /// The probe's analysis.
+    public var probeAnalysis: SnapshotAnalysis?
 }

@@ -33,6 +33,7 @@ public enum KeyTable {
         KeyBinding(keys: ["Down", "j"], action: .moveLine(1), help: "line down", screens: [.tokens], footer: false),
         KeyBinding(keys: ["Up", "k"], action: .moveLine(-1), help: "line up", screens: [.tokens], footer: false),
         KeyBinding(keys: ["/"], action: .beginSearch, help: "search the probe text", screens: [.tokens], footer: true),
+        KeyBinding(keys: ["e"], action: .beginTextEntry, help: "route typed text", screens: [.tokens], footer: true),
         KeyBinding(keys: ["n"], action: .nextMatch, help: "next match", screens: [.tokens], footer: false),
         KeyBinding(keys: ["+", "="], action: .zoom(1.5), help: "zoom in", screens: [.latent], footer: true),
         KeyBinding(keys: ["-"], action: .zoom(1 / 1.5), help: "zoom out", screens: [.latent], footer: true),

@@ -57,6 +57,9 @@ enum ChromeView {
     static func renderTitle(_ state: InspectorState, theme: Theme, row: Rect, into buffer: inout ScreenBuffer) {
         var line = StyledLine(mode: theme.mode)
         line.append(state.title, theme.strong)
+        if let live = state.liveText {
+            line.append(theme.dot + "live text @ step \(live.step) (Escape: probe)", theme.warn)
+        }
         if let analysis = state.analysis {
             line.append(theme.dot + analysis.router.rawValue + " router", .plain)
         }
@@ -73,6 +76,7 @@ enum ChromeView {
         if let rate = state.history.latest?.tokensPerSecond, rate.isFinite {
             line.append(theme.dot + ViewFormat.rate(rate) + " tok/s", .plain)
         }
+
         if let pinned = state.pinnedStep {
             line.append(theme.dot + theme.pinMark + " pinned \(pinned)", theme.muted)
         }
@@ -84,6 +88,12 @@ enum ChromeView {
         if let input = state.searchInput {
             let prompt = StyledLine([("/", theme.key), (input, .plain), (theme.unicode ? "█" : "_", theme.key),
                                      ("   Enter search, Escape cancel", theme.muted)], mode: theme.mode)
+            prompt.render(in: row, into: &buffer)
+            return
+        }
+        if let input = state.textInput {
+            let prompt = StyledLine([("text> ", theme.key), (input, .plain), (theme.unicode ? "█" : "_", theme.key),
+                                     ("   Enter run through the model, Escape cancel", theme.muted)], mode: theme.mode)
             prompt.render(in: row, into: &buffer)
             return
         }

@@ -3,20 +3,19 @@ import IdaTerminal
 extension LayerView {
     /// Priors as an E x M heatmap (rows experts, columns components) coloured relative to 1/K;
     /// dead components are crossed out unless values are shown.
-    static func renderPriors(_ la: LayerAnalysis, showValues: Bool, theme: Theme, in area: Rect,
-                             into buffer: inout ScreenBuffer) {
+    static func renderPriors(_ la: LayerAnalysis, showValues: Bool, selection: (expert: Int?, component: Int?) = (nil, nil),
+                             theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
         let inner = Panel.draw("priors " + (theme.unicode ? "π" : "pi") + " (expert x component)", in: area,
                                theme: theme, into: &buffer)
         guard !inner.isEmpty else { return }
         let m = la.componentsPerExpert
         let k = la.priors.count
-        let labelWidth = 4
-        let room = max(0, inner.width - labelWidth)
-        let cell = showValues ? (room >= m * 5 ? min(6, room / m) : room >= m * 4 ? 4 : max(1, min(3, room / m))) : max(1, min(6, room / m))
+        let grid = HeatmapGrid(inner: inner, columns: m, labelWidth: 4, showValues: showValues)
+        let (labelWidth, cell, room) = (grid.labelWidth, grid.cell, grid.room)
         let decimals: Int? = showValues && cell >= 4 ? (cell >= 5 ? 2 : 1) : nil
         let dead = Set(deadComponents(la))
         var y = inner.y
-        if cell >= 2 {
+        if grid.hasHeader {
             for c in 0..<m {
                 let label = [ "m\(c)", "\(c)"].first { DisplayWidth.of($0) < cell } ?? ""
                 buffer.put(ViewFormat.padLeft(label, cell), at: inner.x + labelWidth + c * cell, y: y, style: theme.muted, clip: inner)
@@ -25,7 +24,7 @@ extension LayerView {
         }
         let fairPercent = 100 / Double(k)
         for e in 0..<la.experts where y < inner.maxY {
-            buffer.put("e\(e)", at: inner.x, y: y, style: theme.series(e), clip: inner)
+            buffer.put("e\(e)", at: inner.x, y: y, style: e == selection.expert ? theme.selected : theme.series(e), clip: inner)
             let row = (0..<m).map { la.priors[e * m + $0] * 100 }
             let rect = Rect(x: inner.x + labelWidth, y: y, width: room, height: 1)
             Heatmap(values: [row], range: 0...(2 * fairPercent), cellWidth: cell, labelDecimals: decimals, mode: theme.mode)
@@ -33,6 +32,17 @@ extension LayerView {
             if decimals == nil {
                 for c in 0..<m where dead.contains(e * m + c) {
                     buffer.put(theme.unicode ? "×" : "x", at: rect.x + c * cell + (cell - 1) / 2, y: y, style: theme.bad, clip: rect)
+                }
+            }
+            if let k = selection.component, k / m == e {
+                // The clicked component: its cell drawn reversed (the heatmap colour stays visible).
+                let c = k % m
+                let x = rect.x + c * cell
+                for dx in 0..<cell where x + dx < rect.maxX {
+                    guard var marked = buffer.cell(x: x + dx, y: y), !marked.isContinuation else { continue }
+                    marked.style.reverse = true
+                    marked.style.bold = true
+                    buffer.set(marked, x: x + dx, y: y)
                 }
             }
             y += 1

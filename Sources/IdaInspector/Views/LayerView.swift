@@ -8,30 +8,54 @@ enum LayerView {
 
     /// Lays out the panels over `area`.
     static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
-        let columns = area.columns([.ratio(0.42), .fill(1)])
         let la = state.layerAnalysis
         let layer = state.layer ?? historyLayer(state)
-        let load = la?.metrics.load ?? layer.flatMap { l in state.history.latest?.layers.first { $0.layer == l }?.load }
-        let experts = load?.count ?? 0
-        let left = columns[0].rows([.fixed(min(experts + 3, columns[0].height * 3 / 5)), .fill(1)])
+        let load = currentLoad(state)
+        let parts = layout(state, area: area)
         let source = la == nil && load != nil ? theme.dot + "training batch" : ""
-        renderLoadBars(load, theme: theme, title: "load" + source, in: left[0], into: &buffer)
-        renderReactivations(state, layer: layer, theme: theme, in: left[1], into: &buffer)
+        renderLoadBars(load, selected: state.selectedExpert, theme: theme, title: "load" + source, in: parts.load,
+                       into: &buffer)
+        renderReactivations(state, layer: layer, theme: theme, in: parts.reactivations, into: &buffer)
         guard let la else {
-            let inner = Panel.draw("mixture", in: columns[1], theme: theme, into: &buffer)
+            let inner = Panel.draw("mixture", in: parts.mixture, theme: theme, into: &buffer)
             Panel.placeholder("waiting for the first snapshot" + theme.ellipsis, in: inner, style: theme.muted,
                               mode: theme.mode, into: &buffer)
             return
         }
-        guard la.componentsPerExpert > 0, la.priors.count == la.experts * la.componentsPerExpert else {
-            let inner = Panel.draw("mixture", in: columns[1], theme: theme, into: &buffer)
+        guard let priors = parts.priors, let components = parts.components else {
+            let inner = Panel.draw("mixture", in: parts.mixture, theme: theme, into: &buffer)
             Panel.placeholder("softmax router: no mixture\n(priors, component usage and reactivation exist for IDA routers only)",
                               in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
             return
         }
+        renderPriors(la, showValues: state.showValues, selection: (state.selectedExpert, state.selectedComponent),
+                     theme: theme, in: priors, into: &buffer)
+        renderComponents(la, theme: theme, in: components, into: &buffer)
+    }
+
+    /// The shown layer's load per expert: the analysed probe's, else the training log's.
+    static func currentLoad(_ state: InspectorState) -> [Double]? {
+        let layer = state.layer ?? historyLayer(state)
+        return state.layerAnalysis?.metrics.load
+            ?? layer.flatMap { l in state.history.latest?.layers.first { $0.layer == l }?.load }
+    }
+
+    /// Whether the shown layer has a mixture to draw (an IDA router with consistent priors).
+    static func hasMixture(_ la: LayerAnalysis?) -> Bool {
+        guard let la else { return false }
+        return la.componentsPerExpert > 0 && la.priors.count == la.experts * la.componentsPerExpert
+    }
+
+    /// Where the panels go; rendering and hit-testing share it. `priors` and `components` are nil
+    /// when there is no mixture to draw (then `mixture` holds a placeholder).
+    static func layout(_ state: InspectorState, area: Rect)
+        -> (load: Rect, reactivations: Rect, mixture: Rect, priors: Rect?, components: Rect?) {
+        let columns = area.columns([.ratio(0.42), .fill(1)])
+        let experts = currentLoad(state)?.count ?? 0
+        let left = columns[0].rows([.fixed(min(experts + 3, columns[0].height * 3 / 5)), .fill(1)])
+        guard let la = state.layerAnalysis, hasMixture(la) else { return (left[0], left[1], columns[1], nil, nil) }
         let right = columns[1].rows([.fixed(min(la.experts + 4, columns[1].height / 2)), .fill(1)])
-        renderPriors(la, showValues: state.showValues, theme: theme, in: right[0], into: &buffer)
-        renderComponents(la, theme: theme, in: right[1], into: &buffer)
+        return (left[0], left[1], columns[1], right[0], right[1])
     }
 
     /// The block index of the current layer according to the training log (before any analysis).
@@ -40,8 +64,10 @@ enum LayerView {
         return layers[min(max(state.layerIndex, 0), layers.count - 1)].layer
     }
 
-    /// One bar per expert on a scale where the fair share 1/E sits at the marker; percent printed.
-    static func renderLoadBars(_ load: [Double]?, theme: Theme, title: String, in area: Rect, into buffer: inout ScreenBuffer) {
+    /// One bar per expert on a scale where the fair share 1/E sits at the marker; percent printed;
+    /// the `selected` expert's label is highlighted. Row e + 1 of the panel is expert e.
+    static func renderLoadBars(_ load: [Double]?, selected: Int? = nil, theme: Theme, title: String, in area: Rect,
+                               into buffer: inout ScreenBuffer) {
         let inner = Panel.draw(title, in: area, theme: theme, into: &buffer)
         guard let load, !load.isEmpty else {
             Panel.placeholder("no load yet", in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
@@ -54,7 +80,7 @@ enum LayerView {
         let shown = load.count <= inner.height - 1 ? load.count : max(0, inner.height - 2)
         for e in 0..<shown {
             let row = inner.row(e + 1).columns([.fixed(4), .fill(1), .fixed(8)])
-            buffer.put("e\(e)", at: row[0].x, y: row[0].y, style: theme.series(e), clip: row[0])
+            buffer.put("e\(e)", at: row[0].x, y: row[0].y, style: e == selected ? theme.selected : theme.series(e), clip: row[0])
             let share = load[e]
             let style = share < 0.1 * fair || !share.isFinite ? theme.bad : share < 0.5 * fair ? theme.warn : theme.good
             HorizontalBar(fraction: share / scale, style: style, marker: fair / scale, markerStyle: theme.strong,

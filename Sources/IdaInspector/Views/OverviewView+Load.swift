@@ -12,21 +12,16 @@ extension OverviewView {
                               mode: theme.mode, into: &buffer)
             return
         }
-        let labelWidth = 7
-        let e = matrix.experts
-        let room = max(0, inner.width - labelWidth)
-        let cell: Int
-        if state.showValues {
-            cell = room >= e * 5 ? min(6, room / e) : room >= e * 4 ? 4 : max(1, min(3, room / e))
-        } else {
-            cell = max(1, min(6, room / e))
-        }
+        let grid = HeatmapGrid(inner: inner, columns: matrix.experts, labelWidth: 7, showValues: state.showValues)
+        let (labelWidth, cell, room, e) = (grid.labelWidth, grid.cell, grid.room, matrix.experts)
         let decimals: Int? = state.showValues && cell >= 3 ? (cell >= 5 ? 1 : 0) : nil
         var y = inner.y
-        if cell >= 2 {
+        if grid.hasHeader {
             for expert in 0..<e {
                 let label = ["e\(expert)", "\(expert)"].first { DisplayWidth.of($0) < cell } ?? ""
-                buffer.put(ViewFormat.padLeft(label, cell), at: inner.x + labelWidth + expert * cell, y: y, style: theme.muted, clip: inner)
+                let selected = expert == state.selectedExpert
+                buffer.put(ViewFormat.padLeft(label, cell), at: inner.x + labelWidth + expert * cell, y: y,
+                           style: selected ? theme.selected : theme.muted, clip: inner)
             }
             y += 1
         }

@@ -6,15 +6,22 @@ enum OverviewView {
     /// Lays out the three panels over `area`.
     static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
         let alerts = Alert.all(for: state, ellipsis: theme.ellipsis)
-        let alertRows = min(max(3, alerts.count + 2), max(4, area.height / 3))
-        let parts = area.rows([.fill(1), .fixed(alertRows)])
         let matrix = LoadMatrix.from(state)
+        let parts = layout(state, matrix: matrix, alerts: alerts.count, area: area)
+        OverviewView.renderLoad(state, matrix: matrix, theme: theme, in: parts.load, into: &buffer)
+        renderCurves(state.history, theme: theme, live: state.live, in: parts.curves, into: &buffer)
+        renderAlerts(alerts, theme: theme, in: parts.alerts, into: &buffer)
+    }
+
+    /// Where the load, curves and alerts panels go; rendering and hit-testing share it.
+    static func layout(_ state: InspectorState, matrix: LoadMatrix?, alerts: Int, area: Rect)
+        -> (load: Rect, curves: Rect, alerts: Rect) {
+        let alertRows = min(max(3, alerts + 2), max(4, area.height / 3))
+        let parts = area.rows([.fill(1), .fixed(alertRows)])
         let wanted = 9 + (matrix?.experts ?? 8) * (state.showValues ? 5 : 4)
         let left = min(max(wanted, 46), parts[0].width * 11 / 20)
         let top = parts[0].columns([.fixed(left), .fill(1)])
-        OverviewView.renderLoad(state, matrix: matrix, theme: theme, in: top[0], into: &buffer)
-        renderCurves(state.history, theme: theme, live: state.live, in: top[1], into: &buffer)
-        renderAlerts(alerts, theme: theme, in: parts[1], into: &buffer)
+        return (top[0], top[1], parts[1])
     }
 
     /// The training curves panel: three stacked sections with the current value in each header.

@@ -13,6 +13,11 @@ enum Panel {
         return box.inner(area)
     }
 
+    /// The inner rectangle `draw` returns for `area`, without drawing (for hit-testing).
+    static func innerArea(_ area: Rect) -> Rect {
+        area.width >= 3 && area.height >= 3 ? area.inset(by: 1) : area
+    }
+
     /// Draws `text` centred in `area` in the muted style (placeholders such as "waiting for the first
     /// snapshot…"); long text wraps at spaces.
     static func placeholder(_ text: String, in area: Rect, style: Style, mode: DisplayMode, into buffer: inout ScreenBuffer) {

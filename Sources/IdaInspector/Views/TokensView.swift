@@ -59,7 +59,8 @@ public enum TokensView {
         let byDomain = state.colorByDomain && state.domains != nil
         let colouring = byDomain ? "domain" : la.map { "top-1 expert, layer \($0.layer)" } ?? "none yet"
         let key = (g.rowsPerLine == 2 ? "row below: " : "colour: ") + colouring
-        Panel.draw("probe text" + theme.dot + key, in: g.textPanel, theme: theme, into: &buffer)
+        let source = state.liveText.map { "typed text @ step \($0.step)" } ?? "probe text"
+        Panel.draw(source + theme.dot + key, in: g.textPanel, theme: theme, into: &buffer)
         let groups = tokenGroups(state, byDomain: byDomain)
         renderText(state, geometry: g, groups: groups, theme: theme, into: &buffer)
         renderDetail(state, side: g.side, theme: theme, in: g.detail, into: &buffer)

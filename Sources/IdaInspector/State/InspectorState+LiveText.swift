@@ -1,0 +1,65 @@
+extension InspectorState {
+    /// Longest text the prompt takes (bytes); the model runs it in windows of its context length.
+    public static let liveTextLimit = 4096
+
+    /// Keys while the text prompt is open: Enter runs the text, Escape cancels.
+    mutating func handleTextKey(_ name: String) -> [Effect] {
+        switch name {
+        case "Escape":
+            textInput = nil
+        case "Enter":
+            let text = textInput ?? ""
+            textInput = nil
+            guard !text.isEmpty else {
+                closeLiveText()
+                return []
+            }
+            guard let step = selectedStep else {
+                message = "no snapshot yet to run text through"
+                return []
+            }
+            message = "running \"\(text)\" through the model of step \(step)…"
+            return [.routeText(text, step: step)]
+        case "Backspace":
+            if textInput?.isEmpty == false { textInput?.removeLast() }
+        case "C-c":
+            return [.quit]
+        default:
+            let add = name == "Space" ? " " : name.count == 1 ? name : ""
+            if (textInput?.utf8.count ?? 0) + add.utf8.count <= Self.liveTextLimit { textInput?.append(add) }
+        }
+        return []
+    }
+
+    /// Shows the routed text in place of the probe (the probe is put aside), or reports the failure.
+    mutating func textAnalyzed(text: String, step: Int, result: Result<SnapshotAnalysis, AnalysisFailure>) -> [Effect] {
+        switch result {
+        case let .failure(failure):
+            message = failure.message
+        case let .success(a):
+            if liveText == nil {
+                liveText = LiveText(text: text, step: step, probeTokens: tokens, probeDomains: domains, probeAnalysis: analysis)
+            }
+            liveText?.text = text
+            liveText?.step = step
+            tokens = Array(text.utf8).map { Int32($0) }
+            domains = nil
+            analysis = a
+            cursor = 0
+            layerIndex = min(layerIndex, max(0, a.layerOrder.count - 1))
+            message = "live text through step \(step): \(tokens.count) tokens · e edits · Escape returns to the probe"
+        }
+        return []
+    }
+
+    /// Puts the probe back in place of the live text (no-op when none is shown).
+    mutating func closeLiveText() {
+        guard let live = liveText else { return }
+        tokens = live.probeTokens
+        domains = live.probeDomains
+        analysis = live.probeAnalysis
+        liveText = nil
+        cursor = min(cursor, max(0, tokens.count - 1))
+        if let a = analysis { layerIndex = min(layerIndex, max(0, a.layerOrder.count - 1)) }
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import IdaFormats
+
+extension MoETransformer {
+    /// Replaces every parameter with the tensor of the same name in `file` (shapes must match).
+    public mutating func loadParameters(from file: SafetensorsFile) throws {
+        var failure: Error?
+        visitParameters { name, shape, value, _ in
+            guard failure == nil else { return }
+            guard let info = file.info(name), info.shape == shape else {
+                failure = TrainingError.runDirectory(
+                    path: file.path, problem: "tensor \(name) is missing or is not \(shape) as the model needs")
+                return
+            }
+            do {
+                let loaded = try file.floats(name)
+                if let bad = loaded.firstIndex(where: { !$0.isFinite }) {
+                    failure = TrainingError.runDirectory(path: file.path, problem: "tensor \(name) element \(bad) is not finite")
+                    return
+                }
+                value = loaded
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Router inputs (the FFN input of every MoE block) for `tokens`, [N, D] each, flattened; the
+    /// text is cut into windows of T tokens (the last one shorter), each starting a fresh context,
+    /// as the probe's hidden states are.
+    public func routerInputs(windowed tokens: [Int32]) -> [Int: [Float]] {
+        let t = config.context
+        var out: [Int: [Float]] = [:]
+        var start = 0
+        while start < tokens.count {
+            let full = (tokens.count - start) / t
+            let (batch, time) = full > 0 ? (min(full, 16), t) : (1, tokens.count - start)
+            let range = start..<(start + batch * time)
+            for (i, h) in routerInputs(tokens: Array(tokens[range]), batch: batch, time: time) {
+                out[i, default: []] += h.data
+            }
+            start = range.upperBound
+        }
+        return out
+    }
+}
+
+/// A model read back from a snapshot that carries `idamoe.model` metadata and every weight, for
+/// running new text through it (the inspector's live text).
+public struct SnapshotModel: Sendable {
+    /// The model.
+    public let model: MoETransformer
+
+    /// Loads the model of snapshot file `path`; a router-only checkpoint is refused with a hint.
+    public init(path: String) throws {
+        let file = try SafetensorsFile(path: path)
+        guard let json = file.metadata["idamoe.model"] else {
+            throw TrainingError.runDirectory(path: path, problem: "holds routers only (no idamoe.model metadata); "
+                + "live text needs a full model snapshot written by idamoe train")
+        }
+        let config: ModelConfig
+        do {
+            config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
+        } catch {
+            throw TrainingError.runDirectory(path: path, problem: "idamoe.model metadata is not a model configuration")
+        }
+        var model = try MoETransformer(config: config, seed: 0)
+        try model.loadParameters(from: file)
+        self.model = model
+    }
+
+    /// Writes `tokens` (bytes) and their router inputs at every MoE block as a probe file (docs/format.md).
+    public func writeProbe(tokens: [Int32], to path: String) throws {
+        guard !tokens.isEmpty else { throw TrainingError.invalidOption("no text to route") }
+        let hidden = model.routerInputs(windowed: tokens)
+        var writer = SafetensorsWriter()
+        writer.metadata = ["idamoe.format": "1", "idamoe.vocab": "bytes"]
+        try writer.add("tokens", shape: [tokens.count], int32s: tokens)
+        for i in hidden.keys.sorted() {
+            guard let h = hidden[i] else { continue }
+            try writer.add("layers.\(i).hidden", shape: [tokens.count, model.config.width], floats: h)
+        }
+        try writer.write(to: path)
+    }
+}
