@@ -39,7 +39,7 @@ struct LiveTextTests {
         #expect(buffer.text().contains("live text @ step 300"))
         _ = s.update(.key("Escape"))
         #expect(s.liveText == nil && s.tokens == probeTokens && s.analysis?.router == .ida)
-        #expect(s.domains != nil)
+        #expect(s.domains != nil && s.cursor == 10)
     }
 
     @Test("a failure is reported in the message line and leaves the probe in place")

@@ -38,7 +38,8 @@ extension InspectorState {
             message = failure.message
         case let .success(a):
             if liveText == nil {
-                liveText = LiveText(text: text, step: step, probeTokens: tokens, probeDomains: domains, probeAnalysis: analysis)
+                liveText = LiveText(text: text, step: step, probeTokens: tokens, probeDomains: domains, probeAnalysis: analysis,
+                                    probeCursor: cursor)
             }
             liveText?.text = text
             liveText?.step = step
@@ -59,7 +60,7 @@ extension InspectorState {
         domains = live.probeDomains
         analysis = live.probeAnalysis
         liveText = nil
-        cursor = min(cursor, max(0, tokens.count - 1))
+        cursor = min(live.probeCursor, max(0, tokens.count - 1))
         if let a = analysis { layerIndex = min(layerIndex, max(0, a.layerOrder.count - 1)) }
     }
 }

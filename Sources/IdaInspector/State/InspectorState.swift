@@ -149,4 +149,6 @@ public struct LiveText: Sendable {
     public var probeDomains: [Int32]?
     /// The probe's analysis.
     public var probeAnalysis: SnapshotAnalysis?
+    /// The token cursor on the probe.
+    public var probeCursor: Int
 }
