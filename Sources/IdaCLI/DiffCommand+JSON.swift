@@ -1,0 +1,98 @@
+import IdaFormats
+import IdaRouting
+
+/// `idamoe diff --json`: one object, schema version 1 (docs/format.md, "idamoe diff --json").
+extension DiffCommand {
+    static func json(_ c: CheckpointComparison) -> JSONValue {
+        .object([
+            "v": number(1),
+            "a": json(c.a),
+            "b": json(c.b),
+            "probe": .object(["shared": .bool(c.sharedProbe), "tokens": number(c.tokens),
+                              "domains": .array(c.domainNames.map(JSONValue.string))]),
+            "same_run": .bool(c.sameRun),
+            "tau": .number(c.tau),
+            "layers": .array(c.layers.map(json)),
+        ])
+    }
+
+    static func json(_ s: CheckpointComparison.Side) -> JSONValue {
+        let ida = s.router == .ida
+        return .object([
+            "spec": .string(s.reference.spec),
+            "path": .string(s.reference.path),
+            "run_dir": s.reference.runDirectory.map(JSONValue.string) ?? .null,
+            "step": s.step.map(number) ?? .null,
+            "router": .string(s.router.rawValue),
+            "experts": number(s.experts),
+            "components_per_expert": ida ? number(s.componentsPerExpert) : .null,
+            "latent_dim": ida ? number(s.latentDim) : .null,
+            "top_k": number(s.topK),
+            "moe_layers": .array(s.moeLayers.map(number)),
+            "probe": .string(s.probe),
+        ])
+    }
+
+    static func json(_ l: LayerComparison) -> JSONValue {
+        func agreement(_ x: LayerComparison.Agreement) -> JSONValue {
+            .object(["top1": .number(x.top1), "topk_jaccard": .number(x.topKJaccard)])
+        }
+        let rows = (0..<l.expertsA).map { e in
+            JSONValue.array(l.coAssignment[(e * l.expertsB)..<((e + 1) * l.expertsB)].map(number))
+        }
+        let d = l.entropyChange
+        return .object([
+            "layer": number(l.layer),
+            "tokens": number(l.tokens),
+            "comparable_indices": .bool(l.comparableIndices),
+            "agreement": .object(["raw": agreement(l.raw), "matched": agreement(l.matched)]),
+            "matching": .object([
+                "a_to_b": .array(l.matching.map { $0.map(number) ?? .null }),
+                "identity": .bool(l.matchingIsIdentity),
+                "kept": .number(l.coAssignmentKept),
+                "kept_per_expert": optionalNumbers(l.keptPerExpert),
+                "co_assignment": .array(rows),
+            ]),
+            "load": .object([
+                "a": numbers(l.loadA), "b": numbers(l.loadB),
+                "top1_a": numbers(l.top1SharesA), "top1_b": numbers(l.top1SharesB),
+                "delta": l.loadDelta.map(numbers) ?? .null,
+                "delta_matched": optionalNumbers(l.matchedLoadDelta),
+            ]),
+            "cv": .object(["a": .number(l.cvA), "b": .number(l.cvB)]),
+            "entropy": .object([
+                "mean_a": .number(l.meanEntropyA), "mean_b": .number(l.meanEntropyB),
+                "change": .object([
+                    "mean": .number(d.mean), "p5": .number(d.p5), "p25": .number(d.p25), "p50": .number(d.p50),
+                    "p75": .number(d.p75), "p95": .number(d.p95),
+                    "histogram": .object(["limit": .number(d.limit), "counts": .array(d.counts.map(number))]),
+                ]),
+            ]),
+            "components": l.components.map(json) ?? .null,
+            "domains": .array(l.domains.map { s in
+                .object(["id": number(s.domain), "name": .string(s.name), "tokens": number(s.tokens),
+                         "a": numbers(s.sharesA), "b": numbers(s.sharesB),
+                         "shift_raw": .number(s.shiftRaw), "shift_matched": .number(s.shiftMatched)])
+            }),
+        ])
+    }
+
+    static func json(_ c: ComponentChanges) -> JSONValue {
+        .object([
+            "components_per_expert_a": number(c.componentsPerExpertA),
+            "components_per_expert_b": number(c.componentsPerExpertB),
+            "priors_a": numbers(c.priorsA), "priors_b": numbers(c.priorsB),
+            "usage_a": numbers(c.usageA), "usage_b": numbers(c.usageB),
+            "dead_a": .array(c.deadA.map(number)), "dead_b": .array(c.deadB.map(number)),
+            "prior_change": c.priorChange.map(numbers) ?? .null,
+            "mean_shift": c.meanShift.map(numbers) ?? .null,
+            "died": .array(c.died.map(number)), "revived": .array(c.revived.map(number)),
+        ])
+    }
+
+    static func number(_ value: Int) -> JSONValue { .number(Double(value)) }
+    static func numbers(_ values: [Double]) -> JSONValue { .array(values.map(JSONValue.number)) }
+    static func optionalNumbers(_ values: [Double?]) -> JSONValue {
+        .array(values.map { $0.map(JSONValue.number) ?? .null })
+    }
+}

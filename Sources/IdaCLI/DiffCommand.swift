@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import IdaBLAS
+import IdaRouting
+
+/// `idamoe diff A B`: how two checkpoints route the same probe tokens, layer by layer.
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Compare how two checkpoints route the same probe tokens.",
+        discussion: """
+            A and B are checkpoints, run directories (their newest snapshot) or RUN@STEP (that step's \
+            snapshot). Without --probe each side routes its own snapshot probe (the hidden states its model \
+            produced at that step), and both probes must hold the same tokens. Per MoE layer: top-1 agreement \
+            and top-k Jaccard, raw and after matching experts by co-assignment (Hungarian), load, CV, \
+            entropy and its per-token change, component priors, mean shifts and dead components (IDA), and \
+            the experts each probe domain goes to. --json prints one object (docs/format.md).
+            """)
+
+    @Argument(help: "Side A: checkpoint, run directory or RUN@STEP.")
+    var a: String
+
+    @Argument(help: "Side B: checkpoint, run directory or RUN@STEP.")
+    var b: String
+
+    @Option(help: "Probe to stream through both sides instead of each side's snapshot probe.")
+    var probe: String?
+
+    @Option(help: "Compare only this MoE layer (transformer block index).")
+    var layer: Int?
+
+    @Option(name: .customLong("top-k"), help: "Experts per token on both sides (default: each checkpoint's).")
+    var topK: Int?
+
+    @Flag(help: "One JSON object instead of the tables.")
+    var json = false
+
+    @Option(help: "Threads (default: all cores). Results do not depend on it.")
+    var threads: Int?
+
+    func run() throws {
+        let workers = configureThreads(threads)
+        // Blocks are routed in parallel, one worker per thread; BLAS runs single-threaded inside each.
+        BLAS.setThreads(1)
+        let refA = try CheckpointReference.resolve(a)
+        let refB = try CheckpointReference.resolve(b)
+        let comparison = try CheckpointComparison(a: refA, b: refB, probe: probe, layer: layer, topK: topK,
+                                                  workers: workers)
+        if json {
+            print(Self.json(comparison).serialized())
+        } else {
+            print(Self.text(comparison), terminator: "")
+        }
+    }
+}

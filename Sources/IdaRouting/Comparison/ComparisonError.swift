@@ -1,0 +1,67 @@
+/// Problems met while resolving, routing or comparing two checkpoints; one line each, naming the files,
+/// layers or steps involved and, where it helps, what to do.
+public enum ComparisonError: Error, Equatable, CustomStringConvertible {
+    /// An assignment matrix whose element count is not rows x cols.
+    case raggedMatrix(rows: Int, cols: Int, count: Int)
+    /// An assignment weight that is NaN or infinite.
+    case nonFiniteWeight(row: Int, col: Int)
+    /// Nothing exists at the path given for side A or B.
+    case missingPath(String)
+    /// A directory that holds no run (no run.json and no snapshots folder).
+    case notARun(String)
+    /// A run directory without any complete snapshot.
+    case noSnapshots(run: String)
+    /// `RUN@STEP` named a step the run has no snapshot of.
+    case missingStep(run: String, step: Int, available: [Int])
+    /// `RUN@STEP` whose step is not a non-negative integer.
+    case badStep(spec: String)
+    /// A checkpoint with no snapshot probe next to it and no probe given.
+    case noProbe(checkpoint: String)
+    /// The two snapshot probes do not hold the same tokens, so the routings cannot be paired token by token.
+    case differentTokens(probeA: String, probeB: String, countA: Int, countB: Int, firstDifference: Int?)
+    /// The two checkpoints share no MoE layer.
+    case noCommonLayer(layersA: [Int], layersB: [Int])
+    /// A requested layer is not a MoE layer of both checkpoints.
+    case unknownLayer(layer: Int, layersA: [Int], layersB: [Int])
+    /// Routing the probe through one side failed (for example a probe of another hidden width).
+    case routing(side: String, problem: String)
+    /// Two summaries that cannot be compared (different token counts or layers).
+    case summaryMismatch(layer: Int, problem: String)
+
+    /// One line for the user.
+    public var description: String {
+        switch self {
+        case let .raggedMatrix(rows, cols, count):
+            return "assignment matrix of \(rows) x \(cols) holds \(count) values"
+        case let .nonFiniteWeight(row, col):
+            return "assignment weight at row \(row), column \(col) is not finite"
+        case let .missingPath(path):
+            return "\(path): no such file or directory"
+        case let .notARun(path):
+            return "\(path): a directory that is not a run (no run.json, no snapshots/)"
+        case let .noSnapshots(run):
+            return "\(run): no complete snapshot yet (snapshots/step-XXXXXXXX.safetensors)"
+        case let .missingStep(run, step, available):
+            let names = available.map(String.init)
+            let shown = names.count > 12 ? names.prefix(5) + ["…"] + names.suffix(5) : names[...]
+            let list = names.isEmpty ? "none" : shown.joined(separator: ", ")
+            return "\(run): no snapshot of step \(step) (steps with snapshots: \(list))"
+        case let .badStep(spec):
+            return "\(spec): the part after @ must be a step number, e.g. runs/x@200"
+        case let .noProbe(checkpoint):
+            return "\(checkpoint): no snapshot probe next to it (step-XXXXXXXX.probe.safetensors); name one with --probe"
+        case let .differentTokens(probeA, probeB, countA, countB, first):
+            let detail = countA != countB ? "\(countA) vs \(countB) tokens" : "token \(first ?? 0) differs"
+            return "the snapshot probes \(probeA) and \(probeB) hold different tokens (\(detail)); "
+                + "stream one probe through both with --probe"
+        case let .noCommonLayer(layersA, layersB):
+            return "A and B share no MoE layer (A: \(layersA), B: \(layersB))"
+        case let .unknownLayer(layer, layersA, layersB):
+            return "layer \(layer) is not a MoE layer of both checkpoints (A: \(layersA), B: \(layersB))"
+        case let .routing(side, problem):
+            return "\(side): \(problem)"
+        case let .summaryMismatch(layer, problem):
+            return "layer \(layer): cannot compare the two routings: \(problem)"
+        }
+    }
+}

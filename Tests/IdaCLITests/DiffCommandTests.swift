@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// A tiny IDA run (snapshots at steps 2 and 4) trained once for every diff test.
+enum DiffRun {
+    static let directory: Result<String, any Error> = Result {
+        let dir = temporaryDirectory()
+        let corpus = dir + "/corpus"
+        try FileManager.default.createDirectory(atPath: corpus, withIntermediateDirectories: true)
+        for d in 0..<2 {
+            let docs = (0..<30).map { "doc \($0) of domain \(d): the quick brown fox \($0 * d)\n" }
+            try docs.joined(separator: "%\n").write(toFile: "\(corpus)/d\(d)", atomically: true, encoding: .utf8)
+        }
+        let run = try runIdamoe(["train", "--run-dir", dir + "/run", "--corpus", corpus, "--steps", "4",
+                                 "--snapshot-every", "2", "--eval-every", "2", "--width", "16", "--heads", "2",
+                                 "--blocks", "2", "--context", "16", "--batch", "2", "--experts", "4",
+                                 "--expert-hidden", "16", "--components", "2", "--latent", "4", "--router-hidden", "8",
+                                 "--threads", "1", "--quiet"])
+        guard run.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: ["stderr": run.stderr]) }
+        return dir + "/run"
+    }
+}
+
+/// A file of the repository (fixtures).
+func repositoryFile(_ relative: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(relative).path
+}
+
+@Suite("idamoe diff, end to end")
+struct DiffCommandTests {
+    /// The `--json` output parsed as an object.
+    func json(_ arguments: [String]) throws -> [String: Any] {
+        let out = try runIdamoe(["diff", "--json"] + arguments + ["--threads", "1"])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.split(separator: "\n").count == 1)
+        let object = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8))
+        return try #require(object as? [String: Any])
+    }
+
+    func layers(_ object: [String: Any]) throws -> [[String: Any]] {
+        try #require(object["layers"] as? [[String: Any]])
+    }
+
+    @Test("a run against itself: 100% agreement and the identity matching, in text and JSON")
+    func itself() throws {
+        let run = try DiffRun.directory.get()
+        let text = try runIdamoe(["diff", run, run, "--threads", "1"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("same run"))
+        let raw = text.stdout.split(separator: "\n").filter { $0.contains("raw indices") }
+        #expect(raw.count == 2 && raw.allSatisfy { $0.hasSuffix("100.0%   1.000") }, "\(text.stdout)")
+        #expect(text.stdout.contains("matching: identity"))
+        let object = try json([run, run])
+        #expect(object["v"] as? Int == 1)
+        #expect(object["same_run"] as? Bool == true)
+        let all = try layers(object)
+        #expect(all.map { $0["layer"] as? Int } == [0, 1])
+        for layer in all {
+            let agreement = try #require(layer["agreement"] as? [String: Any])
+            #expect((agreement["raw"] as? [String: Any])?["top1"] as? Double == 1)
+            #expect((agreement["matched"] as? [String: Any])?["topk_jaccard"] as? Double == 1)
+            #expect((layer["matching"] as? [String: Any])?["a_to_b"] as? [Int] == [0, 1, 2, 3])
+        }
+    }
+
+    @Test("RUN@STEP against the newest snapshot: the documented JSON fields, same run, comparable indices")
+    func twoSteps() throws {
+        let run = try DiffRun.directory.get()
+        let text = try runIdamoe(["diff", run + "@2", run, "--layer", "1", "--threads", "1"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("@2 · step 2 · ida router, E 4, M 2, P 4, top-2"), "\(text.stdout)")
+        #expect(text.stdout.contains("(newest snapshot) · step 4"))
+        #expect(text.stdout.contains("layer 1") && !text.stdout.contains("layer 0"))
+        let object = try json([run + "@2", run])
+        #expect(Set(object.keys) == ["v", "a", "b", "probe", "same_run", "tau", "layers"])
+        let a = try #require(object["a"] as? [String: Any])
+        #expect(Set(a.keys) == ["spec", "path", "run_dir", "step", "router", "experts", "components_per_expert",
+                                "latent_dim", "top_k", "moe_layers", "probe"])
+        #expect(a["step"] as? Int == 2 && (object["b"] as? [String: Any])?["step"] as? Int == 4)
+        #expect((object["probe"] as? [String: Any])?["shared"] as? Bool == false)
+        for layer in try layers(object) {
+            #expect(Set(layer.keys) == ["layer", "tokens", "comparable_indices", "agreement", "matching", "load", "cv",
+                                        "entropy", "components", "domains"])
+            #expect(layer["comparable_indices"] as? Bool == true)
+            let load = try #require(layer["load"] as? [String: Any])
+            #expect(Set(load.keys) == ["a", "b", "delta", "delta_matched", "top1_a", "top1_b"])
+            #expect((load["a"] as? [Double])?.count == 4)
+            let components = try #require(layer["components"] as? [String: Any])
+            #expect((components["mean_shift"] as? [Double])?.count == 8)
+            #expect((components["prior_change"] as? [Double])?.count == 8)
+            let entropy = try #require((layer["entropy"] as? [String: Any])?["change"] as? [String: Any])
+            #expect(Set(entropy.keys) == ["mean", "p5", "p25", "p50", "p75", "p95", "histogram"])
+            let domains = try #require(layer["domains"] as? [[String: Any]])
+            #expect(domains.map { $0["name"] as? String } == ["d0", "d1"])
+        }
+    }
+
+    @Test("bad input: one line on stderr, exit 1")
+    func badInput() throws {
+        let run = try DiffRun.directory.get()
+        let cases: [([String], String)] = [
+            ([run + "/missing.safetensors", run], "missing.safetensors: no such file or directory"),
+            ([run + "@999", run], "no snapshot of step 999 (steps with snapshots: 2, 4)"),
+            ([run, run, "--probe", repositoryFile("fixtures/tiny-probe.safetensors")], "expected [600, 16]"),
+            ([run, run, "--layer", "9"], "layer 9 is not a MoE layer of both checkpoints"),
+            ([repositoryFile("fixtures/tiny-ida.safetensors"), run], "no snapshot probe next to it"),
+        ]
+        for (arguments, needle) in cases {
+            let out = try runIdamoe(["diff"] + arguments)
+            #expect(out.status == 1, "\(arguments): \(out.status)")
+            #expect(out.stderr.split(separator: "\n").count == 1, "\(out.stderr)")
+            #expect(out.stderr.contains(needle), "\(out.stderr)")
+        }
+    }
+}
