@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IdaCurses
 import IdaInspector
+import IdaRouting
 import IdaTerminal
 
 /// `idamoe inspect`: the terminal routing inspector.
@@ -16,6 +17,8 @@ struct InspectCommand: ParsableCommand {
 
     @Argument(help: "Run directory or checkpoint.") var path: String?
     @Option(help: "Probe to stream instead of the run's own.") var probe: String?
+    @Option(help: ArgumentHelp("Compare with B: a checkpoint, a run directory (its newest snapshot) or RUN@STEP; screens split A | B.",
+                               valueName: "B")) var compare: String?
     @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
     @Flag(name: .customLong("no-color"), help: "Monochrome.") var noColor = false
     @Flag(help: "Print one frame as text instead of opening the terminal (tests, screenshots).") var headless = false
@@ -26,7 +29,10 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         tuneAllocator()
         let source = try RunSource.resolve(path, probe: probe)
-        let app = InspectorApp(source: source, probe: probe, textProber: makeTextProber())
+        if let compare {
+            _ = try CheckpointReference.resolve(compare)  // a missing B is a one-line error before the screen opens
+        }
+        let app = InspectorApp(source: source, probe: probe, textProber: makeTextProber(), compare: compare)
         if headless || frame {
             let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
             guard parts.count == 2, parts[0] >= 0, parts[1] >= 0, parts[0] <= 1000, parts[1] <= 1000 else {

@@ -67,6 +67,11 @@ enum ViewsFixture {
 
     /// The probe routed through the checkpoint.
     static func analysis(softmax: Bool = false) throws -> SnapshotAnalysis {
+        try SnapshotAnalysis(checkpoint: checkpoint(softmax: softmax), probe: probe())
+    }
+
+    /// The probe file: tokens, domains and hidden states of blocks 1 and 3.
+    static func probe() throws -> Probe {
         let dir = temporaryDirectory()
         var writer = SafetensorsWriter()
         writer.metadata = ["idamoe.vocab": "bytes", "idamoe.domain_names": "[\"prose\", \"code\"]"]
@@ -76,7 +81,7 @@ enum ViewsFixture {
             try writer.add("layers.\(layer).hidden", shape: [tokens.count, 8], floats: hidden(layer: layer).data)
         }
         try writer.write(to: dir + "/probe.safetensors")
-        return try SnapshotAnalysis(checkpoint: checkpoint(softmax: softmax), probe: Probe(path: dir + "/probe.safetensors"))
+        return try Probe(path: dir + "/probe.safetensors")
     }
 
     /// Event-log lines: 30 steps, three evals and snapshots, reactivations in layer 1 and 3.

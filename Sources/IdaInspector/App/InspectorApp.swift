@@ -17,7 +17,7 @@ public final class InspectorApp {
 
     /// An app for a resolved source; `probe` overrides the run's probe; `textProber` runs typed text
     /// through a snapshot's model for the tokens screen's `e`.
-    public init(source: RunSource, probe: String?, textProber: TextProber? = nil) {
+    public init(source: RunSource, probe: String?, textProber: TextProber? = nil, compare: String? = nil) {
         loader = SnapshotLoader(source: source, probeOverride: probe)
         self.textProber = textProber
         switch source {
@@ -27,6 +27,10 @@ public final class InspectorApp {
         case let .checkpoint(path, _):
             state = InspectorState(title: path, live: false)
             state.following = false
+        }
+        if let compare {
+            state.comparison = CompareState(target: .checkpoint(compare))
+            state.split = true
         }
         if let probe = loader.probeForText(step: nil) {
             state.tokens = probe.tokens
@@ -67,6 +71,17 @@ public final class InspectorApp {
             switch effect {
             case .quit:
                 return false
+            case let .compare(stepA, target):
+                let loader = self.loader, previous = state.analysis
+                let work: @Sendable () -> InspectorEvent = {
+                    .compared(stepA: stepA, target: target, result: loader.compare(stepA: stepA, target: target, previous: previous))
+                }
+                if synchronous {
+                    _ = apply(work(), synchronous: true)
+                } else {
+                    let inbox = results
+                    worker.async { inbox.post(work()) }
+                }
             case let .routeText(text, step):
                 let loader = self.loader, prober = textProber
                 let work: @Sendable () -> InspectorEvent = {

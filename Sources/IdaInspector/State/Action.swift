@@ -34,6 +34,8 @@ public enum Action: Sendable, Equatable {
     case toggleFollow
     /// Pin the current step as the comparison point.
     case pinComparison
+    /// Split every screen into A | B, or back.
+    case toggleSplit
     /// Toggle the help overlay.
     case toggleHelp
     /// Quit.

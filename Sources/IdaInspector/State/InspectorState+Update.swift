@@ -21,6 +21,8 @@ extension InspectorState {
             if following, let newest = snapshots.last { return select(step: newest) }
             if selectedStep == nil, let first = snapshots.last { return select(step: first) }
             return []
+        case let .compared(stepA, target, result):
+            return compared(stepA: stepA, target: target, result: result)
         case let .textAnalyzed(text, step, result):
             return textAnalyzed(text: text, step: step, result: result)
         case let .analyzed(step, result):
@@ -43,7 +45,7 @@ extension InspectorState {
                 analyzing = wanted
                 return [.analyze(step: wanted)]
             }
-            return []
+            return requestComparison()
         }
     }
 
@@ -139,8 +141,13 @@ extension InspectorState {
             following.toggle()
             if following, let newest = snapshots.last { return select(step: newest) }
         case .pinComparison:
-            pinnedStep = selectedStep
-            message = selectedStep.map { "pinned step \($0) for comparison" }
+            return pinComparison()
+        case .toggleSplit:
+            guard comparison != nil else {
+                message = "nothing to compare: press c on a step to pin it, or start with --compare B"
+                return []
+            }
+            split.toggle()
         case .toggleHelp:
             showHelp.toggle()
         case .quit:

@@ -54,6 +54,12 @@ public struct InspectorState: Sendable {
     public var textInput: String?
     /// The probe put aside while typed text is shown in its place (nil: the probe is shown).
     public var liveText: LiveText?
+    /// The comparison (B), when one is set up with `c` or `--compare`.
+    public var comparison: CompareState?
+    /// Screens split into A | B (when a comparison exists).
+    public var split = false
+    /// Differences drawn on one half of the split view (set by the compare view on its copies).
+    var compareMarks: CompareMarks?
     /// Expert selected by a click (highlighted on the overview and layer screens).
     public var selectedExpert: Int?
     /// Mixture component selected by a click on the prior heatmap.
@@ -100,6 +106,8 @@ public enum InspectorEvent: Sendable {
     case events([EventRecord])
     /// New complete snapshots.
     case snapshots([Int])
+    /// A comparison of A's step with the target finished (or failed with a one-line message).
+    case compared(stepA: Int, target: CompareTarget, result: Result<ComparisonResult, AnalysisFailure>)
     /// Typed text was run through the model and routed (or failed with a one-line message).
     case textAnalyzed(text: String, step: Int, result: Result<SnapshotAnalysis, AnalysisFailure>)
     /// An analysis finished (or failed with a one-line message).
@@ -130,6 +138,8 @@ public struct AnalysisFailure: Error, Sendable, Equatable {
 public enum Effect: Sendable, Equatable {
     /// Analyse the snapshot at this step (or the checkpoint, step -1).
     case analyze(step: Int)
+    /// Route the probe through snapshot `stepA` and the target and compare them.
+    case compare(stepA: Int, target: CompareTarget)
     /// Run typed text through the model of snapshot `step` and route it.
     case routeText(String, step: Int)
     /// Leave.

@@ -47,7 +47,8 @@ public enum KeyTable {
         KeyBinding(keys: ["Left", "h"], action: .stepSnapshot(-1), help: "older snapshot", screens: [.timeline, .overview, .layer], footer: true),
         KeyBinding(keys: ["Right", "l"], action: .stepSnapshot(1), help: "newer snapshot", screens: [.timeline, .overview, .layer], footer: true),
         KeyBinding(keys: [" "], action: .toggleFollow, help: "pause / follow the live run", screens: nil, footer: true),
-        KeyBinding(keys: ["c"], action: .pinComparison, help: "pin this step for comparison", screens: nil, footer: false),
+        KeyBinding(keys: ["c"], action: .pinComparison, help: "compare with this step (again: unpin)", screens: nil, footer: false),
+        KeyBinding(keys: ["|"], action: .toggleSplit, help: "split screens A | B", screens: nil, footer: false),
         KeyBinding(keys: ["?", "F1"], action: .toggleHelp, help: "help", screens: nil, footer: true),
         KeyBinding(keys: ["q", "C-c"], action: .quit, help: "quit", screens: nil, footer: true),
     ]

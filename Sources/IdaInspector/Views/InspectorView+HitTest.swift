@@ -8,6 +8,7 @@ extension InspectorView {
         let screen = Rect(x: 0, y: 0, width: state.width, height: state.height)
         guard screen.width >= minimumSize.width, screen.height >= minimumSize.height, !state.showHelp else { return nil }
         if y == 0 { return TabBar.screen(at: x).map(ClickTarget.tab) }
+        if state.split && state.comparison != nil { return nil }  // halves are for reading; keys drive both
         let body = bodyArea(in: screen)
         guard body.contains(x: x, y: y) else { return nil }
         switch state.screen {

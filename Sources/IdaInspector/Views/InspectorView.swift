@@ -17,15 +17,24 @@ public enum InspectorView {
         ChromeView.renderTabBar(state, theme: theme, row: rows[0], into: &buffer)
         ChromeView.renderTitle(state, theme: theme, row: rows[1], into: &buffer)
         let body = bodyArea(in: area)
-        switch state.screen {
-        case .overview: OverviewView.render(state, theme: theme, in: body, into: &buffer)
-        case .layer: LayerView.render(state, theme: theme, in: body, into: &buffer)
-        case .latent: LatentView.render(state, theme: theme, in: body, into: &buffer)
-        case .tokens: TokensView.render(state, theme: theme, in: body, into: &buffer)
-        case .timeline: TimelineView.render(state, theme: theme, in: body, into: &buffer)
+        if state.split, let comparison = state.comparison {
+            CompareView.render(state, comparison: comparison, theme: theme, in: body, into: &buffer)
+        } else {
+            renderScreen(state, theme: theme, in: body, into: &buffer)
         }
         ChromeView.renderFooter(state, theme: theme, row: rows[3], into: &buffer)
         if state.showHelp { HelpView.render(theme: theme, in: body, into: &buffer) }
+    }
+
+    /// The current screen of `state` over `area`.
+    static func renderScreen(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
+        switch state.screen {
+        case .overview: OverviewView.render(state, theme: theme, in: area, into: &buffer)
+        case .layer: LayerView.render(state, theme: theme, in: area, into: &buffer)
+        case .latent: LatentView.render(state, theme: theme, in: area, into: &buffer)
+        case .tokens: TokensView.render(state, theme: theme, in: area, into: &buffer)
+        case .timeline: TimelineView.render(state, theme: theme, in: area, into: &buffer)
+        }
     }
 
     /// The rectangle screens draw in: everything between the title line and the footer.

@@ -4,9 +4,12 @@ extension LayerView {
     /// Priors as an E x M heatmap (rows experts, columns components) coloured relative to 1/K;
     /// dead components are crossed out unless values are shown.
     static func renderPriors(_ la: LayerAnalysis, showValues: Bool, selection: (expert: Int?, component: Int?) = (nil, nil),
-                             theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
-        let inner = Panel.draw("priors " + (theme.unicode ? "π" : "pi") + " (expert x component)", in: area,
-                               theme: theme, into: &buffer)
+                             delta: [Double]? = nil, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
+        let pi = theme.unicode ? "π" : "pi"
+        let title = delta == nil ? "priors \(pi) (expert x component)" : "Δ\(pi) B − A (expert x component)"
+        let inner = Panel.draw(title, in: area, theme: theme, into: &buffer)
+        // With a delta the heatmap shows B − A on a symmetric scale: the middle colour is no change.
+        let deltaScale = max(delta.map { $0.map(abs).filter(\.isFinite).max() ?? 0 } ?? 0, 1e-9) * 100
         guard !inner.isEmpty else { return }
         let m = la.componentsPerExpert
         let k = la.priors.count
@@ -25,10 +28,16 @@ extension LayerView {
         let fairPercent = 100 / Double(k)
         for e in 0..<la.experts where y < inner.maxY {
             buffer.put("e\(e)", at: inner.x, y: y, style: e == selection.expert ? theme.selected : theme.series(e), clip: inner)
-            let row = (0..<m).map { la.priors[e * m + $0] * 100 }
             let rect = Rect(x: inner.x + labelWidth, y: y, width: room, height: 1)
-            Heatmap(values: [row], range: 0...(2 * fairPercent), cellWidth: cell, labelDecimals: decimals, mode: theme.mode)
-                .render(in: rect, into: &buffer)
+            if let delta, delta.count == la.priors.count {
+                let row = (0..<m).map { delta[e * m + $0] * 100 }
+                Heatmap(values: [row], range: -deltaScale...deltaScale, cellWidth: cell, labelDecimals: decimals, mode: theme.mode)
+                    .render(in: rect, into: &buffer)
+            } else {
+                let row = (0..<m).map { la.priors[e * m + $0] * 100 }
+                Heatmap(values: [row], range: 0...(2 * fairPercent), cellWidth: cell, labelDecimals: decimals, mode: theme.mode)
+                    .render(in: rect, into: &buffer)
+            }
             if decimals == nil {
                 for c in 0..<m where dead.contains(e * m + c) {
                     buffer.put(theme.unicode ? "×" : "x", at: rect.x + c * cell + (cell - 1) / 2, y: y, style: theme.bad, clip: rect)
@@ -48,7 +57,8 @@ extension LayerView {
             y += 1
         }
         if y < inner.maxY {
-            let legend = "% of mass; fair 1/K = \(ViewFormat.percent(1 / Double(k)))"
+            let legend = (delta != nil ? "points, ±\(NumberText.fixed(deltaScale, decimals: 2)) at the ends, middle = no change"
+                          : "% of mass; fair 1/K = \(ViewFormat.percent(1 / Double(k)))")
                 + (dead.isEmpty || decimals != nil ? "" : (theme.unicode ? "; × dead" : "; x dead"))
                 + (showValues && decimals == nil ? "; too narrow for values" : "")
             Text(legend, style: theme.muted, mode: theme.mode).render(in: inner.row(y - inner.y), into: &buffer)

@@ -13,8 +13,9 @@ enum LayerView {
         let load = currentLoad(state)
         let parts = layout(state, area: area)
         let source = la == nil && load != nil ? theme.dot + "training batch" : ""
-        renderLoadBars(load, selected: state.selectedExpert, theme: theme, title: "load" + source, in: parts.load,
-                       into: &buffer)
+        let delta = state.compareMarks?.loadDelta
+        renderLoadBars(load, selected: state.selectedExpert, delta: delta, theme: theme,
+                       title: "load" + source + (delta == nil ? "" : theme.dot + "Δ vs A"), in: parts.load, into: &buffer)
         renderReactivations(state, layer: layer, theme: theme, in: parts.reactivations, into: &buffer)
         guard let la else {
             let inner = Panel.draw("mixture", in: parts.mixture, theme: theme, into: &buffer)
@@ -29,6 +30,7 @@ enum LayerView {
             return
         }
         renderPriors(la, showValues: state.showValues, selection: (state.selectedExpert, state.selectedComponent),
+                     delta: state.compareMarks?.priorDelta,
                      theme: theme, in: priors, into: &buffer)
         renderComponents(la, theme: theme, in: components, into: &buffer)
     }
@@ -66,7 +68,7 @@ enum LayerView {
 
     /// One bar per expert on a scale where the fair share 1/E sits at the marker; percent printed;
     /// the `selected` expert's label is highlighted. Row e + 1 of the panel is expert e.
-    static func renderLoadBars(_ load: [Double]?, selected: Int? = nil, theme: Theme, title: String, in area: Rect,
+    static func renderLoadBars(_ load: [Double]?, selected: Int? = nil, delta: [Double]? = nil, theme: Theme, title: String, in area: Rect,
                                into buffer: inout ScreenBuffer) {
         let inner = Panel.draw(title, in: area, theme: theme, into: &buffer)
         guard let load, !load.isEmpty else {
@@ -79,13 +81,17 @@ enum LayerView {
              mode: theme.mode).render(in: inner.row(0), into: &buffer)
         let shown = load.count <= inner.height - 1 ? load.count : max(0, inner.height - 2)
         for e in 0..<shown {
-            let row = inner.row(e + 1).columns([.fixed(4), .fill(1), .fixed(8)])
+            let row = inner.row(e + 1).columns([.fixed(4), .fill(1), .fixed(delta == nil ? 8 : 14)])
             buffer.put("e\(e)", at: row[0].x, y: row[0].y, style: e == selected ? theme.selected : theme.series(e), clip: row[0])
             let share = load[e]
             let style = share < 0.1 * fair || !share.isFinite ? theme.bad : share < 0.5 * fair ? theme.warn : theme.good
             HorizontalBar(fraction: share / scale, style: style, marker: fair / scale, markerStyle: theme.strong,
                           mode: theme.mode).render(in: row[1], into: &buffer)
-            Text(ViewFormat.percent(share), style: style, alignment: .right, mode: theme.mode).render(in: row[2], into: &buffer)
+            var label = ViewFormat.percent(share)
+            if let delta, e < delta.count, delta[e].isFinite {
+                label += " " + ViewFormat.signedPoints(delta[e])
+            }
+            Text(label, style: style, alignment: .right, mode: theme.mode).render(in: row[2], into: &buffer)
         }
         if shown < load.count {
             Text(theme.ellipsis + " \(load.count - shown) more experts", style: theme.muted, mode: theme.mode)

@@ -105,6 +105,10 @@ public enum TokensView {
             var style = groups[i].map(theme.series) ?? .plain
             if state.vocabulary == .bytes && [0x0A, 0x09].contains(state.tokens[i] & 0xFF) { style.dim = true }
             if found[i] { style.underline = true }
+            if let changed = state.compareMarks?.changed, i < changed.count, changed[i] {
+                style.underline = true
+                style.bold = true
+            }
             if i == state.cursor { style = Style(fg: style.fg, bold: true, reverse: true) }
             buffer.put(slot.text, at: x, y: y, style: style, clip: g.text)
             if g.rowsPerLine == 2, let group = groups[i], y + 1 < g.text.maxY {

@@ -2,6 +2,13 @@ import IdaTerminal
 
 /// Number formats shared by the screens (no Foundation, so frames never depend on the locale).
 enum ViewFormat {
+    /// A change of share in percentage points with its sign: "+3.2", "-0.4", "0.0".
+    static func signedPoints(_ change: Double) -> String {
+        let points = change * 100
+        let text = NumberText.fixed(points, decimals: 1)
+        return points > 0 && text != "0.0" ? "+" + text : text
+    }
+
     /// A share as a percentage: "12.5%", "0.08%", "100%".
     static func percent(_ share: Double) -> String {
         guard share.isFinite else { return NumberText.fixed(share, decimals: 0) }
