@@ -7,8 +7,8 @@ import IdaNumerics
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the speed of routing (and later training and rendering).",
-        subcommands: [BenchRouteCommand.self, BenchTrainCommand.self])
+        abstract: "Measure the speed of routing, training and rendering.",
+        subcommands: [BenchRouteCommand.self, BenchTrainCommand.self, BenchRenderCommand.self])
 }
 
 /// Seconds since an arbitrary origin, monotonic.

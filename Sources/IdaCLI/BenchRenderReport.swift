@@ -1,0 +1,115 @@
+import Foundation
+import IdaFormats
+
+/// What `idamoe bench render` measured, printed as a table or as JSON.
+struct BenchRenderReport {
+    /// The run the figures are about.
+    var fixture: BenchRenderFixture
+    /// OpenBLAS threads.
+    var threads: Int
+    /// "256 colours, unicode" and the like.
+    var modeText: String
+    /// Writing the run directory (s).
+    var fixtureSeconds = 0.0
+    /// `InspectorApp` on the run, loaded synchronously as `--headless` does: events, analysis, first frame (s).
+    var openSeconds = 0.0
+    /// `SnapshotAnalysis` of the newest snapshot, per repetition (s).
+    var analysisSeconds: [Double] = []
+    /// Routing alone (ProbeRouting over every layer, latents and reconstruction kept), per repetition (s).
+    var routingSeconds: [Double] = []
+    /// Screens at each size.
+    var screens: [BenchRenderFrames.Row] = []
+    /// Key presses at each size.
+    var keys: [BenchRenderFrames.Row] = []
+    /// The idle run loop, when measured.
+    var idle: BenchRenderIdle?
+    /// Idle frame size.
+    var idleSize = (width: 0, height: 0)
+    /// Peak resident memory (MiB): after writing the run, after opening it, at the end.
+    var fixturePeakMiB = 0.0, openPeakMiB = 0.0, peakMiB = 0.0
+
+    /// The human-readable table.
+    func table() -> String {
+        var out: [String] = []
+        let f = fixture
+        out.append("bench render: probe N \(f.tokens) (byte tokens, \(BenchRenderFixture.domainNames.count) domains), "
+            + "\(f.config.moeLayers.count) MoE layers (D \(f.config.width), E \(f.config.experts), M \(f.config.componentsPerExpert), "
+            + "P \(f.config.latentDim), k \(f.config.topK)), \(f.steps) steps logged (\(f.eventLines) event lines), "
+            + "\(f.snapshots.count) snapshots; \(threads) threads; \(modeText)")
+        out.append(String(format: "run directory written in %.2f s (probe with hidden states %.1f MB per snapshot)",
+                          fixtureSeconds, Double(f.probeBytes) / 1e6))
+        out.append(String(format: "open run (read events, analyse the newest snapshot, first frame): %.1f ms", 1000 * openSeconds))
+        out.append(String(format: "analyse snapshot: %.1f ms (median of %d), of which routing %d tokens x %d layers %.1f ms",
+                          1000 * median(analysisSeconds), analysisSeconds.count, f.tokens, f.config.moeLayers.count,
+                          1000 * median(routingSeconds)))
+        out.append("screen     size      render ms      p95   diff ms      p95   cells changed")
+        for r in screens {
+            out.append(pad(r.name, 9) + "  " + pad("\(r.width)x\(r.height)", 7) + String(format: "  %9.3f  %7.3f  %8.3f  %7.3f  %14.0f",
+                       median(r.milliseconds), nearestRank(r.milliseconds, 0.95), median(r.diffMilliseconds),
+                       nearestRank(r.diffMilliseconds, 0.95), mean(r.changedCells)))
+        }
+        out.append("key (update + render + diff)   size          ms      p95   cells changed")
+        for r in keys {
+            out.append(pad(r.name, 29) + "  " + pad("\(r.width)x\(r.height)", 7) + String(format: "  %9.3f  %7.3f  %14.0f",
+                       median(r.milliseconds), nearestRank(r.milliseconds, 0.95), mean(r.changedCells)))
+        }
+        if let i = idle {
+            out.append(String(format: "idle %.1f s at %dx%d, live run with no new events: CPU %.3f%% of one core (%.2f ms/s; loop thread %.2f ms/s), "
+                + "%d frames drawn (%d cells), %d input waits; analysed frame on screen %.2f s after start (%d frames)",
+                i.seconds, idleSize.width, idleSize.height, 100 * i.cpuSeconds / i.seconds, 1000 * i.cpuSeconds / i.seconds,
+                1000 * i.loopCPUSeconds / i.seconds, i.frames, i.changedCells, i.waits, i.settleSeconds, i.settleFrames))
+        }
+        out.append(String(format: "peak resident memory %.1f MiB (%.1f after writing the run, %.1f after opening it)",
+                          peakMiB, fixturePeakMiB, openPeakMiB))
+        return out.joined(separator: "\n")
+    }
+
+    /// The same figures as one JSON object (milliseconds, medians and p95).
+    func json() -> String {
+        func rows(_ list: [BenchRenderFrames.Row]) -> JSONValue {
+            .array(list.map { r in
+                .object(["name": .string(r.name), "width": .number(Double(r.width)), "height": .number(Double(r.height)),
+                         "ms_median": .number(median(r.milliseconds)), "ms_p95": .number(nearestRank(r.milliseconds, 0.95)),
+                         "diff_ms_median": .number(median(r.diffMilliseconds)),
+                         "diff_ms_p95": .number(nearestRank(r.diffMilliseconds, 0.95)), "cells_changed": .number(mean(r.changedCells))])
+            })
+        }
+        var object: [String: JSONValue] = [
+            "tokens": .number(Double(fixture.tokens)), "steps": .number(Double(fixture.steps)),
+            "snapshots": .number(Double(fixture.snapshots.count)), "threads": .number(Double(threads)),
+            "open_ms": .number(1000 * openSeconds), "analysis_ms": .number(1000 * median(analysisSeconds)),
+            "routing_ms": .number(1000 * median(routingSeconds)), "screens": rows(screens), "keys": rows(keys),
+            "peak_resident_mib": .number(peakMiB), "open_peak_resident_mib": .number(openPeakMiB),
+            "fixture_peak_resident_mib": .number(fixturePeakMiB),
+        ]
+        if let i = idle {
+            object["idle"] = .object([
+                "seconds": .number(i.seconds), "cpu_ms_per_s": .number(1000 * i.cpuSeconds / i.seconds),
+                "loop_cpu_ms_per_s": .number(1000 * i.loopCPUSeconds / i.seconds), "frames": .number(Double(i.frames)),
+                "waits": .number(Double(i.waits)), "settle_s": .number(i.settleSeconds),
+            ])
+        }
+        return JSONValue.object(object).serialized()
+    }
+
+    func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+}
+
+/// The median of `values` (mean of the two middle ones for an even count); 0 when empty.
+fileprivate func median(_ values: [Double]) -> Double {
+    let s = values.sorted()
+    guard !s.isEmpty else { return 0 }
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// The q-quantile of `values` by nearest rank (the smallest value with at least q of them at or below it); 0 when empty.
+fileprivate func nearestRank(_ values: [Double], _ q: Double) -> Double {
+    let s = values.sorted()
+    guard !s.isEmpty else { return 0 }
+    return s[min(s.count - 1, max(0, Int((q * Double(s.count)).rounded(.up)) - 1))]
+}
+
+/// The mean of `values`; 0 when empty.
+fileprivate func mean(_ values: [Int]) -> Double {
+    values.isEmpty ? 0 : Double(values.reduce(0, +)) / Double(values.count)
+}
