@@ -1,3 +1,4 @@
+import IdaTerminal
 import Testing
 import IdaFormats
 @testable import IdaInspector
@@ -87,7 +88,7 @@ struct UpdateTests {
         _ = s.update(.analyzed(step: 200, result: .failure(AnalysisFailure("broken file"))))
         #expect(s.message == "broken file")
         // Pausing stops following; stepping back selects older snapshots.
-        _ = s.update(.key(" "))
+        _ = s.update(.key("Space"))
         #expect(!s.following)
         #expect(s.update(.snapshots([300])) == [])
         #expect(s.selectedStep == 200)
@@ -109,6 +110,17 @@ struct UpdateTests {
         #expect(s.screen == .latent)
         _ = s.update(.mouse(x: 1, y: 0, button: .left))
         #expect(s.screen == .overview)
+    }
+
+    @Test("every key in the table is spelled as the terminal layer names keys")
+    func keyNames() throws {
+        // The terminal reports the space bar as "Space"; a binding spelled " " would never fire.
+        #expect(KeyTable.action(for: Key.character(" ").name, on: .overview) == .toggleFollow)
+        for binding in KeyTable.bindings {
+            for name in binding.keys {
+                #expect(Key(name: name)?.name == name, "binding \(name) is not a key name")
+            }
+        }
     }
 
     @Test("footer hints and help come from the key table")

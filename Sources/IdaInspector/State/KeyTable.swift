@@ -46,7 +46,7 @@ public enum KeyTable {
         KeyBinding(keys: ["v"], action: .toggleValues, help: "show values", screens: [.overview, .layer], footer: true),
         KeyBinding(keys: ["Left", "h"], action: .stepSnapshot(-1), help: "older snapshot", screens: [.timeline, .overview, .layer], footer: true),
         KeyBinding(keys: ["Right", "l"], action: .stepSnapshot(1), help: "newer snapshot", screens: [.timeline, .overview, .layer], footer: true),
-        KeyBinding(keys: [" "], action: .toggleFollow, help: "pause / follow the live run", screens: nil, footer: true),
+        KeyBinding(keys: ["Space"], action: .toggleFollow, help: "pause / follow the live run", screens: nil, footer: true),
         KeyBinding(keys: ["c"], action: .pinComparison, help: "compare with this step (again: unpin)", screens: nil, footer: false),
         KeyBinding(keys: ["|"], action: .toggleSplit, help: "split screens A | B", screens: nil, footer: false),
         KeyBinding(keys: ["?", "F1"], action: .toggleHelp, help: "help", screens: nil, footer: true),
@@ -69,6 +69,6 @@ public enum KeyTable {
 
     /// Keys as shown to people: "Left/h", "space".
     public static func displayName(_ keys: [String]) -> String {
-        keys.map { $0 == " " ? "space" : $0 }.joined(separator: "/")
+        keys.map { $0 == "Space" ? "space" : $0 }.joined(separator: "/")
     }
 }

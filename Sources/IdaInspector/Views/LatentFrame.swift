@@ -10,9 +10,14 @@ struct LatentFrame: Sendable, Equatable {
 
     /// The frame for `points` at `zoom` (1 = fit) and `pan` (shares of the fitted size; +y is up).
     init(points: [(Double, Double)], zoom: Double, pan: (Double, Double)) {
-        let finite = points.filter { $0.0.isFinite && $0.1.isFinite }
-        var x0 = finite.map(\.0).min() ?? -1, x1 = finite.map(\.0).max() ?? 1
-        var y0 = finite.map(\.1).min() ?? -1, y1 = finite.map(\.1).max() ?? 1
+        // One pass without temporaries: this runs every frame over every probe token.
+        var x0 = Double.infinity, x1 = -Double.infinity, y0 = Double.infinity, y1 = -Double.infinity
+        for (x, y) in points where x.isFinite && y.isFinite {
+            x0 = min(x0, x); x1 = max(x1, x)
+            y0 = min(y0, y); y1 = max(y1, y)
+        }
+        if x0 > x1 { (x0, x1) = (-1, 1) }
+        if y0 > y1 { (y0, y1) = (-1, 1) }
         if x1 - x0 <= 0 { x0 -= 1; x1 += 1 }
         if y1 - y0 <= 0 { y0 -= 1; y1 += 1 }
         let mx = (x1 - x0) * 0.05, my = (y1 - y0) * 0.05

@@ -33,7 +33,7 @@ public enum TokensView {
             }
             text = textPanel.width >= 3 && textPanel.height >= 3 ? textPanel.inset(by: 1) : textPanel
             rowsPerLine = mode.colors == .monochrome ? 2 : 1
-            layout = TokenLayout(tokens: state.tokens, vocabulary: state.vocabulary, width: text.width, glyphs: mode.glyphs)
+            layout = TokenLayout.cached(tokens: state.tokens, vocabulary: state.vocabulary, width: text.width, glyphs: mode.glyphs)
             firstLine = layout.firstLine(cursor: state.cursor, rows: max(1, text.height / rowsPerLine))
         }
 
