@@ -39,3 +39,19 @@ func temporaryDirectory() -> String {
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
+
+/// Two small text domains of 30 documents each under `dir/corpus`; returns the corpus folder.
+func makeTinyCorpus(in dir: String) throws -> String {
+    let path = dir + "/corpus"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    for d in 0..<2 {
+        let docs = (0..<30).map { "doc \($0) of domain \(d): the quick brown fox \($0 * d)\n" }
+        try docs.joined(separator: "%\n").write(toFile: "\(path)/d\(d)", atomically: true, encoding: .utf8)
+    }
+    return path
+}
+
+/// `idamoe train` flags for a model small enough to train in a second in a debug build.
+let tinyModelArguments = ["--width", "16", "--heads", "2", "--blocks", "2", "--context", "16", "--batch", "2",
+                          "--experts", "4", "--expert-hidden", "16", "--components", "2", "--latent", "4",
+                          "--router-hidden", "8", "--threads", "1", "--quiet"]

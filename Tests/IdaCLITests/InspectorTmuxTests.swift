@@ -11,17 +11,9 @@ struct InspectorTmuxTests {
     func endToEnd() throws {
         #expect(tmuxAvailable, "tmux is required in CI")
         let dir = temporaryDirectory()
-        let corpus = dir + "/corpus"
-        try FileManager.default.createDirectory(atPath: corpus, withIntermediateDirectories: true)
-        for d in 0..<2 {
-            let docs = (0..<30).map { "doc \($0) of domain \(d): the quick brown fox \($0 * d)\n" }
-            try docs.joined(separator: "%\n").write(toFile: "\(corpus)/d\(d)", atomically: true, encoding: .utf8)
-        }
+        let corpus = try makeTinyCorpus(in: dir)
         let train = try runIdamoe(["train", "--run-dir", dir + "/run", "--corpus", corpus, "--steps", "4",
-                                   "--snapshot-every", "2", "--eval-every", "2", "--width", "16", "--heads", "2",
-                                   "--blocks", "2", "--context", "16", "--batch", "2", "--experts", "4",
-                                   "--expert-hidden", "16", "--components", "2", "--latent", "4",
-                                   "--router-hidden", "8", "--threads", "1", "--quiet"])
+                                   "--snapshot-every", "2", "--eval-every", "2"] + tinyModelArguments)
         #expect(train.status == 0, "\(train.stderr)")
 
         let session = "idamoe-test-\(getpid())"

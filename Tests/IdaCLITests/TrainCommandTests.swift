@@ -3,19 +3,9 @@ import Testing
 
 @Suite("idamoe train, end to end")
 struct TrainCommandTests {
-    func corpus(in dir: String) throws -> String {
-        let path = dir + "/corpus"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        for d in 0..<2 {
-            let docs = (0..<30).map { "doc \($0) of domain \(d): the quick brown fox \($0 * d)\n" }
-            try docs.joined(separator: "%\n").write(toFile: "\(path)/d\(d)", atomically: true, encoding: .utf8)
-        }
-        return path
-    }
+    func corpus(in dir: String) throws -> String { try makeTinyCorpus(in: dir) }
 
-    let tiny = ["--width", "16", "--heads", "2", "--blocks", "2", "--context", "16", "--batch", "2",
-                "--experts", "4", "--expert-hidden", "16", "--components", "2", "--latent", "4",
-                "--router-hidden", "8", "--threads", "1", "--quiet"]
+    let tiny = tinyModelArguments
 
     @Test("a tiny run writes a run directory that idamoe route reads; an existing run is never overwritten")
     func tinyRun() throws {
