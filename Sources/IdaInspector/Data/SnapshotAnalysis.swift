@@ -59,33 +59,26 @@ public struct SnapshotAnalysis: Sendable {
     /// axes stable from one snapshot to the next.
     public init(checkpoint: RouterCheckpoint, probe: Probe, previous: SnapshotAnalysis? = nil) throws {
         let routing = try ProbeRouting(checkpoint: checkpoint, probe: probe, blockSize: 4096)
-        var latents: [Int: [Float]] = [:]
-        var parts: [Int: [RoutingResult]] = [:]
+        // Each block is converted to the analysis' Float arrays as it arrives (capacity reserved for
+        // the whole probe), so the double-precision posteriors of one block at a time are alive.
+        var parts: [Int: LayerParts] = [:]
         let metrics = try routing.run(keepLatents: true, reconstruct: true) { _, results in
             for (slot, i) in routing.layers.enumerated() {
-                parts[i, default: []].append(results[slot])
-                if let z = results[slot].latents { latents[i, default: []] += z.data }
+                parts[i, default: LayerParts(reserving: probe.count, like: results[slot])].append(results[slot])
             }
         }
         var layers: [Int: LayerAnalysis] = [:]
         for i in routing.layers {
-            guard let router = checkpoint.routers[i], let blocks = parts[i], let metric = metrics[i] else { continue }
-            var a = LayerAnalysis(layer: i, experts: router.experts, componentsPerExpert: 0, selected: [], weights: [],
-                                  topK: blocks.first?.topK ?? checkpoint.info.config.topK, expertProbabilities: [],
-                                  posterior: [], posteriorWidth: blocks.first?.posteriorWidth ?? 0, entropy: [],
-                                  logDensity: nil, reconstruction: nil, topComponent: nil, points: [], projection: nil,
+            guard let router = checkpoint.routers[i], let part = parts.removeValue(forKey: i), let metric = metrics[i] else { continue }
+            var a = LayerAnalysis(layer: i, experts: router.experts, componentsPerExpert: 0, selected: part.selected,
+                                  weights: part.weights, topK: part.topK ?? checkpoint.info.config.topK,
+                                  expertProbabilities: part.expertProbabilities, posterior: part.posterior,
+                                  posteriorWidth: part.posteriorWidth, entropy: part.entropy,
+                                  logDensity: part.logDensity, reconstruction: part.reconstruction,
+                                  topComponent: part.topComponent, points: [], projection: nil,
                                   priors: [], means: [], sigmas: [], metrics: metric)
-            for b in blocks {
-                a.selected += b.selected
-                a.weights += b.weights
-                a.expertProbabilities += b.expertProbabilities.map(Float.init)
-                a.posterior += b.posterior.map(Float.init)
-                a.entropy += b.entropyBits.map(Float.init)
-                if let d = b.logDensity { a.logDensity = (a.logDensity ?? []) + d }
-                if let r = b.reconstructionError { a.reconstruction = (a.reconstruction ?? []) + r }
-                if let t = b.topComponent { a.topComponent = (a.topComponent ?? []) + t }
-            }
-            if case let .ida(r) = router, let z = latents[i] {
+            let latents: [Float]? = part.latents
+            if case let .ida(r) = router, let z = latents {
                 let p = r.config.latentDim
                 let projection = Projection(latents: z, dimension: p, previous: previous?.layers[i]?.projection)
                 a.componentsPerExpert = r.config.componentsPerExpert
@@ -104,5 +97,45 @@ public struct SnapshotAnalysis: Sendable {
         self.router = checkpoint.info.router
         self.layers = layers
         self.layerOrder = routing.layers
+    }
+}
+
+/// One layer's routing of the probe, gathered block by block in the analysis' precision.
+struct LayerParts {
+    var topK: Int?
+    var posteriorWidth = 0
+    var selected: [Int32] = []
+    var weights: [Float] = []
+    var expertProbabilities: [Float] = []
+    var posterior: [Float] = []
+    var entropy: [Float] = []
+    var logDensity: [Double]?
+    var reconstruction: [Float]?
+    var topComponent: [Int32]?
+    var latents: [Float]?
+
+    /// Empty arrays with room for `n` tokens shaped like `first`.
+    init(reserving n: Int, like first: RoutingResult) {
+        topK = first.topK
+        posteriorWidth = first.posteriorWidth
+        selected.reserveCapacity(n * first.topK)
+        weights.reserveCapacity(n * first.topK)
+        expertProbabilities.reserveCapacity(n * first.experts)
+        posterior.reserveCapacity(n * first.posteriorWidth)
+        entropy.reserveCapacity(n)
+    }
+
+    /// Appends one block's results, converting doubles to Float.
+    mutating func append(_ b: RoutingResult) {
+        selected += b.selected
+        weights += b.weights
+        for v in b.expertProbabilities { expertProbabilities.append(Float(v)) }
+        for v in b.posterior { posterior.append(Float(v)) }
+        for v in b.entropyBits { entropy.append(Float(v)) }
+        // Optional parts grow in place (`?.append`), not by building a new array per block.
+        if let d = b.logDensity { logDensity = logDensity ?? []; logDensity?.append(contentsOf: d) }
+        if let r = b.reconstructionError { reconstruction = reconstruction ?? []; reconstruction?.append(contentsOf: r) }
+        if let t = b.topComponent { topComponent = topComponent ?? []; topComponent?.append(contentsOf: t) }
+        if let z = b.latents { latents = latents ?? []; latents?.append(contentsOf: z.data) }
     }
 }
