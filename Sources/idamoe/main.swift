@@ -1,3 +1,4 @@
 import IdaCLI
 
+ensureBLASThreadTimeout()
 IdamoeCommand.main()
