@@ -102,9 +102,9 @@ extension OverviewView {
             let dead = matrix.dead[row]
             let cells: [(String, Style)] = [
                 (ViewFormat.padRight("L\(layer)", widths[0]), layer == state.layer ? theme.strong : .plain),
-                (ViewFormat.padLeft(ViewFormat.fixed3(cv), widths[1]), cv > 1 || !cv.isFinite ? theme.warn : .plain),
-                (ViewFormat.padLeft(ViewFormat.fixed2(matrix.entropies[row]), widths[2]), .plain),
-                (ViewFormat.padLeft(matrix.nlls[row].map(ViewFormat.fixed3) ?? "-", widths[3]), .plain),
+                (ViewFormat.padLeft(ViewFormat.fitting(cv, width: widths[1] - 1), widths[1]), cv > 1 || !cv.isFinite ? theme.warn : .plain),
+                (ViewFormat.padLeft(ViewFormat.fitting(matrix.entropies[row], width: widths[2] - 1, decimals: 2), widths[2]), .plain),
+                (ViewFormat.padLeft(matrix.nlls[row].map { ViewFormat.fitting($0, width: widths[3] - 1) } ?? "-", widths[3]), .plain),
                 (ViewFormat.padLeft(dead.map(String.init) ?? "-", widths[4]), (dead ?? 0) > 0 ? theme.warn : .plain),
             ]
             let rect = area.row(row + 1)

@@ -25,6 +25,28 @@ enum ViewFormat {
         return NumberText.fixed(value, decimals: 0)
     }
 
+    /// `value` in at most `width` columns: as many of `decimals` decimals as fit, then a k or M
+    /// suffix ("385.27", "2298", "12.3k", "-1.5M"), then an exponent ("-3e12"), so table columns
+    /// never run into each other.
+    static func fitting(_ value: Double, width: Int, decimals: Int = 3) -> String {
+        guard value.isFinite else { return NumberText.fixed(value, decimals: 0) }
+        for d in stride(from: decimals, through: 0, by: -1) {
+            let text = NumberText.fixed(value, decimals: d)
+            if text.count <= width { return text }
+        }
+        for (scale, suffix) in [(1e3, "k"), (1e6, "M"), (1e9, "G")] {
+            let text = NumberText.fixed(value / scale, decimals: 1) + suffix
+            if text.count <= width { return text }
+        }
+        // Beyond G: a one-digit mantissa and a decimal exponent ("-3e12").
+        var mantissa = abs(value), exponent = 0
+        while mantissa >= 9.5 {
+            mantissa /= 10
+            exponent += 1
+        }
+        return (value < 0 ? "-" : "") + String(Int(mantissa.rounded())) + "e" + String(exponent)
+    }
+
     /// A value with three decimals ("0.423", "nan").
     static func fixed3(_ value: Double) -> String { NumberText.fixed(value, decimals: 3) }
 
