@@ -42,7 +42,7 @@ struct InfoCommand: ParsableCommand {
                 router["latent_dim"] = c.latentDim
                 router["activation"] = c.activation.rawValue
                 line += ", M \(c.componentsPerExpert), P \(c.latentDim), \(c.activation.rawValue), "
-                    + "score \(c.expertScore.rawValue), input norm \(c.inputNorm.rawValue)"
+                    + "score \(c.expertScore.rawValue), input norm \(c.inputNorm.rawValue), latent norm \(c.latentNorm.rawValue)"
             }
             if let d = ck.routers.values.first?.hiddenDim {
                 router["hidden_dim"] = d

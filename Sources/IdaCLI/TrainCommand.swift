@@ -31,6 +31,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("router-hidden"), help: "Router encoder hidden widths, comma-separated.") var routerHidden = "128"
     @Option(name: .customLong("expert-score"), help: "IDA expert score: max or sum.") var expertScore = "max"
     @Option(name: .customLong("input-norm"), help: "IDA router input normalisation: none or rms.") var inputNorm = "rms"
+    @Option(name: .customLong("latent-norm"), help: "IDA latent normalisation before the mixture: rms or none.") var latentNorm = "rms"
     @Option(name: .customLong("log-var-min"), help: "IDA log-variance clamp, lower end.") var logVarMin: Float = -6
     @Option(name: .customLong("log-var-max"), help: "IDA log-variance clamp, upper end.") var logVarMax: Float = 6
     @Option(help: "Reactivation of dead components: loss, reset or off.") var reactivation = "loss"
@@ -67,6 +68,7 @@ struct TrainCommand: ParsableCommand {
         model.routerHidden = widths.compactMap { $0 }
         model.expertScore = expertScore
         model.inputNorm = inputNorm
+        model.latentNorm = latentNorm
         model.logVarMin = logVarMin
         model.logVarMax = logVarMax
         var options = TrainingOptions()

@@ -6,7 +6,7 @@ extension IDARouter {
     /// variance, equal priors. Without this, randomly placed means leave most components far from every
     /// latent, and a few components (so a few experts) take all tokens from the first step.
     public mutating func initializeMixture(from h: Matrix, rng: inout SeededGenerator) {
-        let z = encoder(routerInput(h))
+        let z = latent(encoder(routerInput(h))).z
         let n = z.rows, p = z.cols, k = gmm.components
         guard n > 0 else { return }
         var variance = [Double](repeating: 0, count: p)

@@ -37,7 +37,8 @@ extension IDARouter {
         precondition(h.cols == hiddenDim, "router expects hidden width \(hiddenDim), got \(h.cols)")
         let n = h.rows, d = h.cols
         let x = routerInput(h)
-        let (z, encoderCache) = encoder.forward(x)
+        let (u, encoderCache) = encoder.forward(x)
+        let (z, rms) = latent(u)
         let evaluation = gmm.evaluate(z)
         let (xhat, decoderCache) = decoder.forward(z)
 
@@ -58,6 +59,7 @@ extension IDARouter {
         if let dzRec = decoder.backward(dxhat, cache: decoderCache) {
             for i in dz.data.indices { dz.data[i] += dzRec.data[i] }
         }
+        latentBackward(&dz, z: z, rms: rms)
         encoder.backward(dz, cache: encoderCache, needInputGrad: false)
         let react = reactivation?.accumulateLoss(gmm: &gmm, weight: weights.reactivation) ?? 0
 

@@ -78,11 +78,42 @@ public struct IDARouter: Sendable, Equatable {
         return x
     }
 
+    /// z = u / sqrt(mean(u^2) + 1e-6) per row when `latentNorm` is rms (else u); returns the RMS
+    /// divisors [N] the backward pass needs (empty when not normalised).
+    public func latent(_ u: consuming Matrix) -> (z: Matrix, rms: [Float]) {
+        guard config.latentNorm == .rms else { return (u, []) }
+        var z = u
+        let p = z.cols
+        var rms = [Float](repeating: 1, count: z.rows)
+        z.data.withUnsafeMutableBufferPointer { pz in
+            guard let base = pz.baseAddress else { return }
+            for r in 0..<z.rows {
+                let row = base + r * p
+                let value = (sumOfSquares(row, p) / Float(max(p, 1)) + 1e-6).squareRoot()
+                rms[r] = value
+                for c in 0..<p { row[c] /= value }
+            }
+        }
+        return (z, rms)
+    }
+
+    /// du from dz for `latent`: du_j = (dz_j - z_j * mean_i(dz_i z_i)) / rms (in place).
+    public func latentBackward(_ dz: inout Matrix, z: Matrix, rms: [Float]) {
+        guard config.latentNorm == .rms, rms.count == dz.rows else { return }
+        let p = dz.cols
+        for r in 0..<dz.rows {
+            var dot: Float = 0
+            for c in 0..<p { dot += dz.data[r * p + c] * z.data[r * p + c] }
+            let mean = dot / Float(max(p, 1))
+            for c in 0..<p { dz.data[r * p + c] = (dz.data[r * p + c] - z.data[r * p + c] * mean) / rms[r] }
+        }
+    }
+
     /// Routes hidden states h [N, D]; optionally keeps latents and per-token reconstruction errors.
     public func route(_ h: Matrix, keepLatents: Bool = false, reconstruct: Bool = false) -> RoutingResult {
         precondition(h.cols == hiddenDim, "router expects hidden width \(hiddenDim), got \(h.cols)")
         let x = routerInput(h)
-        let z = encoder(x)
+        let z = latent(encoder(x)).z
         let evaluation = gmm.evaluate(z)
         var result = decide(evaluation)
         if keepLatents { result.latents = z }

@@ -30,6 +30,10 @@ public struct RouterConfig: Sendable, Equatable {
     public var expertScore: ExpertScore
     /// Input normalisation.
     public var inputNorm: InputNorm
+    /// Normalisation of the encoder output before the mixture and the decoder (`idamoe.latent_norm`):
+    /// with rms every latent has RMS 1, so the autoencoder cannot move the latents away from the
+    /// mixture by growing their scale (docs/decisions.md).
+    public var latentNorm: InputNorm
     /// Lower clamp for log-variances.
     public var logVarMin: Float
     /// Upper clamp for log-variances.
@@ -38,7 +42,7 @@ public struct RouterConfig: Sendable, Equatable {
     /// A configuration; defaults follow the paper's setting where it gives one (docs/decisions.md).
     public init(experts: Int = 8, componentsPerExpert: Int = 16, latentDim: Int = 32, topK: Int = 2,
                 activation: Activation = .gelu, expertScore: ExpertScore = .max, inputNorm: InputNorm = .rms,
-                logVarMin: Float = -6, logVarMax: Float = 6) {
+                latentNorm: InputNorm = .none, logVarMin: Float = -6, logVarMax: Float = 6) {
         self.experts = experts
         self.componentsPerExpert = componentsPerExpert
         self.latentDim = latentDim
@@ -46,6 +50,7 @@ public struct RouterConfig: Sendable, Equatable {
         self.activation = activation
         self.expertScore = expertScore
         self.inputNorm = inputNorm
+        self.latentNorm = latentNorm
         self.logVarMin = logVarMin
         self.logVarMax = logVarMax
     }

@@ -81,6 +81,7 @@ public struct CheckpointInfo: Sendable, Equatable {
             activation: try choice("idamoe.activation", default: Activation.gelu),
             expertScore: try choice("idamoe.expert_score", default: ExpertScore.max),
             inputNorm: try choice("idamoe.input_norm", default: InputNorm.none),
+            latentNorm: try choice("idamoe.latent_norm", default: InputNorm.none),
             logVarMin: try real("idamoe.log_var_min", default: -.greatestFiniteMagnitude),
             logVarMax: try real("idamoe.log_var_max", default: .greatestFiniteMagnitude))
         guard config.experts >= 1, config.experts <= 64 else {
@@ -113,6 +114,7 @@ public struct CheckpointInfo: Sendable, Equatable {
             m["idamoe.activation"] = config.activation.rawValue
             m["idamoe.expert_score"] = config.expertScore.rawValue
             m["idamoe.input_norm"] = config.inputNorm.rawValue
+            m["idamoe.latent_norm"] = config.latentNorm.rawValue
             m["idamoe.log_var_min"] = "\(config.logVarMin)"
             m["idamoe.log_var_max"] = "\(config.logVarMax)"
         }

@@ -3,12 +3,12 @@ import IdaNumerics
 import IdaTestSupport
 
 /// A tiny router: D = 6, encoder 6 -> 5 -> 3, E = 3, M = 2 (K = 6), P = 3.
-func tinyRouter(activation: Activation = .gelu, inputNorm: InputNorm = .rms,
+func tinyRouter(activation: Activation = .gelu, inputNorm: InputNorm = .rms, latentNorm: InputNorm = .none,
                 expertScore: ExpertScore = .max, seed: UInt64 = 7) throws -> IDARouter {
     var rng = SeededGenerator(seed: seed)
     let config = RouterConfig(experts: 3, componentsPerExpert: 2, latentDim: 3, topK: 2,
                               activation: activation, expertScore: expertScore, inputNorm: inputNorm,
-                              logVarMin: -4, logVarMax: 4)
+                              latentNorm: latentNorm, logVarMin: -4, logVarMax: 4)
     var router = try IDARouter(config: config, hiddenDim: 6, hidden: [5], rng: &rng)
     // Spread priors and variances so every term of the gradient is exercised (all inside the clamp).
     for k in 0..<6 {
@@ -44,7 +44,7 @@ func replacing(_ router: IDARouter, _ name: String, with values: [Float]) -> IDA
 @Suite("IDA router backward vs finite differences")
 struct IDARouterGradientTests {
     func checkAllParameters(_ router: IDARouter, reactivation: ReactivationState?,
-                            weights: RouterLossWeights) {
+                            weights: RouterLossWeights, epsilon: Float = 1e-2) {
         let h = randomMatrix(rows: 7, cols: 6, scale: 1.5, seed: 11)
         var analytic = router
         analytic.zeroGrad()
@@ -67,7 +67,7 @@ struct IDARouterGradientTests {
             }
         }
         for name in names {
-            var numeric = finiteDifferences(parameter(router, name), epsilon: 1e-2) { values in
+            var numeric = finiteDifferences(parameter(router, name), epsilon: epsilon) { values in
                 var probe = replacing(router, name, with: values)
                 return probe.trainStep(h, weights: weights, reactivation: reactivation).1.total
             }
@@ -82,6 +82,22 @@ struct IDARouterGradientTests {
         let router = try tinyRouter(activation: activation)
         checkAllParameters(router, reactivation: nil,
                            weights: RouterLossWeights(reconstruction: 0.7, reactivation: 0, nllToEncoder: true))
+    }
+
+    @Test("with RMS-normalised latents")
+    func latentNorm() throws {
+        let router = try tinyRouter(latentNorm: .rms)
+        // The normalisation bends the loss more sharply, so a smaller step for the differences.
+        checkAllParameters(router, reactivation: nil,
+                           weights: RouterLossWeights(reconstruction: 0.7, reactivation: 0, nllToEncoder: true),
+                           epsilon: 2e-3)
+        // Every latent has RMS 1.
+        let h = randomMatrix(rows: 5, cols: 6, scale: 3, seed: 3)
+        let z = try #require(router.route(h, keepLatents: true).latents)
+        for r in 0..<5 {
+            let ms = (0..<3).reduce(Float(0)) { $0 + z[r, $1] * z[r, $1] } / 3
+            #expect(abs(ms - 1) < 1e-4)
+        }
     }
 
     @Test("with a reactivation pull and no input norm")

@@ -152,6 +152,7 @@ class Router:
     activation: str = "gelu"
     expert_score: str = "max"
     input_norm: str = "none"
+    latent_norm: str = "none"
     log_var_min: float = -math.inf
     log_var_max: float = math.inf
     encoder: List[Tuple[np.ndarray, Optional[np.ndarray]]] = field(default_factory=list)
@@ -318,6 +319,7 @@ def load_checkpoint(path: str) -> Checkpoint:
             activation=_meta_choice(meta, path, "idamoe.activation", ACTIVATIONS, "gelu"),
             expert_score=_meta_choice(meta, path, "idamoe.expert_score", ("max", "sum"), "max"),
             input_norm=_meta_choice(meta, path, "idamoe.input_norm", ("none", "rms"), "none"),
+            latent_norm=_meta_choice(meta, path, "idamoe.latent_norm", ("none", "rms"), "none"),
             log_var_min=_meta_real(meta, path, "idamoe.log_var_min", -math.inf),
             log_var_max=_meta_real(meta, path, "idamoe.log_var_max", math.inf),
         )
@@ -490,7 +492,12 @@ def router_input(router: Router, h: np.ndarray) -> np.ndarray:
 
 
 def encode(router: Router, x: np.ndarray) -> np.ndarray:
-    return mlp(router.encoder, x, router.activation)
+    """z = encoder(x), RMS-normalised per row when latent_norm == rms (float32)."""
+    u = mlp(router.encoder, x, router.activation)
+    if router.latent_norm != "rms":
+        return u
+    ms = np.einsum("ij,ij->i", u, u, dtype=np.float64) / max(u.shape[1], 1)
+    return (u / np.sqrt(ms + RMS_EPS)[:, None]).astype(np.float32)
 
 
 def decode(router: Router, z: np.ndarray) -> np.ndarray:

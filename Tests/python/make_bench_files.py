@@ -107,7 +107,8 @@ def make_checkpoint(d: int, p: int = 32, experts: int = 8, components: int = 16,
                     hidden_enc: Sequence[int] = (128,), seed: int = 0, router: str = "ida", top_k: int = 2,
                     activation: str = "gelu", expert_score: str = "max", input_norm: str = "rms",
                     log_var_min: float = -6.0, log_var_max: float = 6.0, gate_bias: bool = False,
-                    probe_hidden: Optional[Dict[int, np.ndarray]] = None, step: int = 1000):
+                    probe_hidden: Optional[Dict[int, np.ndarray]] = None, step: int = 1000,
+                    latent_norm: str = "none"):
     """(tensors, metadata) of a checkpoint. `probe_hidden` (layer -> [n, d]) places the GMM means
     on latents of real probe tokens; without it they are drawn from latents of random inputs."""
     import idamoe_ref as ref  # the encoder math, to place the means
@@ -127,7 +128,8 @@ def make_checkpoint(d: int, p: int = 32, experts: int = 8, components: int = 16,
     k = experts * components
     meta.update({"idamoe.components_per_expert": str(components), "idamoe.latent_dim": str(p),
                  "idamoe.activation": activation, "idamoe.expert_score": expert_score,
-                 "idamoe.input_norm": input_norm, "idamoe.log_var_min": repr(float(log_var_min)),
+                 "idamoe.input_norm": input_norm, "idamoe.latent_norm": latent_norm,
+                 "idamoe.log_var_min": repr(float(log_var_min)),
                  "idamoe.log_var_max": repr(float(log_var_max))})
     widths = [d] + list(hidden_enc) + [p]
     for i in layers:
@@ -146,15 +148,17 @@ def make_checkpoint(d: int, p: int = 32, experts: int = 8, components: int = 16,
         else:
             h = _normal(rng, (4096, d), 1.0)
         r = ref.Router(kind="ida", layer=i, experts=experts, top_k=top_k, components_per_expert=components,
-                       latent_dim=p, activation=activation, input_norm=input_norm, encoder=enc, decoder=dec)
+                       latent_dim=p, activation=activation, input_norm=input_norm, latent_norm=latent_norm,
+                       encoder=enc, decoder=dec)
         z = ref.encode(r, ref.router_input(r, h)).astype(np.float64)
-        # Rescale the last encoder layer so each latent coordinate has unit spread over the data;
-        # then log-variances near 0 fit the latent scale.
-        spread = (z.std(axis=0) + 1e-6).astype(np.float32)
-        w_last, b_last = enc[-1]
-        enc[-1] = (w_last / spread[:, None], b_last / spread)
-        tensors[f"{pre}.encoder.{len(enc) - 1}.weight"], tensors[f"{pre}.encoder.{len(enc) - 1}.bias"] = enc[-1]
-        z = z / spread
+        if latent_norm != "rms":
+            # Rescale the last encoder layer so each latent coordinate has unit spread over the data;
+            # then log-variances near 0 fit the latent scale (normalised latents have it already).
+            spread = (z.std(axis=0) + 1e-6).astype(np.float32)
+            w_last, b_last = enc[-1]
+            enc[-1] = (w_last / spread[:, None], b_last / spread)
+            tensors[f"{pre}.encoder.{len(enc) - 1}.weight"], tensors[f"{pre}.encoder.{len(enc) - 1}.bias"] = enc[-1]
+            z = z / spread
         picks = z[rng.choice(z.shape[0], size=k, replace=z.shape[0] < k)]
         means = picks + rng.standard_normal((k, p)) * 0.25
         log_vars = rng.normal(-0.5, 0.3, (k, p))
@@ -169,7 +173,8 @@ def write_files(out_dir: str, d: int = 512, p: int = 32, experts: int = 8, compo
                 dtype: str = "F32", router: str = "ida", top_k: int = 2, activation: str = "gelu",
                 expert_score: str = "max", input_norm: str = "rms", domains: int = 4,
                 gate_bias: bool = False, checkpoint_name: str = "checkpoint.safetensors",
-                probe_name: str = "probe.safetensors", probe_d: Optional[int] = None):
+                probe_name: str = "probe.safetensors", probe_d: Optional[int] = None,
+                latent_norm: str = "none"):
     """Writes both files; returns (checkpoint path, probe path). `probe_d` makes a mismatched probe."""
     os.makedirs(out_dir, exist_ok=True)
     layer_ids = list(range(layers))
@@ -177,7 +182,7 @@ def write_files(out_dir: str, d: int = 512, p: int = 32, experts: int = 8, compo
     hidden = {i: probe_tensors[f"layers.{i}.hidden"].astype(np.float32) for i in layer_ids} if not probe_d else None
     ck_tensors, ck_meta = make_checkpoint(d, p, experts, components, layer_ids, hidden_enc, seed, router, top_k,
                                           activation, expert_score, input_norm, gate_bias=gate_bias,
-                                          probe_hidden=hidden)
+                                          probe_hidden=hidden, latent_norm=latent_norm)
     ck_path = os.path.join(out_dir, checkpoint_name)
     probe_path = os.path.join(out_dir, probe_name)
     save_file(ck_tensors, ck_path, metadata=ck_meta)

@@ -1,7 +1,8 @@
 """Interoperability: `idamoe route` (Swift) against the numpy reference idamoe_ref.
 
 Writes tiny checkpoints and probes with make_bench_files (D=16, P=4, E=4, M=3, 200 tokens, 2 MoE
-layers; IDA routers with every activation, both expert scores, both input norms, F32 and F16
+layers; IDA routers with every activation, both expert scores, both input norms, RMS-normalised
+latents, F32 and F16
 probes, and softmax routers with and without a gate bias), runs
 
     $IDAMOE_BIN route --checkpoint C --probe P --jsonl --posterior
@@ -51,6 +52,8 @@ CASES = {
                                     input_norm="rms", dtype="F32", top_k=2, seed=4),
     "ida_tanh_f16": dict(router="ida", hidden_enc=[8], activation="tanh", expert_score="max", input_norm="none",
                          dtype="F16", top_k=2, seed=5),
+    "ida_latent_rms": dict(router="ida", hidden_enc=[8], activation="gelu", expert_score="max", input_norm="rms",
+                           latent_norm="rms", dtype="F32", top_k=2, seed=8),
     "softmax_bias": dict(router="softmax", gate_bias=True, dtype="F32", top_k=2, seed=6),
     "softmax_f16_top1": dict(router="softmax", gate_bias=False, dtype="F16", top_k=1, seed=7),
 }

@@ -37,6 +37,9 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var expertScore = "max"
     /// Router input normalisation: "none" or "rms".
     public var inputNorm = "rms"
+    /// IDA latent normalisation (none | rms); absent in runs written before it existed, which
+    /// trained without it (nil reads as none).
+    public var latentNorm: String? = "rms"
     /// Log-variance clamp.
     public var logVarMin: Float = -6
     /// Log-variance clamp.
@@ -56,6 +59,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
                      activation: Activation(rawValue: routerActivation) ?? .gelu,
                      expertScore: ExpertScore(rawValue: expertScore) ?? .max,
                      inputNorm: InputNorm(rawValue: inputNorm) ?? .rms,
+                     latentNorm: InputNorm(rawValue: latentNorm ?? "none") ?? .none,
                      logVarMin: logVarMin, logVarMax: logVarMax)
     }
 
@@ -80,6 +84,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         if Activation(rawValue: routerActivation) == nil { try fail("--router-activation must be one of gelu, gelu_tanh, relu, silu, tanh") }
         if ExpertScore(rawValue: expertScore) == nil { try fail("--expert-score must be max or sum") }
         if InputNorm(rawValue: inputNorm) == nil { try fail("--input-norm must be none or rms") }
+        if let latentNorm, InputNorm(rawValue: latentNorm) == nil { try fail("--latent-norm must be none or rms") }
         if !(logVarMin < logVarMax) { try fail("--log-var-min must be below --log-var-max") }
     }
 }
