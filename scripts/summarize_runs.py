@@ -39,6 +39,7 @@ def summarize(path):
     components = model["experts"] * model["componentsPerExpert"]
     dead_components = sum(l.get("dead", 0) for l in tail[-1]["layers"]) if "dead" in tail[-1]["layers"][0] else None
     speed = sum(e["tokens_per_s"] for e in tail) / len(tail)
+    layer_cv = [sum(e["layers"][i]["cv"] for e in tail) / len(tail) for i in range(layers)]
     return {
         "run": path.rstrip("/").split("/")[-1],
         "steps": steps[-1]["step"],
@@ -49,6 +50,7 @@ def summarize(path):
         "dead_components": "-" if dead_components is None else f"{dead_components}/{layers * components}",
         "died/revived": f"{react['died']}/{react['revived']}",
         "tok/s": speed,
+        "layer_cv": layer_cv,
     }
 
 
@@ -59,6 +61,9 @@ def main():
     for r in rows:
         print(f"| {r['run']} | {r['steps']} | {r['val_bpb']:.3f} | {r['cv_mean']:.3f} | {r['entropy']:.2f} | "
               f"{r['dead_experts']} | {r['dead_components']} | {r['died/revived']} |")
+    print()
+    for r in rows:
+        print(f"per-layer CV, last 10%: {r['run']}: " + " / ".join(f"{v:.2f}" for v in r["layer_cv"]))
 
 
 if __name__ == "__main__":
