@@ -53,6 +53,14 @@ public enum KeyTable {
         KeyBinding(keys: ["q", "C-c"], action: .quit, help: "quit", screens: nil, footer: true),
     ]
 
+    /// What the mouse does, for the help screen (clicks are resolved by `InspectorView.target`).
+    public static let mouse: [(gesture: String, help: String, screens: [Screen])] = [
+        ("click", "select a tab", []),
+        ("click", "move the cursor to a token", [.tokens]),
+        ("click", "select an expert or a component", [.overview, .layer]),
+        ("wheel", "zoom", [.latent]),
+    ]
+
     /// The action for a key on a screen: screen-specific bindings win over global ones.
     public static func action(for key: String, on screen: Screen) -> Action? {
         if let specific = bindings.first(where: { $0.keys.contains(key) && ($0.screens?.contains(screen) ?? false) }) {

@@ -1,6 +1,7 @@
 import IdaTerminal
 
-/// The `?` overlay: a centred box listing every row of `KeyTable.bindings` as "keys  help  screens",
+/// The `?` overlay: a centred box listing every row of `KeyTable.bindings` (then the mouse) as
+/// "keys  help  screens",
 /// in as many columns as the terminal needs (screen names shorten to their numbers first).
 enum HelpView {
     /// One binding as drawn.
@@ -17,12 +18,17 @@ enum HelpView {
 
     /// The entries, in table order.
     static var entries: [Entry] {
-        KeyTable.bindings.map { b in
+        let keys = KeyTable.bindings.map { b in
             let screens = b.screens ?? []
             return Entry(keys: KeyTable.displayName(b.keys), help: b.help,
                          screens: screens.map(\.title).joined(separator: ", "),
                          screenNumbers: screens.map { String($0.rawValue) }.sorted().joined(separator: ","))
         }
+        let mouse = KeyTable.mouse.map { m in
+            Entry(keys: m.gesture, help: m.help, screens: m.screens.map(\.title).joined(separator: ", "),
+                  screenNumbers: m.screens.map { String($0.rawValue) }.sorted().joined(separator: ","))
+        }
+        return keys + mouse
     }
 
     /// A chosen arrangement of the entries inside the box.
