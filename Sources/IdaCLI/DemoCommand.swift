@@ -12,6 +12,8 @@ struct DemoCommand: ParsableCommand {
 
     @Option(help: "Router: ida or softmax.") var router = "ida"
     @Option(help: "Training steps.") var steps = 2000
+    @Option(help: "IDA reactivation of dead components: reset (the demo's choice, which balances best; docs/results.md), loss or off.")
+    var reactivation = "reset"
     @Option(help: "Run directory (default: runs/<timestamp>-demo-<router>).") var runDir: String?
     @Flag(help: "Keep training running after the inspector quits, without asking.") var detach = false
     @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
@@ -25,6 +27,7 @@ struct DemoCommand: ParsableCommand {
         let dir = runDir ?? "runs/\(stamp.string(from: Date()))-demo-\(router)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let pid = try spawnTrainer(arguments: ["train", "--run-dir", dir, "--router", router, "--steps", String(steps),
+                                               "--reactivation", reactivation,
                                                "--snapshot-every", "100", "--eval-every", "100", "--quiet"],
                                    log: dir + "/train.log")
         // Wait for the manifest (corpus loaded, model built) or for the trainer to fail.
