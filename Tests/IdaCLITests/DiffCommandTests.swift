@@ -88,6 +88,19 @@ struct DiffCommandTests {
         }
     }
 
+    @Test("a plain checkpoint file as B streams A's snapshot probe")
+    func plainB() throws {
+        let run = try DiffRun.directory.get()
+        let copy = temporaryDirectory() + "/model.safetensors"
+        try FileManager.default.copyItem(atPath: run + "/snapshots/step-00000004.safetensors", toPath: copy)
+        let out = try runIdamoe(["diff", run, copy, "--threads", "1"])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("100.0%"), "\(out.stdout)")
+        // The other way round there is no probe to default to.
+        let back = try runIdamoe(["diff", copy, run])
+        #expect(back.status == 1 && back.stderr.contains("no snapshot probe next to it"), "\(back.stderr)")
+    }
+
     @Test("bad input: one line on stderr, exit 1")
     func badInput() throws {
         let run = try DiffRun.directory.get()

@@ -66,8 +66,10 @@ public struct CheckpointComparison: Sendable {
             probeA = try Probe(path: probePath)
             probeB = probeA
         } else {
+            // A's probe is the default; a B without a probe of its own (a plain checkpoint file)
+            // streams A's.
             guard let pathA = refA.snapshotProbe else { throw ComparisonError.noProbe(checkpoint: refA.path) }
-            guard let pathB = refB.snapshotProbe else { throw ComparisonError.noProbe(checkpoint: refB.path) }
+            let pathB = refB.snapshotProbe ?? pathA
             probeA = try Probe(path: pathA)
             probeB = CheckpointReference.canonical(pathA) == CheckpointReference.canonical(pathB) ? probeA : try Probe(path: pathB)
             guard probeA.tokens == probeB.tokens else {
