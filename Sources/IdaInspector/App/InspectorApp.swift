@@ -23,9 +23,15 @@ public final class InspectorApp {
         switch source {
         case let .run(dir):
             state = InspectorState(title: dir, live: true)
+            state.settings = RunSettings.summary(runDirectory: dir)
             follower = RunFollower(directory: dir)
         case let .checkpoint(path, _):
             state = InspectorState(title: path, live: false)
+            // A snapshot inside RUN/snapshots/ has its run's settings.
+            let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
+            if parent.lastPathComponent == "snapshots" {
+                state.settings = RunSettings.summary(runDirectory: parent.deletingLastPathComponent().path)
+            }
             state.following = false
         }
         if let compare {

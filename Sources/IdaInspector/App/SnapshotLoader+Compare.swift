@@ -10,6 +10,7 @@ extension SnapshotLoader {
         do {
             let (pathA, probePathA) = try paths(step: stepA)
             let pathB: String, probePathB: String, sameRun: Bool
+            var settingsB: String?
             switch target {
             case let .step(s):
                 (pathB, probePathB) = try paths(step: s)
@@ -20,6 +21,7 @@ extension SnapshotLoader {
                 probePathB = probeOverride ?? ref.snapshotProbe ?? probePathA
                 let runA: String? = if case let .run(dir) = source { CheckpointReference.canonical(dir) } else { nil }
                 sameRun = runA != nil && ref.runDirectory.map(CheckpointReference.canonical) == runA
+                settingsB = ref.runDirectory.flatMap { RunSettings.summary(runDirectory: $0) }
             }
             let checkpointA = try RouterCheckpoint(path: pathA), probeA = try Probe(path: probePathA)
             let checkpointB = try RouterCheckpoint(path: pathB)
@@ -31,8 +33,10 @@ extension SnapshotLoader {
             let options = ComparisonOptions(sameRun: sameRun, domains: probeA.domains, domainNames: probeA.domainNames)
             let layers = try CheckpointComparison.compare(checkpointA, probeA, checkpointB, probeB, options: options,
                                                           sides: ("A (\(pathA))", "B (\(pathB))"))
-            return .success(ComparisonResult(analysis: analysisB, layers: Dictionary(uniqueKeysWithValues: layers.map { ($0.layer, $0) }),
-                                             step: checkpointB.info.step, sameRun: sameRun))
+            var result = ComparisonResult(analysis: analysisB, layers: Dictionary(uniqueKeysWithValues: layers.map { ($0.layer, $0) }),
+                                             step: checkpointB.info.step, sameRun: sameRun)
+            result.settings = settingsB
+            return .success(result)
         } catch let failure as AnalysisFailure {
             return .failure(failure)
         } catch {

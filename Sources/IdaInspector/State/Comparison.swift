@@ -18,6 +18,8 @@ public struct ComparisonResult: Sendable {
     public var step: Int?
     /// A and B come from the same run (latents and indices comparable, one event log).
     public var sameRun: Bool
+    /// B's run settings when B is another run's snapshot.
+    public var settings: String?
 
     /// A result.
     public init(analysis: SnapshotAnalysis, layers: [Int: LayerComparison], step: Int?, sameRun: Bool) {

@@ -6,6 +6,8 @@ import IdaTerminal
 public struct InspectorState: Sendable {
     /// What is being inspected, for the title bar.
     public var title: String
+    /// The run's distinguishing settings ("reactivation reset · latent rms · seed 1"), when known.
+    public var settings: String?
     /// True for a live run directory, false for a single checkpoint.
     public var live: Bool
     /// Current screen.

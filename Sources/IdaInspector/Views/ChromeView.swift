@@ -63,6 +63,7 @@ enum ChromeView {
         if let analysis = state.analysis {
             line.append(theme.dot + analysis.router.rawValue + " router", .plain)
         }
+        if let settings = state.settings { line.append(theme.dot + settings, theme.muted) }
         if let la = state.layerAnalysis {
             var shape = "E=\(la.experts)"
             if la.componentsPerExpert > 0 { shape += " M=\(la.componentsPerExpert)" }

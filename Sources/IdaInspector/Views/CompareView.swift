@@ -24,9 +24,11 @@ enum CompareView {
         let ready = c.forStep == state.selectedStep ? c.result : nil
         let lc = ready.flatMap { r in state.layer.flatMap { r.layers[$0] } }
         let aStep = state.selectedStep.map { "step \($0)" } ?? "checkpoint"
-        Text(" A" + theme.dot + aStep + " ", style: theme.selected, mode: theme.mode)
+        let aSettings = ready?.settings != nil ? state.settings.map { theme.dot + $0 } ?? "" : ""
+        let bSettings = ready?.settings.map { theme.dot + $0 } ?? ""
+        Text(" A" + theme.dot + aStep + aSettings + " ", style: theme.selected, mode: theme.mode)
             .render(in: Rect(x: halves[0].x, y: rows[0].y, width: halves[0].width, height: 1), into: &buffer)
-        Text(" B" + theme.dot + c.label + " ", style: theme.selected, mode: theme.mode)
+        Text(" B" + theme.dot + c.label + bSettings + " ", style: theme.selected, mode: theme.mode)
             .render(in: Rect(x: halves[1].x, y: rows[0].y, width: halves[1].width, height: 1), into: &buffer)
         summaryLine(lc, running: c.running, theme: theme).render(in: rows[0].row(1), into: &buffer)
 
@@ -76,7 +78,8 @@ enum CompareView {
         line.append(ViewFormat.fixed2(lc.cvA) + arrow + ViewFormat.fixed2(lc.cvB), .plain)
         line.append(" · H ", theme.muted)
         line.append(ViewFormat.fixed2(lc.meanEntropyA) + arrow + ViewFormat.fixed2(lc.meanEntropyB) + " bits", .plain)
-        if let comp = lc.components {
+        // Component indices mean something only within one run (or the same router copied).
+        if let comp = lc.components, lc.comparableIndices {
             let m = max(1, comp.componentsPerExpertB)
             func names(_ ks: [Int]) -> String {
                 ks.isEmpty ? "none" : ks.prefix(6).map { "k\($0) e\($0 / m)" }.joined(separator: " ") + (ks.count > 6 ? " " + theme.ellipsis : "")

@@ -1,0 +1,30 @@
+import Foundation
+import IdaFormats
+import IdaTerminal
+
+/// The training settings that tell runs apart (router, reactivation, latent norm, aux loss, seed),
+/// read from a run directory's run.json for the title line and the A | B labels.
+public enum RunSettings {
+    /// "reactivation reset · latent rms · seed 1" (IDA) or "aux 0.01 · seed 2" (softmax); nil when
+    /// the directory has no readable run.json.
+    public static func summary(runDirectory: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: runDirectory + "/run.json"),
+              let json = try? JSONValue.parse(bytes: [UInt8](data)) else { return nil }
+        return summary(json)
+    }
+
+    /// The summary of a parsed run.json (docs/format.md); unknown or missing fields are left out.
+    public static func summary(_ json: JSONValue) -> String? {
+        let model = json["model"], training = json["training"]
+        var parts: [String] = []
+        if model?["router"]?.string == "ida" {
+            if let mode = training?["reactivation"]?.string { parts.append("reactivation \(mode)") }
+            parts.append("latent " + (model?["latentNorm"]?.string ?? "none"))
+        } else if model?["router"]?.string == "softmax" {
+            let aux = training?["auxLoss"]?.double ?? 0
+            parts.append(aux == 0 ? "no aux loss" : "aux \(NumberText.compact(aux))")
+        }
+        if let seed = training?["seed"]?.int { parts.append("seed \(seed)") }
+        return parts.isEmpty ? nil : parts.joined(separator: " · ")
+    }
+}
