@@ -231,9 +231,12 @@ struct CheckpointComparisonTests {
         }
         #expect(throws: ComparisonError.badStep(spec: run + "@x")) { try CheckpointReference.resolve(run + "@x") }
         #expect(throws: ComparisonError.missingPath(run + "/none")) { try CheckpointReference.resolve(run + "/none") }
-        // A side without a snapshot probe needs one named; the same run makes indices comparable.
+        // A B without a snapshot probe streams A's; an A without one needs a probe named. The same
+        // run makes indices comparable.
+        let defaulted = try CheckpointComparison(a: newest, b: older, layer: 0)
+        #expect(defaulted.sharedProbe && defaulted.b.probe == newest.snapshotProbe)
         #expect(throws: ComparisonError.noProbe(checkpoint: older.path)) {
-            try CheckpointComparison(a: newest, b: older)
+            try CheckpointComparison(a: older, b: newest)
         }
         let c = try CheckpointComparison(a: newest, b: older, probe: fixturePath("tiny-probe.safetensors"), layer: 1)
         #expect(c.sameRun && c.layers.count == 1 && c.layers[0].comparableIndices)
