@@ -101,6 +101,22 @@ struct DiffCommandTests {
         #expect(back.status == 1 && back.stderr.contains("no snapshot probe next to it"), "\(back.stderr)")
     }
 
+    @Test("inspect --compare another run: B's half shows B's own curves and settings")
+    func inspectCompareRuns() throws {
+        let run = try DiffRun.directory.get()
+        let dir = temporaryDirectory()
+        let corpus = try makeTinyCorpus(in: dir)
+        let other = try runIdamoe(["train", "--run-dir", dir + "/softmax", "--router", "softmax", "--aux-loss", "0.01",
+                                   "--corpus", corpus, "--steps", "4", "--snapshot-every", "2", "--eval-every", "2"]
+                                  + tinyModelArguments)
+        #expect(other.status == 0, "\(other.stderr)")
+        let frame = try runIdamoe(["inspect", run, "--compare", dir + "/softmax", "--headless", "--size", "200x30"])
+        #expect(frame.status == 0, "\(frame.stderr)")
+        #expect(frame.stdout.contains("reactivation loss · latent rms") && frame.stdout.contains("aux 0.010"), "\(frame.stdout)")
+        #expect(frame.stdout.components(separatedBy: "CV mean").count - 1 == 2, "\(frame.stdout)")
+        #expect(frame.stdout.contains("(experts matched)"))
+    }
+
     @Test("bad input: one line on stderr, exit 1")
     func badInput() throws {
         let run = try DiffRun.directory.get()

@@ -1,4 +1,5 @@
 import Foundation
+import IdaFormats
 import IdaRouting
 
 extension SnapshotLoader {
@@ -10,7 +11,7 @@ extension SnapshotLoader {
         do {
             let (pathA, probePathA) = try paths(step: stepA)
             let pathB: String, probePathB: String, sameRun: Bool
-            var settingsB: String?
+            var settingsB: String?, historyB: RunHistory?
             switch target {
             case let .step(s):
                 (pathB, probePathB) = try paths(step: s)
@@ -22,6 +23,15 @@ extension SnapshotLoader {
                 let runA: String? = if case let .run(dir) = source { CheckpointReference.canonical(dir) } else { nil }
                 sameRun = runA != nil && ref.runDirectory.map(CheckpointReference.canonical) == runA
                 settingsB = ref.runDirectory.flatMap { RunSettings.summary(runDirectory: $0) }
+                if !sameRun, let dir = ref.runDirectory {
+                    // Another run: read its whole log (complete lines only) for B's curves.
+                    var reader = EventLogReader(path: dir + "/events.jsonl")
+                    if let records = try? reader.readNew() {
+                        var history = RunHistory()
+                        history.append(records)
+                        historyB = history
+                    }
+                }
             }
             let checkpointA = try RouterCheckpoint(path: pathA), probeA = try Probe(path: probePathA)
             let checkpointB = try RouterCheckpoint(path: pathB)
@@ -36,6 +46,7 @@ extension SnapshotLoader {
             var result = ComparisonResult(analysis: analysisB, layers: Dictionary(uniqueKeysWithValues: layers.map { ($0.layer, $0) }),
                                              step: checkpointB.info.step, sameRun: sameRun)
             result.settings = settingsB
+            result.history = historyB
             return .success(result)
         } catch let failure as AnalysisFailure {
             return .failure(failure)

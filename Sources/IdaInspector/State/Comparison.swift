@@ -20,6 +20,8 @@ public struct ComparisonResult: Sendable {
     public var sameRun: Bool
     /// B's run settings when B is another run's snapshot.
     public var settings: String?
+    /// B's training log when B is another run's snapshot (its curves on B's half).
+    public var history: RunHistory?
 
     /// A result.
     public init(analysis: SnapshotAnalysis, layers: [Int: LayerComparison], step: Int?, sameRun: Bool) {

@@ -49,7 +49,8 @@ enum CompareView {
         b.analysis = r.analysis
         b.selectedStep = r.step ?? state.selectedStep
         if !r.sameRun {
-            b.history = RunHistory()  // another run's log is not loaded; its curves would be A's
+            b.history = r.history ?? RunHistory()  // B's own log, never A's curves under B's name
+            b.live = false
         }
         b.compareMarks = CompareMarks(changed: a.compareMarks?.changed,
                                       loadDelta: lc.flatMap { l in l.comparableIndices ? l.loadDelta : nil },
