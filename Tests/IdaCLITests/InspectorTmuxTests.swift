@@ -25,42 +25,53 @@ struct InspectorTmuxTests {
             > /dev/null 2>&1 < /dev/null
             """)  // the tmux server it starts must not inherit our pipe, or reading it never ends
         defer { _ = try? shell("tmux kill-session -t \(session) 2>/dev/null") }
-        func capture() throws -> String {
-            usleep(700_000)
-            return try shell("tmux capture-pane -p -t \(session)")
+        func capture() throws -> String { try shell("tmux capture-pane -p -t \(session)") }
+        /// The pane once it shows `needle` (polled for up to 10 s, so a slow machine only waits
+        /// longer), or the last capture when it never does.
+        func waitFor(_ needle: String) throws -> String {
+            var screen = ""
+            for _ in 0..<50 {
+                screen = try capture()
+                if screen.contains(needle) { return screen }
+                usleep(200_000)
+            }
+            return screen
         }
         func keys(_ k: String) throws { try shell("tmux send-keys -t \(session) \(k)") }
 
-        let first = try capture()
-        #expect(first.contains("1 Overview"), "\(first)")
-        for (key, title) in [("2", "2 Layer"), ("3", "3 Latent"), ("4", "4 Tokens"), ("5", "5 Timeline"), ("1", "1 Overview")] {
+        let first = try waitFor("expert load")
+        #expect(first.contains("1 Overview") && first.contains("expert load"), "\(first)")
+        // Each screen is recognised by a panel only it draws (the tab bar always lists every title).
+        for (key, panel) in [("2", "priors π"), ("3", "latent · layer"), ("4", "probe text"), ("5", "snapshots ("),
+                             ("1", "expert load")] {
             try keys(key)
-            let screen = try capture()
-            #expect(screen.contains(title), "after \(key):\n\(screen)")
+            let screen = try waitFor(panel)
+            #expect(screen.contains(panel), "after \(key):\n\(screen)")
         }
         try keys("'?'")
-        #expect(try capture().contains("quit"))
+        #expect(try waitFor("any key closes").contains("quit"))
         try keys("Escape")
         // Mouse: an xterm (SGR) click on the first expert's load bar selects it.
         try keys("2")
-        _ = try capture()
+        _ = try waitFor("priors π")
         try shell("tmux send-keys -t \(session) -l \"$(printf '\\033[<0;12;5M\\033[<0;12;5m')\"")
-        let clicked = try capture()
+        let clicked = try waitFor("e0: load")
         #expect(clicked.contains("e0: load"), "after a click on e0's bar:\n\(clicked)")
         // Live text: typed on the tokens screen, run through the snapshot's model.
-        try keys("4 e h i Enter")
-        usleep(1_000_000)
-        let typed = try capture()
-        #expect(typed.contains("typed text @ step 4"), "after typing text:\n\(typed)")
+        try keys("4")
+        _ = try waitFor("probe text")
+        try keys("e h i Enter")
+        let typed = try waitFor("typed text @ step 4")
+        #expect(typed.contains("typed text @ step 4") && typed.contains("│hi "), "after typing text:\n\(typed)")
         try keys("Escape")
-        #expect(try capture().contains("probe text"))
+        #expect(try waitFor("probe text").contains("probe text"))
         try shell("tmux resize-window -t \(session) -x 40 -y 10")
-        let small = try capture()
+        let small = try waitFor("too small")
         #expect(small.contains("too small"), "\(small)")
         try shell("tmux resize-window -t \(session) -x 120 -y 40")
-        #expect(try capture().contains("1 Overview"))
+        #expect(try waitFor("probe text").contains("4 Tokens"))
         try keys("q")
-        usleep(800_000)
+        for _ in 0..<50 where !FileManager.default.fileExists(atPath: dir + "/stty") { usleep(200_000) }
         let status = try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(status == "0")
         // The terminal is back in canonical mode with echo.
