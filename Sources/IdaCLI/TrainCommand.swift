@@ -34,7 +34,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("latent-norm"), help: "IDA latent normalisation before the mixture: rms or none.") var latentNorm = "rms"
     @Option(name: .customLong("log-var-min"), help: "IDA log-variance clamp, lower end.") var logVarMin: Float = -6
     @Option(name: .customLong("log-var-max"), help: "IDA log-variance clamp, upper end.") var logVarMax: Float = 6
-    @Option(help: "Reactivation of dead components: loss, reset or off.") var reactivation = "loss"
+    @Option(help: "Reactivation of dead components: loss, reset (balances best from scratch; docs/results.md) or off.")
+    var reactivation = "loss"
     @Option(name: .customLong("react-every"), help: "Steps between dead-component checks.") var reactEvery = 50
     @Option(name: .customLong("react-steps"), help: "Steps a dead component is pulled back.") var reactSteps = 20
     @Option(name: .customLong("lambda-rec"), help: "Reconstruction loss weight.") var lambdaRec = 1.0
