@@ -35,6 +35,16 @@ public enum BLAS {
     /// The number of threads OpenBLAS will use.
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
+    /// The empty cases, done here so they are well defined: nothing for m = 0 or n = 0, and C = beta * C
+    /// for k = 0 (BLAS would still scale C). Returns whether the call is complete.
+    @inlinable
+    static func handledEmpty<T: FloatingPoint>(m: Int, n: Int, k: Int, beta: T, c: UnsafeMutablePointer<T>, ldc: Int) -> Bool {
+        if m == 0 || n == 0 { return true }
+        guard k == 0 else { return false }
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+        return true
+    }
+
     /// C[m,n] = alpha * op(A) * op(B) + beta * C, all row-major.
     /// op(A) is [m,k] (A stored [k,m] when transA), op(B) is [k,n] (B stored [n,k] when transB).
     @inlinable
@@ -44,12 +54,7 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        if m == 0 || n == 0 { return }
-        if k == 0 {
-            // BLAS would still scale C by beta; do it explicitly so k = 0 is well defined.
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
-            return
-        }
+        if handledEmpty(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
         let start = profiling ? now() : 0
         defer { if profiling { addGEMMTime(now() - start) } }
         cblas_sgemm(CblasRowMajor,
@@ -67,11 +72,7 @@ public enum BLAS {
         b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
-        if m == 0 || n == 0 { return }
-        if k == 0 {
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
-            return
-        }
+        if handledEmpty(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
         let start = profiling ? now() : 0
         defer { if profiling { addGEMMTime(now() - start) } }
         cblas_dgemm(CblasRowMajor,

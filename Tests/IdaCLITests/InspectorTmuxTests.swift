@@ -71,7 +71,10 @@ struct InspectorTmuxTests {
         try shell("tmux resize-window -t \(session) -x 120 -y 40")
         #expect(try waitFor("probe text").contains("4 Tokens"))
         try keys("q")
-        for _ in 0..<50 where !FileManager.default.fileExists(atPath: dir + "/stty") { usleep(200_000) }
+        // The shell creates the file before stty has written it: wait for the whole report.
+        for _ in 0..<50 where !((try? String(contentsOfFile: dir + "/stty", encoding: .utf8))?.contains("icanon") ?? false) {
+            usleep(200_000)
+        }
         let status = try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(status == "0")
         // The terminal is back in canonical mode with echo.
