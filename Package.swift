@@ -40,7 +40,7 @@ let package = Package(
         ]),
         .executableTarget(name: "idamoe", dependencies: ["IdaCLI"]),
         // Approximate comparisons and finite-difference checks for tests only.
-        .target(name: "IdaTestSupport", dependencies: ["IdaNumerics"], path: "Tests/IdaTestSupport"),
+        .target(name: "IdaTestSupport", dependencies: ["IdaNumerics", "IdaTerminal"], path: "Tests/IdaTestSupport"),
         .testTarget(name: "IdaFormatsTests", dependencies: ["IdaFormats", "IdaTestSupport"]),
         .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "IdaTestSupport"]),
         .testTarget(name: "IdaRoutingTests", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),

@@ -15,19 +15,10 @@ enum ViewSnapshot {
     static let directory: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().appendingPathComponent("Snapshots")
 
-    /// The text stored for labelled buffers.
-    static func text(_ frames: [(String, ScreenBuffer)]) -> String {
-        var out = ""
-        for (label, buffer) in frames {
-            out += "== \(label) (\(buffer.width)x\(buffer.height))\n"
-            for line in buffer.lines() { out += "|" + line + "|\n" }
-        }
-        return out
-    }
 }
 
 /// Compares labelled buffers with the snapshot file `name`, recording it when missing.
 func expectViewSnapshot(_ frames: [(String, ScreenBuffer)], named name: String,
           sourceLocation: SourceLocation = #_sourceLocation) {
-    expectTextSnapshot(ViewSnapshot.text(frames), named: name, in: ViewSnapshot.directory, sourceLocation: sourceLocation)
+    expectBufferSnapshot(frames, named: name, in: ViewSnapshot.directory, sourceLocation: sourceLocation)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IdaTerminal
 import Testing
 
 /// Compares `actual` with the snapshot file `directory/name.txt`. A missing file is written and the
@@ -28,4 +29,22 @@ public func expectTextSnapshot(_ actual: String, named name: String, in director
         full actual:
         \(actual)
         """, sourceLocation: sourceLocation)
+}
+
+/// The text stored for labelled buffers: a "== label (WxH)" line per buffer, then every row framed
+/// by '|' so trailing spaces and the exact width survive editors and review (no escape bytes, no
+/// styles: tests assert styles directly).
+public func snapshotText(_ frames: [(String, ScreenBuffer)]) -> String {
+    var out = ""
+    for (label, buffer) in frames {
+        out += "== \(label) (\(buffer.width)x\(buffer.height))\n"
+        for line in buffer.lines() { out += "|" + line + "|\n" }
+    }
+    return out
+}
+
+/// Compares labelled buffers with the snapshot file `directory/name.txt` (see `expectTextSnapshot`).
+public func expectBufferSnapshot(_ frames: [(String, ScreenBuffer)], named name: String, in directory: URL,
+                                 sourceLocation: SourceLocation = #_sourceLocation) {
+    expectTextSnapshot(snapshotText(frames), named: name, in: directory, sourceLocation: sourceLocation)
 }

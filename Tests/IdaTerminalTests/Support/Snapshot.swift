@@ -16,15 +16,6 @@ enum Snapshot {
     static let directory: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Snapshots")
 
-    /// The text stored for labelled buffers.
-    static func text(_ frames: [(String, ScreenBuffer)]) -> String {
-        var out = ""
-        for (label, buffer) in frames {
-            out += "== \(label) (\(buffer.width)x\(buffer.height))\n"
-            for line in buffer.lines() { out += "|" + line + "|\n" }
-        }
-        return out
-    }
 
     /// Renders `widget` into a fresh buffer of each size.
     static func frames(_ widget: some Widget, sizes: [(Int, Int)]) -> [(String, ScreenBuffer)] {
@@ -39,7 +30,7 @@ enum Snapshot {
 /// Compares labelled buffers with the snapshot file `name`, recording it when missing.
 func expectSnapshot(_ frames: [(String, ScreenBuffer)], named name: String,
           sourceLocation: SourceLocation = #_sourceLocation) {
-    expectTextSnapshot(Snapshot.text(frames), named: name, in: Snapshot.directory, sourceLocation: sourceLocation)
+    expectBufferSnapshot(frames, named: name, in: Snapshot.directory, sourceLocation: sourceLocation)
 }
 
 /// Compares one buffer with the snapshot file `name`.
