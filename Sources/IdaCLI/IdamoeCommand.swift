@@ -36,3 +36,21 @@ func configureThreads(_ requested: Int?) -> Int {
     return n
 }
 
+
+extension IdamoeCommand {
+    /// Parses and runs the command. `--help` and `--version` print in full; every error is one line
+    /// on standard error ("Error: ..."), without ArgumentParser's usage block, and a non-zero exit
+    /// (64 for a bad flag or value, 1 otherwise).
+    public static func runReportingOneLine() -> Never {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Glibc.exit(0)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }  // help and version requests
+            FileHandle.standardError.write(Data(("Error: " + message(for: error) + "\n").utf8))
+            Glibc.exit(code.rawValue)
+        }
+    }
+}

@@ -1,4 +1,4 @@
 import IdaCLI
 
 ensureBLASThreadTimeout()
-IdamoeCommand.main()
+IdamoeCommand.runReportingOneLine()
