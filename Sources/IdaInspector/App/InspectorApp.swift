@@ -74,40 +74,25 @@ public final class InspectorApp {
     @discardableResult
     func apply(_ event: InspectorEvent, synchronous: Bool) -> Bool {
         for effect in state.update(event) {
+            let loader = self.loader, previous = state.analysis, prober = textProber
+            let work: @Sendable () -> InspectorEvent
             switch effect {
             case .quit:
                 return false
-            case let .compare(stepA, target):
-                let loader = self.loader, previous = state.analysis
-                let work: @Sendable () -> InspectorEvent = {
-                    .compared(stepA: stepA, target: target, result: loader.compare(stepA: stepA, target: target, previous: previous))
-                }
-                if synchronous {
-                    _ = apply(work(), synchronous: true)
-                } else {
-                    let inbox = results
-                    worker.async { inbox.post(work()) }
-                }
-            case let .routeText(text, step):
-                let loader = self.loader, prober = textProber
-                let work: @Sendable () -> InspectorEvent = {
-                    .textAnalyzed(text: text, step: step, result: loader.analyzeText(text, step: step, prober: prober))
-                }
-                if synchronous {
-                    _ = apply(work(), synchronous: true)
-                } else {
-                    let inbox = results
-                    worker.async { inbox.post(work()) }
-                }
             case let .analyze(step):
-                let previous = state.analysis
-                let loader = self.loader
-                if synchronous {
-                    _ = apply(.analyzed(step: step, result: loader.analyze(step: step, previous: previous)), synchronous: true)
-                } else {
-                    let inbox = results
-                    worker.async { inbox.post(.analyzed(step: step, result: loader.analyze(step: step, previous: previous))) }
-                }
+                work = { .analyzed(step: step, result: loader.analyze(step: step, previous: previous)) }
+            case let .compare(stepA, target):
+                work = { .compared(stepA: stepA, target: target, result: loader.compare(stepA: stepA, target: target, previous: previous)) }
+            case let .routeText(text, step):
+                work = { .textAnalyzed(text: text, step: step, result: loader.analyzeText(text, step: step, prober: prober)) }
+            }
+            // Headless runs the work at once; the interactive loop hands it to the background queue,
+            // which posts the resulting event back.
+            if synchronous {
+                _ = apply(work(), synchronous: true)
+            } else {
+                let inbox = results
+                worker.async { inbox.post(work()) }
             }
         }
         return true
