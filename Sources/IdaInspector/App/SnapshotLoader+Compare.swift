@@ -3,8 +3,8 @@ import IdaFormats
 import IdaRouting
 
 extension SnapshotLoader {
-    /// Routes the probe through snapshot `stepA` (A) and the target (B), analyses B for the screens and
-    /// compares the two layer by layer. Each side streams its own snapshot probe (the router inputs at
+    /// Analyses the target (B) for the screens (and snapshot `stepA`, A, unless `previous` is already
+    /// its analysis) and compares the two layer by layer. Each side streams its own snapshot probe (the router inputs at
     /// its step) unless `--probe` was given; the probes must hold the same tokens.
     public func compare(stepA: Int, target: CompareTarget, previous: SnapshotAnalysis?)
         -> Result<ComparisonResult, AnalysisFailure> {
@@ -39,12 +39,31 @@ extension SnapshotLoader {
             guard probeA.tokens == probeB.tokens else {
                 throw AnalysisFailure("\(probePathB) holds other tokens than \(probePathA); start with --probe FILE to stream one probe through both")
             }
-            let analysisB = try SnapshotAnalysis(checkpoint: checkpointB, probe: probeB, previous: previous)
+            // Each side is routed once: A's analysis is reused when it is of this checkpoint and probe,
+            // and the per-layer comparison reads the analyses rather than routing again.
+            func analysis(_ side: String, _ ck: RouterCheckpoint, _ probe: Probe) throws -> SnapshotAnalysis {
+                do {
+                    return try SnapshotAnalysis(checkpoint: ck, probe: probe, previous: previous)
+                } catch let error as RoutingError {
+                    throw ComparisonError.routing(side: side, problem: error.description)
+                }
+            }
+            let analysisA = try previous.flatMap { $0.step == checkpointA.info.step && $0.tokenCount == probeA.count ? $0 : nil }
+                ?? analysis("A (\(pathA))", checkpointA, probeA)
+            let analysisB = try analysis("B (\(pathB))", checkpointB, probeB)
+            let common = analysisA.layerOrder.filter { analysisB.layers[$0] != nil }
+            guard !common.isEmpty else {
+                throw ComparisonError.noCommonLayer(layersA: analysisA.layerOrder, layersB: analysisB.layerOrder)
+            }
             let options = ComparisonOptions(sameRun: sameRun, domains: probeA.domains, domainNames: probeA.domainNames)
-            let layers = try CheckpointComparison.compare(checkpointA, probeA, checkpointB, probeB, options: options,
-                                                          sides: ("A (\(pathA))", "B (\(pathB))"))
-            var result = ComparisonResult(analysis: analysisB, layers: Dictionary(uniqueKeysWithValues: layers.map { ($0.layer, $0) }),
-                                             step: checkpointB.info.step, sameRun: sameRun)
+            var layers: [Int: LayerComparison] = [:]
+            for i in common {
+                guard let a = analysisA.layers[i], let b = analysisB.layers[i],
+                      let routerA = checkpointA.routers[i], let routerB = checkpointB.routers[i] else { continue }
+                layers[i] = try LayerComparison(LayerRoutingSummary(a, router: routerA), LayerRoutingSummary(b, router: routerB),
+                                                options: options)
+            }
+            var result = ComparisonResult(analysis: analysisB, layers: layers, step: checkpointB.info.step, sameRun: sameRun)
             result.settings = settingsB
             result.history = historyB
             return .success(result)

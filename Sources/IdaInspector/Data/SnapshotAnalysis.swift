@@ -55,6 +55,9 @@ public struct SnapshotAnalysis: Sendable {
     /// MoE block indices in order.
     public var layerOrder: [Int]
 
+    /// Probe tokens N the analysis routed.
+    var tokenCount: Int { layers.values.first?.entropy.count ?? 0 }
+
     /// Routes every probe token through every MoE layer of `checkpoint`; `previous` keeps the latent
     /// axes stable from one snapshot to the next.
     public init(checkpoint: RouterCheckpoint, probe: Probe, previous: SnapshotAnalysis? = nil) throws {
