@@ -15,6 +15,14 @@ public struct LayerMetrics: Sendable, Equatable {
     /// Components with usage and prior both below tau / K (IDA only, needs the priors).
     public var deadComponents: Int?
 
+    /// Components whose usage and prior are both below tau / K (the reactivation rule measured on a
+    /// probe or batch), ascending; none when the arrays disagree in length.
+    public static func deadComponents(usage: [Double], priors: [Double], tau: Double = 0.1) -> [Int] {
+        guard !priors.isEmpty, usage.count == priors.count else { return [] }
+        let threshold = tau / Double(priors.count)
+        return priors.indices.filter { usage[$0] < threshold && priors[$0] < threshold }
+    }
+
     /// CV of a load vector: population standard deviation over mean (0 for an empty or all-zero load).
     public static func coefficientOfVariation(_ load: [Double]) -> Double {
         guard !load.isEmpty else { return 0 }
@@ -71,8 +79,7 @@ public struct LayerMetricsAccumulator: Sendable {
             let u = componentCounts.map { $0 / n }
             usage = u
             if let pi = priors, pi.count == components {
-                let threshold = tau / Double(components)
-                dead = (0..<components).filter { u[$0] < threshold && pi[$0] < threshold }.count
+                dead = LayerMetrics.deadComponents(usage: u, priors: pi, tau: tau).count
             }
         }
         return LayerMetrics(tokens: tokens, load: load, cv: LayerMetrics.coefficientOfVariation(load),

@@ -1,3 +1,4 @@
+import IdaNumerics
 import IdaTerminal
 
 /// Screen 2: one MoE layer. Load bars against the fair share, the mixture's priors as an E x M
@@ -101,9 +102,7 @@ enum LayerView {
 
     /// Components with usage and prior both below tau / K, ascending.
     static func deadComponents(_ la: LayerAnalysis) -> [Int] {
-        let k = la.priors.count
-        guard k > 0, let usage = la.metrics.componentUsage, usage.count == k else { return [] }
-        let threshold = tau / Double(k)
-        return (0..<k).filter { usage[$0] < threshold && la.priors[$0] < threshold }
+        guard let usage = la.metrics.componentUsage else { return [] }
+        return LayerMetrics.deadComponents(usage: usage, priors: la.priors, tau: tau)
     }
 }

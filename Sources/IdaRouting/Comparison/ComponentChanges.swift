@@ -1,3 +1,5 @@
+import IdaNumerics
+
 /// How the Gaussian components of two IDA routers of one layer differ: priors, usage on the probe,
 /// dead components on each side and, when the indices line up, what changed component by component.
 ///
@@ -34,8 +36,8 @@ public struct ComponentChanges: Sendable, Equatable {
         priorsB = piB
         usageA = uA
         usageB = uB
-        deadA = Self.dead(usage: uA, priors: piA, tau: options.tau)
-        deadB = Self.dead(usage: uB, priors: piB, tau: options.tau)
+        deadA = LayerMetrics.deadComponents(usage: uA, priors: piA, tau: options.tau)
+        deadB = LayerMetrics.deadComponents(usage: uB, priors: piB, tau: options.tau)
         priorChange = nil
         meanShift = nil
         died = []
@@ -56,12 +58,6 @@ public struct ComponentChanges: Sendable, Equatable {
                 return sum.squareRoot()
             }
         }
-    }
-
-    /// Components whose usage and prior are both below tau / K.
-    public static func dead(usage: [Double], priors: [Double], tau: Double) -> [Int] {
-        let threshold = tau / Double(max(priors.count, 1))
-        return priors.indices.filter { usage[$0] < threshold && priors[$0] < threshold }
     }
 
     /// The expert of A's component k.
