@@ -17,8 +17,13 @@ func idamoeBinary() -> String {
         let path = candidate.appendingPathComponent("idamoe").path
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return root.appendingPathComponent(".build/debug/idamoe").path
+    return repositoryFile(".build/debug/idamoe")
+}
+
+/// A file of the repository (fixtures, the debug build), found from this source file's path.
+func repositoryFile(_ relative: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(relative).path
 }
 
 /// Runs `idamoe` with `arguments` and no standard input, collecting both output streams; a run

@@ -13,12 +13,6 @@ enum DiffRun {
     }
 }
 
-/// A file of the repository (fixtures).
-func repositoryFile(_ relative: String) -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(relative).path
-}
-
 @Suite("idamoe diff, end to end")
 struct DiffCommandTests {
     /// The `--json` output parsed as an object.

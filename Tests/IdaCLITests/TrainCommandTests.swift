@@ -24,10 +24,8 @@ struct TrainCommandTests {
                                   "--keys", "4 e h i Space t h e r e Enter", "--frame"])
         #expect(live.status == 0, "\(live.stderr)")
         #expect(live.stdout.contains("typed text @ step 4") && live.stdout.contains("│hi there "), "\(live.stdout)")
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-        let routersOnly = try runIdamoe(["inspect", root + "/fixtures/tiny-ida.safetensors", "--probe",
-                                         root + "/fixtures/tiny-probe.safetensors", "--headless", "--size", "200x40",
+        let routersOnly = try runIdamoe(["inspect", repositoryFile("fixtures/tiny-ida.safetensors"), "--probe",
+                                         repositoryFile("fixtures/tiny-probe.safetensors"), "--headless", "--size", "200x40",
                                          "--keys", "4 e a Enter", "--frame"])
         #expect(routersOnly.stdout.contains("holds routers only"), "\(routersOnly.stdout)")
         let before = try String(contentsOfFile: dir + "/run/events.jsonl", encoding: .utf8)
