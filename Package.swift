@@ -17,8 +17,10 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CNCursesW", pkgConfig: "ncursesw",
                        providers: [.apt(["libncursesw5-dev"])]),
+        // CPUID and XGETBV: what the processor runs, for choosing OpenBLAS's kernels.
+        .target(name: "CCPUID"),
         // The only Swift target that calls OpenBLAS.
-        .target(name: "IdaBLAS", dependencies: ["COpenBLAS"]),
+        .target(name: "IdaBLAS", dependencies: ["COpenBLAS", "CCPUID"]),
         // Safetensors, probe files, run directories: bytes in, typed tensors out.
         .target(name: "IdaFormats"),
         // Layers, the IDA and softmax routers, losses and their backward passes.
@@ -41,12 +43,13 @@ let package = Package(
         .executableTarget(name: "idamoe", dependencies: ["IdaCLI"]),
         // Approximate comparisons and finite-difference checks for tests only.
         .target(name: "IdaTestSupport", dependencies: ["IdaNumerics", "IdaTerminal"], path: "Tests/IdaTestSupport"),
+        .testTarget(name: "IdaBLASTests", dependencies: ["IdaBLAS"]),
         .testTarget(name: "IdaFormatsTests", dependencies: ["IdaFormats", "IdaTestSupport"]),
         .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "IdaTestSupport"]),
         .testTarget(name: "IdaRoutingTests", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
         .testTarget(name: "IdaTerminalTests", dependencies: ["IdaTerminal", "IdaCurses", "IdaTestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "IdaInspectorTests", dependencies: ["IdaInspector", "IdaTerminal", "IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "IdaTrainingTests", dependencies: ["IdaTraining", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaTestSupport"]),
-        .testTarget(name: "IdaCLITests", dependencies: ["IdaCLI", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"]),
+        .testTarget(name: "IdaCLITests", dependencies: ["IdaCLI", "IdaBLAS", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import IdaBLAS
 import IdaFormats
 
 /// What `idamoe bench render` measured, printed as a table or as JSON.
@@ -32,6 +33,7 @@ struct BenchRenderReport {
     func table() -> String {
         var out: [String] = []
         let f = fixture
+        out.append("system: \(BLASSystem.current().summary)")
         out.append("bench render: probe N \(f.tokens) (byte tokens, \(BenchRenderFixture.domainNames.count) domains), "
             + "\(f.config.moeLayers.count) MoE layers (D \(f.config.width), E \(f.config.experts), M \(f.config.componentsPerExpert), "
             + "P \(f.config.latentDim), k \(f.config.topK)), \(f.steps) steps logged (\(f.eventLines) event lines), "
@@ -81,6 +83,7 @@ struct BenchRenderReport {
             "routing_ms": .number(1000 * median(routingSeconds)), "screens": rows(screens), "keys": rows(keys),
             "peak_resident_mib": .number(peakMiB), "open_peak_resident_mib": .number(openPeakMiB),
             "fixture_peak_resident_mib": .number(fixturePeakMiB),
+            "system": .string(BLASSystem.current().summary),
         ]
         if let i = idle {
             object["idle"] = .object([

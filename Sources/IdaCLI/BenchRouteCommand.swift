@@ -28,6 +28,7 @@ struct BenchRouteCommand: ParsableCommand {
         }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let config = RouterConfig(experts: 8, componentsPerExpert: 16, latentDim: 32, topK: 2)
+        print("system: \(BLASSystem.current().summary)")
         print("bench route: N \(tokens), P 32, E 8, M 16 (K 128), k 2, encoder D -> \(hidden) -> 32, block \(blockSize)")
         print("    D  threads   tokens/s   GFLOP/s  sgemm peak  share   N/4 tok/s  N/2 tok/s")
         for d in widths {

@@ -21,6 +21,7 @@ struct BenchTrainCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let corpus = try benchCorpus(in: dir)
         let peak = measureSgemmPeak()
+        print("system: \(BLASSystem.current().summary)")
         print("bench train: default model (D 128, 4 heads, 4 blocks, T 128, batch 16, E 8, k 2, F 256, M 16, P 32), \(cores) threads")
         print(String(format: "sgemm peak %.1f GFLOP/s (1024^3)", peak))
         print("router    tokens/s  ms/step  GEMM share  MFLOP/token  GFLOP/s  share of peak")

@@ -1,21 +1,30 @@
 import ArgumentParser
 import Foundation
+import IdaBLAS
 import IdaFormats
 import IdaRouting
 
-/// `idamoe info FILE`: what a checkpoint or probe holds.
+/// `idamoe info FILE`: what a checkpoint or probe holds; `idamoe info --system`: the machine.
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Show what a checkpoint or probe file holds: routers, shapes, tensors.")
+        abstract: "Show what a checkpoint or probe file holds (routers, shapes, tensors), or with --system the CPU, OpenBLAS kernel and threads.")
 
     @Argument(help: "A checkpoint or probe (.safetensors).")
-    var file: String
+    var file: String?
+
+    @Flag(help: "Describe this machine: CPU model and features, OpenBLAS version and kernel, thread count.")
+    var system = false
 
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
+    func validate() throws {
+        if system == (file != nil) { throw ValidationError("give a checkpoint or probe file, or --system") }
+    }
+
     func run() throws {
+        guard let file else { return try printSystem() }
         let st = try SafetensorsFile(path: file)
         let isProbe = st.info("tokens") != nil
         var summary: [String: Any] = ["path": file, "kind": isProbe ? "probe" : "checkpoint",
@@ -66,5 +75,31 @@ struct InfoCommand: ParsableCommand {
             let padded = t.name.padding(toLength: max(width, t.name.count), withPad: " ", startingAt: 0)
             print("  \(padded)  \(t.dtype.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0))  \(t.shape)")
         }
+    }
+
+    /// `--system`: the facts every benchmark figure depends on.
+    func printSystem() throws {
+        let s = BLASSystem.current()
+        let best = KernelChoice.bestCore(for: s.cpu)
+        if json {
+            let object: [String: Any] = [
+                "cpu": s.cpu.brand, "vendor": s.cpu.vendor, "family": s.cpu.family, "model": s.cpu.model,
+                "stepping": s.cpu.stepping, "features": s.cpu.usableNames, "cores": s.cores,
+                "openblas_config": s.config, "openblas_version": s.version, "core": s.kernel.core,
+                "core_source": s.kernel.explanation, "best_core": best as Any,
+                "runnable_cores": KernelChoice.runnableCores(for: s.cpu), "threads": s.threads,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        let env = ProcessInfo.processInfo.environment
+        print("cpu       \(s.cpuLine), stepping \(s.cpu.stepping), \(s.cores) cores")
+        print("features  \(s.cpu.usableNames.joined(separator: " "))")
+        print("openblas  \(s.version) (\(s.config))")
+        print("kernel    \(s.kernel.core) (\(s.kernel.explanation))"
+              + (best.map { $0 == s.kernel.core ? "" : "; best for this CPU: \($0)" } ?? ""))
+        print("threads   \(s.threads) (OPENBLAS_NUM_THREADS \(env["OPENBLAS_NUM_THREADS"] ?? "unset"), "
+              + "OPENBLAS_THREAD_TIMEOUT \(env["OPENBLAS_THREAD_TIMEOUT"] ?? "unset"))")
     }
 }

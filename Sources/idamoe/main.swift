@@ -1,4 +1,4 @@
 import IdaCLI
 
-ensureBLASThreadTimeout()
+prepareBLASEnvironment()
 IdamoeCommand.runReportingOneLine()

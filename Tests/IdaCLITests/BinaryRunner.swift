@@ -28,9 +28,10 @@ func repositoryFile(_ relative: String) -> String {
 
 /// Runs `idamoe` with `arguments` and no standard input, collecting both output streams; a run
 /// longer than `timeout` seconds is killed and recorded as a failure.
-func runIdamoe(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 300,
-               sourceLocation: SourceLocation = #_sourceLocation) throws -> RunOutput {
-    let result = try runChild(idamoeBinary(), arguments, environment: environment, timeout: timeout)
+func runIdamoe(_ arguments: [String], environment: [String: String] = [:], unsetting: [String] = [],
+               timeout: Double = 300, sourceLocation: SourceLocation = #_sourceLocation) throws -> RunOutput {
+    let result = try runChild(idamoeBinary(), arguments, environment: environment, unsetting: unsetting,
+                              timeout: timeout)
     if result.timedOut {
         Issue.record("idamoe \(arguments.joined(separator: " ")) still running after \(timeout) s; killed",
                      sourceLocation: sourceLocation)

@@ -29,6 +29,7 @@ public enum ChildError: Error, CustomStringConvertible {
 private let spawnLock = NSLock()
 
 /// Runs `executable` with `arguments` (standard input /dev/null) and collects both output streams.
+/// `environment` adds to (or replaces in) this process's environment; `unsetting` removes variables.
 ///
 /// Written on posix_spawn and a blocking waitpid rather than Foundation's `Process`, whose
 /// `waitUntilExit` was seen to hang for ever on Linux when tests start children concurrently.
@@ -36,7 +37,7 @@ private let spawnLock = NSLock()
 /// inherit them. A child still running after `timeout` seconds is killed (SIGKILL) and the result
 /// says so; a grandchild that keeps the pipes open cannot stall the caller past the deadline either.
 public func runChild(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                     timeout: Double = 300) throws -> ChildResult {
+                     unsetting: [String] = [], timeout: Double = 300) throws -> ChildResult {
     // Pipe creation, close-on-exec and the spawn happen under one lock, so no child started by
     // another test in between can inherit these pipes' write ends.
     spawnLock.lock()
@@ -57,6 +58,7 @@ public func runChild(_ executable: String, _ arguments: [String], environment: [
 
     var env = ProcessInfo.processInfo.environment
     for (key, value) in environment { env[key] = value }
+    for key in unsetting { env[key] = nil }
     let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
     let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer {
