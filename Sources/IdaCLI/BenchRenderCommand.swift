@@ -23,7 +23,7 @@ struct BenchRenderCommand: ParsableCommand {
     @Option(help: "Frame sizes, comma-separated COLSxROWS.") var sizes = "80x24,200x60"
     @Option(name: .customLong("idle-seconds"), help: "Length of the idle CPU measurement (0: skip it).") var idleSeconds = 10.0
     @Option(help: "Repetitions of the snapshot analysis.") var analyses = 3
-    @Option(help: "OpenBLAS threads (0: all cores).") var threads = 0
+    @Option(help: "Routing workers, each running BLAS single-threaded, as in inspect (0: all cores).") var threads = 0
     @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
     @Flag(name: .customLong("no-color"), help: "Monochrome.") var noColor = false
     @Flag(help: "Print the figures as one JSON object instead of the table.") var json = false
@@ -33,7 +33,7 @@ struct BenchRenderCommand: ParsableCommand {
         guard tokens > 0, steps > 0, snapshotEvery > 0, frames > 0, analyses > 0, idleSeconds >= 0 else {
             throw ValidationError("--tokens, --steps, --snapshot-every, --frames and --analyses must be positive, --idle-seconds at least 0")
         }
-        let cores = configureThreads(threads)
+        let cores = configureRoutingThreads(threads)
         let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode)
         let root = NSTemporaryDirectory() + "idamoe-bench-render-\(getpid())"
         try? FileManager.default.removeItem(atPath: root)
@@ -48,7 +48,7 @@ struct BenchRenderCommand: ParsableCommand {
         // Opening the run as `idamoe inspect RUN --headless` does: every event, the newest snapshot analysed, a frame.
         let largest = frameSizes.last ?? (200, 60)
         t0 = monotonicSeconds()
-        let app = InspectorApp(source: .run(fixture.directory), probe: nil)
+        let app = InspectorApp(source: .run(fixture.directory), probe: nil, workers: cores)
         _ = app.headlessFrame(width: largest.0, height: largest.1, keys: [], mode: mode)
         report.openSeconds = monotonicSeconds() - t0
         report.openPeakMiB = peakResidentMiB()
@@ -71,7 +71,7 @@ struct BenchRenderCommand: ParsableCommand {
         if idleSeconds > 0 {
             report.idleSize = (largest.0, largest.1)
             report.idle = try BenchRenderIdle.measure(directory: fixture.directory, seconds: idleSeconds,
-                                                      width: largest.0, height: largest.1, mode: mode)
+                                                      width: largest.0, height: largest.1, mode: mode, workers: cores)
         }
         report.peakMiB = peakResidentMiB()
         print(json ? report.json() : report.table())
@@ -88,11 +88,12 @@ struct BenchRenderCommand: ParsableCommand {
             let checkpoint = try RouterCheckpoint(path: checkpointPath)
             let probe = try Probe(path: probePath)
             let routing = try ProbeRouting(checkpoint: checkpoint, probe: probe, blockSize: 4096)
-            try routing.run(keepLatents: true, reconstruct: true)
+            try routing.run(workers: report.threads, keepLatents: true, reconstruct: true,
+                            transform: { _, _ in () }, consume: { _ in })
             report.routingSeconds.append(monotonicSeconds() - t0)
             t0 = monotonicSeconds()
             _ = try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: checkpointPath), probe: Probe(path: probePath),
-                                     previous: previous)
+                                     previous: previous, workers: report.threads)
             report.analysisSeconds.append(monotonicSeconds() - t0)
         }
     }

@@ -24,8 +24,9 @@ struct BenchRenderIdle {
 
     /// Opens the run in a fresh `InspectorApp` on `width` x `height`, waits until the newest snapshot is
     /// analysed and drawn, then measures `seconds` of idling.
-    static func measure(directory: String, seconds: Double, width: Int, height: Int, mode: DisplayMode) throws -> BenchRenderIdle {
-        let app = InspectorApp(source: .run(directory), probe: nil)
+    static func measure(directory: String, seconds: Double, width: Int, height: Int, mode: DisplayMode,
+                        workers: Int) throws -> BenchRenderIdle {
+        let app = InspectorApp(source: .run(directory), probe: nil, workers: workers)
         let backend = try BenchRenderIdleBackend(size: (width, height), mode: mode, window: seconds)
         backend.app = app
         app.run(on: backend)

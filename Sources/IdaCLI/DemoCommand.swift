@@ -44,7 +44,8 @@ struct DemoCommand: ParsableCommand {
         }
         do {
             let terminal = try CursesTerminal(glyphMode: ascii ? .ascii : nil, mouse: true)
-            let app = InspectorApp(source: .run(dir), probe: nil, textProber: makeTextProber())
+            let app = InspectorApp(source: .run(dir), probe: nil, textProber: makeTextProber(),
+                                   workers: configureRoutingThreads(nil))
             app.run(on: CursesBackend(terminal: terminal))
             terminal.restore()
         }

@@ -39,9 +39,7 @@ struct DiffCommand: ParsableCommand {
     var threads: Int?
 
     func run() throws {
-        let workers = configureThreads(threads)
-        // Blocks are routed in parallel, one worker per thread; BLAS runs single-threaded inside each.
-        BLAS.setThreads(1)
+        let workers = configureRoutingThreads(threads)
         let refA = try CheckpointReference.resolve(a)
         let refB = try CheckpointReference.resolve(b)
         let comparison = try CheckpointComparison(a: refA, b: refB, probe: probe, layer: layer, topK: topK,

@@ -27,6 +27,15 @@ func tuneAllocator() {
 @_silgen_name("mallopt")
 private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 
+/// Threads for routing probes (`route`, `diff`, `inspect`): `requested` workers (0 or nil: every core),
+/// each running OpenBLAS single-threaded, so a GEMM's result never depends on the thread count
+/// (`ProbeRouting` splits the work by tiles of tokens). Returns the worker count.
+func configureRoutingThreads(_ requested: Int?) -> Int {
+    let workers = configureThreads(requested)
+    BLAS.setThreads(1)
+    return workers
+}
+
 /// Sets OpenBLAS's thread count from a `--threads` option (0 or nil: every core).
 func configureThreads(_ requested: Int?) -> Int {
     let cores = ProcessInfo.processInfo.activeProcessorCount

@@ -27,12 +27,14 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Headless: print the frame (the default when --headless).") var frame = false
 
     func run() throws {
-        tuneAllocator()
+        // Analyses route on every core, BLAS single-threaded in each worker: the same digits as `idamoe route`.
+        let workers = configureRoutingThreads(nil)
         let source = try RunSource.resolve(path, probe: probe)
         if let compare {
             _ = try CheckpointReference.resolve(compare)  // a missing B is a one-line error before the screen opens
         }
-        let app = InspectorApp(source: source, probe: probe, textProber: makeTextProber(), compare: compare)
+        let app = InspectorApp(source: source, probe: probe, textProber: makeTextProber(), compare: compare,
+                               workers: workers)
         if headless || frame {
             let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
             guard parts.count == 2, parts[0] >= 0, parts[1] >= 0, parts[0] <= 1000, parts[1] <= 1000 else {

@@ -33,10 +33,10 @@ struct RouteCommand: ParsableCommand {
     @Flag(help: "With --jsonl, add the full posterior (K values; softmax routers: E probabilities).")
     var posterior = false
 
-    @Option(help: "OpenBLAS threads (default: all cores). Results do not depend on it.")
+    @Option(help: "Worker threads, each running BLAS single-threaded (default: all cores). Results do not depend on it.")
     var threads: Int?
 
-    @Option(name: .customLong("block-size"), help: "Tokens routed per block; memory grows with it, not with N.")
+    @Option(name: .customLong("block-size"), help: "Tokens per worker's block, rounded up to whole 256-token tiles; memory grows with it, not with N. Results do not depend on it.")
     var blockSize = 2048
 
     func validate() throws {
@@ -45,9 +45,7 @@ struct RouteCommand: ParsableCommand {
     }
 
     func run() throws {
-        let workers = configureThreads(threads)
-        // Blocks are routed in parallel, one worker per thread; BLAS runs single-threaded inside each.
-        BLAS.setThreads(1)
+        let workers = configureRoutingThreads(threads)
         let ck = try RouterCheckpoint(path: checkpoint)
         let pr = try Probe(path: probe)
         let routing = try ProbeRouting(checkpoint: ck, probe: pr, layer: layer, topK: topK, blockSize: blockSize)

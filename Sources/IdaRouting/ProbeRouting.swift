@@ -3,14 +3,24 @@ import IdaNumerics
 
 /// Streams a probe through a checkpoint's routers block by block, in token-major, layer-minor order,
 /// with memory bounded by the block size.
+///
+/// Results do not depend on the block size or the number of workers, by construction: tokens are
+/// routed in tiles of `tileRows` aligned to multiples of it from the first token, the last tile padded
+/// with zero rows, so every GEMM sees the same inputs and shapes whatever the blocking; blocks are whole
+/// tiles, each tile is routed by one worker, and the per-layer sums run over tiles in token order. With
+/// one BLAS thread per worker (as `idamoe route`, `diff` and `inspect` run) the printed digits are
+/// the same for any `--threads` and `--block-size` on one machine and kernel (docs/decisions.md).
 public struct ProbeRouting: Sendable {
+    /// Tokens per routed tile: the row count of every GEMM a router runs on the probe.
+    public static let tileRows = 256
+
     /// The routers.
     public let checkpoint: RouterCheckpoint
     /// The tokens and hidden states.
     public let probe: Probe
     /// MoE block indices routed, ascending.
     public let layers: [Int]
-    /// Tokens per block.
+    /// Tokens per block: a whole number of tiles, handed to one worker at a time.
     public let blockSize: Int
     /// Routers actually used (top-k overrides applied).
     let routers: [Int: LayerRouter]
@@ -43,7 +53,8 @@ public struct ProbeRouting: Sendable {
         self.checkpoint = checkpoint
         self.probe = probe
         self.layers = layers
-        self.blockSize = max(1, blockSize)
+        let tile = Self.tileRows
+        self.blockSize = (max(1, blockSize) + tile - 1) / tile * tile
         self.routers = routers
     }
 
@@ -57,8 +68,8 @@ public struct ProbeRouting: Sendable {
                 consume: { pair in try body(pair.0, pair.1) })
     }
 
-    /// Routes blocks on `workers` threads at a time. `transform` runs on the worker that routed a block
-    /// (for example to format its output); `consume` then sees the blocks strictly in token order, so the
+    /// Routes blocks on `workers` threads at a time. `transform` runs on the worker that routed a tile
+    /// (for example to format its output); `consume` then sees the tiles strictly in token order, so the
     /// output does not depend on the number of workers. Memory stays bounded by workers x block size.
     @discardableResult
     public func run<T>(workers: Int, keepLatents: Bool = false, reconstruct: Bool = false,
@@ -72,24 +83,25 @@ public struct ProbeRouting: Sendable {
         var next = 0
         while next < blocks.count {
             let wave = Array(blocks[next..<min(next + lanes, blocks.count)])
-            let slots = WaveSlots<(results: [RoutingResult], output: T)>(count: wave.count)
+            let slots = WaveSlots<[(results: [RoutingResult], output: T)]>(count: wave.count)
             DispatchQueue.concurrentPerform(iterations: wave.count) { w in
                 do {
-                    var results: [RoutingResult] = []
-                    for i in layers {
-                        guard let router = routers[i] else { continue }
-                        let h = try probe.hidden(layer: i, rows: wave[w])
-                        results.append(router.route(h, keepLatents: keepLatents, reconstruct: reconstruct))
+                    var tiles: [(results: [RoutingResult], output: T)] = []
+                    for start in stride(from: wave[w].lowerBound, to: wave[w].upperBound, by: Self.tileRows) {
+                        let rows = start..<min(start + Self.tileRows, wave[w].upperBound)
+                        let results = try routeTile(rows, keepLatents: keepLatents, reconstruct: reconstruct)
+                        tiles.append((results, transform(rows, results)))
                     }
-                    slots.set(w, .success((results, transform(wave[w], results))))
+                    slots.set(w, .success(tiles))
                 } catch {
                     slots.set(w, .failure(error))
                 }
             }
             for w in 0..<wave.count {
-                let (results, output) = try slots.get(w)
-                for (slot, result) in results.enumerated() { accumulators[slot].add(result) }
-                try consume(output)
+                for (results, output) in try slots.get(w) {
+                    for (slot, result) in results.enumerated() { accumulators[slot].add(result) }
+                    try consume(output)
+                }
             }
             next += wave.count
         }
@@ -98,6 +110,22 @@ public struct ProbeRouting: Sendable {
             metrics[i] = accumulators[slot].finish(priors: routers[i]?.priors)
         }
         return metrics
+    }
+
+    /// Routes one tile (at most `tileRows` tokens starting at a multiple of it) through every layer,
+    /// padding it to `tileRows` rows so the GEMMs' shapes never change.
+    func routeTile(_ rows: Range<Int>, keepLatents: Bool, reconstruct: Bool) throws -> [RoutingResult] {
+        var results: [RoutingResult] = []
+        for i in layers {
+            guard let router = routers[i] else { continue }
+            var h = try probe.hidden(layer: i, rows: rows)
+            if rows.count < Self.tileRows {
+                h.data.append(contentsOf: repeatElement(0, count: (Self.tileRows - rows.count) * h.cols))
+                h.rows = Self.tileRows
+            }
+            results.append(router.route(h, keepLatents: keepLatents, reconstruct: reconstruct).prefix(rows.count))
+        }
+        return results
     }
 }
 

@@ -8,7 +8,7 @@ struct CommandLineErrorTests {
         let cases: [([String], String)] = [
             (["inspect", fixture, "--headless", "--size", "10x"], "--size must look like 120x40"),
             (["inspect", fixture, "--headless", "--keys", "zz9"], "unknown key name 'zz9'"),
-            (["info"], "Missing expected argument '<file>'"),
+            (["info"], "give a checkpoint or probe file, or --system"),
             (["info", "x", "--bogus"], "Unknown option '--bogus'"),
             (["nosuchcommand"], "nosuchcommand"),
         ]

@@ -16,9 +16,10 @@ public final class InspectorApp {
     let textProber: TextProber?
 
     /// An app for a resolved source; `probe` overrides the run's probe; `textProber` runs typed text
-    /// through a snapshot's model for the tokens screen's `e`.
-    public init(source: RunSource, probe: String?, textProber: TextProber? = nil, compare: String? = nil) {
-        loader = SnapshotLoader(source: source, probeOverride: probe)
+    /// through a snapshot's model for the tokens screen's `e`; `workers` threads route each analysis.
+    public init(source: RunSource, probe: String?, textProber: TextProber? = nil, compare: String? = nil,
+                workers: Int = 1) {
+        loader = SnapshotLoader(source: source, probeOverride: probe, workers: workers)
         self.textProber = textProber
         switch source {
         case let .run(dir):

@@ -43,7 +43,7 @@ extension SnapshotLoader {
             // and the per-layer comparison reads the analyses rather than routing again.
             func analysis(_ side: String, _ ck: RouterCheckpoint, _ probe: Probe) throws -> SnapshotAnalysis {
                 do {
-                    return try SnapshotAnalysis(checkpoint: ck, probe: probe, previous: previous)
+                    return try SnapshotAnalysis(checkpoint: ck, probe: probe, previous: previous, workers: workers)
                 } catch let error as RoutingError {
                     throw ComparisonError.routing(side: side, problem: error.description)
                 }

@@ -11,11 +11,14 @@ public struct SnapshotLoader: Sendable {
     public let source: RunSource
     /// A probe to stream instead of the run's own (`--probe`).
     public let probeOverride: String?
+    /// Threads routing an analysis (each runs BLAS single-threaded; results do not depend on it).
+    public let workers: Int
 
     /// A loader for `source`.
-    public init(source: RunSource, probeOverride: String?) {
+    public init(source: RunSource, probeOverride: String?, workers: Int = 1) {
         self.source = source
         self.probeOverride = probeOverride
+        self.workers = max(1, workers)
     }
 
     /// Checkpoint and probe paths for `step` (ignored for a single checkpoint).
@@ -40,7 +43,7 @@ public struct SnapshotLoader: Sendable {
         do {
             let (ck, pr) = try paths(step: step)
             let analysis = try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: ck), probe: Probe(path: pr),
-                                                previous: previous)
+                                                previous: previous, workers: workers)
             return .success(analysis)
         } catch let failure as AnalysisFailure {
             return .failure(failure)
@@ -55,7 +58,8 @@ public struct SnapshotLoader: Sendable {
         do {
             let checkpoint = try paths(step: step).checkpoint
             let probe = try prober(Array(text.utf8), checkpoint)
-            return .success(try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: checkpoint), probe: probe, previous: nil))
+            return .success(try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: checkpoint), probe: probe, previous: nil,
+                                                 workers: workers))
         } catch let failure as AnalysisFailure {
             return .failure(failure)
         } catch {

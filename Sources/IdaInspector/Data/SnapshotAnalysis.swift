@@ -59,17 +59,19 @@ public struct SnapshotAnalysis: Sendable {
     var tokenCount: Int { layers.values.first?.entropy.count ?? 0 }
 
     /// Routes every probe token through every MoE layer of `checkpoint`; `previous` keeps the latent
-    /// axes stable from one snapshot to the next.
-    public init(checkpoint: RouterCheckpoint, probe: Probe, previous: SnapshotAnalysis? = nil) throws {
+    /// axes stable from one snapshot to the next. `workers` threads route tiles at once (the result does
+    /// not depend on how many; see `ProbeRouting`).
+    public init(checkpoint: RouterCheckpoint, probe: Probe, previous: SnapshotAnalysis? = nil, workers: Int = 1) throws {
         let routing = try ProbeRouting(checkpoint: checkpoint, probe: probe, blockSize: 4096)
         // Each block is converted to the analysis' Float arrays as it arrives (capacity reserved for
         // the whole probe), so the double-precision posteriors of one block at a time are alive.
         var parts: [Int: LayerParts] = [:]
-        let metrics = try routing.run(keepLatents: true, reconstruct: true) { _, results in
+        let metrics = try routing.run(workers: workers, keepLatents: true, reconstruct: true,
+                                      transform: { _, results in results }, consume: { results in
             for (slot, i) in routing.layers.enumerated() {
                 parts[i, default: LayerParts(reserving: probe.count, like: results[slot])].append(results[slot])
             }
-        }
+        })
         var layers: [Int: LayerAnalysis] = [:]
         for i in routing.layers {
             guard let router = checkpoint.routers[i], let part = parts.removeValue(forKey: i), let metric = metrics[i] else { continue }
