@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "IdaTestSupport"]),
         .testTarget(name: "IdaRoutingTests", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
         .testTarget(name: "IdaTerminalTests", dependencies: ["IdaTerminal", "IdaCurses", "IdaTestSupport"], exclude: ["Snapshots"]),
-        .testTarget(name: "IdaInspectorTests", dependencies: ["IdaInspector", "IdaTerminal", "IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"], exclude: ["Snapshots"]),
+        .testTarget(name: "IdaInspectorTests", dependencies: ["IdaInspector", "IdaTerminal", "IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"], exclude: ["Snapshots", "Fixtures"]),
         .testTarget(name: "IdaTrainingTests", dependencies: ["IdaTraining", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaTestSupport"]),
         .testTarget(name: "IdaCLITests", dependencies: ["IdaCLI", "IdaBLAS", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"]),
     ]

@@ -28,6 +28,25 @@ public struct RoutingResult: Sendable {
     public var latents: Matrix?
     /// Mean squared reconstruction error per token [N] (IDA only, when asked for).
     public var reconstructionError: [Float]?
+
+    /// A routing from its parts (shapes as documented on each property).
+    public init(tokens: Int, topK: Int, experts: Int, selected: [Int32], weights: [Float],
+                expertProbabilities: [Double], posterior: [Double], posteriorWidth: Int, entropyBits: [Double],
+                logDensity: [Double]?, topComponent: [Int32]?, latents: Matrix?, reconstructionError: [Float]?) {
+        self.tokens = tokens
+        self.topK = topK
+        self.experts = experts
+        self.selected = selected
+        self.weights = weights
+        self.expertProbabilities = expertProbabilities
+        self.posterior = posterior
+        self.posteriorWidth = posteriorWidth
+        self.entropyBits = entropyBits
+        self.logDensity = logDensity
+        self.topComponent = topComponent
+        self.latents = latents
+        self.reconstructionError = reconstructionError
+    }
 }
 
 /// Indices of the k largest scores, best first; equal scores go to the lower index.

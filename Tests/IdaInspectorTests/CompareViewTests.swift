@@ -7,7 +7,8 @@ import Testing
 /// Comparison mode: `c` pins a step, `|` splits the screens into A | B, differences are marked.
 @Suite("Inspector comparison")
 struct CompareViewTests {
-    /// The fixture's checkpoint at step 100 with component 6 revived and component 2 starved.
+    /// The fixture's checkpoint at step 100 with component 6 revived and component 2 starved (no BLAS:
+    /// only priors change).
     static func checkpointB() throws -> RouterCheckpoint {
         let a = try ViewsFixture.checkpoint(step: 100)
         var routers = a.routers
@@ -26,10 +27,14 @@ struct CompareViewTests {
         let probe = try ViewsFixture.probe()
         let a = try ViewsFixture.checkpoint(), b = try checkpointB()
         let options = ComparisonOptions(sameRun: true, domains: probe.domains, domainNames: probe.domainNames)
-        let layers = try CheckpointComparison.compare(a, probe, b, probe, options: options)
-        let result = ComparisonResult(analysis: try SnapshotAnalysis(checkpoint: b, probe: probe),
-                                      layers: Dictionary(uniqueKeysWithValues: layers.map { ($0.layer, $0) }),
-                                      step: 100, sameRun: true)
+        // As the inspector compares: from the two analyses (here both recorded), never routing again.
+        let analysisA = try ViewsFixture.analysis(), analysisB = try ViewsFixture.analysis(of: b, recordedAs: "views-ida-b")
+        var layers: [Int: LayerComparison] = [:]
+        for i in analysisA.layerOrder {
+            guard let la = analysisA.layers[i], let lb = analysisB.layers[i], let ra = a.routers[i], let rb = b.routers[i] else { continue }
+            layers[i] = try LayerComparison(LayerRoutingSummary(la, router: ra), LayerRoutingSummary(lb, router: rb), options: options)
+        }
+        let result = ComparisonResult(analysis: analysisB, layers: layers, step: 100, sameRun: true)
         s.pinnedStep = 100
         s.comparison = CompareState(target: .step(100))
         s.comparison?.result = result

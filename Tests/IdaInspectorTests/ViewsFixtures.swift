@@ -32,9 +32,19 @@ enum ViewsFixture {
         return h
     }
 
-    /// Routers whose mixture sits on the data (means on encoded tokens, as training starts them),
-    /// with one component per layer given a tiny prior so it counts as dead.
+    /// The routers of `buildCheckpoint`, as recorded in Fixtures/ (literal data: no BLAS at test time).
     static func checkpoint(softmax: Bool = false, step: Int = 300) throws -> RouterCheckpoint {
+        var ck = try RecordedRouting.checkpoint(softmax ? "views-softmax" : "views-ida") {
+            try buildCheckpoint(softmax: softmax)
+        }
+        ck.info.step = step
+        return ck
+    }
+
+    /// Routers whose mixture sits on the data (means on encoded tokens, as training starts them),
+    /// with one component per layer given a tiny prior so it counts as dead. Run only to record the
+    /// fixture.
+    static func buildCheckpoint(softmax: Bool = false, step: Int = 300) throws -> RouterCheckpoint {
         var rng = SeededGenerator(seed: 7)
         let config = RouterConfig(experts: 4, componentsPerExpert: 3, latentDim: 3, topK: 2)
         var routers: [Int: LayerRouter] = [:]
@@ -65,9 +75,23 @@ enum ViewsFixture {
         return RouterCheckpoint(info: info, routers: routers)
     }
 
-    /// The probe routed through the checkpoint.
+    /// The probe routed through the checkpoint, from the routing recorded in Fixtures/.
     static func analysis(softmax: Bool = false) throws -> SnapshotAnalysis {
-        try SnapshotAnalysis(checkpoint: checkpoint(softmax: softmax), probe: probe())
+        let ck = try checkpoint(softmax: softmax)
+        return try analysis(of: ck, recordedAs: softmax ? "views-softmax" : "views-ida")
+    }
+
+    /// The analysis of `ck` on the probe from the routing recorded as `name` (recorded on first use
+    /// by routing the whole probe at once).
+    static func analysis(of ck: RouterCheckpoint, recordedAs name: String) throws -> SnapshotAnalysis {
+        let results = try RecordedRouting.routing(name) {
+            var out: [Int: RoutingResult] = [:]
+            for (layer, router) in ck.routers {
+                out[layer] = router.route(hidden(layer: layer), keepLatents: true, reconstruct: true)
+            }
+            return out
+        }
+        return SnapshotAnalysis(checkpoint: ck, results: results)
     }
 
     /// The probe file: tokens, domains and hidden states of blocks 1 and 3.

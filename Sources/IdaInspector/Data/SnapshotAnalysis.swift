@@ -63,7 +63,7 @@ public struct SnapshotAnalysis: Sendable {
     /// not depend on how many; see `ProbeRouting`).
     public init(checkpoint: RouterCheckpoint, probe: Probe, previous: SnapshotAnalysis? = nil, workers: Int = 1) throws {
         let routing = try ProbeRouting(checkpoint: checkpoint, probe: probe, blockSize: 4096)
-        // Each block is converted to the analysis' Float arrays as it arrives (capacity reserved for
+        // Each tile is converted to the analysis' Float arrays as it arrives (capacity reserved for
         // the whole probe), so the double-precision posteriors of one block at a time are alive.
         var parts: [Int: LayerParts] = [:]
         let metrics = try routing.run(workers: workers, keepLatents: true, reconstruct: true,
@@ -72,8 +72,34 @@ public struct SnapshotAnalysis: Sendable {
                 parts[i, default: LayerParts(reserving: probe.count, like: results[slot])].append(results[slot])
             }
         })
+        self.init(checkpoint: checkpoint, layerOrder: routing.layers, parts: parts, metrics: metrics, previous: previous)
+    }
+
+    /// An analysis of routings computed elsewhere: `results[i]` is every probe token routed through MoE
+    /// layer i of `checkpoint` (with latents and reconstruction errors for IDA layers). Tests draw their
+    /// golden screens from recorded results this way, so no screen depends on the BLAS kernel.
+    public init(checkpoint: RouterCheckpoint, results: [Int: RoutingResult], previous: SnapshotAnalysis? = nil) {
+        let order = checkpoint.info.moeLayers.filter { results[$0] != nil && checkpoint.routers[$0] != nil }
+        var parts: [Int: LayerParts] = [:]
+        var metrics: [Int: LayerMetrics] = [:]
+        for i in order {
+            guard let result = results[i], let router = checkpoint.routers[i] else { continue }
+            var part = LayerParts(reserving: result.tokens, like: result)
+            part.append(result)
+            parts[i] = part
+            var accumulator = LayerMetricsAccumulator(experts: router.experts, components: router.components)
+            accumulator.add(result)
+            metrics[i] = accumulator.finish(priors: router.priors)
+        }
+        self.init(checkpoint: checkpoint, layerOrder: order, parts: parts, metrics: metrics, previous: previous)
+    }
+
+    /// Assembles the per-layer analyses (projection, points, ellipses) from routed parts.
+    init(checkpoint: RouterCheckpoint, layerOrder: [Int], parts: [Int: LayerParts], metrics: [Int: LayerMetrics],
+         previous: SnapshotAnalysis?) {
+        var parts = parts
         var layers: [Int: LayerAnalysis] = [:]
-        for i in routing.layers {
+        for i in layerOrder {
             guard let router = checkpoint.routers[i], let part = parts.removeValue(forKey: i), let metric = metrics[i] else { continue }
             var a = LayerAnalysis(layer: i, experts: router.experts, componentsPerExpert: 0, selected: part.selected,
                                   weights: part.weights, topK: part.topK ?? checkpoint.info.config.topK,
@@ -101,7 +127,7 @@ public struct SnapshotAnalysis: Sendable {
         self.step = checkpoint.info.step
         self.router = checkpoint.info.router
         self.layers = layers
-        self.layerOrder = routing.layers
+        self.layerOrder = layerOrder
     }
 }
 
