@@ -1,0 +1,40 @@
+import Testing
+import IdaFormats
+import IdaNumerics
+import IdaRouting
+import IdaTestSupport
+@testable import IdaInspector
+
+/// The inspector routes with the same tiles as `idamoe route`, so its numbers are route's numbers.
+@Suite("Inspector analysis and idamoe route agree")
+struct AnalysisRoutingTests {
+    @Test("an analysis equals ProbeRouting's metrics and choices exactly, whatever the worker count")
+    func sameAsRoute() throws {
+        let ck = try ViewsFixture.checkpoint()
+        // 700 tokens: the fixture's hidden states repeated, so three tiles (the last padded).
+        var writer = SafetensorsWriter()
+        let n = 700, base = ViewsFixture.tokens.count
+        try writer.add("tokens", shape: [n], int32s: (0..<n).map { ViewsFixture.tokens[$0 % base] })
+        for layer in [1, 3] {
+            let h = ViewsFixture.hidden(layer: layer)
+            let rows = (0..<n).flatMap { h.data[(($0 % base) * 8)..<(($0 % base) * 8 + 8)] }
+            try writer.add("layers.\(layer).hidden", shape: [n, 8], floats: rows)
+        }
+        let path = temporaryDirectory() + "/probe.safetensors"
+        try writer.write(to: path)
+        let probe = try Probe(path: path)
+        var selected: [Int: [Int32]] = [:]
+        let routing = try ProbeRouting(checkpoint: ck, probe: probe, blockSize: 256)
+        let metrics = try routing.run(workers: 1, transform: { _, results in results }, consume: { results in
+            for (slot, layer) in routing.layers.enumerated() { selected[layer, default: []] += results[slot].selected }
+        })
+        for workers in [1, 2] {
+            let analysis = try SnapshotAnalysis(checkpoint: ck, probe: probe, workers: workers)
+            for layer in [1, 3] {
+                let a = try #require(analysis.layers[layer])
+                #expect(a.metrics == metrics[layer])
+                #expect(a.selected == selected[layer])
+            }
+        }
+    }
+}
