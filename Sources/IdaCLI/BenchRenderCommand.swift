@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IdaFormats
 import IdaInspector
 import IdaRouting
 import IdaTerminal
@@ -81,8 +82,8 @@ struct BenchRenderCommand: ParsableCommand {
     /// projected) and, on its own, the routing inside it.
     func measureAnalysis(_ fixture: BenchRenderFixture, previous: SnapshotAnalysis?, into report: inout BenchRenderReport) throws {
         guard let step = fixture.snapshots.last else { return }
-        let checkpointPath = RunDirectory.snapshotPath(fixture.directory, step: step)
-        let probePath = RunDirectory.probeHiddenPath(fixture.directory, step: step)
+        let checkpointPath = RunLayout(fixture.directory).snapshot(step: step)
+        let probePath = RunLayout(fixture.directory).probe(step: step)
         for _ in 0..<analyses {
             var t0 = monotonicSeconds()
             let checkpoint = try RouterCheckpoint(path: checkpointPath)

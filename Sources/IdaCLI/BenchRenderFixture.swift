@@ -39,7 +39,7 @@ struct BenchRenderFixture {
         try run.writeManifest(manifest(config: config, options: options, probeTokens: tokens))
         _ = try RunManifest.read(directory)  // the manifest must decode as the trainer's does
         let hidden = text.hiddenStates(layers: config.moeLayers, width: config.width, seed: seed)
-        try writeProbe(text, hidden: [:], to: directory + "/probe.safetensors")
+        try writeProbe(text, hidden: [:], to: RunLayout(directory).probe)
         let routers = try makeRouters(config: config, hidden: hidden, seed: seed)
         var history = EventHistory(config: config, seed: seed)
         try run.appendEvent(step: 0, kind: "start", fields: [
@@ -55,17 +55,16 @@ struct BenchRenderFixture {
             guard step % snapshotEvery == 0 || step == steps else { continue }
             // Probe first, then the model: the model file under its final name marks a complete snapshot.
             // Every snapshot's probe holds the same hidden states here: a hard link saves 100 MB a snapshot.
-            let probePath = RunDirectory.probeHiddenPath(directory, step: step)
+            let probePath = run.layout.probe(step: step)
             if !(firstProbe.map { link($0, probePath) == 0 } ?? false) {
                 try writeProbe(text, hidden: hidden, to: probePath)
                 firstProbe = probePath
             }
             let info = CheckpointInfo(router: .ida, moeLayers: config.moeLayers, config: config.routerConfig, step: step)
-            try RouterCheckpoint(info: info, routers: routers).write(to: RunDirectory.snapshotPath(directory, step: step),
+            try RouterCheckpoint(info: info, routers: routers).write(to: run.layout.snapshot(step: step),
                                                                      extraMetadata: ["idamoe.vocab": "bytes"])
-            let name = String(format: "step-%08d", step)
             try run.appendEvent(step: step, kind: "snapshot", fields: [
-                "path": .string("snapshots/\(name).safetensors"), "probe": .string("snapshots/\(name).probe.safetensors"),
+                "path": .string(RunLayout.relativeSnapshot(step: step)), "probe": .string(RunLayout.relativeProbe(step: step)),
             ])
             lines += 1
             snapshots.append(step)

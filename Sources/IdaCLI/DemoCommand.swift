@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IdaFormats
 import IdaCurses
 import IdaInspector
 
@@ -32,7 +33,7 @@ struct DemoCommand: ParsableCommand {
                                    log: dir + "/train.log")
         // Wait for the manifest (corpus loaded, model built) or for the trainer to fail.
         let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: dir + "/run.json") {
+        while !RunLayout(dir).isRun {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
                 let log = (try? String(contentsOfFile: dir + "/train.log", encoding: .utf8)) ?? ""

@@ -19,9 +19,9 @@ extension Trainer {
     /// Writes the probe hidden states, the optimizer state and the model for the current step, in that
     /// order and each atomically, so the model file appearing marks a complete snapshot.
     func snapshot() throws {
-        let dir = run.path
-        try writeProbe(to: RunDirectory.probeHiddenPath(dir, step: step), hidden: probeHiddenStates())
-        try writeOptimizerState(to: RunDirectory.optimizerPath(dir, step: step))
+        let layout = run.layout
+        try writeProbe(to: layout.probe(step: step), hidden: probeHiddenStates())
+        try writeOptimizerState(to: layout.optimizer(step: step))
         var writer = SafetensorsWriter()
         writer.metadata = try snapshotMetadata()
         var failure: Error?
@@ -29,15 +29,14 @@ extension Trainer {
             do { try writer.add(name, shape: shape, floats: value) } catch { failure = failure ?? error }
         }
         if let failure { throw failure }
-        try writer.write(to: RunDirectory.snapshotPath(dir, step: step))
+        try writer.write(to: layout.snapshot(step: step))
         // Resuming needs only the newest optimizer state; older ones (twice the model's size) are dropped.
-        for old in RunDirectory.snapshotSteps(dir) where old < step {
-            try? FileManager.default.removeItem(atPath: RunDirectory.optimizerPath(dir, step: old))
+        for old in layout.snapshotSteps() where old < step {
+            try? FileManager.default.removeItem(atPath: layout.optimizer(step: old))
         }
-        let name = String(format: "step-%08d", step)
         try run.appendEvent(step: step, kind: "snapshot", fields: [
-            "path": .string("snapshots/\(name).safetensors"),
-            "probe": .string("snapshots/\(name).probe.safetensors"),
+            "path": .string(RunLayout.relativeSnapshot(step: step)),
+            "probe": .string(RunLayout.relativeProbe(step: step)),
         ])
     }
 
@@ -88,8 +87,8 @@ extension Trainer {
 
     /// Loads the model and optimizer state of snapshot `step`.
     func restore(step snapshotStep: Int) throws {
-        let modelFile = try SafetensorsFile(path: RunDirectory.snapshotPath(run.path, step: snapshotStep))
-        let optimFile = try SafetensorsFile(path: RunDirectory.optimizerPath(run.path, step: snapshotStep))
+        let modelFile = try SafetensorsFile(path: run.layout.snapshot(step: snapshotStep))
+        let optimFile = try SafetensorsFile(path: run.layout.optimizer(step: snapshotStep))
         try model.loadParameters(from: modelFile)
         var adam = AdamW(weightDecay: options.weightDecay)
         adam.step = Int(optimFile.metadata["adam.step"] ?? "") ?? snapshotStep

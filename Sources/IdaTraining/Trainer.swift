@@ -101,7 +101,7 @@ public final class Trainer {
                                    parameters: model.parameterCount, probeTokens: dataset.probe.tokens.count,
                                    created: Date().timeIntervalSince1970)
         try run.writeManifest(try manifest.encoded())
-        try writeProbe(to: run.path + "/probe.safetensors", hidden: [:])
+        try writeProbe(to: run.layout.probe, hidden: [:])
         try run.appendEvent(step: 0, kind: "start", fields: [
             "parameters": .number(Double(model.parameterCount)),
             "router": .string(config.router),

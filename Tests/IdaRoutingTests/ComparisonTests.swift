@@ -213,11 +213,11 @@ struct CheckpointComparisonTests {
         let run = temporaryDirectory()
         try FileManager.default.createDirectory(atPath: run + "/snapshots", withIntermediateDirectories: true)
         try Data("{}".utf8).write(to: URL(fileURLWithPath: run + "/run.json"))
-        for step in [10, 20] { try ck.write(to: CheckpointReference.snapshotPath(run: run, step: step)) }
+        for step in [10, 20] { try ck.write(to: RunLayout(run).snapshot(step: step)) }
         try FileManager.default.copyItem(atPath: fixturePath("tiny-probe.safetensors"),
                                          toPath: run + "/snapshots/step-00000020.probe.safetensors")
         try ck.write(to: run + "/snapshots/step-00000030.optim.safetensors")
-        #expect(CheckpointReference.snapshotSteps(run: run) == [10, 20])
+        #expect(RunLayout(run).snapshotSteps() == [10, 20])
         let newest = try CheckpointReference.resolve(run)
         #expect(newest.step == 20)
         #expect(newest.snapshotProbe == run + "/snapshots/step-00000020.probe.safetensors")

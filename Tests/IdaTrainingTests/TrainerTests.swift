@@ -16,7 +16,7 @@ struct TrainerTests {
         let manifest = try RunManifest.read(dir + "/run")
         #expect(manifest.model.router == router)
         #expect(manifest.domains.sorted() == ["code", "math", "poems"])
-        var reader = EventLogReader(path: RunDirectory.eventsPath(dir + "/run"))
+        var reader = EventLogReader(path: RunLayout(dir + "/run").events)
         let events = try reader.readNew()
         #expect(reader.skippedLines == 0)
         #expect(events.filter { $0.kind == "step" }.map(\.step) == Array(1...6))
@@ -28,14 +28,14 @@ struct TrainerTests {
         #expect(layers.first?["load"]?.array?.count == 4)
         if router == "ida" { #expect(layers.first?["nll"]?.double != nil) }
         // Snapshots are checkpoints and probes under the contract: `idamoe route` can stream them.
-        #expect(RunDirectory.snapshotSteps(dir + "/run") == [6, 3])
-        let ck = try RouterCheckpoint(path: RunDirectory.snapshotPath(dir + "/run", step: 6))
+        #expect(RunLayout(dir + "/run").snapshotSteps() == [3, 6])
+        let ck = try RouterCheckpoint(path: RunLayout(dir + "/run").snapshot(step: 6))
         #expect(ck.info.moeLayers == [0, 1] && ck.info.step == 6)
-        let probe = try Probe(path: RunDirectory.probeHiddenPath(dir + "/run", step: 6))
+        let probe = try Probe(path: RunLayout(dir + "/run").probe(step: 6))
         let metrics = try ProbeRouting(checkpoint: ck, probe: probe).run()
         #expect(metrics[1]?.tokens == probe.count)
         // Only the newest optimizer state is kept.
-        #expect(!FileManager.default.fileExists(atPath: RunDirectory.optimizerPath(dir + "/run", step: 3)))
+        #expect(!FileManager.default.fileExists(atPath: RunLayout(dir + "/run").optimizer(step: 3)))
     }
 
     @Test("resume continues exactly where an uninterrupted run would be")
@@ -50,7 +50,7 @@ struct TrainerTests {
             try first.train(stopAt: 4)  // killed after step 4: the step-3 snapshot is the newest
         }
         // Simulate a crash mid-write: a torn event line and a leftover temporary file.
-        let events = RunDirectory.eventsPath(dir + "/b")
+        let events = RunLayout(dir + "/b").events
         let handle = try #require(FileHandle(forWritingAtPath: events))
         try handle.seekToEnd()
         try handle.write(contentsOf: Data("{\"v\":1,\"step\":5,\"ti".utf8))
@@ -58,8 +58,8 @@ struct TrainerTests {
         let resumed = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/b", resume: true)
         #expect(resumed.step == 3)
         try resumed.train()
-        let a = try SafetensorsFile(path: RunDirectory.snapshotPath(dir + "/a", step: 6))
-        let b = try SafetensorsFile(path: RunDirectory.snapshotPath(dir + "/b", step: 6))
+        let a = try SafetensorsFile(path: RunLayout(dir + "/a").snapshot(step: 6))
+        let b = try SafetensorsFile(path: RunLayout(dir + "/b").snapshot(step: 6))
         for t in a.tensors {
             #expect(try a.floats(t.name) == b.floats(t.name), "\(t.name) differs after resume")
         }

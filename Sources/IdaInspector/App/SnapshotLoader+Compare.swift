@@ -25,7 +25,7 @@ extension SnapshotLoader {
                 settingsB = ref.runDirectory.flatMap { RunSettings.summary(runDirectory: $0) }
                 if !sameRun, let dir = ref.runDirectory {
                     // Another run: read its whole log (complete lines only) for B's curves.
-                    var reader = EventLogReader(path: dir + "/events.jsonl")
+                    var reader = EventLogReader(path: RunLayout(dir).events)
                     if let records = try? reader.readNew() {
                         var history = RunHistory()
                         history.append(records)

@@ -1,4 +1,5 @@
 import Foundation
+import IdaFormats
 import IdaRouting
 
 /// Runs bytes of text through the full model stored in a checkpoint file and returns them as a
@@ -30,10 +31,7 @@ public struct SnapshotLoader: Sendable {
         case let .checkpoint(path, probe):
             if let p = probeOverride ?? probe { return (path, p) }
             // A snapshot inside a run directory has its probe next to it.
-            if path.hasSuffix(".safetensors") {
-                let sibling = String(path.dropLast(".safetensors".count)) + ".probe.safetensors"
-                if FileManager.default.fileExists(atPath: sibling) { return (path, sibling) }
-            }
+            if let sibling = RunLayout.probeBeside(checkpoint: path) { return (path, sibling) }
             throw AnalysisFailure("\(path): no probe to stream; pass --probe FILE (a probe with layers.{i}.hidden)")
         }
     }
@@ -72,7 +70,7 @@ public struct SnapshotLoader: Sendable {
         if let p = probeOverride { return try? Probe(path: p) }
         switch source {
         case let .run(dir):
-            return try? Probe(path: dir + "/probe.safetensors")
+            return try? Probe(path: RunLayout(dir).probe)
         case .checkpoint:
             return (try? paths(step: step ?? 0)).flatMap { try? Probe(path: $0.probe) }
         }

@@ -32,15 +32,15 @@ public enum RunSource: Sendable, Equatable {
         let fm = FileManager.default
         guard let path else {
             let names = (try? fm.contentsOfDirectory(atPath: runsRoot)) ?? []
-            let runs = names.map { runsRoot + "/" + $0 }.filter { fm.fileExists(atPath: $0 + "/run.json") }
-            let newest = runs.max { modified($0 + "/run.json") < modified($1 + "/run.json") }
+            let runs = names.map { RunLayout(runsRoot + "/" + $0) }.filter(\.isRun)
+            let newest = runs.max { modified($0.manifest) < modified($1.manifest) }?.directory
             guard let newest else { throw ResolveError.noRuns(runsRoot) }
             return .run(newest)
         }
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { throw ResolveError.missing(path) }
         if isDirectory.boolValue {
-            guard fm.fileExists(atPath: path + "/run.json") else { throw ResolveError.notARun(path) }
+            guard RunLayout(path).isRun else { throw ResolveError.notARun(path) }
             return .run(path)
         }
         return .checkpoint(path, probe: probe)
@@ -61,32 +61,24 @@ public struct RunFollower {
     /// A follower that has read nothing yet.
     public init(directory: String) {
         self.directory = directory
-        self.events = EventLogReader(path: directory + "/events.jsonl")
+        self.events = EventLogReader(path: RunLayout(directory).events)
     }
 
     /// Event lines completed and snapshot steps that appeared since the last call (ascending).
     public mutating func poll() throws -> (events: [EventRecord], snapshots: [Int]) {
         let records = try events.readNew()
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/snapshots")) ?? []
-        var fresh: [Int] = []
-        for name in names where name.hasPrefix("step-") && name.hasSuffix(".safetensors")
-            && !name.contains(".optim.") && !name.contains(".probe.") {
-            let digits = name.dropFirst(5).dropLast(".safetensors".count)
-            if digits.count == 8, let step = Int(digits), !known.contains(step) {
-                known.insert(step)
-                fresh.append(step)
-            }
-        }
-        return (records, fresh.sorted())
+        let fresh = RunLayout(directory).snapshotSteps().filter { !known.contains($0) }
+        known.formUnion(fresh)
+        return (records, fresh)
     }
 
     /// The model file of a snapshot step.
     public func checkpointPath(step: Int) -> String {
-        directory + "/snapshots/" + String(format: "step-%08d.safetensors", step)
+        RunLayout(directory).snapshot(step: step)
     }
 
     /// The probe (with hidden states) of a snapshot step.
     public func probePath(step: Int) -> String {
-        directory + "/snapshots/" + String(format: "step-%08d.probe.safetensors", step)
+        RunLayout(directory).probe(step: step)
     }
 }

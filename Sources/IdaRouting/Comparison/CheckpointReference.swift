@@ -1,4 +1,5 @@
 import Foundation
+import IdaFormats
 
 /// One side of a comparison as named on the command line, resolved to a checkpoint file: a checkpoint,
 /// a run directory (its newest snapshot) or `RUN@STEP` (that step's snapshot), with the run it belongs to
@@ -33,8 +34,8 @@ public struct CheckpointReference: Sendable, Equatable {
         if fm.fileExists(atPath: spec, isDirectory: &isDirectory) {
             if !isDirectory.boolValue { return file(spec, spec: spec) }
             try requireRun(spec)
-            guard let newest = snapshotSteps(run: spec).last else { throw .noSnapshots(run: spec) }
-            return file(snapshotPath(run: spec, step: newest), spec: spec)
+            guard let newest = RunLayout(spec).snapshotSteps().last else { throw .noSnapshots(run: spec) }
+            return file(RunLayout(spec).snapshot(step: newest), spec: spec)
         }
         guard let at = spec.lastIndex(of: "@") else { throw .missingPath(spec) }
         let run = String(spec[..<at])
@@ -43,28 +44,9 @@ public struct CheckpointReference: Sendable, Equatable {
         try requireRun(run)
         guard !stepText.isEmpty, stepText.allSatisfy(\.isASCII), stepText.allSatisfy(\.isNumber),
               let step = Int(stepText) else { throw .badStep(spec: spec) }
-        let steps = snapshotSteps(run: run)
+        let steps = RunLayout(run).snapshotSteps()
         guard steps.contains(step) else { throw .missingStep(run: run, step: step, available: steps) }
-        return file(snapshotPath(run: run, step: step), spec: spec)
-    }
-
-    /// Steps with a model snapshot in `run`/snapshots, ascending. A model file under its final name means
-    /// the snapshot is complete (the trainer renames it into place last); probe and optimizer files and
-    /// temporary names are not snapshots.
-    public static func snapshotSteps(run: String) -> [Int] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: run + "/snapshots")) ?? []
-        var steps: [Int] = []
-        for name in names where name.hasPrefix("step-") && name.hasSuffix(".safetensors")
-            && !name.contains(".probe.") && !name.contains(".optim.") {
-            let digits = name.dropFirst("step-".count).dropLast(".safetensors".count)
-            if digits.count == 8, digits.allSatisfy(\.isNumber), let step = Int(digits) { steps.append(step) }
-        }
-        return steps.sorted()
-    }
-
-    /// The model file of a step.
-    public static func snapshotPath(run: String, step: Int) -> String {
-        run + "/snapshots/" + String(format: "step-%08d.safetensors", step)
+        return file(RunLayout(run).snapshot(step: step), spec: spec)
     }
 
     /// The canonical form of `path` (symbolic links and `..` resolved), or `path` when it cannot be resolved.
@@ -76,27 +58,17 @@ public struct CheckpointReference: Sendable, Equatable {
 
     private static func requireRun(_ dir: String) throws(ComparisonError) {
         let fm = FileManager.default
-        guard fm.fileExists(atPath: dir + "/run.json") || fm.fileExists(atPath: dir + "/snapshots") else {
+        let layout = RunLayout(dir)
+        guard layout.isRun || fm.fileExists(atPath: layout.snapshots) else {
             throw .notARun(dir)
         }
     }
 
     /// A checkpoint file, with its run (the grandparent of a `snapshots` folder) and sibling probe.
     private static func file(_ path: String, spec: String) -> CheckpointReference {
-        let url = URL(fileURLWithPath: canonical(path))
-        let folder = url.deletingLastPathComponent()
-        let run = folder.lastPathComponent == "snapshots" ? folder.deletingLastPathComponent().path : nil
-        let name = url.lastPathComponent
-        var step: Int? = nil
-        if name.hasPrefix("step-"), name.hasSuffix(".safetensors") {
-            let digits = name.dropFirst("step-".count).dropLast(".safetensors".count)
-            if digits.count == 8, digits.allSatisfy(\.isNumber) { step = Int(digits) }
-        }
-        var probe: String? = nil
-        if path.hasSuffix(".safetensors"), !path.hasSuffix(".probe.safetensors") {
-            let sibling = String(path.dropLast(".safetensors".count)) + ".probe.safetensors"
-            if FileManager.default.fileExists(atPath: sibling) { probe = sibling }
-        }
-        return CheckpointReference(spec: spec, path: path, runDirectory: run, step: step, snapshotProbe: probe)
+        let resolved = canonical(path)
+        let step = RunLayout.snapshotStep(fileName: URL(fileURLWithPath: resolved).lastPathComponent)
+        return CheckpointReference(spec: spec, path: path, runDirectory: RunLayout.run(containing: resolved), step: step,
+                                   snapshotProbe: RunLayout.probeBeside(checkpoint: path))
     }
 }

@@ -9,40 +9,25 @@ public final class RunDirectory {
     private let lockDescriptor: Int32
     private var eventDescriptor: Int32
 
-    /// Paths inside a run directory.
-    public static func manifestPath(_ dir: String) -> String { dir + "/run.json" }
-    /// The event log.
-    public static func eventsPath(_ dir: String) -> String { dir + "/events.jsonl" }
-    /// The snapshot folder.
-    public static func snapshotsPath(_ dir: String) -> String { dir + "/snapshots" }
-    /// The model file of a step.
-    public static func snapshotPath(_ dir: String, step: Int) -> String {
-        snapshotsPath(dir) + "/" + String(format: "step-%08d.safetensors", step)
-    }
-    /// The optimizer-state companion of a step's snapshot.
-    public static func optimizerPath(_ dir: String, step: Int) -> String {
-        snapshotsPath(dir) + "/" + String(format: "step-%08d.optim.safetensors", step)
-    }
-    /// The probe hidden states of a step.
-    public static func probeHiddenPath(_ dir: String, step: Int) -> String {
-        snapshotsPath(dir) + "/" + String(format: "step-%08d.probe.safetensors", step)
-    }
+    /// Where the run's files live.
+    public let layout: RunLayout
 
     /// Opens (creating when needed) and locks `path`. `fresh` demands a directory without a run in it.
     public init(path: String, fresh: Bool) throws {
         let fm = FileManager.default
-        if fresh, fm.fileExists(atPath: Self.manifestPath(path)) {
+        let layout = RunLayout(path)
+        if fresh, layout.isRun {
             throw TrainingError.runDirectory(path: path, problem: "already holds a run; use --resume \(path) to continue it or pick another --run-dir")
         }
-        if !fresh, !fm.fileExists(atPath: Self.manifestPath(path)) {
+        if !fresh, !layout.isRun {
             throw TrainingError.runDirectory(path: path, problem: "is not a run directory (no run.json)")
         }
         do {
-            try fm.createDirectory(atPath: Self.snapshotsPath(path), withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: layout.snapshots, withIntermediateDirectories: true)
         } catch {
             throw TrainingError.runDirectory(path: path, problem: "cannot be created: \(error.localizedDescription)")
         }
-        let fd = open(path + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(layout.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw TrainingError.runDirectory(path: path, problem: "cannot open its lock file") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
@@ -51,12 +36,13 @@ public final class RunDirectory {
         let pid = "\(getpid())\n"
         _ = ftruncate(fd, 0)
         _ = pid.withCString { write(fd, $0, strlen($0)) }
-        let events = open(Self.eventsPath(path), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let events = open(layout.events, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard events >= 0 else {
             close(fd)
             throw TrainingError.runDirectory(path: path, problem: "cannot open events.jsonl for appending")
         }
         self.path = path
+        self.layout = layout
         self.lockDescriptor = fd
         self.eventDescriptor = events
         try terminateTornLine()
@@ -70,7 +56,7 @@ public final class RunDirectory {
     /// A killed trainer can leave a last line without its newline; end it so it becomes one skipped line
     /// rather than a prefix glued to the next event.
     private func terminateTornLine() throws {
-        guard let handle = FileHandle(forReadingAtPath: Self.eventsPath(path)) else { return }
+        guard let handle = FileHandle(forReadingAtPath: layout.events) else { return }
         defer { try? handle.close() }
         let size = (try? handle.seekToEnd()) ?? 0
         guard size > 0 else { return }
@@ -101,32 +87,18 @@ public final class RunDirectory {
 
     /// Writes run.json atomically.
     public func writeManifest(_ text: String) throws {
-        let tmp = Self.manifestPath(path) + ".tmp-\(getpid())"
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
-            _ = rename(tmp, Self.manifestPath(path))
+            try RunLayout.publish(Array(text.utf8), at: layout.manifest)
         } catch {
-            throw TrainingError.runDirectory(path: path, problem: "cannot write run.json: \(error.localizedDescription)")
+            throw TrainingError.runDirectory(path: path, problem: "cannot write run.json: \(error)")
         }
     }
 
     /// Steps of snapshots whose model and optimizer files both exist and open as valid safetensors, newest first.
     public func completeSnapshotSteps() -> [Int] {
-        Self.snapshotSteps(path).filter { step in
-            (try? SafetensorsFile(path: Self.snapshotPath(path, step: step))) != nil
-                && (try? SafetensorsFile(path: Self.optimizerPath(path, step: step))) != nil
+        layout.snapshotSteps().reversed().filter { step in
+            (try? SafetensorsFile(path: layout.snapshot(step: step))) != nil
+                && (try? SafetensorsFile(path: layout.optimizer(step: step))) != nil
         }
-    }
-
-    /// Steps that have a model file in `dir`/snapshots, newest first (not validated).
-    public static func snapshotSteps(_ dir: String) -> [Int] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: snapshotsPath(dir))) ?? []
-        var steps: [Int] = []
-        for name in names where name.hasPrefix("step-") && name.hasSuffix(".safetensors")
-            && !name.hasSuffix(".optim.safetensors") && !name.hasSuffix(".probe.safetensors") {
-            let digits = name.dropFirst("step-".count).dropLast(".safetensors".count)
-            if digits.count == 8, let step = Int(digits) { steps.append(step) }
-        }
-        return steps.sorted(by: >)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IdaFormats
 
 /// run.json: what a run is, written when it starts (docs/format.md).
 public struct RunManifest: Codable, Sendable, Equatable {
@@ -28,7 +29,7 @@ public struct RunManifest: Codable, Sendable, Equatable {
 
     /// Reads run.json of `dir`.
     public static func read(_ dir: String) throws -> RunManifest {
-        let path = RunDirectory.manifestPath(dir)
+        let path = RunLayout(dir).manifest
         guard FileManager.default.fileExists(atPath: path) else {
             throw TrainingError.runDirectory(path: dir, problem: "is not a run directory (no run.json)")
         }
