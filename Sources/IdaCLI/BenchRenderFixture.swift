@@ -89,19 +89,8 @@ struct BenchRenderFixture {
 
     /// A probe file: tokens, domains, documents and (for snapshots) `layers.{i}.hidden` [N, D] F32.
     static func writeProbe(_ text: ProbeText, hidden: [Int: Matrix], to path: String) throws {
-        var writer = SafetensorsWriter()
-        let names = try JSONEncoder().encode(domainNames)
-        writer.metadata = ["idamoe.format": "1", "idamoe.vocab": "bytes",
-                           "idamoe.domain_names": String(decoding: names, as: UTF8.self)]
-        let n = text.tokens.count
-        try writer.add("tokens", shape: [n], int32s: text.tokens)
-        try writer.add("domains", shape: [n], int32s: text.domains)
-        try writer.add("documents", shape: [n], int32s: text.documents)
-        for i in hidden.keys.sorted() {
-            guard let h = hidden[i] else { continue }
-            try writer.add("layers.\(i).hidden", shape: [h.rows, h.cols], floats: h.data)
-        }
-        try writer.write(to: path)
+        try ProbeContents(tokens: text.tokens, domains: text.domains, documents: text.documents,
+                          domainNames: domainNames, hidden: hidden).write(to: path)
     }
 
     /// IDA routers as training leaves them: the mixture placed on real latents (as the trainer starts

@@ -48,19 +48,11 @@ extension Trainer {
     /// A probe file (docs/format.md) with the run's probe tokens and the given hidden states.
     func writeProbe(to path: String, hidden: [Int: [Float]]) throws {
         let p = dataset.probe
-        var writer = SafetensorsWriter()
-        let names = try JSONEncoder().encode(dataset.domainNames)
-        writer.metadata = ["idamoe.format": "1", "idamoe.vocab": "bytes",
-                           "idamoe.domain_names": String(decoding: names, as: UTF8.self),
-                           "idamoe.step": String(step)]
-        try writer.add("tokens", shape: [p.tokens.count], int32s: p.tokens.map { Int32($0) })
-        try writer.add("domains", shape: [p.domains.count], int32s: p.domains)
-        try writer.add("documents", shape: [p.documents.count], int32s: p.documents)
-        for i in hidden.keys.sorted() {
-            guard let h = hidden[i] else { continue }
-            try writer.add("layers.\(i).hidden", shape: [p.tokens.count, config.width], floats: h)
-        }
-        try writer.write(to: path)
+        let n = p.tokens.count
+        try ProbeContents(tokens: p.tokens.map { Int32($0) }, domains: p.domains, documents: p.documents,
+                          domainNames: dataset.domainNames,
+                          hidden: hidden.mapValues { Matrix(rows: n, cols: config.width, data: $0) }, step: step)
+            .write(to: path)
     }
 
     /// AdamW moments, the step counter, the sampler and the reactivation states.

@@ -10,7 +10,7 @@ extension SnapshotLoader {
         -> Result<ComparisonResult, AnalysisFailure> {
         do {
             let (pathA, probePathA) = try paths(step: stepA)
-            let pathB: String, probePathB: String, sameRun: Bool
+            let pathB: String, probePathB: String?, sameRun: Bool
             var settingsB: String?, historyB: RunHistory?
             switch target {
             case let .step(s):
@@ -19,7 +19,7 @@ extension SnapshotLoader {
             case let .checkpoint(spec):
                 let ref = try CheckpointReference.resolve(spec)
                 pathB = ref.path
-                probePathB = probeOverride ?? ref.snapshotProbe ?? probePathA
+                probePathB = ref.snapshotProbe
                 let runA: String? = if case let .run(dir) = source { CheckpointReference.canonical(dir) } else { nil }
                 sameRun = runA != nil && ref.runDirectory.map(CheckpointReference.canonical) == runA
                 settingsB = ref.runDirectory.flatMap { RunSettings.summary(runDirectory: $0) }
@@ -33,12 +33,12 @@ extension SnapshotLoader {
                     }
                 }
             }
-            let checkpointA = try RouterCheckpoint(path: pathA), probeA = try Probe(path: probePathA)
+            let checkpointA = try RouterCheckpoint(path: pathA)
             let checkpointB = try RouterCheckpoint(path: pathB)
-            let probeB = probePathB == probePathA ? probeA : try Probe(path: probePathB)
-            guard probeA.tokens == probeB.tokens else {
-                throw AnalysisFailure("\(probePathB) holds other tokens than \(probePathA); start with --probe FILE to stream one probe through both")
-            }
+            // `paths(step:)` has applied --probe to A (and to B when B is a step of this run).
+            let probes = try ComparisonProbes.resolve(override: probeOverride, checkpointA: pathA, probeA: probePathA,
+                                                      probeB: probePathB)
+            let probeA = probes.a, probeB = probes.b
             // Each side is routed once: A's analysis is reused when it is of this checkpoint and probe,
             // and the per-layer comparison reads the analyses rather than routing again.
             func analysis(_ side: String, _ ck: RouterCheckpoint, _ probe: Probe) throws -> SnapshotAnalysis {

@@ -61,27 +61,13 @@ public struct CheckpointComparison: Sendable {
                 layer: Int? = nil, topK: Int? = nil, workers: Int = 1, tau: Double = 0.1) throws {
         let ckA = try RouterCheckpoint(path: refA.path)
         let ckB = try RouterCheckpoint(path: refB.path)
-        let probeA: Probe, probeB: Probe
-        if let probePath {
-            probeA = try Probe(path: probePath)
-            probeB = probeA
-        } else {
-            // A's probe is the default; a B without a probe of its own (a plain checkpoint file)
-            // streams A's.
-            guard let pathA = refA.snapshotProbe else { throw ComparisonError.noProbe(checkpoint: refA.path) }
-            let pathB = refB.snapshotProbe ?? pathA
-            probeA = try Probe(path: pathA)
-            probeB = CheckpointReference.canonical(pathA) == CheckpointReference.canonical(pathB) ? probeA : try Probe(path: pathB)
-            guard probeA.tokens == probeB.tokens else {
-                let first = zip(probeA.tokens, probeB.tokens).enumerated().first { $0.element.0 != $0.element.1 }?.offset
-                throw ComparisonError.differentTokens(probeA: pathA, probeB: pathB, countA: probeA.count,
-                                                      countB: probeB.count, firstDifference: first)
-            }
-        }
+        let probes = try ComparisonProbes.resolve(override: probePath, checkpointA: refA.path,
+                                                  probeA: refA.snapshotProbe, probeB: refB.snapshotProbe)
+        let probeA = probes.a, probeB = probes.b
         let sameRun = refA.runDirectory != nil && refA.runDirectory == refB.runDirectory
         self.a = Side(reference: refA, checkpoint: ckA, topK: topK, probe: probeA.file.path)
         self.b = Side(reference: refB, checkpoint: ckB, topK: topK, probe: probeB.file.path)
-        self.sharedProbe = probePath != nil || probeA.file.path == probeB.file.path
+        self.sharedProbe = probes.shared
         self.tokens = probeA.count
         self.domainNames = probeA.domainNames
         self.sameRun = sameRun

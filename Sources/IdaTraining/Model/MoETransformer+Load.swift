@@ -1,5 +1,7 @@
 import Foundation
 import IdaFormats
+import IdaNumerics
+import IdaRouting
 
 extension MoETransformer {
     /// Replaces every parameter with the tensor of the same name in `file` (shapes must match).
@@ -74,13 +76,8 @@ public struct SnapshotModel: Sendable {
     public func writeProbe(tokens: [Int32], to path: String) throws {
         guard !tokens.isEmpty else { throw TrainingError.invalidOption("no text to route") }
         let hidden = model.routerInputs(windowed: tokens)
-        var writer = SafetensorsWriter()
-        writer.metadata = ["idamoe.format": "1", "idamoe.vocab": "bytes"]
-        try writer.add("tokens", shape: [tokens.count], int32s: tokens)
-        for i in hidden.keys.sorted() {
-            guard let h = hidden[i] else { continue }
-            try writer.add("layers.\(i).hidden", shape: [tokens.count, model.config.width], floats: h)
-        }
-        try writer.write(to: path)
+        let width = model.config.width
+        try ProbeContents(tokens: tokens, hidden: hidden.mapValues { Matrix(rows: tokens.count, cols: width, data: $0) })
+            .write(to: path)
     }
 }

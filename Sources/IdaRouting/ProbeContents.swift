@@ -1,0 +1,60 @@
+import Foundation
+import IdaFormats
+import IdaNumerics
+
+/// What a probe file holds (docs/format.md, "Probes"), and the one writer every producer of probes
+/// uses: the trainer's run probe and snapshot probes, live text in the inspector, benchmarks.
+public struct ProbeContents: Sendable {
+    /// Token ids [N].
+    public var tokens: [Int32]
+    /// Domain of each token [N] (optional).
+    public var domains: [Int32]?
+    /// Document of each token [N] (optional).
+    public var documents: [Int32]?
+    /// Domain names by id (`idamoe.domain_names`; written when not empty).
+    public var domainNames: [String]
+    /// Router inputs [N, D] per MoE block index (`layers.{i}.hidden`, F32).
+    public var hidden: [Int: Matrix]
+    /// The training step the hidden states come from (`idamoe.step`), when known.
+    public var step: Int?
+
+    /// Probe contents over byte tokens.
+    public init(tokens: [Int32], domains: [Int32]? = nil, documents: [Int32]? = nil, domainNames: [String] = [],
+                hidden: [Int: Matrix] = [:], step: Int? = nil) {
+        self.tokens = tokens
+        self.domains = domains
+        self.documents = documents
+        self.domainNames = domainNames
+        self.hidden = hidden
+        self.step = step
+    }
+
+    /// Writes the probe atomically; shapes are checked (every per-token array and hidden matrix has N rows).
+    public func write(to path: String) throws {
+        let n = tokens.count
+        var writer = SafetensorsWriter()
+        var metadata = ["idamoe.format": "1", "idamoe.vocab": "bytes"]
+        if !domainNames.isEmpty {
+            metadata["idamoe.domain_names"] = String(decoding: try JSONEncoder().encode(domainNames), as: UTF8.self)
+        }
+        if let step { metadata["idamoe.step"] = String(step) }
+        writer.metadata = metadata
+        try writer.add("tokens", shape: [n], int32s: tokens)
+        for (name, ids) in [("domains", domains), ("documents", documents)] {
+            guard let ids else { continue }
+            guard ids.count == n else {
+                throw RoutingError.shapeMismatch(path: path, tensor: name, expected: "[\(n)]", found: [ids.count])
+            }
+            try writer.add(name, shape: [n], int32s: ids)
+        }
+        for i in hidden.keys.sorted() {
+            guard let h = hidden[i] else { continue }
+            guard h.rows == n else {
+                throw RoutingError.shapeMismatch(path: path, tensor: "layers.\(i).hidden", expected: "[\(n), D]",
+                                                 found: [h.rows, h.cols])
+            }
+            try writer.add("layers.\(i).hidden", shape: [h.rows, h.cols], floats: h.data)
+        }
+        try writer.write(to: path)
+    }
+}
