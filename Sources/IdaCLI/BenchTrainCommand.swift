@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IdaBLAS
 import IdaNumerics
+import IdaRouting
 import IdaTraining
 
 /// `idamoe bench train`: training tokens per second of the default configuration.
@@ -11,22 +12,32 @@ struct BenchTrainCommand: ParsableCommand {
         abstract: "Training tokens per second (forward + backward + update) of the default model, and the share of time in GEMMs.")
 
     @Option(help: "Timed steps per router.") var steps = 20
-    @Option(help: "Routers to measure, comma-separated.") var routers = "ida,softmax"
+    @Option(help: "Routers to measure, comma-separated (each replaces --router).") var routers = "ida,softmax"
     @Option(help: "OpenBLAS threads (0: all cores).") var threads = 0
+    @OptionGroup(title: "Model (the default model unless changed)") var model: ModelOptions
 
     func run() throws {
         tuneAllocator()
+        let kinds = try routers.split(separator: ",").map { name in
+            guard let kind = RouterKind(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--routers: unknown router '\(name)' (\(RouterKind.namesText))")
+            }
+            return kind
+        }
+        let base = try model.applied(to: ModelConfig())
         let cores = configureThreads(threads)
         let dir = NSTemporaryDirectory() + "idamoe-bench-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let corpus = try benchCorpus(in: dir)
         let peak = measureSgemmPeak()
         print("system: \(BLASSystem.current().summary)")
-        print("bench train: default model (D 128, 4 heads, 4 blocks, T 128, batch 16, E 8, k 2, F 256, M 16, P 32), \(cores) threads")
+        let c = base
+        print("bench train: model D \(c.width), \(c.heads) heads, \(c.blocks) blocks, T \(c.context), batch \(TrainingOptions().batch), "
+              + "E \(c.experts), k \(c.topK), F \(c.expertHidden), M \(c.componentsPerExpert), P \(c.latentDim); \(cores) threads")
         print(String(format: "sgemm peak %.1f GFLOP/s (1024^3)", peak))
         print("router    tokens/s  ms/step  GEMM share  MFLOP/token  GFLOP/s  share of peak")
-        for router in routers.split(separator: ",").map(String.init) {
-            var config = ModelConfig()
+        for router in kinds {
+            var config = base
             config.router = router
             var options = TrainingOptions()
             options.corpus = [corpus]
@@ -34,7 +45,9 @@ struct BenchTrainCommand: ParsableCommand {
             options.snapshotEvery = 1_000_000
             options.evalEvery = 1_000_000
             options.threads = cores
-            let trainer = try Trainer(config: config, options: options, runDir: "\(dir)/\(router)", resume: false)
+            let trainer = try SettingFlags.naming {
+                try Trainer(config: config, options: options, runDir: "\(dir)/\(router.rawValue)", resume: false)
+            }
             try trainer.train(stopAt: 3)  // warm-up
             BLAS.gemmSeconds = 0
             BLAS.profiling = true
@@ -45,7 +58,7 @@ struct BenchTrainCommand: ParsableCommand {
             let tokens = Double(steps * options.batch * config.context)
             let flops = Self.flopsPerToken(config)
             let rate = tokens / elapsed
-            print(router.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: "  %8.0f  %7.1f  %9.0f%%  %11.2f  %7.1f  %12.0f%%",
+            print(router.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: "  %8.0f  %7.1f  %9.0f%%  %11.2f  %7.1f  %12.0f%%",
                          rate, 1000 * elapsed / Double(steps), 100 * BLAS.gemmSeconds / elapsed,
                          flops / 1e6, flops * rate / 1e9, 100 * flops * rate / 1e9 / peak))
         }
@@ -55,10 +68,10 @@ struct BenchTrainCommand: ParsableCommand {
     static func flopsPerToken(_ c: ModelConfig) -> Double {
         let d = Double(c.width), t = Double(c.context), f = Double(c.expertHidden), k = Double(c.topK)
         let attention = 2 * d * 3 * d + 2 * d * d + 2 * 2 * t * d  // qkv, proj, scores and weighted sum (full T x T)
-        let upWidth = c.expertKind == "swiglu" ? 2 * f : f
+        let upWidth = c.expertKind == .swiglu ? 2 * f : f
         let experts = k * (2 * d * upWidth + 2 * f * d)
         var router = 2 * d * Double(c.experts)
-        if c.router == "ida" {
+        if c.router == .ida {
             var widths = [c.width] + c.routerHidden + [c.latentDim]
             var ae = 0.0
             for j in 0..<(widths.count - 1) { ae += 2 * Double(widths[j] * widths[j + 1]) }

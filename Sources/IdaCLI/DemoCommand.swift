@@ -3,6 +3,8 @@ import Foundation
 import IdaFormats
 import IdaCurses
 import IdaInspector
+import IdaNumerics
+import IdaTraining
 
 /// `idamoe demo`: trains on the default corpus in the background and watches it live.
 struct DemoCommand: ParsableCommand {
@@ -11,10 +13,11 @@ struct DemoCommand: ParsableCommand {
         abstract: "Train on the default corpus in the background and open the inspector on the run.",
         discussion: "Quitting the inspector asks whether to stop training; --detach leaves it running.")
 
-    @Option(help: "Router: ida or softmax.") var router = "ida"
-    @Option(help: "Training steps.") var steps = 2000
-    @Option(help: "IDA reactivation of dead components: reset (the demo's choice, which balances best; docs/results.md), loss or off.")
-    var reactivation = "reset"
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @OptionGroup(title: "Training (the demo snapshots and evaluates every 100 steps unless told otherwise)")
+    var training: TrainingFlags
+    @Option(help: "IDA reactivation of dead components: reset (the demo's choice, which balances best; docs/results.md), loss or off (default: reset).")
+    var reactivation: ReactivationMode = .reset
     @Option(help: "Run directory (default: runs/<timestamp>-demo-<router>).") var runDir: String?
     @Flag(help: "Keep training running after the inspector quits, without asking.") var detach = false
     @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
@@ -25,12 +28,13 @@ struct DemoCommand: ParsableCommand {
         }
         let stamp = DateFormatter()
         stamp.dateFormat = "yyyyMMdd-HHmmss"
-        let dir = runDir ?? "runs/\(stamp.string(from: Date()))-demo-\(router)"
+        let router = (try model.applied(to: ModelConfig())).router
+        let dir = runDir ?? "runs/\(stamp.string(from: Date()))-demo-\(router.rawValue)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let pid = try spawnTrainer(arguments: ["train", "--run-dir", dir, "--router", router, "--steps", String(steps),
-                                               "--reactivation", reactivation,
-                                               "--snapshot-every", "100", "--eval-every", "100", "--quiet"],
-                                   log: dir + "/train.log")
+        // The demo's presets come first; the user's flags, later on the line, win.
+        let presets = ["--snapshot-every", "100", "--eval-every", "100", "--reactivation", reactivation.rawValue]
+        let pid = try spawnTrainer(arguments: ["train", "--run-dir", dir, "--quiet"] + presets + model.arguments
+                                       + training.arguments, log: dir + "/train.log")
         // Wait for the manifest (corpus loaded, model built) or for the trainer to fail.
         let deadline = Date().addingTimeInterval(60)
         while !RunLayout(dir).isRun {

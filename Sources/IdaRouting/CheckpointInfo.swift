@@ -3,7 +3,7 @@ import IdaFormats
 import IdaNumerics
 
 /// Which router a checkpoint holds (`idamoe.router`).
-public enum RouterKind: String, Sendable {
+public enum RouterKind: String, NamedChoice {
     /// The IDA router (autoencoder + GMM).
     case ida
     /// A softmax gate.
@@ -46,10 +46,10 @@ public struct CheckpointInfo: Sendable, Equatable {
             }
             return v
         }
-        func choice<T: RawRepresentable>(_ key: String, default fallback: T) throws -> T where T.RawValue == String {
+        func choice<T: NamedChoice>(_ key: String, default fallback: T) throws -> T {
             guard let text = meta[key] else { return fallback }
             guard let v = T(rawValue: text) else {
-                throw RoutingError.badMetadata(path: path, key: key, problem: "unknown value '\(text)'")
+                throw RoutingError.badMetadata(path: path, key: key, problem: "unknown value '\(text)' (\(T.namesText))")
             }
             return v
         }
@@ -59,7 +59,7 @@ public struct CheckpointInfo: Sendable, Equatable {
         }
         let kindText = try value("idamoe.router")
         guard let kind = RouterKind(rawValue: kindText) else {
-            throw RoutingError.badMetadata(path: path, key: "idamoe.router", problem: "unknown router '\(kindText)' (ida or softmax)")
+            throw RoutingError.badMetadata(path: path, key: "idamoe.router", problem: "unknown router '\(kindText)' (\(RouterKind.namesText))")
         }
         let layerText = try value("idamoe.moe_layers")
         var layers: [Int] = []

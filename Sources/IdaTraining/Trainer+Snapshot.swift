@@ -6,7 +6,7 @@ import IdaRouting
 extension Trainer {
     /// Metadata of a model snapshot: the router contract plus the model and training settings.
     func snapshotMetadata() throws -> [String: String] {
-        let info = CheckpointInfo(router: config.routerKind, moeLayers: config.moeLayers,
+        let info = CheckpointInfo(router: config.router, moeLayers: config.moeLayers,
                                   config: config.routerConfig, step: step)
         var meta = info.metadata
         let encoder = JSONEncoder()

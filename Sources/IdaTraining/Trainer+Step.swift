@@ -80,12 +80,12 @@ extension Trainer {
         // Backbone and router gradients are clipped separately: they answer to different losses.
         let gradNorm = GradientClipping.clip(maxNorm: options.gradientClip) { visit in
             model.visitParameters { name, shape, value, grad in
-                if !(config.routerKind == .ida && MoETransformer.isRouterParameter(name)) { visit(name, shape, &value, &grad) }
+                if !(config.router == .ida && MoETransformer.isRouterParameter(name)) { visit(name, shape, &value, &grad) }
             }
         }
         let routerNorm = GradientClipping.clip(maxNorm: options.gradientClip) { visit in
             model.visitParameters { name, shape, value, grad in
-                if config.routerKind == .ida && MoETransformer.isRouterParameter(name) { visit(name, shape, &value, &grad) }
+                if config.router == .ida && MoETransformer.isRouterParameter(name) { visit(name, shape, &value, &grad) }
             }
         }
         guard gradNorm.isFinite, routerNorm.isFinite else {
@@ -99,7 +99,7 @@ extension Trainer {
         var optimizer = self.optimizer
         self.optimizer = AdamW()  // keep the moments uniquely referenced while updating in place
         model.visitParameters { name, shape, value, grad in
-            let isRouter = config.routerKind == .ida && MoETransformer.isRouterParameter(name)
+            let isRouter = config.router == .ida && MoETransformer.isRouterParameter(name)
             let decay = !isRouter && shape.count == 2 && !name.hasPrefix("pos_emb") && !name.hasPrefix("tok_emb")
             optimizer.update(name: name, value: &value, grad: grad, learningRate: isRouter ? routerLR : lr, decay: decay)
         }

@@ -69,7 +69,7 @@ public final class Trainer {
         self.model = try MoETransformer(config: config, seed: options.seed)
         self.optimizer = AdamW(weightDecay: options.weightDecay)
         self.sampler = BatchSampler(seed: options.seed)
-        for i in config.moeLayers where config.routerKind == .ida {
+        for i in config.moeLayers where config.router == .ida {
             reactivation[i] = ReactivationState(components: config.experts * config.componentsPerExpert,
                                                 config: options.reactivationConfig, seed: options.seed &+ UInt64(i))
         }
@@ -104,7 +104,7 @@ public final class Trainer {
         try writeProbe(to: run.layout.probe, hidden: [:])
         try run.appendEvent(step: 0, kind: "start", fields: [
             "parameters": .number(Double(model.parameterCount)),
-            "router": .string(config.router),
+            "router": .string(config.router.rawValue),
             "domains": .array(dataset.domainNames.map { .string($0) }),
         ])
     }

@@ -34,8 +34,8 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     public var reconstructionWeight = 1.0
     /// lambda_react.
     public var reactivationWeight = 1.0
-    /// Reactivation mode: loss, reset or off.
-    public var reactivation = "loss"
+    /// Reactivation of dead components.
+    public var reactivation = ReactivationMode.loss
     /// Steps between dead-component checks.
     public var reactEvery = 50
     /// Steps of reactivation pull.
@@ -54,25 +54,28 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
 
     /// The reactivation settings.
     public var reactivationConfig: ReactivationConfig {
-        ReactivationConfig(mode: ReactivationMode(rawValue: reactivation) ?? .loss, every: reactEvery,
+        ReactivationConfig(mode: reactivation, every: reactEvery,
                            steps: reactSteps, tau: reactTau)
     }
 
-    /// Checks values; throws a one-line error naming the flag.
+    /// Checks values; the error names the offending field (`TrainingError.invalidSetting`).
     public func validate() throws {
-        func fail(_ message: String) throws { throw TrainingError.invalidOption(message) }
-        if steps < 1 { try fail("--steps must be at least 1") }
-        if batch < 1 { try fail("--batch must be at least 1") }
-        if !(learningRate > 0 && learningRate.isFinite) || !(routerLearningRate >= 0 && routerLearningRate.isFinite) {
-            try fail("learning rates must be positive and finite")
+        func check(_ ok: Bool, _ key: String, _ problem: String) throws {
+            if !ok { throw TrainingError.invalidSetting(key: key, problem: problem) }
         }
-        if warmup < 0 { try fail("--warmup must be 0 or more") }
-        if snapshotEvery < 1 || evalEvery < 1 { try fail("--snapshot-every and --eval-every must be at least 1") }
-        if !(validationShare > 0 && validationShare < 1) { try fail("--validation-share must be between 0 and 1") }
-        if ReactivationMode(rawValue: reactivation) == nil { try fail("--reactivation must be loss, reset or off") }
-        if reactEvery < 1 || reactSteps < 1 { try fail("--react-every and --react-steps must be at least 1") }
-        if auxLoss < 0 || zLoss < 0 || reconstructionWeight < 0 || reactivationWeight < 0 {
-            try fail("loss weights must be 0 or more")
+        try check(steps >= 1, "steps", "must be at least 1")
+        try check(batch >= 1, "batch", "must be at least 1")
+        try check(learningRate > 0 && learningRate.isFinite, "learningRate", "must be positive and finite")
+        try check(routerLearningRate >= 0 && routerLearningRate.isFinite, "routerLearningRate", "must be 0 or more and finite")
+        try check(warmup >= 0, "warmup", "must be 0 or more")
+        try check(snapshotEvery >= 1, "snapshotEvery", "must be at least 1")
+        try check(evalEvery >= 1, "evalEvery", "must be at least 1")
+        try check(validationShare > 0 && validationShare < 1, "validationShare", "must be between 0 and 1")
+        try check(reactEvery >= 1, "reactEvery", "must be at least 1")
+        try check(reactSteps >= 1, "reactSteps", "must be at least 1")
+        for (key, weight) in [("auxLoss", auxLoss), ("zLoss", zLoss), ("reconstructionWeight", reconstructionWeight),
+                              ("reactivationWeight", reactivationWeight)] {
+            try check(weight >= 0 && weight.isFinite, key, "must be 0 or more")
         }
     }
 }

@@ -38,15 +38,18 @@ struct TrainCommandTests {
     @Test("bad input: one line, non-zero exit")
     func badInput() throws {
         let dir = temporaryDirectory()
-        let cases: [([String], String)] = [
-            (["train", "--run-dir", dir + "/a", "--corpus", dir + "/nothing-here"] + tiny, "apt-get install fortunes"),
-            (["train", "--run-dir", dir + "/b", "--router", "hash"] + tiny, "--router must be ida or softmax"),
-            (["train", "--run-dir", dir + "/c", "--top-k", "9"] + tiny, "--top-k must be 1...4"),
-            (["train", "--resume", dir + "/none"] + tiny, "is not a run directory"),
+        // Exit 64 for a bad flag value (as every command), 1 for a problem met while running.
+        let cases: [([String], String, Int32)] = [
+            (["train", "--run-dir", dir + "/a", "--corpus", dir + "/nothing-here"] + tiny, "apt-get install fortunes", 1),
+            (["train", "--run-dir", dir + "/b", "--router", "hash"] + tiny, "Please provide one of 'ida' and 'softmax'", 64),
+            (["train", "--run-dir", dir + "/b", "--latent-norm", "layer"] + tiny, "'none' and 'rms'", 64),
+            (["train", "--run-dir", dir + "/c", "--top-k", "9"] + tiny, "--top-k must be 1...4", 64),
+            (["train", "--run-dir", dir + "/c"] + tiny + ["--heads", "3"], "--width must be a positive multiple of heads", 64),
+            (["train", "--resume", dir + "/none"] + tiny, "is not a run directory", 1),
         ]
-        for (arguments, needle) in cases {
+        for (arguments, needle, status) in cases {
             let run = try runIdamoe(arguments)
-            #expect(run.status == 1, "\(arguments): \(run.status)")
+            #expect(run.status == status, "\(arguments): \(run.status)")
             #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
             #expect(run.stderr.contains(needle), "\(run.stderr)")
         }

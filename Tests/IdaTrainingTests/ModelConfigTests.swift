@@ -12,8 +12,10 @@ struct ModelConfigTests {
         json.removeValue(forKey: "latentNorm")
         let old = try JSONDecoder().decode(ModelConfig.self, from: JSONSerialization.data(withJSONObject: json))
         #expect(old.latentNorm == nil && old.routerConfig.latentNorm == InputNorm.none)
-        var bad = ModelConfig()
-        bad.latentNorm = "layer"
-        #expect(throws: TrainingError.self) { try bad.validate() }
+        // An unknown name in run.json is an error naming the field, not a silent default.
+        json["latentNorm"] = "layer"
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(ModelConfig.self, from: JSONSerialization.data(withJSONObject: json))
+        }
     }
 }

@@ -1,10 +1,11 @@
 import Testing
 import IdaNumerics
 import IdaTestSupport
+import IdaRouting
 @testable import IdaTraining
 
 /// A tiny configuration: V 16, D 8, 2 heads, 2 blocks, T 5, E 3, k 2, F 6, M 2, P 3.
-func tinyModelConfig(router: String, moeEvery: Int = 1, expert: String = "gelu") -> ModelConfig {
+func tinyModelConfig(router: RouterKind, moeEvery: Int = 1, expert: ExpertMLP.Kind = .gelu) -> ModelConfig {
     var c = ModelConfig()
     c.vocab = 16
     c.width = 8
@@ -50,7 +51,7 @@ struct ModelGradientTests {
         let (logits, cache, steps) = analytic.forward(tokens: tokens, batch: 2, time: 5, train: false,
                                                       settings: settings, reactivation: [:])
         var frozen: [Int: RoutingResult]? = nil
-        if config.router == "ida" {
+        if config.router == .ida {
             frozen = Dictionary(uniqueKeysWithValues: steps.map { ($0.layer, $0.routing) })
         }
         let (_, dLogits) = CrossEntropy.forward(logits: logits, targets: targets)
@@ -65,7 +66,7 @@ struct ModelGradientTests {
         var checked = 0
         for name in names {
             // IDA router parameters are trained by the router losses only: the task loss never reaches them.
-            if config.router == "ida" && MoETransformer.isRouterParameter(name) {
+            if config.router == .ida && MoETransformer.isRouterParameter(name) {
                 #expect(grads[name]?.allSatisfy { $0 == 0 } == true, "\(name) got a task gradient")
                 continue
             }
@@ -94,14 +95,14 @@ struct ModelGradientTests {
 
     @Test("IDA router model (GELU experts): backbone gradients; router untouched by the task loss")
     func idaModel() throws {
-        try check(tinyModelConfig(router: "ida"), settings: StepSettings())
+        try check(tinyModelConfig(router: .ida), settings: StepSettings())
     }
 
     @Test("softmax router model with aux and z losses, SwiGLU experts, MoE every other block")
     func softmaxModel() throws {
         var settings = StepSettings()
         settings.softmax = SoftmaxLossWeights(auxiliary: 0.1, z: 0.01)
-        try check(tinyModelConfig(router: "softmax", moeEvery: 2, expert: "swiglu"), settings: settings)
-        try check(tinyModelConfig(router: "softmax"), settings: settings)
+        try check(tinyModelConfig(router: .softmax, moeEvery: 2, expert: .swiglu), settings: settings)
+        try check(tinyModelConfig(router: .softmax), settings: settings)
     }
 }

@@ -6,8 +6,8 @@ import IdaRouting
 
 @Suite("Trainer and run directories", .serialized)
 struct TrainerTests {
-    @Test("a short run writes a directory every reader accepts", arguments: ["ida", "softmax"])
-    func shortRun(router: String) throws {
+    @Test("a short run writes a directory every reader accepts", arguments: [RouterKind.ida, .softmax])
+    func shortRun(router: RouterKind) throws {
         let dir = temporaryDirectory()
         let corpus = try writeCorpus(in: dir)
         let trainer = try Trainer(config: tinyTrainingConfig(router: router), options: tinyOptions(corpus: corpus),
@@ -26,7 +26,7 @@ struct TrainerTests {
         let layers = step?.fields["layers"]?.array ?? []
         #expect(layers.count == 2)
         #expect(layers.first?["load"]?.array?.count == 4)
-        if router == "ida" { #expect(layers.first?["nll"]?.double != nil) }
+        if router == .ida { #expect(layers.first?["nll"]?.double != nil) }
         // Snapshots are checkpoints and probes under the contract: `idamoe route` can stream them.
         #expect(RunLayout(dir + "/run").snapshotSteps() == [3, 6])
         let ck = try RouterCheckpoint(path: RunLayout(dir + "/run").snapshot(step: 6))

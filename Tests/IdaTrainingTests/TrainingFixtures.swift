@@ -1,4 +1,5 @@
 import Foundation
+import IdaRouting
 @testable import IdaTraining
 
 /// A fresh temporary directory.
@@ -24,7 +25,7 @@ func writeCorpus(in dir: String) throws -> String {
 }
 
 /// A tiny model: D 16, 2 heads, 2 blocks, T 16, E 4, k 2, F 16, M 2, P 4.
-func tinyTrainingConfig(router: String = "ida") -> ModelConfig {
+func tinyTrainingConfig(router: RouterKind = .ida) -> ModelConfig {
     var c = ModelConfig()
     c.width = 16
     c.heads = 2

@@ -21,7 +21,7 @@ public struct MoETransformer: Sendable {
         let d = config.width
         tokenEmbedding = Embedding(vocab: config.vocab, width: d, rng: &rng)
         positionEmbedding = Embedding(vocab: config.context, width: d, rng: &rng)
-        let kind = ExpertMLP.Kind(rawValue: config.expertKind) ?? .gelu
+        let kind = config.expertKind
         let moeLayers = Set(config.moeLayers)
         var blocks: [TransformerBlock] = []
         let residualScale = 1 / Float(2 * config.blocks).squareRoot()
@@ -38,7 +38,7 @@ public struct MoETransformer: Sendable {
                     experts.append(expert)
                 }
                 block.moe = MoEFeedForward(experts: experts)
-                switch config.routerKind {
+                switch config.router {
                 case .ida:
                     block.ida = try IDARouter(config: config.routerConfig, hiddenDim: d, hidden: config.routerHidden, rng: &rng)
                 case .softmax:

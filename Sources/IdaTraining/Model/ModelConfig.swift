@@ -1,7 +1,8 @@
 import IdaNumerics
 import IdaRouting
 
-/// The shape of the MoE transformer and its routers; every field is a `idamoe train` flag.
+/// The shape of the MoE transformer and its routers, with the defaults every command uses (the CLI's
+/// flags take their defaults from here); stored as `model` in run.json (docs/format.md).
 public struct ModelConfig: Sendable, Equatable, Codable {
     /// Vocabulary V (bytes).
     public var vocab = 256
@@ -19,12 +20,12 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var topK = 2
     /// Hidden width F of each expert.
     public var expertHidden = 256
-    /// Expert MLP kind: "gelu" or "swiglu".
-    public var expertKind = "gelu"
+    /// Expert MLP kind.
+    public var expertKind = ExpertMLP.Kind.gelu
     /// A MoE layer in every `moeEvery`-th block (1: every block; 2: blocks 1, 3, ...).
     public var moeEvery = 1
-    /// Router kind: "ida" or "softmax".
-    public var router = "ida"
+    /// Router kind.
+    public var router = RouterKind.ida
     /// Components per expert M (IDA).
     public var componentsPerExpert = 16
     /// Latent width P (IDA).
@@ -32,14 +33,14 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// Hidden widths of the router's encoder (IDA), e.g. [128] for D -> 128 -> P.
     public var routerHidden = [128]
     /// Activation inside the router autoencoder.
-    public var routerActivation = "gelu"
-    /// Expert score: "max" or "sum".
-    public var expertScore = "max"
-    /// Router input normalisation: "none" or "rms".
-    public var inputNorm = "rms"
-    /// IDA latent normalisation (none | rms); absent in runs written before it existed, which
-    /// trained without it (nil reads as none).
-    public var latentNorm: String? = "rms"
+    public var routerActivation = Activation.gelu
+    /// Expert score from component posteriors.
+    public var expertScore = ExpertScore.max
+    /// Router input normalisation.
+    public var inputNorm = InputNorm.rms
+    /// IDA latent normalisation; absent in runs written before it existed, which trained without it
+    /// (nil reads as none).
+    public var latentNorm: InputNorm? = .rms
     /// Log-variance clamp.
     public var logVarMin: Float = -6
     /// Log-variance clamp.
@@ -56,35 +57,28 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// The router configuration these settings describe.
     public var routerConfig: RouterConfig {
         RouterConfig(experts: experts, componentsPerExpert: componentsPerExpert, latentDim: latentDim, topK: topK,
-                     activation: Activation(rawValue: routerActivation) ?? .gelu,
-                     expertScore: ExpertScore(rawValue: expertScore) ?? .max,
-                     inputNorm: InputNorm(rawValue: inputNorm) ?? .rms,
-                     latentNorm: InputNorm(rawValue: latentNorm ?? "none") ?? .none,
+                     activation: routerActivation, expertScore: expertScore, inputNorm: inputNorm,
+                     latentNorm: latentNorm ?? .none,
                      logVarMin: logVarMin, logVarMax: logVarMax)
     }
 
-    /// The router kind.
-    public var routerKind: RouterKind { RouterKind(rawValue: router) ?? .ida }
-
-    /// Checks that the values fit together; throws a one-line error naming the flag.
+    /// Checks that the values fit together; the error names the offending field (`TrainingError.invalidSetting`).
     public func validate() throws {
-        func fail(_ message: String) throws { throw TrainingError.invalidOption(message) }
-        if width < 1 || heads < 1 || width % heads != 0 { try fail("--width must be a positive multiple of --heads") }
-        if blocks < 1 { try fail("--blocks must be at least 1") }
-        if context < 2 { try fail("--context must be at least 2") }
-        if experts < 1 || experts > 64 { try fail("--experts must be 1...64") }
-        if topK < 1 || topK > experts { try fail("--top-k must be 1...\(experts)") }
-        if expertHidden < 1 { try fail("--expert-hidden must be at least 1") }
-        if !["gelu", "swiglu"].contains(expertKind) { try fail("--expert must be gelu or swiglu") }
-        if moeEvery < 1 || moeEvery > blocks { try fail("--moe-every must be 1...\(blocks)") }
-        if RouterKind(rawValue: router) == nil { try fail("--router must be ida or softmax") }
-        if componentsPerExpert < 1 { try fail("--components must be at least 1") }
-        if latentDim < 1 { try fail("--latent must be at least 1") }
-        if routerHidden.contains(where: { $0 < 1 }) { try fail("--router-hidden widths must be positive") }
-        if Activation(rawValue: routerActivation) == nil { try fail("--router-activation must be one of gelu, gelu_tanh, relu, silu, tanh") }
-        if ExpertScore(rawValue: expertScore) == nil { try fail("--expert-score must be max or sum") }
-        if InputNorm(rawValue: inputNorm) == nil { try fail("--input-norm must be none or rms") }
-        if let latentNorm, InputNorm(rawValue: latentNorm) == nil { try fail("--latent-norm must be none or rms") }
-        if !(logVarMin < logVarMax) { try fail("--log-var-min must be below --log-var-max") }
+        func check(_ ok: Bool, _ key: String, _ problem: String) throws {
+            if !ok { throw TrainingError.invalidSetting(key: key, problem: problem) }
+        }
+        try check(width >= 1 && heads >= 1 && width % heads == 0, "width", "must be a positive multiple of heads (\(heads))")
+        try check(heads >= 1, "heads", "must be at least 1")
+        try check(blocks >= 1, "blocks", "must be at least 1")
+        try check(context >= 2, "context", "must be at least 2")
+        try check(experts >= 1 && experts <= 64, "experts", "must be 1...64")
+        try check(topK >= 1 && topK <= experts, "topK", "must be 1...\(experts) (the experts)")
+        try check(expertHidden >= 1, "expertHidden", "must be at least 1")
+        try check(moeEvery >= 1 && moeEvery <= blocks, "moeEvery", "must be 1...\(blocks) (the blocks)")
+        try check(componentsPerExpert >= 1, "componentsPerExpert", "must be at least 1")
+        try check(latentDim >= 1, "latentDim", "must be at least 1")
+        try check(!routerHidden.contains { $0 < 1 }, "routerHidden", "widths must be positive")
+        try check(logVarMin.isFinite && logVarMax.isFinite && logVarMin < logVarMax, "logVarMin",
+                  "must be finite and below the upper clamp (\(logVarMax))")
     }
 }

@@ -38,8 +38,24 @@ public struct RunManifest: Codable, Sendable, Equatable {
         }
         do {
             return try JSONDecoder().decode(RunManifest.self, from: data)
+        } catch let error as DecodingError {
+            throw TrainingError.runDirectory(path: path, problem: "is not a valid run manifest (\(Self.describe(error)))")
         } catch {
             throw TrainingError.runDirectory(path: path, problem: "is not a valid run manifest")
+        }
+    }
+
+    /// "model.router: unknown value" style text for a decoding error: the field and what is wrong.
+    static func describe(_ error: DecodingError) -> String {
+        func field(_ path: [CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case let .keyNotFound(key, context): return "\(field(context.codingPath + [key])) is missing"
+        case let .typeMismatch(_, context), let .valueNotFound(_, context):
+            return "\(field(context.codingPath)) has the wrong type"
+        case let .dataCorrupted(context):
+            let at = field(context.codingPath)
+            return at.isEmpty ? "not JSON" : "\(at) has an unknown value"
+        @unknown default: return "unreadable"
         }
     }
 }
