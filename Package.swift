@@ -42,7 +42,8 @@ let package = Package(
         ]),
         .executableTarget(name: "idamoe", dependencies: ["IdaCLI"]),
         // Approximate comparisons and finite-difference checks for tests only.
-        .target(name: "IdaTestSupport", dependencies: ["IdaNumerics", "IdaTerminal"], path: "Tests/IdaTestSupport"),
+        .target(name: "IdaTestSupport", dependencies: ["IdaNumerics", "IdaTerminal", "IdaRouting", "IdaTraining"],
+                path: "Tests/IdaTestSupport"),
         .testTarget(name: "IdaBLASTests", dependencies: ["IdaBLAS"]),
         .testTarget(name: "IdaFormatsTests", dependencies: ["IdaFormats", "IdaTestSupport"]),
         .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "IdaTestSupport"]),

@@ -20,11 +20,6 @@ func idamoeBinary() -> String {
     return repositoryFile(".build/debug/idamoe")
 }
 
-/// A file of the repository (fixtures, the debug build), found from this source file's path.
-func repositoryFile(_ relative: String) -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(relative).path
-}
 
 /// Runs `idamoe` with `arguments` and no standard input, collecting both output streams; a run
 /// longer than `timeout` seconds is killed and recorded as a failure.
@@ -39,12 +34,6 @@ func runIdamoe(_ arguments: [String], environment: [String: String] = [:], unset
     return RunOutput(status: result.status, stdout: result.stdout, stderr: result.stderr)
 }
 
-/// A fresh temporary directory.
-func temporaryDirectory() -> String {
-    let path = NSTemporaryDirectory() + "idamoe-cli-" + UUID().uuidString
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 /// Two small text domains of 30 documents each under `dir/corpus`; returns the corpus folder.
 func makeTinyCorpus(in dir: String) throws -> String {
@@ -57,7 +46,5 @@ func makeTinyCorpus(in dir: String) throws -> String {
     return path
 }
 
-/// `idamoe train` flags for a model small enough to train in a second in a debug build.
-let tinyModelArguments = ["--width", "16", "--heads", "2", "--blocks", "2", "--context", "16", "--batch", "2",
-                          "--experts", "4", "--expert-hidden", "16", "--components", "2", "--latent", "4",
-                          "--router-hidden", "8", "--threads", "1", "--quiet"]
+/// `idamoe train` flags for the tiny model of IdaTestSupport.
+let tinyModelArguments = TinyModel.arguments

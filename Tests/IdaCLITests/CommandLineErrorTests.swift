@@ -1,4 +1,5 @@
 import Testing
+import IdaTestSupport
 
 @Suite("Command-line errors")
 struct CommandLineErrorTests {

@@ -1,4 +1,5 @@
 import Foundation
+import IdaTestSupport
 import Testing
 
 /// A tiny IDA run (snapshots at steps 2 and 4) trained once for every diff test.

@@ -1,4 +1,5 @@
 import Foundation
+import IdaTestSupport
 import Testing
 
 @Suite("idamoe train, end to end")

@@ -38,7 +38,7 @@ enum Python {
 struct PythonInteropTests {
     @Test("reads the file written by fixtures/make_python_fixture.py exactly")
     func readsPythonFixture() throws {
-        let path = packageRoot.appendingPathComponent("fixtures/python_written.safetensors").path
+        let path = fixturePath("python_written.safetensors")
         let file = try SafetensorsFile(path: path)
         #expect(file.metadata == ["idamoe.format": "1", "note": "written by python safetensors"])
         #expect(Set(file.tensors.map(\.name)) == [

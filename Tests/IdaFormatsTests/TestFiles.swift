@@ -1,4 +1,5 @@
 import Foundation
+import IdaTestSupport
 import IdaFormats
 
 /// A fresh directory under the system temporary directory, deleted when released.
@@ -74,6 +75,4 @@ func i64Bytes(_ values: [Int64]) -> [UInt8] {
     values.flatMap { value in (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * Int64($0))) } }
 }
 
-/// Root of the package (three levels up from this file).
-let packageRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+

@@ -6,11 +6,6 @@ import IdaRouting
 import IdaTestSupport
 @testable import IdaInspector
 
-func temporaryDirectory() -> String {
-    let path = NSTemporaryDirectory() + "idamoe-inspect-" + UUID().uuidString
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 @Suite("Inspector data layer")
 struct DataLayerTests {

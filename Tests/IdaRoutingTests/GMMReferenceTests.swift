@@ -4,11 +4,6 @@ import IdaFormats
 import IdaNumerics
 import IdaTestSupport
 
-/// The repository's fixtures/ folder.
-func fixturePath(_ name: String) -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("fixtures").appendingPathComponent(name).path
-}
 
 @Suite("Diagonal GMM against scikit-learn")
 struct GMMReferenceTests {

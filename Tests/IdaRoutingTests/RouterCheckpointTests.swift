@@ -1,4 +1,5 @@
 import Foundation
+import IdaTestSupport
 import Testing
 import IdaFormats
 import IdaNumerics

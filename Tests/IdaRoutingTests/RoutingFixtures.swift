@@ -4,12 +4,6 @@ import IdaNumerics
 import IdaRouting
 import IdaTestSupport
 
-/// A fresh temporary directory for one test.
-func temporaryDirectory() -> String {
-    let path = NSTemporaryDirectory() + "idamoe-test-" + UUID().uuidString
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 /// A small IDA checkpoint: MoE layers 1 and 3, D = 6, encoder 6 -> 5 -> 3, E = 3, M = 2.
 func makeIDACheckpoint(seed: UInt64 = 1) throws -> RouterCheckpoint {

@@ -1,13 +1,8 @@
 import Foundation
+import IdaTestSupport
 import IdaRouting
 @testable import IdaTraining
 
-/// A fresh temporary directory.
-func temporaryDirectory() -> String {
-    let path = NSTemporaryDirectory() + "idamoe-train-" + UUID().uuidString
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 /// A three-domain corpus of fortune-style files in `dir`.
 func writeCorpus(in dir: String) throws -> String {
@@ -24,22 +19,8 @@ func writeCorpus(in dir: String) throws -> String {
     return corpus
 }
 
-/// A tiny model: D 16, 2 heads, 2 blocks, T 16, E 4, k 2, F 16, M 2, P 4.
-func tinyTrainingConfig(router: RouterKind = .ida) -> ModelConfig {
-    var c = ModelConfig()
-    c.width = 16
-    c.heads = 2
-    c.blocks = 2
-    c.context = 16
-    c.experts = 4
-    c.topK = 2
-    c.expertHidden = 16
-    c.router = router
-    c.componentsPerExpert = 2
-    c.latentDim = 4
-    c.routerHidden = [8]
-    return c
-}
+/// The tiny model of IdaTestSupport.
+func tinyTrainingConfig(router: RouterKind = .ida) -> ModelConfig { TinyModel.config(router: router) }
 
 /// Options for a few quick steps on `corpus`.
 func tinyOptions(corpus: String, steps: Int = 6) -> TrainingOptions {
