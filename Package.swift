@@ -1,10 +1,12 @@
 // swift-tools-version:6.0
 // idamoe: a toolkit and terminal inspector for Input-Domain-Aware Mixture-of-Experts routing.
+//
+// Platforms: Linux (x86-64 and other 64-bit CPUs with glibc) only. The code relies on /proc/self/exe,
+// Glibc, OpenBLAS and ncursesw as Debian packages them; it claims no Apple platform.
 import PackageDescription
 
 let package = Package(
     name: "idamoe",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "idamoe", targets: ["idamoe"]),
     ],
@@ -17,10 +19,11 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CNCursesW", pkgConfig: "ncursesw",
                        providers: [.apt(["libncursesw5-dev"])]),
-        // CPUID and XGETBV: what the processor runs, for choosing OpenBLAS's kernels.
-        .target(name: "CCPUID"),
-        // The only Swift target that calls OpenBLAS.
-        .target(name: "IdaBLAS", dependencies: ["COpenBLAS", "CCPUID"]),
+        // What the platform offers that Swift's modules do not: CPUID and XGETBV (for choosing
+        // OpenBLAS's kernels) and glibc's mallopt.
+        .target(name: "CPlatform"),
+        // The only Swift target that calls OpenBLAS; also what the machine is (CPU, kernel, threads).
+        .target(name: "IdaBLAS", dependencies: ["COpenBLAS", "CPlatform"]),
         // Safetensors, probe files, run directories: bytes in, typed tensors out.
         .target(name: "IdaFormats"),
         // Layers, the IDA and softmax routers, losses and their backward passes.

@@ -1,23 +1,23 @@
 import COpenBLAS
 import Foundation
+import Synchronization
 
 /// Single-precision BLAS entry points used by idamoe; the only Swift code that calls OpenBLAS.
 public enum BLAS {
     /// When true, `sgemm` and `dgemm` add their wall time to `gemmSeconds` (benchmarks only). GEMMs
     /// running at the same time on several threads each add their own time.
     nonisolated(unsafe) public static var profiling = false
-    nonisolated(unsafe) private static var gemmTotal = 0.0
-    private static let gemmLock = NSLock()
+    private static let gemmTotal = Mutex(0.0)
 
     /// Seconds spent inside GEMM calls while `profiling` was on, summed over calling threads.
     public static var gemmSeconds: Double {
-        get { gemmLock.withLock { gemmTotal } }
-        set { gemmLock.withLock { gemmTotal = newValue } }
+        get { gemmTotal.withLock { $0 } }
+        set { gemmTotal.withLock { $0 = newValue } }
     }
 
     @usableFromInline
     static func addGEMMTime(_ seconds: Double) {
-        gemmLock.withLock { gemmTotal += seconds }
+        gemmTotal.withLock { $0 += seconds }
     }
 
     @usableFromInline

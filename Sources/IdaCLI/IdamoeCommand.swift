@@ -16,16 +16,10 @@ public struct IdamoeCommand: ParsableCommand {
     public init() {}
 }
 
-/// Keeps large freed blocks in the heap instead of returning them to the kernel, so routing one
-/// block after another reuses memory rather than faulting in and zeroing fresh pages each time.
+/// The allocator setting every command runs with (`Allocator.keepFreedMemory`).
 func tuneAllocator() {
-    // glibc <malloc.h>: M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3 (not exported by the Glibc module).
-    _ = glibcMallopt(-3, 256 << 20)
-    _ = glibcMallopt(-1, 512 << 20)
+    Allocator.keepFreedMemory()
 }
-
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 
 /// Threads for routing probes (`route`, `diff`, `inspect`): `requested` workers (0 or nil: every core),
 /// each running OpenBLAS single-threaded, so a GEMM's result never depends on the thread count

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import IdaInspector
 import IdaRouting
 import IdaTraining
@@ -17,16 +18,15 @@ func makeTextProber() -> TextProber {
 }
 
 /// The last snapshot model loaded, so typing text again against the same step does not reload it.
-final class SnapshotModelCache: @unchecked Sendable {
-    private var last: (path: String, model: SnapshotModel)?
-    private let lock = NSLock()
+final class SnapshotModelCache: Sendable {
+    private let last = Mutex<(path: String, model: SnapshotModel)?>(nil)
 
     /// The model of `path`, loaded unless it is the one loaded last.
     func model(at path: String) throws -> SnapshotModel {
-        try lock.withLock {
-            if let last, last.path == path { return last.model }
+        try last.withLock { entry in
+            if let entry, entry.path == path { return entry.model }
             let model = try SnapshotModel(path: path)
-            last = (path, model)
+            entry = (path, model)
             return model
         }
     }

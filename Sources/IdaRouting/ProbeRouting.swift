@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import IdaNumerics
 
 /// Streams a probe through a checkpoint's routers block by block, in token-major, layer-minor order,
@@ -72,7 +73,7 @@ public struct ProbeRouting: Sendable {
     /// (for example to format its output); `consume` then sees the tiles strictly in token order, so the
     /// output does not depend on the number of workers. Memory stays bounded by workers x block size.
     @discardableResult
-    public func run<T>(workers: Int, keepLatents: Bool = false, reconstruct: Bool = false,
+    public func run<T: Sendable>(workers: Int, keepLatents: Bool = false, reconstruct: Bool = false,
                        transform: @Sendable (Range<Int>, [RoutingResult]) -> T,
                        consume: (T) throws -> Void) throws -> [Int: LayerMetrics] {
         var accumulators = layers.map { i in
@@ -130,22 +131,19 @@ public struct ProbeRouting: Sendable {
 }
 
 /// One result slot per worker of a wave, written once by that worker and read after the wave.
-final class WaveSlots<T>: @unchecked Sendable {
-    private var values: [Result<T, Error>?]
-    private let lock = NSLock()
+final class WaveSlots<T: Sendable>: Sendable {
+    private let values: Mutex<[Result<T, Error>?]>
 
-    init(count: Int) { values = Array(repeating: nil, count: count) }
+    init(count: Int) { values = Mutex(Array(repeating: nil, count: count)) }
 
     func set(_ index: Int, _ value: Result<T, Error>) {
-        lock.lock()
-        values[index] = value
-        lock.unlock()
+        values.withLock { $0[index] = value }
     }
 
     func get(_ index: Int) throws -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        guard let value = values[index] else { throw RoutingError.invalidOption("internal: block \(index) was not routed") }
+        guard let value = values.withLock({ $0[index] }) else {
+            throw RoutingError.invalidOption("internal: block \(index) was not routed")
+        }
         return try value.get()
     }
 }

@@ -1,4 +1,4 @@
-import CCPUID
+import CPlatform
 
 /// What the processor says it can run (CPUID) and which register states the operating system saves
 /// (XCR0): the facts an OpenBLAS kernel choice rests on.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import IdaRouting
 import IdaTerminal
 
@@ -149,19 +150,17 @@ public final class InspectorApp {
 }
 
 /// Finished analyses handed from the worker queue to the UI loop.
-final class AnalysisInbox: @unchecked Sendable {
-    private var items: [InspectorEvent] = []
-    private let lock = NSLock()
+final class AnalysisInbox: Sendable {
+    private let items = Mutex<[InspectorEvent]>([])
 
     func post(_ event: InspectorEvent) {
-        lock.withLock { items.append(event) }
+        items.withLock { $0.append(event) }
     }
 
     func take() -> [InspectorEvent] {
-        lock.withLock {
-            let out = items
-            items = []
-            return out
+        items.withLock { list in
+            defer { list = [] }
+            return list
         }
     }
 }

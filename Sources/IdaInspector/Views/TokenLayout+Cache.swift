@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import IdaRouting
 import IdaTerminal
 
@@ -11,21 +12,22 @@ extension TokenLayout {
     }
 }
 
-/// The last token layout computed, behind a lock (views may render on any thread).
-private final class LayoutMemo: @unchecked Sendable {
+/// The last token layout computed, behind a mutex (views may render on any thread).
+private final class LayoutMemo: Sendable {
+    typealias Entry = (tokens: [Int32], vocabulary: Vocabulary, width: Int, glyphs: GlyphMode, layout: TokenLayout)
     static let shared = LayoutMemo()
-    private let lock = NSLock()
-    private var last: (tokens: [Int32], vocabulary: Vocabulary, width: Int, glyphs: GlyphMode, layout: TokenLayout)?
+    private let last = Mutex<Entry?>(nil)
 
     func layout(tokens: [Int32], vocabulary: Vocabulary, width: Int, glyphs: GlyphMode) -> TokenLayout {
-        lock.lock()
-        if let last, last.width == width, last.glyphs == glyphs, last.vocabulary == vocabulary, last.tokens == tokens {
-            lock.unlock()
-            return last.layout
+        let hit = last.withLock { entry -> TokenLayout? in
+            guard let e = entry, e.width == width, e.glyphs == glyphs, e.vocabulary == vocabulary, e.tokens == tokens else {
+                return nil
+            }
+            return e.layout
         }
-        lock.unlock()
+        if let hit { return hit }
         let layout = TokenLayout(tokens: tokens, vocabulary: vocabulary, width: width, glyphs: glyphs)
-        lock.withLock { last = (tokens, vocabulary, width, glyphs, layout) }
+        last.withLock { $0 = (tokens, vocabulary, width, glyphs, layout) }
         return layout
     }
 }

@@ -1,4 +1,4 @@
-#include "cpuid_shim.h"
+#include "platform_shim.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
