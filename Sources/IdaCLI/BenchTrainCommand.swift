@@ -46,7 +46,7 @@ struct BenchTrainCommand: ParsableCommand {
             options.evalEvery = 1_000_000
             options.threads = cores
             let trainer = try SettingFlags.naming {
-                try Trainer(config: config, options: options, runDir: "\(dir)/\(router.rawValue)", resume: false)
+                try Trainer(config: config, options: options, runDir: "\(dir)/\(router.rawValue)")
             }
             try trainer.train(stopAt: 3)  // warm-up
             BLAS.gemmSeconds = 0

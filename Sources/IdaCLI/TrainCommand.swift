@@ -11,7 +11,8 @@ struct TrainCommand: ParsableCommand {
         discussion: "Default corpus: Debian's fortunes (one domain per file). Kill it at any moment; --resume DIR continues.")
 
     @Option(help: "Run directory (default: runs/<timestamp>-<router>).") var runDir: String?
-    @Option(help: "Continue the run in this directory from its newest complete snapshot.") var resume: String?
+    @Option(help: "Continue the run in this directory from its newest complete snapshot to its planned step count, with the settings in its run.json (only --steps and --threads may be given).")
+    var resume: String?
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Training") var training: TrainingFlags
     @Option(help: "Reactivation of dead components: loss, reset (balances best from scratch; docs/results.md) or off \(defaultText(TrainingOptions().reactivation)).")
@@ -20,21 +21,24 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         tuneAllocator()
-        let config = try model.applied(to: ModelConfig())
-        var options = training.applied(to: TrainingOptions())
-        if let reactivation { options.reactivation = reactivation }
+        let trainer: Trainer
         let dir: String
         if let resume {
+            try refuseChangesOnResume()
             dir = resume
-        } else if let runDir {
-            dir = runDir
+            trainer = try SettingFlags.naming { try Trainer(resuming: resume, steps: training.steps, threads: training.threads) }
         } else {
-            let stamp = DateFormatter()
-            stamp.dateFormat = "yyyyMMdd-HHmmss"
-            dir = "runs/\(stamp.string(from: Date()))-\(config.router.rawValue)"
-        }
-        let trainer = try SettingFlags.naming {
-            try Trainer(config: config, options: options, runDir: dir, resume: resume != nil)
+            let config = try model.applied(to: ModelConfig())
+            var options = training.applied(to: TrainingOptions())
+            if let reactivation { options.reactivation = reactivation }
+            if let runDir {
+                dir = runDir
+            } else {
+                let stamp = DateFormatter()
+                stamp.dateFormat = "yyyyMMdd-HHmmss"
+                dir = "runs/\(stamp.string(from: Date()))-\(config.router.rawValue)"
+            }
+            trainer = try SettingFlags.naming { try Trainer(config: config, options: options, runDir: dir) }
         }
         let live = !quiet && isatty(2) != 0
         FileHandle.standardError.write(Data("idamoe train: \(trainer.model.parameterCount) parameters, \(trainer.dataset.domainNames.count) domains, run \(dir)\n".utf8))
@@ -63,4 +67,19 @@ func formatDuration(_ seconds: Double) -> String {
     if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" }
     if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
     return "\(s)s"
+}
+
+extension TrainCommand {
+    /// A resumed run keeps the settings in its run.json: only --steps (a new plan, recorded) and
+    /// --threads (recorded) may be given with --resume; any other setting would silently change the math.
+    func refuseChangesOnResume() throws {
+        var given = model.arguments.filter { $0.hasPrefix("--") }
+        given += training.arguments.filter { $0.hasPrefix("--") && $0 != "--steps" && $0 != "--threads" }
+        if reactivation != nil { given.append("--reactivation") }
+        if runDir != nil { given.append("--run-dir") }
+        guard given.isEmpty else {
+            throw ValidationError("\(given.joined(separator: ", ")) cannot be given with --resume: a resumed run keeps the "
+                                  + "settings in its run.json (only --steps and --threads may change); start a new run to change them")
+        }
+    }
 }

@@ -40,18 +40,32 @@ public final class Trainer {
     public internal(set) var step = 0
     var lastValidation: Double?
 
-    /// Starts a new run in `runDir` (which must not hold one) or, with `resume`, continues the run there
-    /// from its newest complete snapshot (its run.json then supplies the configuration).
-    public init(config: ModelConfig, options: TrainingOptions, runDir: String, resume: Bool) throws {
-        var config = config
-        var options = options
-        if resume {
-            let manifest = try RunManifest.read(runDir)
-            let steps = options.steps
-            config = manifest.model
-            options = manifest.training
-            options.steps = max(steps, options.steps)
-        }
+    /// Starts a new run in `runDir`, which must not hold one.
+    public convenience init(config: ModelConfig, options: TrainingOptions, runDir: String) throws {
+        try self.init(config: config, options: options, runDir: runDir, resuming: nil)
+    }
+
+    /// Continues the run in `runDir` from its newest complete snapshot with the settings of its run.json,
+    /// to its planned step count. `steps` changes the plan (it may not be below the resumed step; the
+    /// new plan is written to run.json and recorded in the resume event); `threads` changes the thread
+    /// count (recorded: a GEMM's last bits follow it). Nothing else of a run can change on resume.
+    public convenience init(resuming runDir: String, steps: Int? = nil, threads: Int? = nil) throws {
+        let manifest = try RunManifest.read(runDir)
+        var options = manifest.training
+        if let steps { options.steps = steps }
+        if let threads { options.threads = threads }
+        try self.init(config: manifest.model, options: options, runDir: runDir,
+                      resuming: ResumeRequest(manifest: manifest, steps: steps, threads: threads))
+    }
+
+    /// What a resume was asked to change.
+    struct ResumeRequest {
+        var manifest: RunManifest
+        var steps: Int?
+        var threads: Int?
+    }
+
+    init(config: ModelConfig, options: TrainingOptions, runDir: String, resuming request: ResumeRequest?) throws {
         try config.validate()
         try options.validate()
         BLAS.setThreads(options.threads > 0 ? options.threads : ProcessInfo.processInfo.activeProcessorCount)
@@ -65,7 +79,7 @@ public final class Trainer {
         self.config = config
         self.options = options
         self.dataset = dataset
-        self.run = try RunDirectory(path: runDir, fresh: !resume)
+        self.run = try RunDirectory(path: runDir, fresh: request == nil)
         self.model = try MoETransformer(config: config, seed: options.seed)
         self.optimizer = AdamW(weightDecay: options.weightDecay)
         self.sampler = BatchSampler(seed: options.seed)
@@ -73,20 +87,44 @@ public final class Trainer {
             reactivation[i] = ReactivationState(components: config.experts * config.componentsPerExpert,
                                                 config: options.reactivationConfig, seed: options.seed &+ UInt64(i))
         }
-        if resume {
-            guard let newest = run.completeSnapshotSteps().first else {
-                throw TrainingError.runDirectory(path: runDir, problem: "has no complete snapshot to resume from")
-            }
-            try restore(step: newest)
-            try run.appendEvent(step: step, kind: "resume", fields: ["from_step": .number(Double(step))])
+        if let request {
+            try resume(request)
         } else {
+            initializeMixtures()
             try startRun()
         }
     }
 
-    /// Writes run.json, the probe and the `start` event of a new run, after placing every IDA mixture
-    /// on the latents of a first batch (docs/decisions.md).
-    func startRun() throws {
+    /// Restores the newest complete snapshot (or, killed before the first one, starts over from step 0
+    /// exactly as the run began), applies the plan change, and appends the `resume` event.
+    func resume(_ request: ResumeRequest) throws {
+        if let newest = run.completeSnapshotSteps().first {
+            if newest >= options.steps, request.steps == nil {
+                throw TrainingError.invalidSetting(key: "steps", problem: "must be above \(newest) to continue \(run.path): "
+                                                   + "the run is complete (step \(newest) of \(options.steps))")
+            }
+            try restore(step: newest)
+        } else {
+            initializeMixtures()
+        }
+        var fields: [String: JSONValue] = ["from_step": .number(Double(step)), "steps": .number(Double(options.steps))]
+        if let steps = request.steps, steps != request.manifest.training.steps {
+            guard steps >= step else {
+                throw TrainingError.invalidSetting(key: "steps", problem: "(\(steps)) is below the step the run resumes from (\(step))")
+            }
+            var manifest = request.manifest
+            manifest.training.steps = steps
+            try run.writeManifest(try manifest.encoded())
+            fields["planned_steps_before"] = .number(Double(request.manifest.training.steps))
+        }
+        if let threads = request.threads, threads != request.manifest.training.threads {
+            fields["threads"] = .number(Double(threads))
+        }
+        try run.appendEvent(step: step, kind: "resume", fields: fields)
+    }
+
+    /// Places every IDA mixture on the latents of a first batch (docs/decisions.md); deterministic in the seed.
+    func initializeMixtures() {
         var initSampler = BatchSampler(seed: options.seed ^ 0x1D_A1)
         let (tokens, _) = initSampler.next(from: dataset.train, batch: options.batch, time: config.context)
         let inputs = model.routerInputs(tokens: tokens, batch: options.batch, time: config.context)
@@ -96,6 +134,10 @@ public final class Trainer {
             router.initializeMixture(from: h, rng: &rng)
             model.blocks[i].ida = router
         }
+    }
+
+    /// Writes run.json, the probe and the `start` event of a new run.
+    func startRun() throws {
         let manifest = RunManifest(model: config, training: options, domains: dataset.domainNames,
                                    corpusBytes: dataset.train.tokens.count + dataset.validation.reduce(0) { $0 + $1.tokens.count },
                                    parameters: model.parameterCount, probeTokens: dataset.probe.tokens.count,

@@ -46,7 +46,7 @@ struct TrainCommandTests {
             (["train", "--run-dir", dir + "/b", "--latent-norm", "layer"] + tiny, "'none' and 'rms'", 64),
             (["train", "--run-dir", dir + "/c", "--top-k", "9"] + tiny, "--top-k must be 1...4", 64),
             (["train", "--run-dir", dir + "/c"] + tiny + ["--heads", "3"], "--width must be a positive multiple of heads", 64),
-            (["train", "--resume", dir + "/none"] + tiny, "is not a run directory", 1),
+            (["train", "--resume", dir + "/none", "--quiet"], "is not a run directory", 1),
         ]
         for (arguments, needle, status) in cases {
             let run = try runIdamoe(arguments)

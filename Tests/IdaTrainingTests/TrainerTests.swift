@@ -12,7 +12,7 @@ struct TrainerTests {
         let dir = temporaryDirectory()
         let corpus = try writeCorpus(in: dir)
         let trainer = try Trainer(config: tinyTrainingConfig(router: router), options: tinyOptions(corpus: corpus),
-                                  runDir: dir + "/run", resume: false)
+                                  runDir: dir + "/run")
         try trainer.train()
         let manifest = try RunManifest.read(dir + "/run")
         #expect(manifest.model.router == router)
@@ -43,11 +43,11 @@ struct TrainerTests {
     func resumeMatches() throws {
         let dir = temporaryDirectory()
         let corpus = try writeCorpus(in: dir)
-        let straight = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/a", resume: false)
+        let straight = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/a")
         try straight.train()
 
         do {
-            let first = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/b", resume: false)
+            let first = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/b")
             try first.train(stopAt: 4)  // killed after step 4: the step-3 snapshot is the newest
         }
         // Simulate a crash mid-write: a torn event line and a leftover temporary file.
@@ -56,7 +56,7 @@ struct TrainerTests {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data("{\"v\":1,\"step\":5,\"ti".utf8))
         try handle.close()
-        let resumed = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/b", resume: true)
+        let resumed = try Trainer(resuming: dir + "/b")
         #expect(resumed.step == 3)
         try resumed.train()
         let a = try SafetensorsFile(path: RunLayout(dir + "/a").snapshot(step: 6))
@@ -70,17 +70,35 @@ struct TrainerTests {
         #expect(all.contains { $0.kind == "resume" && $0.step == 3 })
     }
 
+    @Test("killed before its first snapshot, a run resumes from step 0 exactly as it began")
+    func resumeWithoutSnapshot() throws {
+        let dir = temporaryDirectory()
+        let corpus = try writeCorpus(in: dir)
+        let straight = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/a")
+        try straight.train()
+        do {
+            let first = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/b")
+            try first.train(stopAt: 2)  // the first snapshot is at step 3
+        }
+        let resumed = try Trainer(resuming: dir + "/b")
+        #expect(resumed.step == 0)
+        try resumed.train()
+        let a = try SafetensorsFile(path: RunLayout(dir + "/a").snapshot(step: 6))
+        let b = try SafetensorsFile(path: RunLayout(dir + "/b").snapshot(step: 6))
+        for t in a.tensors { #expect(try a.floats(t.name) == b.floats(t.name), "\(t.name) differs after resume") }
+    }
+
     @Test("a second trainer on the same directory is refused; an existing run is not overwritten")
     func locking() throws {
         let dir = temporaryDirectory()
         let corpus = try writeCorpus(in: dir)
-        let first = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/run", resume: false)
+        let first = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/run")
         #expect(throws: TrainingError.self) {
-            try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/run", resume: true)
+            try Trainer(resuming: dir + "/run")
         }
         _ = first
         do {
-            _ = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/run", resume: false)
+            _ = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/run")
             Issue.record("a fresh run was started over an existing one")
         } catch {
             #expect(String(describing: error).contains("already holds a run"))

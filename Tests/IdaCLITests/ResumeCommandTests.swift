@@ -1,0 +1,104 @@
+import Foundation
+import IdaFormats
+import IdaTestSupport
+import Testing
+
+/// `idamoe train --resume` driven as a user drives it: kill -9 at a random moment, then a bare resume.
+@Suite("idamoe train --resume, end to end")
+struct ResumeCommandTests {
+    static let steps = 12
+
+    /// The run's events as docs/format.md defines them after resumes: a `resume` event's later events
+    /// replace those of steps after its `from_step`. Times, speeds and the resume events are left out.
+    static func effectiveEvents(_ dir: String) throws -> [Event] {
+        var reader = EventLogReader(path: RunLayout(dir).events)
+        var kept: [EventRecord] = []
+        for record in try reader.readNew() {
+            if record.kind == "resume" {
+                let from = record.fields["from_step"]?.int ?? 0
+                kept.removeAll { $0.step > from }
+                continue
+            }
+            kept.append(record)
+        }
+        return kept.map { r in
+            var fields = r.fields
+            fields["tokens_per_s"] = nil
+            fields["time"] = nil
+            return Event(step: r.step, kind: r.kind, fields: fields)
+        }
+    }
+
+    /// One event without its time.
+    struct Event: Equatable {
+        var step: Int
+        var kind: String
+        var fields: [String: JSONValue]
+    }
+
+    func trainArguments(_ dir: String, corpus: String) -> [String] {
+        ["train", "--run-dir", dir, "--corpus", corpus, "--steps", "\(Self.steps)", "--snapshot-every", "3",
+         "--eval-every", "3", "--seed", "5"] + tinyModelArguments
+    }
+
+    @Test("killed at random moments, a bare --resume ends at the planned step with the uninterrupted run's events and weights")
+    func killAndResume() throws {
+        let root = temporaryDirectory()
+        let corpus = try makeTinyCorpus(in: root)
+        let started = Date()
+        let straight = try runIdamoe(trainArguments(root + "/straight", corpus: corpus))
+        let duration = Date().timeIntervalSince(started)
+        #expect(straight.status == 0, "\(straight.stderr)")
+        let expected = try Self.effectiveEvents(root + "/straight")
+        let finalSnapshot = try SafetensorsFile(path: RunLayout(root + "/straight").snapshot(step: Self.steps))
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<3 {
+            let dir = root + "/trial\(trial)"
+            // Start training, wait for run.json, then kill -9 after a random share of a whole run's time.
+            let delay = Double.random(in: 0.05...0.9, using: &rng) * duration
+            let command = ([idamoeBinary()] + trainArguments(dir, corpus: corpus)).map { "'\($0)'" }.joined(separator: " ")
+            try shell("\(command) 2>/dev/null & pid=$!; while [ ! -e '\(dir)/run.json' ] && kill -0 $pid 2>/dev/null; do sleep 0.01; done; "
+                      + "sleep \(String(format: "%.3f", delay)); kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true", timeout: 120)
+            let resumed = try runIdamoe(["train", "--resume", dir, "--quiet"])
+            let note = "trial \(trial), killed after \(String(format: "%.2f", delay)) s"
+            if resumed.status != 0, resumed.stderr.contains("is complete") {
+                // The kill came after the last snapshot: nothing was lost.
+            } else {
+                #expect(resumed.status == 0, "\(note): \(resumed.stderr)")
+            }
+            let events = try Self.effectiveEvents(dir)
+            let firstDifference = zip(events, expected).first { $0.0 != $0.1 }.map { "\($0.0)\nexpected \($0.1)" }
+            #expect(events == expected, "\(note): \(events.count) events, expected \(expected.count); \(firstDifference ?? "")")
+            let snapshot = try SafetensorsFile(path: RunLayout(dir).snapshot(step: Self.steps))
+            for t in finalSnapshot.tensors {
+                #expect(try snapshot.floats(t.name) == finalSnapshot.floats(t.name), "\(note): \(t.name)")
+            }
+        }
+    }
+
+    @Test("--steps on resume changes the plan (recorded, run.json rewritten); below the resumed step or other flags are refused")
+    func planChanges() throws {
+        let root = temporaryDirectory()
+        let corpus = try makeTinyCorpus(in: root)
+        let dir = root + "/run"
+        #expect(try runIdamoe(trainArguments(dir, corpus: corpus)).status == 0)
+        let complete = try runIdamoe(["train", "--resume", dir])
+        #expect(complete.status != 0 && complete.stderr.contains("--steps must be above 12"), "\(complete.stderr)")
+        let below = try runIdamoe(["train", "--resume", dir, "--steps", "6"])
+        #expect(below.status != 0 && below.stderr.split(separator: "\n").count == 1, "\(below.stderr)")
+        let other = try runIdamoe(["train", "--resume", dir, "--width", "32", "--lr", "0.1"])
+        #expect(other.status == 64 && other.stderr.contains("--width, --lr cannot be given with --resume"), "\(other.stderr)")
+        let longer = try runIdamoe(["train", "--resume", dir, "--steps", "15", "--quiet"])
+        #expect(longer.status == 0, "\(longer.stderr)")
+        var reader = EventLogReader(path: RunLayout(dir).events)
+        let events = try reader.readNew()
+        let resume = try #require(events.last { $0.kind == "resume" })
+        #expect(resume.step == 12 && resume.fields["steps"]?.int == 15 && resume.fields["planned_steps_before"]?.int == 12)
+        #expect(events.last?.kind == "done" && events.last?.step == 15)
+        let manifest = try JSONValue.parse(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: RunLayout(dir).manifest))))
+        #expect(manifest["training"]?["steps"]?.int == 15)
+        // A bare resume of the longer run is complete at 15, the new plan.
+        let again = try runIdamoe(["train", "--resume", dir])
+        #expect(again.stderr.contains("--steps must be above 15"), "\(again.stderr)")
+    }
+}
