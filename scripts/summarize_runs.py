@@ -9,8 +9,10 @@ import json
 import sys
 
 
-def summarize(path):
-    steps, evals, react = [], [], {"died": 0, "revived": 0}
+def effective_events(path):
+    """The run's events as docs/format.md defines them: complete JSON-object lines, where a `resume`
+    event's later events replace those of steps after its `from_step`."""
+    events = []
     with open(path + "/events.jsonl") as f:
         for line in f:
             if not line.endswith("\n"):
@@ -19,12 +21,24 @@ def summarize(path):
                 e = json.loads(line)
             except ValueError:
                 continue
-            if e.get("kind") == "step":
-                steps.append(e)
-            elif e.get("kind") == "eval":
-                evals.append(e)
-            elif e.get("kind") == "reactivation":
-                react[e["event"]] += 1
+            if not isinstance(e, dict) or not all(k in e for k in ("v", "step", "time", "kind")):
+                continue
+            if e["kind"] == "resume":
+                events = [x for x in events if x["step"] <= e.get("from_step", 0)]
+                continue
+            events.append(e)
+    return events
+
+
+def summarize(path):
+    steps, evals, react = [], [], {"died": 0, "revived": 0}
+    for e in effective_events(path):
+        if e["kind"] == "step":
+            steps.append(e)
+        elif e["kind"] == "eval":
+            evals.append(e)
+        elif e["kind"] == "reactivation":
+            react[e["event"]] += 1
     tail = steps[-max(1, len(steps) // 10):]
     layers = len(tail[-1]["layers"])
     experts = len(tail[-1]["layers"][0]["load"])

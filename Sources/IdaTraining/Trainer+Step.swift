@@ -68,7 +68,7 @@ extension Trainer {
         var settings = StepSettings()
         settings.router = RouterLossWeights(reconstruction: options.reconstructionWeight,
                                             reactivation: options.reactivationWeight,
-                                            nllToEncoder: ProcessInfo.processInfo.environment["IDAMOE_NLL_TO_ENCODER"] == "1")
+                                            nllToEncoder: options.nllToEncoder ?? false)
         settings.softmax = SoftmaxLossWeights(auxiliary: options.auxLoss, z: options.zLoss)
         model.zeroGrad()
         let (logits, cache, layers) = model.forward(tokens: inputs, batch: options.batch, time: config.context,

@@ -34,6 +34,9 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     public var reconstructionWeight = 1.0
     /// lambda_react.
     public var reactivationWeight = 1.0
+    /// Whether L_nll's gradient reaches the IDA encoder through z (docs/decisions.md: off by default;
+    /// absent in runs written before it was a setting, which trained with it off).
+    public var nllToEncoder: Bool? = false
     /// Reactivation of dead components.
     public var reactivation = ReactivationMode.loss
     /// Steps between dead-component checks.

@@ -32,6 +32,8 @@ struct TrainingFlags: ParsableArguments {
     var lambdaRec: Double?
     @Option(name: .customLong("lambda-react"), help: "Reactivation loss weight \(defaultText(d.reactivationWeight)).")
     var lambdaReact: Double?
+    @Flag(name: .customLong("nll-to-encoder"), help: "Let the mixture's NLL train the IDA encoder too (off by default; docs/decisions.md).")
+    var nllToEncoder = false
 
     /// `base` with every given flag applied.
     func applied(to base: TrainingOptions) -> TrainingOptions {
@@ -52,6 +54,7 @@ struct TrainingFlags: ParsableArguments {
         if let reactSteps { o.reactSteps = reactSteps }
         if let lambdaRec { o.reconstructionWeight = lambdaRec }
         if let lambdaReact { o.reactivationWeight = lambdaReact }
+        if nllToEncoder { o.nllToEncoder = true }
         return o
     }
 
@@ -75,6 +78,7 @@ struct TrainingFlags: ParsableArguments {
         add("--react-steps", reactSteps)
         add("--lambda-rec", lambdaRec)
         add("--lambda-react", lambdaReact)
+        if nllToEncoder { out.append("--nll-to-encoder") }
         return out
     }
 }
@@ -92,7 +96,7 @@ enum SettingFlags {
         "warmup": "--warmup", "seed": "--seed", "threads": "--threads", "snapshotEvery": "--snapshot-every",
         "evalEvery": "--eval-every", "auxLoss": "--aux-loss", "zLoss": "--z-loss", "reactivation": "--reactivation",
         "reactEvery": "--react-every", "reactSteps": "--react-steps", "reconstructionWeight": "--lambda-rec",
-        "reactivationWeight": "--lambda-react", "corpus": "--corpus",
+        "reactivationWeight": "--lambda-react", "corpus": "--corpus", "nllToEncoder": "--nll-to-encoder",
     ]
 
     /// Runs `body`, turning a library error about a field into one about its flag.

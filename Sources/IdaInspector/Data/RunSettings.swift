@@ -20,6 +20,7 @@ public enum RunSettings {
         if model?["router"]?.string == "ida" {
             if let mode = training?["reactivation"]?.string { parts.append("reactivation \(mode)") }
             parts.append("latent " + (model?["latentNorm"]?.string ?? "none"))
+            if training?["nllToEncoder"]?.bool == true { parts.append("nll to encoder") }
         } else if model?["router"]?.string == "softmax" {
             let aux = training?["auxLoss"]?.double ?? 0
             parts.append(aux == 0 ? "no aux loss" : "aux \(NumberText.compact(aux))")
