@@ -34,6 +34,11 @@ extension Trainer {
         for old in layout.snapshotSteps() where old < step {
             try? FileManager.default.removeItem(atPath: layout.optimizer(step: old))
         }
+        try logSnapshot()
+    }
+
+    /// The `snapshot` event of the current step.
+    func logSnapshot() throws {
         try run.appendEvent(step: step, kind: "snapshot", fields: [
             "path": .string(RunLayout.relativeSnapshot(step: step)),
             "probe": .string(RunLayout.relativeProbe(step: step)),

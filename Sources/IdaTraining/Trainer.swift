@@ -100,10 +100,25 @@ public final class Trainer {
     func resume(_ request: ResumeRequest) throws {
         if let newest = run.completeSnapshotSteps().first {
             if newest >= options.steps, request.steps == nil {
+                // Killed after its final snapshot but before `done`: the run is complete; say so in the log.
+                var reader = EventLogReader(path: run.layout.events)
+                let events = (try? reader.readNew()) ?? []
+                if !events.contains(where: { $0.kind == "done" && $0.step == newest }) {
+                    step = newest
+                    if !events.contains(where: { $0.kind == "snapshot" && $0.step == newest }) { try logSnapshot() }
+                    try run.appendEvent(step: step, kind: "resume", fields: ["from_step": .number(Double(step)),
+                                                                             "steps": .number(Double(options.steps))])
+                    try run.appendEvent(step: step, kind: "done")
+                    return
+                }
                 throw TrainingError.invalidSetting(key: "steps", problem: "must be above \(newest) to continue \(run.path): "
                                                    + "the run is complete (step \(newest) of \(options.steps))")
             }
             try restore(step: newest)
+            // Killed between publishing the snapshot and logging it: log it now, so the events say so.
+            var reader = EventLogReader(path: run.layout.events)
+            let logged = (try? reader.readNew())?.contains { $0.kind == "snapshot" && $0.step == newest } ?? false
+            if !logged { try logSnapshot() }
         } else {
             initializeMixtures()
         }
