@@ -48,9 +48,18 @@ public struct IDARouter: Sendable, Equatable {
     }
 
     static func validate(_ c: RouterConfig) throws(NumericsError) {
-        guard c.experts >= 1, c.experts <= 64 else { throw .invalidConfig("experts must be 1...64, got \(c.experts)") }
-        guard c.componentsPerExpert >= 1 else { throw .invalidConfig("components per expert must be >= 1") }
-        guard c.latentDim >= 1 else { throw .invalidConfig("latent width must be >= 1") }
+        guard SizeLimits.within(c.experts, SizeLimits.experts) else {
+            throw .invalidConfig("experts must be 1...\(SizeLimits.experts), got \(c.experts)")
+        }
+        guard SizeLimits.within(c.componentsPerExpert, SizeLimits.componentsPerExpert) else {
+            throw .invalidConfig("components per expert must be 1...\(SizeLimits.componentsPerExpert), got \(c.componentsPerExpert)")
+        }
+        guard let k = SizeLimits.product(c.experts, c.componentsPerExpert), k <= SizeLimits.components else {
+            throw .invalidConfig("components E x M must be at most \(SizeLimits.components)")
+        }
+        guard SizeLimits.within(c.latentDim, SizeLimits.latentDim) else {
+            throw .invalidConfig("latent width must be 1...\(SizeLimits.latentDim), got \(c.latentDim)")
+        }
         guard c.topK >= 1, c.topK <= c.experts else {
             throw .invalidConfig("top-k must be 1...\(c.experts), got \(c.topK)")
         }

@@ -49,22 +49,24 @@ public struct RoutingResult: Sendable {
     }
 }
 
-/// Indices of the k largest scores, best first; equal scores go to the lower index.
+/// Indices of the k largest scores, best first; equal scores go to the lower index; NaN never wins
+/// over a number. k passes over the scores (k is small), any number of experts.
 @inlinable
 public func topKIndices(_ scores: UnsafeBufferPointer<Double>, k: Int, into out: UnsafeMutableBufferPointer<Int32>) {
     let count = scores.count
-    var taken: UInt64 = 0  // E is at most 64 (checked when a router is built)
     for slot in 0..<k {
         var best = -1
         var bestValue = -Double.infinity
-        for e in 0..<count where taken & (1 << UInt64(e)) == 0 {
+        for e in 0..<count {
+            var chosen = false
+            for s in 0..<slot where Int(out[s]) == e { chosen = true; break }
+            if chosen { continue }
             // Strictly greater keeps the lowest index among ties; NaN never wins.
             if best < 0 || scores[e] > bestValue {
                 best = e
                 bestValue = scores[e]
             }
         }
-        taken |= 1 << UInt64(best)
         out[slot] = Int32(best)
     }
 }

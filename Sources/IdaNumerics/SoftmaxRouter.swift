@@ -17,8 +17,8 @@ public struct SoftmaxRouter: Sendable, Equatable {
 
     /// A router over an existing gate layer.
     public init(gate: Linear, topK: Int) throws(NumericsError) {
-        guard gate.outputs >= 1, gate.outputs <= 64 else {
-            throw .invalidConfig("experts must be 1...64, got \(gate.outputs)")
+        guard SizeLimits.within(gate.outputs, SizeLimits.experts) else {
+            throw .invalidConfig("experts must be 1...\(SizeLimits.experts), got \(gate.outputs)")
         }
         guard topK >= 1, topK <= gate.outputs else {
             throw .invalidConfig("top-k must be 1...\(gate.outputs), got \(topK)")

@@ -67,6 +67,9 @@ public struct CheckpointInfo: Sendable, Equatable {
             guard let i = Int(part.trimmingCharacters(in: .whitespaces)), i >= 0 else {
                 throw RoutingError.badMetadata(path: path, key: "idamoe.moe_layers", problem: "'\(layerText)' is not a list of block indices")
             }
+            guard i <= SizeLimits.blockIndex else {
+                throw RoutingError.badMetadata(path: path, key: "idamoe.moe_layers", problem: "block index \(i) is above \(SizeLimits.blockIndex)")
+            }
             layers.append(i)
         }
         guard !layers.isEmpty, Set(layers).count == layers.count else {
@@ -84,11 +87,17 @@ public struct CheckpointInfo: Sendable, Equatable {
             latentNorm: try choice("idamoe.latent_norm", default: InputNorm.none),
             logVarMin: try real("idamoe.log_var_min", default: -.greatestFiniteMagnitude),
             logVarMax: try real("idamoe.log_var_max", default: .greatestFiniteMagnitude))
-        guard config.experts >= 1, config.experts <= 64 else {
-            throw RoutingError.badMetadata(path: path, key: "idamoe.experts", problem: "\(experts) is outside 1...64")
+        func bounded(_ key: String, _ value: Int, _ limit: Int) throws {
+            guard SizeLimits.within(value, limit) else {
+                throw RoutingError.badMetadata(path: path, key: key, problem: "\(value) is outside 1...\(limit)")
+            }
         }
-        guard config.componentsPerExpert >= 1, config.latentDim >= 1 else {
-            throw RoutingError.badMetadata(path: path, key: "idamoe.components_per_expert", problem: "M and P must be at least 1")
+        try bounded("idamoe.experts", config.experts, SizeLimits.experts)
+        try bounded("idamoe.components_per_expert", config.componentsPerExpert, SizeLimits.componentsPerExpert)
+        try bounded("idamoe.latent_dim", config.latentDim, SizeLimits.latentDim)
+        guard let k = SizeLimits.product(config.experts, config.componentsPerExpert), k <= SizeLimits.components else {
+            throw RoutingError.badMetadata(path: path, key: "idamoe.components_per_expert",
+                                           problem: "E x M = \(config.experts) x \(config.componentsPerExpert) is above \(SizeLimits.components) components")
         }
         guard config.topK >= 1, config.topK <= experts else {
             throw RoutingError.badMetadata(path: path, key: "idamoe.top_k", problem: "\(config.topK) is outside 1...\(experts)")

@@ -63,8 +63,12 @@ public struct Probe: Sendable {
         for t in file.tensors where t.name.hasPrefix("layers.") && t.name.hasSuffix(".hidden") {
             let middle = t.name.dropFirst("layers.".count).dropLast(".hidden".count)
             guard let i = Int(middle) else { continue }
-            guard t.shape.count == 2, t.shape[0] == n else {
-                throw RoutingError.shapeMismatch(path: path, tensor: t.name, expected: "[\(n), D]", found: t.shape)
+            guard t.shape.count == 2, t.shape[0] == n, SizeLimits.within(t.shape[1], SizeLimits.width) else {
+                throw RoutingError.shapeMismatch(path: path, tensor: t.name, expected: "[\(n), D] with D 1...\(SizeLimits.width)",
+                                                 found: t.shape)
+            }
+            guard i >= 0, i <= SizeLimits.blockIndex else {
+                throw RoutingError.badMetadata(path: path, key: t.name, problem: "block index \(i) is above \(SizeLimits.blockIndex)")
             }
             guard [.f32, .f16, .bf16, .f64].contains(t.dtype) else {
                 throw RoutingError.badMetadata(path: path, key: t.name, problem: "dtype \(t.dtype.rawValue) is not a float type")

@@ -28,6 +28,10 @@ struct TensorReader {
             throw RoutingError.shapeMismatch(path: file.path, tensor: wName, expected: "[out, in]", found: info.shape)
         }
         let out = info.shape[0], inp = info.shape[1]
+        for width in [out, inp] where !SizeLimits.within(width, SizeLimits.width) {
+            throw RoutingError.shapeMismatch(path: file.path, tensor: wName,
+                                             expected: "[out, in] with widths 1...\(SizeLimits.width)", found: info.shape)
+        }
         let weight = try floats(wName, shape: [outputs ?? out, inputs ?? inp])
         var bias: [Float]? = nil
         if file.info("\(prefix).bias") != nil {

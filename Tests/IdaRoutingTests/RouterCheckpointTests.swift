@@ -85,4 +85,48 @@ struct RouterCheckpointTests {
         #expect(try loadError(metadata: ["idamoe.moe_layers": "1,x"]).contains("idamoe.moe_layers"))
         #expect(try loadError(metadata: ["idamoe.activation": "swish"]).contains("unknown value 'swish'"))
     }
+
+    @Test("hostile sizes: every count is bounded and multiplied with overflow checks before anything is allocated")
+    func hostileSizes() throws {
+        let huge = String(Int.max / 2)
+        let cases: [([String: String?], String)] = [
+            (["idamoe.experts": huge], "idamoe.experts: \(huge) is outside 1...\(SizeLimits.experts)"),
+            (["idamoe.experts": "0"], "idamoe.experts: 0 is outside 1...\(SizeLimits.experts)"),
+            (["idamoe.experts": "-3"], "idamoe.experts: -3 is outside"),
+            (["idamoe.components_per_expert": huge], "idamoe.components_per_expert: \(huge) is outside 1...\(SizeLimits.componentsPerExpert)"),
+            (["idamoe.experts": "1024", "idamoe.components_per_expert": "256"], "is above \(SizeLimits.components) components"),
+            (["idamoe.latent_dim": "1000000"], "idamoe.latent_dim: 1000000 is outside 1...\(SizeLimits.latentDim)"),
+            (["idamoe.moe_layers": "1,99999"], "block index 99999 is above \(SizeLimits.blockIndex)"),
+            (["idamoe.top_k": huge], "idamoe.top_k"),
+            (["idamoe.experts": "99999999999999999999999"], "is not an integer"),
+        ]
+        for (metadata, needle) in cases {
+            let text = try loadError(metadata: metadata)
+            #expect(text.contains(needle), "\(metadata): \(text)")
+        }
+    }
+
+    @Test("hundreds of experts: a 512-expert IDA router and a 300-expert softmax router round-trip and route")
+    func manyExperts() throws {
+        var rng = SeededGenerator(seed: 9)
+        let config = RouterConfig(experts: 512, componentsPerExpert: 2, latentDim: 3, topK: 8)
+        let ida = try IDARouter(config: config, hiddenDim: 6, hidden: [5], rng: &rng)
+        let softmax = try SoftmaxRouter(experts: 300, hiddenDim: 6, topK: 4, rng: &rng)
+        for (name, router, kind, experts, k) in [("ida", LayerRouter.ida(ida), RouterKind.ida, 512, 8),
+                                                  ("softmax", LayerRouter.softmax(softmax), RouterKind.softmax, 300, 4)] {
+            var c = config
+            c.experts = experts
+            c.topK = k
+            let ck = RouterCheckpoint(info: CheckpointInfo(router: kind, moeLayers: [2], config: c, step: 1), routers: [2: router])
+            let path = temporaryDirectory() + "/\(name).safetensors"
+            try ck.write(to: path)
+            let loaded = try RouterCheckpoint(path: path)
+            let r = try #require(loaded.routers[2]).route(randomMatrix(rows: 40, cols: 6, seed: 3))
+            #expect(r.selected.count == 40 * k)
+            for t in 0..<40 {
+                let chosen = Set(r.selected[(t * k)..<((t + 1) * k)])
+                #expect(chosen.count == k && chosen.allSatisfy { $0 >= 0 && Int($0) < experts })
+            }
+        }
+    }
 }

@@ -48,21 +48,21 @@ extension LayerComparison {
     static func agreement(_ a: LayerRoutingSummary, _ b: LayerRoutingSummary, mapping: [Int?]) -> Agreement {
         let n = a.tokens
         guard n > 0 else { return Agreement(top1: 1, topKJaccard: 1) }
-        // E <= 64, so an expert set is a 64-bit mask and the set sizes are population counts.
-        let code = mapping.map { m in m.map { UInt64(1) << UInt64($0) } ?? 0 }
         var same = 0
         var jaccard = 0.0
         for t in 0..<n {
-            if code[a.top1(t)] != 0, code[a.top1(t)] == UInt64(1) << UInt64(b.top1(t)) { same += 1 }
-            var maskA: UInt64 = 0, maskB: UInt64 = 0
-            var unmapped = 0  // A experts with no counterpart: in the union, never in the intersection
+            if let m = mapping[a.top1(t)], m == b.top1(t) { same += 1 }
+            // A token's k experts are distinct on each side and the mapping is one to one, so the
+            // intersection is the mapped A experts found among B's, and |A u B| = kA + kB - |A n B|.
+            var shared = 0
             for i in 0..<a.topK {
-                let c = code[Int(a.selected[t * a.topK + i])]
-                if c == 0 { unmapped += 1 } else { maskA |= c }
+                guard let m = mapping[Int(a.selected[t * a.topK + i])] else { continue }
+                for j in 0..<b.topK where Int(b.selected[t * b.topK + j]) == m {
+                    shared += 1
+                    break
+                }
             }
-            for j in 0..<b.topK { maskB |= UInt64(1) << UInt64(b.selected[t * b.topK + j]) }
-            let union = (maskA | maskB).nonzeroBitCount + unmapped
-            jaccard += Double((maskA & maskB).nonzeroBitCount) / Double(max(union, 1))
+            jaccard += Double(shared) / Double(max(a.topK + b.topK - shared, 1))
         }
         return Agreement(top1: Double(same) / Double(n), topKJaccard: jaccard / Double(n))
     }

@@ -1,3 +1,5 @@
+import IdaNumerics
+
 /// How two routers of the same MoE layer route the same probe tokens: agreement (raw and after matching
 /// experts), load, balance, entropy, component changes (IDA) and per-domain expert use.
 ///
@@ -139,8 +141,8 @@ public struct LayerComparison: Sendable, Equatable {
         }
         for (side, s) in [("A", a), ("B", b)] {
             func bad(_ problem: String) -> ComparisonError { .summaryMismatch(layer: a.layer, problem: "\(side): \(problem)") }
-            guard s.experts >= 1, s.experts <= 64, s.topK >= 1, s.topK <= s.experts else {
-                throw bad("E = \(s.experts), k = \(s.topK) outside 1 <= k <= E <= 64")
+            guard SizeLimits.within(s.experts, SizeLimits.experts), s.topK >= 1, s.topK <= s.experts else {
+                throw bad("E = \(s.experts), k = \(s.topK) outside 1 <= k <= E <= \(SizeLimits.experts)")
             }
             guard s.selected.count == s.tokens * s.topK, s.load.count == s.experts else {
                 throw bad("\(s.selected.count) choices and \(s.load.count) loads for N = \(s.tokens), k = \(s.topK), E = \(s.experts)")

@@ -71,7 +71,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         try check(heads >= 1, "heads", "must be at least 1")
         try check(blocks >= 1, "blocks", "must be at least 1")
         try check(context >= 2, "context", "must be at least 2")
-        try check(experts >= 1 && experts <= 64, "experts", "must be 1...64")
+        try check(SizeLimits.within(experts, SizeLimits.experts), "experts", "must be 1...\(SizeLimits.experts)")
         try check(topK >= 1 && topK <= experts, "topK", "must be 1...\(experts) (the experts)")
         try check(expertHidden >= 1, "expertHidden", "must be at least 1")
         try check(moeEvery >= 1 && moeEvery <= blocks, "moeEvery", "must be 1...\(blocks) (the blocks)")
