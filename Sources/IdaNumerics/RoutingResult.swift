@@ -61,10 +61,11 @@ public func topKIndices(_ scores: UnsafeBufferPointer<Double>, k: Int, into out:
             var chosen = false
             for s in 0..<slot where Int(out[s]) == e { chosen = true; break }
             if chosen { continue }
-            // Strictly greater keeps the lowest index among ties; NaN never wins.
-            if best < 0 || scores[e] > bestValue {
+            // Strictly greater keeps the lowest index among ties; NaN ranks below every number.
+            let value = scores[e].isNaN ? -Double.infinity : scores[e]
+            if best < 0 || value > bestValue {
                 best = e
-                bestValue = scores[e]
+                bestValue = value
             }
         }
         out[slot] = Int32(best)
