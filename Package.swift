@@ -9,6 +9,8 @@ let package = Package(
     name: "idamoe",
     products: [
         .executable(name: "idamoe", targets: ["idamoe"]),
+        // Every reader of files a user hands us, for the libFuzzer targets in Fuzz/.
+        .library(name: "IdaFileReaders", targets: ["IdaFormats", "IdaRouting", "IdaTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -8,8 +8,8 @@ public enum RunSettings {
     /// "reactivation reset · latent rms · seed 1" (IDA) or "aux 0.01 · seed 2" (softmax); nil when
     /// the directory has no readable run.json.
     public static func summary(runDirectory: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: RunLayout(runDirectory).manifest),
-              let json = try? JSONValue.parse(bytes: [UInt8](data)) else { return nil }
+        guard let bytes = try? SmallFile.read(RunLayout(runDirectory).manifest),
+              let json = try? JSONValue.parse(bytes: bytes) else { return nil }
         return summary(json)
     }
 

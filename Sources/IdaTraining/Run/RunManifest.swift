@@ -33,8 +33,11 @@ public struct RunManifest: Codable, Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw TrainingError.runDirectory(path: dir, problem: "is not a run directory (no run.json)")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainingError.runDirectory(path: path, problem: "cannot be read")
+        let data: Data
+        do {
+            data = Data(try SmallFile.read(path))
+        } catch {
+            throw TrainingError.runDirectory(path: path, problem: "cannot be read (\(error))")
         }
         do {
             return try JSONDecoder().decode(RunManifest.self, from: data)

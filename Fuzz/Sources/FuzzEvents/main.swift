@@ -1,0 +1,26 @@
+import CFuzzDriver
+import Foundation
+import IdaFormats
+
+// The events.jsonl reader on an arbitrary file, read whole and then again after an append.
+@_cdecl("LLVMFuzzerTestOneInput")
+func fuzzEvents(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data = input else { return 0 }
+    let path = NSTemporaryDirectory() + "idamoe-fuzz-events-\(getpid()).jsonl"
+    let bytes = Data(UnsafeBufferPointer(start: data, count: size))
+    let half = bytes.count / 2
+    FileManager.default.createFile(atPath: path, contents: bytes.prefix(half))
+    var reader = EventLogReader(path: path)
+    _ = try? reader.readNew()
+    if let handle = FileHandle(forWritingAtPath: path) {
+        handle.seekToEndOfFile()
+        handle.write(bytes.suffix(from: half))
+        try? handle.close()
+    }
+    _ = try? reader.readNew()
+    return 0
+}
+
+var argc = CommandLine.argc
+var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzEvents(data, size) })

@@ -1,0 +1,22 @@
+import CFuzzDriver
+import Foundation
+import IdaTraining
+
+// run.json as `idamoe train --resume` reads it: arbitrary bytes decode to a manifest or a one-line error.
+@_cdecl("LLVMFuzzerTestOneInput")
+func fuzzRunManifest(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data = input else { return 0 }
+    let dir = NSTemporaryDirectory() + "idamoe-fuzz-run-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: dir + "/run.json", contents: Data(UnsafeBufferPointer(start: data, count: size)))
+    if let manifest = try? RunManifest.read(dir) {
+        _ = try? manifest.model.validate()
+        _ = try? manifest.training.validate()
+        _ = manifest.model.routerConfig
+    }
+    return 0
+}
+
+var argc = CommandLine.argc
+var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzRunManifest(data, size) })
