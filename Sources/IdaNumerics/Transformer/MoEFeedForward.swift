@@ -70,9 +70,11 @@ public struct MoEFeedForward: Sendable, Equatable {
             let (out, cache) = experts[i].forward(Self.gather(x, rows: run, topK: k))
             y.data.withUnsafeMutableBufferPointer { py in
                 out.data.withUnsafeBufferPointer { po in
-                    for (r, a) in run.enumerated() {
-                        let w = weights[Int(a)], dst = (Int(a) / k) * d, src = r * d
-                        for c in 0..<d { py[dst + c] += w * po[src + c] }
+                    weights.withUnsafeBufferPointer { pw in
+                        guard let yBase = py.baseAddress, let outBase = po.baseAddress else { return }
+                        for (r, a) in run.enumerated() {
+                            Elementwise.add(pw[Int(a)], times: outBase + r * d, into: yBase + (Int(a) / k) * d, d)
+                        }
                     }
                 }
             }
@@ -94,18 +96,20 @@ public struct MoEFeedForward: Sendable, Equatable {
             guard let expertCache = cache.expertCaches[i] else { continue }
             let run = cache.order[cache.offsets[i]..<cache.offsets[i + 1]]
             let out = cache.expertOutputs[i]
-            var dOut = Matrix(rows: run.count, cols: d)
+            var dOut = Matrix(uninitializedRows: run.count, cols: d)  // every row is written below
             dy.data.withUnsafeBufferPointer { pdy in
                 out.data.withUnsafeBufferPointer { po in
                     dOut.data.withUnsafeMutableBufferPointer { pd in
-                        for (r, a) in run.enumerated() {
-                            let w = cache.weights[Int(a)], src = (Int(a) / k) * d, row = r * d
-                            var dot: Float = 0
-                            for c in 0..<d {
-                                dot += pdy[src + c] * po[row + c]
-                                pd[row + c] = w * pdy[src + c]
+                        cache.weights.withUnsafeBufferPointer { pw in
+                            dWeights.withUnsafeMutableBufferPointer { pdw in
+                                guard let dyBase = pdy.baseAddress, let outBase = po.baseAddress,
+                                      let dOutBase = pd.baseAddress else { return }
+                                for (r, a) in run.enumerated() {
+                                    let w = pw[Int(a)], source = dyBase + (Int(a) / k) * d, row = dOutBase + r * d
+                                    pdw[Int(a)] = Elementwise.dot(source, outBase + r * d, d)
+                                    for c in 0..<d { row[c] = w * source[c] }
+                                }
                             }
-                            dWeights[Int(a)] = dot
                         }
                     }
                 }
@@ -113,9 +117,9 @@ public struct MoEFeedForward: Sendable, Equatable {
             let dxe = experts[i].backward(dOut, cache: expertCache)
             dx.data.withUnsafeMutableBufferPointer { px in
                 dxe.data.withUnsafeBufferPointer { pe in
+                    guard let dxBase = px.baseAddress, let expertBase = pe.baseAddress else { return }
                     for (r, a) in run.enumerated() {
-                        let dst = (Int(a) / k) * d, src = r * d
-                        for c in 0..<d { px[dst + c] += pe[src + c] }
+                        Elementwise.add(expertBase + r * d, into: dxBase + (Int(a) / k) * d, d)
                     }
                 }
             }
@@ -136,7 +140,7 @@ public struct MoEFeedForward: Sendable, Equatable {
     /// The rows of x [N, D] named by the assignments `run` (row a / k for assignment a): [run.count, D].
     static func gather(_ x: Matrix, rows run: ArraySlice<Int32>, topK k: Int) -> Matrix {
         let d = x.cols
-        var out = Matrix(rows: run.count, cols: d)
+        var out = Matrix(uninitializedRows: run.count, cols: d)  // every row is copied below
         x.data.withUnsafeBufferPointer { px in
             out.data.withUnsafeMutableBufferPointer { po in
                 guard let src = px.baseAddress, let dst = po.baseAddress else { return }
