@@ -17,7 +17,7 @@ public enum Activation: String, Sendable, CaseIterable {
     @inlinable
     public func apply(_ u: Float) -> Float {
         switch self {
-        case .gelu: return 0.5 * u * (1 + Foundation.erf(u * 0.70710678118654752))
+        case .gelu: return VectorMath.gelu(u).value
         case .geluTanh:
             let inner = 0.7978845608028654 * (u + 0.044715 * u * u * u)
             return 0.5 * u * (1 + Foundation.tanh(inner))
@@ -33,9 +33,7 @@ public enum Activation: String, Sendable, CaseIterable {
         switch self {
         case .gelu:
             // d/du [u Phi(u)] = Phi(u) + u phi(u)
-            let cdf = 0.5 * (1 + Foundation.erf(u * 0.70710678118654752))
-            let pdf = 0.3989422804014327 * Foundation.exp(-0.5 * u * u)
-            return cdf + u * pdf
+            return VectorMath.gelu(u).slope
         case .geluTanh:
             let c: Float = 0.7978845608028654
             let t = Foundation.tanh(c * (u + 0.044715 * u * u * u))
@@ -59,7 +57,12 @@ public enum Activation: String, Sendable, CaseIterable {
                 let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(dst.baseAddress)
                 Parallel.forEachChunk(src.count) { range in
                     guard let s = source.pointer, let d = target.pointer else { return }
-                    for i in range { d[i] = activation.apply(s[i]) }
+                    // The switch stays outside the loops so that the GELU loop vectorises.
+                    if activation == .gelu {
+                        for i in range { d[i] = VectorMath.gelu(s[i]).value }
+                    } else {
+                        for i in range { d[i] = activation.apply(s[i]) }
+                    }
                 }
             }
         }
@@ -70,9 +73,7 @@ public enum Activation: String, Sendable, CaseIterable {
     public func valueAndDerivative(_ u: Float) -> (Float, Float) {
         switch self {
         case .gelu:
-            let cdf = 0.5 * (1 + Foundation.erf(u * 0.70710678118654752))
-            let pdf = 0.3989422804014327 * Foundation.exp(-0.5 * u * u)
-            return (u * cdf, cdf + u * pdf)
+            return VectorMath.gelu(u)
         case .silu:
             let s = 1 / (1 + Foundation.exp(-u))
             return (u * s, s * (1 + u * (1 - s)))
@@ -96,7 +97,47 @@ public enum Activation: String, Sendable, CaseIterable {
                     let slopes = SendableMutablePointer(der.baseAddress)
                     Parallel.forEachChunk(src.count) { range in
                         guard let s = source.pointer, let d = target.pointer, let g = slopes.pointer else { return }
-                        for i in range { (d[i], g[i]) = activation.valueAndDerivative(s[i]) }
+                        if activation == .gelu {
+                            for i in range { (d[i], g[i]) = VectorMath.gelu(s[i]) }
+                        } else {
+                            for i in range { (d[i], g[i]) = activation.valueAndDerivative(s[i]) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// values[i] = f(values[i]) in place (split over cores when large).
+    public func applyInPlace(_ values: inout [Float]) {
+        let activation = self
+        values.withUnsafeMutableBufferPointer { v in
+            let target = SendableMutablePointer(v.baseAddress)
+            Parallel.forEachChunk(v.count) { range in
+                guard let d = target.pointer else { return }
+                if activation == .gelu {
+                    for i in range { d[i] = VectorMath.gelu(d[i]).value }
+                } else {
+                    for i in range { d[i] = activation.apply(d[i]) }
+                }
+            }
+        }
+    }
+
+    /// values[i] = f(values[i]) and slope[i] = f'(values[i]) in one pass, in place (no copy of the
+    /// pre-activations is made or kept); `slope` must have the same length.
+    public func forwardInPlace(_ values: inout [Float], slope: inout [Float]) {
+        precondition(values.count == slope.count)
+        let activation = self
+        values.withUnsafeMutableBufferPointer { v in
+            slope.withUnsafeMutableBufferPointer { der in
+                let target = SendableMutablePointer(v.baseAddress), slopes = SendableMutablePointer(der.baseAddress)
+                Parallel.forEachChunk(v.count) { range in
+                    guard let d = target.pointer, let g = slopes.pointer else { return }
+                    if activation == .gelu {
+                        for i in range { (d[i], g[i]) = VectorMath.gelu(d[i]) }
+                    } else {
+                        for i in range { (d[i], g[i]) = activation.valueAndDerivative(d[i]) }
                     }
                 }
             }

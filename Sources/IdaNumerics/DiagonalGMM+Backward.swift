@@ -8,8 +8,11 @@ extension DiagonalGMM {
     /// dL/dmu_kj = -weight/N prec_kj (sum_n gamma_nk z_nj - mu_kj sum_n gamma_nk);
     /// dL/ds_kj = -weight/(2N) (prec_kj sum_n gamma_nk (z_nj - mu_kj)^2 - sum_n gamma_nk), zero where s is clamped;
     /// dL/dz_nj = weight/N (z_nj sum_k gamma_nk prec_kj - sum_k gamma_nk mu_kj prec_kj).
-    /// Accumulates the parameter gradients and returns dL/dz [N, P].
-    public mutating func backwardNLL(latents z: Matrix, evaluation ev: GMMEvaluation, weight: Double = 1) -> Matrix {
+    /// Accumulates the parameter gradients and returns dL/dz [N, P]; with `needLatentGradient` false
+    /// (L_nll does not reach the encoder, the default) it skips the two GEMMs dL/dz needs and returns
+    /// an empty [0, P] matrix.
+    public mutating func backwardNLL(latents z: Matrix, evaluation ev: GMMEvaluation, weight: Double = 1,
+                                     needLatentGradient: Bool = true) -> Matrix {
         let n = z.rows, k = components, p = latentDim
         precondition(ev.tokens == n && ev.components == k)
         guard n > 0 else { return Matrix(rows: 0, cols: p) }
@@ -20,7 +23,12 @@ extension DiagonalGMM {
 
         // Sufficient statistics: Nk = sum_n gamma, S1 = gamma^T z, S2 = gamma^T z^2.
         var nk = [Double](repeating: 0, count: k)
-        for r in 0..<n { for c in 0..<k { nk[c] += ev.posterior[r * k + c] } }
+        ev.posterior.withUnsafeBufferPointer { post in
+            nk.withUnsafeMutableBufferPointer { sums in
+                guard let gamma = post.baseAddress, let total = sums.baseAddress else { return }
+                for r in 0..<n { for c in 0..<k { total[c] += gamma[r * k + c] } }
+            }
+        }
         var s1 = [Double](repeating: 0, count: k * p)
         var s2 = [Double](repeating: 0, count: k * p)
         dgemm(ev.posterior, n, k, transA: true, zd, n, p, into: &s1)
@@ -42,12 +50,13 @@ extension DiagonalGMM {
             }
         }
 
+        guard needLatentGradient else { return Matrix(rows: 0, cols: p) }
         // dz = scale (z * (gamma prec) - gamma (mu prec)).
         var gammaPrec = [Double](repeating: 0, count: n * p)
         var gammaMeanPrec = [Double](repeating: 0, count: n * p)
         dgemm(ev.posterior, n, k, pre.precision, k, p, into: &gammaPrec)
         dgemm(ev.posterior, n, k, pre.meanPrecision, k, p, into: &gammaMeanPrec)
-        var dz = Matrix(rows: n, cols: p)
+        var dz = Matrix(uninitializedRows: n, cols: p)  // every element is written below
         for i in 0..<(n * p) {
             dz.data[i] = Float(scale * (zd[i] * gammaPrec[i] - gammaMeanPrec[i]))
         }

@@ -43,21 +43,44 @@ extension IDARouter {
         let (xhat, decoderCache) = decoder.forward(z)
 
         let nll = n > 0 ? -evaluation.logDensity.reduce(0, +) / Double(n) : 0
-        // dL/dxhat = lambda_rec * 2 (xhat - x) / (N D)
-        var dxhat = Matrix(rows: n, cols: d)
+        // One pass over xhat - x: dL/dxhat = lambda_rec * 2 (xhat - x) / (N D), the total of squares
+        // for L_rec, and each row's mean square (the same sums, in the same order, as
+        // `rowMeanSquaredError`).
+        var dxhat = Matrix(uninitializedRows: n, cols: d)  // every element is written below
+        var rowErrors = [Float].uninitialized(n)
         var squares = 0.0
         let recScale = Float(weights.reconstruction * 2 / Double(max(n * d, 1)))
-        for i in 0..<(n * d) {
-            let diff = xhat.data[i] - x.data[i]
-            squares += Double(diff) * Double(diff)
-            dxhat.data[i] = recScale * diff
+        xhat.data.withUnsafeBufferPointer { pa in
+            x.data.withUnsafeBufferPointer { pb in
+                dxhat.data.withUnsafeMutableBufferPointer { pd in
+                    guard let a = pa.baseAddress, let b = pb.baseAddress, let g = pd.baseAddress else { return }
+                    for r in 0..<n {
+                        var rowSum = 0.0
+                        for c in (r * d)..<((r + 1) * d) {
+                            let diff = a[c] - b[c]
+                            let square = Double(diff) * Double(diff)
+                            squares += square
+                            rowSum += square
+                            g[c] = recScale * diff
+                        }
+                        rowErrors[r] = Float(rowSum / Double(max(d, 1)))
+                    }
+                }
+            }
         }
         let reconstruction = squares / Double(max(n * d, 1))
 
-        var dz = gmm.backwardNLL(latents: z, evaluation: evaluation)
-        if !weights.nllToEncoder { dz.zero() }
-        if let dzRec = decoder.backward(dxhat, cache: decoderCache) {
-            for i in dz.data.indices { dz.data[i] += dzRec.data[i] }
+        // dL/dz: the decoder's part, plus L_nll's only when it reaches the encoder (docs/decisions.md);
+        // otherwise the GMM backward skips the two latent-gradient GEMMs altogether.
+        let dzNLL = gmm.backwardNLL(latents: z, evaluation: evaluation, needLatentGradient: weights.nllToEncoder)
+        var dz = decoder.backward(dxhat, cache: decoderCache) ?? Matrix(rows: n, cols: z.cols)
+        if weights.nllToEncoder {
+            dz.data.withUnsafeMutableBufferPointer { pz in
+                dzNLL.data.withUnsafeBufferPointer { pn in
+                    guard let dst = pz.baseAddress, let src = pn.baseAddress else { return }
+                    for i in 0..<pz.count { dst[i] = src[i] + dst[i] }
+                }
+            }
         }
         latentBackward(&dz, z: z, rms: rms)
         encoder.backward(dz, cache: encoderCache, needInputGrad: false)
@@ -65,7 +88,7 @@ extension IDARouter {
 
         var result = decide(evaluation)
         result.latents = z
-        result.reconstructionError = Self.rowMeanSquaredError(xhat, x)
+        result.reconstructionError = rowErrors
         let total = nll + weights.reconstruction * reconstruction + weights.reactivation * react
         return (result, RouterLosses(nll: nll, reconstruction: reconstruction, reactivation: react, total: total))
     }

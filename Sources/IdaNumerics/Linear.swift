@@ -32,20 +32,24 @@ public struct Linear: Sendable, Equatable {
     public var outputs: Int { weight.rows }
 
     /// y [N, out] from x [N, in].
+    ///
+    /// With a bias, y starts as the bias in every row and the GEMM adds x W^T with beta 1: that is the
+    /// same sum as adding the bias afterwards, without a zero fill, OpenBLAS's beta-0 pass and a second
+    /// pass over y.
     public func forward(_ x: Matrix) -> Matrix {
         precondition(x.cols == inputs, "Linear expects \(inputs) inputs, got \(x.cols)")
-        var y = Matrix(rows: x.rows, cols: outputs)
-        gemm(x, weight, transB: true, into: &y)
-        if let b = bias {
-            y.data.withUnsafeMutableBufferPointer { py in
-                b.withUnsafeBufferPointer { pb in
-                    for r in 0..<x.rows {
-                        let row = r * pb.count
-                        for c in 0..<pb.count { py[row + c] += pb[c] }
-                    }
-                }
+        var y = Matrix(uninitializedRows: x.rows, cols: outputs)
+        guard let b = bias else {
+            gemm(x, weight, transB: true, into: &y)
+            return y
+        }
+        y.data.withUnsafeMutableBufferPointer { py in
+            b.withUnsafeBufferPointer { pb in
+                guard let dst = py.baseAddress, let src = pb.baseAddress else { return }
+                for r in 0..<x.rows { (dst + r * pb.count).update(from: src, count: pb.count) }
             }
         }
+        gemm(x, weight, transB: true, into: &y, beta: 1)
         return y
     }
 
@@ -56,20 +60,29 @@ public struct Linear: Sendable, Equatable {
         gemm(dy, transA: true, x, into: &gradWeight, beta: 1)
         if var gb = gradBias {
             gradBias = nil  // keep the buffer uniquely referenced while accumulating
-            let width = outputs
-            dy.data.withUnsafeBufferPointer { pd in
-                gb.withUnsafeMutableBufferPointer { pg in
-                    for r in 0..<dy.rows {
-                        for c in 0..<width { pg[c] += pd[r * width + c] }
-                    }
-                }
-            }
+            Self.addColumnSums(of: dy, into: &gb)
             gradBias = gb
         }
         guard needInputGrad else { return nil }
-        var dx = Matrix(rows: x.rows, cols: inputs)
+        var dx = Matrix(uninitializedRows: x.rows, cols: inputs)
         gemm(dy, weight, into: &dx)
         return dx
+    }
+
+    /// sums[c] += sum_r m[r, c], row by row (the inner loop over columns vectorises; the order of
+    /// the additions is fixed, so the result does not depend on threads).
+    static func addColumnSums(of m: Matrix, into sums: inout [Float]) {
+        precondition(sums.count == m.cols)
+        let width = m.cols
+        m.data.withUnsafeBufferPointer { pd in
+            sums.withUnsafeMutableBufferPointer { pg in
+                guard let src = pd.baseAddress, let dst = pg.baseAddress else { return }
+                for r in 0..<m.rows {
+                    let row = src + r * width
+                    for c in 0..<width { dst[c] += row[c] }
+                }
+            }
+        }
     }
 
     /// Sets the gradients to zero.

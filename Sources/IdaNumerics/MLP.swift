@@ -44,7 +44,7 @@ public struct MLP: Sendable, Equatable {
         var h = x
         for j in layers.indices {
             h = layers[j].forward(h)
-            if j < layers.count - 1 { activation.forward(h.data, into: &h.data) }
+            if j < layers.count - 1 { activation.applyInPlace(&h.data) }
         }
         return h
     }
@@ -57,9 +57,8 @@ public struct MLP: Sendable, Equatable {
             cache.inputs.append(h)
             h = layers[j].forward(h)
             if j < layers.count - 1 {
-                var slope = [Float](repeating: 0, count: h.data.count)
-                let pre = h.data
-                activation.forward(pre, into: &h.data, slope: &slope)
+                var slope = [Float].uninitialized(h.data.count)
+                activation.forwardInPlace(&h.data, slope: &slope)
                 cache.slopes.append(slope)
             }
         }

@@ -47,13 +47,16 @@ public struct AdamW: Sendable, Equatable {
                              "\(name): optimizer state has \(pm.count) values, parameter \(count)")
                 grad.withUnsafeBufferPointer { pg in
                     value.withUnsafeMutableBufferPointer { pp in
+                        // Raw pointers: the loop has no bounds checks and vectorises (sqrtps, divps).
+                        guard let m = pm.baseAddress, let v = pv.baseAddress, let g = pg.baseAddress,
+                              let p = pp.baseAddress else { return }
                         for i in 0..<count {
-                            let g = pg[i]
-                            let mi = b1 * pm[i] + (1 - b1) * g
-                            let vi = b2 * pv[i] + (1 - b2) * g * g
-                            pm[i] = mi
-                            pv[i] = vi
-                            pp[i] = pp[i] * shrink - stepSize * mi / (vi.squareRoot() * invCorrection2 + eps)
+                            let gi = g[i]
+                            let mi = b1 * m[i] + (1 - b1) * gi
+                            let vi = b2 * v[i] + (1 - b2) * gi * gi
+                            m[i] = mi
+                            v[i] = vi
+                            p[i] = p[i] * shrink - stepSize * mi / (vi.squareRoot() * invCorrection2 + eps)
                         }
                     }
                 }

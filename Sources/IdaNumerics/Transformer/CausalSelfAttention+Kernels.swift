@@ -194,13 +194,9 @@ extension CausalSelfAttention {
     static func maskedSoftmaxRow(_ row: UnsafeMutablePointer<Float>, valid: Int, end: Int) {
         var peak = -Float.infinity
         for j in 0..<valid { peak = max(peak, row[j]) }
-        var sum: Float = 0
-        for j in 0..<valid {
-            let e = Foundation.exp(row[j] - peak)
-            row[j] = e
-            sum += e
-        }
-        let inv = 1 / sum
+        // Vectorised exp, then a fixed-order sum of eight partial sums.
+        for j in 0..<valid { row[j] = VectorMath.exp(row[j] - peak) }
+        let inv = 1 / Elementwise.sum(UnsafePointer(row), valid)
         for j in 0..<valid { row[j] *= inv }
         for j in valid..<end { row[j] = 0 }
     }
@@ -209,8 +205,7 @@ extension CausalSelfAttention {
     @inline(__always)
     static func softmaxBackwardRow(_ p: UnsafePointer<Float>, _ grad: UnsafeMutablePointer<Float>,
                                    valid: Int, end: Int) {
-        var dot: Float = 0
-        for j in 0..<valid { dot += p[j] * grad[j] }
+        let dot = Elementwise.dot(p, UnsafePointer(grad), valid)
         for j in 0..<valid { grad[j] = p[j] * (grad[j] - dot) }
         for j in valid..<end { grad[j] = 0 }
     }

@@ -10,28 +10,26 @@ public enum CrossEntropy {
     public static func forward(logits: Matrix, targets: [Int32]) -> (loss: Double, dLogits: Matrix) {
         let n = logits.rows, v = logits.cols
         precondition(targets.count == n, "cross-entropy has \(n) rows and \(targets.count) targets")
-        var dLogits = Matrix(rows: n, cols: v)
+        var dLogits = Matrix(uninitializedRows: n, cols: v)  // every row is written below
         guard n > 0, v > 0 else { return (0, dLogits) }
         let invN = 1 / Float(n)
         var total = 0.0
         logits.data.withUnsafeBufferPointer { pl in
             dLogits.data.withUnsafeMutableBufferPointer { pd in
+                guard let logitBase = pl.baseAddress, let gradBase = pd.baseAddress else { return }
                 for r in 0..<n {
-                    let base = r * v, target = Int(targets[r])
+                    let row = logitBase + r * v, grad = gradBase + r * v, target = Int(targets[r])
                     precondition(target >= 0 && target < v, "target \(target) outside 0..<\(v)")
                     var peak = -Float.infinity
-                    for c in 0..<v { peak = max(peak, pl[base + c]) }
-                    var sum: Float = 0
-                    for c in 0..<v {
-                        let e = Foundation.exp(pl[base + c] - peak)
-                        pd[base + c] = e
-                        sum += e
-                    }
+                    for c in 0..<v { peak = max(peak, row[c]) }
+                    // Vectorised exp (docs/decisions.md, "Vectorised exp and erf"), then a fixed-order sum.
+                    for c in 0..<v { grad[c] = VectorMath.exp(row[c] - peak) }
+                    let sum = Elementwise.sum(UnsafePointer(grad), v)
                     // loss_n = log(sum) + peak - logit[target]: stable for any logit scale.
-                    total += Double(Foundation.log(sum)) + Double(peak) - Double(pl[base + target])
+                    total += Double(Foundation.log(sum)) + Double(peak) - Double(row[target])
                     let scale = invN / sum
-                    for c in 0..<v { pd[base + c] *= scale }
-                    pd[base + target] -= invN
+                    for c in 0..<v { grad[c] *= scale }
+                    grad[target] -= invN
                 }
             }
         }

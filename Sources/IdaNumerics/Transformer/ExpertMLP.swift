@@ -59,11 +59,11 @@ public struct ExpertMLP: Sendable, Equatable {
     public func forward(_ x: Matrix) -> (Matrix, Cache) {
         let pre = up.forward(x)
         let n = x.rows, f = hidden
-        var h = Matrix(rows: n, cols: f)
+        var h = Matrix(uninitializedRows: n, cols: f)  // every element is written below
         var slope: [Float] = []
         switch kind {
         case .gelu:
-            slope = [Float](repeating: 0, count: n * f)
+            slope = [Float].uninitialized(n * f)
             Activation.gelu.forward(pre.data, into: &h.data, slope: &slope)
         case .swiglu:
             pre.data.withUnsafeBufferPointer { pp in
@@ -92,7 +92,7 @@ public struct ExpertMLP: Sendable, Equatable {
             dPre = dh
         case .swiglu:
             // h = silu(g) v with silu(g) = g s, s = sigmoid(g): dg = dh v s (1 + g (1 - s)), dv = dh g s.
-            dPre = Matrix(rows: n, cols: 2 * f)
+            dPre = Matrix(uninitializedRows: n, cols: 2 * f)  // every element is written below
             cache.preActivation.data.withUnsafeBufferPointer { pp in
                 dh.data.withUnsafeBufferPointer { pdh in
                     dPre.data.withUnsafeMutableBufferPointer { pd in

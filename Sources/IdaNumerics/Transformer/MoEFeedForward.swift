@@ -1,3 +1,6 @@
+import Dispatch
+import IdaBLAS
+
 /// A sparse mixture of expert MLPs: y_n = sum_j weights[n, j] * expert_{selected[n, j]}(x_n).
 ///
 /// Each expert runs once per batch on its tokens gathered into a contiguous matrix (a counting sort
@@ -62,22 +65,35 @@ public struct MoEFeedForward: Sendable, Equatable {
             order[cursor[Int(s)]] = Int32(a)
             cursor[Int(s)] += 1
         }
-        var y = Matrix(rows: n, cols: d)
+        // The experts run in parallel (each on its own tokens, single-threaded GEMMs); the weighted
+        // sums into y are then added in expert order, so y does not depend on which thread ran what.
         var caches = [ExpertMLP.Cache?](repeating: nil, count: e)
         var outputs = [Matrix](repeating: Matrix(rows: 0, cols: d), count: e)
+        caches.withUnsafeMutableBufferPointer { pc in
+            outputs.withUnsafeMutableBufferPointer { po in
+                let slots = ExpertSlots(caches: pc, outputs: po)
+                let order = order, offsets = offsets
+                Self.forEachExpert(counts) { i in
+                    let run = order[offsets[i]..<offsets[i + 1]]
+                    let (out, cache) = experts[i].forward(Self.gather(x, rows: run, topK: k))
+                    slots.caches[i] = cache
+                    slots.outputs[i] = out
+                }
+            }
+        }
+        var y = Matrix(rows: n, cols: d)
         for i in 0..<e where counts[i] > 0 {
             let run = order[offsets[i]..<offsets[i + 1]]
-            let (out, cache) = experts[i].forward(Self.gather(x, rows: run, topK: k))
             y.data.withUnsafeMutableBufferPointer { py in
-                out.data.withUnsafeBufferPointer { po in
-                    for (r, a) in run.enumerated() {
-                        let w = weights[Int(a)], dst = (Int(a) / k) * d, src = r * d
-                        for c in 0..<d { py[dst + c] += w * po[src + c] }
+                outputs[i].data.withUnsafeBufferPointer { po in
+                    weights.withUnsafeBufferPointer { pw in
+                        guard let yBase = py.baseAddress, let outBase = po.baseAddress else { return }
+                        for (r, a) in run.enumerated() {
+                            Elementwise.add(pw[Int(a)], times: outBase + r * d, into: yBase + (Int(a) / k) * d, d)
+                        }
                     }
                 }
             }
-            caches[i] = cache
-            outputs[i] = out
         }
         return (y, Cache(tokens: n, topK: k, counts: counts, offsets: offsets, order: order, weights: weights,
                          expertCaches: caches, expertOutputs: outputs))
@@ -88,34 +104,32 @@ public struct MoEFeedForward: Sendable, Equatable {
     public mutating func backward(_ dy: Matrix, cache: Cache) -> (dx: Matrix, dWeights: [Float]) {
         let n = cache.tokens, k = cache.topK, d = width
         precondition(dy.rows == n && dy.cols == d, "mixture gradient shape mismatch")
-        var dx = Matrix(rows: n, cols: d)
         var dWeights = [Float](repeating: 0, count: n * k)
-        for i in experts.indices where cache.counts[i] > 0 {
-            guard let expertCache = cache.expertCaches[i] else { continue }
-            let run = cache.order[cache.offsets[i]..<cache.offsets[i + 1]]
-            let out = cache.expertOutputs[i]
-            var dOut = Matrix(rows: run.count, cols: d)
-            dy.data.withUnsafeBufferPointer { pdy in
-                out.data.withUnsafeBufferPointer { po in
-                    dOut.data.withUnsafeMutableBufferPointer { pd in
-                        for (r, a) in run.enumerated() {
-                            let w = cache.weights[Int(a)], src = (Int(a) / k) * d, row = r * d
-                            var dot: Float = 0
-                            for c in 0..<d {
-                                dot += pdy[src + c] * po[row + c]
-                                pd[row + c] = w * pdy[src + c]
-                            }
-                            dWeights[Int(a)] = dot
-                        }
+        var inputGradients = [Matrix](repeating: Matrix(rows: 0, cols: d), count: experts.count)
+        // Each expert's backward in parallel: it reads dy, writes its own assignments' dWeights and its
+        // own gradients; the input gradients are added into dx in expert order afterwards.
+        experts.withUnsafeMutableBufferPointer { pe in
+            dWeights.withUnsafeMutableBufferPointer { pdw in
+                inputGradients.withUnsafeMutableBufferPointer { pg in
+                    let slots = BackwardSlots(experts: pe, dWeights: pdw, inputGradients: pg)
+                    Self.forEachExpert(cache.counts) { i in
+                        guard let expertCache = cache.expertCaches[i] else { return }
+                        let run = cache.order[cache.offsets[i]..<cache.offsets[i + 1]]
+                        let dOut = Self.gateGradient(dy, output: cache.expertOutputs[i], run: run, weights: cache.weights,
+                                                     topK: k, dWeights: slots.dWeights)
+                        slots.inputGradients[i] = slots.experts[i].backward(dOut, cache: expertCache)
                     }
                 }
             }
-            let dxe = experts[i].backward(dOut, cache: expertCache)
+        }
+        var dx = Matrix(rows: n, cols: d)
+        for i in experts.indices where cache.counts[i] > 0 {
+            let run = cache.order[cache.offsets[i]..<cache.offsets[i + 1]]
             dx.data.withUnsafeMutableBufferPointer { px in
-                dxe.data.withUnsafeBufferPointer { pe in
+                inputGradients[i].data.withUnsafeBufferPointer { pe in
+                    guard let dxBase = px.baseAddress, let expertBase = pe.baseAddress else { return }
                     for (r, a) in run.enumerated() {
-                        let dst = (Int(a) / k) * d, src = r * d
-                        for c in 0..<d { px[dst + c] += pe[src + c] }
+                        Elementwise.add(expertBase + r * d, into: dxBase + (Int(a) / k) * d, d)
                     }
                 }
             }
@@ -133,10 +147,69 @@ public struct MoEFeedForward: Sendable, Equatable {
         for i in experts.indices { experts[i].visitParameters(prefix: "\(prefix).experts.\(i)", body) }
     }
 
+    /// The gradient of one expert's unweighted output, dOut [n_e, D] = w * dy rows, and
+    /// dWeights[a] = dy_n . output row for each of its assignments a.
+    static func gateGradient(_ dy: Matrix, output out: Matrix, run: ArraySlice<Int32>, weights: [Float], topK k: Int,
+                             dWeights: UnsafeMutableBufferPointer<Float>) -> Matrix {
+        let d = dy.cols
+        var dOut = Matrix(uninitializedRows: run.count, cols: d)  // every row is written below
+        dy.data.withUnsafeBufferPointer { pdy in
+            out.data.withUnsafeBufferPointer { po in
+                dOut.data.withUnsafeMutableBufferPointer { pd in
+                    weights.withUnsafeBufferPointer { pw in
+                        guard let dyBase = pdy.baseAddress, let outBase = po.baseAddress,
+                              let dOutBase = pd.baseAddress else { return }
+                        for (r, a) in run.enumerated() {
+                            let w = pw[Int(a)], source = dyBase + (Int(a) / k) * d, row = dOutBase + r * d
+                            dWeights[Int(a)] = Elementwise.dot(source, outBase + r * d, d)
+                            for c in 0..<d { row[c] = w * source[c] }
+                        }
+                    }
+                }
+            }
+        }
+        return dOut
+    }
+
+    /// Calls `body` once for every expert with tokens, on up to `BLAS.threads` workers with OpenBLAS
+    /// held to one thread meanwhile (as the attention kernels do; the count is restored afterwards).
+    /// Experts are handed out in index order as workers free up; each expert's work is the same
+    /// whichever worker runs it, so results do not depend on the split.
+    static func forEachExpert(_ counts: [Int], _ body: @Sendable (Int) -> Void) {
+        let active = counts.indices.filter { counts[$0] > 0 }
+        let threads = BLAS.threads
+        guard threads > 1, active.count > 1 else {
+            for i in active { body(i) }
+            return
+        }
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(threads) }
+        DispatchQueue.concurrentPerform(iterations: active.count) { j in body(active[j]) }
+    }
+
+    /// Per-expert result slots written by the forward workers, each index by one worker only.
+    struct ExpertSlots: @unchecked Sendable {
+        /// Expert caches [E].
+        let caches: UnsafeMutableBufferPointer<ExpertMLP.Cache?>
+        /// Expert outputs [E].
+        let outputs: UnsafeMutableBufferPointer<Matrix>
+    }
+
+    /// What the backward workers write: expert i (its gradients), its assignments' dWeights and its
+    /// input gradient slot, each by one worker only.
+    struct BackwardSlots: @unchecked Sendable {
+        /// The experts [E].
+        let experts: UnsafeMutableBufferPointer<ExpertMLP>
+        /// dWeights [N, k].
+        let dWeights: UnsafeMutableBufferPointer<Float>
+        /// Each expert's input gradient [n_e, D] [E].
+        let inputGradients: UnsafeMutableBufferPointer<Matrix>
+    }
+
     /// The rows of x [N, D] named by the assignments `run` (row a / k for assignment a): [run.count, D].
     static func gather(_ x: Matrix, rows run: ArraySlice<Int32>, topK k: Int) -> Matrix {
         let d = x.cols
-        var out = Matrix(rows: run.count, cols: d)
+        var out = Matrix(uninitializedRows: run.count, cols: d)  // every row is copied below
         x.data.withUnsafeBufferPointer { px in
             out.data.withUnsafeMutableBufferPointer { po in
                 guard let src = px.baseAddress, let dst = po.baseAddress else { return }

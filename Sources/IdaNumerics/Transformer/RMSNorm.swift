@@ -27,18 +27,20 @@ public struct RMSNorm: Sendable, Equatable {
     public func forward(_ x: Matrix) -> (Matrix, Cache) {
         precondition(x.cols == width, "RMSNorm expects width \(width), got \(x.cols)")
         let n = x.rows, d = width, eps = epsilon
-        var y = Matrix(rows: n, cols: d)
-        var r = [Float](repeating: 0, count: n)
+        var y = Matrix(uninitializedRows: n, cols: d)  // every row is written below
+        var r = [Float].uninitialized(n)
         x.data.withUnsafeBufferPointer { px in
             weight.withUnsafeBufferPointer { pw in
                 y.data.withUnsafeMutableBufferPointer { py in
-                    for row in 0..<n {
-                        let base = row * d
-                        var sum: Float = 0
-                        for c in 0..<d { sum += px[base + c] * px[base + c] }
-                        let inv = 1 / (sum / Float(d) + eps).squareRoot()
-                        r[row] = inv
-                        for c in 0..<d { py[base + c] = px[base + c] * inv * pw[c] }
+                    r.withUnsafeMutableBufferPointer { pr in
+                        guard let src = px.baseAddress, let w = pw.baseAddress, let dst = py.baseAddress,
+                              let inverse = pr.baseAddress else { return }
+                        for row in 0..<n {
+                            let xr = src + row * d, yr = dst + row * d
+                            let inv = 1 / (Elementwise.sumOfSquares(xr, d) / Float(d) + eps).squareRoot()
+                            inverse[row] = inv
+                            for c in 0..<d { yr[c] = xr[c] * inv * w[c] }
+                        }
                     }
                 }
             }
@@ -52,26 +54,38 @@ public struct RMSNorm: Sendable, Equatable {
     public mutating func backward(_ dy: Matrix, input x: Matrix, cache: Cache) -> Matrix {
         precondition(dy.rows == x.rows && dy.cols == width && x.cols == width, "RMSNorm gradient shape mismatch")
         let n = x.rows, d = width
-        var dx = Matrix(rows: n, cols: d)
+        var dx = Matrix(uninitializedRows: n, cols: d)  // every row is written below
         let w = weight
         x.data.withUnsafeBufferPointer { px in
             dy.data.withUnsafeBufferPointer { pdy in
                 w.withUnsafeBufferPointer { pw in
                     gradWeight.withUnsafeMutableBufferPointer { pg in
                         dx.data.withUnsafeMutableBufferPointer { pdx in
+                            guard let xs = px.baseAddress, let dys = pdy.baseAddress, let ws = pw.baseAddress,
+                                  let gs = pg.baseAddress, let dxs = pdx.baseAddress else { return }
                             for row in 0..<n {
-                                let base = row * d
+                                let xr = xs + row * d, dyr = dys + row * d, dxr = dxs + row * d
                                 let inv = cache.reciprocalRMS[row]
-                                var dot: Float = 0
-                                for c in 0..<d {
-                                    let xhat = px[base + c] * inv
-                                    pg[c] += pdy[base + c] * xhat
-                                    dot += pdy[base + c] * pw[c] * xhat
+                                // Eight partial sums, added in a fixed order, so the dot product vectorises.
+                                var partial = SIMD8<Float>()
+                                var c = 0
+                                while c + 8 <= d {
+                                    let xhat = Elementwise.load(xr, c) * inv, g = Elementwise.load(dyr, c)
+                                    Elementwise.store(Elementwise.load(gs, c) + g * xhat, gs, c)
+                                    partial += g * Elementwise.load(ws, c) * xhat
+                                    c += 8
+                                }
+                                var dot = partial.sum()
+                                while c < d {
+                                    let xhat = xr[c] * inv
+                                    gs[c] += dyr[c] * xhat
+                                    dot += dyr[c] * ws[c] * xhat
+                                    c += 1
                                 }
                                 let mean = dot / Float(d)
                                 for c in 0..<d {
-                                    let xhat = px[base + c] * inv
-                                    pdx[base + c] = inv * (pdy[base + c] * pw[c] - xhat * mean)
+                                    let xhat = xr[c] * inv
+                                    dxr[c] = inv * (dyr[c] * ws[c] - xhat * mean)
                                 }
                             }
                         }
