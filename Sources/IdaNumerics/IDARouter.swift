@@ -80,7 +80,7 @@ public struct IDARouter: Sendable, Equatable {
             guard let base = px.baseAddress else { return }
             for r in 0..<x.rows {
                 let row = base + r * d
-                let scale = 1 / (sumOfSquares(row, d) / Float(max(d, 1)) + 1e-6).squareRoot()
+                let scale = 1 / (Elementwise.sumOfSquares(row, d) / Float(max(d, 1)) + 1e-6).squareRoot()
                 for c in 0..<d { row[c] *= scale }
             }
         }
@@ -98,7 +98,7 @@ public struct IDARouter: Sendable, Equatable {
             guard let base = pz.baseAddress else { return }
             for r in 0..<z.rows {
                 let row = base + r * p
-                let value = (sumOfSquares(row, p) / Float(max(p, 1)) + 1e-6).squareRoot()
+                let value = (Elementwise.sumOfSquares(row, p) / Float(max(p, 1)) + 1e-6).squareRoot()
                 rms[r] = value
                 for c in 0..<p { row[c] /= value }
             }
@@ -187,22 +187,4 @@ public struct IDARouter: Sendable, Equatable {
         }
         return out
     }
-}
-
-/// sum of x[i]^2 over n contiguous values, with eight independent accumulators so it vectorises.
-@inlinable
-func sumOfSquares(_ x: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>(repeating: 0)
-    var i = 0
-    while i + 8 <= n {
-        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        acc += v * v
-        i += 8
-    }
-    var total = acc.sum()
-    while i < n {
-        total += x[i] * x[i]
-        i += 1
-    }
-    return total
 }

@@ -39,25 +39,26 @@ struct TrainerTests {
         #expect(!FileManager.default.fileExists(atPath: RunLayout(dir + "/run").optimizer(step: 3)))
     }
 
-    @Test("resume continues exactly where an uninterrupted run would be")
-    func resumeMatches() throws {
+    /// Killed after step 4 (the step-3 snapshot is the newest) or after step 2 (before the first
+    /// snapshot: resume starts over from step 0), a resumed run ends with the uninterrupted run's weights.
+    @Test("resume continues exactly where an uninterrupted run would be", arguments: [(4, 3), (2, 0)])
+    func resumeMatches(killedAfter: Int, resumesFrom: Int) throws {
         let dir = temporaryDirectory()
         let corpus = try writeCorpus(in: dir)
         let straight = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/a")
         try straight.train()
-
         do {
             let first = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/b")
-            try first.train(stopAt: 4)  // killed after step 4: the step-3 snapshot is the newest
+            try first.train(stopAt: killedAfter)
         }
-        // Simulate a crash mid-write: a torn event line and a leftover temporary file.
+        // Simulate a crash mid-write: a torn event line.
         let events = RunLayout(dir + "/b").events
         let handle = try #require(FileHandle(forWritingAtPath: events))
         try handle.seekToEnd()
         try handle.write(contentsOf: Data("{\"v\":1,\"step\":5,\"ti".utf8))
         try handle.close()
         let resumed = try Trainer(resuming: dir + "/b")
-        #expect(resumed.step == 3)
+        #expect(resumed.step == resumesFrom)
         try resumed.train()
         let a = try SafetensorsFile(path: RunLayout(dir + "/a").snapshot(step: 6))
         let b = try SafetensorsFile(path: RunLayout(dir + "/b").snapshot(step: 6))
@@ -67,25 +68,7 @@ struct TrainerTests {
         var reader = EventLogReader(path: events)
         let all = try reader.readNew()
         #expect(reader.skippedLines == 1)  // the torn line, terminated on resume
-        #expect(all.contains { $0.kind == "resume" && $0.step == 3 })
-    }
-
-    @Test("killed before its first snapshot, a run resumes from step 0 exactly as it began")
-    func resumeWithoutSnapshot() throws {
-        let dir = temporaryDirectory()
-        let corpus = try writeCorpus(in: dir)
-        let straight = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/a")
-        try straight.train()
-        do {
-            let first = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/b")
-            try first.train(stopAt: 2)  // the first snapshot is at step 3
-        }
-        let resumed = try Trainer(resuming: dir + "/b")
-        #expect(resumed.step == 0)
-        try resumed.train()
-        let a = try SafetensorsFile(path: RunLayout(dir + "/a").snapshot(step: 6))
-        let b = try SafetensorsFile(path: RunLayout(dir + "/b").snapshot(step: 6))
-        for t in a.tensors { #expect(try a.floats(t.name) == b.floats(t.name), "\(t.name) differs after resume") }
+        #expect(all.contains { $0.kind == "resume" && $0.step == resumesFrom })
     }
 
     @Test("a second trainer on the same directory is refused; an existing run is not overwritten")
