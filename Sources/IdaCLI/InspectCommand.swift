@@ -49,6 +49,8 @@ struct InspectCommand: ParsableCommand {
             let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode)
             let buffer = app.headlessFrame(width: parts[0], height: parts[1], keys: names, mode: mode)
             print(buffer.lines(trimTrailingSpaces: true).joined(separator: "\n"))
+            // The frame shows the error too; the exit status tells scripts what was asked could not be shown.
+            if let failure = app.headlessFailure { throw InspectFailure(message: failure) }
             return
         }
         let terminal = try CursesTerminal(colorMode: noColor ? .monochrome : nil, glyphMode: ascii ? .ascii : nil, mouse: true)
@@ -65,4 +67,11 @@ final class CursesBackend: InspectorBackend {
     var displayMode: DisplayMode { terminal.displayMode }
     func show(_ buffer: ScreenBuffer) { terminal.draw(buffer) }
     func nextEvent(milliseconds: Int) -> TerminalEvent? { terminal.readEvent(timeoutMilliseconds: milliseconds) }
+}
+
+/// What `inspect --headless` was asked to show could not be analysed (exit 1).
+struct InspectFailure: Error, CustomStringConvertible {
+    /// The analysis error, one line.
+    var message: String
+    var description: String { message }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import IdaTestSupport
 
@@ -23,5 +24,23 @@ struct CommandLineErrorTests {
         }
         let help = try runIdamoe(["info", "--help"])
         #expect(help.status == 0 && help.stdout.contains("USAGE: idamoe info"))
+    }
+
+    @Test("inspect --headless exits 1 with the error when the snapshot cannot be analysed; 0 when it can")
+    func headlessFailure() throws {
+        let dir = temporaryDirectory()
+        // A checkpoint that validation refuses (E = 0), with its probe.
+        let (ck, probe) = try writeRouteFiles(in: dir)
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: ck)))
+        let text = String(decoding: bytes, as: UTF8.self)
+        let range = try #require(text.range(of: "\"idamoe.experts\":\"4\""))
+        let offset = text.utf8.distance(from: text.startIndex, to: range.lowerBound) + "\"idamoe.experts\":\"".utf8.count
+        bytes[offset] = UInt8(ascii: "0")
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/bad.safetensors"))
+        let bad = try runIdamoe(["inspect", dir + "/bad.safetensors", "--probe", probe, "--headless", "--size", "100x30"])
+        #expect(bad.status == 1, "\(bad.stderr)")
+        #expect(bad.stderr.split(separator: "\n").count == 1 && bad.stderr.contains("idamoe.experts: 0 is outside"))
+        let good = try runIdamoe(["inspect", ck, "--probe", probe, "--headless", "--size", "100x30"])
+        #expect(good.status == 0 && good.stderr.isEmpty, "\(good.stderr)")
     }
 }

@@ -116,6 +116,10 @@ public final class InspectorApp {
         return frame(width: width, height: height, mode: mode)
     }
 
+    /// Why the shown snapshot could not be analysed in the last headless frame (nil: it was, or
+    /// nothing was there to analyse yet).
+    public var headlessFailure: String? { state.analysisFailure }
+
     /// The interactive loop on `backend` until the user quits.
     public func run(on backend: InspectorBackend) {
         let size = backend.cellSize

@@ -35,8 +35,10 @@ extension InspectorState {
                 layerIndex = min(layerIndex, max(0, a.layerOrder.count - 1))
                 cursor = min(cursor, max(0, tokens.count - 1))
                 message = nil
+                analysisFailure = nil
             case let .failure(failure) where step == selectedStep:
                 message = failure.message
+                analysisFailure = failure.message
             default:
                 break
             }

@@ -74,6 +74,8 @@ public struct InspectorState: Sendable {
     public var height = 24
     /// One-line status or error message.
     public var message: String?
+    /// Why the selected snapshot could not be analysed (nil once an analysis succeeds).
+    public var analysisFailure: String?
 
     /// A state for a run or checkpoint titled `title`.
     public init(title: String, live: Bool) {
