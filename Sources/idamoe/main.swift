@@ -1,4 +1,4 @@
 import IdaCLI
 
-prepareBLASEnvironment()
+prepareProcess()
 IdamoeCommand.runReportingOneLine()

@@ -105,4 +105,27 @@ struct ResumeCommandTests {
         let again = try runIdamoe(["train", "--resume", dir])
         #expect(again.stderr.contains("--steps must be above 15"), "\(again.stderr)")
     }
+
+    @Test("a file-size limit (ulimit -f) stops training with a one-line error; the run then resumes to its end")
+    func fileSizeLimit() throws {
+        let root = temporaryDirectory()
+        let corpus = try makeTinyCorpus(in: root)
+        let dir = root + "/run"
+        // A smaller model than the tiny one, so events.jsonl outgrows the snapshot files and the limit
+        // is met by an append in mid-run rather than by the first snapshot.
+        let small = ["--width", "8", "--heads", "2", "--blocks", "2", "--context", "16", "--batch", "2", "--experts", "4",
+                     "--expert-hidden", "8", "--components", "2", "--latent", "4", "--router-hidden", "4", "--threads", "1", "--quiet"]
+        let command = ([idamoeBinary(), "train", "--run-dir", dir, "--corpus", corpus, "--steps", "200",
+                        "--snapshot-every", "25", "--eval-every", "25"] + small).map { "'\($0)'" }.joined(separator: " ")
+        let limited = try runChild("/bin/bash", ["-c", "ulimit -f 48; exec \(command)"], timeout: 120)
+        #expect(limited.status == 1, "\(limited.stderr)")
+        let errorLines = limited.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+        #expect(errorLines.count == 1 && errorLines.first?.contains("File too large") == true, "\(limited.stderr)")
+        var reader = EventLogReader(path: RunLayout(dir).events)
+        #expect(try reader.readNew().contains { $0.kind == "done" } == false)
+        let resumed = try runIdamoe(["train", "--resume", dir, "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        var after = EventLogReader(path: RunLayout(dir).events)
+        #expect(try after.readNew().last?.kind == "done")
+    }
 }

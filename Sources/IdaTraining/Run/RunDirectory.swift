@@ -66,12 +66,21 @@ public final class RunDirectory {
         }
     }
 
+    /// Appends `text` (one or more whole lines); a short write is continued, so a failure reports the
+    /// reason (EFBIG past `ulimit -f`, ENOSPC, EIO) and leaves at most one torn line, which the next
+    /// resume terminates.
     private func appendRaw(_ text: String) throws {
-        var bytes = Array(text.utf8)
-        let count = bytes.count
-        let written = bytes.withUnsafeMutableBytes { write(eventDescriptor, $0.baseAddress, count) }
-        guard written == count else {
-            throw TrainingError.runDirectory(path: path, problem: "cannot append to events.jsonl (errno \(errno))")
+        let bytes = Array(text.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in write(eventDescriptor, raw.baseAddress.map { $0 + done }, bytes.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                let reason = n < 0 ? String(cString: strerror(errno)) : "nothing written"
+                throw TrainingError.runDirectory(path: path, problem: "cannot append to events.jsonl (\(reason)); "
+                                                 + "free space or fix permissions, then resume with --resume")
+            }
+            done += n
         }
     }
 
