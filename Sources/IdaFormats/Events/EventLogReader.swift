@@ -41,7 +41,8 @@ public struct EventLogReader {
         guard fd >= 0 else {
             let code = errno
             guard code == ENOENT else { throw EventLogError.io(path: path, operation: "open", errno: code) }
-            restart(identity: nil)
+            // Gone for now (the run directory renamed or deleted): keep what was read; the same file
+            // back under its name continues where it stopped, another file is read from its start.
             return []
         }
         defer { close(fd) }

@@ -54,9 +54,10 @@ public final class InspectorApp {
             return state.snapshots.isEmpty ? [.snapshots([0])] : []
         }
         defer { follower = f }
+        var out: [InspectorEvent] = []
+        var failure: Error?
         do {
             let (records, steps) = try f.poll()
-            var out: [InspectorEvent] = []
             if !records.isEmpty { out.append(.events(records)) }
             if !steps.isEmpty { out.append(.snapshots(steps)) }
             if state.tokens.isEmpty, let probe = loader.probeForText(step: nil) {
@@ -65,11 +66,14 @@ public final class InspectorApp {
                 state.vocabulary = probe.vocabulary
                 state.domainNames = probe.domainNames
             }
-            return out
         } catch {
-            state.message = String(describing: error)
-            return []
+            failure = error
         }
+        // The inspector keeps showing what it has read; the alerts say what went wrong, and clear
+        // when it is mended (the directory back under its name).
+        let problems = f.problems(failure: failure)
+        if problems != state.runProblems { out.append(.runProblems(problems)) }
+        return out
     }
 
     /// Applies an event and carries out its effects; returns false when the app should quit.

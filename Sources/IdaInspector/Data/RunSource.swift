@@ -72,6 +72,24 @@ public struct RunFollower {
         return (records, fresh)
     }
 
+    /// What is wrong with the run's files now: the directory gone (deleted or renamed), lines of
+    /// events.jsonl that are not events (a torn line a killed trainer left, or garbage), `failure`
+    /// (the last poll's error).
+    public func problems(failure: Error? = nil) -> [RunProblem] {
+        var out: [RunProblem] = []
+        if !RunLayout(directory).isRun {
+            out.append(RunProblem("\(directory) is gone (deleted or renamed); showing what was read before", serious: true))
+        } else if let failure {
+            out.append(RunProblem("\(directory): \(failure)", serious: true))
+        }
+        let skipped = events.skippedLines
+        if skipped > 0 {
+            out.append(RunProblem("events.jsonl: skipped \(skipped) line\(skipped == 1 ? "" : "s") that \(skipped == 1 ? "is" : "are") "
+                                  + "not an event (torn by a killed trainer, or damaged)", serious: false))
+        }
+        return out
+    }
+
     /// The model file of a snapshot step.
     public func checkpointPath(step: Int) -> String {
         RunLayout(directory).snapshot(step: step)

@@ -15,6 +15,9 @@ extension InspectorState {
         case let .events(records):
             history.append(records)
             return []
+        case let .runProblems(problems):
+            runProblems = problems
+            return []
         case let .snapshots(steps):
             for s in steps where !snapshots.contains(s) { snapshots.append(s) }
             snapshots.sort()

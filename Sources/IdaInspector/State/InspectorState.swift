@@ -76,6 +76,8 @@ public struct InspectorState: Sendable {
     public var message: String?
     /// Why the selected snapshot could not be analysed (nil once an analysis succeeds).
     public var analysisFailure: String?
+    /// What is wrong with the followed run's files (directory gone, lines skipped), for the alerts.
+    public var runProblems: [RunProblem] = []
 
     /// A state for a run or checkpoint titled `title`.
     public init(title: String, live: Bool) {
@@ -116,6 +118,22 @@ public enum InspectorEvent: Sendable {
     case textAnalyzed(text: String, step: Int, result: Result<SnapshotAnalysis, AnalysisFailure>)
     /// An analysis finished (or failed with a one-line message).
     case analyzed(step: Int, result: Result<SnapshotAnalysis, AnalysisFailure>)
+    /// What is wrong with the followed run's files now (empty: nothing); replaces the previous list.
+    case runProblems([RunProblem])
+}
+
+/// Something wrong with the followed run's files, shown in the alerts panel.
+public struct RunProblem: Sendable, Equatable {
+    /// One line for the user.
+    public var text: String
+    /// An error (the run is gone) rather than a warning (lines skipped).
+    public var serious: Bool
+
+    /// A problem.
+    public init(_ text: String, serious: Bool) {
+        self.text = text
+        self.serious = serious
+    }
 }
 
 /// Mouse buttons the inspector reacts to.

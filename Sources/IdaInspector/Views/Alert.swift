@@ -24,6 +24,10 @@ struct Alert: Sendable, Equatable {
     /// overview draws them). `ellipsis` is the glyph placeholders end with.
     static func all(for state: InspectorState, ellipsis: String = "…") -> [Alert] {
         var out: [Alert] = []
+        out += state.runProblems.map { Alert(level: $0.serious ? .error : .warning, text: $0.text) }
+        if let failure = state.analysisFailure {
+            out.append(Alert(level: .error, text: "step \(state.selectedStep.map(String.init) ?? "?") cannot be analysed: \(failure)"))
+        }
         if state.analysis == nil {
             let what = state.analyzing.map { "analysing step \($0)" } ?? "waiting for the first snapshot"
             out.append(Alert(level: .info, text: what + ellipsis))
