@@ -128,4 +128,27 @@ struct ResumeCommandTests {
         var after = EventLogReader(path: RunLayout(dir).events)
         #expect(try after.readNew().last?.kind == "done")
     }
+
+    @Test("an unwritable place for the run directory is a one-line error, and nothing is created")
+    func unwritableRunDirectory() throws {
+        let root = temporaryDirectory()
+        let corpus = try makeTinyCorpus(in: root)
+        let parent = root + "/read-only"
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        // As root, permissions do not stop writes: run the trainer as nobody (a copy of the binary it
+        // can read), in a folder nobody may not write.
+        let binary = root + "/idamoe"
+        try FileManager.default.copyItem(atPath: idamoeBinary(), toPath: binary)
+        for (path, mode) in [(root, 0o755), (corpus, 0o755), (parent, 0o555), (binary, 0o755)] {
+            chmod(path, mode_t(mode))
+        }
+        for file in try FileManager.default.contentsOfDirectory(atPath: corpus) { chmod(corpus + "/" + file, 0o644) }
+        let asNobody = getuid() == 0 ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : []
+        let run = try runChild(asNobody.first ?? binary, Array(asNobody.dropFirst()) + (asNobody.isEmpty ? [] : [binary])
+                               + ["train", "--run-dir", parent + "/run", "--corpus", corpus, "--steps", "2"] + tinyModelArguments,
+                               timeout: 120)
+        #expect(run.status == 1, "\(run.stderr)")
+        #expect(run.stderr.split(separator: "\n").count == 1 && run.stderr.contains(parent + "/run: cannot be created"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: parent + "/run"))
+    }
 }
