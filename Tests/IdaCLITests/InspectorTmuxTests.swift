@@ -1,4 +1,5 @@
 import Foundation
+import IdaFormats
 import IdaTestSupport
 import Testing
 
@@ -80,5 +81,73 @@ struct InspectorTmuxTests {
         // The terminal is back in canonical mode with echo.
         let stty = try String(contentsOfFile: dir + "/stty", encoding: .utf8)
         #expect(stty.contains(" icanon") && stty.contains(" echo"))
+    }
+
+    @Test("two inspectors on one run both follow it and say in their alerts when its files go wrong",
+          .enabled(if: tmuxAvailable || ProcessInfo.processInfo.environment["CI"] == "true"))
+    func faultsWhileWatching() throws {
+        #expect(tmuxAvailable, "tmux is required in CI")
+        let dir = temporaryDirectory()
+        let corpus = try makeTinyCorpus(in: dir)
+        let run = dir + "/run"
+        let train = try runIdamoe(["train", "--run-dir", run, "--corpus", corpus, "--steps", "4",
+                                   "--snapshot-every", "2", "--eval-every", "2"] + tinyModelArguments)
+        #expect(train.status == 0, "\(train.stderr)")
+        let sessions = ["idamoe-a-\(getpid())", "idamoe-b-\(getpid())"]
+        for s in sessions {
+            try shell("tmux kill-session -t \(s) 2>/dev/null; true")
+            try shell("""
+                tmux new-session -d -s \(s) -x 110 -y 34 "env TERM=xterm-256color LANG=C.UTF-8 \
+                \(idamoeBinary()) inspect \(run); sleep 30" > /dev/null 2>&1 < /dev/null
+                """)
+        }
+        defer { for s in sessions { _ = try? shell("tmux kill-session -t \(s) 2>/dev/null") } }
+        func waitFor(_ needle: String, in session: String) throws -> String {
+            var screen = ""
+            for _ in 0..<50 {
+                screen = try shell("tmux capture-pane -p -t \(session)")
+                if screen.contains(needle) { return screen }
+                usleep(200_000)
+            }
+            return screen
+        }
+        for s in sessions {
+            let screen = try waitFor("alerts", in: s)
+            #expect(screen.contains("step 4") && !screen.contains("skipped"), "\(s):\n\(screen)")
+        }
+        // A damaged line, then the directory renamed away: both keep their view and say so.
+        let handle = try #require(FileHandle(forWritingAtPath: RunLayout(run).events))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{damaged\n".utf8))
+        try handle.close()
+        for s in sessions { #expect(try waitFor("skipped 1 line", in: s).contains("skipped 1 line"), "\(s)") }
+        try FileManager.default.moveItem(atPath: run, toPath: run + "-moved")
+        for s in sessions {
+            let screen = try waitFor("is gone", in: s)
+            #expect(screen.contains("is gone (deleted or renamed)") && screen.contains("expert load"), "\(s):\n\(screen)")
+        }
+        // Back under its name: the alert clears. A truncated newest snapshot: an inspector opened on
+        // the run now says the step cannot be analysed, and keeps running.
+        try FileManager.default.moveItem(atPath: run + "-moved", toPath: run)
+        for s in sessions {
+            let screen = try waitFor("alerts", in: s)
+            var cleared = screen
+            for _ in 0..<50 where cleared.contains("is gone") {
+                usleep(200_000)
+                cleared = try shell("tmux capture-pane -p -t \(s)")
+            }
+            #expect(!cleared.contains("is gone"), "\(s):\n\(cleared)")
+        }
+        let newest = RunLayout(run).snapshot(step: 4)
+        let handle4 = try #require(FileHandle(forWritingAtPath: newest))
+        try handle4.truncate(atOffset: 100)
+        try handle4.close()
+        try shell("tmux kill-session -t \(sessions[1]) 2>/dev/null; true")
+        try shell("""
+            tmux new-session -d -s \(sessions[1]) -x 110 -y 34 "env TERM=xterm-256color LANG=C.UTF-8 \
+            \(idamoeBinary()) inspect \(run); sleep 30" > /dev/null 2>&1 < /dev/null
+            """)
+        let damaged = try waitFor("cannot be analysed", in: sessions[1])
+        #expect(damaged.contains("step 4 cannot be analysed") && !damaged.contains("is gone"), "\(damaged)")
     }
 }
