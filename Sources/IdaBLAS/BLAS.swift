@@ -27,13 +27,20 @@ public enum BLAS {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
-    /// Sets the number of OpenBLAS threads (at least 1).
-    public static func setThreads(_ n: Int) {
-        openblas_set_num_threads(Int32(max(1, n)))
-    }
+    /// OpenBLAS runs single-threaded in every idamoe process, set once before the first GEMM and never
+    /// changed: parallel work is split by the callers' own workers (IdaNumerics' `NumericContext`), so
+    /// no kernel changes process-wide state and a GEMM's result never depends on another thread's setting.
+    @usableFromInline
+    static let singleThreaded: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
 
-    /// The number of threads OpenBLAS will use.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The number of threads OpenBLAS uses (1 once any GEMM has run).
+    public static var threads: Int {
+        _ = singleThreaded
+        return Int(openblas_get_num_threads())
+    }
 
     /// The empty cases, done here so they are well defined: nothing for m = 0 or n = 0, and C = beta * C
     /// for k = 0 (BLAS would still scale C). Returns whether the call is complete.
@@ -54,6 +61,7 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        _ = singleThreaded
         if handledEmpty(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
         let start = profiling ? now() : 0
         defer { if profiling { addGEMMTime(now() - start) } }
@@ -72,6 +80,7 @@ public enum BLAS {
         b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
+        _ = singleThreaded
         if handledEmpty(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
         let start = profiling ? now() : 0
         defer { if profiling { addGEMMTime(now() - start) } }

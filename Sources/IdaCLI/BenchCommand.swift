@@ -26,15 +26,16 @@ func peakResidentMiB() -> Double {
 }
 
 /// The best sgemm rate (GFLOP/s) on n x n x n over a few repetitions, with the current thread count.
-func measureSgemmPeak(n: Int = 1024, repeats: Int = 5) -> Double {
+func measureSgemmPeak(n: Int = 1024, repeats: Int = 5, threads: Int) -> Double {
     let a = Matrix(rows: n, cols: n, repeating: 0.5)
     let b = Matrix(rows: n, cols: n, repeating: 0.25)
     var c = Matrix(rows: n, cols: n)
-    gemm(a, b, into: &c)  // warm-up
+    let context = NumericContext(threads: threads)
+    gemm(a, b, into: &c, context: context)  // warm-up
     var best = Double.infinity
     for _ in 0..<repeats {
         let t0 = monotonicSeconds()
-        gemm(a, b, into: &c)
+        gemm(a, b, into: &c, context: context)
         best = min(best, monotonicSeconds() - t0)
     }
     return 2 * Double(n * n * n) / best / 1e9

@@ -6,7 +6,7 @@ import IdaFormats
 struct BenchRenderReport {
     /// The run the figures are about.
     var fixture: BenchRenderFixture
-    /// OpenBLAS threads.
+    /// Routing workers.
     var threads: Int
     /// "256 colours, unicode" and the like.
     var modeText: String

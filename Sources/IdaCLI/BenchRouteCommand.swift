@@ -38,11 +38,9 @@ struct BenchRouteCommand: ParsableCommand {
             // Encoder GEMMs in float, the two GMM GEMMs in double: FLOPs per token.
             let flops = Double(2 * d * hidden + 2 * hidden * 32 + 2 * 2 * 128 * 32)
             for threads in Array(Set([1, cores])).sorted() {
-                // The peak is OpenBLAS's own threading on one big GEMM; routing uses one BLAS thread
-                // per worker with blocks spread over workers, as `idamoe route` does.
-                BLAS.setThreads(threads)
-                let peak = measureSgemmPeak()
-                BLAS.setThreads(1)
+                // The peak is one big GEMM split by rows over the workers; routing spreads blocks over
+                // the workers, each single-threaded, as `idamoe route` does.
+                let peak = measureSgemmPeak(threads: threads)
                 _ = route(router, pool, tokens: min(tokens, blockSize), workers: threads)  // warm-up
                 let full = route(router, pool, tokens: tokens, workers: threads)
                 let quarter = route(router, pool, tokens: max(1, tokens / 4), workers: threads)

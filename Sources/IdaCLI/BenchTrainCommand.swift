@@ -13,7 +13,7 @@ struct BenchTrainCommand: ParsableCommand {
 
     @Option(help: "Timed steps per router.") var steps = 20
     @Option(help: "Routers to measure, comma-separated (each replaces --router).") var routers = "ida,softmax"
-    @Option(help: "OpenBLAS threads (0: all cores).") var threads = 0
+    @Option(help: "Worker threads (0: all cores).") var threads = 0
     @OptionGroup(title: "Model (the default model unless changed)") var model: ModelOptions
 
     func run() throws {
@@ -29,7 +29,7 @@ struct BenchTrainCommand: ParsableCommand {
         let dir = NSTemporaryDirectory() + "idamoe-bench-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let corpus = try benchCorpus(in: dir)
-        let peak = measureSgemmPeak()
+        let peak = measureSgemmPeak(threads: cores)
         print("system: \(BLASSystem.current().summary)")
         let c = base
         print("bench train: model D \(c.width), \(c.heads) heads, \(c.blocks) blocks, T \(c.context), batch \(TrainingOptions().batch), "

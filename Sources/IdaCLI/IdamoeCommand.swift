@@ -21,22 +21,18 @@ func tuneAllocator() {
     Allocator.keepFreedMemory()
 }
 
-/// Threads for routing probes (`route`, `diff`, `inspect`): `requested` workers (0 or nil: every core),
-/// each running OpenBLAS single-threaded, so a GEMM's result never depends on the thread count
-/// (`ProbeRouting` splits the work by tiles of tokens). Returns the worker count.
+/// Workers for routing probes (`route`, `diff`, `inspect`): `requested` (0 or nil: every core). OpenBLAS
+/// is single-threaded in every idamoe process (`BLAS`), so a GEMM's result never depends on the
+/// thread count (`ProbeRouting` splits the work by tiles of tokens).
 func configureRoutingThreads(_ requested: Int?) -> Int {
-    let workers = configureThreads(requested)
-    BLAS.setThreads(1)
-    return workers
+    configureThreads(requested)
 }
 
-/// Sets OpenBLAS's thread count from a `--threads` option (0 or nil: every core).
+/// The worker count of a `--threads` option (0 or nil: every core), with the allocator tuned.
 func configureThreads(_ requested: Int?) -> Int {
     let cores = ProcessInfo.processInfo.activeProcessorCount
-    let n = (requested ?? 0) > 0 ? (requested ?? 1) : cores
     tuneAllocator()
-    BLAS.setThreads(n)
-    return n
+    return (requested ?? 0) > 0 ? (requested ?? 1) : cores
 }
 
 

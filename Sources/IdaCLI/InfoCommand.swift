@@ -99,7 +99,8 @@ struct InfoCommand: ParsableCommand {
         print("openblas  \(s.version) (\(s.config))")
         print("kernel    \(s.kernel.core) (\(s.kernel.explanation))"
               + (best.map { $0 == s.kernel.core ? "" : "; best for this CPU: \($0)" } ?? ""))
-        print("threads   \(s.threads) (OPENBLAS_NUM_THREADS \(env["OPENBLAS_NUM_THREADS"] ?? "unset"), "
+        print("threads   \(s.cores) workers by default (--threads); OpenBLAS \(s.threads) (idamoe splits work itself; "
+              + "OPENBLAS_NUM_THREADS \(env["OPENBLAS_NUM_THREADS"] ?? "unset"), "
               + "OPENBLAS_THREAD_TIMEOUT \(env["OPENBLAS_THREAD_TIMEOUT"] ?? "unset"))")
     }
 }

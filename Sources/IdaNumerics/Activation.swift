@@ -49,13 +49,13 @@ public enum Activation: String, Sendable, CaseIterable {
     }
 
     /// out[i] = f(input[i]) over whole buffers (split over cores when large).
-    public func forward(_ input: [Float], into out: inout [Float]) {
+    public func forward(_ input: [Float], into out: inout [Float], context: NumericContext = .serial) {
         precondition(input.count == out.count)
         let activation = self
         input.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(dst.baseAddress)
-                Parallel.forEachChunk(src.count) { range in
+                Parallel.forEachChunk(src.count, context: context) { range in
                     guard let s = source.pointer, let d = target.pointer else { return }
                     // The switch stays outside the loops so that the GELU loop vectorises.
                     if activation == .gelu {
@@ -87,7 +87,8 @@ public enum Activation: String, Sendable, CaseIterable {
 
     /// out[i] = f(input[i]) and slope[i] = f'(input[i]) in one pass, so a backward pass can multiply by
     /// the stored slope instead of evaluating f' again (split over cores when large).
-    public func forward(_ input: [Float], into out: inout [Float], slope: inout [Float]) {
+    public func forward(_ input: [Float], into out: inout [Float], slope: inout [Float],
+                        context: NumericContext = .serial) {
         precondition(input.count == out.count && input.count == slope.count)
         let activation = self
         input.withUnsafeBufferPointer { src in
@@ -95,7 +96,7 @@ public enum Activation: String, Sendable, CaseIterable {
                 slope.withUnsafeMutableBufferPointer { der in
                     let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(dst.baseAddress)
                     let slopes = SendableMutablePointer(der.baseAddress)
-                    Parallel.forEachChunk(src.count) { range in
+                    Parallel.forEachChunk(src.count, context: context) { range in
                         guard let s = source.pointer, let d = target.pointer, let g = slopes.pointer else { return }
                         if activation == .gelu {
                             for i in range { (d[i], g[i]) = VectorMath.gelu(s[i]) }
@@ -109,11 +110,11 @@ public enum Activation: String, Sendable, CaseIterable {
     }
 
     /// values[i] = f(values[i]) in place (split over cores when large).
-    public func applyInPlace(_ values: inout [Float]) {
+    public func applyInPlace(_ values: inout [Float], context: NumericContext = .serial) {
         let activation = self
         values.withUnsafeMutableBufferPointer { v in
             let target = SendableMutablePointer(v.baseAddress)
-            Parallel.forEachChunk(v.count) { range in
+            Parallel.forEachChunk(v.count, context: context) { range in
                 guard let d = target.pointer else { return }
                 if activation == .gelu {
                     for i in range { d[i] = VectorMath.gelu(d[i]).value }
@@ -126,13 +127,13 @@ public enum Activation: String, Sendable, CaseIterable {
 
     /// values[i] = f(values[i]) and slope[i] = f'(values[i]) in one pass, in place (no copy of the
     /// pre-activations is made or kept); `slope` must have the same length.
-    public func forwardInPlace(_ values: inout [Float], slope: inout [Float]) {
+    public func forwardInPlace(_ values: inout [Float], slope: inout [Float], context: NumericContext = .serial) {
         precondition(values.count == slope.count)
         let activation = self
         values.withUnsafeMutableBufferPointer { v in
             slope.withUnsafeMutableBufferPointer { der in
                 let target = SendableMutablePointer(v.baseAddress), slopes = SendableMutablePointer(der.baseAddress)
-                Parallel.forEachChunk(v.count) { range in
+                Parallel.forEachChunk(v.count, context: context) { range in
                     guard let d = target.pointer, let g = slopes.pointer else { return }
                     if activation == .gelu {
                         for i in range { (d[i], g[i]) = VectorMath.gelu(d[i]) }
@@ -145,12 +146,12 @@ public enum Activation: String, Sendable, CaseIterable {
     }
 
     /// grad[i] *= slope[i], with slopes stored by `forward(_:into:slope:)`.
-    public static func multiply(_ grad: inout [Float], bySlope slope: [Float]) {
+    public static func multiply(_ grad: inout [Float], bySlope slope: [Float], context: NumericContext = .serial) {
         precondition(grad.count == slope.count)
         slope.withUnsafeBufferPointer { src in
             grad.withUnsafeMutableBufferPointer { g in
                 let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(g.baseAddress)
-                Parallel.forEachChunk(src.count, minimum: 1 << 17) { range in
+                Parallel.forEachChunk(src.count, minimum: 1 << 17, context: context) { range in
                     guard let s = source.pointer, let d = target.pointer else { return }
                     for i in range { d[i] *= s[i] }
                 }
@@ -159,13 +160,13 @@ public enum Activation: String, Sendable, CaseIterable {
     }
 
     /// grad[i] *= f'(preActivation[i]): the backward pass through the nonlinearity (split over cores when large).
-    public func backward(preActivation: [Float], grad: inout [Float]) {
+    public func backward(preActivation: [Float], grad: inout [Float], context: NumericContext = .serial) {
         precondition(preActivation.count == grad.count)
         let activation = self
         preActivation.withUnsafeBufferPointer { src in
             grad.withUnsafeMutableBufferPointer { g in
                 let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(g.baseAddress)
-                Parallel.forEachChunk(src.count) { range in
+                Parallel.forEachChunk(src.count, context: context) { range in
                     guard let s = source.pointer, let d = target.pointer else { return }
                     for i in range { d[i] *= activation.derivative(s[i]) }
                 }

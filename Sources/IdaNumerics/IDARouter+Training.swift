@@ -33,14 +33,15 @@ extension IDARouter {
     /// parameter (encoder, decoder, GMM). Gradients are not zeroed here. h is treated as a constant:
     /// nothing flows back to the backbone.
     public mutating func trainStep(_ h: Matrix, weights: RouterLossWeights = RouterLossWeights(),
-                                   reactivation: ReactivationState? = nil) -> (RoutingResult, RouterLosses) {
+                                   reactivation: ReactivationState? = nil,
+                                   context: NumericContext = .serial) -> (RoutingResult, RouterLosses) {
         precondition(h.cols == hiddenDim, "router expects hidden width \(hiddenDim), got \(h.cols)")
         let n = h.rows, d = h.cols
         let x = routerInput(h)
-        let (u, encoderCache) = encoder.forward(x)
+        let (u, encoderCache) = encoder.forward(x, context: context)
         let (z, rms) = latent(u)
         let evaluation = gmm.evaluate(z)
-        let (xhat, decoderCache) = decoder.forward(z)
+        let (xhat, decoderCache) = decoder.forward(z, context: context)
 
         let nll = n > 0 ? -evaluation.logDensity.reduce(0, +) / Double(n) : 0
         // One pass over xhat - x: dL/dxhat = lambda_rec * 2 (xhat - x) / (N D), the total of squares
@@ -73,7 +74,7 @@ extension IDARouter {
         // dL/dz: the decoder's part, plus L_nll's only when it reaches the encoder (docs/decisions.md);
         // otherwise the GMM backward skips the two latent-gradient GEMMs altogether.
         let dzNLL = gmm.backwardNLL(latents: z, evaluation: evaluation, needLatentGradient: weights.nllToEncoder)
-        var dz = decoder.backward(dxhat, cache: decoderCache) ?? Matrix(rows: n, cols: z.cols)
+        var dz = decoder.backward(dxhat, cache: decoderCache, context: context) ?? Matrix(rows: n, cols: z.cols)
         if weights.nllToEncoder {
             dz.data.withUnsafeMutableBufferPointer { pz in
                 dzNLL.data.withUnsafeBufferPointer { pn in
@@ -83,7 +84,7 @@ extension IDARouter {
             }
         }
         latentBackward(&dz, z: z, rms: rms)
-        encoder.backward(dz, cache: encoderCache, needInputGrad: false)
+        encoder.backward(dz, cache: encoderCache, needInputGrad: false, context: context)
         let react = reactivation?.accumulateLoss(gmm: &gmm, weight: weights.reactivation) ?? 0
 
         var result = decide(evaluation)

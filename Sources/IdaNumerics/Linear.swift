@@ -36,11 +36,11 @@ public struct Linear: Sendable, Equatable {
     /// With a bias, y starts as the bias in every row and the GEMM adds x W^T with beta 1: that is the
     /// same sum as adding the bias afterwards, without a zero fill, OpenBLAS's beta-0 pass and a second
     /// pass over y.
-    public func forward(_ x: Matrix) -> Matrix {
+    public func forward(_ x: Matrix, context: NumericContext = .serial) -> Matrix {
         precondition(x.cols == inputs, "Linear expects \(inputs) inputs, got \(x.cols)")
         var y = Matrix(uninitializedRows: x.rows, cols: outputs)
         guard let b = bias else {
-            gemm(x, weight, transB: true, into: &y)
+            gemm(x, weight, transB: true, into: &y, context: context)
             return y
         }
         y.data.withUnsafeMutableBufferPointer { py in
@@ -49,15 +49,16 @@ public struct Linear: Sendable, Equatable {
                 for r in 0..<x.rows { (dst + r * pb.count).update(from: src, count: pb.count) }
             }
         }
-        gemm(x, weight, transB: true, into: &y, beta: 1)
+        gemm(x, weight, transB: true, into: &y, beta: 1, context: context)
         return y
     }
 
     /// Accumulates dW += dy^T x and db += sum(dy) and returns dx [N, in] (when `needInputGrad`).
     @discardableResult
-    public mutating func backward(_ dy: Matrix, input x: Matrix, needInputGrad: Bool = true) -> Matrix? {
+    public mutating func backward(_ dy: Matrix, input x: Matrix, needInputGrad: Bool = true,
+                                  context: NumericContext = .serial) -> Matrix? {
         precondition(dy.cols == outputs && dy.rows == x.rows)
-        gemm(dy, transA: true, x, into: &gradWeight, beta: 1)
+        gemm(dy, transA: true, x, into: &gradWeight, beta: 1, context: context)
         if var gb = gradBias {
             gradBias = nil  // keep the buffer uniquely referenced while accumulating
             Self.addColumnSums(of: dy, into: &gb)
@@ -65,7 +66,7 @@ public struct Linear: Sendable, Equatable {
         }
         guard needInputGrad else { return nil }
         var dx = Matrix(uninitializedRows: x.rows, cols: inputs)
-        gemm(dy, weight, into: &dx)
+        gemm(dy, weight, into: &dx, context: context)
         return dx
     }
 

@@ -40,25 +40,25 @@ public struct MLP: Sendable, Equatable {
     public var widths: [Int] { [inputs] + layers.map(\.outputs) }
 
     /// The output [N, out] for x [N, in], without keeping a cache.
-    public func callAsFunction(_ x: Matrix) -> Matrix {
+    public func callAsFunction(_ x: Matrix, context: NumericContext = .serial) -> Matrix {
         var h = x
         for j in layers.indices {
-            h = layers[j].forward(h)
-            if j < layers.count - 1 { activation.applyInPlace(&h.data) }
+            h = layers[j].forward(h, context: context)
+            if j < layers.count - 1 { activation.applyInPlace(&h.data, context: context) }
         }
         return h
     }
 
     /// The output [N, out] and the cache for `backward`.
-    public func forward(_ x: Matrix) -> (Matrix, Cache) {
+    public func forward(_ x: Matrix, context: NumericContext = .serial) -> (Matrix, Cache) {
         var cache = Cache(inputs: [], slopes: [])
         var h = x
         for j in layers.indices {
             cache.inputs.append(h)
-            h = layers[j].forward(h)
+            h = layers[j].forward(h, context: context)
             if j < layers.count - 1 {
                 var slope = [Float].uninitialized(h.data.count)
-                activation.forwardInPlace(&h.data, slope: &slope)
+                activation.forwardInPlace(&h.data, slope: &slope, context: context)
                 cache.slopes.append(slope)
             }
         }
@@ -67,15 +67,16 @@ public struct MLP: Sendable, Equatable {
 
     /// Accumulates parameter gradients for dOut [N, out]; returns dx [N, in] when `needInputGrad`.
     @discardableResult
-    public mutating func backward(_ dOut: Matrix, cache: Cache, needInputGrad: Bool = true) -> Matrix? {
+    public mutating func backward(_ dOut: Matrix, cache: Cache, needInputGrad: Bool = true,
+                                  context: NumericContext = .serial) -> Matrix? {
         var grad = dOut
         for j in layers.indices.reversed() {
             let wantInput = j > 0 || needInputGrad
-            guard let dx = layers[j].backward(grad, input: cache.inputs[j], needInputGrad: wantInput) else {
+            guard let dx = layers[j].backward(grad, input: cache.inputs[j], needInputGrad: wantInput, context: context) else {
                 return nil
             }
             grad = dx
-            if j > 0 { Activation.multiply(&grad.data, bySlope: cache.slopes[j - 1]) }
+            if j > 0 { Activation.multiply(&grad.data, bySlope: cache.slopes[j - 1], context: context) }
         }
         return grad
     }

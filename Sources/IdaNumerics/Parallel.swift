@@ -1,14 +1,12 @@
 import Foundation
 
-/// Element-wise work split over the machine's cores when it is large enough to pay for the hand-off.
+/// Element-wise work split over a context's workers when it is large enough to pay for the hand-off.
 enum Parallel {
-    /// Cores available to this process.
-    static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
-
-    /// Calls `body` on disjoint ranges covering 0..<count, on several threads when count >= `minimum`.
-    /// Each index is handled exactly once, so results do not depend on the number of threads.
-    static func forEachChunk(_ count: Int, minimum: Int = 1 << 15, _ body: @Sendable (Range<Int>) -> Void) {
-        let lanes = count >= minimum ? cores : 1
+    /// Calls `body` on disjoint ranges covering 0..<count, on `context.threads` workers when
+    /// count >= `minimum`. Each index is handled exactly once, so results do not depend on the split.
+    static func forEachChunk(_ count: Int, minimum: Int = 1 << 15, context: NumericContext,
+                             _ body: @Sendable (Range<Int>) -> Void) {
+        let lanes = count >= minimum ? context.threads : 1
         guard lanes > 1 else {
             body(0..<count)
             return

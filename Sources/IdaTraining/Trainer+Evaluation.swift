@@ -4,10 +4,13 @@ import IdaNumerics
 
 extension MoETransformer {
     /// -log p(target) per token in nats, for tokens [B*T] (no gradients, nothing mutated).
-    public func tokenLosses(tokens: [Int32], targets: [Int32], batch: Int, time: Int) -> [Double] {
+    public func tokenLosses(tokens: [Int32], targets: [Int32], batch: Int, time: Int,
+                            context: NumericContext = .serial) -> [Double] {
         var copy = self
+        var settings = StepSettings()
+        settings.context = context
         let (logits, _, _) = copy.forward(tokens: tokens, batch: batch, time: time, train: false,
-                                          settings: StepSettings(), reactivation: [:])
+                                          settings: settings, reactivation: [:])
         let v = logits.cols
         var out = [Double](repeating: 0, count: logits.rows)
         logits.data.withUnsafeBufferPointer { p in
@@ -23,10 +26,12 @@ extension MoETransformer {
     }
 
     /// The router input (the normalised feed-forward input) of every MoE block for tokens [B*T].
-    public func routerInputs(tokens: [Int32], batch: Int, time: Int) -> [Int: Matrix] {
+    public func routerInputs(tokens: [Int32], batch: Int, time: Int, context: NumericContext = .serial) -> [Int: Matrix] {
         var copy = self
+        var settings = StepSettings()
+        settings.context = context
         let (_, cache, _) = copy.forward(tokens: tokens, batch: batch, time: time, train: false,
-                                         settings: StepSettings(), reactivation: [:])
+                                         settings: settings, reactivation: [:])
         var out: [Int: Matrix] = [:]
         for i in config.moeLayers { out[i] = cache.blocks[i].ffnInput }
         return out
@@ -60,7 +65,8 @@ extension Trainer {
         while w < owners.count {
             let n = min(chunk, owners.count - w)
             let range = (w * t)..<((w + n) * t)
-            let losses = model.tokenLosses(tokens: Array(tokens[range]), targets: Array(targets[range]), batch: n, time: t)
+            let losses = model.tokenLosses(tokens: Array(tokens[range]), targets: Array(targets[range]), batch: n, time: t,
+                                           context: context)
             for k in 0..<n {
                 sums[owners[w + k]] += losses[(k * t)..<((k + 1) * t)].reduce(0, +)
                 counts[owners[w + k]] += t

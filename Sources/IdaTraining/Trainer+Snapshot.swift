@@ -47,7 +47,7 @@ extension Trainer {
 
     /// The probe's router inputs at every MoE block, [N, D] each, in windows of T tokens.
     func probeHiddenStates() -> [Int: [Float]] {
-        model.routerInputs(windowed: dataset.probe.tokens.map { Int32($0) })
+        model.routerInputs(windowed: dataset.probe.tokens.map { Int32($0) }, context: context)
     }
 
     /// A probe file (docs/format.md) with the run's probe tokens and the given hidden states.

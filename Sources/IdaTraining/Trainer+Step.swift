@@ -66,6 +66,7 @@ extension Trainer {
         step += 1
         let (inputs, targets) = sampler.next(from: dataset.train, batch: options.batch, time: config.context)
         var settings = StepSettings()
+        settings.context = context
         settings.router = RouterLossWeights(reconstruction: options.reconstructionWeight,
                                             reactivation: options.reactivationWeight,
                                             nllToEncoder: options.nllToEncoder ?? false)

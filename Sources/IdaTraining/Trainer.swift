@@ -36,6 +36,10 @@ public final class Trainer {
     var optimizer: AdamW
     var sampler: BatchSampler
     var reactivation: [Int: ReactivationState] = [:]
+    /// The workers every kernel of a step runs on (`options.threads`, 0: every core).
+    var context: NumericContext {
+        options.threads > 0 ? NumericContext(threads: options.threads) : .allCores
+    }
     /// Steps completed.
     public internal(set) var step = 0
     var lastValidation: Double?
@@ -68,7 +72,6 @@ public final class Trainer {
     init(config: ModelConfig, options: TrainingOptions, runDir: String, resuming request: ResumeRequest?) throws {
         try config.validate()
         try options.validate()
-        BLAS.setThreads(options.threads > 0 ? options.threads : ProcessInfo.processInfo.activeProcessorCount)
         let corpus = try Corpus(paths: options.corpus)
         let dataset = Dataset(corpus: corpus, validationShare: options.validationShare, seed: options.seed,
                               maxDocument: config.context)
@@ -142,7 +145,7 @@ public final class Trainer {
     func initializeMixtures() {
         var initSampler = BatchSampler(seed: options.seed ^ 0x1D_A1)
         let (tokens, _) = initSampler.next(from: dataset.train, batch: options.batch, time: config.context)
-        let inputs = model.routerInputs(tokens: tokens, batch: options.batch, time: config.context)
+        let inputs = model.routerInputs(tokens: tokens, batch: options.batch, time: config.context, context: context)
         var rng = SeededGenerator(seed: options.seed ^ 0x6A_11)
         for i in config.moeLayers {
             guard var router = model.blocks[i].ida, let h = inputs[i] else { continue }

@@ -20,7 +20,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     public var gradientClip: Double = 1.0
     /// Seed for initialisation, data order and reactivation draws.
     public var seed: UInt64 = 1
-    /// OpenBLAS threads (0: every core).
+    /// Worker threads of every kernel (0: every core); OpenBLAS itself runs single-threaded.
     public var threads = 0
     /// Steps between snapshots.
     public var snapshotEvery = 200

@@ -52,7 +52,7 @@ public struct BLASSystem: Sendable {
         case .openBLAS: how = "OpenBLAS's choice"
         case let .upgrade(_, replacing): how = "chosen by idamoe over \(replacing)"
         }
-        return "cpu \(cpuLine), OpenBLAS \(version), kernel \(kernel.core) (\(how)), \(threads) BLAS threads"
+        return "cpu \(cpuLine), OpenBLAS \(version), kernel \(kernel.core) (\(how)), OpenBLAS \(threads) thread\(threads == 1 ? "" : "s"), \(cores) cores"
     }
 }
 

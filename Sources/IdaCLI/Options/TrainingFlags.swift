@@ -16,7 +16,7 @@ struct TrainingFlags: ParsableArguments {
     var routerLR: Float?
     @Option(help: "Warm-up steps \(defaultText(d.warmup)).") var warmup: Int?
     @Option(help: "Random seed \(defaultText(d.seed)).") var seed: UInt64?
-    @Option(help: "OpenBLAS threads, 0 for all cores \(defaultText(d.threads)).") var threads: Int?
+    @Option(help: "Worker threads, 0 for all cores \(defaultText(d.threads)).") var threads: Int?
     @Option(name: .customLong("snapshot-every"), help: "Steps between snapshots \(defaultText(d.snapshotEvery)).")
     var snapshotEvery: Int?
     @Option(name: .customLong("eval-every"), help: "Steps between validation passes \(defaultText(d.evalEvery)).")

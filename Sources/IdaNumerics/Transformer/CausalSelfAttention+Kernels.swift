@@ -6,18 +6,18 @@ import IdaBLAS
 /// (leading dimension 3D, no copies of Q, K or V), computed in row blocks so that blocks
 /// right of the diagonal, which the causal mask zeroes, are never multiplied. The B*H pairs are
 /// independent and write disjoint memory, so they are split into contiguous ranges over
-/// `BLAS.threads` workers, each running single-threaded GEMMs; results do not depend on the split.
+/// the context's workers, each running single-threaded GEMMs; results do not depend on the split.
 extension CausalSelfAttention {
     /// Fills `probabilities` [B, H, T, T] and the concatenated head outputs `attended` [B*T, D].
     func attentionForward(qkv fused: Matrix, batch: Int, time: Int,
-                          probabilities: inout [Float], into attended: inout Matrix) {
+                          probabilities: inout [Float], into attended: inout Matrix, context: NumericContext) {
         let shape = Shape(time: time, width: width, heads: heads, block: causalBlock)
         fused.data.withUnsafeBufferPointer { pq in
             probabilities.withUnsafeMutableBufferPointer { pp in
                 attended.data.withUnsafeMutableBufferPointer { po in
                     guard let base = pq.baseAddress, let probs = pp.baseAddress, let out = po.baseAddress else { return }
                     let buffers = ForwardBuffers(qkv: base, probabilities: probs, attended: out)
-                    Self.forEachPairRange(batch * heads) { pairs in
+                    Self.forEachPairRange(batch * heads, context: context) { pairs in
                         for pair in pairs {
                             Self.forwardPair(pair, shape, qkv: buffers.qkv, probabilities: buffers.probabilities,
                                              out: buffers.attended)
@@ -32,7 +32,7 @@ extension CausalSelfAttention {
     ///
     /// dP = dO V^T, dS = P * (dP - rowsum(P * dP)) (softmax backward), dQ = dS K / sqrt(hd),
     /// dK = dS^T Q / sqrt(hd), dV = P^T dO.
-    func attentionBackward(_ dAttended: Matrix, cache: Cache, into dqkv: inout Matrix) {
+    func attentionBackward(_ dAttended: Matrix, cache: Cache, into dqkv: inout Matrix, context: NumericContext) {
         let shape = Shape(time: cache.time, width: width, heads: heads, block: causalBlock)
         cache.qkv.data.withUnsafeBufferPointer { pq in
             cache.probabilities.withUnsafeBufferPointer { pp in
@@ -41,7 +41,7 @@ extension CausalSelfAttention {
                         guard let base = pq.baseAddress, let probs = pp.baseAddress, let dOut = pdo.baseAddress,
                               let dBase = pdq.baseAddress else { return }
                         let buffers = BackwardBuffers(qkv: base, probabilities: probs, dAttended: dOut, dqkv: dBase)
-                        Self.forEachPairRange(cache.batch * heads) { pairs in
+                        Self.forEachPairRange(cache.batch * heads, context: context) { pairs in
                             // dP, then dS, of one (batch, head) [T, T]; one buffer per worker.
                             var scratch = [Float](repeating: 0, count: shape.t * shape.t)
                             scratch.withUnsafeMutableBufferPointer { ps in
@@ -109,18 +109,14 @@ extension CausalSelfAttention {
         }
     }
 
-    /// Runs `body` on contiguous ranges covering 0..<count, one per worker (BLAS.threads of them).
-    /// While the workers run, OpenBLAS is held to one thread so that the workers' GEMMs do not
-    /// contend for its thread pool; the thread count is restored afterwards.
-    static func forEachPairRange(_ count: Int, _ body: @Sendable (Range<Int>) -> Void) {
-        let threads = BLAS.threads
-        let workers = min(count, max(1, threads))
+    /// Runs `body` on contiguous ranges covering 0..<count, one per worker of `context` (OpenBLAS is
+    /// single-threaded, so each worker's GEMMs run on that worker).
+    static func forEachPairRange(_ count: Int, context: NumericContext, _ body: @Sendable (Range<Int>) -> Void) {
+        let workers = min(count, context.threads)
         if workers <= 1 {
             body(0..<count)
             return
         }
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(threads) }
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             body((count * w / workers)..<(count * (w + 1) / workers))
         }

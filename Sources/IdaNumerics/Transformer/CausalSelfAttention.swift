@@ -3,8 +3,8 @@
 /// softmax(Q K^T / sqrt(hd) + causal mask) V per head, heads concatenated, then `proj`
 /// (Vaswani et al. 2017, eq. 1; Radford et al. 2019).
 ///
-/// The (batch, head) pairs run on `BLAS.threads` workers; while they run, OpenBLAS is set to one
-/// thread (process-wide) and restored afterwards, so do not change the BLAS thread count concurrently.
+/// The (batch, head) pairs run on the workers of the `NumericContext` passed in (OpenBLAS is
+/// single-threaded); no process-wide state is read or changed.
 public struct CausalSelfAttention: Sendable, Equatable {
     /// Fused projection [3D, D] with bias [3D]; output columns are Q | K | V, head h at h*hd..<(h+1)*hd of each.
     public var qkv: Linear
@@ -53,27 +53,28 @@ public struct CausalSelfAttention: Sendable, Equatable {
     public var headWidth: Int { width / heads }
 
     /// y [B*T, D] for x [B*T, D] (token (b, t) at row b*T + t); position t attends to positions <= t.
-    public func forward(_ x: Matrix, batch: Int, time: Int) -> (Matrix, Cache) {
+    public func forward(_ x: Matrix, batch: Int, time: Int, context: NumericContext = .serial) -> (Matrix, Cache) {
         precondition(x.rows == batch * time && x.cols == width,
                      "attention input is [\(x.rows),\(x.cols)], needs [\(batch * time),\(width)]")
-        let fused = qkv.forward(x)
+        let fused = qkv.forward(x, context: context)
         // Every element is written by the kernels (the masked upper triangle as 0), so skip the zero fill.
         let count = batch * heads * time * time
         var probabilities = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         var attended = Matrix(rows: batch * time, cols: width)
-        attentionForward(qkv: fused, batch: batch, time: time, probabilities: &probabilities, into: &attended)
-        let y = proj.forward(attended)
+        attentionForward(qkv: fused, batch: batch, time: time, probabilities: &probabilities, into: &attended,
+                         context: context)
+        let y = proj.forward(attended, context: context)
         return (y, Cache(batch: batch, time: time, input: x, qkv: fused,
                          probabilities: probabilities, attended: attended))
     }
 
     /// dx [B*T, D] for dy [B*T, D]; accumulates the gradients of `qkv` and `proj`.
-    public mutating func backward(_ dy: Matrix, cache: Cache) -> Matrix {
+    public mutating func backward(_ dy: Matrix, cache: Cache, context: NumericContext = .serial) -> Matrix {
         precondition(dy.rows == cache.batch * cache.time && dy.cols == width, "attention gradient shape mismatch")
-        let dAttended = proj.backward(dy, input: cache.attended) ?? Matrix(rows: dy.rows, cols: width)
+        let dAttended = proj.backward(dy, input: cache.attended, context: context) ?? Matrix(rows: dy.rows, cols: width)
         var dqkv = Matrix(rows: dy.rows, cols: 3 * width)
-        attentionBackward(dAttended, cache: cache, into: &dqkv)
-        return qkv.backward(dqkv, input: cache.input) ?? Matrix(rows: dy.rows, cols: width)
+        attentionBackward(dAttended, cache: cache, into: &dqkv, context: context)
+        return qkv.backward(dqkv, input: cache.input, context: context) ?? Matrix(rows: dy.rows, cols: width)
     }
 
     /// Sets the gradients of both projections to zero.

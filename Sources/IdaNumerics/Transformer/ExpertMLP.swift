@@ -55,16 +55,17 @@ public struct ExpertMLP: Sendable, Equatable {
     /// Hidden width F.
     public var hidden: Int { down.inputs }
 
-    /// y [n, D] for x [n, D].
-    public func forward(_ x: Matrix) -> (Matrix, Cache) {
-        let pre = up.forward(x)
+    /// y [n, D] for x [n, D] (on `context`'s workers: a dense block's feed-forward; experts run
+    /// side by side, each serially).
+    public func forward(_ x: Matrix, context: NumericContext = .serial) -> (Matrix, Cache) {
+        let pre = up.forward(x, context: context)
         let n = x.rows, f = hidden
         var h = Matrix(uninitializedRows: n, cols: f)  // every element is written below
         var slope: [Float] = []
         switch kind {
         case .gelu:
             slope = [Float].uninitialized(n * f)
-            Activation.gelu.forward(pre.data, into: &h.data, slope: &slope)
+            Activation.gelu.forward(pre.data, into: &h.data, slope: &slope, context: context)
         case .swiglu:
             pre.data.withUnsafeBufferPointer { pp in
                 h.data.withUnsafeMutableBufferPointer { ph in
@@ -78,17 +79,17 @@ public struct ExpertMLP: Sendable, Equatable {
                 }
             }
         }
-        return (down.forward(h), Cache(input: x, preActivation: pre, hidden: h, slope: slope))
+        return (down.forward(h, context: context), Cache(input: x, preActivation: pre, hidden: h, slope: slope))
     }
 
     /// dx [n, D] for dy [n, D]; accumulates the gradients of `up` and `down`.
-    public mutating func backward(_ dy: Matrix, cache: Cache) -> Matrix {
+    public mutating func backward(_ dy: Matrix, cache: Cache, context: NumericContext = .serial) -> Matrix {
         let n = dy.rows, f = hidden
-        var dh = down.backward(dy, input: cache.hidden) ?? Matrix(rows: n, cols: f)
+        var dh = down.backward(dy, input: cache.hidden, context: context) ?? Matrix(rows: n, cols: f)
         var dPre: Matrix
         switch kind {
         case .gelu:
-            Activation.multiply(&dh.data, bySlope: cache.slope)
+            Activation.multiply(&dh.data, bySlope: cache.slope, context: context)
             dPre = dh
         case .swiglu:
             // h = silu(g) v with silu(g) = g s, s = sigmoid(g): dg = dh v s (1 + g (1 - s)), dv = dh g s.
@@ -109,7 +110,7 @@ public struct ExpertMLP: Sendable, Equatable {
                 }
             }
         }
-        return up.backward(dPre, input: cache.input) ?? Matrix(rows: n, cols: width)
+        return up.backward(dPre, input: cache.input, context: context) ?? Matrix(rows: n, cols: width)
     }
 
     /// Sets the gradients of both projections to zero.

@@ -1,3 +1,4 @@
+import Synchronization
 import Dispatch
 import IdaBLAS
 
@@ -47,7 +48,9 @@ public struct MoEFeedForward: Sendable, Equatable {
     public var width: Int { experts[0].width }
 
     /// y [N, D] for x [N, D], expert ids `selected` [N, k] and gate `weights` [N, k].
-    public func forward(_ x: Matrix, selected: [Int32], weights: [Float], topK: Int) -> (Matrix, Cache) {
+    /// Experts run side by side on `context`'s workers.
+    public func forward(_ x: Matrix, selected: [Int32], weights: [Float], topK: Int,
+                        context: NumericContext = .serial) -> (Matrix, Cache) {
         let n = x.rows, d = width, k = topK, e = experts.count
         precondition(x.cols == d, "mixture expects width \(d), got \(x.cols)")
         precondition(selected.count == n * k && weights.count == n * k, "selected and weights must be [N, k]")
@@ -73,7 +76,7 @@ public struct MoEFeedForward: Sendable, Equatable {
             outputs.withUnsafeMutableBufferPointer { po in
                 let slots = ExpertSlots(caches: pc, outputs: po)
                 let order = order, offsets = offsets
-                Self.forEachExpert(counts) { i in
+                Self.forEachExpert(counts, context: context) { i in
                     let run = order[offsets[i]..<offsets[i + 1]]
                     let (out, cache) = experts[i].forward(Self.gather(x, rows: run, topK: k))
                     slots.caches[i] = cache
@@ -101,7 +104,7 @@ public struct MoEFeedForward: Sendable, Equatable {
 
     /// dx [N, D] and dWeights [N, k] (dy_n . expert output, for a router trained through its gates)
     /// for dy [N, D]; accumulates every expert's gradients.
-    public mutating func backward(_ dy: Matrix, cache: Cache) -> (dx: Matrix, dWeights: [Float]) {
+    public mutating func backward(_ dy: Matrix, cache: Cache, context: NumericContext = .serial) -> (dx: Matrix, dWeights: [Float]) {
         let n = cache.tokens, k = cache.topK, d = width
         precondition(dy.rows == n && dy.cols == d, "mixture gradient shape mismatch")
         var dWeights = [Float](repeating: 0, count: n * k)
@@ -112,7 +115,7 @@ public struct MoEFeedForward: Sendable, Equatable {
             dWeights.withUnsafeMutableBufferPointer { pdw in
                 inputGradients.withUnsafeMutableBufferPointer { pg in
                     let slots = BackwardSlots(experts: pe, dWeights: pdw, inputGradients: pg)
-                    Self.forEachExpert(cache.counts) { i in
+                    Self.forEachExpert(cache.counts, context: context) { i in
                         guard let expertCache = cache.expertCaches[i] else { return }
                         let run = cache.order[cache.offsets[i]..<cache.offsets[i + 1]]
                         let dOut = Self.gateGradient(dy, output: cache.expertOutputs[i], run: run, weights: cache.weights,
@@ -171,20 +174,27 @@ public struct MoEFeedForward: Sendable, Equatable {
         return dOut
     }
 
-    /// Calls `body` once for every expert with tokens, on up to `BLAS.threads` workers with OpenBLAS
-    /// held to one thread meanwhile (as the attention kernels do; the count is restored afterwards).
-    /// Experts are handed out in index order as workers free up; each expert's work is the same
-    /// whichever worker runs it, so results do not depend on the split.
-    static func forEachExpert(_ counts: [Int], _ body: @Sendable (Int) -> Void) {
+    /// Calls `body` once for every expert with tokens, on the workers of `context` (OpenBLAS is
+    /// single-threaded, so each expert's GEMMs run on its worker). Experts are handed out in index
+    /// order as workers free up; each expert's work is the same whichever worker runs it, so results
+    /// do not depend on the split.
+    static func forEachExpert(_ counts: [Int], context: NumericContext, _ body: @Sendable (Int) -> Void) {
         let active = counts.indices.filter { counts[$0] > 0 }
-        let threads = BLAS.threads
-        guard threads > 1, active.count > 1 else {
+        guard context.threads > 1, active.count > 1 else {
             for i in active { body(i) }
             return
         }
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(threads) }
-        DispatchQueue.concurrentPerform(iterations: active.count) { j in body(active[j]) }
+        // Workers take the next expert as they free up (experts' loads differ a lot under an
+        // unbalanced router); which worker runs an expert does not change its result.
+        let workers = min(context.threads, active.count)
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let j = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard j < active.count else { return }
+                body(active[j])
+            }
+        }
     }
 
     /// Per-expert result slots written by the forward workers, each index by one worker only.

@@ -31,7 +31,7 @@ extension MoETransformer {
     /// Router inputs (the FFN input of every MoE block) for `tokens`, [N, D] each, flattened; the
     /// text is cut into windows of T tokens (the last one shorter), each starting a fresh context,
     /// as the probe's hidden states are.
-    public func routerInputs(windowed tokens: [Int32]) -> [Int: [Float]] {
+    public func routerInputs(windowed tokens: [Int32], context: NumericContext = .serial) -> [Int: [Float]] {
         let t = config.context
         var out: [Int: [Float]] = [:]
         var start = 0
@@ -39,7 +39,7 @@ extension MoETransformer {
             let full = (tokens.count - start) / t
             let (batch, time) = full > 0 ? (min(full, 16), t) : (1, tokens.count - start)
             let range = start..<(start + batch * time)
-            for (i, h) in routerInputs(tokens: Array(tokens[range]), batch: batch, time: time) {
+            for (i, h) in routerInputs(tokens: Array(tokens[range]), batch: batch, time: time, context: context) {
                 out[i, default: []] += h.data
             }
             start = range.upperBound

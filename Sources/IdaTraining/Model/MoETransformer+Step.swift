@@ -20,6 +20,8 @@ public struct StepSettings: Sendable {
     public var router = RouterLossWeights()
     /// Softmax router extra loss weights.
     public var softmax = SoftmaxLossWeights()
+    /// The workers every kernel of the step splits its work over (the trainer's `--threads`).
+    public var context = NumericContext.serial
 
     /// Default weights.
     public init() {}
@@ -71,17 +73,18 @@ extension MoETransformer {
         add(pe, into: &x)
         var caches: [BlockCache] = []
         var steps: [LayerStep] = []
+        let context = settings.context
         for i in blocks.indices {
             let input = x
             let (a, attentionNormCache) = blocks[i].attentionNorm.forward(x)
-            let (attended, attentionCache) = blocks[i].attention.forward(a, batch: batch, time: time)
+            let (attended, attentionCache) = blocks[i].attention.forward(a, batch: batch, time: time, context: context)
             add(attended, into: &x)
             let middle = x
             let (f, ffnNormCache) = blocks[i].ffnNorm.forward(x)
             var cache = BlockCache(input: input, attentionNorm: attentionNormCache, attention: attentionCache,
                                    middle: middle, ffnInput: f, ffnNorm: ffnNormCache)
             if let dense = blocks[i].dense {
-                let (y, denseCache) = dense.forward(f)
+                let (y, denseCache) = dense.forward(f, context: context)
                 cache.dense = denseCache
                 add(y, into: &x)
             } else if let moe = blocks[i].moe {
@@ -92,7 +95,8 @@ extension MoETransformer {
                         step = LayerStep(layer: i, routing: frozen)
                     } else if train {
                         blocks[i].ida = nil  // keep the router uniquely referenced while it accumulates gradients
-                        let (routing, losses) = router.trainStep(f, weights: settings.router, reactivation: reactivation[i])
+                        let (routing, losses) = router.trainStep(f, weights: settings.router, reactivation: reactivation[i],
+                                                                context: context)
                         blocks[i].ida = router
                         step = LayerStep(layer: i, routing: routing, routerLosses: losses)
                     } else {
@@ -107,7 +111,7 @@ extension MoETransformer {
                     preconditionFailure("MoE block \(i) has no router")
                 }
                 let (y, moeCache) = moe.forward(f, selected: step.routing.selected, weights: step.routing.weights,
-                                                topK: step.routing.topK)
+                                                topK: step.routing.topK, context: context)
                 cache.moe = moeCache
                 cache.routing = step.routing
                 steps.append(step)
@@ -117,7 +121,7 @@ extension MoETransformer {
         }
         let (normalized, finalCache) = finalNorm.forward(x)
         var logits = Matrix(rows: x.rows, cols: config.vocab)
-        gemm(normalized, tokenEmbedding.weight, transB: true, into: &logits)
+        gemm(normalized, tokenEmbedding.weight, transB: true, into: &logits, context: context)
         let cache = ForwardCache(tokens: tokens, positions: positions, blocks: caches, last: x,
                                  finalNorm: finalCache, normalized: normalized)
         return (logits, cache, steps)
@@ -126,17 +130,18 @@ extension MoETransformer {
     /// Backpropagates dL/dlogits [N, V] through the whole model, accumulating every backbone gradient
     /// (and the softmax routers' gradients, which the task loss reaches through the gates).
     mutating func backward(_ dLogits: Matrix, cache: ForwardCache, settings: StepSettings) {
+        let context = settings.context
         var dNormalized = Matrix(rows: dLogits.rows, cols: config.width)
-        gemm(dLogits, tokenEmbedding.weight, into: &dNormalized)
-        gemm(dLogits, transA: true, cache.normalized, into: &tokenEmbedding.gradWeight, beta: 1)
+        gemm(dLogits, tokenEmbedding.weight, into: &dNormalized, context: context)
+        gemm(dLogits, transA: true, cache.normalized, into: &tokenEmbedding.gradWeight, beta: 1, context: context)
         var dx = finalNorm.backward(dNormalized, input: cache.last, cache: cache.finalNorm)
         for i in blocks.indices.reversed() {
             let c = cache.blocks[i]
             var dF: Matrix
             if let denseCache = c.dense {
-                dF = blocks[i].dense?.backward(dx, cache: denseCache) ?? dx
+                dF = blocks[i].dense?.backward(dx, cache: denseCache, context: context) ?? dx
             } else if let moeCache = c.moe {
-                let (dIn, dWeights) = blocks[i].moe?.backward(dx, cache: moeCache)
+                let (dIn, dWeights) = blocks[i].moe?.backward(dx, cache: moeCache, context: context)
                     ?? (Matrix(rows: dx.rows, cols: dx.cols), [])
                 dF = dIn
                 if let softmaxCache = c.softmax, let routing = c.routing,
@@ -149,7 +154,7 @@ extension MoETransformer {
             }
             let dMiddle = blocks[i].ffnNorm.backward(dF, input: c.middle, cache: c.ffnNorm)
             add(dMiddle, into: &dx)
-            let dA = blocks[i].attention.backward(dx, cache: c.attention)
+            let dA = blocks[i].attention.backward(dx, cache: c.attention, context: context)
             let dInput = blocks[i].attentionNorm.backward(dA, input: c.input, cache: c.attentionNorm)
             add(dInput, into: &dx)
         }
