@@ -26,11 +26,14 @@ let package = Package(
         .target(name: "CPlatform"),
         // The only Swift target that calls OpenBLAS; also what the machine is (CPU, kernel, threads).
         .target(name: "IdaBLAS", dependencies: ["COpenBLAS", "CPlatform"]),
-        // Safetensors, probe files, run directories: bytes in, typed tensors out.
+        // Bytes in, typed values out: safetensors, JSON, the events.jsonl reader, atomic files.
         .target(name: "IdaFormats"),
         // Layers, the IDA and softmax routers, losses and their backward passes.
         .target(name: "IdaNumerics", dependencies: ["IdaBLAS"]),
-        // Checkpoint <-> router, probe streaming, per-layer routing metrics.
+        // The file contract of docs/format.md, one home for every reader and writer: checkpoints <->
+        // routers, probes, run directories (RunLayout) and run.json (RunManifest, ModelConfig,
+        // TrainingOptions), which probe each side of a comparison streams; then probe streaming,
+        // per-layer routing metrics and the comparison.
         .target(name: "IdaRouting", dependencies: ["IdaFormats", "IdaNumerics"]),
         // Cell buffers, styles and widgets (text, bars, sparklines, braille, heatmaps): plain Swift, no curses.
         .target(name: "IdaTerminal"),

@@ -1,4 +1,5 @@
 import Foundation
+import IdaRouting
 import IdaFormats
 import IdaNumerics
 import IdaTraining

@@ -1,4 +1,5 @@
 import ArgumentParser
+import IdaRouting
 import Foundation
 import IdaFormats
 import IdaCurses

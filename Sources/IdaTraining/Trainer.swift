@@ -1,4 +1,5 @@
 import Foundation
+import IdaRouting
 import IdaBLAS
 import IdaFormats
 import IdaNumerics
@@ -114,7 +115,7 @@ public final class Trainer {
                     try run.appendEvent(step: step, kind: "done")
                     return
                 }
-                throw TrainingError.invalidSetting(key: "steps", problem: "must be above \(newest) to continue \(run.path): "
+                throw SettingError.invalidSetting(key: "steps", problem: "must be above \(newest) to continue \(run.path): "
                                                    + "the run is complete (step \(newest) of \(options.steps))")
             }
             try restore(step: newest)
@@ -128,7 +129,7 @@ public final class Trainer {
         var fields: [String: JSONValue] = ["from_step": .number(Double(step)), "steps": .number(Double(options.steps))]
         if let steps = request.steps, steps != request.manifest.training.steps {
             guard steps >= step else {
-                throw TrainingError.invalidSetting(key: "steps", problem: "(\(steps)) is below the step the run resumes from (\(step))")
+                throw SettingError.invalidSetting(key: "steps", problem: "(\(steps)) is below the step the run resumes from (\(step))")
             }
             var manifest = request.manifest
             manifest.training.steps = steps

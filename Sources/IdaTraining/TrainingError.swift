@@ -8,9 +8,6 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case corpusTooSmall(String)
     /// A run directory problem (locked, not a run, unreadable, ...).
     case runDirectory(path: String, problem: String)
-    /// A value that does not make sense for one setting of `ModelConfig` or `TrainingOptions`
-    /// (`key` is the field's name, as in run.json; the command line maps it to its flag).
-    case invalidSetting(key: String, problem: String)
     /// A request that cannot be carried out (for example routing no text).
     case invalidOption(String)
     /// The loss or a gradient became non-finite.
@@ -28,8 +25,6 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             return message
         case let .runDirectory(path, problem):
             return "\(path): \(problem)"
-        case let .invalidSetting(key, problem):
-            return "\(key) \(problem)"
         case let .invalidOption(message):
             return message
         case let .nonFinite(step, what):

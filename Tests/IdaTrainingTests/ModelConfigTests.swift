@@ -1,4 +1,5 @@
 import Foundation
+import IdaRouting
 import IdaNumerics
 import Testing
 @testable import IdaTraining

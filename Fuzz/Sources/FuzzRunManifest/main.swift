@@ -1,6 +1,6 @@
 import CFuzzDriver
 import Foundation
-import IdaTraining
+import IdaRouting
 
 // run.json as `idamoe train --resume` reads it: arbitrary bytes decode to a manifest or a one-line error.
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import IdaRouting
 import IdaTraining
 
 /// The training flags shared by `train` and `demo`. Every flag is optional: one not given keeps the
@@ -103,7 +104,7 @@ enum SettingFlags {
     static func naming<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
-        } catch let TrainingError.invalidSetting(key, problem) {
+        } catch let SettingError.invalidSetting(key, problem) {
             let name = flags[key] ?? "\(key) (a setting without a flag)"
             throw ValidationError("\(name) \(problem)")
         }

@@ -7,10 +7,10 @@ import Darwin
 #endif
 
 /// Replaces a file atomically: readers see either the old file or the complete new one.
-enum AtomicFile {
+public enum AtomicFile {
     /// Writes `chunks` to `path + ".tmp-<pid>"`, fsyncs it, renames it over `path`, then
     /// fsyncs the directory (best effort). On any failure the temporary file is removed.
-    static func write(_ chunks: [[UInt8]], to path: String) throws(SafetensorsError) {
+    public static func write(_ chunks: [[UInt8]], to path: String) throws(SafetensorsError) {
         let temporary = "\(path).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(path: path, operation: "create \(temporary)", errno: errno) }

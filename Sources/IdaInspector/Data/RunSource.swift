@@ -1,4 +1,5 @@
 import Foundation
+import IdaRouting
 import IdaFormats
 
 /// Where the inspector reads from: a live run directory or a single checkpoint file.

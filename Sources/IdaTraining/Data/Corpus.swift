@@ -1,4 +1,5 @@
 import Foundation
+import IdaRouting
 
 /// A multi-domain text corpus: every file is one domain, its documents separated by lines holding `%`
 /// (the fortune format; a file without such lines is one document per blank-line-separated paragraph).
@@ -15,7 +16,7 @@ public struct Corpus: Sendable, Equatable {
     public var domains: [Domain]
 
     /// Debian's fortunes folder, the default corpus.
-    public static let defaultPath = "/usr/share/games/fortunes"
+    public static let defaultPath = TrainingOptions.defaultCorpus
 
     /// Domains built in memory.
     public init(domains: [Domain]) { self.domains = domains }

@@ -1,4 +1,5 @@
 import IdaNumerics
+import IdaRouting
 
 /// A byte-level decoder-only transformer whose feed-forward layers are mixtures of experts: token and
 /// position embeddings, pre-norm blocks, a final RMSNorm and an output head tied to the token embedding.

@@ -1,4 +1,5 @@
 import Foundation
+import IdaRouting
 import IdaFormats
 
 /// A live run directory (docs/format.md): manifest, event log, snapshots, probe; held under a lock

@@ -1,4 +1,5 @@
 import Foundation
+import IdaFormats
 
 /// Where every file of a run directory lives (docs/format.md, "Run directories"): the one definition
 /// every writer (the trainer, the Python package's peers, benchmarks) and reader (the inspector,

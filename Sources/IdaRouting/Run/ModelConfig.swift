@@ -1,5 +1,4 @@
 import IdaNumerics
-import IdaRouting
 
 /// The shape of the MoE transformer and its routers, with the defaults every command uses (the CLI's
 /// flags take their defaults from here); stored as `model` in run.json (docs/format.md).
@@ -62,10 +61,10 @@ public struct ModelConfig: Sendable, Equatable, Codable {
                      logVarMin: logVarMin, logVarMax: logVarMax)
     }
 
-    /// Checks that the values fit together; the error names the offending field (`TrainingError.invalidSetting`).
+    /// Checks that the values fit together; the error names the offending field (`SettingError.invalidSetting`).
     public func validate() throws {
         func check(_ ok: Bool, _ key: String, _ problem: String) throws {
-            if !ok { throw TrainingError.invalidSetting(key: key, problem: problem) }
+            if !ok { throw SettingError.invalidSetting(key: key, problem: problem) }
         }
         try check(width >= 1 && heads >= 1 && width % heads == 0, "width", "must be a positive multiple of heads (\(heads))")
         try check(heads >= 1, "heads", "must be at least 1")

@@ -50,10 +50,13 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// Softmax router z-loss weight beta.
     public var zLoss = 0.0
     /// Corpus files or folders (default: Debian's fortunes).
-    public var corpus: [String] = [Corpus.defaultPath]
+    public var corpus: [String] = [Self.defaultCorpus]
 
     /// Default options.
     public init() {}
+
+    /// Debian's fortunes, one domain per file: the corpus when none is named.
+    public static let defaultCorpus = "/usr/share/games/fortunes"
 
     /// The reactivation settings.
     public var reactivationConfig: ReactivationConfig {
@@ -61,10 +64,10 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
                            steps: reactSteps, tau: reactTau)
     }
 
-    /// Checks values; the error names the offending field (`TrainingError.invalidSetting`).
+    /// Checks values; the error names the offending field (`SettingError.invalidSetting`).
     public func validate() throws {
         func check(_ ok: Bool, _ key: String, _ problem: String) throws {
-            if !ok { throw TrainingError.invalidSetting(key: key, problem: problem) }
+            if !ok { throw SettingError.invalidSetting(key: key, problem: problem) }
         }
         try check(steps >= 1, "steps", "must be at least 1")
         try check(batch >= 1, "batch", "must be at least 1")

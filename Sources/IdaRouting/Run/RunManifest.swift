@@ -20,6 +20,19 @@ public struct RunManifest: Codable, Sendable, Equatable {
     /// When the run started (seconds since the Unix epoch).
     public var created: Double
 
+    /// A manifest from its parts.
+    public init(format: Int = 1, model: ModelConfig, training: TrainingOptions, domains: [String], corpusBytes: Int,
+                parameters: Int, probeTokens: Int, created: Double) {
+        self.format = format
+        self.model = model
+        self.training = training
+        self.domains = domains
+        self.corpusBytes = corpusBytes
+        self.parameters = parameters
+        self.probeTokens = probeTokens
+        self.created = created
+    }
+
     /// JSON text with sorted keys.
     public func encoded() throws -> String {
         let encoder = JSONEncoder()
@@ -31,20 +44,20 @@ public struct RunManifest: Codable, Sendable, Equatable {
     public static func read(_ dir: String) throws -> RunManifest {
         let path = RunLayout(dir).manifest
         guard FileManager.default.fileExists(atPath: path) else {
-            throw TrainingError.runDirectory(path: dir, problem: "is not a run directory (no run.json)")
+            throw RunFileError.notARun(path: dir)
         }
         let data: Data
         do {
             data = Data(try SmallFile.read(path))
         } catch {
-            throw TrainingError.runDirectory(path: path, problem: "cannot be read (\(error))")
+            throw RunFileError.badManifest(path: path, problem: "cannot be read (\(error))")
         }
         do {
             return try JSONDecoder().decode(RunManifest.self, from: data)
         } catch let error as DecodingError {
-            throw TrainingError.runDirectory(path: path, problem: "is not a valid run manifest (\(Self.describe(error)))")
+            throw RunFileError.badManifest(path: path, problem: "is not a valid run manifest (\(Self.describe(error)))")
         } catch {
-            throw TrainingError.runDirectory(path: path, problem: "is not a valid run manifest")
+            throw RunFileError.badManifest(path: path, problem: "is not a valid run manifest")
         }
     }
 
