@@ -8,12 +8,12 @@ import PackageDescription
 let root = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent()
 
 let fuzzTarget: (String) -> Target = { name in
-    .executableTarget(name: name, dependencies: ["CFuzzDriver", .product(name: "IdaFileReaders", package: root.lastPathComponent)])
+    .executableTarget(name: name, dependencies: ["FuzzSupport", .product(name: "IdaFileReaders", package: root.lastPathComponent)])
 }
 
 let package = Package(
     name: "idamoe-fuzz",
     dependencies: [.package(path: root.path)],
-    targets: [.target(name: "CFuzzDriver")]
+    targets: [.target(name: "CFuzzDriver"), .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"])]
         + ["FuzzSafetensors", "FuzzJSON", "FuzzEvents", "FuzzRunManifest", "FuzzCheckpoint"].map(fuzzTarget)
 )

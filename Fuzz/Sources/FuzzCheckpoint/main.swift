@@ -1,5 +1,5 @@
-import CFuzzDriver
 import Foundation
+import FuzzSupport
 import IdaFormats
 import IdaRouting
 
@@ -7,14 +7,11 @@ import IdaRouting
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzCheckpoint(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data = input else { return 0 }
-    let path = NSTemporaryDirectory() + "idamoe-fuzz-\(getpid()).safetensors"
-    FileManager.default.createFile(atPath: path, contents: Data(UnsafeBufferPointer(start: data, count: size)))
+    let path = fuzzInputFile(data, size, name: "input.safetensors")
     guard let file = try? SafetensorsFile(path: path) else { return 0 }
     _ = try? CheckpointInfo(file: file)
     _ = try? RouterCheckpoint(file: file)
     return 0
 }
 
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzCheckpoint(data, size) })
+runFuzzer { data, size in fuzzCheckpoint(data, size) }

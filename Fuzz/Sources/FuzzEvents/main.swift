@@ -1,5 +1,5 @@
-import CFuzzDriver
 import Foundation
+import FuzzSupport
 import IdaFormats
 
 // The events.jsonl reader on an arbitrary file, read whole and then again after an append.
@@ -21,6 +21,4 @@ func fuzzEvents(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzEvents(data, size) })
+runFuzzer { data, size in fuzzEvents(data, size) }

@@ -1,5 +1,5 @@
-import CFuzzDriver
 import Foundation
+import FuzzSupport
 import IdaFormats
 
 // The JSON parser on arbitrary bytes; what parses must serialise and parse back to the same value.
@@ -13,6 +13,4 @@ func fuzzJSON(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzJSON(data, size) })
+runFuzzer { data, size in fuzzJSON(data, size) }

@@ -1,5 +1,5 @@
-import CFuzzDriver
 import Foundation
+import FuzzSupport
 import IdaRouting
 
 // run.json as `idamoe train --resume` reads it: arbitrary bytes decode to a manifest or a one-line error.
@@ -17,6 +17,4 @@ func fuzzRunManifest(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzRunManifest(data, size) })
+runFuzzer { data, size in fuzzRunManifest(data, size) }

@@ -1,5 +1,5 @@
-import CFuzzDriver
 import Foundation
+import FuzzSupport
 import IdaFormats
 
 // The safetensors header and index parser on arbitrary bytes: every input is either refused with an
@@ -7,8 +7,7 @@ import IdaFormats
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzSafetensors(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data = input else { return 0 }
-    let path = NSTemporaryDirectory() + "idamoe-fuzz-\(getpid()).safetensors"
-    FileManager.default.createFile(atPath: path, contents: Data(UnsafeBufferPointer(start: data, count: size)))
+    let path = fuzzInputFile(data, size, name: "input.safetensors")
     guard let file = try? SafetensorsFile(path: path) else { return 0 }
     for t in file.tensors {
         _ = try? file.floats(t.name)
@@ -18,6 +17,4 @@ func fuzzSafetensors(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzSafetensors(data, size) })
+runFuzzer { data, size in fuzzSafetensors(data, size) }

@@ -1,0 +1,17 @@
+import CFuzzDriver
+import Foundation
+
+/// Hands `callback` to libFuzzer's driver with this process's arguments and exits with its status.
+public func runFuzzer(_ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> Never {
+    var argc = CommandLine.argc
+    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+    exit(LLVMFuzzerRunDriver(&argc, &argv, callback))
+}
+
+/// Writes one fuzz input to this process's scratch file named `name` and returns its path (the
+/// readers under test open files, as the product does).
+public func fuzzInputFile(_ data: UnsafePointer<UInt8>, _ size: Int, name: String) -> String {
+    let path = NSTemporaryDirectory() + "idamoe-fuzz-\(getpid())-" + name
+    FileManager.default.createFile(atPath: path, contents: Data(UnsafeBufferPointer(start: data, count: size)))
+    return path
+}
