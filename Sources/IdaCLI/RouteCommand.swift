@@ -30,6 +30,9 @@ struct RouteCommand: ParsableCommand {
     @Flag(help: "One JSON line per token and layer.")
     var jsonl = false
 
+    @Flag(help: "The table lists every expert's load even when there are more than 16 (default: a summary).")
+    var full = false
+
     @Flag(help: "With --jsonl, add the full posterior (K values; softmax routers: E probabilities).")
     var posterior = false
 
@@ -99,20 +102,39 @@ struct RouteCommand: ParsableCommand {
         out.write("}\n")
     }
 
+    /// Experts above which the table summarises the load instead of listing it (`--full` lists all).
+    static let listedExperts = 16
+
     func printTable(_ ck: RouterCheckpoint, _ pr: Probe, _ layers: [Int], _ metrics: [Int: LayerMetrics]) {
         let step = ck.info.step.map { ", step \($0)" } ?? ""
         print("\(checkpoint): \(ck.info.router.rawValue) router\(step); \(probe): \(pr.count) tokens")
         let e = ck.info.config.experts
         let fair = String(format: "%.1f", 100 / Double(e))
-        print("layer    CV  entropy        NLL     dead   load per expert (% of assignments, fair share \(fair))")
+        let listed = full || e <= Self.listedExperts
+        let what = listed ? "load per expert (% of assignments, fair share \(fair))"
+            : "load (% of assignments, fair share \(fair)): min, max, most and least loaded, starved (< 10% of fair)"
+        print("layer    CV  entropy        NLL     dead   " + what)
         for i in layers {
             guard let m = metrics[i] else { continue }
             let nll = m.nll.map { String(format: "%10.3f", $0) } ?? "         -"
             let dead = m.deadComponents.map { "\($0)/\(m.componentUsage?.count ?? 0)" } ?? "-"
-            let load = m.load.map { String(format: "%5.1f", 100 * $0) }.joined(separator: " ")
+            let load = listed ? m.load.map { String(format: "%5.1f", 100 * $0) }.joined(separator: " ") : Self.loadSummary(m.load)
             print(String(format: "%5d %5.3f %8.3f ", i, m.cv, m.meanEntropyBits) + "\(nll) "
                   + dead.leftPadded(to: 8) + "   " + load)
         }
+    }
+
+    /// "min 0.0 max 0.9 | most e10 0.9, e13 0.8, e9 0.8 | least e13 0.0, e0 0.1, e4 0.1 | starved 3/256".
+    static func loadSummary(_ load: [Double]) -> String {
+        let ranked = load.indices.sorted { load[$0] > load[$1] || (load[$0] == load[$1] && $0 < $1) }
+        func named(_ ids: ArraySlice<Int>) -> String {
+            ids.map { "e\($0) " + String(format: "%.1f", 100 * load[$0]) }.joined(separator: ", ")
+        }
+        let fair = 1 / Double(max(load.count, 1))
+        let starved = load.filter { $0 < 0.1 * fair }.count
+        return String(format: "min %.1f max %.1f", 100 * (load.min() ?? 0), 100 * (load.max() ?? 0))
+            + " | most " + named(ranked.prefix(3)) + " | least " + named(ranked.suffix(3).reversed()[...])
+            + " | starved \(starved)/\(load.count)"
     }
 }
 

@@ -67,6 +67,28 @@ struct RouteCommandTests {
         #expect(tableOne.status == 0 && tableOne.stdout == tableTwo.stdout)
     }
 
+    @Test("many experts: the table summarises the load; --full lists every expert")
+    func manyExpertsTable() throws {
+        let dir = temporaryDirectory()
+        var rng = SeededGenerator(seed: 6)
+        let config = RouterConfig(experts: 40, componentsPerExpert: 2, latentDim: 3, topK: 2)
+        let router = LayerRouter.ida(try IDARouter(config: config, hiddenDim: 8, hidden: [6], rng: &rng))
+        try RouterCheckpoint(info: CheckpointInfo(router: .ida, moeLayers: [0], config: config, step: 1), routers: [0: router])
+            .write(to: dir + "/ck.safetensors")
+        var writer = SafetensorsWriter()
+        try writer.add("tokens", shape: [300], int32s: (0..<300).map { Int32($0 % 26) })
+        try writer.add("layers.0.hidden", shape: [300, 8], floats: randomMatrix(rows: 300, cols: 8, seed: 9).data)
+        try writer.write(to: dir + "/probe.safetensors")
+        let base = ["route", "--checkpoint", dir + "/ck.safetensors", "--probe", dir + "/probe.safetensors"]
+        let summary = try runIdamoe(base)
+        #expect(summary.status == 0, "\(summary.stderr)")
+        let row = try #require(summary.stdout.split(separator: "\n").last.map(String.init))
+        #expect(row.contains("| most e") && row.contains("| least e") && row.contains("/40"), "\(row)")
+        let full = try runIdamoe(base + ["--full"])
+        let fullRow = try #require(full.stdout.split(separator: "\n").last)
+        #expect(fullRow.split(separator: " ").count == 5 + 40, "\(fullRow)")
+    }
+
     @Test("default table: one row per MoE layer")
     func table() throws {
         let (ck, probe) = try writeRouteFiles(in: temporaryDirectory())
