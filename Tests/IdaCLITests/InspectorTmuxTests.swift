@@ -6,6 +6,23 @@ import Testing
 
 let tmuxAvailable = (try? shell("command -v tmux"))?.isEmpty == false
 
+/// `tmux` on a server of this test process's own (a socket named after its pid), so that sessions
+/// never meet a server another process is starting or shutting down.
+let tmux = "tmux -L idamoe-test-\(getpid())"
+
+/// Starts a detached tmux session `name` of `width` x `height` running `command`, retrying while it
+/// does not come up: a new session can race a tmux server that is exiting after the previous test
+/// process killed its last session. The server must not inherit our pipes, or reading them never ends.
+func startTmuxSession(_ name: String, width: Int, height: Int, command: String) throws {
+    for _ in 0..<20 {
+        try shell("\(tmux) kill-session -t \(name) 2>/dev/null; true")
+        try shell("\(tmux) new-session -d -s \(name) -x \(width) -y \(height) \"\(command)\" > /dev/null 2>&1 < /dev/null")
+        if try shell("\(tmux) has-session -t \(name) 2>/dev/null && echo up").contains("up") { return }
+        usleep(250_000)
+    }
+    Issue.record("tmux session \(name) did not start")
+}
+
 @Suite("Inspector in a real terminal (tmux)", .serialized)
 struct InspectorTmuxTests {
     @Test("start, switch every screen, help, resize (also below the minimum), quit with the terminal restored",
@@ -20,14 +37,10 @@ struct InspectorTmuxTests {
 
         let session = "idamoe-test-\(getpid())"
         let marker = dir + "/exit-status"
-        try shell("tmux kill-session -t \(session) 2>/dev/null; true")
-        try shell("""
-            tmux new-session -d -s \(session) -x 100 -y 30 "env TERM=xterm-256color LANG=C.UTF-8 \
-            \(idamoeBinary()) inspect \(dir)/run; echo \\$? > \(marker); stty -a > \(dir)/stty; sleep 30" \
-            > /dev/null 2>&1 < /dev/null
-            """)  // the tmux server it starts must not inherit our pipe, or reading it never ends
-        defer { _ = try? shell("tmux kill-session -t \(session) 2>/dev/null") }
-        func capture() throws -> String { try shell("tmux capture-pane -p -t \(session)") }
+        try startTmuxSession(session, width: 100, height: 30, command: "env TERM=xterm-256color LANG=C.UTF-8 "
+            + "\(idamoeBinary()) inspect \(dir)/run; echo \\$? > \(marker); stty -a > \(dir)/stty; sleep 30")
+        defer { _ = try? shell("\(tmux) kill-session -t \(session) 2>/dev/null") }
+        func capture() throws -> String { try shell("\(tmux) capture-pane -p -t \(session)") }
         /// The pane once it shows `needle` (polled for up to 10 s, so a slow machine only waits
         /// longer), or the last capture when it never does.
         func waitFor(_ needle: String) throws -> String {
@@ -39,7 +52,7 @@ struct InspectorTmuxTests {
             }
             return screen
         }
-        func keys(_ k: String) throws { try shell("tmux send-keys -t \(session) \(k)") }
+        func keys(_ k: String) throws { try shell("\(tmux) send-keys -t \(session) \(k)") }
 
         let first = try waitFor("expert load")
         #expect(first.contains("1 Overview") && first.contains("expert load"), "\(first)")
@@ -56,7 +69,7 @@ struct InspectorTmuxTests {
         // Mouse: an xterm (SGR) click on the first expert's load bar selects it.
         try keys("2")
         _ = try waitFor("priors π")
-        try shell("tmux send-keys -t \(session) -l \"$(printf '\\033[<0;12;5M\\033[<0;12;5m')\"")
+        try shell("\(tmux) send-keys -t \(session) -l \"$(printf '\\033[<0;12;5M\\033[<0;12;5m')\"")
         let clicked = try waitFor("e0: load")
         #expect(clicked.contains("e0: load"), "after a click on e0's bar:\n\(clicked)")
         // Live text: typed on the tokens screen, run through the snapshot's model.
@@ -67,10 +80,10 @@ struct InspectorTmuxTests {
         #expect(typed.contains("typed text @ step 4") && typed.contains("│hi "), "after typing text:\n\(typed)")
         try keys("Escape")
         #expect(try waitFor("probe text").contains("probe text"))
-        try shell("tmux resize-window -t \(session) -x 40 -y 10")
+        try shell("\(tmux) resize-window -t \(session) -x 40 -y 10")
         let small = try waitFor("too small")
         #expect(small.contains("too small"), "\(small)")
-        try shell("tmux resize-window -t \(session) -x 120 -y 40")
+        try shell("\(tmux) resize-window -t \(session) -x 120 -y 40")
         #expect(try waitFor("probe text").contains("4 Tokens"))
         try keys("q")
         // The shell creates the file before stty has written it: wait for the whole report.
@@ -96,17 +109,14 @@ struct InspectorTmuxTests {
         #expect(train.status == 0, "\(train.stderr)")
         let sessions = ["idamoe-a-\(getpid())", "idamoe-b-\(getpid())"]
         for s in sessions {
-            try shell("tmux kill-session -t \(s) 2>/dev/null; true")
-            try shell("""
-                tmux new-session -d -s \(s) -x 110 -y 34 "env TERM=xterm-256color LANG=C.UTF-8 \
-                \(idamoeBinary()) inspect \(run); sleep 30" > /dev/null 2>&1 < /dev/null
-                """)
+            try startTmuxSession(s, width: 110, height: 34,
+                                 command: "env TERM=xterm-256color LANG=C.UTF-8 \(idamoeBinary()) inspect \(run); sleep 30")
         }
-        defer { for s in sessions { _ = try? shell("tmux kill-session -t \(s) 2>/dev/null") } }
+        defer { for s in sessions { _ = try? shell("\(tmux) kill-session -t \(s) 2>/dev/null") } }
         func waitFor(_ needle: String, in session: String) throws -> String {
             var screen = ""
             for _ in 0..<50 {
-                screen = try shell("tmux capture-pane -p -t \(session)")
+                screen = try shell("\(tmux) capture-pane -p -t \(session)")
                 if screen.contains(needle) { return screen }
                 usleep(200_000)
             }
@@ -135,7 +145,7 @@ struct InspectorTmuxTests {
             var cleared = screen
             for _ in 0..<50 where cleared.contains("is gone") {
                 usleep(200_000)
-                cleared = try shell("tmux capture-pane -p -t \(s)")
+                cleared = try shell("\(tmux) capture-pane -p -t \(s)")
             }
             #expect(!cleared.contains("is gone"), "\(s):\n\(cleared)")
         }
@@ -143,11 +153,8 @@ struct InspectorTmuxTests {
         let handle4 = try #require(FileHandle(forWritingAtPath: newest))
         try handle4.truncate(atOffset: 100)
         try handle4.close()
-        try shell("tmux kill-session -t \(sessions[1]) 2>/dev/null; true")
-        try shell("""
-            tmux new-session -d -s \(sessions[1]) -x 110 -y 34 "env TERM=xterm-256color LANG=C.UTF-8 \
-            \(idamoeBinary()) inspect \(run); sleep 30" > /dev/null 2>&1 < /dev/null
-            """)
+        try startTmuxSession(sessions[1], width: 110, height: 34,
+                             command: "env TERM=xterm-256color LANG=C.UTF-8 \(idamoeBinary()) inspect \(run); sleep 30")
         let damaged = try waitFor("cannot be analysed", in: sessions[1])
         #expect(damaged.contains("step 4 cannot be analysed") && !damaged.contains("is gone"), "\(damaged)")
     }

@@ -139,7 +139,9 @@ struct ResumeCommandTests {
         // As root, permissions do not stop writes: run the trainer as nobody (a copy of the binary it
         // can read), in a folder nobody may not write.
         let binary = root + "/idamoe"
-        try FileManager.default.copyItem(atPath: idamoeBinary(), toPath: binary)
+        // Copied by cp, not by this process: a file this process held open for writing could be
+        // inherited by a child another test spawns meanwhile, and executing it would fail (ETXTBSY).
+        try shell("cp '\(idamoeBinary())' '\(binary)'")
         for (path, mode) in [(root, 0o755), (corpus, 0o755), (parent, 0o555), (binary, 0o755)] {
             chmod(path, mode_t(mode))
         }
