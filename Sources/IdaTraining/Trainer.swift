@@ -102,27 +102,18 @@ public final class Trainer {
     /// Restores the newest complete snapshot (or, killed before the first one, starts over from step 0
     /// exactly as the run began), applies the plan change, and appends the `resume` event.
     func resume(_ request: ResumeRequest) throws {
+        var reader = EventLogReader(path: run.layout.events)
+        let logged = (try? reader.readNew()) ?? []
         if let newest = run.completeSnapshotSteps().first {
-            if newest >= options.steps, request.steps == nil {
-                // Killed after its final snapshot but before `done`: the run is complete; say so in the log.
-                var reader = EventLogReader(path: run.layout.events)
-                let events = (try? reader.readNew()) ?? []
-                if !events.contains(where: { $0.kind == "done" && $0.step == newest }) {
-                    step = newest
-                    if !events.contains(where: { $0.kind == "snapshot" && $0.step == newest }) { try logSnapshot() }
-                    try run.appendEvent(step: step, kind: "resume", fields: ["from_step": .number(Double(step)),
-                                                                             "steps": .number(Double(options.steps))])
-                    try run.appendEvent(step: step, kind: "done")
-                    return
-                }
+            // A run that logged `done` is complete; one killed after its final snapshot but before
+            // `done` resumes to nothing and `train` logs the `done`.
+            if newest >= options.steps, request.steps == nil, logged.contains(where: { $0.kind == "done" && $0.step == newest }) {
                 throw SettingError.invalidSetting(key: "steps", problem: "must be above \(newest) to continue \(run.path): "
                                                    + "the run is complete (step \(newest) of \(options.steps))")
             }
             try restore(step: newest)
             // Killed between publishing the snapshot and logging it: log it now, so the events say so.
-            var reader = EventLogReader(path: run.layout.events)
-            let logged = (try? reader.readNew())?.contains { $0.kind == "snapshot" && $0.step == newest } ?? false
-            if !logged { try logSnapshot() }
+            if !logged.contains(where: { $0.kind == "snapshot" && $0.step == newest }) { try logSnapshot() }
         } else {
             initializeMixtures()
         }

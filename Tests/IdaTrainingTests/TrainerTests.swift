@@ -71,6 +71,31 @@ struct TrainerTests {
         #expect(all.contains { $0.kind == "resume" && $0.step == resumesFrom })
     }
 
+    @Test("killed after its final snapshot, before logging it or `done`: a resume logs each once and trains nothing")
+    func resumeAfterFinalSnapshot() throws {
+        let dir = temporaryDirectory()
+        let corpus = try writeCorpus(in: dir)
+        try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/run").train()
+        let events = RunLayout(dir + "/run").events
+        // Drop the final snapshot event and `done`, as a kill right after publishing the snapshot leaves them.
+        let lines = try String(contentsOfFile: events, encoding: .utf8).split(separator: "\n")
+        let kept = lines.filter { !($0.contains("\"kind\":\"done\"") || ($0.contains("\"kind\":\"snapshot\"") && $0.contains("\"step\":6"))) }
+        #expect(kept.count == lines.count - 2)
+        try Data((kept.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: events))
+        do {
+            let resumed = try Trainer(resuming: dir + "/run")
+            #expect(resumed.step == 6)
+            try resumed.train()
+        }  // the trainer (and its lock) ends here
+        var reader = EventLogReader(path: events)
+        let all = try reader.readNew()
+        #expect(all.filter { $0.kind == "done" }.map(\.step) == [6])
+        #expect(all.filter { $0.kind == "snapshot" && $0.step == 6 }.count == 1)
+        #expect(all.last?.kind == "done" && !all.contains { $0.kind == "step" && $0.step > 6 })
+        // Now complete: a bare resume is refused and changes nothing.
+        #expect(throws: SettingError.self) { try Trainer(resuming: dir + "/run") }
+    }
+
     @Test("a second trainer on the same directory is refused; an existing run is not overwritten")
     func locking() throws {
         let dir = temporaryDirectory()
