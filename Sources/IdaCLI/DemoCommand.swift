@@ -51,7 +51,7 @@ struct DemoCommand: ParsableCommand {
         do {
             let terminal = try CursesTerminal(glyphMode: ascii ? .ascii : nil, mouse: true)
             let app = InspectorApp(source: .run(dir), probe: nil, textProber: makeTextProber(),
-                                   workers: configureRoutingThreads(nil))
+                                   workers: configureThreads(nil))
             app.run(on: CursesBackend(terminal: terminal))
             terminal.restore()
         }

@@ -21,14 +21,9 @@ func tuneAllocator() {
     Allocator.keepFreedMemory()
 }
 
-/// Workers for routing probes (`route`, `diff`, `inspect`): `requested` (0 or nil: every core). OpenBLAS
-/// is single-threaded in every idamoe process (`BLAS`), so a GEMM's result never depends on the
-/// thread count (`ProbeRouting` splits the work by tiles of tokens).
-func configureRoutingThreads(_ requested: Int?) -> Int {
-    configureThreads(requested)
-}
-
-/// The worker count of a `--threads` option (0 or nil: every core), with the allocator tuned.
+/// The worker count of a `--threads` option (0 or nil: every core), with the allocator tuned. OpenBLAS
+/// itself is single-threaded in every idamoe process (`BLAS`), so routing (`ProbeRouting`'s tiles)
+/// and training split their work over these workers and no result depends on another setting.
 func configureThreads(_ requested: Int?) -> Int {
     let cores = ProcessInfo.processInfo.activeProcessorCount
     tuneAllocator()

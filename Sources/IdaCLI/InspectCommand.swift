@@ -28,7 +28,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         // Analyses route on every core, BLAS single-threaded in each worker: the same digits as `idamoe route`.
-        let workers = configureRoutingThreads(nil)
+        let workers = configureThreads(nil)
         let source = try RunSource.resolve(path, probe: probe)
         if let compare {
             _ = try CheckpointReference.resolve(compare)  // a missing B is a one-line error before the screen opens

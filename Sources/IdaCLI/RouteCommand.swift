@@ -48,7 +48,7 @@ struct RouteCommand: ParsableCommand {
     }
 
     func run() throws {
-        let workers = configureRoutingThreads(threads)
+        let workers = configureThreads(threads)
         let ck = try RouterCheckpoint(path: checkpoint)
         let pr = try Probe(path: probe)
         let routing = try ProbeRouting(checkpoint: ck, probe: pr, layer: layer, topK: topK, blockSize: blockSize)
