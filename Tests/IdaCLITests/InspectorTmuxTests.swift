@@ -23,6 +23,18 @@ func startTmuxSession(_ name: String, width: Int, height: Int, command: String) 
     Issue.record("tmux session \(name) did not start")
 }
 
+/// The pane of `session` once `done` holds for it (polled for up to 10 s, so a slow machine only
+/// waits longer), or the last capture when it never does.
+func tmuxScreen(_ session: String, until done: (String) -> Bool) throws -> String {
+    var screen = ""
+    for _ in 0..<50 {
+        screen = try shell("\(tmux) capture-pane -p -t \(session)")
+        if done(screen) { return screen }
+        usleep(200_000)
+    }
+    return screen
+}
+
 @Suite("Inspector in a real terminal (tmux)", .serialized)
 struct InspectorTmuxTests {
     @Test("start, switch every screen, help, resize (also below the minimum), quit with the terminal restored",
@@ -40,18 +52,7 @@ struct InspectorTmuxTests {
         try startTmuxSession(session, width: 100, height: 30, command: "env TERM=xterm-256color LANG=C.UTF-8 "
             + "\(idamoeBinary()) inspect \(dir)/run; echo \\$? > \(marker); stty -a > \(dir)/stty; sleep 30")
         defer { _ = try? shell("\(tmux) kill-session -t \(session) 2>/dev/null") }
-        func capture() throws -> String { try shell("\(tmux) capture-pane -p -t \(session)") }
-        /// The pane once it shows `needle` (polled for up to 10 s, so a slow machine only waits
-        /// longer), or the last capture when it never does.
-        func waitFor(_ needle: String) throws -> String {
-            var screen = ""
-            for _ in 0..<50 {
-                screen = try capture()
-                if screen.contains(needle) { return screen }
-                usleep(200_000)
-            }
-            return screen
-        }
+        func waitFor(_ needle: String) throws -> String { try tmuxScreen(session) { $0.contains(needle) } }
         func keys(_ k: String) throws { try shell("\(tmux) send-keys -t \(session) \(k)") }
 
         let first = try waitFor("expert load")
@@ -113,15 +114,7 @@ struct InspectorTmuxTests {
                                  command: "env TERM=xterm-256color LANG=C.UTF-8 \(idamoeBinary()) inspect \(run); sleep 30")
         }
         defer { for s in sessions { _ = try? shell("\(tmux) kill-session -t \(s) 2>/dev/null") } }
-        func waitFor(_ needle: String, in session: String) throws -> String {
-            var screen = ""
-            for _ in 0..<50 {
-                screen = try shell("\(tmux) capture-pane -p -t \(session)")
-                if screen.contains(needle) { return screen }
-                usleep(200_000)
-            }
-            return screen
-        }
+        func waitFor(_ needle: String, in session: String) throws -> String { try tmuxScreen(session) { $0.contains(needle) } }
         for s in sessions {
             let screen = try waitFor("alerts", in: s)
             #expect(screen.contains("step 4") && !screen.contains("skipped"), "\(s):\n\(screen)")
@@ -141,12 +134,7 @@ struct InspectorTmuxTests {
         // the run now says the step cannot be analysed, and keeps running.
         try FileManager.default.moveItem(atPath: run + "-moved", toPath: run)
         for s in sessions {
-            let screen = try waitFor("alerts", in: s)
-            var cleared = screen
-            for _ in 0..<50 where cleared.contains("is gone") {
-                usleep(200_000)
-                cleared = try shell("\(tmux) capture-pane -p -t \(s)")
-            }
+            let cleared = try tmuxScreen(s) { $0.contains("alerts") && !$0.contains("is gone") }
             #expect(!cleared.contains("is gone"), "\(s):\n\(cleared)")
         }
         let newest = RunLayout(run).snapshot(step: 4)
