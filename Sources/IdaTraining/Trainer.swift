@@ -104,7 +104,12 @@ public final class Trainer {
     func resume(_ request: ResumeRequest) throws {
         var reader = EventLogReader(path: run.layout.events)
         let logged = (try? reader.readNew()) ?? []
-        if let newest = run.completeSnapshotSteps().first {
+        let newestSnapshot = run.completeSnapshotSteps().first
+        // Refused before anything is written.
+        if let steps = request.steps, steps < (newestSnapshot ?? 0) {
+            throw SettingError.invalidSetting(key: "steps", problem: "(\(steps)) is below the step the run resumes from (\(newestSnapshot ?? 0))")
+        }
+        if let newest = newestSnapshot {
             // A run that logged `done` is complete; one killed after its final snapshot but before
             // `done` resumes to nothing and `train` logs the `done`.
             if newest >= options.steps, request.steps == nil, logged.contains(where: { $0.kind == "done" && $0.step == newest }) {
@@ -119,9 +124,6 @@ public final class Trainer {
         }
         var fields: [String: JSONValue] = ["from_step": .number(Double(step)), "steps": .number(Double(options.steps))]
         if let steps = request.steps, steps != request.manifest.training.steps {
-            guard steps >= step else {
-                throw SettingError.invalidSetting(key: "steps", problem: "(\(steps)) is below the step the run resumes from (\(step))")
-            }
             var manifest = request.manifest
             manifest.training.steps = steps
             try run.writeManifest(try manifest.encoded())

@@ -87,12 +87,15 @@ struct ResumeCommandTests {
         let corpus = try makeTinyCorpus(in: root)
         let dir = root + "/run"
         #expect(try runIdamoe(trainArguments(dir, corpus: corpus)).status == 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: RunLayout(dir).events))
         let complete = try runIdamoe(["train", "--resume", dir])
         #expect(complete.status != 0 && complete.stderr.contains("--steps must be above 12"), "\(complete.stderr)")
         let below = try runIdamoe(["train", "--resume", dir, "--steps", "6"])
         #expect(below.status != 0 && below.stderr.split(separator: "\n").count == 1, "\(below.stderr)")
         let other = try runIdamoe(["train", "--resume", dir, "--width", "32", "--lr", "0.1"])
         #expect(other.status == 64 && other.stderr.contains("--width, --lr cannot be given with --resume"), "\(other.stderr)")
+        // Refused resumes write nothing.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: RunLayout(dir).events)) == before)
         let longer = try runIdamoe(["train", "--resume", dir, "--steps", "15", "--quiet"])
         #expect(longer.status == 0, "\(longer.stderr)")
         var reader = EventLogReader(path: RunLayout(dir).events)
