@@ -24,12 +24,16 @@ let package = Package(
         // What the platform offers that Swift's modules do not: CPUID and XGETBV (for choosing
         // OpenBLAS's kernels) and glibc's mallopt.
         .target(name: "CPlatform"),
+        // exp, erf and GELU: the one definition of the math (inline, for single values) and loops over
+        // buffers compiled once per instruction-set level, chosen at run time (IdaBLAS's VectorLevel).
+        // Always optimised (debug builds included), so the tests run the vectorised loops that ship.
+        .target(name: "CVectorMath", cSettings: [.unsafeFlags(["-O2"])]),
         // The only Swift target that calls OpenBLAS; also what the machine is (CPU, kernel, threads).
         .target(name: "IdaBLAS", dependencies: ["COpenBLAS", "CPlatform"]),
         // Bytes in, typed values out: safetensors, JSON, the events.jsonl reader, atomic files.
         .target(name: "IdaFormats"),
         // Layers, the IDA and softmax routers, losses and their backward passes.
-        .target(name: "IdaNumerics", dependencies: ["IdaBLAS"]),
+        .target(name: "IdaNumerics", dependencies: ["IdaBLAS", "CVectorMath"]),
         // The file contract of docs/format.md, one home for every reader and writer: checkpoints <->
         // routers, probes, run directories (RunLayout) and run.json (RunManifest, ModelConfig,
         // TrainingOptions), which probe each side of a comparison streams; then probe streaming,

@@ -88,6 +88,7 @@ struct InfoCommand: ParsableCommand {
                 "openblas_config": s.config, "openblas_version": s.version, "core": s.kernel.core,
                 "core_source": s.kernel.explanation, "best_core": best as Any,
                 "runnable_cores": KernelChoice.runnableCores(for: s.cpu), "threads": s.threads,
+                "vector_level": s.vectorLevel.description,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -99,6 +100,7 @@ struct InfoCommand: ParsableCommand {
         print("openblas  \(s.version) (\(s.config))")
         print("kernel    \(s.kernel.core) (\(s.kernel.explanation))"
               + (best.map { $0 == s.kernel.core ? "" : "; best for this CPU: \($0)" } ?? ""))
+        print("vector    \(s.vectorLevel) (idamoe's own exp/erf/GELU loops; the widest this CPU runs)")
         print("threads   \(s.cores) workers by default (--threads); OpenBLAS \(s.threads) (idamoe splits work itself; "
               + "OPENBLAS_NUM_THREADS \(env["OPENBLAS_NUM_THREADS"] ?? "unset"), "
               + "OPENBLAS_THREAD_TIMEOUT \(env["OPENBLAS_THREAD_TIMEOUT"] ?? "unset"))")

@@ -57,9 +57,8 @@ public enum Activation: String, Sendable, CaseIterable {
                 let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(dst.baseAddress)
                 Parallel.forEachChunk(src.count, context: context) { range in
                     guard let s = source.pointer, let d = target.pointer else { return }
-                    // The switch stays outside the loops so that the GELU loop vectorises.
                     if activation == .gelu {
-                        for i in range { d[i] = VectorMath.gelu(s[i]).value }
+                        VectorMath.gelu(s + range.lowerBound, value: d + range.lowerBound, slope: nil, count: range.count)
                     } else {
                         for i in range { d[i] = activation.apply(s[i]) }
                     }
@@ -99,7 +98,8 @@ public enum Activation: String, Sendable, CaseIterable {
                     Parallel.forEachChunk(src.count, context: context) { range in
                         guard let s = source.pointer, let d = target.pointer, let g = slopes.pointer else { return }
                         if activation == .gelu {
-                            for i in range { (d[i], g[i]) = VectorMath.gelu(s[i]) }
+                            VectorMath.gelu(s + range.lowerBound, value: d + range.lowerBound, slope: g + range.lowerBound,
+                                            count: range.count)
                         } else {
                             for i in range { (d[i], g[i]) = activation.valueAndDerivative(s[i]) }
                         }
@@ -117,7 +117,7 @@ public enum Activation: String, Sendable, CaseIterable {
             Parallel.forEachChunk(v.count, context: context) { range in
                 guard let d = target.pointer else { return }
                 if activation == .gelu {
-                    for i in range { d[i] = VectorMath.gelu(d[i]).value }
+                    VectorMath.gelu(d + range.lowerBound, value: d + range.lowerBound, slope: nil, count: range.count)
                 } else {
                     for i in range { d[i] = activation.apply(d[i]) }
                 }
@@ -136,7 +136,8 @@ public enum Activation: String, Sendable, CaseIterable {
                 Parallel.forEachChunk(v.count, context: context) { range in
                     guard let d = target.pointer, let g = slopes.pointer else { return }
                     if activation == .gelu {
-                        for i in range { (d[i], g[i]) = VectorMath.gelu(d[i]) }
+                        VectorMath.gelu(d + range.lowerBound, value: d + range.lowerBound, slope: g + range.lowerBound,
+                                        count: range.count)
                     } else {
                         for i in range { (d[i], g[i]) = activation.valueAndDerivative(d[i]) }
                     }

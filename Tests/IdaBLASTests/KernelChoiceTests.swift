@@ -101,3 +101,22 @@ struct KernelChoiceTests {
         #expect(f.usableNames.contains("avx2") == (f.avx2 && f.osSavesYMM))
     }
 }
+
+@Suite("Vector level of idamoe's own loops")
+struct VectorLevelTests {
+    @Test("the widest level the features and the OS allow, and every narrower one runnable")
+    func levels() {
+        #expect(VectorLevel.best(for: Machines.sse3Only) == .generic)
+        #expect(VectorLevel.best(for: Machines.haswell) == .avx2)
+        #expect(VectorLevel.best(for: Machines.avx512) == .avx512)
+        var noZMM = Machines.avx512
+        noZMM.osSavesZMM = false
+        #expect(VectorLevel.best(for: noZMM) == .avx2)
+        var noFMA = Machines.haswell
+        noFMA.fma = false
+        #expect(VectorLevel.best(for: noFMA) == .generic)
+        #expect(VectorLevel.runnable(on: Machines.haswell) == [.generic, .avx2])
+        #expect(VectorLevel.runnable(on: Machines.avx512) == [.generic, .avx2, .avx512])
+        #expect(VectorLevel.current == VectorLevel.best(for: .current()))
+    }
+}

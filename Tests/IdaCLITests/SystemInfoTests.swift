@@ -25,6 +25,7 @@ struct SystemInfoTests {
         #expect((info["threads"] as? Int ?? 0) >= 1)
         #expect((info["openblas_version"] as? String)?.isEmpty == false)
         #expect(info["cpu"] as? String == features.brand)
+        #expect(info["vector_level"] as? String == VectorLevel.best(for: features).description)
     }
 
     @Test("a core the user set wins")
@@ -34,13 +35,14 @@ struct SystemInfoTests {
         #expect(info["core_source"] as? String == "set by OPENBLAS_CORETYPE")
     }
 
-    @Test("the text form names the CPU, OpenBLAS version, kernel and threads")
+    @Test("the text form names the CPU, OpenBLAS version, kernel, vector level and threads")
     func textForm() throws {
         let run = try runIdamoe(["info", "--system"], environment: ["OPENBLAS_NUM_THREADS": "1"])
         #expect(run.status == 0)
         let lines = run.stdout.split(separator: "\n").map(String.init)
         #expect(lines.map { $0.prefix(9).trimmingCharacters(in: .whitespaces) }
-                == ["cpu", "features", "openblas", "kernel", "threads"])
+                == ["cpu", "features", "openblas", "kernel", "vector", "threads"])
+        #expect(lines[4].hasPrefix("vector    \(VectorLevel.current) "), "\(lines)")
         #expect(lines.last?.contains("OpenBLAS 1 (idamoe splits work itself; OPENBLAS_NUM_THREADS 1") == true, "\(lines)")
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import IdaBLAS
 import IdaNumerics
 
 /// The error bounds stated in VectorMath's documentation, checked against Foundation's double-precision
@@ -93,24 +94,107 @@ struct VectorMathTests {
         #expect(VectorMath.gelu(-1e30) == (0, 0) && VectorMath.gelu(1e30) == (1e30, 1))
     }
 
-    @Test("buffer loops give the scalar function's bits at every position")
-    func loopsMatchScalar() {
-        // 37 values: whole vector blocks plus a tail handled one at a time.
+    /// The loops at `level` over `input`.
+    static func geluLoop(_ input: [Float], level: VectorLevel) -> (value: [Float], slope: [Float]) {
+        var value = [Float](repeating: 0, count: input.count), slope = value
+        input.withUnsafeBufferPointer { i in
+            value.withUnsafeMutableBufferPointer { v in
+                slope.withUnsafeMutableBufferPointer { g in
+                    VectorMath.gelu(i.baseAddress!, value: v.baseAddress!, slope: g.baseAddress!, count: i.count, level: level)
+                }
+            }
+        }
+        return (value, slope)
+    }
+
+    static func expLoop(_ input: [Float], shift: Float, level: VectorLevel) -> [Float] {
+        var out = [Float](repeating: 0, count: input.count)
+        input.withUnsafeBufferPointer { i in
+            out.withUnsafeMutableBufferPointer { o in
+                VectorMath.expShifted(i.baseAddress!, into: o.baseAddress!, shift: shift, count: i.count, level: level)
+            }
+        }
+        return out
+    }
+
+    @Test("every vector level this CPU runs keeps the GELU and exp bounds, tails and special values included",
+          arguments: VectorLevel.runnable(on: .current()))
+    func levels(level: VectorLevel) {
+        let input = Self.grid(-20, 20, step: 0.000_83) + [.nan, .infinity, -.infinity, 0, 1e30, -1e30]
+        let (values, slopes) = Self.geluLoop(input, level: level)
+        var worstValue = 0.0, worstSlope = 0.0
+        for (i, u) in input.enumerated() where u.isFinite && abs(u) < 1e29 {
+            let ud = Double(u)
+            let cdf = 0.5 * Foundation.erfc(-ud / 2.0.squareRoot())
+            let relative = (4 + 2 * ud * ud) * 6e-8
+            let slope = cdf + ud * Foundation.exp(-0.5 * ud * ud) / (2 * Double.pi).squareRoot()
+            worstValue = max(worstValue, abs(Double(values[i]) - ud * cdf) / (relative * abs(ud * cdf) + 1e-38))
+            worstSlope = max(worstSlope, abs(Double(slopes[i]) - slope) / (2e-7 + relative * abs(slope)))
+        }
+        #expect(worstValue <= 1 && worstSlope <= 1, "\(level): GELU value \(worstValue), slope \(worstSlope) x the bound")
+        let n = input.count
+        #expect(values[n - 6].isNaN && slopes[n - 6].isNaN)
+        #expect(values[n - 5] == .infinity && slopes[n - 5] == 1 && values[n - 4] == 0 && slopes[n - 4] == 0)
+        #expect(values[n - 3] == 0 && slopes[n - 3] == 0.5 && values[n - 2] == 1e30 && values[n - 1] == 0)
+
+        let xs = Self.grid(-110, 95, step: 0.0031)
+        let shift: Float = 1.5
+        let exps = Self.expLoop(xs, shift: shift, level: level)
+        var worst = 0.0
+        for (x, got) in zip(xs, exps) {
+            let ref = Foundation.exp(Double(x - shift))
+            if ref >= Double(Float.leastNormalMagnitude) && ref < 3.40e38 { worst = max(worst, Self.ulps(got, ref)) }
+            if ref > 3.41e38 { #expect(got == .infinity) }
+        }
+        #expect(worst < 1, "\(level): exp worst \(worst) ulp")
+    }
+
+    @Test("a value's bits do not depend on its position in a buffer or on in-place use, at every level",
+          arguments: VectorLevel.runnable(on: .current()))
+    func positionIndependent(level: VectorLevel) {
+        // 37 values: whole vectors at every width plus a tail handled one at a time.
         let input = (0..<37).map { Float($0) * 0.37 - 6.1 }
-        var value = [Float](repeating: 0, count: 37), slope = value
-        Activation.gelu.forward(input, into: &value, slope: &slope)
+        let (value, slope) = Self.geluLoop(input, level: level)
+        for i in input.indices {
+            let alone = Self.geluLoop([input[i]], level: level)
+            #expect(value[i].bitPattern == alone.value[0].bitPattern && slope[i].bitPattern == alone.slope[0].bitPattern,
+                    "element \(i) at \(level)")
+        }
+        var inPlace = input
+        inPlace.withUnsafeMutableBufferPointer { v in
+            VectorMath.gelu(v.baseAddress!, value: v.baseAddress!, slope: nil, count: v.count, level: level)
+        }
+        #expect(inPlace == value)
+        let exps = Self.expLoop(input, shift: 0.25, level: level)
+        for i in input.indices { #expect(exps[i].bitPattern == Self.expLoop([input[i]], shift: 0.25, level: level)[0].bitPattern) }
+    }
+
+    @Test("the generic loops give the scalar functions' bits; Activation's buffer paths agree with each other")
+    func loopsMatchScalar() {
+        let input = (0..<37).map { Float($0) * 0.37 - 6.1 }
+        let generic = Self.geluLoop(input, level: .generic)
         for i in input.indices {
             let scalar = VectorMath.gelu(input[i])
-            #expect(value[i].bitPattern == scalar.value.bitPattern && slope[i].bitPattern == scalar.slope.bitPattern,
-                    "element \(i): \(value[i]), \(slope[i]) vs \(scalar)")
+            #expect(generic.value[i].bitPattern == scalar.value.bitPattern && generic.slope[i].bitPattern == scalar.slope.bitPattern,
+                    "element \(i): \(generic.value[i]), \(generic.slope[i]) vs \(scalar)")
+            #expect(Self.expLoop([input[i]], shift: 0, level: .generic)[0].bitPattern == VectorMath.exp(input[i]).bitPattern)
         }
+        var value = [Float](repeating: 0, count: 37), slope = value
+        Activation.gelu.forward(input, into: &value, slope: &slope)
+        #expect((value, slope) == Self.geluLoop(input, level: VectorMath.level))
         var inPlace = input, inPlaceSlope = [Float](repeating: 0, count: 37)
         Activation.gelu.forwardInPlace(&inPlace, slope: &inPlaceSlope)
         #expect(inPlace == value && inPlaceSlope == slope)
         var applied = input
         Activation.gelu.applyInPlace(&applied)
         #expect(applied == value)
-        #expect(input.map { Activation.gelu.apply($0) } == value)
-        #expect(input.map { Activation.gelu.derivative($0) } == slope)
+        var valueOnly = [Float](repeating: 0, count: 37)
+        Activation.gelu.forward(input, into: &valueOnly)
+        #expect(valueOnly == value)
+        // Single values (apply, derivative) use the generic code: within a few ulp of the loops.
+        for i in input.indices {
+            #expect(abs(Activation.gelu.apply(input[i]) - value[i]) <= 4 * value[i].ulp + 1e-38)
+            #expect(abs(Activation.gelu.derivative(input[i]) - slope[i]) <= 4e-7)
+        }
     }
 }

@@ -14,6 +14,8 @@ public struct BLASSystem: Sendable {
     public var threads: Int
     /// Cores available to the process.
     public var cores: Int
+    /// The instruction-set level of idamoe's own element-wise loops.
+    public var vectorLevel = VectorLevel.current
 
     /// The version word of `config` ("0.3.21"), or the whole string when it has another shape.
     public var version: String {
@@ -52,7 +54,7 @@ public struct BLASSystem: Sendable {
         case .openBLAS: how = "OpenBLAS's choice"
         case let .upgrade(_, replacing): how = "chosen by idamoe over \(replacing)"
         }
-        return "cpu \(cpuLine), OpenBLAS \(version), kernel \(kernel.core) (\(how)), OpenBLAS \(threads) thread\(threads == 1 ? "" : "s"), \(cores) cores"
+        return "cpu \(cpuLine), OpenBLAS \(version), kernel \(kernel.core) (\(how)), OpenBLAS \(threads) thread\(threads == 1 ? "" : "s"), \(cores) cores, vector loops \(vectorLevel)"
     }
 }
 

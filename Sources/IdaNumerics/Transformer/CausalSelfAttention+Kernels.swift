@@ -191,7 +191,7 @@ extension CausalSelfAttention {
         var peak = -Float.infinity
         for j in 0..<valid { peak = max(peak, row[j]) }
         // Vectorised exp, then a fixed-order sum of eight partial sums.
-        for j in 0..<valid { row[j] = VectorMath.exp(row[j] - peak) }
+        VectorMath.expShifted(row, into: row, shift: peak, count: valid)
         let inv = 1 / Elementwise.sum(UnsafePointer(row), valid)
         for j in 0..<valid { row[j] *= inv }
         for j in valid..<end { row[j] = 0 }

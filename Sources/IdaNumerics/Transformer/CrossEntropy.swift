@@ -22,8 +22,8 @@ public enum CrossEntropy {
                     precondition(target >= 0 && target < v, "target \(target) outside 0..<\(v)")
                     var peak = -Float.infinity
                     for c in 0..<v { peak = max(peak, row[c]) }
-                    // Vectorised exp (docs/decisions.md, "Vectorised exp and erf"), then a fixed-order sum.
-                    for c in 0..<v { grad[c] = VectorMath.exp(row[c] - peak) }
+                    // Vectorised exp (docs/decisions.md, "Vectorised exp, erf and exact GELU"), then a fixed-order sum.
+                    VectorMath.expShifted(row, into: grad, shift: peak, count: v)
                     let sum = Elementwise.sum(UnsafePointer(grad), v)
                     // loss_n = log(sum) + peak - logit[target]: stable for any logit scale.
                     total += Double(Foundation.log(sum)) + Double(peak) - Double(row[target])

@@ -1,0 +1,150 @@
+// exp, erf and the exact GELU as branch-free float code, and loops over buffers compiled once per
+// instruction-set level (baseline x86-64, AVX2 + FMA, AVX-512) so the caller picks the widest one the
+// processor runs (IdaBLAS's CPUFeatures decides; IdaNumerics' VectorMath is the Swift face).
+//
+// The scalar functions below are the one definition of the math: Swift calls them for single values
+// (they are `static inline`, so the compiler inlines them into Swift loops too) and the loops in
+// vector_math.c are these functions inlined into code built for each level. Error bounds are stated
+// and tested in Tests/IdaNumericsTests/VectorMathTests.swift; with FMA (the AVX2 and AVX-512 levels)
+// products and sums contract, which moves last bits but stays inside the same bounds.
+//
+// Coefficients were fitted by iteratively reweighted least squares (Lawson's minimax method) against
+// 30-digit mpmath references on 3,000 Chebyshev nodes, rounded to float; the bounds were re-measured
+// with the rounded coefficients in float arithmetic.
+#ifndef IDAMOE_VECTOR_MATH_H
+#define IDAMOE_VECTOR_MATH_H
+
+#include <stdint.h>
+
+/// Instruction-set levels the loops are compiled for.
+typedef enum {
+    /// Baseline x86-64 (SSE2) or any other CPU: what the compiler's default target gives.
+    IDAMOE_VECTOR_GENERIC = 0,
+    /// AVX2 and FMA, 8 floats a vector.
+    IDAMOE_VECTOR_AVX2 = 1,
+    /// AVX-512 F/BW/DQ/VL, 16 floats a vector.
+    IDAMOE_VECTOR_AVX512 = 2,
+} idamoe_vector_level;
+
+/// 1 when this build has loops for `level` (AVX2 and AVX-512 exist only on x86-64); the caller must
+/// still check that the processor runs it.
+int idamoe_vector_level_compiled(int level);
+
+static inline float idamoe_float_from_bits(uint32_t bits) {
+    float f;
+    __builtin_memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static inline uint32_t idamoe_bits_from_float(float f) {
+    uint32_t bits;
+    __builtin_memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
+/// |x| (sign bit cleared).
+static inline float idamoe_magnitude(float x) {
+    return idamoe_float_from_bits(idamoe_bits_from_float(x) & 0x7FFFFFFFu);
+}
+
+/// e^x. Relative error below 1 ulp (measured 0.94 ulp) wherever the result is a normal float; results
+/// below 2^-126 within one subnormal ulp of e^x; x > 88.73 gives +inf, x < -103.98 gives 0 (-inf
+/// included), NaN gives NaN.
+///
+/// Cody-Waite reduction x = n ln 2 + r with |r| <= ln 2 / 2, e^r = 1 + r + r^2 P(r) with P of degree 5,
+/// then scaling by 2^n in two halves so neither factor overflows or goes subnormal.
+static inline float idamoe_exp(float x) {
+    float clamped = x < -105.0f ? -105.0f : x;
+    clamped = clamped > 89.0f ? 89.0f : clamped;
+    // n = round(x / ln 2) by adding and removing 1.5 * 2^23; the low bits of `shifted` then hold n.
+    float shifted = clamped * 1.4426950408889634f + 12582912.0f;
+    float n = shifted - 12582912.0f;
+    float r = clamped - n * 0.693359375f;
+    r = r - n * -2.1219444e-4f;
+    float p = 1.9907572e-4f;
+    p = p * r + 1.3933643e-3f;
+    p = p * r + 8.3332863e-3f;
+    p = p * r + 4.1666467e-2f;
+    p = p * r + 0.16666667f;
+    p = p * r + 0.5f;
+    p = (r * r) * p + r + 1.0f;
+    int32_t exponent = (int32_t)idamoe_bits_from_float(shifted) - 0x4B400000;
+    int32_t half = exponent >> 1;
+    float scale1 = idamoe_float_from_bits((uint32_t)(half + 127) << 23);
+    float scale2 = idamoe_float_from_bits((uint32_t)(exponent - half + 127) << 23);
+    float result = p * scale1 * scale2;
+    return x != x ? x : result;
+}
+
+/// Where erf switches from the odd polynomial to the complementary form.
+#define IDAMOE_ERF_SMALL_LIMIT 0.9277f
+
+/// x + x P(x^2): erf for |x| < 0.9277.
+static inline float idamoe_erf_small(float x) {
+    float s = x * x;
+    float p = -5.9873733e-4f;
+    p = p * s + 4.9930145e-3f;
+    p = p * s - 2.6766934e-2f;
+    p = p * s + 0.1128184f;
+    p = p * s - 0.37612498f;
+    p = p * s + 0.12837915f;
+    return x + x * p;
+}
+
+/// erfc(|x|) = e^(-x^2) R(1/|x|) for |x| >= 0.9277, given e^(-x^2): R of degree 9 on [1/4, 1/0.9277]
+/// and of degree 6 on [0, 1/4]; both are evaluated and one selected, so loops have no branch.
+static inline float idamoe_erf_complement(float x, float exp_minus_square) {
+    float a = idamoe_magnitude(x);
+    float v = 1.0f / a;
+    float r = 2.0901928e-2f;
+    r = r * v - 0.12622966f;
+    r = r * v + 0.3118543f;
+    r = r * v - 0.36725757f;
+    r = r * v + 9.587649e-2f;
+    r = r * v + 0.30784622f;
+    r = r * v - 0.4031056f;
+    r = r * v + 2.6509639e-2f;
+    r = r * v + 0.56102717f;
+    r = r * v + 1.6066889e-4f;
+    float t = -0.45117286f;
+    t = t * v + 0.50775254f;
+    t = t * v - 7.956145e-3f;
+    t = t * v - 0.28174028f;
+    t = t * v - 5.9259446e-6f;
+    t = t * v + 0.5641896f;
+    t = t * v - 3.7808874e-15f;
+    return exp_minus_square * (a > 4.0f ? t : r);
+}
+
+/// erf(x). Error below 1.3 ulp of erf(x) everywhere (measured 1.20 ulp); erf(+-inf) = +-1,
+/// erf(-0) = -0, NaN gives NaN.
+static inline float idamoe_erf(float x) {
+    float tail = idamoe_erf_complement(x, idamoe_exp(-(x * x)));
+    float big = x < 0.0f ? tail - 1.0f : 1.0f - tail;
+    float result = idamoe_magnitude(x) >= IDAMOE_ERF_SMALL_LIMIT ? big : idamoe_erf_small(x);
+    return x != x ? x : result;
+}
+
+/// The exact GELU u Phi(u) into *value and its slope Phi(u) + u phi(u) into *slope. Phi is computed
+/// without cancellation in the lower tail (as erfc(-u / sqrt 2) / 2), so the value's relative error
+/// stays below (4 + 2 u^2) 6e-8 + 1e-38 / |value|; the slope's absolute error is below
+/// 2e-7 + (4 + 2 u^2) 6e-8 |slope|. gelu(-inf) = (0, 0), gelu(+inf) = (+inf, 1), NaN gives NaN.
+static inline void idamoe_gelu(float u, float *value, float *slope) {
+    float x = u * 0.70710678118654752f;
+    float density = idamoe_exp(u * u * -0.5f);  // e^(-x^2), sqrt(2 pi) phi(u)
+    float half_tail = idamoe_erf_complement(x, density) * 0.5f;
+    float cdf = idamoe_erf_small(x) * 0.5f + 0.5f;
+    cdf = x >= IDAMOE_ERF_SMALL_LIMIT ? 1.0f - half_tail : cdf;
+    cdf = x <= -IDAMOE_ERF_SMALL_LIMIT ? half_tail : cdf;
+    *value = cdf == 0.0f ? 0.0f : u * cdf;
+    *slope = cdf + (density == 0.0f ? 0.0f : u * 0.3989422804014327f * density);
+}
+
+/// value[i] = gelu(input[i]) and, when `slope` is not NULL, slope[i] = gelu'(input[i]), for i < n.
+/// `value` may be `input` (in place). `level` must be compiled and runnable on this processor.
+void idamoe_gelu_loop(int level, const float *input, float *value, float *slope, long n);
+
+/// out[i] = e^(input[i] - shift) for i < n (a softmax numerator); `out` may be `input`.
+void idamoe_exp_shifted_loop(int level, const float *input, float *out, float shift, long n);
+
+#endif
