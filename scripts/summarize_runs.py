@@ -31,14 +31,14 @@ def effective_events(path):
 
 
 def summarize(path):
-    steps, evals, react = [], [], {"died": 0, "revived": 0}
+    steps, evals, react = [], [], {"died": 0, "reset": 0, "pulled": 0, "revived": 0}
     for e in effective_events(path):
         if e["kind"] == "step":
             steps.append(e)
         elif e["kind"] == "eval":
             evals.append(e)
         elif e["kind"] == "reactivation":
-            react[e["event"]] += 1
+            react[e["event"]] = react.get(e["event"], 0) + 1
     tail = steps[-max(1, len(steps) // 10):]
     layers = len(tail[-1]["layers"])
     experts = len(tail[-1]["layers"][0]["load"])
@@ -62,7 +62,8 @@ def summarize(path):
         "entropy": entropy,
         "dead_experts": f"{dead_experts}/{layers * experts}",
         "dead_components": "-" if dead_components is None else f"{dead_components}/{layers * components}",
-        "died/revived": f"{react['died']}/{react['revived']}",
+        # Interventions (reset or pulled) are counted apart from revivals (usage back above tau/K).
+        "died/reset/revived": f"{react['died']}/{react['reset'] + react['pulled']}/{react['revived']}",
         "tok/s": speed,
         "layer_cv": layer_cv,
     }
@@ -70,11 +71,11 @@ def summarize(path):
 
 def main():
     rows = [summarize(p) for p in sys.argv[1:]]
-    print("| run | steps | val bpb | CVmean (last 10%) | entropy bits | dead experts | dead components | died/revived |")
+    print("| run | steps | val bpb | CVmean (last 10%) | entropy bits | dead experts | dead components | died/reset/revived |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['run']} | {r['steps']} | {r['val_bpb']:.3f} | {r['cv_mean']:.3f} | {r['entropy']:.2f} | "
-              f"{r['dead_experts']} | {r['dead_components']} | {r['died/revived']} |")
+              f"{r['dead_experts']} | {r['dead_components']} | {r['died/reset/revived']} |")
     print()
     for r in rows:
         print(f"per-layer CV, last 10%: {r['run']}: " + " / ".join(f"{v:.2f}" for v in r["layer_cv"]))

@@ -34,10 +34,22 @@ public struct ReactivationConfig: Sendable, Equatable {
     }
 }
 
-/// A component that died or came back.
+/// A component that died, was intervened on, or came back.
 public struct ReactivationEvent: Sendable, Equatable {
-    /// Died or revived.
-    public enum Kind: String, Sendable { case died, revived }
+    /// What happened to the component (docs/decisions.md, "Reading of component reactivation").
+    public enum Kind: String, Sendable, CaseIterable {
+        /// Usage and prior both fell below tau/K at a check.
+        case died
+        /// An intervention (`--reactivation reset`): the component was moved onto a poorly explained
+        /// latent with the mean prior. Says nothing about whether it is used again.
+        case reset
+        /// An intervention (`--reactivation loss`): L_react started pulling the component toward a
+        /// poorly explained latent.
+        case pulled
+        /// A dead component's usage (the EMA of the share of tokens it wins, a window of about
+        /// 1/(1 - decay) steps) is back at or above tau/K at a check: it wins tokens again.
+        case revived
+    }
     /// What happened.
     public var kind: Kind
     /// Component index k.
@@ -54,8 +66,11 @@ public struct ReactivationEvent: Sendable, Equatable {
 public struct ReactivationState: Sendable, Equatable {
     /// Settings.
     public var config: ReactivationConfig
-    /// Usage EMA u [K]: share of tokens whose most probable component is k.
+    /// Usage EMA u [K]: share of tokens whose most probable component is k; the first observed batch
+    /// sets it (not a fair-share guess), so a check can find dead components from the first one.
     public var usage: [Double]
+    /// Whether `usage` holds observed shares yet (false until the first `observe`).
+    public var observed = false
     /// Components currently dead [K].
     public var dead: [Bool]
     /// Target latent z* per component [K][P], empty when it has none.
@@ -65,7 +80,7 @@ public struct ReactivationState: Sendable, Equatable {
     /// Generator for drawing targets.
     public var rng: SeededGenerator
 
-    /// Fresh state for K components: usage starts at the fair share 1/K.
+    /// Fresh state for K components: usage reads 1/K until the first observed batch replaces it.
     public init(components: Int, config: ReactivationConfig = ReactivationConfig(), seed: UInt64 = 0) {
         self.config = config
         self.usage = [Double](repeating: 1 / Double(max(components, 1)), count: components)
@@ -97,8 +112,10 @@ public struct ReactivationState: Sendable, Equatable {
         return loss
     }
 
-    /// Updates usage from a routed batch, and every `every` steps marks dead and revived components,
-    /// drawing targets from the batch latents with probability softmax(-log p(z)). Returns the events.
+    /// Updates usage from a routed batch, and every `every` steps marks dead and revived components and
+    /// intervenes on the dead ones (reset or pull toward latents drawn from the batch with probability
+    /// softmax(-log p(z))). Returns the events: died and revived in component order, then the
+    /// interventions.
     public mutating func observe(step: Int, result: RoutingResult, gmm: inout DiagonalGMM,
                                  componentsPerExpert m: Int) -> [ReactivationEvent] {
         let k = usage.count
@@ -106,7 +123,12 @@ public struct ReactivationState: Sendable, Equatable {
         var counts = [Double](repeating: 0, count: k)
         for c in top { counts[Int(c)] += 1 }
         let decay = config.usageDecay
-        for c in 0..<k { usage[c] = decay * usage[c] + (1 - decay) * counts[c] / Double(result.tokens) }
+        if observed {
+            for c in 0..<k { usage[c] = decay * usage[c] + (1 - decay) * counts[c] / Double(result.tokens) }
+        } else {
+            for c in 0..<k { usage[c] = counts[c] / Double(result.tokens) }
+            observed = true
+        }
         for c in 0..<k where remaining[c] > 0 { remaining[c] -= 1 }
         guard config.every > 0, step > 0, step % config.every == 0 else { return [] }
 
@@ -115,8 +137,11 @@ public struct ReactivationState: Sendable, Equatable {
         var events: [ReactivationEvent] = []
         var needTarget: [Int] = []
         for c in 0..<k {
-            let low = usage[c] < threshold && priors[c] < threshold
-            if dead[c] && !low {
+            // Dead needs both low; revived needs usage alone back up (an intervention restores the
+            // prior at once, which says nothing about use).
+            let unused = usage[c] < threshold
+            let low = unused && priors[c] < threshold
+            if dead[c] && !unused {
                 dead[c] = false
                 remaining[c] = 0
                 targets[c] = []
@@ -136,6 +161,8 @@ public struct ReactivationState: Sendable, Equatable {
         let meanLogit = gmm.logits.reduce(0.0) { $0 + Double($1) } / Double(k)
         for (c, row) in zip(needTarget, drawn) {
             let target = Array(z.data[(row * z.cols)..<((row + 1) * z.cols)])
+            events.append(ReactivationEvent(kind: config.mode == .reset ? .reset : .pulled, component: c,
+                                            expert: c / m, prior: priors[c], usage: usage[c]))
             if config.mode == .reset {
                 for j in 0..<z.cols {
                     gmm.means[c, j] = target[j]

@@ -78,6 +78,7 @@ extension Trainer {
             let targets = state.targets.flatMap { $0.count == p ? $0 : [Float](repeating: .nan, count: p) }
             try writer.add("react.\(i).targets", shape: [k, p], floats: targets)
             writer.metadata["react.\(i).rng"] = String(state.rng.state)
+            writer.metadata["react.\(i).observed"] = state.observed ? "1" : "0"
         }
         try writer.write(to: path)
     }
@@ -108,6 +109,8 @@ extension Trainer {
                 return row.contains(where: \.isNaN) ? [] : row
             }
             if let rng = optimFile.metadata["react.\(i).rng"].flatMap(UInt64.init) { state.rng.state = rng }
+            // Written before the field existed: usage had been observed by any saved step.
+            state.observed = optimFile.metadata["react.\(i).observed"] != "0"
             reactivation[i] = state
         }
         step = snapshotStep

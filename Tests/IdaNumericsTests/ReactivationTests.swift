@@ -24,10 +24,9 @@ struct ReactivationTests {
             let result = router.route(h, keepLatents: true)
             events += state.observe(step: step, result: result, gmm: &router.gmm, componentsPerExpert: 2)
         }
-        #expect(events.count == 1)
-        #expect(events.first?.kind == .died)
-        #expect(events.first?.component == 3)
-        #expect(events.first?.expert == 1)
+        // Died, then the intervention on it: two events, the second saying what was done.
+        #expect(events.map(\.kind) == [.died, .pulled])
+        #expect(events.allSatisfy { $0.component == 3 && $0.expert == 1 })
         #expect(state.dead == [false, false, false, true])
         #expect(state.targets[3] == [-30, -30])
         #expect(state.remaining[3] == 5)
@@ -44,9 +43,22 @@ struct ReactivationTests {
         router.gmm.means[3, 0] -= 0.1 * router.gmm.gradMeans[3, 0]
         #expect(abs(router.gmm.means[3, 0] - (-30)) < abs(before - (-30)))
 
-        // Give it prior mass again: at the next check it is reported revived and its pull stops.
+        // Prior mass alone is not use: with its prior back but still winning no token it stays dead
+        // and, its pull having run out, is pulled again.
         router.gmm.logits[3] = 0
         for step in 11...20 {
+            let result = router.route(h, keepLatents: true)
+            events += state.observe(step: step, result: result, gmm: &router.gmm, componentsPerExpert: 2)
+        }
+        #expect(events.map(\.kind) == [.died, .pulled, .pulled])
+        #expect(state.dead[3])
+
+        // Once it wins tokens again (its mean moved onto a cluster of them), its usage rises above
+        // tau/K and the next check reports it revived and stops its pull.
+        router.gmm.means[3, 0] = -30
+        router.gmm.means[3, 1] = -30
+        for r in 12..<16 { h[r, 0] = -30; h[r, 1] = -30 }
+        for step in 21...30 {
             let result = router.route(h, keepLatents: true)
             events += state.observe(step: step, result: result, gmm: &router.gmm, componentsPerExpert: 2)
         }
@@ -56,15 +68,31 @@ struct ReactivationTests {
         #expect(state.remaining[3] == 0)
     }
 
+    @Test("usage starts from the first observed batch, so a check finds a starved component at once")
+    func usageFromFirstBatch() throws {
+        var (router, h) = try setup()
+        var state = ReactivationState(components: 4, config: ReactivationConfig(mode: .off, every: 1, steps: 5,
+                                                                                 tau: 0.1, usageDecay: 0.99))
+        #expect(!state.observed)
+        let events = state.observe(step: 1, result: router.route(h, keepLatents: true), gmm: &router.gmm,
+                                   componentsPerExpert: 2)
+        #expect(state.observed)
+        #expect(state.usage[3] == 0 && abs(state.usage.reduce(0, +) - 1) < 1e-12)
+        // With a 1/K start and decay 0.99 the usage of component 3 would stay above 0.1/K for ~230 steps.
+        #expect(events.map(\.kind) == [.died] && events.first?.component == 3)
+    }
+
     @Test("reset mode moves the component onto the target at once")
     func resetMode() throws {
         var (router, h) = try setup()
         router.gmm.logVars[0, 0] = 1
         var state = ReactivationState(components: 4, config: ReactivationConfig(mode: .reset, every: 5, steps: 5,
                                                                                  tau: 0.1, usageDecay: 0.1))
+        var events: [ReactivationEvent] = []
         for step in 1...5 {
-            _ = state.observe(step: step, result: router.route(h, keepLatents: true), gmm: &router.gmm, componentsPerExpert: 2)
+            events += state.observe(step: step, result: router.route(h, keepLatents: true), gmm: &router.gmm, componentsPerExpert: 2)
         }
+        #expect(events.map(\.kind) == [.died, .reset])
         #expect(router.gmm.means[3, 0] == -30 && router.gmm.means[3, 1] == -30)
         #expect(router.gmm.logits[3] == -5)           // mean of [0, 0, 0, -20]
         #expect(router.gmm.logVars[3, 0] == 0.25)     // mean over components of feature 0's log-variances

@@ -32,11 +32,11 @@ public struct RunHistory: Sendable, Equatable {
         public var dead: Int?
     }
 
-    /// A component that died or was revived.
+    /// A component that died, was intervened on (reset or pulled) or was revived (docs/format.md).
     public struct ReactivationRecord: Sendable, Equatable {
         /// Step.
         public var step: Int
-        /// "died" or "revived".
+        /// "died", "reset", "pulled" or "revived".
         public var event: String
         /// Block index.
         public var layer: Int
@@ -46,6 +46,8 @@ public struct RunHistory: Sendable, Equatable {
         public var expert: Int
         /// Its prior then.
         public var prior: Double
+        /// Its usage EMA then (NaN when the line has none).
+        public var usage: Double = .nan
     }
 
     /// Steps in order (a resume drops the steps after the snapshot it resumed from).
@@ -96,7 +98,8 @@ public struct RunHistory: Sendable, Equatable {
             case "reactivation":
                 if let event = f["event"]?.string, let layer = f["layer"]?.int, let component = f["component"]?.int {
                     reactivations.append(ReactivationRecord(step: r.step, event: event, layer: layer, component: component,
-                                                            expert: f["expert"]?.int ?? 0, prior: f["prior"]?.double ?? .nan))
+                                                            expert: f["expert"]?.int ?? 0, prior: f["prior"]?.double ?? .nan,
+                                                            usage: f["usage"]?.double ?? .nan))
                 }
             case "snapshot":
                 if !snapshots.contains(r.step) { snapshots.append(r.step) }

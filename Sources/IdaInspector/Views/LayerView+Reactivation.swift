@@ -8,7 +8,7 @@ extension LayerView {
         }
     }
 
-    /// The died / revived events of `layer`, oldest first.
+    /// The died / reset / pulled / revived events of `layer`, oldest first.
     static func events(_ history: RunHistory, layer: Int) -> [RunHistory.ReactivationRecord] {
         history.reactivations.filter { $0.layer == layer }
     }
@@ -37,7 +37,7 @@ extension LayerView {
         let all = events(state.history, layer: layer)
         guard !all.isEmpty else {
             if y < inner.maxY {
-                Text("no died / revived events", style: theme.muted, mode: theme.mode).render(in: inner.row(y - inner.y), into: &buffer)
+                Text("no died / reset / revived events", style: theme.muted, mode: theme.mode).render(in: inner.row(y - inner.y), into: &buffer)
             }
             return
         }
@@ -53,10 +53,16 @@ extension LayerView {
         for event in shown where y < inner.maxY {
             var line = StyledLine(mode: theme.mode)
             line.append(ViewFormat.padLeft("\(event.step)", stepWidth) + "  ", theme.muted)
-            line.append(ViewFormat.padRight(event.event, 8), event.event == "died" ? theme.bad : theme.good)
+            // died: bad; an intervention (reset, pulled) is not yet a recovery: warn; revived (wins
+            // tokens again): good.
+            let style = event.event == "died" ? theme.bad : event.event == "revived" ? theme.good : theme.warn
+            line.append(ViewFormat.padRight(event.event, 8), style)
             line.append("k\(event.component) ", .plain)
             line.append("e\(event.expert)", theme.series(event.expert))
             line.append((theme.unicode ? "  π " : "  pi ") + ViewFormat.percent(event.prior), theme.muted)
+            if event.event == "revived" && !event.usage.isNaN {
+                line.append("  used " + ViewFormat.percent(event.usage), theme.muted)
+            }
             line.render(in: inner.row(y - inner.y), into: &buffer)
             y += 1
         }
