@@ -17,8 +17,8 @@ struct DemoCommand: ParsableCommand {
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Training (the demo snapshots and evaluates every 100 steps unless told otherwise)")
     var training: TrainingFlags
-    @Option(help: "IDA reactivation of dead components: reset (the demo's choice, which balances best; docs/results.md), loss or off (default: reset).")
-    var reactivation: ReactivationMode = .reset
+    @Option(help: "IDA reactivation of dead components: reset (balances best; docs/results.md), loss or off \(defaultText(TrainingOptions().reactivation)).")
+    var reactivation: ReactivationMode = TrainingOptions().reactivation
     @Option(help: "Run directory (default: runs/<timestamp>-demo-<router>).") var runDir: String?
     @Flag(help: "Keep training running after the inspector quits, without asking.") var detach = false
     @Flag(help: "ASCII only (no braille or block characters).") var ascii = false

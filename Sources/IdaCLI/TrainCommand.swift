@@ -16,7 +16,7 @@ struct TrainCommand: ParsableCommand {
     var resume: String?
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Training") var training: TrainingFlags
-    @Option(help: "Reactivation of dead components: loss, reset (balances best from scratch; docs/results.md) or off \(defaultText(TrainingOptions().reactivation)).")
+    @Option(help: "Reactivation of dead components: reset (balances best from scratch; docs/results.md), loss (L_react pull) or off \(defaultText(TrainingOptions().reactivation)).")
     var reactivation: ReactivationMode?
     @Flag(help: "Plain log lines even in a terminal.") var quiet = false
 

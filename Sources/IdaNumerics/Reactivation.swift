@@ -23,8 +23,9 @@ public struct ReactivationConfig: Sendable, Equatable {
     /// Decay of the usage EMA.
     public var usageDecay: Double
 
-    /// The defaults from the issue: every 50 steps, 20 steps of pull, tau 0.1, decay 0.99.
-    public init(mode: ReactivationMode = .loss, every: Int = 50, steps: Int = 20, tau: Double = 0.1,
+    /// The defaults: reset (docs/decisions.md, "Defaults"), every 50 steps, 20 steps of pull (loss
+    /// mode), tau 0.1, decay 0.99.
+    public init(mode: ReactivationMode = .reset, every: Int = 50, steps: Int = 20, tau: Double = 0.1,
                 usageDecay: Double = 0.99) {
         self.mode = mode
         self.every = every

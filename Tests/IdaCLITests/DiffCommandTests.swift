@@ -107,7 +107,7 @@ struct DiffCommandTests {
         #expect(other.status == 0, "\(other.stderr)")
         let frame = try runIdamoe(["inspect", run, "--compare", dir + "/softmax", "--headless", "--size", "200x30"])
         #expect(frame.status == 0, "\(frame.stderr)")
-        #expect(frame.stdout.contains("reactivation loss · latent rms") && frame.stdout.contains("aux 0.010"), "\(frame.stdout)")
+        #expect(frame.stdout.contains("reactivation reset · latent rms") && frame.stdout.contains("aux 0.010"), "\(frame.stdout)")
         #expect(frame.stdout.components(separatedBy: "CV mean").count - 1 == 2, "\(frame.stdout)")
         #expect(frame.stdout.contains("(experts matched)"))
     }

@@ -37,8 +37,9 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// Whether L_nll's gradient reaches the IDA encoder through z (docs/decisions.md: off by default;
     /// absent in runs written before it was a setting, which trained with it off).
     public var nllToEncoder: Bool? = false
-    /// Reactivation of dead components.
-    public var reactivation = ReactivationMode.loss
+    /// Reactivation of dead components: `reset` balances best (docs/results.md, docs/decisions.md
+    /// "Defaults"); the issue-era `loss` stays available.
+    public var reactivation = ReactivationMode.reset
     /// Steps between dead-component checks.
     public var reactEvery = 50
     /// Steps of reactivation pull.
