@@ -10,7 +10,8 @@ struct RouteCommand: ParsableCommand {
         commandName: "route",
         abstract: "Stream probe tokens through a checkpoint's routers.",
         discussion: """
-            Default output is a per-layer table of expert load, CV, mean entropy, NLL and dead components.
+            Default output is a per-layer table of expert load, CV (of the top-1, top-k and gate-weighted
+            load over the probe), mean entropy, NLL and dead components.
             With --jsonl: one JSON object per token and layer, token-major, layer-minor:
             {"token": n, "layer": i, "experts": [..], "weights": [..], "log_density": x, "entropy_bits": x}
             """)
@@ -113,13 +114,14 @@ struct RouteCommand: ParsableCommand {
         let listed = full || e <= Self.listedExperts
         let what = listed ? "load per expert (% of assignments, fair share \(fair))"
             : "load (% of assignments, fair share \(fair)): min, max, most and least loaded, starved (< 10% of fair)"
-        print("layer    CV  entropy        NLL     dead   " + what)
+        print("CV of this probe's expert load: CV1 first choices, CVk all top-k assignments, CVg gate-weighted")
+        print("layer   CV1   CVk   CVg  entropy        NLL     dead   " + what)
         for i in layers {
             guard let m = metrics[i] else { continue }
             let nll = m.nll.map { String(format: "%10.3f", $0) } ?? "         -"
             let dead = m.deadComponents.map { "\($0)/\(m.componentUsage?.count ?? 0)" } ?? "-"
             let load = listed ? m.load.map { String(format: "%5.1f", 100 * $0) }.joined(separator: " ") : Self.loadSummary(m.load)
-            print(String(format: "%5d %5.3f %8.3f ", i, m.cv, m.meanEntropyBits) + "\(nll) "
+            print(String(format: "%5d %5.3f %5.3f %5.3f %8.3f ", i, m.cvTop1, m.cv, m.cvGate, m.meanEntropyBits) + "\(nll) "
                   + dead.leftPadded(to: 8) + "   " + load)
         }
     }

@@ -2,10 +2,19 @@
 public struct LayerMetrics: Sendable, Equatable {
     /// Tokens N.
     public var tokens: Int
-    /// load_e: share of the N*k assignments that went to expert e [E].
+    /// load_e: share of the N*k assignments that went to expert e [E] (top-k load).
     public var load: [Double]
-    /// Coefficient of variation of the load: population std / mean.
+    /// Coefficient of variation of the top-k load: population std / mean.
     public var cv: Double
+    /// Share of the N tokens whose first choice is expert e [E] (top-1 load).
+    public var loadTop1: [Double] = []
+    /// Share of the total gate weight that went to expert e [E] (gate-weighted load: a second expert
+    /// with 0.3% of a token's gate counts 0.003, not 1).
+    public var loadGate: [Double] = []
+    /// CV of the top-1 load.
+    public var cvTop1: Double { LayerMetrics.coefficientOfVariation(loadTop1) }
+    /// CV of the gate-weighted load.
+    public var cvGate: Double { LayerMetrics.coefficientOfVariation(loadGate) }
     /// Mean routing entropy in bits.
     public var meanEntropyBits: Double
     /// -mean log p(z) (IDA only).
@@ -40,6 +49,8 @@ public struct LayerMetricsAccumulator: Sendable {
     /// Components K (0 for softmax routers).
     public let components: Int
     var assignments: [Double]
+    var firstChoices: [Double]
+    var gateSums: [Double]
     var componentCounts: [Double]
     var tokens = 0
     var entropySum = 0.0
@@ -51,6 +62,8 @@ public struct LayerMetricsAccumulator: Sendable {
         self.experts = experts
         self.components = components
         self.assignments = [Double](repeating: 0, count: experts)
+        self.firstChoices = [Double](repeating: 0, count: experts)
+        self.gateSums = [Double](repeating: 0, count: experts)
         self.componentCounts = [Double](repeating: 0, count: components)
     }
 
@@ -58,6 +71,11 @@ public struct LayerMetricsAccumulator: Sendable {
     public mutating func add(_ result: RoutingResult) {
         tokens += result.tokens
         for s in result.selected { assignments[Int(s)] += 1 }
+        let k = result.topK
+        if k > 0 {
+            for n in 0..<result.tokens { firstChoices[Int(result.selected[n * k])] += 1 }
+        }
+        for (s, w) in zip(result.selected, result.weights) { gateSums[Int(s)] += Double(w) }
         for h in result.entropyBits { entropySum += h }
         if let density = result.logDensity {
             sawDensity = true
@@ -82,9 +100,13 @@ public struct LayerMetricsAccumulator: Sendable {
                 dead = LayerMetrics.deadComponents(usage: u, priors: pi, tau: tau).count
             }
         }
-        return LayerMetrics(tokens: tokens, load: load, cv: LayerMetrics.coefficientOfVariation(load),
-                            meanEntropyBits: tokens > 0 ? entropySum / n : 0,
-                            nll: sawDensity ? -logDensitySum / n : nil,
-                            componentUsage: usage, deadComponents: dead)
+        var metrics = LayerMetrics(tokens: tokens, load: load, cv: LayerMetrics.coefficientOfVariation(load),
+                                   meanEntropyBits: tokens > 0 ? entropySum / n : 0,
+                                   nll: sawDensity ? -logDensitySum / n : nil,
+                                   componentUsage: usage, deadComponents: dead)
+        metrics.loadTop1 = firstChoices.map { tokens > 0 ? $0 / n : 0 }
+        let gateTotal = gateSums.reduce(0, +)
+        metrics.loadGate = gateSums.map { gateTotal > 0 ? $0 / gateTotal : 0 }
+        return metrics
     }
 }

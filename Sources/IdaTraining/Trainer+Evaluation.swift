@@ -6,11 +6,18 @@ extension MoETransformer {
     /// -log p(target) per token in nats, for tokens [B*T] (no gradients, nothing mutated).
     public func tokenLosses(tokens: [Int32], targets: [Int32], batch: Int, time: Int,
                             context: NumericContext = .serial) -> [Double] {
+        evaluate(tokens: tokens, targets: targets, batch: batch, time: time, context: context).losses
+    }
+
+    /// -log p(target) per token in nats and every MoE layer's routing, for tokens [B*T] (no
+    /// gradients, nothing mutated).
+    public func evaluate(tokens: [Int32], targets: [Int32], batch: Int, time: Int,
+                         context: NumericContext = .serial) -> (losses: [Double], layers: [LayerStep]) {
         var copy = self
         var settings = StepSettings()
         settings.context = context
-        let (logits, _, _) = copy.forward(tokens: tokens, batch: batch, time: time, train: false,
-                                          settings: settings, reactivation: [:])
+        let (logits, _, layers) = copy.forward(tokens: tokens, batch: batch, time: time, train: false,
+                                               settings: settings, reactivation: [:])
         let v = logits.cols
         var out = [Double](repeating: 0, count: logits.rows)
         logits.data.withUnsafeBufferPointer { p in
@@ -22,7 +29,7 @@ extension MoETransformer {
                 out[r] = Double(top) + Foundation.log(sum) - Double(p[r * v + Int(targets[r])])
             }
         }
-        return out
+        return (out, layers)
     }
 
     /// The router input (the normalised feed-forward input) of every MoE block for tokens [B*T].
@@ -40,7 +47,10 @@ extension MoETransformer {
 
 extension Trainer {
     /// Validation bits per byte, overall (byte-weighted) and per domain, over the first
-    /// `evalWindows` windows of T bytes of each domain's validation text; appends an `eval` event.
+    /// `evalWindows` windows of T bytes of each domain's validation text, and the routing of those
+    /// held-out tokens (CVmean of the top-1, top-k and gate-weighted loads, per layer and averaged
+    /// over layers: the paper's CVmean, a property of the model on held-out data rather than of one
+    /// training batch); appends an `eval` event.
     func validate() throws {
         let t = config.context
         var tokens: [Int32] = [], targets: [Int32] = [], owners: [Int] = []
@@ -61,12 +71,16 @@ extension Trainer {
         var sums = [Double](repeating: 0, count: dataset.domainNames.count)
         var counts = [Int](repeating: 0, count: dataset.domainNames.count)
         let chunk = max(1, options.batch)
+        var routing: [Int: LayerMetricsAccumulator] = [:]
         var w = 0
         while w < owners.count {
             let n = min(chunk, owners.count - w)
             let range = (w * t)..<((w + n) * t)
-            let losses = model.tokenLosses(tokens: Array(tokens[range]), targets: Array(targets[range]), batch: n, time: t,
-                                           context: context)
+            let (losses, layers) = model.evaluate(tokens: Array(tokens[range]), targets: Array(targets[range]),
+                                                  batch: n, time: t, context: context)
+            for l in layers {
+                routing[l.layer, default: LayerMetricsAccumulator(experts: config.experts, components: 0)].add(l.routing)
+            }
             for k in 0..<n {
                 sums[owners[w + k]] += losses[(k * t)..<((k + 1) * t)].reduce(0, +)
                 counts[owners[w + k]] += t
@@ -81,7 +95,21 @@ extension Trainer {
         let overall = sums.reduce(0, +) / Double(counts.reduce(0, +)) / ln2
         guard overall.isFinite else { throw TrainingError.nonFinite(step: step, what: "the validation loss") }
         lastValidation = overall
-        try run.appendEvent(step: step, kind: "eval", fields: ["val_bpb": .number(round6(overall)),
-                                                               "domains": .object(perDomain)])
+        let metrics = routing.sorted { $0.key < $1.key }.map { ($0.key, $0.value.finish()) }
+        var fields: [String: JSONValue] = ["val_bpb": .number(round6(overall)), "domains": .object(perDomain)]
+        if !metrics.isEmpty {
+            let count = Double(metrics.count)
+            fields["heldout_tokens"] = .number(Double(owners.count * t))
+            fields["heldout_cv_mean_top1"] = .number(round6(metrics.reduce(0) { $0 + $1.1.cvTop1 } / count))
+            fields["heldout_cv_mean_topk"] = .number(round6(metrics.reduce(0) { $0 + $1.1.cv } / count))
+            fields["heldout_cv_mean_gate"] = .number(round6(metrics.reduce(0) { $0 + $1.1.cvGate } / count))
+            fields["layers"] = .array(metrics.map { layer, m in
+                .object(["layer": .number(Double(layer)), "cv_top1": .number(round6(m.cvTop1)),
+                         "cv_topk": .number(round6(m.cv)), "cv_gate": .number(round6(m.cvGate)),
+                         "load_topk": .array(m.load.map { .number(round6($0)) }),
+                         "load_gate": .array(m.loadGate.map { .number(round6($0)) })])
+            })
+        }
+        try run.appendEvent(step: step, kind: "eval", fields: fields)
     }
 }

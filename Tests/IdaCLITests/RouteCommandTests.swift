@@ -86,7 +86,7 @@ struct RouteCommandTests {
         #expect(row.contains("| most e") && row.contains("| least e") && row.contains("/40"), "\(row)")
         let full = try runIdamoe(base + ["--full"])
         let fullRow = try #require(full.stdout.split(separator: "\n").last)
-        #expect(fullRow.split(separator: " ").count == 5 + 40, "\(fullRow)")
+        #expect(fullRow.split(separator: " ").count == 7 + 40, "\(fullRow)")
     }
 
     @Test("default table: one row per MoE layer")
@@ -95,10 +95,13 @@ struct RouteCommandTests {
         let run = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--layer", "2"])
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n")
-        #expect(lines.count == 3)
+        #expect(lines.count == 4)
         #expect(lines[0].contains("ida router, step 7"))
-        #expect(lines[2].hasPrefix("    2 "))
-        #expect(lines[2].split(separator: " ").count == 5 + 4)
+        // The table says which CV each column is (issue 12: training-batch CV is another number).
+        #expect(lines[1].contains("CV1 first choices, CVk all top-k assignments, CVg gate-weighted"))
+        #expect(lines[2].hasPrefix("layer   CV1   CVk   CVg  entropy"))
+        #expect(lines[3].hasPrefix("    2 "))
+        #expect(lines[3].split(separator: " ").count == 7 + 4)
     }
 
     @Test("bad input: one line on stderr, non-zero exit, nothing on stdout")

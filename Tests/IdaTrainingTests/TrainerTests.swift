@@ -22,6 +22,19 @@ struct TrainerTests {
         #expect(reader.skippedLines == 0)
         #expect(events.filter { $0.kind == "step" }.map(\.step) == Array(1...6))
         #expect(events.filter { $0.kind == "eval" }.count == 2)
+        // Held-out CV (issue 12): three loads' CVs per layer and their means over layers.
+        let eval = try #require(events.last { $0.kind == "eval" })
+        let heldout = eval.fields["layers"]?.array ?? []
+        #expect(heldout.count == 2)
+        for key in ["cv_top1", "cv_topk", "cv_gate"] {
+            let values = heldout.compactMap { $0[key]?.double }
+            #expect(values.count == 2 && values.allSatisfy { $0.isFinite && $0 >= 0 }, "\(key)")
+            let mean = try #require(eval.fields["heldout_cv_mean_" + key.dropFirst(3)]?.double)
+            #expect(abs(mean - values.reduce(0, +) / 2) < 2e-6, "\(key)")
+        }
+        let gateLoad = heldout.first?["load_gate"]?.array?.compactMap(\.double) ?? []
+        #expect(gateLoad.count == 4 && abs(gateLoad.reduce(0, +) - 1) < 1e-5)
+        #expect((eval.fields["heldout_tokens"]?.double ?? 0) > 0)
         #expect(events.first?.kind == "start" && events.last?.kind == "done")
         let step = events.first { $0.kind == "step" }
         let layers = step?.fields["layers"]?.array ?? []

@@ -637,6 +637,8 @@ class MetricsAccumulator:
     def __init__(self, experts: int, components: int = 0):
         self.experts, self.components = experts, components
         self.assignments = np.zeros(experts, np.int64)
+        self.first_choices = np.zeros(experts, np.int64)
+        self.gate_sums = np.zeros(experts, np.float64)
         self.component_counts = np.zeros(components, np.int64)
         self.tokens = 0
         self.entropy_sum = 0.0
@@ -646,6 +648,9 @@ class MetricsAccumulator:
     def add(self, result: dict) -> None:
         self.tokens += result["experts"].shape[0]
         self.assignments += np.bincount(result["experts"].ravel(), minlength=self.experts)
+        self.first_choices += np.bincount(result["experts"][:, 0], minlength=self.experts)
+        self.gate_sums += np.bincount(result["experts"].ravel(), weights=np.asarray(result["weights"], np.float64).ravel(),
+                                      minlength=self.experts)
         self.entropy_sum += float(np.sum(result["entropy_bits"]))
         if result["log_density"] is not None:
             self.saw_density = True
@@ -663,7 +668,12 @@ class MetricsAccumulator:
             if priors is not None:
                 thr = tau / self.components
                 dead = int(np.sum((usage < thr) & (np.asarray(priors) < thr)))
+        top1 = self.first_choices / n
+        gate_total = self.gate_sums.sum()
+        gate = self.gate_sums / gate_total if gate_total > 0 else np.zeros(self.experts)
         return dict(tokens=self.tokens, load=load, cv=coefficient_of_variation(load),
+                    load_top1=top1, cv_top1=coefficient_of_variation(top1),
+                    load_gate=gate, cv_gate=coefficient_of_variation(gate),
                     mean_entropy_bits=self.entropy_sum / n if self.tokens else 0.0,
                     nll=-self.log_density_sum / n if self.saw_density else None,
                     component_usage=usage, dead_components=dead)

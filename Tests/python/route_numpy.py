@@ -95,14 +95,16 @@ def print_table(args, ck, probe, layers, metrics, out):
     out.write(f"{args.checkpoint}: {ck.kind} router{step}; {args.probe}: {probe.count} tokens\n")
     e = ck.routers[layers[0]].experts if layers else 0
     fair = f"{100 / e:.1f}" if e else "-"
-    out.write(f"layer    CV  entropy        NLL     dead   load per expert (% of assignments, fair share {fair})\n")
+    out.write("CV of this probe's expert load: CV1 first choices, CVk all top-k assignments, CVg gate-weighted\n")
+    out.write(f"layer   CV1   CVk   CVg  entropy        NLL     dead   load per expert (% of assignments, fair share {fair})\n")
     for i in layers:
         m = metrics[i]
         nll = f"{m['nll']:10.3f}" if m["nll"] is not None else "         -"
         usage = m["component_usage"]
         dead = f"{m['dead_components']}/{len(usage)}" if m["dead_components"] is not None else "-"
         load = " ".join(f"{100 * v:5.1f}" for v in m["load"])
-        out.write(f"{i:5d} {m['cv']:5.3f} {m['mean_entropy_bits']:8.3f} {nll} {dead:>8}   {load}\n")
+        out.write(f"{i:5d} {m['cv_top1']:5.3f} {m['cv']:5.3f} {m['cv_gate']:5.3f} {m['mean_entropy_bits']:8.3f} "
+                  f"{nll} {dead:>8}   {load}\n")
 
 
 def main(argv=None) -> int:

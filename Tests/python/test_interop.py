@@ -111,6 +111,15 @@ def test_table_output(idamoe, files, case):
     rows = [line.split() for line in proc.stdout.splitlines()]
     for i in (0, 1):
         assert any(r and r[0] == str(i) for r in rows), f"no table row for layer {i}:\n{proc.stdout}"
+    # The three CVs of each row (top-1, top-k, gate-weighted load over the probe) match the reference.
+    layers, results, ck, probe = ref.reference_routes(ck_path, probe_path)
+    for i in layers:
+        e = ck.routers[i].experts
+        m = ref.layer_metrics(results[i], e)
+        row = next(r for r in rows if r and r[0] == str(i))
+        got = [float(v) for v in row[1:4]]
+        want = [m["cv_top1"], m["cv"], m["cv_gate"]]
+        assert all(abs(g - w) <= 0.0015 for g, w in zip(got, want)), f"layer {i}: CVs {got}, reference {want}"
 
 
 def test_wrong_hidden_width_is_one_line_error(idamoe, files, tmp_path):
