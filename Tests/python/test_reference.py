@@ -111,7 +111,7 @@ def test_route_numpy_jsonl_matches_reference(tmp_path, router):
     problems = ref.compare_route_lines(proc.stdout.splitlines(), layers, results, ck, probe, posterior=True)
     assert not problems, "\n".join(problems)
     table = _route_numpy("--checkpoint", ck_path, "--probe", probe_path)
-    assert table.returncode == 0 and len(table.stdout.splitlines()) == 2 + SHAPE["layers"], table.stdout
+    assert table.returncode == 0 and len(table.stdout.splitlines()) == 3 + SHAPE["layers"], table.stdout
 
 
 def test_route_numpy_wrong_width_is_one_line_error(tmp_path):
