@@ -36,8 +36,14 @@ extension IDARouter {
 }
 
 extension SoftmaxRouter {
-    /// Visits gate.weight [E, D] and gate.bias [E] when present.
+    /// Visits gate.weight [E, D], gate.bias [E] when present, and expert_bias [E] (the selection bias)
+    /// when present: a buffer whose gradient stays zero, visited so snapshots and resumes carry it.
     public mutating func visitParameters(_ body: ParameterVisitor) {
         gate.visitParameters(prefix: "gate", body)
+        if !selectionBias.isEmpty {
+            var value = selectionBias, grad = [Float](repeating: 0, count: selectionBias.count)
+            body("expert_bias", [value.count], &value, &grad)
+            selectionBias = value
+        }
     }
 }

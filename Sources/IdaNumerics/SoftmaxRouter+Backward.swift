@@ -23,6 +23,7 @@ extension SoftmaxRouter {
                                   losses: SoftmaxLossWeights) -> Matrix {
         let n = result.tokens, e = experts, top = result.topK
         precondition(gateGrad.count == n * top)
+        if scoring == .sigmoid { return sigmoidBackward(gateGrad: gateGrad, result: result, cache: cache) }
         let (f, _) = balanceStatistics(result)
         var dlogits = Matrix(rows: n, cols: e)
         var dp = [Double](repeating: 0, count: e)
@@ -43,6 +44,27 @@ extension SoftmaxRouter {
             for x in 0..<e {
                 let p = result.posterior[r * e + x]
                 dlogits.data[r * e + x] = Float(p * (dp[x] - dot) + zScale * p)
+            }
+        }
+        return gate.backward(dlogits, input: cache.input) ?? Matrix(rows: n, cols: hiddenDim)
+    }
+
+    /// Sigmoid scores (no auxiliary or z-loss: the selection bias balances): gates w_j = s_j / S over
+    /// the selected experts, S their sum, so ds_j = (dw_j - sum_i dw_i w_i) / S; dlogit = ds s (1 - s).
+    /// The selection bias only chooses and gets no gradient.
+    mutating func sigmoidBackward(gateGrad: [Float], result: RoutingResult, cache: Cache) -> Matrix {
+        let n = result.tokens, e = experts, top = result.topK
+        var dlogits = Matrix(rows: n, cols: e)
+        for r in 0..<n {
+            var norm = 0.0, inner = 0.0
+            for j in 0..<top {
+                norm += cache.scores[r * e + Int(result.selected[r * top + j])]
+                inner += Double(gateGrad[r * top + j]) * Double(result.weights[r * top + j])
+            }
+            for j in 0..<top {
+                let x = Int(result.selected[r * top + j])
+                let s = cache.scores[r * e + x]
+                dlogits.data[r * e + x] = Float((Double(gateGrad[r * top + j]) - inner) / norm * s * (1 - s))
             }
         }
         return gate.backward(dlogits, input: cache.input) ?? Matrix(rows: n, cols: hiddenDim)

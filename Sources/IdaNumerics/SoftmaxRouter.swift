@@ -1,36 +1,62 @@
 import Foundation
 
-/// The baseline router: logits = W h (+ b), softmax, top-k, renormalised gates trained by the task loss.
+/// How a linear gate turns its logits into expert scores.
+public enum GateScoring: String, NamedChoice {
+    /// softmax over experts (Switch, Mixtral): scores sum to 1.
+    case softmax
+    /// An independent sigmoid per expert (DeepSeek-V3): scores in (0, 1), normalised over the
+    /// selected experts for the gates and over all experts for the entropy.
+    case sigmoid
+}
+
+/// The baseline routers: logits = W h (+ b), scores by softmax or sigmoid, top-k, renormalised gates
+/// trained by the task loss. With a selection bias (the `sigmoid-bias` router, auxiliary-loss-free
+/// balancing as in DeepSeek-V3) top-k picks by score + bias_e while the gates use the scores alone;
+/// the bias is not trained by gradients but moved toward balance after each step
+/// (`updateSelectionBias`).
 public struct SoftmaxRouter: Sendable, Equatable {
     /// Gate layer [E, D] with optional bias [E].
     public var gate: Linear
     /// Experts per token.
     public var topK: Int
+    /// Softmax or sigmoid scores.
+    public var scoring: GateScoring
+    /// Per-expert bias added to the scores for the top-k choice only [E], or empty for none.
+    public var selectionBias: [Float]
 
     /// What `backward` needs from `forward`.
     public struct Cache: Sendable {
         /// The router input h [N, D].
         public var input: Matrix
-        /// logsumexp of each token's logits [N] (for the z-loss).
+        /// logsumexp of each token's logits [N] (for the z-loss; zeros for sigmoid scores).
         public var logNormalizer: [Double]
+        /// The sigmoid scores s [N, E] (sigmoid scoring only; softmax probabilities are the posterior).
+        public var scores: [Double]
     }
 
-    /// A router over an existing gate layer.
-    public init(gate: Linear, topK: Int) throws(NumericsError) {
+    /// A router over an existing gate layer; `selectionBias` [E] or empty.
+    public init(gate: Linear, topK: Int, scoring: GateScoring = .softmax, selectionBias: [Float] = []) throws(NumericsError) {
         guard SizeLimits.within(gate.outputs, SizeLimits.experts) else {
             throw .invalidConfig("experts must be 1...\(SizeLimits.experts), got \(gate.outputs)")
         }
         guard topK >= 1, topK <= gate.outputs else {
             throw .invalidConfig("top-k must be 1...\(gate.outputs), got \(topK)")
         }
+        guard selectionBias.isEmpty || selectionBias.count == gate.outputs else {
+            throw .invalidConfig("selection bias has \(selectionBias.count) values for \(gate.outputs) experts")
+        }
+        guard selectionBias.allSatisfy(\.isFinite) else { throw .invalidConfig("selection bias is not finite") }
         self.gate = gate
         self.topK = topK
+        self.scoring = scoring
+        self.selectionBias = selectionBias
     }
 
-    /// A freshly initialised router.
-    public init(experts: Int, hiddenDim: Int, topK: Int, bias: Bool = false,
-                rng: inout SeededGenerator) throws(NumericsError) {
-        try self.init(gate: Linear(inputs: hiddenDim, outputs: experts, bias: bias, rng: &rng), topK: topK)
+    /// A freshly initialised router; `selectionBias` starts every expert's bias at 0.
+    public init(experts: Int, hiddenDim: Int, topK: Int, bias: Bool = false, scoring: GateScoring = .softmax,
+                selectionBias: Bool = false, rng: inout SeededGenerator) throws(NumericsError) {
+        try self.init(gate: Linear(inputs: hiddenDim, outputs: experts, bias: bias, rng: &rng), topK: topK,
+                      scoring: scoring, selectionBias: selectionBias ? [Float](repeating: 0, count: experts) : [])
     }
 
     /// Experts E.
@@ -51,6 +77,10 @@ public struct SoftmaxRouter: Sendable, Equatable {
         var selected = [Int32](repeating: 0, count: n * top)
         var weights = [Float](repeating: 0, count: n * top)
         var entropy = [Double](repeating: 0, count: n)
+        if scoring == .sigmoid {
+            let (result, scores) = sigmoidForward(logits)
+            return (result, Cache(input: h, logNormalizer: lse, scores: scores))
+        }
         probs.withUnsafeMutableBufferPointer { pp in
             selected.withUnsafeMutableBufferPointer { sel in
                 for r in 0..<n {
@@ -78,7 +108,61 @@ public struct SoftmaxRouter: Sendable, Equatable {
                                    expertProbabilities: probs, posterior: probs, posteriorWidth: e,
                                    entropyBits: entropy, logDensity: nil, topComponent: nil,
                                    latents: nil, reconstructionError: nil)
-        return (result, Cache(input: h, logNormalizer: lse))
+        return (result, Cache(input: h, logNormalizer: lse, scores: []))
+    }
+
+    /// Sigmoid scores s = sigmoid(logits), top-k by s + selection bias, gates s / sum of the selected
+    /// s; the expert distribution (entropy, posterior) is s normalised over all experts.
+    func sigmoidForward(_ logits: Matrix) -> (RoutingResult, [Double]) {
+        let n = logits.rows, e = experts, top = topK
+        var scores = [Double](repeating: 0, count: n * e)
+        var probs = [Double](repeating: 0, count: n * e)
+        var selected = [Int32](repeating: 0, count: n * top)
+        var weights = [Float](repeating: 0, count: n * top)
+        var entropy = [Double](repeating: 0, count: n)
+        var biased = [Double](repeating: 0, count: e)
+        let bias = selectionBias
+        for r in 0..<n {
+            var total = 0.0
+            for x in 0..<e {
+                let s = 1 / (1 + Foundation.exp(-Double(logits.data[r * e + x])))
+                scores[r * e + x] = s
+                total += s
+                biased[x] = bias.isEmpty ? s : s + Double(bias[x])
+            }
+            for x in 0..<e { probs[r * e + x] = scores[r * e + x] / total }
+            biased.withUnsafeBufferPointer { pb in
+                selected.withUnsafeMutableBufferPointer { sel in
+                    topKIndices(pb, k: top, into: UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)]))
+                }
+            }
+            var norm = 0.0
+            for j in 0..<top { norm += scores[r * e + Int(selected[r * top + j])] }
+            for j in 0..<top { weights[r * top + j] = Float(scores[r * e + Int(selected[r * top + j])] / norm) }
+            probs.withUnsafeBufferPointer { pp in
+                entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: pp[(r * e)..<((r + 1) * e)]))
+            }
+        }
+        let result = RoutingResult(tokens: n, topK: top, experts: e, selected: selected, weights: weights,
+                                   expertProbabilities: probs, posterior: probs, posteriorWidth: e,
+                                   entropyBits: entropy, logDensity: nil, topComponent: nil,
+                                   latents: nil, reconstructionError: nil)
+        return (result, scores)
+    }
+
+    /// Auxiliary-loss-free balancing: after a step, bias_e += rate where expert e took less than its
+    /// fair share of the batch's N*k assignments and -= rate where it took more (unchanged at exactly
+    /// the fair share). Does nothing without a selection bias.
+    public mutating func updateSelectionBias(_ result: RoutingResult, rate: Float) {
+        guard !selectionBias.isEmpty, result.tokens > 0 else { return }
+        var counts = [Int](repeating: 0, count: experts)
+        for s in result.selected { counts[Int(s)] += 1 }
+        // Compare counts with the fair count in integers: exact, whatever N * k is.
+        let assignments = result.tokens * result.topK
+        for x in 0..<experts {
+            let scaled = counts[x] * experts
+            if scaled < assignments { selectionBias[x] += rate } else if scaled > assignments { selectionBias[x] -= rate }
+        }
     }
 
     /// Switch-style balance term E * sum_e f_e P_e (unweighted): f_e = share of the N*k assignments to e,

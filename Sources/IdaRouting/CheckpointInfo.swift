@@ -8,6 +8,18 @@ public enum RouterKind: String, NamedChoice {
     case ida
     /// A softmax gate.
     case softmax
+    /// A sigmoid gate with a per-expert selection bias moved toward balance after each step, no
+    /// auxiliary loss (DeepSeek-V3's auxiliary-loss-free balancing).
+    case sigmoidBias = "sigmoid-bias"
+
+    /// The linear gate's scoring (nil for IDA).
+    public var gateScoring: GateScoring? {
+        switch self {
+        case .ida: return nil
+        case .softmax: return .softmax
+        case .sigmoidBias: return .sigmoid
+        }
+    }
 }
 
 /// What a checkpoint's `__metadata__` says about its routers.

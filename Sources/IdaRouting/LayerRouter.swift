@@ -7,6 +7,14 @@ public enum LayerRouter: Sendable, Equatable {
     /// A softmax router.
     case softmax(SoftmaxRouter)
 
+    /// The router kind of the contract (`idamoe.router`) this router is.
+    public var kind: RouterKind {
+        switch self {
+        case .ida: return .ida
+        case let .softmax(r): return r.scoring == .sigmoid || !r.selectionBias.isEmpty ? .sigmoidBias : .softmax
+        }
+    }
+
     /// Hidden width D the router reads.
     public var hiddenDim: Int {
         switch self {

@@ -25,6 +25,12 @@ public struct RouterCheckpoint: Sendable {
             case .softmax:
                 let gate = try reader.linear("\(prefix).gate", inputs: nil, outputs: info.config.experts)
                 routers[i] = .softmax(try Self.wrap(file.path, prefix) { try SoftmaxRouter(gate: gate, topK: info.config.topK) })
+            case .sigmoidBias:
+                let gate = try reader.linear("\(prefix).gate", inputs: nil, outputs: info.config.experts)
+                let bias = try reader.floats("\(prefix).expert_bias", shape: [info.config.experts])
+                routers[i] = .softmax(try Self.wrap(file.path, prefix) {
+                    try SoftmaxRouter(gate: gate, topK: info.config.topK, scoring: .sigmoid, selectionBias: bias)
+                })
             case .ida:
                 let encoder = try reader.stack("\(prefix).encoder", activation: info.config.activation)
                 let decoder = try reader.stack("\(prefix).decoder", activation: info.config.activation)

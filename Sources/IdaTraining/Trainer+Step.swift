@@ -105,6 +105,11 @@ extension Trainer {
             optimizer.update(name: name, value: &value, grad: grad, learningRate: isRouter ? routerLR : lr, decay: decay)
         }
         self.optimizer = optimizer
+        // Sigmoid-bias routers: each expert's selection bias moves toward balance by this step's load.
+        if config.router == .sigmoidBias {
+            let rate = Float(options.biasRate ?? 0)
+            for l in layers { model.blocks[l.layer].softmax?.updateSelectionBias(l.routing, rate: rate) }
+        }
 
         // Reactivation sees this step's routing after the update (docs/decisions.md).
         var dead: [Int: Int] = [:]

@@ -73,6 +73,12 @@ public final class Trainer {
     init(config: ModelConfig, options: TrainingOptions, runDir: String, resuming request: ResumeRequest?) throws {
         try config.validate()
         try options.validate()
+        if config.router == .sigmoidBias {
+            // The point of the baseline is balancing without an auxiliary loss; its backward has none.
+            for (key, weight) in [("auxLoss", options.auxLoss), ("zLoss", options.zLoss)] where weight != 0 {
+                throw SettingError.invalidSetting(key: key, problem: "must be 0 for the sigmoid-bias router, which balances by its selection bias")
+            }
+        }
         let corpus = try Corpus(paths: options.corpus)
         let dataset = Dataset(corpus: corpus, validationShare: options.validationShare, seed: options.seed,
                               maxDocument: config.context)

@@ -42,7 +42,9 @@ struct TrainCommandTests {
         // Exit 64 for a bad flag value (as every command), 1 for a problem met while running.
         let cases: [([String], String, Int32)] = [
             (["train", "--run-dir", dir + "/a", "--corpus", dir + "/nothing-here"] + tiny, "apt-get install fortunes", 1),
-            (["train", "--run-dir", dir + "/b", "--router", "hash"] + tiny, "Please provide one of 'ida' and 'softmax'", 64),
+            (["train", "--run-dir", dir + "/b", "--router", "hash"] + tiny, "Please provide one of 'ida', 'softmax' or 'sigmoid-bias'", 64),
+            (["train", "--run-dir", dir + "/b", "--router", "sigmoid-bias", "--z-loss", "0.1"] + tiny,
+             "--z-loss must be 0 for the sigmoid-bias router", 64),
             (["train", "--run-dir", dir + "/b", "--latent-norm", "layer"] + tiny, "'none' and 'rms'", 64),
             (["train", "--run-dir", dir + "/c", "--top-k", "9"] + tiny, "--top-k must be 1...4", 64),
             (["train", "--run-dir", dir + "/c"] + tiny + ["--heads", "3"], "--width must be a positive multiple of heads", 64),

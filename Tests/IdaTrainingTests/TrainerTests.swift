@@ -7,7 +7,7 @@ import IdaRouting
 
 @Suite("Trainer and run directories", .serialized)
 struct TrainerTests {
-    @Test("a short run writes a directory every reader accepts", arguments: [RouterKind.ida, .softmax])
+    @Test("a short run writes a directory every reader accepts", arguments: [RouterKind.ida, .softmax, .sigmoidBias])
     func shortRun(router: RouterKind) throws {
         let dir = temporaryDirectory()
         let corpus = try writeCorpus(in: dir)
@@ -48,8 +48,25 @@ struct TrainerTests {
         let probe = try Probe(path: RunLayout(dir + "/run").probe(step: 6))
         let metrics = try ProbeRouting(checkpoint: ck, probe: probe).run()
         #expect(metrics[1]?.tokens == probe.count)
+        #expect(ck.info.router == router && ck.routers[1]?.kind == router)
+        if router == .sigmoidBias, case let .softmax(r)? = ck.routers[1] {
+            // Six steps of +-0.001 from zero: every bias moved, none beyond six steps' worth.
+            #expect(r.selectionBias.count == 4 && r.selectionBias.allSatisfy { $0 != 0 && abs($0) <= 0.006 + 1e-6 }, "\(r.selectionBias)")
+        }
         // Only the newest optimizer state is kept.
         #expect(!FileManager.default.fileExists(atPath: RunLayout(dir + "/run").optimizer(step: 3)))
+    }
+
+    @Test("the sigmoid-bias router refuses an auxiliary or z-loss, naming the field")
+    func sigmoidBiasWithoutAuxLoss() throws {
+        let dir = temporaryDirectory()
+        var options = tinyOptions(corpus: try writeCorpus(in: dir))
+        options.auxLoss = 0.01
+        #expect {
+            try Trainer(config: tinyTrainingConfig(router: .sigmoidBias), options: options, runDir: dir + "/run")
+        } throws: { error in
+            "\(error)".contains("auxLoss") && "\(error)".contains("sigmoid-bias")
+        }
     }
 
     /// Killed after step 4 (the step-3 snapshot is the newest) or after step 2 (before the first

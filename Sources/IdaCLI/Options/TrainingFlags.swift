@@ -25,6 +25,8 @@ struct TrainingFlags: ParsableArguments {
     @Option(name: .customLong("aux-loss"), help: "Softmax router auxiliary balance loss weight \(defaultText(d.auxLoss)).")
     var auxLoss: Double?
     @Option(name: .customLong("z-loss"), help: "Softmax router z-loss weight \(defaultText(d.zLoss)).") var zLoss: Double?
+    @Option(name: .customLong("bias-rate"), help: "Sigmoid-bias router: selection-bias step toward balance per training step \(defaultText(d.biasRate ?? 0)).")
+    var biasRate: Double?
     @Option(name: .customLong("react-every"), help: "Steps between dead-component checks \(defaultText(d.reactEvery)).")
     var reactEvery: Int?
     @Option(name: .customLong("react-steps"), help: "Steps a dead component is pulled back \(defaultText(d.reactSteps)).")
@@ -51,6 +53,7 @@ struct TrainingFlags: ParsableArguments {
         if let evalEvery { o.evalEvery = evalEvery }
         if let auxLoss { o.auxLoss = auxLoss }
         if let zLoss { o.zLoss = zLoss }
+        if let biasRate { o.biasRate = biasRate }
         if let reactEvery { o.reactEvery = reactEvery }
         if let reactSteps { o.reactSteps = reactSteps }
         if let lambdaRec { o.reconstructionWeight = lambdaRec }
@@ -75,6 +78,7 @@ struct TrainingFlags: ParsableArguments {
         add("--eval-every", evalEvery)
         add("--aux-loss", auxLoss)
         add("--z-loss", zLoss)
+        add("--bias-rate", biasRate)
         add("--react-every", reactEvery)
         add("--react-steps", reactSteps)
         add("--lambda-rec", lambdaRec)
@@ -95,7 +99,7 @@ enum SettingFlags {
         "inputNorm": "--input-norm", "latentNorm": "--latent-norm", "logVarMin": "--log-var-min", "logVarMax": "--log-var-max",
         "steps": "--steps", "batch": "--batch", "learningRate": "--lr", "routerLearningRate": "--router-lr",
         "warmup": "--warmup", "seed": "--seed", "threads": "--threads", "snapshotEvery": "--snapshot-every",
-        "evalEvery": "--eval-every", "auxLoss": "--aux-loss", "zLoss": "--z-loss", "reactivation": "--reactivation",
+        "evalEvery": "--eval-every", "auxLoss": "--aux-loss", "zLoss": "--z-loss", "biasRate": "--bias-rate", "reactivation": "--reactivation",
         "reactEvery": "--react-every", "reactSteps": "--react-steps", "reconstructionWeight": "--lambda-rec",
         "reactivationWeight": "--lambda-react", "corpus": "--corpus", "nllToEncoder": "--nll-to-encoder",
     ]

@@ -25,6 +25,8 @@ public enum RunSettings {
         } else if model?["router"]?.string == "softmax" {
             let aux = training?["auxLoss"]?.double ?? 0
             parts.append(aux == 0 ? "no aux loss" : "aux \(NumberText.compact(aux))")
+        } else if model?["router"]?.string == "sigmoid-bias" {
+            parts.append("bias rate " + ((training?["biasRate"]?.double).map { NumberText.compact($0) } ?? "?"))
         }
         if let seed = training?["seed"]?.int { parts.append("seed \(seed)") }
         return parts.isEmpty ? nil : parts.joined(separator: " · ")

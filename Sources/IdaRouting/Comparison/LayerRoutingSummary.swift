@@ -103,7 +103,7 @@ public struct LayerRoutingSummary: Sendable, Equatable {
             case let .softmax(r): k = r.topK
             }
             var summary = LayerRoutingSummary(
-                layer: i, routerKind: .softmax, experts: router.experts, componentsPerExpert: 0, topK: k,
+                layer: i, routerKind: router.kind, experts: router.experts, componentsPerExpert: 0, topK: k,
                 selected: selected[slot], entropyBits: entropy[slot], load: m.load, cv: m.cv, topComponent: nil,
                 componentUsage: nil, priors: nil, means: nil, latentDim: 0)
             if case let .ida(r) = router {

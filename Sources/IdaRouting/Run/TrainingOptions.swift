@@ -50,6 +50,9 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     public var auxLoss = 0.0
     /// Softmax router z-loss weight beta.
     public var zLoss = 0.0
+    /// Sigmoid-bias router: how far each expert's selection bias moves per step toward balance
+    /// (DeepSeek-V3's gamma); absent in runs written before the router existed.
+    public var biasRate: Double? = 0.001
     /// Corpus files or folders (default: Debian's fortunes).
     public var corpus: [String] = [Self.defaultCorpus]
 
@@ -81,7 +84,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         try check(reactEvery >= 1, "reactEvery", "must be at least 1")
         try check(reactSteps >= 1, "reactSteps", "must be at least 1")
         for (key, weight) in [("auxLoss", auxLoss), ("zLoss", zLoss), ("reconstructionWeight", reconstructionWeight),
-                              ("reactivationWeight", reactivationWeight)] {
+                              ("reactivationWeight", reactivationWeight), ("biasRate", biasRate ?? 0)] {
             try check(weight >= 0 && weight.isFinite, key, "must be 0 or more")
         }
     }

@@ -42,9 +42,11 @@ public struct MoETransformer: Sendable {
                 switch config.router {
                 case .ida:
                     block.ida = try IDARouter(config: config.routerConfig, hiddenDim: d, hidden: config.routerHidden, rng: &rng)
-                case .softmax:
+                case .softmax, .sigmoidBias:
                     block.softmax = try SoftmaxRouter(experts: config.experts, hiddenDim: d, topK: config.topK,
-                                                      bias: config.gateBias, rng: &rng)
+                                                      bias: config.gateBias,
+                                                      scoring: config.router.gateScoring ?? .softmax,
+                                                      selectionBias: config.router == .sigmoidBias, rng: &rng)
                 }
             } else {
                 var mlp = ExpertMLP(kind: kind, width: d, hidden: config.expertHidden, rng: &rng)
