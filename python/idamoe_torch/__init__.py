@@ -1,0 +1,19 @@
+"""PyTorch producer of idamoe's file contract (docs/format.md, docs/python.md).
+
+- `IDARouter`, `SoftmaxRouter`: torch.nn.Module routers with the math of the Swift tool; their
+  state_dict names are the checkpoint contract's.
+- `save_routers`, `write_probe`: checkpoints and probes that `idamoe route`, `diff` and `inspect` read.
+- `RunWriter`: a live run directory (run.json, events.jsonl, snapshots) from any PyTorch loop, also
+  under torch.distributed (only rank 0 writes).
+"""
+from .files import collect_routers, save_routers, write_probe
+from .ida_router import IDARouter
+from .layers import ContractError
+from .reactivation import ReactivationConfig, ReactivationEvent
+from .routing import RouterOutput, StepStats
+from .softmax_router import SoftmaxRouter
+
+__all__ = [
+    "IDARouter", "SoftmaxRouter", "RouterOutput", "StepStats", "ReactivationConfig", "ReactivationEvent",
+    "ContractError", "collect_routers", "save_routers", "write_probe",
+]

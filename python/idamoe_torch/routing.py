@@ -1,0 +1,65 @@
+"""What a router's forward returns, the statistics it keeps for the event log, and top-k as the contract
+defines it (ties to the lower index)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+import torch
+
+
+@dataclass
+class RouterOutput:
+    """One forward pass of a router over N = h.numel() / D tokens (leading dimensions flattened)."""
+
+    #: Chosen experts [N, k], best first.
+    experts: torch.Tensor
+    #: Gate weights [N, k], summing to 1 per token, in h's dtype. IDA: no gradient (detached posteriors);
+    #: softmax: differentiable (trained by the task loss).
+    weights: torch.Tensor
+    #: The router's own loss to add to the task loss (IDA: L_nll + lambda_rec L_rec + lambda_react L_react
+    #: on the detached input; softmax: alpha aux + beta z); a zero tensor outside training.
+    loss: torch.Tensor
+
+
+@dataclass
+class StepStats:
+    """What one training forward measured, summed over tokens so that ranks can add them up."""
+
+    tokens: int
+    #: Assignments per expert [E] (N*k in total).
+    expert_counts: torch.Tensor
+    entropy_sum: float
+    #: IDA: sum of -log p(z), sum of squared reconstruction errors and their count (N*D), L_react,
+    #: tokens whose most probable component is k [K].
+    nll_sum: Optional[float] = None
+    rec_sum: Optional[float] = None
+    rec_count: Optional[int] = None
+    react: Optional[float] = None
+    component_counts: Optional[torch.Tensor] = None
+    #: Softmax: the unweighted auxiliary and z losses.
+    aux: Optional[float] = None
+    z: Optional[float] = None
+    #: IDA, local to this rank: latents [N, P] and log-densities [N] for drawing reactivation targets.
+    extras: Dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def top_k(scores: torch.Tensor, k: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(indices [N, k], renormalised scores [N, k]): the k largest scores, ties to the lower index."""
+    order = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+    selected = torch.gather(scores, 1, order)
+    return order, selected / selected.sum(dim=1, keepdim=True)
+
+
+def entropy_bits(q: torch.Tensor) -> torch.Tensor:
+    """-sum q log2 q per row [N] with 0 log 0 = 0 (float64)."""
+    q = q.double()
+    terms = torch.where(q > 0, q * torch.log2(torch.where(q > 0, q, torch.ones_like(q))), torch.zeros_like(q))
+    return -terms.sum(dim=1)
+
+
+def flatten_tokens(h: torch.Tensor, width: int, name: str) -> torch.Tensor:
+    """h [..., D] as [N, D], with a one-line error when D is not `width`."""
+    if h.dim() < 1 or h.shape[-1] != width:
+        raise ValueError(f"{name} expects hidden width {width}, got shape {list(h.shape)}")
+    return h.reshape(-1, width)
