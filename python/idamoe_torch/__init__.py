@@ -11,9 +11,10 @@ from .ida_router import IDARouter
 from .layers import ContractError
 from .reactivation import ReactivationConfig, ReactivationEvent
 from .routing import RouterOutput, StepStats
+from .run_writer import RunWriter
 from .softmax_router import SoftmaxRouter
 
 __all__ = [
     "IDARouter", "SoftmaxRouter", "RouterOutput", "StepStats", "ReactivationConfig", "ReactivationEvent",
-    "ContractError", "collect_routers", "save_routers", "write_probe",
+    "ContractError", "collect_routers", "save_routers", "write_probe", "RunWriter",
 ]
