@@ -6,7 +6,7 @@
 - `RunWriter`: a live run directory (run.json, events.jsonl, snapshots) from any PyTorch loop, also
   under torch.distributed (only rank 0 writes).
 """
-from .files import collect_routers, save_routers, write_probe
+from .files import collect_routers, load_routers, read_probe, save_routers, write_probe
 from .ida_router import IDARouter
 from .layers import ContractError
 from .reactivation import ReactivationConfig, ReactivationEvent
@@ -16,5 +16,5 @@ from .softmax_router import SoftmaxRouter
 
 __all__ = [
     "IDARouter", "SoftmaxRouter", "RouterOutput", "StepStats", "ReactivationConfig", "ReactivationEvent",
-    "ContractError", "collect_routers", "save_routers", "write_probe", "RunWriter",
+    "ContractError", "collect_routers", "load_routers", "read_probe", "save_routers", "write_probe", "RunWriter",
 ]

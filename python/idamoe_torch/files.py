@@ -129,3 +129,105 @@ def write_probe(path: str, tokens: torch.Tensor, hidden: Optional[Mapping[int, t
     if step is not None:
         meta["idamoe.step"] = str(int(step))
     publish(safetensors_bytes(tensors, metadata=meta), path)
+
+
+def _metadata_int(path: str, meta: Mapping[str, str], key: str, default: Optional[int] = None) -> int:
+    text = meta.get(key)
+    if text is None:
+        if default is None:
+            raise ContractError(f"{path}: metadata {key}: missing")
+        return default
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ContractError(f"{path}: metadata {key}: '{text}' is not an integer") from None
+
+
+def _stack_widths(path: str, tensors: Mapping[str, torch.Tensor], prefix: str) -> "list[int]":
+    """[in, out_0, out_1, ...] of the Linear stack `prefix.{j}`, j from 0 to the first gap."""
+    widths: "list[int]" = []
+    j = 0
+    while f"{prefix}.{j}.weight" in tensors:
+        w = tensors[f"{prefix}.{j}.weight"]
+        if w.dim() != 2 or (widths and w.shape[1] != widths[-1]):
+            raise ContractError(f"{path}: tensor {prefix}.{j}.weight has shape {list(w.shape)}, expected [*, {widths[-1] if widths else '*'}]")
+        widths = widths or [int(w.shape[1])]
+        widths.append(int(w.shape[0]))
+        j += 1
+    if not widths:
+        raise ContractError(f"{path}: missing tensor {prefix}.0.weight")
+    return widths
+
+
+def load_routers(path: str) -> Dict[int, Router]:
+    """The routers of a checkpoint (docs/format.md) as modules, {block: router}, for routing or further
+    training in PyTorch; settings from `__metadata__`, widths from the tensors."""
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as f:
+        meta = dict(f.metadata() or {})
+        names = [n for n in f.keys() if n.startswith("layers.")]
+        tensors = {n: f.get_tensor(n) for n in names}
+    if meta.get("idamoe.format") != "1":
+        raise ContractError(f"{path}: metadata idamoe.format: {meta.get('idamoe.format')!r} is not 1")
+    kind = meta.get("idamoe.router")
+    if kind not in ("ida", "softmax"):
+        raise ContractError(f"{path}: metadata idamoe.router: unknown router {kind!r} (ida or softmax)")
+    try:
+        layers = sorted(int(p) for p in meta.get("idamoe.moe_layers", "").split(","))
+    except ValueError:
+        raise ContractError(f"{path}: metadata idamoe.moe_layers: {meta.get('idamoe.moe_layers')!r} is not a list of block indices") from None
+    experts = _metadata_int(path, meta, "idamoe.experts")
+    top_k = _metadata_int(path, meta, "idamoe.top_k", 2)
+    out: Dict[int, Router] = {}
+    for i in layers:
+        pre = f"layers.{i}.router."
+        own = {n[len(pre):]: t for n, t in tensors.items() if n.startswith(pre)}
+        if kind == "softmax":
+            if "gate.weight" not in own:
+                raise ContractError(f"{path}: missing tensor {pre}gate.weight")
+            router: Router = SoftmaxRouter(int(own["gate.weight"].shape[1]), experts=experts, top_k=top_k,
+                                           bias="gate.bias" in own)
+        else:
+            enc = _stack_widths(path, own, "encoder")
+            router = IDARouter(enc[0], experts=experts,
+                               components_per_expert=_metadata_int(path, meta, "idamoe.components_per_expert"),
+                               latent_dim=_metadata_int(path, meta, "idamoe.latent_dim"), top_k=top_k, hidden=enc[1:-1],
+                               activation=meta.get("idamoe.activation", "gelu"),
+                               expert_score=meta.get("idamoe.expert_score", "max"),
+                               input_norm=meta.get("idamoe.input_norm", "none"),
+                               latent_norm=meta.get("idamoe.latent_norm", "none"),
+                               log_var_min=float(meta.get("idamoe.log_var_min", "-3.0e38")),
+                               log_var_max=float(meta.get("idamoe.log_var_max", "3.0e38")))
+        try:
+            router.load_state_dict({n: t.float() for n, t in own.items()}, strict=True)
+        except RuntimeError as e:
+            raise ContractError(f"{path}: routers of block {i} do not fit the metadata: {str(e).splitlines()[0]}") from None
+        out[i] = router
+    return out
+
+
+def read_probe(path: str) -> "tuple[torch.Tensor, Dict[int, torch.Tensor], Dict[str, str]]":
+    """(tokens [N], {block: hidden [N, D] float32}, metadata) of a probe; non-finite hidden values and
+    row counts that differ from N are one-line errors."""
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as f:
+        meta = dict(f.metadata() or {})
+        keys = list(f.keys())
+        if "tokens" not in keys:
+            raise ContractError(f"{path}: missing tensor tokens")
+        tokens = f.get_tensor("tokens").reshape(-1)
+        hidden: Dict[int, torch.Tensor] = {}
+        for name in keys:
+            m = re.fullmatch(r"layers\.(\d+)\.hidden", name)
+            if not m:
+                continue
+            h = f.get_tensor(name).float()
+            if h.dim() != 2 or h.shape[0] != tokens.numel():
+                raise ContractError(f"{path}: tensor {name} has shape {list(h.shape)}, expected [{tokens.numel()}, D]")
+            if not bool(torch.isfinite(h).all()):
+                bad = int((~torch.isfinite(h)).reshape(-1).nonzero()[0])
+                raise ContractError(f"{path}: tensor {name} holds a non-finite value at element {bad}")
+            hidden[int(m.group(1))] = h
+    return tokens, dict(sorted(hidden.items())), meta
