@@ -21,7 +21,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, cast
 
 import torch
 import torch.distributed as dist
@@ -188,6 +188,10 @@ class MoETransformer(nn.Module):
             router_loss = router_loss + loss
         return self.norm(x) @ self.tok_emb.weight.T, router_loss
 
+    def routers(self) -> List[nn.Module]:
+        """The router of every block, in block order."""
+        return [cast(Block, b).moe.router for b in self.blocks]
+
 
 def make_router(args: argparse.Namespace, block: int) -> nn.Module:
     if args.router == "softmax":
@@ -252,20 +256,20 @@ def train(rank: int, world: int, port: int, args: argparse.Namespace, domains: L
         # Place every mixture on the router inputs of one batch (the same batch on every rank).
         first = windows(train_stream, args.batch, args.context, torch.Generator().manual_seed(args.seed ^ 0x1DA1))
         inputs: Dict[int, torch.Tensor] = {}
-        hooks = [b.moe.router.register_forward_pre_hook(lambda _m, a, i=i: inputs.__setitem__(i, a[0].detach()))
-                 for i, b in enumerate(model.blocks)]
+        hooks = [r.register_forward_pre_hook(lambda _m, a, i=i: inputs.__setitem__(i, a[0].detach()))
+                 for i, r in enumerate(model.routers())]
         with torch.no_grad():
             model(first[:, :-1])
         for h in hooks:
             h.remove()
-        for i, b in enumerate(model.blocks):
-            b.moe.router.initialize_mixture(inputs[i], generator=torch.Generator().manual_seed(args.seed + i))
+        for i, r in enumerate(model.routers()):
+            cast(IDARouter, r).initialize_mixture(inputs[i], generator=torch.Generator().manual_seed(args.seed + i))
     net: nn.Module = DistributedDataParallel(model, find_unused_parameters=True) if world > 1 else model
-    router_params = [p for b in model.blocks for p in b.moe.router.parameters()] if args.router == "ida" else []
+    router_params = [p for r in model.routers() for p in r.parameters()] if args.router == "ida" else []
     routed = {id(p) for p in router_params}
     decay = [p for n, p in model.named_parameters() if id(p) not in routed and p.dim() == 2 and "emb" not in n]
     plain = [p for n, p in model.named_parameters() if id(p) not in routed and not (p.dim() == 2 and "emb" not in n)]
-    groups = [dict(params=decay, weight_decay=0.1), dict(params=plain, weight_decay=0.0)]
+    groups: List[Dict[str, Any]] = [dict(params=decay, weight_decay=0.1), dict(params=plain, weight_decay=0.0)]
     if router_params:
         groups.append(dict(params=router_params, weight_decay=0.0, router=True))
     opt = torch.optim.AdamW(groups, lr=args.lr)
@@ -298,7 +302,7 @@ def train(rank: int, world: int, port: int, args: argparse.Namespace, domains: L
         opt.zero_grad(set_to_none=True)
         (loss + router_loss).backward()
         # Backbone and router gradients answer to different losses: clipped separately, as idamoe train does.
-        grad_norm = nn.utils.clip_grad_norm_([p for g in groups[:2] for p in g["params"]], 1.0)
+        grad_norm = nn.utils.clip_grad_norm_(decay + plain, 1.0)
         router_norm = nn.utils.clip_grad_norm_(router_params, 1.0) if router_params else None
         opt.step()
         writer.step(step, loss.item(), lr=lr, router_lr=router_lr if router_params else None,

@@ -14,6 +14,7 @@ import torch
 from torch_support import REPO, compare_routes, route_lines
 
 from idamoe_torch import load_routers, write_probe
+from idamoe_torch.__main__ import main
 
 N, D = 400, 12
 
@@ -51,10 +52,11 @@ def test_fit_ida_writes_a_checkpoint_idamoe_routes(tmp_path: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_probe_without_hidden_states_is_one_line_error(tmp_path: Path) -> None:
+def test_probe_without_hidden_states_is_one_line_error(tmp_path: Path, capsys) -> None:
     probe = tmp_path / "tokens-only.safetensors"
     write_probe(str(probe), torch.arange(10))
-    proc = fit("--probe", str(probe), "--out", str(tmp_path / "c.safetensors"), "--experts", "2")
-    assert proc.returncode == 1 and proc.stdout == ""
-    assert proc.stderr.count("\n") == 1 and "no layers.{i}.hidden" in proc.stderr, proc.stderr
+    code = main(["fit-ida", "--probe", str(probe), "--out", str(tmp_path / "c.safetensors"), "--experts", "2"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "no layers.{i}.hidden" in err, err
     assert not (tmp_path / "c.safetensors").exists()

@@ -156,10 +156,14 @@ class IDARouter(nn.Module):
             return []
         if stats is None:
             from .distributed import sum_over_ranks
+            if local.component_counts is None:
+                raise ValueError("IDARouter.observe: the last forward kept no component counts")
             summed = sum_over_ranks(torch.cat([torch.tensor([float(local.tokens)], dtype=torch.float64),
                                                local.component_counts]))
             tokens, counts = int(summed[0]), summed[1:].numpy()
         else:
+            if stats.component_counts is None:
+                raise ValueError("IDARouter.observe: statistics without component counts (not an IDA router's)")
             tokens, counts = stats.tokens, stats.component_counts.numpy()
         return self.reactivation.observe(step, self.gmm, self.components_per_expert, counts, tokens,
                                          local.extras.get("latents"), local.extras.get("log_density"))

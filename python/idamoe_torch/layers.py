@@ -60,14 +60,15 @@ class LinearStack(nn.ModuleList):
     def __init__(self, widths: Sequence[int], activation: str, bias: bool = True) -> None:
         if len(widths) < 2 or any(w < 1 for w in widths):
             raise ContractError(f"a linear stack needs at least two positive widths, got {list(widths)}")
-        super().__init__(nn.Linear(a, b, bias=bias) for a, b in zip(widths[:-1], widths[1:]))
-        self.activation = check_choice("activation", activation, ACTIVATIONS)
-        for layer in self:
+        layers = [nn.Linear(a, b, bias=bias) for a, b in zip(widths[:-1], widths[1:])]
+        for layer in layers:
             # As the Swift router initialises a Linear: uniform(-1/sqrt(in), 1/sqrt(in)), zero bias.
             bound = 1.0 / float(layer.in_features) ** 0.5
             nn.init.uniform_(layer.weight, -bound, bound)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
+        super().__init__(layers)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         """x [N, in] -> [N, out]."""

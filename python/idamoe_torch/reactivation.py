@@ -126,17 +126,19 @@ class ReactivationState:
         need: List[int] = []
         for c in range(k):
             low = self.usage[c] < threshold and priors[c] < threshold
-            info = dict(component=c, expert=c // components_per_expert, prior=float(priors[c]), usage=float(self.usage[c]))
+            def event(kind: str, c: int = c) -> ReactivationEvent:
+                return ReactivationEvent(event=kind, component=c, expert=c // components_per_expert,
+                                         prior=float(priors[c]), usage=float(self.usage[c]))
             if self.dead[c] and not low:
                 self.dead[c] = False
                 self.remaining[c] = 0
                 if self.targets is not None:
                     self.targets[c] = float("nan")
-                events.append(ReactivationEvent(event="revived", **info))
+                events.append(event("revived"))
             elif not self.dead[c] and low:
                 self.dead[c] = True
                 need.append(c)
-                events.append(ReactivationEvent(event="died", **info))
+                events.append(event("died"))
             elif self.dead[c] and self.remaining[c] == 0:
                 need.append(c)
         if self.config.mode == "off" or not need or latents is None or log_density is None:

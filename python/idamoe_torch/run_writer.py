@@ -170,10 +170,10 @@ class RunWriter:
         runs IDA reactivation (same decisions on every rank), and logs the `step` event (loss: this
         rank's mean, averaged over ranks weighted by tokens) and any `reactivation` events. Returns the
         events (all of them, on every rank)."""
-        local = [(i, r, r.last_stats) for i, r in self.routers.items()]
-        missing = [i for i, _, s in local if s is None]
+        missing = [i for i, r in self.routers.items() if r.last_stats is None]
         if missing:
             raise ContractError(f"RunWriter.step: the routers of blocks {missing} have not run a training forward")
+        local = [(i, r, r.last_stats) for i, r in self.routers.items() if r.last_stats is not None]
         pieces: List[torch.Tensor] = []
         for _, r, s in local:
             pieces.append(_pack(r, s))
@@ -278,6 +278,8 @@ def _pack(router: Router, s: StepStats) -> torch.Tensor:
     parts = [torch.tensor([float(s.tokens), s.entropy_sum]), s.expert_counts.double()]
     if isinstance(router, IDARouter):
         parts.append(torch.tensor([s.nll_sum or 0.0, s.rec_sum or 0.0, float(s.rec_count or 0)]))
+        if s.component_counts is None:
+            raise ContractError("RunWriter.step: IDA statistics without component counts")
         parts.append(s.component_counts.double())
     else:
         parts.append(torch.tensor([(s.aux or 0.0) * s.tokens, (s.z or 0.0) * s.tokens]))
