@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from idamoe_torch import IDARouter, ReactivationConfig, RunWriter, SoftmaxRouter
+from idamoe_torch import IDARouter, ReactivationConfig, RunWriter, SoftmaxRouter, combine_experts
 from idamoe_torch.reactivation import SplitMix64
 
 # ------------------------------------------------------------------------------------------------
@@ -140,12 +140,7 @@ class MoE(nn.Module):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         flat = x.reshape(-1, x.shape[-1])
         route = self.router(flat)
-        out = torch.zeros_like(flat)
-        for e, expert in enumerate(self.experts):
-            rows, slot = (route.experts == e).nonzero(as_tuple=True)
-            if rows.numel():
-                out.index_add_(0, rows, expert(flat[rows]) * route.weights[rows, slot, None])
-        return out.reshape(x.shape), route.loss
+        return combine_experts(route, flat, list(self.experts)).reshape(x.shape), route.loss
 
 
 class Block(nn.Module):

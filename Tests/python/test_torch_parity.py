@@ -14,7 +14,7 @@ import torch
 
 from torch_support import compare_routes, route_lines
 
-from idamoe_torch import IDARouter, SoftmaxRouter, save_routers, write_probe
+from idamoe_torch import IDARouter, SoftmaxRouter, combine_experts, save_routers, write_probe
 
 D, N, BLOCKS = 24, 300, (1, 3)
 
@@ -99,3 +99,17 @@ def test_mixed_settings_are_one_line_error(tmp_path: Path) -> None:
         save_routers(str(tmp_path / "x.safetensors"), {0: a, 1: b})
     assert "\n" not in str(err.value)
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_combine_experts_is_the_gate_weighted_sum() -> None:
+    torch.manual_seed(2)
+    r = SoftmaxRouter(6, experts=3, top_k=2)
+    experts = [torch.nn.Linear(6, 6) for _ in range(3)]
+    h = torch.randn(10, 6)
+    route = r(h)
+    got = combine_experts(route, h, experts)
+    want = torch.stack([sum(route.weights[n, j] * experts[int(route.experts[n, j])](h[n]) for j in range(2))
+                        for n in range(10)])
+    assert torch.allclose(got, want, atol=1e-6)
+    got.sum().backward()  # softmax gates stay differentiable through the combination
+    assert r.gate.weight.grad is not None and float(r.gate.weight.grad.abs().sum()) > 0

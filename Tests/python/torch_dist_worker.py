@@ -19,7 +19,7 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from idamoe_torch import IDARouter, ReactivationConfig, RunWriter, SoftmaxRouter
+from idamoe_torch import IDARouter, ReactivationConfig, RunWriter, SoftmaxRouter, combine_experts
 
 D, E, VOCAB, T, B = 16, 4, 64, 8, 4
 
@@ -33,12 +33,7 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor) -> "tuple[torch.Tensor, torch.Tensor]":
         flat = x.reshape(-1, D)
         out = self.router(flat)
-        mixed = torch.zeros_like(flat)
-        for e, expert in enumerate(self.experts):
-            rows, slot = (out.experts == e).nonzero(as_tuple=True)
-            if rows.numel():
-                mixed.index_add_(0, rows, expert(flat[rows]) * out.weights[rows, slot, None])
-        return x + mixed.reshape(x.shape), out.loss
+        return x + combine_experts(out, flat, list(self.experts)).reshape(x.shape), out.loss
 
 
 class Tiny(nn.Module):

@@ -10,11 +10,11 @@ from .files import collect_routers, load_routers, read_probe, save_routers, writ
 from .ida_router import IDARouter
 from .layers import ContractError
 from .reactivation import ReactivationConfig, ReactivationEvent
-from .routing import RouterOutput, StepStats
+from .routing import RouterOutput, StepStats, combine_experts
 from .run_writer import RunWriter
 from .softmax_router import SoftmaxRouter
 
 __all__ = [
-    "IDARouter", "SoftmaxRouter", "RouterOutput", "StepStats", "ReactivationConfig", "ReactivationEvent",
+    "IDARouter", "SoftmaxRouter", "RouterOutput", "combine_experts", "StepStats", "ReactivationConfig", "ReactivationEvent",
     "ContractError", "collect_routers", "load_routers", "read_probe", "save_routers", "write_probe", "RunWriter",
 ]

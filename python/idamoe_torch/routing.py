@@ -3,7 +3,7 @@ defines it (ties to the lower index)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 
@@ -63,3 +63,14 @@ def flatten_tokens(h: torch.Tensor, width: int, name: str) -> torch.Tensor:
     if h.dim() < 1 or h.shape[-1] != width:
         raise ValueError(f"{name} expects hidden width {width}, got shape {list(h.shape)}")
     return h.reshape(-1, width)
+
+
+def combine_experts(route: RouterOutput, h: torch.Tensor, experts: Sequence[Callable[[torch.Tensor], torch.Tensor]]) -> torch.Tensor:
+    """sum_j weights[n, j] * experts[experts[n, j]](h[n]) for h [N, D] routed by `route`: each expert runs
+    once on the tokens sent to it; an expert without tokens does not run. Returns [N, D]."""
+    out = torch.zeros_like(h)
+    for e, expert in enumerate(experts):
+        rows, slot = (route.experts == e).nonzero(as_tuple=True)
+        if rows.numel():
+            out.index_add_(0, rows, expert(h[rows]) * route.weights[rows, slot, None].to(h.dtype))
+    return out
