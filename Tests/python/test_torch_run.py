@@ -80,3 +80,26 @@ def test_inspect_reads_the_run(two_rank_run):
     rows = [line.strip("│ ").split() for line in timeline.splitlines()]
     for step in (2, 4, STEPS):
         assert any(r[:1] == [str(step)] and f"{losses[step]:.3f}" in r for r in rows), f"step {step}:\n{timeline}"
+
+
+def test_step_sums_micro_batches_and_refuses_a_step_without_forward(tmp_path: Path) -> None:
+    """Gradient accumulation: the step event counts every forward since the last step; a step with no
+    training forward since the last one is a one-line error rather than a repeat of stale numbers."""
+    from idamoe_torch import ContractError, IDARouter, RunWriter
+
+    torch.manual_seed(4)
+    router = IDARouter(8, experts=3, components_per_expert=2, latent_dim=3, hidden=(4,))
+    writer = RunWriter(str(tmp_path / "run"), {2: router}, probe_tokens=torch.arange(5),
+                       probe_forward=lambda t: router(torch.randn(t.numel(), 8)))
+    parts = [router(torch.randn(n, 8)) for n in (7, 5)]
+    counts = sum(torch.bincount(p.experts.reshape(-1), minlength=3) for p in parts)
+    writer.step(1, 2.0)
+    with pytest.raises(ContractError, match=r"ran no training forward") as err:
+        writer.step(2, 2.0)
+    assert "\n" not in str(err.value)
+    writer.snapshot(1)
+    writer.finish(1)
+    lines = [json.loads(l) for l in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    step = next(l for l in lines if l["kind"] == "step")
+    assert step["layers"][0]["load"] == pytest.approx((counts / counts.sum()).tolist(), abs=2e-6)
+    assert [l["kind"] for l in lines] == ["start", "step", "snapshot", "done"]

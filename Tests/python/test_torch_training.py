@@ -48,8 +48,8 @@ def python_steps(routers: Dict[int, IDARouter], h: Dict[int, torch.Tensor], step
             with torch.no_grad():
                 for p in r.parameters():
                     p -= lr * p.grad
+            s = r.step_stats
             events = r.observe(step)
-            s = r.last_stats
             lines.append(dict(step=step, layer=b, nll=s.nll_sum / s.tokens, rec=s.rec_sum / s.rec_count, react=s.react,
                               dead=r.reactivation.dead_count))
             lines.extend(dict(step=step, layer=b, event=e.event, component=e.component, expert=e.expert, prior=e.prior,

@@ -79,7 +79,7 @@ def worker(rank: int, world: int, port: int, run_dir: str, results: str, steps: 
         opt.zero_grad()
         (loss + router_loss).backward()
         opt.step()
-        counts.append({i: block.router.last_stats.expert_counts.tolist() for i, block in enumerate(model.layers)})
+        counts.append({i: block.router.step_stats.expert_counts.tolist() for i, block in enumerate(model.layers)})
         writer.step(step, loss.item(), lr=0.05)
         if step % 2 == 0 or step == steps:  # as the Swift trainer: on schedule and at the last step
             writer.snapshot(step)

@@ -23,13 +23,11 @@ def is_writer() -> bool:
 def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
     """The element-wise sum of `values` over every rank (the tensor itself without a process group).
 
-    Reduced on the CPU in float64 under gloo, on the tensor's device otherwise (NCCL needs CUDA).
+    Reduced in float64 on the CPU (gloo) or the current CUDA device (NCCL), returned on the tensor's device.
     """
     if not active():
         return values
-    backend = dist.get_backend()
-    device = values.device if backend != "gloo" else torch.device("cpu")
-    out = values.detach().to(device=device, dtype=torch.float64).clone()
+    out = values.detach().to(device=_collective_device(), dtype=torch.float64).clone()
     dist.all_reduce(out, op=dist.ReduceOp.SUM)
     return out.to(values.device)
 
@@ -38,8 +36,13 @@ def broadcast_from_writer(values: torch.Tensor) -> torch.Tensor:
     """Rank 0's `values` on every rank (same shape and dtype on all ranks)."""
     if not active():
         return values
-    backend = dist.get_backend()
-    device = values.device if backend != "gloo" else torch.device("cpu")
-    out = values.detach().to(device).clone()
+    out = values.detach().to(_collective_device()).clone()
     dist.broadcast(out, src=0)
     return out.to(values.device)
+
+
+def _collective_device() -> torch.device:
+    """Where the process group's backend reduces: the current CUDA device for NCCL, else the CPU."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")

@@ -10,7 +10,7 @@ from torch import nn
 from .layers import EXPERT_SCORES, NORMS, ContractError, LinearStack, check_choice, rms_normalize
 from .mixture import DiagonalMixture
 from .reactivation import ReactivationConfig, ReactivationEvent, ReactivationState
-from .routing import RouterOutput, StepStats, entropy_bits, flatten_tokens, top_k
+from .routing import RouterOutput, StepStats, accumulate, entropy_bits, flatten_tokens, top_k
 
 
 class IDARouter(nn.Module):
@@ -60,8 +60,9 @@ class IDARouter(nn.Module):
         self.gmm = DiagonalMixture(experts * components_per_expert, latent_dim, log_var_min, log_var_max)
         #: Reactivation bookkeeping (not in state_dict: checkpoints hold the router only).
         self.reactivation = ReactivationState(self.components, reactivation or ReactivationConfig(), seed)
-        #: Statistics of the last training forward (None before one).
-        self.last_stats: Optional[StepStats] = None
+        #: Statistics of the training forwards since the last `observe` (summed over micro-batches), None
+        #: when there was none.
+        self.step_stats: Optional[StepStats] = None
 
     @property
     def components(self) -> int:
@@ -133,7 +134,7 @@ class IDARouter(nn.Module):
         rec = squares.mean() if n else squares.sum()
         react = self.reactivation.loss(self.gmm)
         loss = nll + self.reconstruction_weight * rec.double() + self.reactivation_weight * react
-        self.last_stats = StepStats(
+        self.step_stats = accumulate(self.step_stats, StepStats(
             tokens=n,
             expert_counts=torch.bincount(decided["experts"].reshape(-1), minlength=self.experts).double().cpu(),
             entropy_sum=float(decided["entropy_bits"].sum()),
@@ -143,15 +144,15 @@ class IDARouter(nn.Module):
             react=float(react.detach()),
             component_counts=torch.bincount(decided["top_component"], minlength=self.components).double().cpu(),
             extras=dict(latents=z.detach(), log_density=decided["log_density"].detach()),
-        )
+        ))
         return RouterOutput(decided["experts"], weights, loss.float())
 
     def observe(self, step: int, stats: Optional[StepStats] = None) -> List[ReactivationEvent]:
         """Reactivation after the optimizer step (as the Swift trainer orders it): updates the usage from
-        the last training forward and every `every` steps flags dead and revived components, resetting
-        or pulling them. `stats` holds counts summed over ranks (RunWriter passes them); without it
-        the local counts are summed over ranks here."""
-        local = self.last_stats
+        the training forwards since the last call and every `every` steps flags dead and revived
+        components, resetting or pulling them. `stats` holds counts summed over ranks (RunWriter passes
+        them); without it the local counts are summed over ranks here. Consumes `step_stats`."""
+        local, self.step_stats = self.step_stats, None
         if local is None:
             return []
         if stats is None:

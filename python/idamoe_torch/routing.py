@@ -43,6 +43,32 @@ class StepStats:
     #: IDA, local to this rank: latents [N, P] and log-densities [N] for drawing reactivation targets.
     extras: Dict[str, torch.Tensor] = field(default_factory=dict)
 
+    def merged(self, later: "StepStats") -> "StepStats":
+        """The statistics of two forwards of one optimizer step (gradient accumulation): counts and sums
+        added, the auxiliary and z losses weighted by tokens, L_react and the latents of the later one."""
+        def add(a: Optional[float], b: Optional[float]) -> Optional[float]:
+            return None if a is None or b is None else a + b
+
+        def weighted(a: Optional[float], b: Optional[float]) -> Optional[float]:
+            if a is None or b is None:
+                return None
+            return (a * self.tokens + b * later.tokens) / max(self.tokens + later.tokens, 1)
+
+        components = None
+        if self.component_counts is not None and later.component_counts is not None:
+            components = self.component_counts + later.component_counts
+        rec_count = None if self.rec_count is None or later.rec_count is None else self.rec_count + later.rec_count
+        return StepStats(tokens=self.tokens + later.tokens, expert_counts=self.expert_counts + later.expert_counts,
+                         entropy_sum=self.entropy_sum + later.entropy_sum, nll_sum=add(self.nll_sum, later.nll_sum),
+                         rec_sum=add(self.rec_sum, later.rec_sum), rec_count=rec_count, react=later.react,
+                         component_counts=components, aux=weighted(self.aux, later.aux), z=weighted(self.z, later.z),
+                         extras=later.extras)
+
+
+def accumulate(pending: Optional[StepStats], new: StepStats) -> StepStats:
+    """`new`, merged into the statistics still pending from earlier forwards of the same step."""
+    return new if pending is None else pending.merged(new)
+
 
 def top_k(scores: torch.Tensor, k: int) -> Tuple[torch.Tensor, torch.Tensor]:
     """(indices [N, k], renormalised scores [N, k]): the k largest scores, ties to the lower index."""

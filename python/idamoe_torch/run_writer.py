@@ -166,14 +166,16 @@ class RunWriter:
 
     def step(self, step: int, loss: float, *, lr: Optional[float] = None, router_lr: Optional[float] = None,
              grad_norm: Optional[float] = None, router_grad_norm: Optional[float] = None) -> List[ReactivationEvent]:
-        """After the optimizer step: sums the routers' statistics of the last training forward over ranks,
+        """After the optimizer step: sums the routers' statistics of the training forwards since the last
+        step (micro-batches of gradient accumulation included) over ranks,
         runs IDA reactivation (same decisions on every rank), and logs the `step` event (loss: this
         rank's mean, averaged over ranks weighted by tokens) and any `reactivation` events. Returns the
         events (all of them, on every rank)."""
-        missing = [i for i, r in self.routers.items() if r.last_stats is None]
+        missing = [i for i, r in self.routers.items() if r.step_stats is None]
         if missing:
-            raise ContractError(f"RunWriter.step: the routers of blocks {missing} have not run a training forward")
-        local = [(i, r, r.last_stats) for i, r in self.routers.items() if r.last_stats is not None]
+            raise ContractError(f"RunWriter.step({step}): the routers of blocks {missing} ran no training forward "
+                                "(train mode, gradients on) since the last step")
+        local = [(i, r, r.step_stats) for i, r in self.routers.items() if r.step_stats is not None]
         pieces: List[torch.Tensor] = []
         for _, r, s in local:
             pieces.append(_pack(r, s))
@@ -189,11 +191,13 @@ class RunWriter:
         for i, r, s in local:
             g, offset = _unpack(r, s, summed, offset)
             if isinstance(r, IDARouter):
-                events = r.observe(step, g)
+                events = r.observe(step, g)  # takes r.step_stats (its latents are this rank's draw pool)
                 all_events.extend(events)
                 for e in events:
                     self._event(step, "reactivation", event=e.event, layer=i, component=e.component, expert=e.expert,
                                 prior=e.prior, usage=e.usage)
+            else:
+                r.step_stats = None  # taken
             layers.append(_layer_fields(i, r, g))
         total_loss, total_tokens = float(summed[offset]), float(summed[offset + 1])
         fields: Dict[str, Any] = {"loss": round6(total_loss / max(total_tokens, 1.0)),

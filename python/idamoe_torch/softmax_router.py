@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .layers import ContractError
-from .routing import RouterOutput, StepStats, entropy_bits, flatten_tokens, top_k
+from .routing import RouterOutput, StepStats, accumulate, entropy_bits, flatten_tokens, top_k
 
 
 class SoftmaxRouter(nn.Module):
@@ -39,8 +39,9 @@ class SoftmaxRouter(nn.Module):
         nn.init.uniform_(self.gate.weight, -bound, bound)
         if self.gate.bias is not None:
             nn.init.zeros_(self.gate.bias)
-        #: Statistics of the last training forward (None before one).
-        self.last_stats: Optional[StepStats] = None
+        #: Statistics of the training forwards since RunWriter.step last took them (summed over
+        #: micro-batches), None when there was none.
+        self.step_stats: Optional[StepStats] = None
 
     def metadata(self) -> Dict[str, str]:
         """The checkpoint `__metadata__` entries of this router."""
@@ -68,7 +69,7 @@ class SoftmaxRouter(nn.Module):
         lse = torch.logsumexp(logits, dim=1)
         z = lse.pow(2).mean() if n else probs.new_zeros(())
         loss = self.aux_loss * aux + self.z_loss * z
-        self.last_stats = StepStats(tokens=n, expert_counts=counts.cpu(),
-                                    entropy_sum=float(entropy_bits(probs.detach()).sum()),
-                                    aux=float(aux.detach()), z=float(z.detach()))
+        self.step_stats = accumulate(self.step_stats, StepStats(
+            tokens=n, expert_counts=counts.cpu(), entropy_sum=float(entropy_bits(probs.detach()).sum()),
+            aux=float(aux.detach()), z=float(z.detach())))
         return RouterOutput(experts, weights.to(h.dtype), loss.float())
