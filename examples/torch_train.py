@@ -362,6 +362,8 @@ def free_port() -> int:
 
 def main() -> None:
     args = parse()
+    if os.path.exists(os.path.join(args.run_dir, "run.json")):
+        sys.exit(f"error: {args.run_dir} already holds a run; pick another --run-dir")
     domains = read_corpus(args.corpus)
     if args.nproc == 1:
         train(0, 1, 0, args, domains)
