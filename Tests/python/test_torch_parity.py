@@ -113,3 +113,18 @@ def test_combine_experts_is_the_gate_weighted_sum() -> None:
     assert torch.allclose(got, want, atol=1e-6)
     got.sum().backward()  # softmax gates stay differentiable through the combination
     assert r.gate.weight.grad is not None and float(r.gate.weight.grad.abs().sum()) > 0
+
+
+def test_routers_keep_their_precision_under_autocast_and_half_inputs() -> None:
+    """bfloat16 hidden states and autocast do not change the decisions: the routers compute in float32."""
+    torch.manual_seed(3)
+    ida = IDARouter(D, experts=4, components_per_expert=2, latent_dim=4, hidden=(8,))
+    soft = SoftmaxRouter(D, experts=4, top_k=2)
+    h = hidden_states(seed=1)[1].bfloat16()
+    for r in (ida, soft):
+        r.train()
+        want = r.route(h.float())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got = r(h)
+        assert got.weights.dtype == torch.bfloat16 and torch.equal(got.experts, want["experts"])
+        assert torch.allclose(got.weights.float(), want["weights"].float(), atol=1e-2)

@@ -86,8 +86,9 @@ class IDARouter(nn.Module):
         }
 
     def router_input(self, h: torch.Tensor) -> torch.Tensor:
-        """x = stopgrad(h) in float32 [N, D], RMS-normalised per token when input_norm is rms."""
-        x = flatten_tokens(h, self.hidden_dim, "IDARouter").detach().float()
+        """x = stopgrad(h) [N, D] in the router's precision (float32 unless it was cast), RMS-normalised per
+        token when input_norm is rms."""
+        x = flatten_tokens(h, self.hidden_dim, "IDARouter").detach().to(self.gmm.means.dtype)
         return rms_normalize(x) if self.input_norm == "rms" else x
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,19 +118,24 @@ class IDARouter(nn.Module):
 
     def forward(self, h: torch.Tensor) -> RouterOutput:  # type: ignore[override]
         """Routes h [..., D]; in training (with gradients enabled) also computes the router loss and the
-        step statistics the RunWriter logs."""
-        training = self.training and torch.is_grad_enabled()
+        step statistics the RunWriter logs. Autocast is off inside: the router computes in its own
+        (float32) precision, as the contract's math does."""
+        with torch.autocast(h.device.type, enabled=False):
+            if not (self.training and torch.is_grad_enabled()):
+                r = self.route(h)
+                return RouterOutput(r["experts"], r["weights"].to(h.dtype), h.new_zeros(()))
+            return self._train_forward(h)
+
+    def _train_forward(self, h: torch.Tensor) -> RouterOutput:
+        """The training forward: routing plus L_nll, L_rec, L_react and the step statistics."""
         x = self.router_input(h)
         z = self.encode(x)
         # L_nll trains the mixture only, unless it is allowed to reach the encoder (docs/decisions.md).
-        z_mixture = z if (training and self.nll_to_encoder) else z.detach()
-        log_joint = self.gmm.log_joint(z_mixture) if training else self.gmm.log_joint(z_mixture).detach()
-        decided = self._decide(log_joint)
+        z_mixture = z if self.nll_to_encoder else z.detach()
+        decided = self._decide(self.gmm.log_joint(z_mixture))
         weights = decided["weights"].to(h.dtype)
-        if not training:
-            return RouterOutput(decided["experts"], weights, h.new_zeros(()))
         n = x.shape[0]
-        nll = -decided["log_density"].mean() if n else log_joint.new_zeros(())
+        nll = -decided["log_density"].mean() if n else decided["log_density"].new_zeros(())
         squares = (self.decoder(z) - x).pow(2)
         rec = squares.mean() if n else squares.sum()
         react = self.reactivation.loss(self.gmm)

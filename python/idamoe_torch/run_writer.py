@@ -261,9 +261,10 @@ class RunWriter:
         captured: Dict[int, List[torch.Tensor]] = {i: [] for i in self.routers}
         handles = []
         for i, r in self.routers.items():
-            def hook(_module: nn.Module, args: tuple, block: int = i, width: int = r.hidden_dim) -> None:
-                captured[block].append(args[0].detach().reshape(-1, width).to("cpu", torch.float32))
-            handles.append(r.register_forward_pre_hook(hook))
+            def hook(_module: nn.Module, args: tuple, kwargs: dict, block: int = i, width: int = r.hidden_dim) -> None:
+                h = args[0] if args else kwargs["h"]
+                captured[block].append(h.detach().reshape(-1, width).to("cpu", torch.float32))
+            handles.append(r.register_forward_pre_hook(hook, with_kwargs=True))
         owner = self.model or nn.ModuleList(self.routers.values())
         modes = [(m, m.training) for m in owner.modules()]
         owner.eval()

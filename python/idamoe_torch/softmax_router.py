@@ -50,14 +50,20 @@ class SoftmaxRouter(nn.Module):
     def route(self, h: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Routing without training: experts, weights, probabilities [N, E], entropy_bits [N]."""
         with torch.no_grad():
-            probs = torch.softmax(self.gate(flatten_tokens(h, self.hidden_dim, "SoftmaxRouter").float()).double(), dim=1)
+            x = flatten_tokens(h, self.hidden_dim, "SoftmaxRouter").to(self.gate.weight.dtype)
+            probs = torch.softmax(self.gate(x).double(), dim=1)
             experts, weights = top_k(probs, self.top_k)
             return dict(experts=experts, weights=weights, probabilities=probs, entropy_bits=entropy_bits(probs))
 
     def forward(self, h: torch.Tensor) -> RouterOutput:  # type: ignore[override]
-        """Routes h [..., D]; the gates carry the task loss's gradient to the gate layer and to h."""
+        """Routes h [..., D]; the gates carry the task loss's gradient to the gate layer and to h.
+        Autocast is off inside: the gate computes in its own (float32) precision."""
+        with torch.autocast(h.device.type, enabled=False):
+            return self._forward(h)
+
+    def _forward(self, h: torch.Tensor) -> RouterOutput:
         x = flatten_tokens(h, self.hidden_dim, "SoftmaxRouter")
-        logits = self.gate(x.float()).double()
+        logits = self.gate(x.to(self.gate.weight.dtype)).double()
         probs = torch.softmax(logits, dim=1)
         experts, weights = top_k(probs, self.top_k)
         if not (self.training and torch.is_grad_enabled()):
