@@ -93,6 +93,8 @@ def test_step_sums_micro_batches_and_refuses_a_step_without_forward(tmp_path: Pa
                        probe_forward=lambda t: router(torch.randn(t.numel(), 8)))
     parts = [router(torch.randn(n, 8)) for n in (7, 5)]
     counts = sum(torch.bincount(p.experts.reshape(-1), minlength=3) for p in parts)
+    with pytest.raises(ContractError, match=r"the training loss is nan"):
+        writer.step(1, float("nan"))
     writer.step(1, 2.0)
     with pytest.raises(ContractError, match=r"ran no training forward") as err:
         writer.step(2, 2.0)

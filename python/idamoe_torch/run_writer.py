@@ -41,6 +41,17 @@ def step_name(step: int) -> str:
     return f"step-{step:08d}"
 
 
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float replaced by None (written null), as the contract writes them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def coefficient_of_variation(load: Sequence[float]) -> float:
     """Standard deviation over mean of the load (0 for an empty or all-zero load)."""
     if not load:
@@ -155,7 +166,7 @@ class RunWriter:
         """Appends one event line with a single write (rank 0; nothing elsewhere)."""
         if not self.writes or self._events_fd is None:
             return
-        obj = {**fields, "v": 1, "step": int(step), "time": round(time.time(), 3), "kind": kind}
+        obj = json_safe({**fields, "v": 1, "step": int(step), "time": round(time.time(), 3), "kind": kind})
         data = (json.dumps(obj, allow_nan=False, separators=(",", ":")) + "\n").encode()
         done = 0
         while done < len(data):
@@ -171,6 +182,8 @@ class RunWriter:
         runs IDA reactivation (same decisions on every rank), and logs the `step` event (loss: this
         rank's mean, averaged over ranks weighted by tokens) and any `reactivation` events. Returns the
         events (all of them, on every rank)."""
+        if not math.isfinite(float(loss)):
+            raise ContractError(f"RunWriter.step({step}): the training loss is {float(loss)}; nothing was logged")
         missing = [i for i, r in self.routers.items() if r.step_stats is None]
         if missing:
             raise ContractError(f"RunWriter.step({step}): the routers of blocks {missing} ran no training forward "
