@@ -1,0 +1,130 @@
+"""Parity: checkpoints and probes written by the PyTorch routers (python/idamoe_torch), routed by
+`idamoe route --jsonl`, give PyTorch's own decisions on every token except exact ties (weights within
+1e-4, log-densities within 1e-3 relative), for several activations, norms, score modes and top-k, and
+for softmax routers with and without a gate bias. The routers are trained a few steps first, so the
+files hold trained parameters rather than their initialisation.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict
+
+import pytest
+import torch
+
+from torch_support import compare_routes, route_lines
+
+from idamoe_torch import IDARouter, SoftmaxRouter, combine_experts, save_routers, write_probe
+
+D, N, BLOCKS = 24, 300, (1, 3)
+
+IDA_CASES = {
+    "gelu_max_rms_rms": dict(activation="gelu", expert_score="max", input_norm="rms", latent_norm="rms", top_k=2),
+    "gelu_tanh_sum_none_none_deep": dict(activation="gelu_tanh", expert_score="sum", input_norm="none",
+                                         latent_norm="none", top_k=3, hidden=(16, 12)),
+    "relu_max_top1": dict(activation="relu", expert_score="max", input_norm="rms", latent_norm="none", top_k=1),
+    "silu_sum_linear_encoder": dict(activation="silu", expert_score="sum", input_norm="none", latent_norm="rms",
+                                    top_k=2, hidden=()),
+    "tanh_max": dict(activation="tanh", expert_score="max", input_norm="rms", latent_norm="rms", top_k=2),
+}
+
+
+def hidden_states(seed: int) -> Dict[int, torch.Tensor]:
+    """Router inputs with some structure: a few clusters in D, scaled differently per block."""
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for b in BLOCKS:
+        centres = torch.randn(6, D, generator=g) * 3
+        pick = torch.randint(0, 6, (N,), generator=g)
+        out[b] = centres[pick] + torch.randn(N, D, generator=g) * (0.5 + b)
+    return out
+
+
+def train_a_little(routers: Dict[int, torch.nn.Module], h: Dict[int, torch.Tensor], steps: int = 5) -> None:
+    params = [p for r in routers.values() for p in r.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = sum(r(h[b]).loss for b, r in routers.items())
+        loss.backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("case", list(IDA_CASES))
+def test_ida_checkpoint_routes_as_pytorch_does(tmp_path: Path, case: str) -> None:
+    torch.manual_seed(11)
+    opts = dict(IDA_CASES[case])
+    hidden = opts.pop("hidden", (16,))
+    routers = {b: IDARouter(D, experts=5, components_per_expert=3, latent_dim=6, hidden=hidden, **opts)
+               for b in BLOCKS}
+    h = hidden_states(seed=len(case))
+    for b, r in routers.items():
+        r.initialize_mixture(h[b], generator=torch.Generator().manual_seed(b))
+    train_a_little(routers, h)
+    ck, probe = str(tmp_path / "ida.safetensors"), str(tmp_path / "probe.safetensors")
+    save_routers(ck, routers, step=5)
+    write_probe(probe, torch.arange(N) % 256, h)
+    routes = {b: r.route(h[b]) for b, r in routers.items()}
+    problems = compare_routes(route_lines(ck, probe), routes, N)
+    assert not problems, f"{case}: Swift and PyTorch disagree:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("bias,top_k", [(True, 2), (False, 1)])
+def test_softmax_checkpoint_routes_as_pytorch_does(tmp_path: Path, bias: bool, top_k: int) -> None:
+    torch.manual_seed(12)
+    routers = {b: SoftmaxRouter(D, experts=6, top_k=top_k, bias=bias, aux_loss=0.01, z_loss=0.001) for b in BLOCKS}
+    h = hidden_states(seed=3)
+    train_a_little(routers, h)
+    ck, probe = str(tmp_path / "softmax.safetensors"), str(tmp_path / "probe.safetensors")
+    save_routers(ck, routers)
+    write_probe(probe, torch.arange(N) % 256, {b: x.half().float() for b, x in h.items()})
+    routes = {b: r.route(h[b].half().float()) for b, r in routers.items()}
+    problems = compare_routes(route_lines(ck, probe), routes, N)
+    assert not problems, "Swift and PyTorch disagree:\n" + "\n".join(problems)
+
+
+def test_ties_go_to_the_lower_expert() -> None:
+    """Equal expert scores pick the lower index first, as the contract says."""
+    r = SoftmaxRouter(4, experts=4, top_k=2)
+    with torch.no_grad():
+        r.gate.weight.zero_()
+    out = r.route(torch.randn(5, 4))
+    assert out["experts"].tolist() == [[0, 1]] * 5
+
+
+def test_mixed_settings_are_one_line_error(tmp_path: Path) -> None:
+    a = IDARouter(8, experts=2, components_per_expert=2, latent_dim=3, hidden=(4,))
+    b = IDARouter(8, experts=2, components_per_expert=2, latent_dim=3, hidden=(4,), expert_score="sum")
+    with pytest.raises(ValueError, match=r"idamoe.expert_score is 'sum'") as err:
+        save_routers(str(tmp_path / "x.safetensors"), {0: a, 1: b})
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_combine_experts_is_the_gate_weighted_sum() -> None:
+    torch.manual_seed(2)
+    r = SoftmaxRouter(6, experts=3, top_k=2)
+    experts = [torch.nn.Linear(6, 6) for _ in range(3)]
+    h = torch.randn(10, 6)
+    route = r(h)
+    got = combine_experts(route, h, experts)
+    want = torch.stack([sum(route.weights[n, j] * experts[int(route.experts[n, j])](h[n]) for j in range(2))
+                        for n in range(10)])
+    assert torch.allclose(got, want, atol=1e-6)
+    got.sum().backward()  # softmax gates stay differentiable through the combination
+    assert r.gate.weight.grad is not None and float(r.gate.weight.grad.abs().sum()) > 0
+
+
+def test_routers_keep_their_precision_under_autocast_and_half_inputs() -> None:
+    """bfloat16 hidden states and autocast do not change the decisions: the routers compute in float32."""
+    torch.manual_seed(3)
+    ida = IDARouter(D, experts=4, components_per_expert=2, latent_dim=4, hidden=(8,))
+    soft = SoftmaxRouter(D, experts=4, top_k=2)
+    h = hidden_states(seed=1)[1].bfloat16()
+    for r in (ida, soft):
+        r.train()
+        want = r.route(h.float())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got = r(h)
+        assert got.weights.dtype == torch.bfloat16 and torch.equal(got.experts, want["experts"])
+        assert torch.allclose(got.weights.float(), want["weights"].float(), atol=1e-2)

@@ -1,0 +1,107 @@
+"""RunWriter under torch.distributed: a 2-process gloo run (torch_dist_worker.py) writes one run
+directory whose per-step loads are the sums over ranks, whose routers stay identical on both ranks
+through reactivation resets, whose snapshots `idamoe route` routes as PyTorch does, and which
+`idamoe inspect --headless` reads. Rank 1 does no file I/O.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from torch_support import HERE, compare_routes, route_lines, run_idamoe
+
+STEPS = 5  # snapshots at 2, 4 and the last step
+
+
+@pytest.fixture(scope="module", params=["ida", "softmax"])
+def two_rank_run(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp(f"dist-{request.param}")
+    run_dir, results = root / "run", root / "results"
+    results.mkdir()
+    proc = subprocess.run([sys.executable, "-W", "ignore", str(HERE / "torch_dist_worker.py"), str(run_dir), str(results),
+                           "2", str(STEPS), request.param], capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, f"2-process run failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+    ranks = [torch.load(results / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    return request.param, run_dir, ranks, events
+
+
+def test_loads_are_sums_over_ranks(two_rank_run):
+    _, _, ranks, events = two_rank_run
+    steps = [e for e in events if e["kind"] == "step"]
+    assert [e["step"] for e in steps] == list(range(1, STEPS + 1))
+    for e in steps:
+        for layer in e["layers"]:
+            i = layer["layer"]
+            summed = [a + b for a, b in zip(ranks[0]["counts"][e["step"] - 1][i], ranks[1]["counts"][e["step"] - 1][i])]
+            local = [c / sum(ranks[0]["counts"][e["step"] - 1][i]) for c in ranks[0]["counts"][e["step"] - 1][i]]
+            want = [c / sum(summed) for c in summed]
+            assert layer["load"] == pytest.approx(want, abs=2e-6), f"step {e['step']} layer {i}"
+            assert layer["load"] != pytest.approx(local, abs=2e-6), f"step {e['step']} layer {i}: rank 0's load alone"
+
+
+def test_only_rank_zero_writes_and_ranks_stay_identical(two_rank_run):
+    kind, run_dir, ranks, events = two_rank_run
+    assert not Path(f"{run_dir}-rank1").exists(), "rank 1 touched its run directory"
+    assert torch.equal(ranks[0]["fingerprint"], ranks[1]["fingerprint"]), "the ranks' parameters diverged"
+    kinds = [e["kind"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    assert [e["step"] for e in events if e["kind"] == "snapshot"] == [2, 4, 5]
+    if kind == "ida":
+        died = [e for e in events if e["kind"] == "reactivation" and e["event"] == "died"]
+        assert died, "no component died: the reset path (targets broadcast from rank 0) went untested"
+        last = [e for e in events if e["kind"] == "step"][-1]
+        assert [l["dead"] for l in last["layers"]] == [ranks[0]["dead"][i] for i in (0, 1)]
+
+
+def test_snapshot_routes_as_pytorch_does(two_rank_run):
+    _, run_dir, ranks, _ = two_rank_run
+    last = STEPS
+    snap = run_dir / "snapshots" / f"step-{last:08d}.safetensors"
+    probe = run_dir / "snapshots" / f"step-{last:08d}.probe.safetensors"
+    routes = ranks[0]["routes"]
+    problems = compare_routes(route_lines(str(snap), str(probe)), routes, routes[0]["experts"].shape[0])
+    assert not problems, "\n".join(problems)
+
+
+def test_inspect_reads_the_run(two_rank_run):
+    kind, run_dir, _, events = two_rank_run
+    frame = run_idamoe("inspect", str(run_dir), "--headless", "--size", "120x40").stdout
+    assert "finished" in frame and f"step {STEPS}" in frame, frame
+    assert f"{kind} router" in frame, frame
+    # The Timeline lists every snapshot with the loss its step event logged.
+    timeline = run_idamoe("inspect", str(run_dir), "--headless", "--size", "120x40", "--keys", "5").stdout
+    losses = {e["step"]: e["loss"] for e in events if e["kind"] == "step"}
+    rows = [line.strip("│ ").split() for line in timeline.splitlines()]
+    for step in (2, 4, STEPS):
+        assert any(r[:1] == [str(step)] and f"{losses[step]:.3f}" in r for r in rows), f"step {step}:\n{timeline}"
+
+
+def test_step_sums_micro_batches_and_refuses_a_step_without_forward(tmp_path: Path) -> None:
+    """Gradient accumulation: the step event counts every forward since the last step; a step with no
+    training forward since the last one is a one-line error rather than a repeat of stale numbers."""
+    from idamoe_torch import ContractError, IDARouter, RunWriter
+
+    torch.manual_seed(4)
+    router = IDARouter(8, experts=3, components_per_expert=2, latent_dim=3, hidden=(4,))
+    writer = RunWriter(str(tmp_path / "run"), {2: router}, probe_tokens=torch.arange(5),
+                       probe_forward=lambda t: router(torch.randn(t.numel(), 8)))
+    parts = [router(torch.randn(n, 8)) for n in (7, 5)]
+    counts = sum(torch.bincount(p.experts.reshape(-1), minlength=3) for p in parts)
+    with pytest.raises(ContractError, match=r"the training loss is nan"):
+        writer.step(1, float("nan"))
+    writer.step(1, 2.0)
+    with pytest.raises(ContractError, match=r"ran no training forward") as err:
+        writer.step(2, 2.0)
+    assert "\n" not in str(err.value)
+    writer.snapshot(1)
+    writer.finish(1)
+    lines = [json.loads(l) for l in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    step = next(l for l in lines if l["kind"] == "step")
+    assert step["layers"][0]["load"] == pytest.approx((counts / counts.sum()).tolist(), abs=2e-6)
+    assert [l["kind"] for l in lines] == ["start", "step", "snapshot", "done"]

@@ -1,0 +1,196 @@
+"""Dead-component detection and reactivation, with the state and events of the Swift trainer
+(Sources/IdaNumerics/Reactivation.swift; docs/decisions.md, "Component reactivation")."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+import torch
+
+from . import distributed
+from .layers import check_choice
+from .mixture import DiagonalMixture
+
+#: Reactivation modes: pull dead components with L_react (`loss`), move them at once (`reset`), or
+#: only report them (`off`).
+MODES = ("loss", "reset", "off")
+
+_MASK = (1 << 64) - 1
+
+
+class SplitMix64:
+    """The Swift trainer's generator (SeededGenerator), so that a seed draws the same targets."""
+
+    def __init__(self, seed: int) -> None:
+        self.state = seed & _MASK
+
+    def next(self) -> int:
+        """The next 64 random bits."""
+        self.state = (self.state + 0x9E3779B97F4A7C15) & _MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        return z ^ (z >> 31)
+
+    def unit(self) -> float:
+        """A uniform float in [0, 1) from the top 53 bits."""
+        return (self.next() >> 11) * (1.0 / float(1 << 53))
+
+
+@dataclass
+class ReactivationConfig:
+    """When a component counts as dead and what happens to it (the defaults of `idamoe train`)."""
+
+    mode: str = "loss"
+    #: Check every this many steps.
+    every: int = 50
+    #: Steps for which L_react pulls a dead component (mode `loss`).
+    steps: int = 20
+    #: Dead when usage and prior are both below tau / K.
+    tau: float = 0.1
+    #: Decay of the usage EMA.
+    usage_decay: float = 0.99
+
+    def __post_init__(self) -> None:
+        check_choice("reactivation", self.mode, MODES)
+        if self.every < 1 or self.steps < 1:
+            raise ValueError(f"reactivation every ({self.every}) and steps ({self.steps}) must be at least 1")
+        if not (self.tau >= 0 and 0 <= self.usage_decay <= 1):
+            raise ValueError(f"reactivation tau ({self.tau}) must be >= 0 and usage_decay ({self.usage_decay}) in [0, 1]")
+
+
+@dataclass
+class ReactivationEvent:
+    """A component that died or came back (a `reactivation` event line)."""
+
+    event: str  # "died" or "revived"
+    component: int
+    expert: int
+    prior: float
+    usage: float
+
+
+class ReactivationState:
+    """Usage EMA, dead flags, targets and pull counters of one router's K components."""
+
+    def __init__(self, components: int, config: ReactivationConfig, seed: int) -> None:
+        self.config = config
+        #: Usage EMA u [K]: share of tokens whose most probable component is k; starts at 1/K.
+        self.usage = np.full(components, 1.0 / max(components, 1))
+        #: Components flagged dead [K].
+        self.dead = np.zeros(components, dtype=bool)
+        #: Target latent per component [K, P] (NaN rows: none).
+        self.targets: Optional[torch.Tensor] = None
+        #: Steps of L_react left per component [K].
+        self.remaining = np.zeros(components, dtype=np.int64)
+        self.rng = SplitMix64(seed)
+
+    @property
+    def dead_count(self) -> int:
+        """Components flagged dead."""
+        return int(self.dead.sum())
+
+    def loss(self, gmm: DiagonalMixture) -> torch.Tensor:
+        """L_react = sum over pulled k of mean_j (mu_kj - z*_j)^2 + (a_k - stopgrad(mean a))^2 (float64)."""
+        pulled = [k for k in range(len(self.remaining)) if self.remaining[k] > 0]
+        if not pulled or self.targets is None:
+            return gmm.logits.new_zeros((), dtype=torch.float64)
+        idx = torch.tensor(pulled, device=gmm.means.device)
+        target = self.targets.to(gmm.means.device)[idx].double()
+        diff = gmm.means.double()[idx] - target
+        mean_logit = gmm.logits.detach().double().mean()
+        da = gmm.logits.double()[idx] - mean_logit
+        return diff.pow(2).mean(dim=1).sum() + da.pow(2).sum()
+
+    def observe(self, step: int, gmm: DiagonalMixture, components_per_expert: int, top_counts: np.ndarray,
+                tokens: int, latents: Optional[torch.Tensor], log_density: Optional[torch.Tensor]) -> List[ReactivationEvent]:
+        """Updates usage from a step's routing (global top-component counts over `tokens`), and every
+        `every` steps flags dead and revived components and, unless the mode is off, gives each dead
+        component a target drawn from `latents` with probability softmax(-log p(z)).
+
+        Under torch.distributed every rank holds the same counts and parameters, so every rank takes
+        the same decisions; rank 0 draws the targets from its own batch and broadcasts them.
+        """
+        k = len(self.usage)
+        if tokens <= 0:
+            return []
+        decay = self.config.usage_decay
+        self.usage = decay * self.usage + (1 - decay) * np.asarray(top_counts, dtype=np.float64) / tokens
+        self.remaining[self.remaining > 0] -= 1
+        if step <= 0 or step % self.config.every != 0:
+            return []
+        threshold = self.config.tau / k
+        priors = gmm.priors().cpu().numpy()
+        events: List[ReactivationEvent] = []
+        need: List[int] = []
+        for c in range(k):
+            low = self.usage[c] < threshold and priors[c] < threshold
+            def event(kind: str, c: int = c) -> ReactivationEvent:
+                return ReactivationEvent(event=kind, component=c, expert=c // components_per_expert,
+                                         prior=float(priors[c]), usage=float(self.usage[c]))
+            if self.dead[c] and not low:
+                self.dead[c] = False
+                self.remaining[c] = 0
+                if self.targets is not None:
+                    self.targets[c] = float("nan")
+                events.append(event("revived"))
+            elif not self.dead[c] and low:
+                self.dead[c] = True
+                need.append(c)
+                events.append(event("died"))
+            elif self.dead[c] and self.remaining[c] == 0:
+                need.append(c)
+        if self.config.mode == "off" or not need or latents is None or log_density is None:
+            return events
+        p = gmm.means.shape[1]
+        drawn = torch.empty(len(need), p, dtype=torch.float32)
+        if distributed.is_writer():
+            z = latents.detach().float().cpu()
+            rows = self._draw(len(need), log_density.detach().double().cpu().numpy())
+            drawn = z[rows].clone()
+        drawn = distributed.broadcast_from_writer(drawn)
+        with torch.no_grad():
+            if self.config.mode == "reset":
+                mean_logit = gmm.logits.double().mean()
+                for c, target in zip(need, drawn):
+                    gmm.means[c] = target.to(gmm.means)
+                    # The mean over all K rows, including those reset earlier in this loop (as Swift does).
+                    gmm.log_vars[c] = gmm.log_vars.double().mean(dim=0).to(gmm.log_vars)
+                    gmm.logits[c] = mean_logit.to(gmm.logits)
+            else:
+                if self.targets is None:
+                    self.targets = torch.full((k, p), float("nan"))
+                for c, target in zip(need, drawn):
+                    self.targets[c] = target
+                    self.remaining[c] = self.config.steps
+        return events
+
+    def _draw(self, count: int, log_density: np.ndarray) -> List[int]:
+        """`count` rows drawn with probability proportional to softmax(-log p(z)), without replacement
+        while rows remain; the same sequential arithmetic as the Swift trainer, so a seed draws the
+        same rows."""
+        n = len(log_density)
+        top = float(np.max(-log_density))
+        fresh = [float(np.exp(-v - top)) for v in log_density]
+        weights = list(fresh)
+        rows: List[int] = []
+        for _ in range(count):
+            total = 0.0
+            for w in weights:
+                total += w
+            if total <= 0:
+                weights = list(fresh)
+                total = 0.0
+                for w in weights:
+                    total += w
+            pick = self.rng.unit() * total
+            chosen = n - 1
+            for i, w in enumerate(weights):
+                pick -= w
+                if pick < 0:
+                    chosen = i
+                    break
+            rows.append(chosen)
+            weights[chosen] = 0.0
+        return rows
