@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
 """Summarises run directories (docs/format.md) as the table in docs/results.md.
 
-For each run: final validation bits per byte, CVmean and mean routing entropy averaged over the last
-10% of steps, dead experts (experts with under 10% of their fair share of the load over those steps)
-and dead components (IDA) at the end, and training speed.
+For each run: final validation bits per byte; two CVs, each named: the held-out CVmean (the CV of
+the top-1, top-k and gate-weighted expert load over the validation tokens at the last evaluation,
+averaged over MoE layers: the paper's measure) and the training-batch CV (top-k load of each training
+batch, averaged over the last 10% of steps); mean routing entropy over the last 10% of steps; dead
+experts (under 10% of their fair share of the top-k load over those steps) and dead components
+(IDA) at the end; died / reset / revived events; training speed.
+
+With --by-setting, runs named SETTING and SETTING-seedN are also grouped: mean and spread (min-max)
+over seeds of the held-out CVmean and validation bits per byte, and a CSV of held-out CVmean (top-k)
+against step, one column per run (--curves FILE).
 """
 import json
+import re
 import sys
 
 
@@ -66,16 +74,74 @@ def summarize(path):
         "died/reset/revived": f"{react['died']}/{react['reset'] + react['pulled']}/{react['revived']}",
         "tok/s": speed,
         "layer_cv": layer_cv,
+        "heldout": heldout(evals),
+        "curve": [(e["step"], e["heldout_cv_mean_topk"]) for e in evals if "heldout_cv_mean_topk" in e],
     }
 
 
-def main():
-    rows = [summarize(p) for p in sys.argv[1:]]
-    print("| run | steps | val bpb | CVmean (last 10%) | entropy bits | dead experts | dead components | died/reset/revived |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+def heldout(evals):
+    """(top-1, top-k, gate) held-out CVmean of the last evaluation that has them, or None."""
+    for e in reversed(evals):
+        if "heldout_cv_mean_topk" in e:
+            return e["heldout_cv_mean_top1"], e["heldout_cv_mean_topk"], e["heldout_cv_mean_gate"]
+    return None
+
+
+def setting_of(run):
+    return re.sub(r"-seed\d+$", "", run)
+
+
+def by_setting(rows):
+    """Mean and min-max over the seeds of each setting."""
+    groups = {}
     for r in rows:
-        print(f"| {r['run']} | {r['steps']} | {r['val_bpb']:.3f} | {r['cv_mean']:.3f} | {r['entropy']:.2f} | "
+        groups.setdefault(setting_of(r["run"]), []).append(r)
+    print("| setting | seeds | held-out CVmean top-1 | top-k | gate-weighted | val bpb | training-batch CV (last 10%) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, rs in groups.items():
+        def stat(values, digits=3):
+            values = [v for v in values if v is not None]
+            if not values:
+                return "-"
+            mean = sum(values) / len(values)
+            if len(values) == 1:
+                return f"{mean:.{digits}f}"
+            return f"{mean:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+        h = [r["heldout"] for r in rs]
+        print(f"| {name} | {len(rs)} | {stat([x[0] if x else None for x in h])} | {stat([x[1] if x else None for x in h])} | "
+              f"{stat([x[2] if x else None for x in h])} | {stat([r['val_bpb'] for r in rs])} | {stat([r['cv_mean'] for r in rs])} |")
+
+
+def write_curves(rows, path):
+    steps = sorted({s for r in rows for s, _ in r["curve"]})
+    with open(path, "w") as f:
+        f.write("step," + ",".join(r["run"] for r in rows) + "\n")
+        for step in steps:
+            values = [dict(r["curve"]).get(step) for r in rows]
+            f.write(f"{step}," + ",".join("" if v is None else f"{v:.4f}" for v in values) + "\n")
+
+
+def main():
+    args = sys.argv[1:]
+    grouped = "--by-setting" in args
+    curves = None
+    if "--curves" in args:
+        i = args.index("--curves")
+        curves = args[i + 1]
+        del args[i:i + 2]
+    rows = [summarize(p) for p in args if p != "--by-setting"]
+    print("| run | steps | val bpb | held-out CVmean top-1 / top-k / gate | training-batch CV (last 10%) | entropy bits | "
+          "dead experts | dead components | died/reset/revived |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        h = "/".join(f"{v:.3f}" for v in r["heldout"]) if r["heldout"] else "-"
+        print(f"| {r['run']} | {r['steps']} | {r['val_bpb']:.3f} | {h} | {r['cv_mean']:.3f} | {r['entropy']:.2f} | "
               f"{r['dead_experts']} | {r['dead_components']} | {r['died/reset/revived']} |")
+    if grouped:
+        print()
+        by_setting(rows)
+    if curves:
+        write_curves(rows, curves)
     print()
     for r in rows:
         print(f"per-layer CV, last 10%: {r['run']}: " + " / ".join(f"{v:.2f}" for v in r["layer_cv"]))
