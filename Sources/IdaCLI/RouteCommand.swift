@@ -37,6 +37,9 @@ struct RouteCommand: ParsableCommand {
     @Flag(help: "With --jsonl, add the full posterior (K values; softmax routers: E probabilities).")
     var posterior = false
 
+    @Flag(help: "After the table, what each layer's first-choice expert says about a token: mutual information with its domain, the token and the token before it, against a shuffled chance level.")
+    var specialisation = false
+
     @Option(help: "Worker threads, each running BLAS single-threaded (default: all cores). Results do not depend on it.")
     var threads: Int?
 
@@ -45,6 +48,7 @@ struct RouteCommand: ParsableCommand {
 
     func validate() throws {
         if posterior && !jsonl { throw ValidationError("--posterior needs --jsonl") }
+        if specialisation && jsonl { throw ValidationError("--specialisation goes with the table, not --jsonl") }
         if blockSize < 1 { throw ValidationError("--block-size must be at least 1") }
     }
 
@@ -68,6 +72,13 @@ struct RouteCommand: ParsableCommand {
                 return text
             }, consume: { text in out.append(text) })
             out.flush()
+        } else if specialisation {
+            var spec = Specialisation(probe: pr, layers: routing.layers,
+                                      experts: routing.layers.map { ck.routers[$0]?.experts ?? 0 })
+            let metrics = try routing.run(workers: workers, transform: { rows, results in (rows, results) },
+                                          consume: { spec.add(rows: $0.0, results: $0.1) })
+            printTable(ck, pr, routing.layers, metrics)
+            printSpecialisation(spec, tokens: pr.count)
         } else {
             let metrics = try routing.run(workers: workers, transform: { _, _ in () }, consume: { _ in })
             printTable(ck, pr, routing.layers, metrics)
@@ -123,6 +134,27 @@ struct RouteCommand: ParsableCommand {
             let load = listed ? m.load.map { String(format: "%5.1f", 100 * $0) }.joined(separator: " ") : Self.loadSummary(m.load)
             print(String(format: "%5d %5.3f %5.3f %5.3f %8.3f ", i, m.cvTop1, m.cv, m.cvGate, m.meanEntropyBits) + "\(nll) "
                   + dead.leftPadded(to: 8) + "   " + load)
+        }
+    }
+
+    /// Per layer and label: I(label; first expert) in bits, normalised by H(first expert), and the
+    /// shuffled-label chance level.
+    func printSpecialisation(_ spec: Specialisation, tokens: Int) {
+        let labels = Specialisation.Label.allCases
+        print("")
+        print("specialisation: mutual information between a token's label and its first-choice expert over these \(tokens) tokens,")
+        print("in bits, / H(expert) in parentheses, [chance: the same labels shuffled]")
+        print("layer" + labels.map { " " + $0.rawValue.leftPadded(to: 27) }.joined())
+        for (slot, layer) in spec.layers.enumerated() {
+            var line = String(format: "%5d", layer)
+            for label in labels {
+                guard let f = spec.figure(slot: slot, label: label) else {
+                    line += " " + "-".leftPadded(to: 27)
+                    continue
+                }
+                line += " " + String(format: "%.3f (%.2f) [%.3f]", f.bits, f.normalized, f.chanceBits).leftPadded(to: 27)
+            }
+            print(line)
         }
     }
 

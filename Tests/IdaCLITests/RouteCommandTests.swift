@@ -89,6 +89,30 @@ struct RouteCommandTests {
         #expect(fullRow.split(separator: " ").count == 7 + 40, "\(fullRow)")
     }
 
+    @Test("--specialisation: mutual information per layer equals the one computed from --jsonl's first choices")
+    func specialisation() throws {
+        let (ck, probe) = try writeRouteFiles(in: temporaryDirectory(), tokens: 300)
+        let run = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--specialisation", "--threads", "2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let header = try #require(lines.firstIndex { $0.hasPrefix("layer") && $0.contains("previous token") })
+        let rows = lines[(header + 1)...].map { $0.split(separator: " ").map(String.init) }
+        #expect(rows.count == 2 && rows[0].first == "0" && rows[1].first == "2")
+        #expect(rows[0][1] == "-", "no domains in this probe: \(rows[0])")
+        // Recompute layer 0's token figure from the per-token output.
+        let jsonl = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--jsonl", "--layer", "0"])
+        var table = LabelExpertCounts(experts: 4)
+        for line in jsonl.stdout.split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+            let token = try #require(object["token"] as? Int), experts = try #require(object["experts"] as? [Int])
+            table.add(label: Int32(97 + token % 26), expert: experts[0])
+        }
+        #expect(rows[0][2] == String(format: "%.3f", table.mutualInformationBits), "\(rows[0]) vs \(table.mutualInformationBits)")
+        #expect(rows[0][3] == String(format: "(%.2f)", table.normalizedMutualInformation))
+        let bad = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--specialisation", "--jsonl"])
+        #expect(bad.status == 64 && bad.stderr.contains("--specialisation"))
+    }
+
     @Test("default table: one row per MoE layer")
     func table() throws {
         let (ck, probe) = try writeRouteFiles(in: temporaryDirectory())
