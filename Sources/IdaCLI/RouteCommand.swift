@@ -40,6 +40,9 @@ struct RouteCommand: ParsableCommand {
     @Flag(help: "After the table, what each layer's first-choice expert says about a token: mutual information with its domain, the token and the token before it, against a shuffled chance level.")
     var specialisation = false
 
+    @Option(name: .customLong("ood-domains"), help: "Comma-separated probe domains the model never trained on (train --holdout-domains): after the table, per layer, AUROC of -log p(z) as an out-of-domain detector (IDA) and entropy and CV of held-out against seen tokens.")
+    var oodDomains: String?
+
     @Option(help: "Worker threads, each running BLAS single-threaded (default: all cores). Results do not depend on it.")
     var threads: Int?
 
@@ -49,6 +52,7 @@ struct RouteCommand: ParsableCommand {
     func validate() throws {
         if posterior && !jsonl { throw ValidationError("--posterior needs --jsonl") }
         if specialisation && jsonl { throw ValidationError("--specialisation goes with the table, not --jsonl") }
+        if oodDomains != nil && jsonl { throw ValidationError("--ood-domains goes with the table, not --jsonl") }
         if blockSize < 1 { throw ValidationError("--block-size must be at least 1") }
     }
 
@@ -72,13 +76,19 @@ struct RouteCommand: ParsableCommand {
                 return text
             }, consume: { text in out.append(text) })
             out.flush()
-        } else if specialisation {
-            var spec = Specialisation(probe: pr, layers: routing.layers,
-                                      experts: routing.layers.map { ck.routers[$0]?.experts ?? 0 })
+        } else if specialisation || oodDomains != nil {
+            let experts = routing.layers.map { ck.routers[$0]?.experts ?? 0 }
+            var spec = specialisation ? Specialisation(probe: pr, layers: routing.layers, experts: experts) : nil
+            let names = oodDomains?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            var ood = try names.map { try OutOfDomain(probe: pr, heldOutDomains: $0, layers: routing.layers, experts: experts) }
             let metrics = try routing.run(workers: workers, transform: { rows, results in (rows, results) },
-                                          consume: { spec.add(rows: $0.0, results: $0.1) })
+                                          consume: { block in
+                                              spec?.add(rows: block.0, results: block.1)
+                                              ood?.add(rows: block.0, results: block.1)
+                                          })
             printTable(ck, pr, routing.layers, metrics)
-            printSpecialisation(spec, tokens: pr.count)
+            if let spec { printSpecialisation(spec, tokens: pr.count) }
+            if let ood, let names { printOutOfDomain(ood, names: names) }
         } else {
             let metrics = try routing.run(workers: workers, transform: { _, _ in () }, consume: { _ in })
             printTable(ck, pr, routing.layers, metrics)
@@ -155,6 +165,23 @@ struct RouteCommand: ParsableCommand {
                 line += " " + String(format: "%.3f (%.2f) [%.3f]", f.bits, f.normalized, f.chanceBits).leftPadded(to: 27)
             }
             print(line)
+        }
+    }
+
+    /// Per layer: held-out against seen tokens.
+    func printOutOfDomain(_ ood: OutOfDomain, names: [String]) {
+        print("")
+        let first = ood.figures(slot: 0)
+        print("out of domain: \(first.heldOutTokens) tokens of \(names.joined(separator: ", ")) (held out of training) "
+              + "against \(first.seenTokens) of the other domains")
+        print("layer  AUROC -log p(z)   mean log p(z) seen / held-out   entropy bits seen / held-out   CVk seen / held-out")
+        for (slot, layer) in ood.layers.enumerated() {
+            let f = ood.figures(slot: slot)
+            let auroc = f.auroc.map { String(format: "%.3f", $0) } ?? "-"
+            let density = f.seenLogDensity.flatMap { s in f.heldOutLogDensity.map { String(format: "%.2f / %.2f", s, $0) } } ?? "-"
+            print(String(format: "%5d ", layer) + auroc.leftPadded(to: 16) + density.leftPadded(to: 32)
+                  + String(format: "%.3f / %.3f", f.seenEntropy, f.heldOutEntropy).leftPadded(to: 31)
+                  + String(format: "%.3f / %.3f", f.seenCV, f.heldOutCV).leftPadded(to: 22))
         }
     }
 

@@ -67,3 +67,23 @@ public struct LabelExpertCounts: Sendable, Equatable {
         return h
     }
 }
+
+/// Area under the ROC curve of a score that should be higher for `positive` than for `negative`
+/// items: the probability that a random positive outscores a random negative, ties counting half
+/// (Mann-Whitney U over average ranks). nil when either side is empty or a score is NaN.
+public func areaUnderROC(positive: [Double], negative: [Double]) -> Double? {
+    guard !positive.isEmpty, !negative.isEmpty,
+          !positive.contains(where: \.isNaN), !negative.contains(where: \.isNaN) else { return nil }
+    let all = (positive.map { ($0, true) } + negative.map { ($0, false) }).sorted { $0.0 < $1.0 }
+    var rankSum = 0.0
+    var i = 0
+    while i < all.count {
+        var j = i
+        while j + 1 < all.count && all[j + 1].0 == all[i].0 { j += 1 }
+        let rank = Double(i + j) / 2 + 1  // average of ranks i+1 ... j+1
+        for m in i...j where all[m].1 { rankSum += rank }
+        i = j + 1
+    }
+    let p = Double(positive.count), n = Double(negative.count)
+    return (rankSum - p * (p + 1) / 2) / (p * n)
+}

@@ -1,19 +1,26 @@
-/// Taking the first rows of a routing, for tiles padded past the last token.
+/// Taking some rows of a routing: the first ones (tiles padded past the last token) or any run of
+/// them (the windows of one domain in an evaluation batch).
 extension RoutingResult {
     /// The routing of the first `n` tokens only (every per-token array cut to n rows).
     public func prefix(_ n: Int) -> RoutingResult {
-        guard n < tokens else { return self }
+        n < tokens ? rows(0..<n) : self
+    }
+
+    /// The routing of tokens `range` only (every per-token array cut to those rows).
+    public func rows(_ range: Range<Int>) -> RoutingResult {
+        precondition(range.lowerBound >= 0 && range.upperBound <= tokens, "rows \(range) of a \(tokens)-token routing")
         var r = self
-        r.tokens = n
-        r.selected = Array(selected[0..<(n * topK)])
-        r.weights = Array(weights[0..<(n * topK)])
-        r.expertProbabilities = Array(expertProbabilities[0..<(n * experts)])
-        r.posterior = Array(posterior[0..<(n * posteriorWidth)])
-        r.entropyBits = Array(entropyBits[0..<n])
-        r.logDensity = logDensity.map { Array($0[0..<n]) }
-        r.topComponent = topComponent.map { Array($0[0..<n]) }
-        r.latents = latents.map { $0.rows(0..<n) }
-        r.reconstructionError = reconstructionError.map { Array($0[0..<n]) }
+        r.tokens = range.count
+        func cut<T>(_ values: [T], _ width: Int) -> [T] { Array(values[(range.lowerBound * width)..<(range.upperBound * width)]) }
+        r.selected = cut(selected, topK)
+        r.weights = cut(weights, topK)
+        r.expertProbabilities = cut(expertProbabilities, experts)
+        r.posterior = cut(posterior, posteriorWidth)
+        r.entropyBits = cut(entropyBits, 1)
+        r.logDensity = logDensity.map { cut($0, 1) }
+        r.topComponent = topComponent.map { cut($0, 1) }
+        r.latents = latents.map { $0.rows(range) }
+        r.reconstructionError = reconstructionError.map { cut($0, 1) }
         return r
     }
 }

@@ -78,8 +78,12 @@ extension Trainer {
             let range = (w * t)..<((w + n) * t)
             let (losses, layers) = model.evaluate(tokens: Array(tokens[range]), targets: Array(targets[range]),
                                                   batch: n, time: t, context: context)
+            // Held-out CV over the domains the model trained on (held-out domains are out of domain).
             for l in layers {
-                routing[l.layer, default: LayerMetricsAccumulator(experts: config.experts, components: 0)].add(l.routing)
+                for k in 0..<n where !dataset.heldOut.contains(owners[w + k]) {
+                    routing[l.layer, default: LayerMetricsAccumulator(experts: config.experts, components: 0)]
+                        .add(l.routing.rows((k * t)..<((k + 1) * t)))
+                }
             }
             for k in 0..<n {
                 sums[owners[w + k]] += losses[(k * t)..<((k + 1) * t)].reduce(0, +)
@@ -92,11 +96,18 @@ extension Trainer {
         for (d, name) in dataset.domainNames.enumerated() where counts[d] > 0 {
             perDomain[name] = .number(round6(sums[d] / Double(counts[d]) / ln2))
         }
-        let overall = sums.reduce(0, +) / Double(counts.reduce(0, +)) / ln2
+        // val_bpb covers the domains the model trained on; held-out domains are reported apart.
+        let seen = dataset.domainNames.indices.filter { !dataset.heldOut.contains($0) }
+        let overall = seen.reduce(0) { $0 + sums[$1] } / Double(seen.reduce(0) { $0 + counts[$1] }) / ln2
         guard overall.isFinite else { throw TrainingError.nonFinite(step: step, what: "the validation loss") }
         lastValidation = overall
         let metrics = routing.sorted { $0.key < $1.key }.map { ($0.key, $0.value.finish()) }
         var fields: [String: JSONValue] = ["val_bpb": .number(round6(overall)), "domains": .object(perDomain)]
+        let heldOut = dataset.heldOut.sorted().filter { counts[$0] > 0 }
+        if !heldOut.isEmpty {
+            let bits = heldOut.reduce(0) { $0 + sums[$1] } / Double(heldOut.reduce(0) { $0 + counts[$1] }) / ln2
+            fields["heldout_domains_bpb"] = .number(round6(bits))
+        }
         if !metrics.isEmpty {
             let count = Double(metrics.count)
             fields["heldout_tokens"] = .number(Double(owners.count * t))

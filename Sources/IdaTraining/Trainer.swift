@@ -80,8 +80,18 @@ public final class Trainer {
             }
         }
         let corpus = try Corpus(paths: options.corpus)
+        var heldOut = Set<Int>()
+        for name in options.holdoutDomains ?? [] {
+            guard let d = corpus.domains.firstIndex(where: { $0.name == name }) else {
+                throw SettingError.invalidSetting(key: "holdoutDomains", problem: "'\(name)' is not a domain of the corpus")
+            }
+            heldOut.insert(d)
+        }
+        guard heldOut.count < corpus.domains.count else {
+            throw SettingError.invalidSetting(key: "holdoutDomains", problem: "must leave at least one domain to train on")
+        }
         let dataset = Dataset(corpus: corpus, validationShare: options.validationShare, seed: options.seed,
-                              maxDocument: config.context)
+                              maxDocument: config.context, heldOut: heldOut)
         guard dataset.train.tokens.count > config.context + 1 else {
             throw TrainingError.corpusTooSmall("the corpus has \(dataset.train.tokens.count) training bytes; "
                                                + "it needs more than one context window (\(config.context + 1))")

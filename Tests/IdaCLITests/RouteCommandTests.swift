@@ -113,6 +113,30 @@ struct RouteCommandTests {
         #expect(bad.status == 64 && bad.stderr.contains("--specialisation"))
     }
 
+    @Test("--ood-domains: AUROC of -log p(z) equals the one computed from --jsonl; unknown domains are one-line errors")
+    func outOfDomain() throws {
+        let ck = repositoryFile("fixtures/tiny-ida.safetensors"), probe = repositoryFile("fixtures/tiny-probe.safetensors")
+        let run = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--ood-domains", "code,math"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let header = try #require(lines.firstIndex { $0.hasPrefix("layer  AUROC") })
+        #expect(lines[header - 1].contains("of code, math (held out of training)"))
+        let row = lines[header + 1].split(separator: " ").map(String.init)
+        // Recompute layer 0 from per-token log-densities and the probe's domains.
+        let jsonl = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--jsonl", "--layer", "0"])
+        let domains = try Probe(path: probe).domains ?? []
+        var held: [Double] = [], seen: [Double] = []
+        for line in jsonl.stdout.split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+            let token = try #require(object["token"] as? Int), density = try #require(object["log_density"] as? Double)
+            if domains[token] == 1 || domains[token] == 2 { held.append(-density) } else { seen.append(-density) }
+        }
+        let auroc = try #require(areaUnderROC(positive: held, negative: seen))
+        #expect(row[0] == "0" && row[1] == String(format: "%.3f", auroc), "\(row) vs \(auroc)")
+        let bad = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--ood-domains", "poetry"])
+        #expect(bad.status == 1 && bad.stderr.contains("'poetry' is not a domain of the probe") && bad.stderr.split(separator: "\n").count == 1)
+    }
+
     @Test("default table: one row per MoE layer")
     func table() throws {
         let (ck, probe) = try writeRouteFiles(in: temporaryDirectory())

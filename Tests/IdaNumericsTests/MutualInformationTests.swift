@@ -41,4 +41,17 @@ struct MutualInformationTests {
         #expect(a == whole)
         #expect(LabelExpertCounts(experts: 3).mutualInformationBits == 0)
     }
+
+    @Test("AUROC: perfect, reversed, chance, ties count half, empty or NaN gives nil")
+    func auroc() {
+        #expect(areaUnderROC(positive: [3, 4, 5], negative: [0, 1, 2]) == 1)
+        #expect(areaUnderROC(positive: [0, 1], negative: [2, 3]) == 0)
+        #expect(areaUnderROC(positive: [1, 1], negative: [1, 1]) == 0.5)
+        // Pairs: (2 vs 1) win, (2 vs 3) lose, (4 vs 1) win, (4 vs 3) win: 3 of 4.
+        #expect(areaUnderROC(positive: [2, 4], negative: [1, 3]) == 0.75)
+        // One tie among four pairs: (2 vs 2) half, (2 vs 1) win, (5 vs 2) win, (5 vs 1) win.
+        #expect(areaUnderROC(positive: [2, 5], negative: [2, 1]) == 0.875)
+        #expect(areaUnderROC(positive: [], negative: [1]) == nil)
+        #expect(areaUnderROC(positive: [.nan], negative: [1]) == nil)
+    }
 }

@@ -40,4 +40,15 @@ struct CorpusTests {
         let c = Dataset(corpus: corpus, validationShare: 0.2, seed: 5)
         #expect(c.validation != a.validation)
     }
+
+    @Test("a held-out domain gives no training text but keeps its validation and probe text; the rest is unchanged")
+    func heldOut() throws {
+        let corpus = try Corpus(paths: [writeCorpus(in: temporaryDirectory())])
+        let all = Dataset(corpus: corpus, validationShare: 0.2, seed: 4)
+        let some = Dataset(corpus: corpus, validationShare: 0.2, seed: 4, heldOut: [1])
+        #expect(!some.train.domains.contains(1) && all.train.domains.contains(1))
+        #expect(some.validation == all.validation && some.probe == all.probe)
+        #expect(some.train.tokens.count == all.train.tokens.count - all.train.domains.filter { $0 == 1 }.count)
+        #expect(some.heldOut == [1])
+    }
 }

@@ -57,6 +57,25 @@ struct TrainerTests {
         #expect(!FileManager.default.fileExists(atPath: RunLayout(dir + "/run").optimizer(step: 3)))
     }
 
+    @Test("held-out domains: no training text; val_bpb covers the seen domains, heldout_domains_bpb the others")
+    func heldOutDomains() throws {
+        let dir = temporaryDirectory()
+        var options = tinyOptions(corpus: try writeCorpus(in: dir))
+        options.holdoutDomains = ["math"]
+        let trainer = try Trainer(config: tinyTrainingConfig(), options: options, runDir: dir + "/run")
+        #expect(!trainer.dataset.train.domains.contains(Int32(trainer.dataset.domainNames.firstIndex(of: "math") ?? -1)))
+        try trainer.train()
+        var reader = EventLogReader(path: RunLayout(dir + "/run").events)
+        let eval = try #require(try reader.readNew().last { $0.kind == "eval" })
+        let perDomain = try #require(eval.fields["domains"]?.object)
+        let seen = ["code", "poems"].compactMap { perDomain[$0]?.double }
+        let val = try #require(eval.fields["val_bpb"]?.double)
+        #expect(seen.count == 2 && val >= seen.min()! - 1e-6 && val <= seen.max()! + 1e-6)
+        #expect(abs((eval.fields["heldout_domains_bpb"]?.double ?? .nan) - (perDomain["math"]?.double ?? .nan)) < 1e-5)
+        options.holdoutDomains = ["code", "math", "poems"]
+        #expect(throws: SettingError.self) { try Trainer(config: tinyTrainingConfig(), options: options, runDir: dir + "/other") }
+    }
+
     @Test("the sigmoid-bias router refuses an auxiliary or z-loss, naming the field")
     func sigmoidBiasWithoutAuxLoss() throws {
         let dir = temporaryDirectory()

@@ -10,6 +10,8 @@ struct TrainingFlags: ParsableArguments {
 
     @Option(parsing: .upToNextOption, help: "Corpus files or folders, each file a domain (default: \(d.corpus.joined(separator: ", "))).")
     var corpus: [String] = []
+    @Option(name: .customLong("holdout-domains"), help: "Comma-separated domains (corpus file names) kept out of training: only validation and probe text (default: none).")
+    var holdoutDomains: String?
     @Option(help: "Optimizer steps \(defaultText(d.steps)).") var steps: Int?
     @Option(help: "Sequences per batch \(defaultText(d.batch)).") var batch: Int?
     @Option(help: "Peak learning rate \(defaultText(d.learningRate)).") var lr: Float?
@@ -42,6 +44,9 @@ struct TrainingFlags: ParsableArguments {
     func applied(to base: TrainingOptions) -> TrainingOptions {
         var o = base
         if !corpus.isEmpty { o.corpus = corpus }
+        if let holdoutDomains {
+            o.holdoutDomains = holdoutDomains.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
         if let steps { o.steps = steps }
         if let batch { o.batch = batch }
         if let lr { o.learningRate = lr }
@@ -67,6 +72,7 @@ struct TrainingFlags: ParsableArguments {
         var out: [String] = []
         func add(_ flag: String, _ value: CustomStringConvertible?) { if let value { out += [flag, value.description] } }
         if !corpus.isEmpty { out += ["--corpus"] + corpus }
+        if let holdoutDomains { out += ["--holdout-domains", holdoutDomains] }
         add("--steps", steps)
         add("--batch", batch)
         add("--lr", lr)
@@ -101,7 +107,7 @@ enum SettingFlags {
         "warmup": "--warmup", "seed": "--seed", "threads": "--threads", "snapshotEvery": "--snapshot-every",
         "evalEvery": "--eval-every", "auxLoss": "--aux-loss", "zLoss": "--z-loss", "biasRate": "--bias-rate", "reactivation": "--reactivation",
         "reactEvery": "--react-every", "reactSteps": "--react-steps", "reconstructionWeight": "--lambda-rec",
-        "reactivationWeight": "--lambda-react", "corpus": "--corpus", "nllToEncoder": "--nll-to-encoder",
+        "reactivationWeight": "--lambda-react", "corpus": "--corpus", "holdoutDomains": "--holdout-domains", "nllToEncoder": "--nll-to-encoder",
     ]
 
     /// Runs `body`, turning a library error about a field into one about its flag.

@@ -55,6 +55,9 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     public var biasRate: Double? = 0.001
     /// Corpus files or folders (default: Debian's fortunes).
     public var corpus: [String] = [Self.defaultCorpus]
+    /// Domains (corpus file names) that give no training text, only validation and probe text (the
+    /// out-of-domain experiment); absent in runs written before it existed (none).
+    public var holdoutDomains: [String]? = []
 
     /// Default options.
     public init() {}

@@ -28,13 +28,17 @@ public struct Dataset: Sendable {
     public let train: Stream
     /// Validation documents of each domain, concatenated per domain.
     public let validation: [Stream]
+    /// Domains (indices) that gave no training text.
+    public let heldOut: Set<Int>
     /// The fixed probe: leading validation documents of every domain, each cut to `maxDocument` bytes.
     public let probe: Stream
 
     /// Splits deterministically: a document goes to validation when a hash of (seed, domain, index)
     /// falls below `validationShare`; every domain with two or more documents keeps at least one of each.
+    /// Domains in `heldOut` (indices) give no training text at all: their validation documents and
+    /// probe bytes are chosen as for every domain, so the probe holds text the model never saw.
     public init(corpus: Corpus, validationShare: Double = 0.1, seed: UInt64 = 0,
-                probeBytesPerDomain: Int = 64, maxDocument: Int = 128) {
+                probeBytesPerDomain: Int = 64, maxDocument: Int = 128, heldOut: Set<Int> = []) {
         var train = Stream()
         var validation: [Stream] = []
         var probe = Stream()
@@ -58,7 +62,7 @@ public struct Dataset: Sendable {
                         probe.append(cut, domain: d, document: documentID)
                         probeBytes += cut.count
                     }
-                } else {
+                } else if !heldOut.contains(d) {
                     train.append(doc, domain: d, document: documentID)
                 }
                 documentID += 1
@@ -69,6 +73,7 @@ public struct Dataset: Sendable {
         self.train = train
         self.validation = validation
         self.probe = probe
+        self.heldOut = heldOut
     }
 }
 
