@@ -120,3 +120,13 @@ struct VectorLevelTests {
         #expect(VectorLevel.current == VectorLevel.best(for: .current()))
     }
 }
+
+@Suite("Allocator settings")
+struct AllocatorTests {
+    @Test("glibc takes the settings (they once compiled to nothing without anyone noticing)")
+    func glibcTakesThem() {
+        #if canImport(Glibc)
+        #expect(Allocator.keepFreedMemory())
+        #endif
+    }
+}

@@ -17,7 +17,8 @@ int idamoe_cpuid(unsigned int leaf, unsigned int subleaf, idamoe_cpuid_registers
 unsigned long long idamoe_xcr0(void);
 
 /// Keeps freed blocks up to `trim_threshold` bytes in the heap and serves allocations below
-/// `mmap_threshold` from it (glibc mallopt M_TRIM_THRESHOLD, M_MMAP_THRESHOLD); no-op elsewhere.
-void idamoe_tune_malloc(int trim_threshold, int mmap_threshold);
+/// `mmap_threshold` from it (glibc mallopt M_TRIM_THRESHOLD, M_MMAP_THRESHOLD). Returns 1 when glibc
+/// took both settings, 0 otherwise (another C library: nothing is done).
+int idamoe_tune_malloc(int trim_threshold, int mmap_threshold);
 
 #endif

@@ -6,7 +6,9 @@ public enum Allocator {
     /// block after another (or training one step after another) reuses memory rather than faulting in
     /// and zeroing fresh pages each time: blocks below 256 MiB come from the heap, and up to 512 MiB
     /// of free memory stays there.
-    public static func keepFreedMemory() {
-        idamoe_tune_malloc(512 << 20, 256 << 20)
+    /// Returns whether the C library took the settings (glibc: yes; elsewhere nothing is done).
+    @discardableResult
+    public static func keepFreedMemory() -> Bool {
+        idamoe_tune_malloc(512 << 20, 256 << 20) == 1
     }
 }
