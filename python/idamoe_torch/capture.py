@@ -240,6 +240,9 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     hidden_size = int(text_config.hidden_size)
     gates = find_gates(model, hidden_size, text_config)
+    positions = getattr(text_config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        window = min(window, positions)  # each window is one sequence the model can take
     tokens = tokenize(model_dir, text, int(text_config.vocab_size))
     ids = tokens.ids[:max_tokens]
     if not ids:
