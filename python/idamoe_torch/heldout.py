@@ -56,11 +56,23 @@ class HeldoutLoads:
         """Adds one router forward's decisions."""
         self.add(block, output.experts, output.weights)
 
-    def fields(self, round_to: Callable[[float], float]) -> Dict[str, Any]:
-        """The `eval` event's held-out fields from the counts summed over ranks (a collective: every rank
-        calls it); empty when no block saw a token."""
+    def sum_over_ranks(self) -> "HeldoutLoads":
+        """Under torch.distributed, replaces the counts with their sums over ranks (a collective: every rank
+        calls it), for validation sharded over ranks. Returns self."""
         blocks = list(self.counts)
         summed = distributed.sum_over_ranks(torch.cat([self.counts[b] for b in blocks]))
+        offset = 0
+        for b in blocks:
+            size = self.counts[b].numel()
+            self.counts[b] = summed[offset:offset + size].clone()
+            offset += size
+        return self
+
+    def fields(self, round_to: Callable[[float], float]) -> Dict[str, Any]:
+        """The `eval` event's held-out fields from the counts (this rank's, or the sums after
+        `sum_over_ranks`); empty when no block saw a token."""
+        blocks = list(self.counts)
+        summed = torch.cat([self.counts[b] for b in blocks])
         layers: List[Dict[str, Any]] = []
         cvs: List[List[float]] = []
         tokens = 0

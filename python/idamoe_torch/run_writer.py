@@ -224,8 +224,8 @@ class RunWriter:
              heldout: Optional[HeldoutLoads] = None) -> None:
         """An `eval` event: validation bits per byte overall and per domain name, and with `heldout` (from
         `heldout()`) the held-out CV of the validation tokens' top-1, top-k and gate-weighted loads per
-        layer and their means over layers. With `heldout` every rank must call it (its counts are summed
-        over ranks); rank 0 writes."""
+        layer and their means over layers. No collective: call it on rank 0 alone if you like (after
+        `heldout.sum_over_ranks()` on every rank when validation is sharded); rank 0 writes."""
         if not math.isfinite(val_bpb):
             raise ContractError(f"RunWriter.eval: val_bpb {val_bpb} is not finite")
         extra = heldout.fields(round6) if heldout is not None else {}
