@@ -1,5 +1,5 @@
 """Capture (python -m idamoe_torch capture): tiny randomly initialised Mixtral, Qwen2-MoE (a dense layer
-between MoE layers, shared experts), OLMoE and DeepSeek-V3 (sigmoid scores with a score-correction bias,
+between MoE layers, shared experts), Qwen3-MoE (every second block MoE), OLMoE and DeepSeek-V3 (sigmoid scores with a score-correction bias,
 a first dense layer, routed scaling, n_group 2 with both groups kept) models are built from configs here,
 saved with save_pretrained and captured from their directories (nothing is downloaded). `idamoe route
 --jsonl` on each capture chooses the experts the model's own gates chose on every token, with the
@@ -40,6 +40,13 @@ def qwen2_moe() -> "transformers.PretrainedConfig":
                                        shared_expert_intermediate_size=24, mlp_only_layers=[1])
 
 
+def qwen3_moe() -> "transformers.PretrainedConfig":
+    """Every second block MoE (decoder_sparse_step 2), top-k weights renormalised."""
+    return transformers.Qwen3MoeConfig(**{**COMMON, "num_hidden_layers": 4}, num_experts=5, num_experts_per_tok=2,
+                                       moe_intermediate_size=16, decoder_sparse_step=2, norm_topk_prob=True,
+                                       head_dim=8)
+
+
 def olmoe() -> "transformers.PretrainedConfig":
     return transformers.OlmoeConfig(**COMMON, num_experts=6, num_experts_per_tok=3)
 
@@ -56,6 +63,7 @@ def deepseek_v3(n_group: int = 2, topk_group: int = 2) -> "transformers.Pretrain
 MODELS: Dict[str, Tuple[Callable[[], "transformers.PretrainedConfig"], object, List[int]]] = {
     "mixtral": (mixtral, None, [0, 1, 2]),
     "qwen2_moe": (qwen2_moe, "bpe", [0, 2]),
+    "qwen3_moe": (qwen3_moe, None, [1, 3]),
     "olmoe": (olmoe, "wordlevel", [0, 1, 2]),
     "deepseek_v3": (deepseek_v3, None, [1, 2]),
 }
@@ -102,25 +110,27 @@ def model_gates(model: nn.Module) -> Dict[int, nn.Module]:
     return {int(name.split(".")[2]): m for name, m in model.named_modules() if name.endswith(".mlp.gate")}
 
 
-def own_choices(model: nn.Module, ids: torch.Tensor) -> Dict[int, Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """{block: (experts [N, k], gate weights [N, k], selection scores [N, E])} as the model's gates return
-    them (hooks on the gate outputs: router logits, top-k weights, top-k indices), over the same windows."""
+def own_choices(model: nn.Module, ids: torch.Tensor) -> Dict[int, Tuple[torch.Tensor, ...]]:
+    """{block: (experts [N, k], gate weights [N, k], selection scores [N, E], router logits [N, E])} as the
+    model's gates return them (hooks on the gate outputs: logits, top-k weights, top-k indices), over the
+    same windows."""
     gates = model_gates(model)
-    out: Dict[int, List[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = {b: [] for b in gates}
+    out: Dict[int, List[Tuple[torch.Tensor, ...]]] = {b: [] for b in gates}
     handles = []
     for b, g in gates.items():
         def hook(module, _args, output, block=b):
             logits, weights, indices = output
             scores = torch.sigmoid(logits.float()) + module.e_score_correction_bias \
                 if hasattr(module, "e_score_correction_bias") else torch.softmax(logits.float(), dim=-1)
-            out[block].append((indices.reshape(-1, indices.shape[-1]), weights.reshape(indices.shape[0], -1), scores))
+            out[block].append((indices.reshape(-1, indices.shape[-1]), weights.reshape(indices.shape[0], -1), scores,
+                               logits.float()))
         handles.append(g.register_forward_hook(hook))
     with torch.no_grad():
         for start in range(0, ids.numel(), WINDOW):
             model(input_ids=ids[start:start + WINDOW][None], use_cache=False)
     for h in handles:
         h.remove()
-    return {b: tuple(torch.cat([p[j] for p in parts]) for j in range(3)) for b, parts in out.items()}  # type: ignore[misc]
+    return {b: tuple(torch.cat([p[j] for p in parts]) for j in range(4)) for b, parts in out.items()}
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +163,7 @@ def test_captured_routing_is_the_models_own(captures, name: str) -> None:
     problems, ties = [], 0
     for i, line in enumerate(lines):
         n, block = divmod(i, len(blocks))
-        experts, weights, scores = (t[n] for t in own[blocks[block]])
+        experts, weights, scores, _ = (t[n] for t in own[blocks[block]])
         assert line["layer"] == blocks[block] and line["token"] == n
         if sorted(line["experts"]) != sorted(experts.tolist()):
             ranked = torch.sort(scores.double(), descending=True).values
@@ -169,6 +179,10 @@ def test_captured_routing_is_the_models_own(captures, name: str) -> None:
             problems.append(f"token {n} block {blocks[block]}: weights {line['weights']}, model {theirs}")
     assert not problems, f"{name}: {len(problems)} disagreements:\n" + "\n".join(problems[:12])
     assert ties <= tokens.numel() // 100, f"{name}: {ties} ties"
+    if name == "deepseek_v3":  # the correction bias must change choices, or its capture went untested
+        changed = sum(int((torch.sort(t[0], dim=1).values != torch.sort(torch.topk(t[3], t[0].shape[1]).indices, dim=1).values)
+                          .any(dim=1).sum()) for t in own.values())
+        assert changed > 0, "e_score_correction_bias changed no choice"
     meta = json.loads((run / "run.json").read_text())
     assert meta["model"]["router"] == ("sigmoid-bias" if name == "deepseek_v3" else "softmax")
     assert meta["model"]["capture"]["tokens"] == ("tokenizer" if MODELS[name][1] else "bytes, no tokenizer")
