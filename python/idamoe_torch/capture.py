@@ -201,7 +201,7 @@ def tokenize(model_dir: str, text: str, vocab_size: int) -> Tokens:
         tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     if tokenizer is not None:
         ids = [int(i) for i in tokenizer(text)["input_ids"]]
-        vocab = [tokenizer.decode([i]) for i in range(len(tokenizer))]
+        vocab = [str(t) for t in tokenizer.batch_decode([[i] for i in range(len(tokenizer))])]
         return Tokens(ids, vocab, "tokenizer")
     if vocab_size < 256:
         raise ContractError(f"{model_dir}: no tokenizer and a vocabulary of {vocab_size} (< 256): the text's bytes "
