@@ -88,7 +88,7 @@ def _capture(args: argparse.Namespace) -> int:
     for block, gate in report.gates.items():
         compared, differ = report.checked[block]
         check = ("the gate returns no choices: not checked" if compared < 0 else
-                 f"same experts as the model on {compared - differ} of {compared} tokens, {differ} at exact ties")
+                 f"same experts as the model on {compared - differ} of {compared} tokens, {differ} at ties")
         print(f"block {block}: {gate.name} -> {gate.kind} router; {check}")
     for note in sorted({n for g in report.gates.values() for n in g.notes}):
         print(f"note: {note}")

@@ -22,8 +22,9 @@ from .layers import ContractError
 from .run_writer import RunWriter
 from .softmax_router import LinearGateRouter, SigmoidBiasRouter, SoftmaxRouter
 
-#: Scores closer than this (relative) count as tied: either expert may be chosen.
-TIE_RTOL = 1e-5
+#: Scores closer than this (relative) count as tied: either expert may be chosen. A model run in half
+#: precision rounds its gate logits (bfloat16: 2^-8 relative), so its near-ties are wider.
+TIE_RTOL = {torch.float32: 1e-5, torch.float64: 1e-5, torch.bfloat16: 2e-2, torch.float16: 5e-3}
 
 
 @dataclass
@@ -162,9 +163,10 @@ def model_choices(output: Any, tokens: int, top_k: int) -> Optional[torch.Tensor
     return None
 
 
-def disagreements(router: LinearGateRouter, hidden: torch.Tensor, choices: torch.Tensor) -> Tuple[int, int]:
+def disagreements(router: LinearGateRouter, hidden: torch.Tensor, choices: torch.Tensor,
+                  tie_rtol: float = 1e-5) -> Tuple[int, int]:
     """(tokens whose expert set differs from `choices`, of which away from a tie): a tie is the k-th and
-    the (k+1)-th selection scores within TIE_RTOL."""
+    the (k+1)-th selection scores within `tie_rtol` (relative)."""
     route = router.route(hidden)
     ours = torch.sort(route["experts"], dim=1).values
     theirs = torch.sort(choices, dim=1).values
@@ -174,7 +176,7 @@ def disagreements(router: LinearGateRouter, hidden: torch.Tensor, choices: torch
     k = router.top_k
     for n in differ.tolist():
         values = torch.sort(ranked[n], descending=True).values
-        if k >= values.numel() or abs(float(values[k - 1] - values[k])) > TIE_RTOL * abs(float(values[k - 1])):
+        if k >= values.numel() or abs(float(values[k - 1] - values[k])) > tie_rtol * abs(float(values[k - 1])):
             real += 1
     return int(differ.numel()), real
 
@@ -285,7 +287,7 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
         parts = chosen[b]
         if all(p is not None for p in parts):
             own = torch.cat([p for p in parts if p is not None])
-            differ, real = disagreements(routers[b], states[b], own)
+            differ, real = disagreements(routers[b], states[b], own, TIE_RTOL.get(dtype, 2e-2))
             if real:
                 raise ContractError(f"{g.name}: the captured router chooses other experts than the model on {real} of "
                                     f"{len(ids)} tokens; this gate's routing is not the contract's {g.kind}")
