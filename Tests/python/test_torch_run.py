@@ -1,6 +1,6 @@
 """RunWriter under torch.distributed: a 2-process gloo run (torch_dist_worker.py) writes one run
 directory whose per-step loads are the sums over ranks, whose routers stay identical on both ranks
-through reactivation resets, whose snapshots `idamoe route` routes as PyTorch does, and which
+through reactivation resets (IDA) and selection-bias moves (sigmoid-bias), whose snapshots `idamoe route` routes as PyTorch does, and which
 `idamoe inspect --headless` reads. Rank 1 does no file I/O.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from torch_support import HERE, compare_routes, route_lines, run_idamoe
 STEPS = 5  # snapshots at 2, 4 and the last step
 
 
-@pytest.fixture(scope="module", params=["ida", "softmax"])
+@pytest.fixture(scope="module", params=["ida", "softmax", "sigmoid-bias"])
 def two_rank_run(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"dist-{request.param}")
     run_dir, results = root / "run", root / "results"
@@ -57,6 +57,8 @@ def test_only_rank_zero_writes_and_ranks_stay_identical(two_rank_run):
         assert died, "no component died: the reset path (targets broadcast from rank 0) went untested"
         last = [e for e in events if e["kind"] == "step"][-1]
         assert [l["dead"] for l in last["layers"]] == [ranks[0]["dead"][i] for i in (0, 1)]
+    if kind == "sigmoid-bias":  # moved by the global counts, so identical on both ranks (in the fingerprint)
+        assert all(float(b.abs().max()) > 0 for b in ranks[0]["bias"].values()), ranks[0]["bias"]
 
 
 def test_snapshot_routes_as_pytorch_does(two_rank_run):
