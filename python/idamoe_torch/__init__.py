@@ -4,9 +4,11 @@
   state_dict names are the checkpoint contract's.
 - `save_routers`, `write_probe`: checkpoints and probes that `idamoe route`, `diff` and `inspect` read.
 - `RunWriter`: a live run directory (run.json, events.jsonl, snapshots) from any PyTorch loop, also
-  under torch.distributed (only rank 0 writes).
+  under torch.distributed (only rank 0 writes); `HeldoutLoads`: the held-out CV of its eval events.
+- `python -m idamoe_torch capture`: a Hugging Face MoE model's routers and their inputs (capture.py).
 """
 from .files import collect_routers, load_routers, read_probe, save_routers, write_probe
+from .heldout import HeldoutLoads
 from .ida_router import IDARouter
 from .layers import ContractError
 from .reactivation import ReactivationConfig, ReactivationEvent
@@ -16,5 +18,5 @@ from .softmax_router import SigmoidBiasRouter, SoftmaxRouter
 
 __all__ = [
     "IDARouter", "SoftmaxRouter", "SigmoidBiasRouter", "RouterOutput", "combine_experts", "StepStats", "ReactivationConfig", "ReactivationEvent",
-    "ContractError", "collect_routers", "load_routers", "read_probe", "save_routers", "write_probe", "RunWriter",
+    "ContractError", "collect_routers", "load_routers", "read_probe", "save_routers", "write_probe", "RunWriter", "HeldoutLoads",
 ]

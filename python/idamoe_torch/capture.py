@@ -63,6 +63,7 @@ def _expert_count(parent: nn.Module) -> Optional[int]:
 
 
 def _config_value(config: Any, *names: str) -> Any:
+    """The first of the config attributes `names` that is set (None without a config or any of them)."""
     for name in names:
         value = getattr(config, name, None)
         if value is not None:
