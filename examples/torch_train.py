@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from idamoe_torch import IDARouter, ReactivationConfig, RunWriter, SoftmaxRouter, combine_experts
+from idamoe_torch import IDARouter, ReactivationConfig, RunWriter, SigmoidBiasRouter, SoftmaxRouter, combine_experts
 from idamoe_torch.reactivation import SplitMix64
 
 # ------------------------------------------------------------------------------------------------
@@ -191,6 +191,8 @@ class MoETransformer(nn.Module):
 def make_router(args: argparse.Namespace, block: int) -> nn.Module:
     if args.router == "softmax":
         return SoftmaxRouter(args.width, experts=args.experts, top_k=args.top_k, aux_loss=args.aux_loss, z_loss=args.z_loss)
+    if args.router == "sigmoid-bias":
+        return SigmoidBiasRouter(args.width, experts=args.experts, top_k=args.top_k, bias_rate=args.bias_rate)
     return IDARouter(args.width, experts=args.experts, components_per_expert=args.components, latent_dim=args.latent,
                      top_k=args.top_k, hidden=args.router_hidden,
                      reactivation=ReactivationConfig(mode=args.reactivation, every=args.react_every),
@@ -303,8 +305,9 @@ def train(rank: int, world: int, port: int, args: argparse.Namespace, domains: L
         writer.step(step, loss.item(), lr=lr, router_lr=router_lr if router_params else None,
                     grad_norm=float(grad_norm), router_grad_norm=None if router_norm is None else float(router_norm))
         if writer.writes and (step % args.eval_every == 0 or step == args.steps):
-            bpb, per_domain = validate(model, validation, names, args)
-            writer.eval(step, bpb, per_domain)
+            with writer.heldout() as loads:  # the held-out CV of the validation routings (rank 0's)
+                bpb, per_domain = validate(model, validation, names, args)
+            writer.eval(step, bpb, per_domain, heldout=loads)
         if step % args.snapshot_every == 0 or step == args.steps:
             writer.snapshot(step)
         if rank == 0 and not args.quiet and (step % 10 == 0 or step == args.steps):
@@ -318,7 +321,7 @@ def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--run-dir", help="run directory (default runs/<timestamp>-torch-<router>)")
     p.add_argument("--corpus", nargs="+", default=["/usr/share/games/fortunes"], help="files or folders, each file a domain")
-    p.add_argument("--router", choices=["ida", "softmax"], default="ida")
+    p.add_argument("--router", choices=["ida", "softmax", "sigmoid-bias"], default="ida")
     p.add_argument("--nproc", type=int, default=1, help="processes under torch.distributed (gloo, CPU)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
     p.add_argument("--steps", type=int, default=600)
@@ -337,6 +340,7 @@ def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--react-every", type=int, default=50)
     p.add_argument("--aux-loss", type=float, default=0.0, help="softmax: Switch auxiliary loss weight")
     p.add_argument("--z-loss", type=float, default=0.0, help="softmax: z-loss weight")
+    p.add_argument("--bias-rate", type=float, default=0.001, help="sigmoid-bias: step of the selection bias")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--router-lr", type=float, default=1e-2)
     p.add_argument("--warmup", type=int, default=50)

@@ -80,6 +80,8 @@ def test_example_under_two_processes_is_followed_live(tmp_path: Path) -> None:
     assert log[0]["kind"] == "start" and log[0]["domains"] == ["alpha", "beta", "gamma"]
     evals = [e for e in log if e["kind"] == "eval"]
     assert evals and set(evals[0]["domains"]) == {"alpha", "beta", "gamma"}
+    assert evals[0]["heldout_tokens"] > 0 and evals[0]["layers"], "the eval event lacks the held-out CV"
+    assert all(len(l["load_gate"]) == len(l["load_topk"]) > 1 for l in evals[0]["layers"])
     for e in (e for e in log if e["kind"] == "step"):
         for layer in e["layers"]:
             assert abs(sum(layer["load"]) - 1) < 1e-4 and len(layer["load"]) == 4

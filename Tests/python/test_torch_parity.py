@@ -1,7 +1,8 @@
 """Parity: checkpoints and probes written by the PyTorch routers (python/idamoe_torch), routed by
 `idamoe route --jsonl`, give PyTorch's own decisions on every token except exact ties (weights within
 1e-4, log-densities within 1e-3 relative), for several activations, norms, score modes and top-k, and
-for softmax routers with and without a gate bias. The routers are trained a few steps first, so the
+for softmax routers with and without a gate bias, and for sigmoid-bias routers whose selection bias
+has moved. The routers are trained a few steps first, so the
 files hold trained parameters rather than their initialisation.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 
 from torch_support import compare_routes, route_lines
 
-from idamoe_torch import IDARouter, SoftmaxRouter, combine_experts, save_routers, write_probe
+from idamoe_torch import IDARouter, SigmoidBiasRouter, SoftmaxRouter, combine_experts, save_routers, write_probe
 
 D, N, BLOCKS = 24, 300, (1, 3)
 
@@ -81,6 +82,45 @@ def test_softmax_checkpoint_routes_as_pytorch_does(tmp_path: Path, bias: bool, t
     routes = {b: r.route(h[b].half().float()) for b, r in routers.items()}
     problems = compare_routes(route_lines(ck, probe), routes, N)
     assert not problems, "Swift and PyTorch disagree:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("bias,top_k", [(True, 2), (False, 3)])
+def test_sigmoid_bias_checkpoint_routes_as_pytorch_does(tmp_path: Path, bias: bool, top_k: int) -> None:
+    """Gates trained a few steps by a stand-in task loss, selection biases moved by `observe` after each
+    step; the bias must change some decisions, or the test would not see it."""
+    torch.manual_seed(13)
+    routers = {b: SigmoidBiasRouter(D, experts=6, top_k=top_k, bias=bias, bias_rate=0.02) for b in BLOCKS}
+    h = hidden_states(seed=4)
+    opt = torch.optim.Adam([p for r in routers.values() for p in r.parameters()], lr=1e-2)
+    for step in range(1, 9):
+        opt.zero_grad()
+        sum((r(h[b]).weights * torch.arange(top_k)).sum() for b, r in routers.items()).backward()
+        opt.step()
+        for r in routers.values():
+            r.observe(step)
+    for b, r in routers.items():
+        assert float(r.expert_bias.abs().max()) > 0.05, f"block {b}: the bias barely moved"
+        route = r.route(h[b])
+        plain = torch.sort(route["scores"], dim=1, descending=True, stable=True).indices[:, :top_k]
+        assert not torch.equal(plain, route["experts"]), f"block {b}: the bias changed no decision"
+    ck, probe = str(tmp_path / "sigmoid.safetensors"), str(tmp_path / "probe.safetensors")
+    save_routers(ck, routers)
+    write_probe(probe, torch.arange(N) % 256, h)
+    routes = {b: r.route(h[b]) for b, r in routers.items()}
+    problems = compare_routes(route_lines(ck, probe), routes, N)
+    assert not problems, "Swift and PyTorch disagree:\n" + "\n".join(problems)
+
+
+def test_sigmoid_bias_moves_toward_balance_by_integer_comparison() -> None:
+    """E 4, k 2, N 6: the fair count is 3 of 12 assignments; counts 5, 3, 2, 2 move the biases by -r, 0,
+    +r, +r (float32 steps, as the Swift router's); a call with no forward since the last changes nothing."""
+    r = SigmoidBiasRouter(3, experts=4, top_k=2, bias_rate=0.25)
+    r.update_bias(6, torch.tensor([5.0, 3.0, 2.0, 2.0]))
+    assert r.expert_bias.tolist() == [-0.25, 0.0, 0.25, 0.25]
+    assert r.observe(1) == [] and r.expert_bias.tolist() == [-0.25, 0.0, 0.25, 0.25]
+    loaded = SigmoidBiasRouter(3, experts=4, top_k=2)
+    loaded.load_state_dict(r.state_dict())
+    assert loaded.expert_bias.tolist() == [-0.25, 0.0, 0.25, 0.25]
 
 
 def test_ties_go_to_the_lower_expert() -> None:

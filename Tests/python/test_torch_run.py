@@ -1,6 +1,6 @@
 """RunWriter under torch.distributed: a 2-process gloo run (torch_dist_worker.py) writes one run
 directory whose per-step loads are the sums over ranks, whose routers stay identical on both ranks
-through reactivation resets, whose snapshots `idamoe route` routes as PyTorch does, and which
+through reactivation resets (IDA) and selection-bias moves (sigmoid-bias), whose snapshots `idamoe route` routes as PyTorch does, and which
 `idamoe inspect --headless` reads. Rank 1 does no file I/O.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from torch_support import HERE, compare_routes, route_lines, run_idamoe
 STEPS = 5  # snapshots at 2, 4 and the last step
 
 
-@pytest.fixture(scope="module", params=["ida", "softmax"])
+@pytest.fixture(scope="module", params=["ida", "softmax", "sigmoid-bias"])
 def two_rank_run(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"dist-{request.param}")
     run_dir, results = root / "run", root / "results"
@@ -57,6 +57,8 @@ def test_only_rank_zero_writes_and_ranks_stay_identical(two_rank_run):
         assert died, "no component died: the reset path (targets broadcast from rank 0) went untested"
         last = [e for e in events if e["kind"] == "step"][-1]
         assert [l["dead"] for l in last["layers"]] == [ranks[0]["dead"][i] for i in (0, 1)]
+    if kind == "sigmoid-bias":  # moved by the global counts, so identical on both ranks (in the fingerprint)
+        assert all(float(b.abs().max()) > 0 for b in ranks[0]["bias"].values()), ranks[0]["bias"]
 
 
 def test_snapshot_routes_as_pytorch_does(two_rank_run):
@@ -105,3 +107,64 @@ def test_step_sums_micro_batches_and_refuses_a_step_without_forward(tmp_path: Pa
     step = next(l for l in lines if l["kind"] == "step")
     assert step["layers"][0]["load"] == pytest.approx((counts / counts.sum()).tolist(), abs=2e-6)
     assert [l["kind"] for l in lines] == ["start", "step", "snapshot", "done"]
+
+
+def test_sigmoid_bias_run_logs_held_out_cv_and_is_inspected(tmp_path: Path) -> None:
+    """A RunWriter run of sigmoid-bias routers: the step event has no aux or z, the selection bias moves
+    with the step's global counts, run.json records biasRate, and the eval event carries the held-out CV
+    of the routings counted inside `writer.heldout()` (checked against the routers' own route on the
+    same validation rows); `idamoe inspect --headless` reads the run."""
+    from idamoe_torch import RunWriter, SigmoidBiasRouter
+    from idamoe_torch.heldout import coefficient_of_variation
+
+    torch.manual_seed(5)
+    d, e = 8, 4
+    routers = {1: SigmoidBiasRouter(d, experts=e, top_k=2, bias_rate=0.01),
+               3: SigmoidBiasRouter(d, experts=e, top_k=2, bias_rate=0.01)}
+    model = torch.nn.ModuleDict({str(i): r for i, r in routers.items()})
+
+    def forward(x: torch.Tensor) -> None:
+        for r in routers.values():
+            r(x)
+
+    val = [torch.randn(20, d) + 1.5, torch.randn(13, d)]
+    run_dir = tmp_path / "run"
+    writer = RunWriter(str(run_dir), model, probe_tokens=torch.arange(16),
+                       probe_forward=lambda t: forward(torch.randn(t.numel(), d)))
+    for step in (1, 2):
+        forward(torch.randn(30, d) + 2.0)
+        writer.step(step, 1.5)
+    assert float(routers[1].expert_bias.abs().sum()) > 0
+    with writer.heldout() as loads:
+        for x in val:
+            forward(x)
+    assert all(r.training for r in routers.values()) and all(r.step_stats is None for r in routers.values())
+    writer.eval(2, 3.25, {"a": 3.0}, heldout=loads)
+    writer.snapshot(2)
+    writer.finish(2)
+    events = [json.loads(l) for l in (run_dir / "events.jsonl").read_text().splitlines()]
+    step = next(x for x in events if x["kind"] == "step")
+    assert all("aux" not in l and "z" not in l for l in step["layers"])
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["model"]["router"] == "sigmoid-bias" and manifest["training"]["biasRate"] == 0.01
+    ev = next(x for x in events if x["kind"] == "eval")
+    assert ev["heldout_tokens"] == 33 and [l["layer"] for l in ev["layers"]] == [1, 3]
+    means = {"top1": [], "topk": [], "gate": []}
+    for layer in ev["layers"]:
+        r = routers[layer["layer"]]
+        routes = [r.route(x) for x in val]
+        experts = torch.cat([x["experts"] for x in routes])
+        weights = torch.cat([x["weights"] for x in routes]).double()
+        topk = torch.bincount(experts.reshape(-1), minlength=e).double() / experts.numel()
+        top1 = torch.bincount(experts[:, 0], minlength=e).double() / experts.shape[0]
+        gate = torch.bincount(experts.reshape(-1), weights=weights.reshape(-1), minlength=e) / weights.sum()
+        assert layer["load_topk"] == pytest.approx(topk.tolist(), abs=2e-6)
+        assert layer["load_gate"] == pytest.approx(gate.tolist(), abs=2e-6)
+        for name, load in (("top1", top1), ("topk", topk), ("gate", gate)):
+            cv = coefficient_of_variation(load.tolist())
+            assert layer[f"cv_{name}"] == pytest.approx(cv, rel=1e-5)
+            means[name].append(cv)
+    for name, values in means.items():
+        assert ev[f"heldout_cv_mean_{name}"] == pytest.approx(sum(values) / 2, rel=1e-5)
+    frame = run_idamoe("inspect", str(run_dir), "--headless", "--size", "120x40").stdout
+    assert "finished" in frame and "sigmoid-bias" in frame, frame

@@ -132,5 +132,7 @@ def test_reactivation_kills_and_revives_as_swift_does(tmp_path: Path, mode: str)
     torch_lines = python_steps(routers, h, 4, 0.02)
     died = [l for l in torch_lines if l.get("event") == "died"]
     assert len(died) >= 3, f"expected the starved components to die: {torch_lines}"
+    intervened = [l for l in torch_lines if l.get("event") == ("reset" if mode == "reset" else "pulled")]
+    assert len(intervened) >= len(died), f"every dead component gets an intervention event: {torch_lines}"
     problems = compare_lines(swift_lines, torch_lines) + compare(swift, before, routers)
     assert not problems, "\n".join(problems)

@@ -19,7 +19,7 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from idamoe_torch import IDARouter, ReactivationConfig, RunWriter, SoftmaxRouter, combine_experts
+from idamoe_torch import IDARouter, ReactivationConfig, RunWriter, SigmoidBiasRouter, SoftmaxRouter, combine_experts
 
 D, E, VOCAB, T, B = 16, 4, 64, 8, 4
 
@@ -45,6 +45,8 @@ class Tiny(nn.Module):
             if router == "ida":
                 return IDARouter(D, experts=E, components_per_expert=2, latent_dim=4, hidden=(8,),
                                  reactivation=ReactivationConfig(mode="reset", every=2, tau=1.5, usage_decay=0.0))
+            if router == "sigmoid-bias":
+                return SigmoidBiasRouter(D, experts=E, top_k=2, bias_rate=0.01)
             return SoftmaxRouter(D, experts=E, top_k=2, aux_loss=0.01, z_loss=0.001)
         self.layers = nn.ModuleList([Block(make()), Block(make())])
         self.head = nn.Linear(D, VOCAB)
@@ -83,10 +85,12 @@ def worker(rank: int, world: int, port: int, run_dir: str, results: str, steps: 
         writer.step(step, loss.item(), lr=0.05)
         if step % 2 == 0 or step == steps:  # as the Swift trainer: on schedule and at the last step
             writer.snapshot(step)
-    fingerprint = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    # Parameters and buffers (the sigmoid-bias routers' selection biases move outside the optimizer).
+    fingerprint = torch.cat([t.detach().double().reshape(-1) for t in model.state_dict().values()])
     out = dict(counts=counts, fingerprint=fingerprint, dead={i: b.router.reactivation.dead_count
                                                             for i, b in enumerate(model.layers)
-                                                            if router == "ida"})
+                                                            if router == "ida"},
+               bias={i: b.router.expert_bias.clone() for i, b in enumerate(model.layers) if router == "sigmoid-bias"})
     if rank == 0:
         from safetensors.torch import load_file
         hidden = load_file(os.path.join(run_dir, "snapshots", f"step-{steps:08d}.probe.safetensors"))

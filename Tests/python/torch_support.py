@@ -64,7 +64,9 @@ def compare_routes(lines: Sequence[dict], routes: Mapping[int, Dict[str, torch.T
             continue
         r = routes[layer]
         want = r["experts"][token].tolist()
-        scores = (r["scores"] if "scores" in r else r["probabilities"])[token].double().numpy()
+        # What top-k ranked: sigmoid-bias routers select by score + bias, IDA by expert score g.
+        ranked = next(r[key] for key in ("selection", "scores", "probabilities") if key in r)
+        scores = ranked[token].double().numpy()
         got = line["experts"]
         if got != want:
             tied = all(abs(scores[g] - scores[w]) <= TIE_RTOL * max(abs(scores[g]), abs(scores[w]))

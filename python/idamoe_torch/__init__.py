@@ -1,20 +1,22 @@
 """PyTorch producer of idamoe's file contract (docs/format.md, docs/python.md).
 
-- `IDARouter`, `SoftmaxRouter`: torch.nn.Module routers with the math of the Swift tool; their
+- `IDARouter`, `SoftmaxRouter`, `SigmoidBiasRouter`: torch.nn.Module routers with the math of the Swift tool; their
   state_dict names are the checkpoint contract's.
 - `save_routers`, `write_probe`: checkpoints and probes that `idamoe route`, `diff` and `inspect` read.
 - `RunWriter`: a live run directory (run.json, events.jsonl, snapshots) from any PyTorch loop, also
-  under torch.distributed (only rank 0 writes).
+  under torch.distributed (only rank 0 writes); `HeldoutLoads`: the held-out CV of its eval events.
+- `python -m idamoe_torch capture`: a Hugging Face MoE model's routers and their inputs (capture.py).
 """
 from .files import collect_routers, load_routers, read_probe, save_routers, write_probe
+from .heldout import HeldoutLoads
 from .ida_router import IDARouter
 from .layers import ContractError
 from .reactivation import ReactivationConfig, ReactivationEvent
 from .routing import RouterOutput, StepStats, combine_experts
 from .run_writer import RunWriter
-from .softmax_router import SoftmaxRouter
+from .softmax_router import SigmoidBiasRouter, SoftmaxRouter
 
 __all__ = [
-    "IDARouter", "SoftmaxRouter", "RouterOutput", "combine_experts", "StepStats", "ReactivationConfig", "ReactivationEvent",
-    "ContractError", "collect_routers", "load_routers", "read_probe", "save_routers", "write_probe", "RunWriter",
+    "IDARouter", "SoftmaxRouter", "SigmoidBiasRouter", "RouterOutput", "combine_experts", "StepStats", "ReactivationConfig", "ReactivationEvent",
+    "ContractError", "collect_routers", "load_routers", "read_probe", "save_routers", "write_probe", "RunWriter", "HeldoutLoads",
 ]

@@ -1,4 +1,5 @@
-"""`python -m idamoe_torch fit-ida --probe P --experts E --components M --latent 32 --out C`."""
+"""`python -m idamoe_torch fit-ida --probe P --experts E --components M --latent 32 --out C` and
+`python -m idamoe_torch capture --model DIR --text FILE --out OUT`."""
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     fit.add_argument("--input-norm", choices=NORMS, default="rms")
     fit.add_argument("--latent-norm", choices=NORMS, default="rms")
     fit.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    cap = commands.add_parser("capture", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                              help="capture a Hugging Face MoE model's routers and their inputs on a text",
+                              description="Loads the causal LM in DIR (local files only, never downloads), finds its MoE "
+                                          "routers by structure, runs the text through it and writes run directory OUT "
+                                          "(routers as snapshot step 0, their inputs as its probe) for `idamoe inspect OUT`, "
+                                          "`idamoe diff OUT OTHER` and fit-ida.")
+    cap.add_argument("--model", required=True, help="model directory (save_pretrained layout)")
+    cap.add_argument("--text", required=True, help="UTF-8 text file to run through the model")
+    cap.add_argument("--out", required=True, help="run directory to create")
+    cap.add_argument("--max-tokens", type=int, default=2048, help="tokens of the text to capture")
+    cap.add_argument("--window", type=int, default=256, help="tokens per forward (each window is its own sequence)")
+    cap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
+                     help="precision the model runs in (routers are written in float32)")
+    cap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    if args.command == "capture":
+        return _capture(args)
     try:
         reports = fit_ida(args.probe, args.out, args.experts, args.components, args.latent, hidden=args.hidden,
                           top_k=args.top_k, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
@@ -53,6 +70,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     for r in reports:
         print(f"layer {r.layer}: NLL {r.nll_before:.3f} -> {r.nll_after:.3f} per token, load CV {r.cv:.3f}, dead {r.dead}")
     print(f"wrote {args.out}")
+    return 0
+
+
+def _capture(args: argparse.Namespace) -> int:
+    """The capture command: one line per router and what was checked."""
+    from .capture import capture
+
+    try:
+        with open(args.text, encoding="utf-8") as f:
+            text = f.read()
+        report = capture(args.model, text, args.out, max_tokens=args.max_tokens, window=args.window,
+                         dtype=getattr(torch, args.dtype), log=print)
+    except (ContractError, ValueError, OSError, KeyError, RuntimeError) as e:
+        print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        return 1
+    for block, gate in report.gates.items():
+        compared, differ = report.checked[block]
+        check = ("the gate returns no choices: not checked" if compared < 0 else
+                 f"same experts as the model on {compared - differ} of {compared} tokens, {differ} at ties")
+        print(f"block {block}: {gate.name} -> {gate.kind} router; {check}")
+    for note in sorted({n for g in report.gates.values() for n in g.notes}):
+        print(f"note: {note}")
+    print(f"wrote {args.out} ({report.tokens} tokens; idamoe inspect {args.out})")
     return 0
 
 

@@ -12,9 +12,12 @@ from torch import nn
 
 from .ida_router import IDARouter
 from .layers import ContractError
-from .softmax_router import SoftmaxRouter
+from .softmax_router import LinearGateRouter, SigmoidBiasRouter, SoftmaxRouter
 
-Router = Union[IDARouter, SoftmaxRouter]
+#: Every router kind of the contract.
+Router = Union[IDARouter, SoftmaxRouter, SigmoidBiasRouter]
+#: Their module classes, for isinstance.
+ROUTER_TYPES = (IDARouter, LinearGateRouter)
 
 
 def publish(data: bytes, path: str) -> None:
@@ -33,12 +36,12 @@ def publish(data: bytes, path: str) -> None:
 
 
 def collect_routers(model: nn.Module) -> Dict[int, Router]:
-    """Every IDARouter and SoftmaxRouter in `model`, keyed by the transformer block index: the last
+    """Every IDARouter, SoftmaxRouter and SigmoidBiasRouter in `model`, keyed by the transformer block index: the last
     integer in its module path (`blocks.3.moe.router` -> 3). One-line error when a path has no integer
     or two routers share a block."""
     found: Dict[int, Router] = {}
     for name, module in model.named_modules():
-        if not isinstance(module, (IDARouter, SoftmaxRouter)):
+        if not isinstance(module, ROUTER_TYPES):
             continue
         numbers = re.findall(r"(?:^|\.)(\d+)(?=\.|$)", name)
         if not numbers:
@@ -46,9 +49,9 @@ def collect_routers(model: nn.Module) -> Dict[int, Router]:
         block = int(numbers[-1])
         if block in found:
             raise ContractError(f"router {name}: block {block} already has a router; pass routers={{block: router}}")
-        found[block] = module
+        found[block] = module  # type: ignore[assignment]
     if not found:
-        raise ContractError("the model holds no IDARouter or SoftmaxRouter")
+        raise ContractError("the model holds no IDARouter, SoftmaxRouter or SigmoidBiasRouter")
     return dict(sorted(found.items()))
 
 
@@ -171,8 +174,8 @@ def load_routers(path: str) -> Dict[int, Router]:
     if meta.get("idamoe.format") != "1":
         raise ContractError(f"{path}: metadata idamoe.format: {meta.get('idamoe.format')!r} is not 1")
     kind = meta.get("idamoe.router")
-    if kind not in ("ida", "softmax"):
-        raise ContractError(f"{path}: metadata idamoe.router: unknown router {kind!r} (ida or softmax)")
+    if kind not in ("ida", "softmax", "sigmoid-bias"):
+        raise ContractError(f"{path}: metadata idamoe.router: unknown router {kind!r} (ida, softmax or sigmoid-bias)")
     try:
         layers = sorted(int(p) for p in meta.get("idamoe.moe_layers", "").split(","))
     except ValueError:
@@ -183,11 +186,13 @@ def load_routers(path: str) -> Dict[int, Router]:
     for i in layers:
         pre = f"layers.{i}.router."
         own = {n[len(pre):]: t for n, t in tensors.items() if n.startswith(pre)}
-        if kind == "softmax":
-            if "gate.weight" not in own:
-                raise ContractError(f"{path}: missing tensor {pre}gate.weight")
-            router: Router = SoftmaxRouter(int(own["gate.weight"].shape[1]), experts=experts, top_k=top_k,
-                                           bias="gate.bias" in own)
+        if kind in ("softmax", "sigmoid-bias"):
+            for name in ("gate.weight", "expert_bias") if kind == "sigmoid-bias" else ("gate.weight",):
+                if name not in own:
+                    raise ContractError(f"{path}: missing tensor {pre}{name}")
+            gate_class = SoftmaxRouter if kind == "softmax" else SigmoidBiasRouter
+            router: Router = gate_class(int(own["gate.weight"].shape[1]), experts=experts, top_k=top_k,
+                                        bias="gate.bias" in own)
         else:
             enc = _stack_widths(path, own, "encoder")
             router = IDARouter(enc[0], experts=experts,

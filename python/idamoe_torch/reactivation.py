@@ -42,7 +42,8 @@ class SplitMix64:
 class ReactivationConfig:
     """When a component counts as dead and what happens to it (the defaults of `idamoe train`)."""
 
-    mode: str = "loss"
+    #: `reset` by default, as `idamoe train` (docs/decisions.md, "Defaults (issue 12)").
+    mode: str = "reset"
     #: Check every this many steps.
     every: int = 50
     #: Steps for which L_react pulls a dead component (mode `loss`).
@@ -62,9 +63,11 @@ class ReactivationConfig:
 
 @dataclass
 class ReactivationEvent:
-    """A component that died or came back (a `reactivation` event line)."""
+    """A component that died, was intervened on, or came back (a `reactivation` event line)."""
 
-    event: str  # "died" or "revived"
+    #: "died", "reset" or "pulled" (an intervention: mode reset or loss), or "revived" (usage EMA back at
+    #: or above tau/K; docs/decisions.md, "Reading of component reactivation").
+    event: str
     component: int
     expert: int
     prior: float
@@ -76,8 +79,11 @@ class ReactivationState:
 
     def __init__(self, components: int, config: ReactivationConfig, seed: int) -> None:
         self.config = config
-        #: Usage EMA u [K]: share of tokens whose most probable component is k; starts at 1/K.
+        #: Usage EMA u [K]: share of tokens whose most probable component is k; the first observed batch
+        #: sets it (it reads 1/K until then).
         self.usage = np.full(components, 1.0 / max(components, 1))
+        #: Whether `usage` holds observed shares yet (False until the first batch is observed).
+        self.observed = False
         #: Components flagged dead [K].
         self.dead = np.zeros(components, dtype=bool)
         #: Target latent per component [K, P] (NaN rows: none).
@@ -105,9 +111,12 @@ class ReactivationState:
 
     def observe(self, step: int, gmm: DiagonalMixture, components_per_expert: int, top_counts: np.ndarray,
                 tokens: int, latents: Optional[torch.Tensor], log_density: Optional[torch.Tensor]) -> List[ReactivationEvent]:
-        """Updates usage from a step's routing (global top-component counts over `tokens`), and every
-        `every` steps flags dead and revived components and, unless the mode is off, gives each dead
-        component a target drawn from `latents` with probability softmax(-log p(z)).
+        """Updates usage from a step's routing (global top-component counts over `tokens`; the first batch
+        sets it), and every `every` steps flags dead components (usage and prior below tau/K) and revived
+        ones (usage alone back at or above tau/K) and, unless the mode is off, gives each dead component
+        that needs one a target drawn from `latents` with probability softmax(-log p(z)): `reset` moves it
+        there, `loss` pulls it with L_react. Events: died and revived in component order, then one
+        `reset` or `pulled` per intervention (prior and usage as they were before it).
 
         Under torch.distributed every rank holds the same counts and parameters, so every rank takes
         the same decisions; rank 0 draws the targets from its own batch and broadcasts them.
@@ -115,8 +124,13 @@ class ReactivationState:
         k = len(self.usage)
         if tokens <= 0:
             return []
-        decay = self.config.usage_decay
-        self.usage = decay * self.usage + (1 - decay) * np.asarray(top_counts, dtype=np.float64) / tokens
+        shares = np.asarray(top_counts, dtype=np.float64) / tokens
+        if self.observed:
+            decay = self.config.usage_decay
+            self.usage = decay * self.usage + (1 - decay) * shares
+        else:
+            self.usage = shares.copy()
+            self.observed = True
         self.remaining[self.remaining > 0] -= 1
         if step <= 0 or step % self.config.every != 0:
             return []
@@ -124,21 +138,25 @@ class ReactivationState:
         priors = gmm.priors().cpu().numpy()
         events: List[ReactivationEvent] = []
         need: List[int] = []
+
+        def event(kind: str, c: int) -> ReactivationEvent:
+            return ReactivationEvent(event=kind, component=c, expert=c // components_per_expert,
+                                     prior=float(priors[c]), usage=float(self.usage[c]))
+
         for c in range(k):
-            low = self.usage[c] < threshold and priors[c] < threshold
-            def event(kind: str, c: int = c) -> ReactivationEvent:
-                return ReactivationEvent(event=kind, component=c, expert=c // components_per_expert,
-                                         prior=float(priors[c]), usage=float(self.usage[c]))
-            if self.dead[c] and not low:
+            # Dead needs usage and prior both low; revived needs usage alone back up (an intervention
+            # restores the prior at once, which says nothing about use).
+            unused = self.usage[c] < threshold
+            if self.dead[c] and not unused:
                 self.dead[c] = False
                 self.remaining[c] = 0
                 if self.targets is not None:
                     self.targets[c] = float("nan")
-                events.append(event("revived"))
-            elif not self.dead[c] and low:
+                events.append(event("revived", c))
+            elif not self.dead[c] and unused and priors[c] < threshold:
                 self.dead[c] = True
                 need.append(c)
-                events.append(event("died"))
+                events.append(event("died", c))
             elif self.dead[c] and self.remaining[c] == 0:
                 need.append(c)
         if self.config.mode == "off" or not need or latents is None or log_density is None:
@@ -150,6 +168,7 @@ class ReactivationState:
             rows = self._draw(len(need), log_density.detach().double().cpu().numpy())
             drawn = z[rows].clone()
         drawn = distributed.broadcast_from_writer(drawn)
+        events.extend(event("reset" if self.config.mode == "reset" else "pulled", c) for c in need)
         with torch.no_grad():
             if self.config.mode == "reset":
                 mean_logit = gmm.logits.double().mean()

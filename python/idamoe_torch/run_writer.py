@@ -18,10 +18,12 @@ from torch import nn
 
 from . import distributed
 from .files import Router, checkpoint_metadata, collect_routers, publish, router_tensors, write_probe
+from .heldout import HeldoutLoads, coefficient_of_variation
 from .ida_router import IDARouter
 from .layers import ContractError
 from .reactivation import ReactivationEvent
-from .routing import StepStats
+from .routing import RouterOutput, StepStats
+from .softmax_router import SigmoidBiasRouter
 from safetensors.torch import save as safetensors_bytes
 
 __version__ = "0.1.0"
@@ -50,16 +52,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value
-
-
-def coefficient_of_variation(load: Sequence[float]) -> float:
-    """Standard deviation over mean of the load (0 for an empty or all-zero load)."""
-    if not load:
-        return 0.0
-    mean = sum(load) / len(load)
-    if mean <= 0:
-        return 0.0
-    return math.sqrt(sum((v - mean) ** 2 for v in load) / len(load)) / mean
 
 
 class RunWriter:
@@ -160,6 +152,8 @@ class RunWriter:
             return dict(reactivation=c.mode, reactEvery=c.every, reactSteps=c.steps, reactTau=c.tau,
                         reconstructionWeight=r.reconstruction_weight, reactivationWeight=r.reactivation_weight,
                         nllToEncoder=r.nll_to_encoder)
+        if isinstance(r, SigmoidBiasRouter):
+            return dict(biasRate=r.bias_rate, auxLoss=0.0, zLoss=0.0)
         return dict(auxLoss=r.aux_loss, zLoss=r.z_loss)
 
     def _event(self, step: int, kind: str, **fields: Any) -> None:
@@ -209,6 +203,8 @@ class RunWriter:
                 for e in events:
                     self._event(step, "reactivation", event=e.event, layer=i, component=e.component, expert=e.expert,
                                 prior=e.prior, usage=e.usage)
+            elif isinstance(r, SigmoidBiasRouter):
+                r.observe(step, g)  # moves the selection bias by the global counts (the same on every rank)
             else:
                 r.step_stats = None  # taken
             layers.append(_layer_fields(i, r, g))
@@ -224,11 +220,39 @@ class RunWriter:
         self._event(step, "step", **fields)
         return all_events
 
-    def eval(self, step: int, val_bpb: float, domains: Optional[Mapping[str, float]] = None) -> None:
-        """An `eval` event: validation bits per byte overall and per domain name (rank 0 writes)."""
+    def eval(self, step: int, val_bpb: float, domains: Optional[Mapping[str, float]] = None,
+             heldout: Optional[HeldoutLoads] = None) -> None:
+        """An `eval` event: validation bits per byte overall and per domain name, and with `heldout` (from
+        `heldout()`) the held-out CV of the validation tokens' top-1, top-k and gate-weighted loads per
+        layer and their means over layers. No collective: call it on rank 0 alone if you like (after
+        `heldout.sum_over_ranks()` on every rank when validation is sharded); rank 0 writes."""
         if not math.isfinite(val_bpb):
             raise ContractError(f"RunWriter.eval: val_bpb {val_bpb} is not finite")
-        self._event(step, "eval", val_bpb=round6(val_bpb), domains={k: round6(float(v)) for k, v in (domains or {}).items()})
+        extra = heldout.fields(round6) if heldout is not None else {}
+        self._event(step, "eval", val_bpb=round6(val_bpb), domains={k: round6(float(v)) for k, v in (domains or {}).items()},
+                    **extra)
+
+    @contextmanager
+    def heldout(self) -> Iterator[HeldoutLoads]:
+        """Counts the routing decisions of every router forward inside the block (the model in eval mode,
+        gradients off, restored afterwards) for `eval(..., heldout=...)`:
+
+            with writer.heldout() as loads:
+                val_loss = evaluate(model, validation_batches)
+            writer.eval(step, val_bpb, heldout=loads)
+        """
+        loads = HeldoutLoads({i: r.experts for i, r in self.routers.items()})
+        handles = []
+        for i, r in self.routers.items():
+            def hook(_module: nn.Module, _args: tuple, output: RouterOutput, block: int = i) -> None:
+                loads.add_output(block, output)
+            handles.append(r.register_forward_hook(hook))
+        try:
+            with self._inference():
+                yield loads
+        finally:
+            for h in handles:
+                h.remove()
 
     def snapshot(self, step: int) -> None:
         """Rank 0: runs the probe through the model with hooks on the routers, then publishes the probe's
@@ -278,15 +302,23 @@ class RunWriter:
                 h = args[0] if args else kwargs["h"]
                 captured[block].append(h.detach().reshape(-1, width).to("cpu", torch.float32))
             handles.append(r.register_forward_pre_hook(hook, with_kwargs=True))
+        try:
+            with self._inference():
+                yield captured
+        finally:
+            for h in handles:
+                h.remove()
+
+    @contextmanager
+    def _inference(self) -> Iterator[None]:
+        """The model (or the routers) in eval mode with gradients off; each module's mode restored after."""
         owner = self.model or nn.ModuleList(self.routers.values())
         modes = [(m, m.training) for m in owner.modules()]
         owner.eval()
         try:
             with torch.no_grad():
-                yield captured
+                yield
         finally:
-            for h in handles:
-                h.remove()
             for m, mode in modes:
                 m.training = mode
 
@@ -333,6 +365,6 @@ def _layer_fields(block: int, router: Router, g: StepStats) -> Dict[str, Any]:
     if isinstance(router, IDARouter):
         out.update(nll=round6((g.nll_sum or 0.0) / max(g.tokens, 1)), rec=round6((g.rec_sum or 0.0) / max(g.rec_count or 0, 1)),
                    react=round6(g.react or 0.0), dead=router.reactivation.dead_count)
-    else:
+    elif not isinstance(router, SigmoidBiasRouter):  # sigmoid-bias routers have no auxiliary or z loss
         out.update(aux=round6(g.aux or 0.0), z=round6(g.z or 0.0))
     return out

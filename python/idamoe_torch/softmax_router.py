@@ -1,8 +1,10 @@
-"""The baseline softmax router (Sources/IdaNumerics/SoftmaxRouter*.swift): gate logits, softmax, top-k,
-renormalised gates trained by the task loss, with the Switch auxiliary loss and the z-loss."""
+"""The linear-gate routers (Sources/IdaNumerics/SoftmaxRouter*.swift): gate logits W h (+ b), scores by
+softmax (`SoftmaxRouter`, with the Switch auxiliary loss and the z-loss) or by sigmoid with a selection
+bias moved toward balance after each step (`SigmoidBiasRouter`, DeepSeek-V3's auxiliary-loss-free
+balancing); top-k, renormalised gates trained by the task loss."""
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 from torch import nn
@@ -11,7 +13,75 @@ from .layers import ContractError
 from .routing import RouterOutput, StepStats, accumulate, entropy_bits, flatten_tokens, top_k
 
 
-class SoftmaxRouter(nn.Module):
+class LinearGateRouter(nn.Module):
+    """What the linear-gate routers share: the gate layer [E, D] (+ [E]), the contract's limits, float32
+    computation under autocast and the step statistics the RunWriter logs."""
+
+    kind = "softmax"
+
+    def __init__(self, hidden_dim: int, experts: int, top_k: int, bias: bool) -> None:
+        super().__init__()
+        if not 1 <= experts <= 1024:
+            raise ContractError(f"experts must be 1...1024, got {experts}")
+        if not 1 <= top_k <= experts:
+            raise ContractError(f"top-k must be 1...{experts}, got {top_k}")
+        self.hidden_dim = hidden_dim
+        self.experts = experts
+        self.top_k = top_k
+        self.gate = nn.Linear(hidden_dim, experts, bias=bias)
+        bound = 1.0 / float(hidden_dim) ** 0.5
+        nn.init.uniform_(self.gate.weight, -bound, bound)
+        if self.gate.bias is not None:
+            nn.init.zeros_(self.gate.bias)
+        #: Statistics of the training forwards since RunWriter.step (or `observe`) last took them
+        #: (summed over micro-batches), None when there was none.
+        self.step_stats: Optional[StepStats] = None
+
+    def metadata(self) -> Dict[str, str]:
+        """The checkpoint `__metadata__` entries of this router."""
+        return {"idamoe.router": self.kind, "idamoe.experts": str(self.experts), "idamoe.top_k": str(self.top_k)}
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """W h + b [N, E] in the gate's precision, as float64."""
+        x = flatten_tokens(h, self.hidden_dim, type(self).__name__)
+        return self.gate(x.to(self.gate.weight.dtype)).double()
+
+    def decide(self, logits: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """experts [N, k], weights [N, k], probabilities [N, E] (the expert distribution) from logits."""
+        raise NotImplementedError
+
+    def route(self, h: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Routing without training: experts, weights, probabilities [N, E], entropy_bits [N]; sigmoid-bias
+        routers also scores (the sigmoids) and selection (scores + expert_bias) [N, E]."""
+        with torch.no_grad():
+            out = self.decide(self.logits(h))
+            out["entropy_bits"] = entropy_bits(out["probabilities"])
+            return out
+
+    def forward(self, h: torch.Tensor) -> RouterOutput:  # type: ignore[override]
+        """Routes h [..., D]; the gates carry the task loss's gradient to the gate layer and to h.
+        Autocast is off inside: the gate computes in its own (float32) precision."""
+        with torch.autocast(h.device.type, enabled=False):
+            logits = self.logits(h)
+            out = self.decide(logits)
+            experts, weights = out["experts"], out["weights"]
+            if not (self.training and torch.is_grad_enabled()):
+                return RouterOutput(experts, weights.to(h.dtype), h.new_zeros(()))
+            n = logits.shape[0]
+            counts = torch.bincount(experts.reshape(-1), minlength=self.experts).double()
+            stats = StepStats(tokens=n, expert_counts=counts.cpu(),
+                              entropy_sum=float(entropy_bits(out["probabilities"].detach()).sum()))
+            loss = self.training_loss(logits, out, counts, stats)
+            self.step_stats = accumulate(self.step_stats, stats)
+            return RouterOutput(experts, weights.to(h.dtype), loss.float())
+
+    def training_loss(self, logits: torch.Tensor, out: Dict[str, torch.Tensor], counts: torch.Tensor,
+                      stats: StepStats) -> torch.Tensor:
+        """The router's own loss of a training forward (a zero tensor by default)."""
+        return logits.new_zeros(())
+
+
+class SoftmaxRouter(LinearGateRouter):
     """logits = W h (+ b) [N, E]; probabilities softmax(logits) in float64; top-k by probability (ties to
     the lower index); gates = the selected probabilities renormalised (differentiable).
 
@@ -24,58 +94,79 @@ class SoftmaxRouter(nn.Module):
 
     def __init__(self, hidden_dim: int, experts: int = 8, top_k: int = 2, bias: bool = False,
                  aux_loss: float = 0.0, z_loss: float = 0.0) -> None:
-        super().__init__()
-        if not 1 <= experts <= 1024:
-            raise ContractError(f"experts must be 1...1024, got {experts}")
-        if not 1 <= top_k <= experts:
-            raise ContractError(f"top-k must be 1...{experts}, got {top_k}")
-        self.hidden_dim = hidden_dim
-        self.experts = experts
-        self.top_k = top_k
+        super().__init__(hidden_dim, experts, top_k, bias)
         self.aux_loss = float(aux_loss)
         self.z_loss = float(z_loss)
-        self.gate = nn.Linear(hidden_dim, experts, bias=bias)
-        bound = 1.0 / float(hidden_dim) ** 0.5
-        nn.init.uniform_(self.gate.weight, -bound, bound)
-        if self.gate.bias is not None:
-            nn.init.zeros_(self.gate.bias)
-        #: Statistics of the training forwards since RunWriter.step last took them (summed over
-        #: micro-batches), None when there was none.
-        self.step_stats: Optional[StepStats] = None
 
-    def metadata(self) -> Dict[str, str]:
-        """The checkpoint `__metadata__` entries of this router."""
-        return {"idamoe.router": "softmax", "idamoe.experts": str(self.experts), "idamoe.top_k": str(self.top_k)}
-
-    def route(self, h: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Routing without training: experts, weights, probabilities [N, E], entropy_bits [N]."""
-        with torch.no_grad():
-            x = flatten_tokens(h, self.hidden_dim, "SoftmaxRouter").to(self.gate.weight.dtype)
-            probs = torch.softmax(self.gate(x).double(), dim=1)
-            experts, weights = top_k(probs, self.top_k)
-            return dict(experts=experts, weights=weights, probabilities=probs, entropy_bits=entropy_bits(probs))
-
-    def forward(self, h: torch.Tensor) -> RouterOutput:  # type: ignore[override]
-        """Routes h [..., D]; the gates carry the task loss's gradient to the gate layer and to h.
-        Autocast is off inside: the gate computes in its own (float32) precision."""
-        with torch.autocast(h.device.type, enabled=False):
-            return self._forward(h)
-
-    def _forward(self, h: torch.Tensor) -> RouterOutput:
-        x = flatten_tokens(h, self.hidden_dim, "SoftmaxRouter")
-        logits = self.gate(x.to(self.gate.weight.dtype)).double()
+    def decide(self, logits: torch.Tensor) -> Dict[str, torch.Tensor]:
         probs = torch.softmax(logits, dim=1)
         experts, weights = top_k(probs, self.top_k)
-        if not (self.training and torch.is_grad_enabled()):
-            return RouterOutput(experts, weights.to(h.dtype), h.new_zeros(()))
-        n = x.shape[0]
-        counts = torch.bincount(experts.reshape(-1), minlength=self.experts).double()
+        return dict(experts=experts, weights=weights, probabilities=probs)
+
+    def training_loss(self, logits: torch.Tensor, out: Dict[str, torch.Tensor], counts: torch.Tensor,
+                      stats: StepStats) -> torch.Tensor:
+        n, probs = logits.shape[0], out["probabilities"]
         f = counts / max(n * self.top_k, 1)
         aux = self.experts * (f * probs.mean(dim=0)).sum() if n else probs.new_zeros(())
-        lse = torch.logsumexp(logits, dim=1)
-        z = lse.pow(2).mean() if n else probs.new_zeros(())
-        loss = self.aux_loss * aux + self.z_loss * z
-        self.step_stats = accumulate(self.step_stats, StepStats(
-            tokens=n, expert_counts=counts.cpu(), entropy_sum=float(entropy_bits(probs.detach()).sum()),
-            aux=float(aux.detach()), z=float(z.detach())))
-        return RouterOutput(experts, weights.to(h.dtype), loss.float())
+        z = torch.logsumexp(logits, dim=1).pow(2).mean() if n else probs.new_zeros(())
+        stats.aux, stats.z = float(aux.detach()), float(z.detach())
+        return self.aux_loss * aux + self.z_loss * z
+
+
+class SigmoidBiasRouter(LinearGateRouter):
+    """Auxiliary-loss-free balancing (docs/format.md, "Routing, exactly"): scores s = sigmoid(W h + b) in
+    float64; the top-k experts by s_e + expert_bias_e (ties to the lower index); gates = the selected s
+    renormalised (differentiable; the bias only selects); expert distribution s / sum_e s_e.
+
+    `expert_bias` [E] (float32, a buffer: no gradient) starts at 0; `observe` moves it by `bias_rate`
+    after each optimizer step toward balance, as `idamoe train --router sigmoid-bias` does: up for an
+    expert that took fewer than its fair share N k / E of the step's assignments, down for more,
+    unchanged at exactly the fair share. No auxiliary or z loss.
+    state_dict names: `gate.weight` [E, D], `gate.bias` [E], `expert_bias` [E].
+    """
+
+    kind = "sigmoid-bias"
+
+    def __init__(self, hidden_dim: int, experts: int = 8, top_k: int = 2, bias: bool = False,
+                 bias_rate: float = 0.001) -> None:
+        super().__init__(hidden_dim, experts, top_k, bias)
+        self.bias_rate = float(bias_rate)
+        self.expert_bias: torch.Tensor
+        self.register_buffer("expert_bias", torch.zeros(experts, dtype=torch.float32))
+
+    def decide(self, logits: torch.Tensor) -> Dict[str, torch.Tensor]:
+        scores = torch.sigmoid(logits)
+        selection = scores.detach() + self.expert_bias.to(logits.device, torch.float64)
+        experts, _ = top_k(selection, self.top_k)
+        chosen = torch.gather(scores, 1, experts)
+        weights = chosen / chosen.sum(dim=1, keepdim=True)
+        return dict(experts=experts, weights=weights, probabilities=scores / scores.sum(dim=1, keepdim=True),
+                    scores=scores, selection=selection)
+
+    def observe(self, step: int, stats: Optional[StepStats] = None) -> List[object]:
+        """After the optimizer step: moves `expert_bias` by the assignments of the training forwards since
+        the last call (`stats`: counts summed over ranks, as RunWriter passes them; without it the local
+        counts are summed over ranks here). Consumes `step_stats`; returns no events."""
+        local, self.step_stats = self.step_stats, None
+        if local is None:
+            return []
+        if stats is None:
+            from .distributed import sum_over_ranks
+            summed = sum_over_ranks(torch.cat([torch.tensor([float(local.tokens)], dtype=torch.float64),
+                                               local.expert_counts.double()]))
+            tokens, counts = int(summed[0]), summed[1:]
+        else:
+            tokens, counts = stats.tokens, stats.expert_counts
+        self.update_bias(tokens, counts)
+        return []
+
+    @torch.no_grad()
+    def update_bias(self, tokens: int, counts: torch.Tensor) -> None:
+        """bias_e += rate where count_e * E < N * k, -= rate where it is greater (integers: exact)."""
+        if tokens <= 0:
+            return
+        assignments = tokens * self.top_k
+        scaled = [int(round(float(c))) * self.experts for c in counts]
+        step = torch.tensor([1.0 if s < assignments else -1.0 if s > assignments else 0.0 for s in scaled],
+                            dtype=torch.float32)
+        self.expert_bias += (step * self.bias_rate).to(self.expert_bias.device)
