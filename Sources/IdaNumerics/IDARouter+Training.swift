@@ -26,14 +26,26 @@ public struct RouterLosses: Sendable, Equatable {
     public var reactivation: Double
     /// The weighted sum that was differentiated.
     public var total: Double
+
+    /// Losses from their parts.
+    public init(nll: Double, reconstruction: Double, reactivation: Double, total: Double) {
+        self.nll = nll
+        self.reconstruction = reconstruction
+        self.reactivation = reactivation
+        self.total = total
+    }
 }
 
 extension IDARouter {
     /// Routes a batch h [N, D] and accumulates the gradients of the router loss into every router
     /// parameter (encoder, decoder, GMM). Gradients are not zeroed here. h is treated as a constant:
     /// nothing flows back to the backbone.
+    ///
+    /// `tokenShare` is this batch's share of a larger one split into micro-batches (its N over the
+    /// whole batch's): every gradient is scaled by it, so the micro-batches' gradients add up to the
+    /// whole batch's. The losses returned are this batch's own means (unscaled).
     public mutating func trainStep(_ h: Matrix, weights: RouterLossWeights = RouterLossWeights(),
-                                   reactivation: ReactivationState? = nil,
+                                   reactivation: ReactivationState? = nil, tokenShare: Double = 1,
                                    context: NumericContext = .serial) -> (RoutingResult, RouterLosses) {
         precondition(h.cols == hiddenDim, "router expects hidden width \(hiddenDim), got \(h.cols)")
         let n = h.rows, d = h.cols
@@ -50,7 +62,7 @@ extension IDARouter {
         var dxhat = Matrix(uninitializedRows: n, cols: d)  // every element is written below
         var rowErrors = [Float].uninitialized(n)
         var squares = 0.0
-        let recScale = Float(weights.reconstruction * 2 / Double(max(n * d, 1)))
+        let recScale = Float(tokenShare * weights.reconstruction * 2 / Double(max(n * d, 1)))
         xhat.data.withUnsafeBufferPointer { pa in
             x.data.withUnsafeBufferPointer { pb in
                 dxhat.data.withUnsafeMutableBufferPointer { pd in
@@ -73,7 +85,8 @@ extension IDARouter {
 
         // dL/dz: the decoder's part, plus L_nll's only when it reaches the encoder (docs/decisions.md);
         // otherwise the GMM backward skips the two latent-gradient GEMMs altogether.
-        let dzNLL = gmm.backwardNLL(latents: z, evaluation: evaluation, needLatentGradient: weights.nllToEncoder)
+        let dzNLL = gmm.backwardNLL(latents: z, evaluation: evaluation, weight: tokenShare,
+                                    needLatentGradient: weights.nllToEncoder)
         var dz = decoder.backward(dxhat, cache: decoderCache, context: context) ?? Matrix(rows: n, cols: z.cols)
         if weights.nllToEncoder {
             dz.data.withUnsafeMutableBufferPointer { pz in
@@ -85,7 +98,7 @@ extension IDARouter {
         }
         latentBackward(&dz, z: z, rms: rms)
         encoder.backward(dz, cache: encoderCache, needInputGrad: false, context: context)
-        let react = reactivation?.accumulateLoss(gmm: &gmm, weight: weights.reactivation) ?? 0
+        let react = reactivation?.accumulateLoss(gmm: &gmm, weight: tokenShare * weights.reactivation) ?? 0
 
         var result = decide(evaluation)
         result.latents = z

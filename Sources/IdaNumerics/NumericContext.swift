@@ -7,7 +7,8 @@ import Foundation
 /// output (`gemm(…, context:)`) or run independent units side by side (attention's (batch, head)
 /// pairs, experts), never inside a reduction. A result therefore depends on the thread count only
 /// through which rows one GEMM call covers, and is the same whatever the scheduling
-/// (docs/decisions.md).
+/// (docs/decisions.md). The trainer gives each micro-batch's kernels its own share of the workers
+/// (`MoETransformer.accumulateGradients`).
 public struct NumericContext: Sendable, Equatable {
     /// Worker threads (at least 1).
     public var threads: Int

@@ -24,3 +24,28 @@ extension RoutingResult {
         return r
     }
 }
+
+extension RoutingResult {
+    /// The routings of consecutive token blocks as one (every per-token array joined in order);
+    /// the parts must agree on k, E and the posterior width, and carry the same optional arrays.
+    public static func concatenated(_ parts: [RoutingResult]) -> RoutingResult {
+        guard var out = parts.first else {
+            preconditionFailure("concatenating no routings")
+        }
+        for p in parts.dropFirst() {
+            precondition(p.topK == out.topK && p.experts == out.experts && p.posteriorWidth == out.posteriorWidth,
+                         "routings of different shapes")
+            out.tokens += p.tokens
+            out.selected += p.selected
+            out.weights += p.weights
+            out.expertProbabilities += p.expertProbabilities
+            out.posterior += p.posterior
+            out.entropyBits += p.entropyBits
+            out.logDensity = out.logDensity.flatMap { a in p.logDensity.map { a + $0 } }
+            out.topComponent = out.topComponent.flatMap { a in p.topComponent.map { a + $0 } }
+            out.latents = out.latents.flatMap { a in p.latents.map { Matrix(rows: a.rows + $0.rows, cols: a.cols, data: a.data + $0.data) } }
+            out.reconstructionError = out.reconstructionError.flatMap { a in p.reconstructionError.map { a + $0 } }
+        }
+        return out
+    }
+}

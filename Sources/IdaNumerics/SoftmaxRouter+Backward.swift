@@ -4,11 +4,20 @@ public struct SoftmaxLossWeights: Sendable, Equatable {
     public var auxiliary: Double
     /// beta of the z-loss (0 turns it off).
     public var z: Double
+    /// For a micro-batch of a larger batch: its share of the batch's tokens (scales the auxiliary and
+    /// z-loss gradients, which are means over the batch) and the whole batch's assignment shares f
+    /// [E] (the auxiliary loss holds f constant at the batch's value). nil: this call is the batch.
+    public var batch: (tokenShare: Double, assignmentShare: [Double])?
 
     /// Weights of the auxiliary and z losses.
     public init(auxiliary: Double = 0, z: Double = 0) {
         self.auxiliary = auxiliary
         self.z = z
+    }
+
+    public static func == (a: SoftmaxLossWeights, b: SoftmaxLossWeights) -> Bool {
+        a.auxiliary == b.auxiliary && a.z == b.z && a.batch?.tokenShare == b.batch?.tokenShare
+            && a.batch?.assignmentShare == b.batch?.assignmentShare
     }
 }
 
@@ -24,11 +33,12 @@ extension SoftmaxRouter {
         let n = result.tokens, e = experts, top = result.topK
         precondition(gateGrad.count == n * top)
         if scoring == .sigmoid { return sigmoidBackward(gateGrad: gateGrad, result: result, cache: cache) }
-        let (f, _) = balanceStatistics(result)
+        let f = losses.batch?.assignmentShare ?? balanceStatistics(result).f
+        let share = losses.batch?.tokenShare ?? 1
         var dlogits = Matrix(rows: n, cols: e)
         var dp = [Double](repeating: 0, count: e)
         for r in 0..<n {
-            for x in 0..<e { dp[x] = losses.auxiliary * Double(e) * f[x] / Double(n) }
+            for x in 0..<e { dp[x] = share * losses.auxiliary * Double(e) * f[x] / Double(n) }
             var norm = 0.0
             var inner = 0.0
             for j in 0..<top {
@@ -40,7 +50,7 @@ extension SoftmaxRouter {
             }
             var dot = 0.0
             for x in 0..<e { dot += dp[x] * result.posterior[r * e + x] }
-            let zScale = losses.z * 2 * cache.logNormalizer[r] / Double(n)
+            let zScale = share * losses.z * 2 * cache.logNormalizer[r] / Double(n)
             for x in 0..<e {
                 let p = result.posterior[r * e + x]
                 dlogits.data[r * e + x] = Float(p * (dp[x] - dot) + zScale * p)

@@ -71,12 +71,11 @@ extension Trainer {
                                             reactivation: options.reactivationWeight,
                                             nllToEncoder: options.nllToEncoder ?? false)
         settings.softmax = SoftmaxLossWeights(auxiliary: options.auxLoss, z: options.zLoss)
-        model.zeroGrad()
-        let (logits, cache, layers) = model.forward(tokens: inputs, batch: options.batch, time: config.context,
-                                                   train: true, settings: settings, reactivation: reactivation)
-        let (loss, dLogits) = CrossEntropy.forward(logits: logits, targets: targets)
+        // One micro-batch per worker (docs/decisions.md, "Training step: micro-batches").
+        let (loss, layers) = model.accumulateGradients(tokens: inputs, targets: targets, batch: options.batch,
+                                                       time: config.context, groups: context.threads,
+                                                       settings: settings, reactivation: reactivation)
         guard loss.isFinite else { throw TrainingError.nonFinite(step: step, what: "the training loss") }
-        model.backward(dLogits, cache: cache, settings: settings)
 
         // Backbone and router gradients are clipped separately: they answer to different losses.
         let gradNorm = GradientClipping.clip(maxNorm: options.gradientClip) { visit in

@@ -7,12 +7,16 @@ public enum CrossEntropy {
     ///
     /// One pass per row: the shifted exponentials are written straight into dLogits and scaled
     /// in place, so no separate matrix of probabilities is built.
-    public static func forward(logits: Matrix, targets: [Int32]) -> (loss: Double, dLogits: Matrix) {
+    ///
+    /// `batchTokens` (default N) divides the gradient instead of N: a micro-batch of a larger batch
+    /// passes the whole batch's token count, so the micro-batches' gradients add up to the batch's.
+    /// The loss returned is always this call's own mean.
+    public static func forward(logits: Matrix, targets: [Int32], batchTokens: Int? = nil) -> (loss: Double, dLogits: Matrix) {
         let n = logits.rows, v = logits.cols
         precondition(targets.count == n, "cross-entropy has \(n) rows and \(targets.count) targets")
         var dLogits = Matrix(uninitializedRows: n, cols: v)  // every row is written below
         guard n > 0, v > 0 else { return (0, dLogits) }
-        let invN = 1 / Float(n)
+        let invN = 1 / Float(batchTokens ?? n)
         var total = 0.0
         logits.data.withUnsafeBufferPointer { pl in
             dLogits.data.withUnsafeMutableBufferPointer { pd in

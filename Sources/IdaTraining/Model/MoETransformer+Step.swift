@@ -22,6 +22,12 @@ public struct StepSettings: Sendable {
     public var softmax = SoftmaxLossWeights()
     /// The workers every kernel of the step splits its work over (the trainer's `--threads`).
     public var context = NumericContext.serial
+    /// This call's share of the step's tokens when the batch is split into micro-batches (1: the
+    /// whole batch): router and softmax-loss gradients are scaled by it.
+    public var tokenShare = 1.0
+    /// Per MoE block, the whole batch's share of the N*k assignments per expert [E], for the softmax
+    /// routers' auxiliary loss of a micro-batch (empty: each call's own).
+    public var batchAssignmentShares: [Int: [Double]] = [:]
 
     /// Default weights.
     public init() {}
@@ -96,7 +102,7 @@ extension MoETransformer {
                     } else if train {
                         blocks[i].ida = nil  // keep the router uniquely referenced while it accumulates gradients
                         let (routing, losses) = router.trainStep(f, weights: settings.router, reactivation: reactivation[i],
-                                                                context: context)
+                                                                tokenShare: settings.tokenShare, context: context)
                         blocks[i].ida = router
                         step = LayerStep(layer: i, routing: routing, routerLosses: losses)
                     } else {
@@ -144,9 +150,11 @@ extension MoETransformer {
                 let (dIn, dWeights) = blocks[i].moe?.backward(dx, cache: moeCache, context: context)
                     ?? (Matrix(rows: dx.rows, cols: dx.cols), [])
                 dF = dIn
+                var losses = settings.softmax
+                if let shares = settings.batchAssignmentShares[i] { losses.batch = (settings.tokenShare, shares) }
                 if let softmaxCache = c.softmax, let routing = c.routing,
                    let dh = blocks[i].softmax?.backward(gateGrad: dWeights, result: routing, cache: softmaxCache,
-                                                         losses: settings.softmax) {
+                                                         losses: losses) {
                     add(dh, into: &dF)
                 }
             } else {

@@ -1,0 +1,129 @@
+import Foundation
+import IdaNumerics
+
+/// One micro-batch's forward and backward state, owned by the worker that runs it.
+private final class MicroBatch: @unchecked Sendable {
+    var model: MoETransformer
+    let tokens: [Int32], targets: [Int32]
+    let sequences: Int
+    var settings: StepSettings
+    var loss = 0.0
+    var dLogits = Matrix(rows: 0, cols: 0)
+    var cache: MoETransformer.ForwardCache?
+    var layers: [LayerStep] = []
+
+    init(model: MoETransformer, tokens: [Int32], targets: [Int32], sequences: Int, settings: StepSettings) {
+        self.model = model
+        self.tokens = tokens
+        self.targets = targets
+        self.sequences = sequences
+        self.settings = settings
+    }
+}
+
+extension MoETransformer {
+    /// Sets every gradient to those of the task loss (and the routers' own losses) over tokens
+    /// [B*T], and returns the mean loss and what each MoE layer did over the whole batch.
+    ///
+    /// With `groups` > 1 the batch is split by sequences into that many micro-batches, each run
+    /// forward and backward on its own copy of the model on its own worker (kernels inside run on
+    /// `settings.context.threads / groups` workers), and the copies' gradients are added in group
+    /// order. Every per-token mean is taken over the whole batch (each micro-batch scales its
+    /// gradients by its share of the tokens) and the softmax auxiliary loss holds the whole batch's
+    /// assignment shares, so the sum is the whole batch's gradient, up to float rounding; the softmax
+    /// routers' statistics wait for every micro-batch's forward pass. One worker per micro-batch
+    /// replaces a hand-off per GEMM: small GEMMs split across cores ran at about 60% parallel
+    /// efficiency (docs/decisions.md).
+    mutating func accumulateGradients(tokens: [Int32], targets: [Int32], batch: Int, time: Int, groups: Int,
+                                      settings: StepSettings,
+                                      reactivation: [Int: ReactivationState]) -> (loss: Double, layers: [LayerStep]) {
+        let g = max(1, min(groups, batch))
+        guard g > 1 else {
+            zeroGrad()
+            let (logits, cache, layers) = forward(tokens: tokens, batch: batch, time: time, train: true,
+                                                  settings: settings, reactivation: reactivation)
+            let (loss, dLogits) = CrossEntropy.forward(logits: logits, targets: targets)
+            backward(dLogits, cache: cache, settings: settings)
+            return (loss, layers)
+        }
+        let total = batch * time
+        var inner = settings
+        inner.context = NumericContext(threads: max(1, settings.context.threads / g))
+        var parts: [MicroBatch] = []
+        var start = 0
+        for i in 0..<g {
+            let sequences = batch / g + (i < batch % g ? 1 : 0)
+            let range = (start * time)..<((start + sequences) * time)
+            var s = inner
+            s.tokenShare = Double(range.count) / Double(total)
+            var replica = self
+            replica.zeroGrad()
+            parts.append(MicroBatch(model: replica, tokens: Array(tokens[range]), targets: Array(targets[range]),
+                                    sequences: sequences, settings: s))
+            start += sequences
+        }
+        let work = parts
+        DispatchQueue.concurrentPerform(iterations: g) { i in
+            let p = work[i]
+            let (logits, cache, layers) = p.model.forward(tokens: p.tokens, batch: p.sequences, time: time, train: true,
+                                                          settings: p.settings, reactivation: reactivation)
+            (p.loss, p.dLogits) = CrossEntropy.forward(logits: logits, targets: p.targets, batchTokens: total)
+            p.cache = cache
+            p.layers = layers
+        }
+        // The whole batch's routing per MoE layer, and the softmax routers' assignment shares.
+        var layers: [LayerStep] = []
+        for (slot, first) in parts[0].layers.enumerated() {
+            let routing = RoutingResult.concatenated(parts.map { $0.layers[slot].routing })
+            var step = LayerStep(layer: first.layer, routing: routing)
+            let shares = parts.map(\.settings.tokenShare)
+            if first.routerLosses != nil {
+                let losses = parts.compactMap { $0.layers[slot].routerLosses }
+                let nll = zip(losses, shares).reduce(0) { $0 + $1.0.nll * $1.1 }
+                let rec = zip(losses, shares).reduce(0) { $0 + $1.0.reconstruction * $1.1 }
+                let react = losses[0].reactivation  // a sum over components, the same in every part
+                step.routerLosses = RouterLosses(nll: nll, reconstruction: rec, reactivation: react,
+                                                 total: nll + settings.router.reconstruction * rec
+                                                     + settings.router.reactivation * react)
+            }
+            if let router = blocks[first.layer].softmax {
+                step.auxiliaryLoss = router.auxiliaryLoss(routing)
+                step.zLoss = zip(parts, shares).reduce(0) { $0 + ($1.0.layers[slot].zLoss ?? 0) * $1.1 }
+                var counts = [Double](repeating: 0, count: routing.experts)
+                for e in routing.selected { counts[Int(e)] += 1 }
+                let assignments = Double(max(routing.selected.count, 1))
+                for p in parts { p.settings.batchAssignmentShares[first.layer] = counts.map { $0 / assignments } }
+            }
+            layers.append(step)
+        }
+        DispatchQueue.concurrentPerform(iterations: g) { i in
+            let p = work[i]
+            guard let cache = p.cache else { return }
+            p.model.backward(p.dLogits, cache: cache, settings: p.settings)
+            p.cache = nil
+        }
+        // Gradients: the parts' sums in group order.
+        var grads: [[[Float]]] = []
+        for p in parts {
+            var mine: [[Float]] = []
+            p.model.visitParameters { _, _, _, grad in mine.append(grad) }
+            grads.append(mine)
+        }
+        var index = 0
+        visitParameters { _, _, _, grad in
+            var sum = grads[0][index]
+            for other in grads.dropFirst() {
+                sum.withUnsafeMutableBufferPointer { s in
+                    other[index].withUnsafeBufferPointer { o in
+                        guard let dst = s.baseAddress, let src = o.baseAddress else { return }
+                        for j in 0..<s.count { dst[j] += src[j] }
+                    }
+                }
+            }
+            grad = sum
+            index += 1
+        }
+        let loss = zip(parts, parts.map(\.settings.tokenShare)).reduce(0) { $0 + $1.0.loss * $1.1 }
+        return (loss, layers)
+    }
+}
