@@ -90,7 +90,7 @@ def _config_value(config: Any, *names: str) -> Any:
 def find_gates(model: nn.Module, hidden_size: int, config: Any = None) -> Dict[int, FoundGate]:
     """{block: gate} for every MoE router of `model` (see the module docstring). One-line errors for what
     the contract cannot hold exactly: per-layer expert counts, top-k, kinds or gate options that differ,
-    groups that do not fit the experts, two routers in one block."""
+    two routers in one block (gate options that cannot route at all are refused by `router_module`)."""
     modules = dict(model.named_modules())
     found: Dict[int, FoundGate] = {}
     for name, module in modules.items():
