@@ -53,6 +53,15 @@ struct InfoCommand: ParsableCommand {
                 line += ", M \(c.componentsPerExpert), P \(c.latentDim), \(c.activation.rawValue), "
                     + "score \(c.expertScore.rawValue), input norm \(c.inputNorm.rawValue), latent norm \(c.latentNorm.rawValue)"
             }
+            let gate = ck.info.gate
+            if gate != .standard {
+                router["gate_normalize"] = gate.normalize
+                router["gate_scale"] = Double(gate.scale)
+                router["expert_groups"] = gate.groups
+                router["group_top_k"] = gate.groupTopK
+                line += ", gates \(gate.normalize ? "renormalised" : "unrenormalised") x \(gate.scale)"
+                if gate.groups > 1 { line += ", best \(gate.groupTopK) of \(gate.groups) expert groups" }
+            }
             if let d = ck.routers.values.first?.hiddenDim {
                 router["hidden_dim"] = d
                 line += ", D \(d)"

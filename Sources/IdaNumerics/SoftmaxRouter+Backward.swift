@@ -25,7 +25,8 @@ extension SoftmaxRouter {
     /// Backward pass from dL/dgates [N, k] (the task loss) plus alpha * aux + beta * z-loss.
     /// Accumulates gate gradients and returns dL/dh [N, D] for the backbone.
     ///
-    /// Gates w_j = p_j / S over the selected experts, S = sum of selected p: dp_j = (dw_j - sum_i dw_i w_i) / S.
+    /// Gates w_j = c p_j / S over the selected experts, S = sum of selected p (or w_j = c p_j without
+    /// normalisation, c the gate scale): `chosenScoreGradient`.
     /// Aux: dp_ne += alpha E f_e / N (f_e constant). Softmax: dlogit = p (dp - sum p dp).
     /// z-loss: dlogit_ne += beta 2 lse_n p_ne / N.
     public mutating func backward(gateGrad: [Float], result: RoutingResult, cache: Cache,
@@ -46,7 +47,7 @@ extension SoftmaxRouter {
                 inner += Double(gateGrad[r * top + j]) * Double(result.weights[r * top + j])
             }
             for j in 0..<top {
-                dp[Int(result.selected[r * top + j])] += (Double(gateGrad[r * top + j]) - inner) / norm
+                dp[Int(result.selected[r * top + j])] += chosenScoreGradient(Double(gateGrad[r * top + j]), inner: inner, norm: norm)
             }
             var dot = 0.0
             for x in 0..<e { dot += dp[x] * result.posterior[r * e + x] }
@@ -59,8 +60,8 @@ extension SoftmaxRouter {
         return gate.backward(dlogits, input: cache.input) ?? Matrix(rows: n, cols: hiddenDim)
     }
 
-    /// Sigmoid scores (no auxiliary or z-loss: the selection bias balances): gates w_j = s_j / S over
-    /// the selected experts, S their sum, so ds_j = (dw_j - sum_i dw_i w_i) / S; dlogit = ds s (1 - s).
+    /// Sigmoid scores (no auxiliary or z-loss: the selection bias balances): ds_j of the selected experts
+    /// by `chosenScoreGradient`; dlogit = ds s (1 - s).
     /// The selection bias only chooses and gets no gradient.
     mutating func sigmoidBackward(gateGrad: [Float], result: RoutingResult, cache: Cache) -> Matrix {
         let n = result.tokens, e = experts, top = result.topK
@@ -74,7 +75,7 @@ extension SoftmaxRouter {
             for j in 0..<top {
                 let x = Int(result.selected[r * top + j])
                 let s = cache.scores[r * e + x]
-                dlogits.data[r * e + x] = Float((Double(gateGrad[r * top + j]) - inner) / norm * s * (1 - s))
+                dlogits.data[r * e + x] = Float(chosenScoreGradient(Double(gateGrad[r * top + j]), inner: inner, norm: norm) * s * (1 - s))
             }
         }
         return gate.backward(dlogits, input: cache.input) ?? Matrix(rows: n, cols: hiddenDim)

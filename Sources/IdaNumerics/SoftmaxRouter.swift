@@ -10,7 +10,7 @@ public enum GateScoring: String, NamedChoice {
 }
 
 /// The baseline routers: logits = W h (+ b), scores by softmax or sigmoid, top-k, renormalised gates
-/// trained by the task loss. With a selection bias (the `sigmoid-bias` router, auxiliary-loss-free
+/// trained by the task loss (`gateOptions`: unrenormalised or scaled gates, group-limited top-k). With a selection bias (the `sigmoid-bias` router, auxiliary-loss-free
 /// balancing as in DeepSeek-V3) top-k picks by score + bias_e while the gates use the scores alone;
 /// the bias is not trained by gradients but moved toward balance after each step
 /// (`updateSelectionBias`).
@@ -23,6 +23,8 @@ public struct SoftmaxRouter: Sendable, Equatable {
     public var scoring: GateScoring
     /// Per-expert bias added to the scores for the top-k choice only [E], or empty for none.
     public var selectionBias: [Float]
+    /// Gate normalisation and scale, group-limited selection (defaults: the contract's original routing).
+    public var gateOptions: GateOptions
 
     /// What `backward` needs from `forward`.
     public struct Cache: Sendable {
@@ -35,7 +37,8 @@ public struct SoftmaxRouter: Sendable, Equatable {
     }
 
     /// A router over an existing gate layer; `selectionBias` [E] or empty.
-    public init(gate: Linear, topK: Int, scoring: GateScoring = .softmax, selectionBias: [Float] = []) throws(NumericsError) {
+    public init(gate: Linear, topK: Int, scoring: GateScoring = .softmax, selectionBias: [Float] = [],
+                gateOptions: GateOptions = .standard) throws(NumericsError) {
         guard SizeLimits.within(gate.outputs, SizeLimits.experts) else {
             throw .invalidConfig("experts must be 1...\(SizeLimits.experts), got \(gate.outputs)")
         }
@@ -46,10 +49,12 @@ public struct SoftmaxRouter: Sendable, Equatable {
             throw .invalidConfig("selection bias has \(selectionBias.count) values for \(gate.outputs) experts")
         }
         guard selectionBias.allSatisfy(\.isFinite) else { throw .invalidConfig("selection bias is not finite") }
+        if let problem = gateOptions.problem(experts: gate.outputs, topK: topK) { throw .invalidConfig(problem.message) }
         self.gate = gate
         self.topK = topK
         self.scoring = scoring
         self.selectionBias = selectionBias
+        self.gateOptions = gateOptions
     }
 
     /// A freshly initialised router; `selectionBias` starts every expert's bias at 0.
@@ -81,26 +86,28 @@ public struct SoftmaxRouter: Sendable, Equatable {
             let (result, scores) = sigmoidForward(logits)
             return (result, Cache(input: h, logNormalizer: lse, scores: scores))
         }
+        var scratch = GroupScratch(experts: e, options: gateOptions)
         probs.withUnsafeMutableBufferPointer { pp in
             selected.withUnsafeMutableBufferPointer { sel in
-                for r in 0..<n {
-                    var peak = -Double.infinity
-                    for x in 0..<e { peak = max(peak, Double(logits.data[r * e + x])) }
-                    var sum = 0.0
-                    for x in 0..<e {
-                        let v = Foundation.exp(Double(logits.data[r * e + x]) - peak)
-                        pp[r * e + x] = v
-                        sum += v
+                weights.withUnsafeMutableBufferPointer { wp in
+                    for r in 0..<n {
+                        var peak = -Double.infinity
+                        for x in 0..<e { peak = max(peak, Double(logits.data[r * e + x])) }
+                        var sum = 0.0
+                        for x in 0..<e {
+                            let v = Foundation.exp(Double(logits.data[r * e + x]) - peak)
+                            pp[r * e + x] = v
+                            sum += v
+                        }
+                        for x in 0..<e { pp[r * e + x] /= sum }
+                        lse[r] = peak + Foundation.log(sum)
+                        let rowProbs = UnsafeBufferPointer(rebasing: pp[(r * e)..<((r + 1) * e)])
+                        let row = UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)])
+                        selectExperts(rowProbs, into: row, scratch: &scratch)
+                        gateWeights(rowProbs, selected: UnsafeBufferPointer(row),
+                                    into: UnsafeMutableBufferPointer(rebasing: wp[(r * top)..<((r + 1) * top)]))
+                        entropy[r] = entropyBits(rowProbs)
                     }
-                    for x in 0..<e { pp[r * e + x] /= sum }
-                    lse[r] = peak + Foundation.log(sum)
-                    let rowProbs = UnsafeBufferPointer(rebasing: pp[(r * e)..<((r + 1) * e)])
-                    let row = UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)])
-                    topKIndices(rowProbs, k: top, into: row)
-                    var norm = 0.0
-                    for j in 0..<top { norm += rowProbs[Int(row[j])] }
-                    for j in 0..<top { weights[r * top + j] = Float(rowProbs[Int(row[j])] / norm) }
-                    entropy[r] = entropyBits(rowProbs)
                 }
             }
         }
@@ -111,8 +118,9 @@ public struct SoftmaxRouter: Sendable, Equatable {
         return (result, Cache(input: h, logNormalizer: lse, scores: []))
     }
 
-    /// Sigmoid scores s = sigmoid(logits), top-k by s + selection bias, gates s / sum of the selected
-    /// s; the expert distribution (entropy, posterior) is s normalised over all experts.
+    /// Sigmoid scores s = sigmoid(logits), top-k by s + selection bias (within the eligible groups), gates
+    /// from the selected s (`gateWeights`); the expert distribution (entropy, posterior) is s normalised
+    /// over all experts.
     func sigmoidForward(_ logits: Matrix) -> (RoutingResult, [Double]) {
         let n = logits.rows, e = experts, top = topK
         var scores = [Double](repeating: 0, count: n * e)
@@ -121,6 +129,7 @@ public struct SoftmaxRouter: Sendable, Equatable {
         var weights = [Float](repeating: 0, count: n * top)
         var entropy = [Double](repeating: 0, count: n)
         var biased = [Double](repeating: 0, count: e)
+        var scratch = GroupScratch(experts: e, options: gateOptions)
         let bias = selectionBias
         for r in 0..<n {
             var total = 0.0
@@ -133,12 +142,16 @@ public struct SoftmaxRouter: Sendable, Equatable {
             for x in 0..<e { probs[r * e + x] = scores[r * e + x] / total }
             biased.withUnsafeBufferPointer { pb in
                 selected.withUnsafeMutableBufferPointer { sel in
-                    topKIndices(pb, k: top, into: UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)]))
+                    let row = UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)])
+                    selectExperts(pb, into: row, scratch: &scratch)
+                    scores.withUnsafeBufferPointer { sp in
+                        weights.withUnsafeMutableBufferPointer { wp in
+                            gateWeights(UnsafeBufferPointer(rebasing: sp[(r * e)..<((r + 1) * e)]), selected: UnsafeBufferPointer(row),
+                                        into: UnsafeMutableBufferPointer(rebasing: wp[(r * top)..<((r + 1) * top)]))
+                        }
+                    }
                 }
             }
-            var norm = 0.0
-            for j in 0..<top { norm += scores[r * e + Int(selected[r * top + j])] }
-            for j in 0..<top { weights[r * top + j] = Float(scores[r * e + Int(selected[r * top + j])] / norm) }
             probs.withUnsafeBufferPointer { pp in
                 entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: pp[(r * e)..<((r + 1) * e)]))
             }

@@ -30,6 +30,10 @@ public struct CheckpointInfo: Sendable, Equatable {
     public var moeLayers: [Int]
     /// Router shape and options (for softmax routers only experts and topK matter).
     public var config: RouterConfig
+    /// Gate normalisation, scale and group-limited selection of softmax and sigmoid-bias routers
+    /// (`idamoe.gate_normalize`, `idamoe.gate_scale`, `idamoe.expert_groups`, `idamoe.group_top_k`);
+    /// `.standard` for IDA routers, which refuse these keys.
+    public var gate: GateOptions
     /// Training step, when recorded.
     public var step: Int?
 
@@ -117,6 +121,7 @@ public struct CheckpointInfo: Sendable, Equatable {
         self.router = kind
         self.moeLayers = layers.sorted()
         self.config = config
+        self.gate = try Self.gateOptions(meta, path: path, router: kind, experts: experts, topK: config.topK)
         self.step = meta["idamoe.step"].flatMap { Int($0) }
     }
 
@@ -139,15 +144,17 @@ public struct CheckpointInfo: Sendable, Equatable {
             m["idamoe.log_var_min"] = "\(config.logVarMin)"
             m["idamoe.log_var_max"] = "\(config.logVarMax)"
         }
+        m.merge(Self.gateMetadata(gate)) { current, _ in current }
         if let step { m["idamoe.step"] = String(step) }
         return m
     }
 
     /// Info built directly (for writers).
-    public init(router: RouterKind, moeLayers: [Int], config: RouterConfig, step: Int?) {
+    public init(router: RouterKind, moeLayers: [Int], config: RouterConfig, step: Int?, gate: GateOptions = .standard) {
         self.router = router
         self.moeLayers = moeLayers
         self.config = config
+        self.gate = gate
         self.step = step
     }
 }

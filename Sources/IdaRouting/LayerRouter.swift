@@ -59,6 +59,9 @@ public enum LayerRouter: Sendable, Equatable {
             r.config.topK = k
             return .ida(r)
         case var .softmax(r):
+            if let problem = r.gateOptions.problem(experts: experts, topK: k) {
+                throw RoutingError.invalidOption("--top-k \(k): \(problem.message)")
+            }
             r.topK = k
             return .softmax(r)
         }

@@ -24,12 +24,14 @@ public struct RouterCheckpoint: Sendable {
             switch info.router {
             case .softmax:
                 let gate = try reader.linear("\(prefix).gate", inputs: nil, outputs: info.config.experts)
-                routers[i] = .softmax(try Self.wrap(file.path, prefix) { try SoftmaxRouter(gate: gate, topK: info.config.topK) })
+                routers[i] = .softmax(try Self.wrap(file.path, prefix) {
+                    try SoftmaxRouter(gate: gate, topK: info.config.topK, gateOptions: info.gate)
+                })
             case .sigmoidBias:
                 let gate = try reader.linear("\(prefix).gate", inputs: nil, outputs: info.config.experts)
                 let bias = try reader.floats("\(prefix).expert_bias", shape: [info.config.experts])
                 routers[i] = .softmax(try Self.wrap(file.path, prefix) {
-                    try SoftmaxRouter(gate: gate, topK: info.config.topK, scoring: .sigmoid, selectionBias: bias)
+                    try SoftmaxRouter(gate: gate, topK: info.config.topK, scoring: .sigmoid, selectionBias: bias, gateOptions: info.gate)
                 })
             case .ida:
                 let encoder = try reader.stack("\(prefix).encoder", activation: info.config.activation)

@@ -1,9 +1,10 @@
 """Capture (python -m idamoe_torch capture): tiny randomly initialised Mixtral, Qwen2-MoE (a dense layer
-between MoE layers, shared experts), Qwen3-MoE (every second block MoE), OLMoE and DeepSeek-V3 (sigmoid scores with a score-correction bias,
-a first dense layer, routed scaling, n_group 2 with both groups kept) models are built from configs here,
-saved with save_pretrained and captured from their directories (nothing is downloaded). `idamoe route
---jsonl` on each capture chooses the experts the model's own gates chose on every token, with the
-same gate weights once the model's are renormalised; `idamoe inspect` shows the layers and the
+between MoE layers, shared experts, norm_topk_prob false), Qwen3-MoE (every second block MoE), OLMoE
+(norm_topk_prob false) and DeepSeek-V3 (sigmoid scores with a score-correction bias, a first dense layer,
+routed scaling 2.5; n_group 2 with both groups kept, and n_group 4 with the best 2 kept) models are built
+from configs here, saved with save_pretrained and captured from their directories (nothing is
+downloaded). `idamoe route --jsonl` on each capture chooses the experts the model's own gates chose on
+every token, with the model's own gate weights (within 1e-4); `idamoe inspect` shows the layers and the
 tokenizer's text; `idamoe diff` compares two captures; fit-ida fits IDA routers to a capture's probe;
 what the contract cannot reproduce is a one-line error.
 """
@@ -66,6 +67,17 @@ MODELS: Dict[str, Tuple[Callable[[], "transformers.PretrainedConfig"], object, L
     "qwen3_moe": (qwen3_moe, None, [1, 3]),
     "olmoe": (olmoe, "wordlevel", [0, 1, 2]),
     "deepseek_v3": (deepseek_v3, None, [1, 2]),
+    "deepseek_v3_grouped": (lambda: deepseek_v3(n_group=4, topk_group=2), None, [1, 2]),
+}
+
+#: The gate options each capture must carry in its checkpoint metadata (absent keys: the defaults).
+GATE_METADATA: Dict[str, Dict[str, str]] = {
+    "mixtral": {},
+    "qwen2_moe": {"idamoe.gate_normalize": "false"},
+    "qwen3_moe": {},
+    "olmoe": {"idamoe.gate_normalize": "false"},
+    "deepseek_v3": {"idamoe.gate_scale": "2.5", "idamoe.expert_groups": "2", "idamoe.group_top_k": "2"},
+    "deepseek_v3_grouped": {"idamoe.gate_scale": "2.5", "idamoe.expert_groups": "4", "idamoe.group_top_k": "2"},
 }
 
 
@@ -133,6 +145,19 @@ def own_choices(model: nn.Module, ids: torch.Tensor) -> Dict[int, Tuple[torch.Te
     return {b: tuple(torch.cat([p[j] for p in parts]) for j in range(4)) for b, parts in out.items()}
 
 
+def changed_choices(own: Dict[int, Tuple[torch.Tensor, ...]], ranked: Callable[[Tuple[torch.Tensor, ...]], torch.Tensor]) -> int:
+    """Tokens (over blocks) whose model choices differ from a plain top-k of `ranked(block outputs)` [N, E]."""
+    return sum(int((torch.sort(t[0], dim=1).values != torch.sort(torch.topk(ranked(t), t[0].shape[1]).indices, dim=1).values)
+                   .any(dim=1).sum()) for t in own.values())
+
+
+def safetensors_metadata(path: str) -> Dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as f:
+        return dict(f.metadata() or {})
+
+
 @pytest.fixture(scope="module")
 def captures(tmp_path_factory) -> Dict[str, Tuple[Path, nn.Module]]:
     torch.set_num_threads(1)
@@ -173,26 +198,33 @@ def test_captured_routing_is_the_models_own(captures, name: str) -> None:
                 continue
             problems.append(f"token {n} block {blocks[block]}: idamoe {line['experts']}, model {experts.tolist()}")
             continue
-        # The model's weights renormalised (norm_topk_prob false, routed_scaling_factor) are the contract's.
-        theirs = {int(e): float(w) / float(weights.sum()) for e, w in zip(experts, weights)}
+        # The model's own weights (norm_topk_prob false, routed_scaling_factor), matched by expert: the
+        # model lists its choices in any order.
+        theirs = {int(e): float(w) for e, w in zip(experts, weights)}
         if any(abs(w - theirs[e]) > 1e-4 for e, w in zip(line["experts"], line["weights"])):
             problems.append(f"token {n} block {blocks[block]}: weights {line['weights']}, model {theirs}")
     assert not problems, f"{name}: {len(problems)} disagreements:\n" + "\n".join(problems[:12])
     assert ties <= tokens.numel() // 100, f"{name}: {ties} ties"
-    if name == "deepseek_v3":  # the correction bias must change choices, or its capture went untested
-        changed = sum(int((torch.sort(t[0], dim=1).values != torch.sort(torch.topk(t[3], t[0].shape[1]).indices, dim=1).values)
-                          .any(dim=1).sum()) for t in own.values())
-        assert changed > 0, "e_score_correction_bias changed no choice"
+    if name.startswith("deepseek_v3"):  # the correction bias (and the groups) must change choices, or went untested
+        assert changed_choices(own, lambda t: t[3]) > 0, "e_score_correction_bias changed no choice"
+        if name == "deepseek_v3_grouped":
+            assert changed_choices(own, lambda t: t[2]) > 0, "dropping groups changed no choice"
+    if {"idamoe.gate_normalize", "idamoe.gate_scale"} & set(GATE_METADATA[name]):  # the gates must show it
+        sums = torch.tensor([sum(line["weights"]) for line in lines])
+        assert (sums - 1).abs().max() > 1e-2, f"{name}: gate weights sum to 1, yet the model does not renormalise them"
+    file_meta = safetensors_metadata(ck)
+    keys = ("idamoe.gate_normalize", "idamoe.gate_scale", "idamoe.expert_groups", "idamoe.group_top_k")
+    assert {k: file_meta[k] for k in keys if k in file_meta} == GATE_METADATA[name]
     meta = json.loads((run / "run.json").read_text())
-    assert meta["model"]["router"] == ("sigmoid-bias" if name == "deepseek_v3" else "softmax")
+    assert meta["model"]["router"] == ("sigmoid-bias" if name.startswith("deepseek_v3") else "softmax")
     assert meta["model"]["capture"]["tokens"] == ("tokenizer" if MODELS[name][1] else "bytes, no tokenizer")
 
 
-@pytest.mark.parametrize("name", ["qwen2_moe", "deepseek_v3"])
+@pytest.mark.parametrize("name", ["qwen2_moe", "deepseek_v3_grouped"])
 def test_inspect_shows_the_layers_and_the_text(captures, name: str) -> None:
     run, _ = captures[name]
     frame = run_idamoe("inspect", str(run), "--headless", "--size", "120x40").stdout
-    kind = "sigmoid-bias" if name == "deepseek_v3" else "softmax"
+    kind = "sigmoid-bias" if name.startswith("deepseek_v3") else "softmax"
     assert f"{kind} router" in frame and "finished" in frame, frame
     for block in MODELS[name][2]:
         assert f"L{block} " in frame, f"layer {block} missing:\n{frame}"
@@ -230,29 +262,36 @@ def test_fit_ida_on_a_capture_is_read_by_route(captures, tmp_path: Path) -> None
     run_idamoe("diff", ck, out, "--probe", probe)
 
 
-def test_what_the_contract_cannot_hold_is_a_one_line_error(tmp_path: Path, capsys) -> None:
-    build("deepseek_grouped", tmp_path / "grouped", deepseek_v3(n_group=2, topk_group=1))
+def test_the_summary_names_the_gate_options_and_the_weight_check(tmp_path: Path, capsys) -> None:
+    build("deepseek_v3_grouped", tmp_path / "grouped", deepseek_v3(n_group=2, topk_group=1))
     (tmp_path / "text.txt").write_text(TEXT)
     capsys.readouterr()
     code = cli(["capture", "--model", str(tmp_path / "grouped"), "--text", str(tmp_path / "text.txt"),
                 "--out", str(tmp_path / "out")])
-    err = capsys.readouterr().err
-    assert code == 1 and "group-limited routing (n_group 2, topk_group 1)" in err and err.count("\n") == 1, err
-    assert not (tmp_path / "out").exists()
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "group-limited routing: the best 1 of 2 expert groups" in out and "routed_scaling_factor 2.5" in out, out
+    assert out.count("gate weights within") == 2, out
 
-    class Block(nn.Module):
-        def __init__(self, experts: int) -> None:
-            super().__init__()
-            self.top_k = 2
-            self.gate = nn.Linear(8, experts, bias=False)
-            self.experts = nn.ModuleList(nn.Linear(8, 8) for _ in range(experts))
 
-    with pytest.raises(ContractError, match=r"per-layer expert counts are not in the file contract") as e:
-        find_gates(nn.Sequential(Block(4), Block(6)), 8)
-    assert "\n" not in str(e.value)
-    code = cli(["capture", "--model", str(tmp_path / "missing"), "--text", str(tmp_path / "text.txt"),
+def test_gate_weights_the_contract_cannot_reproduce_are_refused(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A gate whose weights follow another rule than the one captured (here: Mixtral's renormalised
+    weights, halved) is refused by the weight check with a one-line error, though its choices agree."""
+    model = build("mixtral", tmp_path / "model", mixtral())
+    router_class = type(model_gates(model)[0])
+    original = router_class.forward
+
+    def halved(self, hidden_states):
+        logits, weights, indices = original(self, hidden_states)
+        return logits, weights / 2, indices
+    monkeypatch.setattr(router_class, "forward", halved)
+    (tmp_path / "text.txt").write_text(TEXT)
+    capsys.readouterr()
+    code = cli(["capture", "--model", str(tmp_path / "model"), "--text", str(tmp_path / "text.txt"),
                 "--out", str(tmp_path / "out")])
-    assert code == 1 and capsys.readouterr().err.count("\n") == 1
+    err = capsys.readouterr().err
+    assert code == 1 and "gate weights differ from the model's" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_bfloat16_model_is_captured_with_its_near_ties_counted(tmp_path: Path) -> None:

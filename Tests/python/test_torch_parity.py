@@ -15,7 +15,8 @@ import torch
 
 from torch_support import compare_routes, route_lines
 
-from idamoe_torch import IDARouter, SigmoidBiasRouter, SoftmaxRouter, combine_experts, save_routers, write_probe
+from idamoe_torch import (ContractError, IDARouter, SigmoidBiasRouter, SoftmaxRouter, combine_experts, load_routers,
+                          save_routers, write_probe)
 
 D, N, BLOCKS = 24, 300, (1, 3)
 
@@ -109,6 +110,56 @@ def test_sigmoid_bias_checkpoint_routes_as_pytorch_does(tmp_path: Path, bias: bo
     routes = {b: r.route(h[b]) for b, r in routers.items()}
     problems = compare_routes(route_lines(ck, probe), routes, N)
     assert not problems, "Swift and PyTorch disagree:\n" + "\n".join(problems)
+
+
+GATE_OPTIONS = {
+    "unrenormalised": dict(normalize=False),
+    "scaled": dict(scale=2.5),
+    "grouped": dict(normalize=False, scale=0.5, groups=3, group_top_k=1),
+}
+
+
+@pytest.mark.parametrize("kind", ["softmax", "sigmoid-bias"])
+@pytest.mark.parametrize("options", list(GATE_OPTIONS))
+def test_gate_options_route_as_pytorch_does(tmp_path: Path, kind: str, options: str) -> None:
+    """set_gate_options (what capture sets from a model's config): trained a few steps with them, saved,
+    routed by `idamoe route` as PyTorch routes, and read back by load_routers with the same options."""
+    torch.manual_seed(14)
+    make = SoftmaxRouter if kind == "softmax" else SigmoidBiasRouter
+    routers = {b: make(D, experts=6, top_k=2) for b in BLOCKS}
+    for r in routers.values():
+        r.set_gate_options(**GATE_OPTIONS[options])
+        if isinstance(r, SigmoidBiasRouter):
+            r.expert_bias.copy_(torch.linspace(-0.1, 0.1, 6))
+    h = hidden_states(seed=5)
+    opt = torch.optim.Adam([p for r in routers.values() for p in r.parameters()], lr=1e-2)
+    for _ in range(3):
+        opt.zero_grad()
+        sum((r(h[b]).weights * torch.arange(2)).sum() for b, r in routers.items()).backward()
+        opt.step()
+    ck, probe = str(tmp_path / "gated.safetensors"), str(tmp_path / "probe.safetensors")
+    save_routers(ck, routers)
+    write_probe(probe, torch.arange(N) % 256, h)
+    routes = {b: r.route(h[b]) for b, r in routers.items()}
+    problems = compare_routes(route_lines(ck, probe), routes, N)
+    assert not problems, "Swift and PyTorch disagree:\n" + "\n".join(problems)
+    for b, r in load_routers(ck).items():
+        assert r.metadata() == routers[b].metadata()
+        assert torch.equal(r.route(h[b])["experts"], routes[b]["experts"])
+    if options == "grouped":  # one group of two kept: both choices in it
+        assert all(int(e[0]) // 2 == int(e[1]) // 2 for e in routes[BLOCKS[0]]["experts"])
+
+
+def test_gate_options_that_cannot_route_are_one_line_errors(tmp_path: Path) -> None:
+    r = SoftmaxRouter(4, experts=6, top_k=3)
+    for kwargs, needle in [(dict(scale=0.0), "finite and positive"), (dict(groups=4), "do not divide 6"),
+                           (dict(groups=3, group_top_k=4), "1...3"), (dict(groups=3, group_top_k=1), "fewer than top-k 3")]:
+        with pytest.raises(ContractError, match=needle):
+            r.set_gate_options(**kwargs)
+    save_routers(str(tmp_path / "ck.safetensors"), {0: r}, extra_metadata={"idamoe.gate_normalize": "no"})
+    with pytest.raises(ContractError, match="idamoe.gate_normalize: 'no' is not true or false") as e:
+        load_routers(str(tmp_path / "ck.safetensors"))
+    assert "\n" not in str(e.value)
 
 
 def test_sigmoid_bias_moves_toward_balance_by_integer_comparison() -> None:

@@ -89,6 +89,10 @@ def _capture(args: argparse.Namespace) -> int:
         compared, differ = report.checked[block]
         check = ("the gate returns no choices: not checked" if compared < 0 else
                  f"same experts as the model on {compared - differ} of {compared} tokens, {differ} at ties")
+        largest = report.weights_checked.get(block)
+        if compared >= 0:
+            check += ("; gate weights not returned: not checked" if largest is None else
+                      f"; gate weights within {largest:.2g} of the model's")
         print(f"block {block}: {gate.name} -> {gate.kind} router; {check}")
     for note in sorted({n for g in report.gates.values() for n in g.notes}):
         print(f"note: {note}")

@@ -6,7 +6,10 @@ Routers are found by structure, not by model name: a module with a 2-D `weight` 
 model's hidden size) whose parent also holds the `experts` it chooses among, and a top-k. Softmax gates
 (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE) become `softmax` routers; a gate with an
 `e_score_correction_bias` (DeepSeek-V3) becomes a `sigmoid-bias` router whose `expert_bias` is that
-correction. Every captured router is checked against the model's own choices on the text.
+correction. The gate options of the contract carry how the model weights and limits its choices:
+`norm_topk_prob` (`idamoe.gate_normalize`), DeepSeek-V3's `routed_scaling_factor` (`idamoe.gate_scale`)
+and `n_group` / `topk_group` (`idamoe.expert_groups`, `idamoe.group_top_k`). Every captured router is
+checked against the model's own choices, and gate weights where the gate returns them, on the text.
 """
 from __future__ import annotations
 
@@ -25,6 +28,9 @@ from .softmax_router import LinearGateRouter, SigmoidBiasRouter, SoftmaxRouter
 #: Scores closer than this (relative) count as tied: either expert may be chosen. A model run in half
 #: precision rounds its gate logits (bfloat16: 2^-8 relative), so its near-ties are wider.
 TIE_RTOL = {torch.float32: 1e-5, torch.float64: 1e-5, torch.bfloat16: 2e-2, torch.float16: 5e-3}
+#: Gate weights must agree with the model's within this (absolute and relative) on tokens whose experts
+#: agree; half precision rounds the model's logits and its weights.
+WEIGHT_TOL = {torch.float32: 1e-4, torch.float64: 1e-4, torch.bfloat16: 5e-2, torch.float16: 1e-2}
 
 
 @dataclass
@@ -40,9 +46,19 @@ class FoundGate:
     top_k: int
     #: `softmax` or `sigmoid-bias`.
     kind: str
-    #: What the contract leaves out for this gate (routed scaling, unnormalised top-k weights), for docs
-    #: and the command's summary.
+    #: Gates renormalised over the chosen experts (`norm_topk_prob`; true when the model does not say).
+    normalize: bool = True
+    #: Factor on every gate (DeepSeek-V3's `routed_scaling_factor`).
+    scale: float = 1.0
+    #: Expert groups and how many of them are eligible (DeepSeek-V3's `n_group`, `topk_group`).
+    groups: int = 1
+    group_top_k: int = 1
+    #: What the summary should say about this gate.
     notes: List[str] = field(default_factory=list)
+
+    def options(self) -> Tuple[bool, float, int, int]:
+        """(normalize, scale, groups, group_top_k), as `set_gate_options` takes them."""
+        return self.normalize, self.scale, self.groups, self.group_top_k
 
 
 def _expert_count(parent: nn.Module) -> Optional[int]:
@@ -73,8 +89,8 @@ def _config_value(config: Any, *names: str) -> Any:
 
 def find_gates(model: nn.Module, hidden_size: int, config: Any = None) -> Dict[int, FoundGate]:
     """{block: gate} for every MoE router of `model` (see the module docstring). One-line errors for what
-    the contract cannot hold exactly: group-limited routing that drops groups, per-layer expert counts or
-    top-k that differ, two routers in one block."""
+    the contract cannot hold exactly: per-layer expert counts, top-k, kinds or gate options that differ,
+    two routers in one block (gate options that cannot route at all are refused by `router_module`)."""
     modules = dict(model.named_modules())
     found: Dict[int, FoundGate] = {}
     for name, module in modules.items():
@@ -105,31 +121,40 @@ def find_gates(model: nn.Module, hidden_size: int, config: Any = None) -> Dict[i
         if g.experts != first.experts:
             raise ContractError(f"{g.name}: {g.experts} experts, {first.name}: {first.experts}; per-layer expert "
                                 "counts are not in the file contract yet")
-        if g.top_k != first.top_k or g.kind != first.kind:
-            raise ContractError(f"{g.name}: top-{g.top_k} {g.kind}, {first.name}: top-{first.top_k} {first.kind}; "
-                                "one checkpoint holds routers of one setting")
+        if g.top_k != first.top_k or g.kind != first.kind or g.options() != first.options():
+            raise ContractError(f"{g.name}: top-{g.top_k} {g.kind} {g.options()}, {first.name}: top-{first.top_k} "
+                                f"{first.kind} {first.options()} (normalize, scale, groups, group top-k); one "
+                                "checkpoint holds routers of one setting")
     return dict(sorted(found.items()))
 
 
 def _classify(gate: FoundGate, parent: nn.Module, config: Any) -> None:
-    """Sets the router kind and the notes; refuses routing the contract cannot reproduce."""
+    """Sets the router kind and the gate options from the gate, its block or the config (in that order)."""
     m = gate.module
-    normalize = getattr(m, "norm_topk_prob", getattr(parent, "norm_topk_prob", None))
-    if normalize is None:
-        normalize = _config_value(config, "norm_topk_prob")
+
+    def setting(*names: str) -> Any:
+        for name in names:
+            for holder in (m, parent):
+                value = getattr(holder, name, None)
+                if value is not None:
+                    return value
+        return _config_value(config, *names)
+
+    normalize = setting("norm_topk_prob")
+    gate.normalize = normalize is not False  # absent (Mixtral): the top-k is renormalised
     if isinstance(getattr(m, "e_score_correction_bias", None), torch.Tensor):
         gate.kind = "sigmoid-bias"
-        groups = getattr(m, "num_group", None) or _config_value(config, "n_group") or 1
-        keep = getattr(m, "topk_group", None) or _config_value(config, "topk_group") or groups
-        if groups > 1 and keep < groups:
-            raise ContractError(f"{gate.name}: group-limited routing (n_group {groups}, topk_group {keep}) is not in "
-                                "the file contract; only topk_group = n_group (no group dropped) is captured exactly")
-        scale = getattr(m, "routed_scaling_factor", None) or _config_value(config, "routed_scaling_factor")
-        if scale not in (None, 1, 1.0):
-            gate.notes.append(f"routed_scaling_factor {scale} multiplies every gate weight (not in the checkpoint)")
-    if normalize is False:
-        gate.notes.append("norm_topk_prob is false: the model uses the selected scores unrenormalised; "
-                          "the checkpoint's weights are renormalised (the contract), choices are the same")
+        gate.scale = float(setting("routed_scaling_factor") or 1.0)
+        gate.groups = int(setting("num_group", "n_group") or 1)
+        gate.group_top_k = int(setting("topk_group") or gate.groups)
+    if gate.scale != 1.0:
+        gate.notes.append(f"routed_scaling_factor {gate.scale} multiplies every gate (idamoe.gate_scale)")
+    if not gate.normalize:
+        gate.notes.append("norm_topk_prob is false: gates are the selected scores unrenormalised "
+                          "(idamoe.gate_normalize false)")
+    if gate.groups > 1 and gate.group_top_k < gate.groups:
+        gate.notes.append(f"group-limited routing: the best {gate.group_top_k} of {gate.groups} expert groups "
+                          "(idamoe.expert_groups, idamoe.group_top_k)")
 
 
 def router_module(gate: FoundGate) -> Union[SoftmaxRouter, SigmoidBiasRouter]:
@@ -146,6 +171,10 @@ def router_module(gate: FoundGate) -> Union[SoftmaxRouter, SigmoidBiasRouter]:
         router.expert_bias.copy_(correction.detach().float().cpu())
     else:
         router = SoftmaxRouter(int(w.shape[1]), experts=gate.experts, top_k=gate.top_k, bias=has_bias)
+    try:
+        router.set_gate_options(*gate.options())
+    except ContractError as e:
+        raise ContractError(f"{gate.name}: {e}") from None
     with torch.no_grad():
         router.gate.weight.copy_(w)
         if has_bias and router.gate.bias is not None and isinstance(b, torch.Tensor):
@@ -153,14 +182,21 @@ def router_module(gate: FoundGate) -> Union[SoftmaxRouter, SigmoidBiasRouter]:
     return router.eval()
 
 
-def model_choices(output: Any, tokens: int, top_k: int) -> Optional[torch.Tensor]:
-    """The experts the gate itself chose [N, k], when its output holds them (an integer tensor of that
-    shape, as transformers' top-k routers return); None for a gate that returns logits only."""
+def model_choices(output: Any, tokens: int, top_k: int) -> Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
+    """(the experts the gate itself chose [N, k], their gate weights [N, k] or None) when its output holds
+    the choices: an integer tensor of that shape, with the weights the float tensor of that shape just
+    before it, as transformers' top-k routers return (logits, weights, indices). None for a gate that
+    returns logits only."""
     items = output if isinstance(output, (tuple, list)) else (output,)
-    for item in reversed(items):
+    for i in range(len(items) - 1, -1, -1):
+        item = items[i]
         if isinstance(item, torch.Tensor) and not item.is_floating_point() and tuple(item.shape[-1:]) == (top_k,) \
                 and item.numel() == tokens * top_k:
-            return item.detach().reshape(tokens, top_k).cpu().long()
+            before = items[i - 1] if i > 0 else None
+            weights = None
+            if isinstance(before, torch.Tensor) and before.is_floating_point() and before.numel() == tokens * top_k:
+                weights = before.detach().reshape(tokens, top_k).cpu().double()
+            return item.detach().reshape(tokens, top_k).cpu().long(), weights
     return None
 
 
@@ -180,6 +216,22 @@ def disagreements(router: LinearGateRouter, hidden: torch.Tensor, choices: torch
         if k >= values.numel() or abs(float(values[k - 1] - values[k])) > tie_rtol * abs(float(values[k - 1])):
             real += 1
     return int(differ.numel()), real
+
+
+def weight_mismatches(router: LinearGateRouter, hidden: torch.Tensor, choices: torch.Tensor, weights: torch.Tensor,
+                      tol: float = 1e-4) -> Tuple[int, float]:
+    """(tokens whose gate weights differ from the model's `weights` [N, k] beyond `tol` (absolute and
+    relative), the largest difference), over the tokens where the router chose the model's experts; the
+    weights are matched by expert, since a gate may list its choices in any order."""
+    route = router.route(hidden)
+    ours_order = torch.sort(route["experts"], dim=1)
+    theirs_order = torch.sort(choices, dim=1)
+    same = (ours_order.values == theirs_order.values).all(dim=1)
+    ours = torch.gather(route["weights"].double(), 1, ours_order.indices)[same]
+    theirs = torch.gather(weights, 1, theirs_order.indices)[same]
+    diff = (ours - theirs).abs()
+    bad = (diff > tol + tol * theirs.abs()).any(dim=1)
+    return int(bad.sum()), float(diff.max()) if diff.numel() else 0.0
 
 
 @dataclass
@@ -220,8 +272,10 @@ class CaptureReport:
     tokens: int
     gates: Dict[int, FoundGate]
     token_source: str
-    #: {block: (tokens compared with the gate's own choices or -1 when it returns none, real mismatches)}.
+    #: {block: (tokens compared with the gate's own choices or -1 when it returns none, mismatches at ties)}.
     checked: Dict[int, Tuple[int, int]]
+    #: {block: largest gate-weight difference from the model's own weights, or None when the gate returns none}.
+    weights_checked: Dict[int, Optional[float]] = field(default_factory=dict)
 
 
 def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, window: int = 256,
@@ -255,7 +309,7 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
         f"({tokens.source})")
 
     hidden: Dict[int, List[torch.Tensor]] = {b: [] for b in gates}
-    chosen: Dict[int, List[Optional[torch.Tensor]]] = {b: [] for b in gates}
+    chosen: Dict[int, List[Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]]]] = {b: [] for b in gates}
     handles = []
     for b, g in gates.items():
         def pre(_m: nn.Module, args: tuple, kwargs: dict, block: int = b) -> None:
@@ -280,19 +334,29 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
     routers = {b: router_module(g) for b, g in gates.items()}
     states: Dict[int, torch.Tensor] = {}
     checked: Dict[int, Tuple[int, int]] = {}
+    weights_checked: Dict[int, Optional[float]] = {}
     for b, g in gates.items():
         states[b] = torch.cat(hidden[b])
         if states[b].shape[0] != len(ids):
             raise ContractError(f"{g.name}: saw {states[b].shape[0]} token rows for {len(ids)} tokens (a gate that "
                                 "skips tokens cannot be captured)")
-        parts = chosen[b]
-        if all(p is not None for p in parts):
-            own = torch.cat([p for p in parts if p is not None])
+        parts = [p for p in chosen[b] if p is not None]
+        weights_checked[b] = None
+        if len(parts) == len(chosen[b]):
+            own = torch.cat([p[0] for p in parts])
             differ, real = disagreements(routers[b], states[b], own, TIE_RTOL.get(dtype, 2e-2))
             if real:
                 raise ContractError(f"{g.name}: the captured router chooses other experts than the model on {real} of "
                                     f"{len(ids)} tokens; this gate's routing is not the contract's {g.kind}")
             checked[b] = (len(ids), differ)
+            own_weights = [p[1] for p in parts]
+            if all(w is not None for w in own_weights):
+                bad, largest = weight_mismatches(routers[b], states[b], own, torch.cat([w for w in own_weights if w is not None]),
+                                                 WEIGHT_TOL.get(dtype, 5e-2))
+                if bad:
+                    raise ContractError(f"{g.name}: the captured gate weights differ from the model's on {bad} of {len(ids)} "
+                                        f"tokens (by up to {largest:.3g}); this gate's weighting is not the contract's")
+                weights_checked[b] = largest
         else:
             checked[b] = (-1, 0)
 
@@ -307,4 +371,4 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
                        parameters=sum(p.numel() for p in model.parameters()))
     writer.snapshot(0)
     writer.finish(0)
-    return CaptureReport(out, len(ids), gates, tokens.source, checked)
+    return CaptureReport(out, len(ids), gates, tokens.source, checked, weights_checked)

@@ -146,6 +146,24 @@ def _metadata_int(path: str, meta: Mapping[str, str], key: str, default: Optiona
         raise ContractError(f"{path}: metadata {key}: '{text}' is not an integer") from None
 
 
+def _apply_gate_options(path: str, meta: Mapping[str, str], router: LinearGateRouter) -> None:
+    """Sets a linear-gate router's gate options from `idamoe.gate_normalize`, `idamoe.gate_scale`,
+    `idamoe.expert_groups` and `idamoe.group_top_k` (absent: the defaults)."""
+    normalize = meta.get("idamoe.gate_normalize", "true").strip()
+    if normalize not in ("true", "false"):
+        raise ContractError(f"{path}: metadata idamoe.gate_normalize: '{normalize}' is not true or false")
+    try:
+        scale = float(meta.get("idamoe.gate_scale", "1").strip())
+    except ValueError:
+        raise ContractError(f"{path}: metadata idamoe.gate_scale: '{meta['idamoe.gate_scale']}' is not a number") from None
+    groups = _metadata_int(path, meta, "idamoe.expert_groups", 1)
+    kept = _metadata_int(path, meta, "idamoe.group_top_k", groups)
+    try:
+        router.set_gate_options(normalize == "true", scale, groups, kept)
+    except ContractError as e:
+        raise ContractError(f"{path}: metadata: {e}") from None
+
+
 def _stack_widths(path: str, tensors: Mapping[str, torch.Tensor], prefix: str) -> "list[int]":
     """[in, out_0, out_1, ...] of the Linear stack `prefix.{j}`, j from 0 to the first gap."""
     widths: "list[int]" = []
@@ -191,8 +209,10 @@ def load_routers(path: str) -> Dict[int, Router]:
                 if name not in own:
                     raise ContractError(f"{path}: missing tensor {pre}{name}")
             gate_class = SoftmaxRouter if kind == "softmax" else SigmoidBiasRouter
-            router: Router = gate_class(int(own["gate.weight"].shape[1]), experts=experts, top_k=top_k,
-                                        bias="gate.bias" in own)
+            gate_router = gate_class(int(own["gate.weight"].shape[1]), experts=experts, top_k=top_k,
+                                     bias="gate.bias" in own)
+            _apply_gate_options(path, meta, gate_router)
+            router: Router = gate_router
         else:
             enc = _stack_widths(path, own, "encoder")
             router = IDARouter(enc[0], experts=experts,

@@ -1,7 +1,12 @@
 """The linear-gate routers (Sources/IdaNumerics/SoftmaxRouter*.swift): gate logits W h (+ b), scores by
 softmax (`SoftmaxRouter`, with the Switch auxiliary loss and the z-loss) or by sigmoid with a selection
 bias moved toward balance after each step (`SigmoidBiasRouter`, DeepSeek-V3's auxiliary-loss-free
-balancing); top-k, renormalised gates trained by the task loss."""
+balancing); top-k, renormalised gates trained by the task loss.
+
+`set_gate_options` gives either router the gates and choices of published models (docs/format.md,
+"Routing, exactly"): unrenormalised gates (`norm_topk_prob = false`), a gate scale
+(`routed_scaling_factor`) and group-limited top-k (DeepSeek-V3's `n_group`, `topk_group`). `capture`
+sets them from a model's config; routers built for training keep the defaults unless told otherwise."""
 from __future__ import annotations
 
 from typing import Dict, List, Optional
@@ -36,10 +41,62 @@ class LinearGateRouter(nn.Module):
         #: Statistics of the training forwards since RunWriter.step (or `observe`) last took them
         #: (summed over micro-batches), None when there was none.
         self.step_stats: Optional[StepStats] = None
+        self.gate_normalize = True
+        self.gate_scale = 1.0
+        self.expert_groups = 1
+        self.group_top_k = 1
+
+    def set_gate_options(self, normalize: bool = True, scale: float = 1.0, groups: int = 1,
+                         group_top_k: Optional[int] = None) -> None:
+        """Gates = the selected scores renormalised (`normalize`) or as they are, times `scale`; with
+        `groups` > 1 the experts form equal groups of consecutive indices and only those of the
+        `group_top_k` best groups (default: all) may be chosen, a group scoring the sum of its two best
+        selection scores. One-line errors as `idamoe route` gives for the same metadata."""
+        kept = groups if group_top_k is None else group_top_k
+        if not (scale > 0 and scale != float("inf")):
+            raise ContractError(f"gate scale must be finite and positive, got {scale}")
+        if not (1 <= groups <= self.experts and self.experts % groups == 0):
+            raise ContractError(f"{groups} expert groups do not divide {self.experts} experts evenly")
+        if not 1 <= kept <= groups:
+            raise ContractError(f"group top-k must be 1...{groups}, got {kept}")
+        if kept * (self.experts // groups) < self.top_k:
+            raise ContractError(f"{kept} of {groups} groups hold {kept * (self.experts // groups)} experts, fewer "
+                                f"than top-k {self.top_k}")
+        self.gate_normalize, self.gate_scale = bool(normalize), float(scale)
+        self.expert_groups, self.group_top_k = int(groups), int(kept)
 
     def metadata(self) -> Dict[str, str]:
-        """The checkpoint `__metadata__` entries of this router."""
-        return {"idamoe.router": self.kind, "idamoe.experts": str(self.experts), "idamoe.top_k": str(self.top_k)}
+        """The checkpoint `__metadata__` entries of this router (gate options only where not the defaults)."""
+        meta = {"idamoe.router": self.kind, "idamoe.experts": str(self.experts), "idamoe.top_k": str(self.top_k)}
+        if not self.gate_normalize:
+            meta["idamoe.gate_normalize"] = "false"
+        if self.gate_scale != 1.0:
+            meta["idamoe.gate_scale"] = repr(self.gate_scale)
+        if self.expert_groups != 1:
+            meta["idamoe.expert_groups"] = str(self.expert_groups)
+            meta["idamoe.group_top_k"] = str(self.group_top_k)
+        return meta
+
+    def choose(self, selection: torch.Tensor) -> torch.Tensor:
+        """The top-k experts [N, k] by selection scores [N, E], best first, ties to the lower index; with
+        group-limited routing only among the experts of the `group_top_k` best groups."""
+        groups, kept = self.expert_groups, self.group_top_k
+        if groups > 1 and kept < groups:
+            n, size = selection.shape[0], self.experts // groups
+            group_scores = selection.reshape(n, groups, size).topk(min(2, size), dim=-1).values.sum(dim=-1)
+            best_groups, _ = top_k(group_scores, kept)
+            eligible = torch.zeros(n, groups, dtype=torch.bool, device=selection.device).scatter_(1, best_groups, True)
+            selection = selection.masked_fill(~eligible.repeat_interleave(size, dim=1), float("-inf"))
+        experts, _ = top_k(selection, self.top_k)
+        return experts
+
+    def gate_weights(self, scores: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
+        """Gates [N, k] from the scores [N, E] (no selection bias) of the chosen experts: renormalised
+        unless `gate_normalize` is off, times `gate_scale` (differentiable)."""
+        chosen = torch.gather(scores, 1, experts)
+        if self.gate_normalize:
+            chosen = chosen / chosen.sum(dim=1, keepdim=True)
+        return chosen * self.gate_scale if self.gate_scale != 1.0 else chosen
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """W h + b [N, E] in the gate's precision, as float64."""
@@ -100,8 +157,8 @@ class SoftmaxRouter(LinearGateRouter):
 
     def decide(self, logits: torch.Tensor) -> Dict[str, torch.Tensor]:
         probs = torch.softmax(logits, dim=1)
-        experts, weights = top_k(probs, self.top_k)
-        return dict(experts=experts, weights=weights, probabilities=probs)
+        experts = self.choose(probs.detach())
+        return dict(experts=experts, weights=self.gate_weights(probs, experts), probabilities=probs)
 
     def training_loss(self, logits: torch.Tensor, out: Dict[str, torch.Tensor], counts: torch.Tensor,
                       stats: StepStats) -> torch.Tensor:
@@ -137,10 +194,9 @@ class SigmoidBiasRouter(LinearGateRouter):
     def decide(self, logits: torch.Tensor) -> Dict[str, torch.Tensor]:
         scores = torch.sigmoid(logits)
         selection = scores.detach() + self.expert_bias.to(logits.device, torch.float64)
-        experts, _ = top_k(selection, self.top_k)
-        chosen = torch.gather(scores, 1, experts)
-        weights = chosen / chosen.sum(dim=1, keepdim=True)
-        return dict(experts=experts, weights=weights, probabilities=scores / scores.sum(dim=1, keepdim=True),
+        experts = self.choose(selection)
+        return dict(experts=experts, weights=self.gate_weights(scores, experts),
+                    probabilities=scores / scores.sum(dim=1, keepdim=True),
                     scores=scores, selection=selection)
 
     def observe(self, step: int, stats: Optional[StepStats] = None) -> List[object]:
