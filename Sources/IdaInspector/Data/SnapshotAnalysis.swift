@@ -58,6 +58,14 @@ public struct SnapshotAnalysis: Sendable {
     /// Probe tokens N the analysis routed.
     var tokenCount: Int { layers.values.first?.entropy.count ?? 0 }
 
+    /// An analysis from its parts (tests build large ones from literal numbers this way).
+    init(step: Int?, router: RouterKind, layers: [Int: LayerAnalysis], layerOrder: [Int]) {
+        self.step = step
+        self.router = router
+        self.layers = layers
+        self.layerOrder = layerOrder
+    }
+
     /// Routes every probe token through every MoE layer of `checkpoint`; `previous` keeps the latent
     /// axes stable from one snapshot to the next. `workers` threads route tiles at once (the result does
     /// not depend on how many; see `ProbeRouting`).

@@ -20,6 +20,10 @@ public struct InspectorState: Sendable {
     public var cursor = 0
     /// Search text being typed, when a search is open.
     public var searchInput: String?
+    /// Expert or layer being typed after `/` on the overview, layer and latent screens.
+    public var jumpInput: String?
+    /// How the overview and layer screens order experts and layers.
+    public var order: ListOrder = .index
     /// The last search.
     public var searchQuery = ""
     /// Latent view zoom (1 = fit).

@@ -92,6 +92,12 @@ enum ChromeView {
             prompt.render(in: row, into: &buffer)
             return
         }
+        if let input = state.jumpInput {
+            let prompt = StyledLine([("go to ", theme.key), (input, .plain), (theme.unicode ? "█" : "_", theme.key),
+                                     ("   e12 expert, L7 layer; Enter go, Escape cancel", theme.muted)], mode: theme.mode)
+            prompt.render(in: row, into: &buffer)
+            return
+        }
         if let input = state.textInput {
             let prompt = StyledLine([("text> ", theme.key), (input, .plain), (theme.unicode ? "█" : "_", theme.key),
                                      ("   Enter run through the model, Escape cancel", theme.muted)], mode: theme.mode)

@@ -95,15 +95,30 @@ extension TokensView {
         return lines
     }
 
-    /// q over experts: one bar per expert, the chosen ones marked.
+    /// q over experts: one bar per expert, the chosen ones marked; when the experts do not all fit,
+    /// the most probable ones (the chosen ones first), with how many are left out.
     static func renderExpertBars(_ q: [Double], chosen: Set<Int>, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
         guard !area.isEmpty else { return }
-        let top = q.count < area.height ? 1 : 0
-        if top == 1 {
-            Text("q (expert distribution)", style: theme.muted, mode: theme.mode).render(in: area.row(0), into: &buffer)
+        let fits = q.count <= area.height
+        var shown = Array(q.indices)
+        if !fits {
+            shown.sort { a, b in
+                let (ca, cb) = (chosen.contains(a), chosen.contains(b))
+                if ca != cb { return ca }
+                return q[a] != q[b] ? q[a] > q[b] : a < b
+            }
+            shown = Array(shown.prefix(max(0, area.height - 1)))
         }
-        for (e, p) in q.enumerated() where e + top < area.height {
-            let row = area.row(e + top).columns([.fixed(5), .fill(1), .fixed(6)])
+        // A header line when there is a row to spare (always when experts are left out).
+        let top = q.count < area.height || !fits ? 1 : 0
+        if top == 1 {
+            Text(fits ? "q (expert distribution)" : "q: top \(shown.count) of \(q.count) experts", style: theme.muted,
+                 mode: theme.mode).render(in: area.row(0), into: &buffer)
+        }
+        let labelWidth = q.count > 100 ? 6 : 5
+        for (i, e) in shown.enumerated() where i + top < area.height {
+            let row = area.row(i + top).columns([.fixed(labelWidth), .fill(1), .fixed(6)])
+            let p = q[e]
             let mark = chosen.contains(e) ? (theme.unicode ? "▸" : ">") : " "
             buffer.put(mark + "e\(e)", at: row[0].x, y: row[0].y, style: chosen.contains(e) ? theme.emphasized(theme.series(e)) : theme.series(e),
                        clip: row[0])
