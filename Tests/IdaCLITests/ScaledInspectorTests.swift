@@ -1,0 +1,102 @@
+import Foundation
+import IdaFormats
+import IdaRouting
+import IdaTestSupport
+import Testing
+
+/// The scaled CI fixture: 48 MoE layers x 128 experts x 4 components with tiny widths (D 16, P 4),
+/// 256 probe tokens, written by `idamoe bench synth` once per test process.
+let scaledFixture: (checkpoint: String, probe: String)? = {
+    let dir = temporaryDirectory() + "/scaled"
+    guard let out = try? runIdamoe(["bench", "synth", dir, "--layers", "48", "--experts", "128", "--components", "4",
+                                    "--width", "16", "--latent", "4", "--tokens", "256", "--dtype", "F16"]),
+          out.status == 0 else { return nil }
+    return (dir + "/checkpoint.safetensors", dir + "/probe.safetensors")
+}()
+
+@Suite("Synthetic cases (bench synth) and the inspector on 48 layers x 128 experts")
+struct ScaledInspectorTests {
+    @Test("bench synth writes the asked sizes and dtype, the same bytes for the same seed, and refuses nonsense")
+    func generator() throws {
+        let dir = temporaryDirectory()
+        for (name, dtype) in [("a", "BF16"), ("b", "BF16"), ("c", "F32")] {
+            let out = try runIdamoe(["bench", "synth", dir + "/" + name, "--layers", "3", "--experts", "20", "--components", "2",
+                                     "--width", "12", "--encoder", "8,6", "--latent", "3", "--tokens", "70", "--dtype", dtype,
+                                     "--top-k", "3"])
+            #expect(out.status == 0, "\(out.stderr)")
+        }
+        let checkpoint = try RouterCheckpoint(path: dir + "/a/checkpoint.safetensors")
+        #expect(checkpoint.info.moeLayers == [0, 1, 2] && checkpoint.info.config.experts == 20)
+        #expect(checkpoint.info.config.componentsPerExpert == 2 && checkpoint.info.config.latentDim == 3)
+        #expect(checkpoint.info.config.topK == 3)
+        let probe = try Probe(path: dir + "/a/probe.safetensors")
+        #expect(probe.count == 70 && probe.layers == [0, 1, 2] && probe.hiddenDims[2] == 12)
+        #expect(probe.file.info("layers.0.hidden")?.dtype == .bf16)
+        #expect(try Probe(path: dir + "/c/probe.safetensors").file.info("layers.0.hidden")?.dtype == .f32)
+        for file in ["checkpoint.safetensors", "probe.safetensors"] {
+            let a = FileManager.default.contents(atPath: dir + "/a/" + file)
+            #expect(a != nil && a == FileManager.default.contents(atPath: dir + "/b/" + file), "\(file) differs for one seed")
+        }
+        let bad = try runIdamoe(["bench", "synth", dir + "/d", "--dtype", "I32"])
+        #expect(bad.status != 0 && bad.stderr.contains("--dtype must be F32, F16 or BF16"))
+    }
+
+    @Test("headless frames of the scaled fixture: overview pages 48 layers, layer screen pages 128 experts, / and o work")
+    func headless() throws {
+        guard let fixture = scaledFixture else {
+            Issue.record("bench synth failed")
+            return
+        }
+        func frame(_ keys: String, size: String = "120x40") throws -> String {
+            let out = try runIdamoe(["inspect", fixture.checkpoint, "--probe", fixture.probe, "--headless", "--size", size,
+                                     "--keys", keys])
+            #expect(out.status == 0, "\(out.stderr)")
+            return out.stdout
+        }
+        let overview = try frame("1")
+        #expect(overview.contains("E=128 M=4") && overview.contains("▶ L0 "), "\(overview)")
+        #expect(overview.contains("layers 0-") && overview.contains("of 48 ▼") && overview.contains("/cell"), "\(overview)")
+        let jumped = try frame("1 / L 4 0 Enter . .")
+        #expect(jumped.contains("▶ L40") && jumped.contains("L40 e1 ") && jumped.contains("layer 40 · e1: load"), "\(jumped)")
+        let layer = try frame("2 / e 1 0 0 Enter")
+        #expect(layer.contains("e100") && layer.contains("of 128 ▲▼") && layer.contains("layer 0 · e100: load"), "\(layer)")
+        let paged = try frame("2 PgDn PgDn j", size: "100x30")
+        #expect(paged.contains("load · experts") && paged.contains("▲▼"), "\(paged)")
+        let ordered = try frame("2 o")
+        #expect(ordered.contains("order: experts by load"), "\(ordered)")
+        let latent = try frame("3 / e 5 Enter", size: "120x50")
+        #expect(latent.contains("e5's 4/512"), "\(latent)")
+    }
+
+    @Test("tmux: the scaled fixture pages, jumps and resizes in a real terminal",
+          .enabled(if: tmuxAvailable || ProcessInfo.processInfo.environment["CI"] == "true"))
+    func tmuxScaled() throws {
+        #expect(tmuxAvailable, "tmux is required in CI")
+        guard let fixture = scaledFixture else {
+            Issue.record("bench synth failed")
+            return
+        }
+        let session = "idamoe-scaled-\(getpid())"
+        try startTmuxSession(session, width: 120, height: 40, command: "env TERM=xterm-256color LANG=C.UTF-8 "
+            + "\(idamoeBinary()) inspect \(fixture.checkpoint) --probe \(fixture.probe); sleep 30")
+        defer { _ = try? shell("\(tmux) kill-session -t \(session) 2>/dev/null") }
+        func waitFor(_ needle: String) throws -> String { try tmuxScreen(session) { $0.contains(needle) } }
+        func keys(_ k: String) throws { try shell("\(tmux) send-keys -t \(session) \(k)") }
+
+        let first = try waitFor("of 48")
+        #expect(first.contains("layers 0-") && first.contains("▶ L0"), "\(first)")
+        try keys("PgDn")
+        let paged = try waitFor("▲▼")
+        #expect(!paged.contains("▶ L0 ") && paged.contains("▲▼"), "\(paged)")
+        try keys("2 / e 9 9 Enter")
+        let jumped = try waitFor("e99: load")
+        #expect(jumped.contains("of 128 ▲▼"), "\(jumped)")
+        // The wheel (SGR scroll down on the load panel) selects the next expert.
+        try shell("\(tmux) send-keys -t \(session) -l \"$(printf '\\033[<65;12;8M')\"")
+        #expect(try waitFor("e100: load").contains("e100"))
+        try shell("\(tmux) resize-window -t \(session) -x 80 -y 24")
+        let small = try tmuxScreen(session) { $0.contains("e100") && !$0.contains("e99: load") || $0.split(separator: "\n").first?.count ?? 0 <= 80 }
+        #expect(small.contains("e100"), "\(small)")
+        try keys("q")
+    }
+}
