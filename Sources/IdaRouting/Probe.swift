@@ -118,6 +118,12 @@ public struct Probe: Sendable {
         return Matrix(rows: rows.count, cols: d, data: values)
     }
 
+    /// Lets the mapped pages of `rows` at MoE block `layer` leave resident memory (streaming callers,
+    /// once those rows are converted); what `hidden` returns later does not change.
+    public func release(layer: Int, rows: Range<Int>) {
+        file.releaseRows("layers.\(layer).hidden", rows: rows)
+    }
+
     /// Whether the sum of all values is finite (eight independent accumulators, so it vectorises).
     static func sumIsFinite(_ values: [Float]) -> Bool {
         values.withUnsafeBufferPointer { p in

@@ -91,7 +91,10 @@ public struct ProbeRouting: Sendable {
                     for start in stride(from: wave[w].lowerBound, to: wave[w].upperBound, by: Self.tileRows) {
                         let rows = start..<min(start + Self.tileRows, wave[w].upperBound)
                         let results = try routeTile(rows, keepLatents: keepLatents, reconstruct: reconstruct)
-                        tiles.append((results, transform(rows, results)))
+                        let output = transform(rows, results)
+                        // The metrics need the decisions, not the N x K posteriors: kept until the
+                        // wave is folded in order, the slim copies bound memory by the block size.
+                        tiles.append((results.map(Self.slim), output))
                     }
                     slots.set(w, .success(tiles))
                 } catch {
@@ -113,6 +116,17 @@ public struct ProbeRouting: Sendable {
         return metrics
     }
 
+    /// What `LayerMetricsAccumulator` reads of a result: without the posteriors, expert
+    /// probabilities and latents.
+    static func slim(_ result: RoutingResult) -> RoutingResult {
+        var r = result
+        r.posterior = []
+        r.expertProbabilities = []
+        r.latents = nil
+        r.reconstructionError = nil
+        return r
+    }
+
     /// Routes one tile (at most `tileRows` tokens starting at a multiple of it) through every layer,
     /// padding it to `tileRows` rows so the GEMMs' shapes never change.
     func routeTile(_ rows: Range<Int>, keepLatents: Bool, reconstruct: Bool) throws -> [RoutingResult] {
@@ -120,6 +134,10 @@ public struct ProbeRouting: Sendable {
         for i in layers {
             guard let router = routers[i] else { continue }
             var h = try probe.hidden(layer: i, rows: rows)
+            // Converted: the mapped pages may go. The two tiles before are released again, since the
+            // kernel maps pages around each fault (the tail of the previous tile comes back) and the
+            // pages shared with it were kept; a page released early is only read again.
+            probe.release(layer: i, rows: max(0, rows.lowerBound - 2 * Self.tileRows)..<rows.upperBound)
             if rows.count < Self.tileRows {
                 h.data.append(contentsOf: repeatElement(0, count: (Self.tileRows - rows.count) * h.cols))
                 h.rows = Self.tileRows

@@ -36,5 +36,24 @@ struct AnalysisRoutingTests {
                 #expect(a.selected == selected[layer])
             }
         }
+        // The layer on screen first, the other reported as progress: the same numbers in the end.
+        var seen: [[Int]] = []
+        let layerFirst = try SnapshotAnalysis(checkpoint: ck, probe: probe, workers: 2, first: 3) { partial in
+            seen.append(partial.layers.keys.sorted())
+            #expect(!partial.isComplete && partial.layerOrder == [1, 3])
+        }
+        #expect(seen == [[3]] && layerFirst.isComplete)
+        for layer in [1, 3] {
+            let a = try #require(layerFirst.layers[layer])
+            #expect(a.metrics == metrics[layer] && a.selected == selected[layer])
+        }
+        // Only three posteriors per token are kept: the largest, best first.
+        let a = try #require(layerFirst.layers[1])
+        #expect(a.topComponents.count == 3 * n && a.topPosteriors.count == 3 * n)
+        for t in 0..<n {
+            let p = a.topPosteriors[(3 * t)..<(3 * t + 3)]
+            #expect(p.elementsEqual(p.sorted(by: >)))
+            if let top = a.topComponent { #expect(a.topComponents[3 * t] == top[t]) }
+        }
     }
 }

@@ -46,7 +46,7 @@ enum ScaledFixture {
             }
             out[l] = LayerAnalysis(
                 layer: l, experts: experts, componentsPerExpert: m, selected: selected, weights: weightsTK, topK: 2,
-                expertProbabilities: q, posterior: [], posteriorWidth: 0, entropy: [Float](repeating: 0.81, count: tokens),
+                expertProbabilities: q, topComponents: [], topPosteriors: [], entropy: [Float](repeating: 0.81, count: tokens),
                 logDensity: nil, reconstruction: nil, topComponent: nil,
                 points: points, projection: nil,
                 priors: priors.map { $0 / priorTotal },

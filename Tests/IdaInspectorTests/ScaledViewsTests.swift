@@ -167,3 +167,30 @@ struct ScaledViewsTests {
         #expect(!alerts.contains { $0.text.hasPrefix("layer 0 expert 0 starved") })
     }
 }
+
+@Suite("Layer-first analysis: progress events")
+struct AnalysisProgressTests {
+    @Test("progress shows the layers analysed so far for the step being analysed; stale progress is ignored")
+    func progress() {
+        var s = InspectorState(title: "t", live: true)
+        s.width = 120
+        s.height = 40
+        #expect(s.update(.snapshots([100])) == [.analyze(step: 100)])
+        var partial = ScaledFixture.analysis(layers: 6, experts: 8)
+        partial.layers = partial.layers.filter { $0.key == 0 || $0.key == 1 }
+        #expect(s.update(.analysisProgress(step: 100, partial)) == [])
+        #expect(s.analysis?.layers.count == 2 && s.analyzing == 100)
+        var buffer = ScreenBuffer(width: 120, height: 40)
+        InspectorView.render(s, mode: .full, into: &buffer)
+        #expect(buffer.text().contains("2/6 layers") && buffer.text().contains("analysing 2/6"), "\(buffer.text())")
+        // Progress of another step (a stale worker) changes nothing.
+        var other = partial
+        other.layers = [:]
+        _ = s.update(.analysisProgress(step: 50, other))
+        #expect(s.analysis?.layers.count == 2)
+        _ = s.update(.analyzed(step: 100, result: .success(ScaledFixture.analysis(layers: 6, experts: 8))))
+        #expect(s.analysis?.isComplete == true && s.analyzing == nil)
+        InspectorView.render(s, mode: .full, into: &buffer)
+        #expect(!buffer.text().contains("analysing"))
+    }
+}

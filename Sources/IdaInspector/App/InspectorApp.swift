@@ -86,7 +86,17 @@ public final class InspectorApp {
             case .quit:
                 return false
             case let .analyze(step):
-                work = { .analyzed(step: step, result: loader.analyze(step: step, previous: previous)) }
+                // The layer on screen is routed first; interactively the others follow in the
+                // background, each posted as it finishes so the overview fills in.
+                let first = state.layer ?? previous?.layerOrder.first
+                let inbox = results
+                let progress: (@Sendable (SnapshotAnalysis) -> Void)?
+                if synchronous {
+                    progress = nil
+                } else {
+                    progress = { @Sendable partial in inbox.post(.analysisProgress(step: step, partial)) }
+                }
+                work = { .analyzed(step: step, result: loader.analyze(step: step, previous: previous, first: first, progress: progress)) }
             case let .compare(stepA, target):
                 work = { .compared(stepA: stepA, target: target, result: loader.compare(stepA: stepA, target: target, previous: previous)) }
             case let .routeText(text, step):

@@ -28,6 +28,12 @@ extension InspectorState {
             return compared(stepA: stepA, target: target, result: result)
         case let .textAnalyzed(text, step, result):
             return textAnalyzed(text: text, step: step, result: result)
+        case let .analysisProgress(step, partial):
+            // Shown while the rest are routed, unless typed text is on screen or another step is wanted.
+            guard step == selectedStep, analyzing == step, liveText == nil else { return [] }
+            analysis = partial
+            layerIndex = min(layerIndex, max(0, partial.layerOrder.count - 1))
+            return []
         case let .analyzed(step, result):
             if analyzing == step { analyzing = nil }
             switch result {

@@ -44,7 +44,11 @@ enum ChromeView {
             parts.append(("paused", theme.warn))
         }
         if let step = shownStep(state) { parts.append(("step \(step)", theme.strong)) }
-        if state.analyzing != nil { parts.append(("analysing" + theme.ellipsis, theme.info)) }
+        if state.analyzing != nil {
+            // A partial analysis on screen is this step's (progress is shown only for the step analysed).
+            let done = state.analysis.map { $0.isComplete ? "" : " \($0.layers.count)/\($0.layerOrder.count)" } ?? ""
+            parts.append(("analysing" + done + theme.ellipsis, theme.info))
+        }
         return parts
     }
 

@@ -78,18 +78,18 @@ extension TokensView {
     /// The three most probable components: posterior and log p(z, k) = log posterior + log p(z).
     static func componentLines(_ state: InspectorState, _ la: LayerAnalysis, theme: Theme) -> [StyledLine] {
         let n = state.cursor
-        let k = la.posteriorWidth
-        guard la.componentsPerExpert > 0, k > 0, (n + 1) * k <= la.posterior.count else { return [] }
-        let row = (0..<k).map { Double(la.posterior[n * k + $0]) }
-        let best = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(3)
+        let kept = LayerAnalysis.keptComponents
+        guard la.componentsPerExpert > 0, (n + 1) * kept <= la.topComponents.count else { return [] }
+        let best = (n * kept..<(n + 1) * kept).filter { la.topComponents[$0] >= 0 }
+            .map { (component: Int(la.topComponents[$0]), posterior: Double(la.topPosteriors[$0])) }
         let density = la.logDensity.flatMap { n < $0.count ? $0[n] : nil }
         var lines = [StyledLine([(ViewFormat.padRight("comp", 9) + ViewFormat.padLeft("post", 6)
                                   + ViewFormat.padLeft("log p(z,k)", 11), theme.muted)], mode: theme.mode)]
-        for c in best {
+        for (c, posterior) in best {
             let e = c / la.componentsPerExpert
-            let joint = density.map { Foundation.log(row[c]) + $0 }
+            let joint = density.map { Foundation.log(posterior) + $0 }
             lines.append(StyledLine([(ViewFormat.padRight("k\(c)", 5), .plain), (ViewFormat.padRight("e\(e)", 4), theme.series(e)),
-                                     (ViewFormat.padLeft(ViewFormat.fixed3(row[c]), 6), .plain),
+                                     (ViewFormat.padLeft(ViewFormat.fixed3(posterior), 6), .plain),
                                      (ViewFormat.padLeft(joint.map(ViewFormat.fixed2) ?? "-", 11), .plain)], mode: theme.mode))
         }
         return lines
