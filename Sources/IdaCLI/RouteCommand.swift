@@ -56,7 +56,7 @@ struct RouteCommand: ParsableCommand {
             let layers = routing.layers
             let withPosterior = posterior
             var out = OutputBuffer()
-            try routing.run(workers: workers, transform: { rows, results in
+            try routing.run(workers: workers, posteriors: withPosterior, transform: { rows, results in
                 var text = OutputBuffer(capacity: rows.count * layers.count * (withPosterior ? 3000 : 160))
                 for (offset, token) in rows.enumerated() {
                     for (slot, i) in layers.enumerated() {
@@ -68,7 +68,7 @@ struct RouteCommand: ParsableCommand {
             }, consume: { text in out.append(text) })
             out.flush()
         } else {
-            let metrics = try routing.run(workers: workers, transform: { _, _ in () }, consume: { _ in })
+            let metrics = try routing.run(workers: workers, posteriors: false, transform: { _, _ in () }, consume: { _ in })
             printTable(ck, pr, routing.layers, metrics)
         }
     }

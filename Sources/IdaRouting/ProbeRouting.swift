@@ -73,7 +73,10 @@ public struct ProbeRouting: Sendable {
     /// (for example to format its output); `consume` then sees the tiles strictly in token order, so the
     /// output does not depend on the number of workers. Memory stays bounded by workers x block size.
     @discardableResult
-    public func run<T: Sendable>(workers: Int, keepLatents: Bool = false, reconstruct: Bool = false,
+    /// With `posteriors` false, `transform` sees each layer's result without its posteriors and
+    /// expert probabilities (dropped as soon as the layer is routed, so a tile through many layers
+    /// never holds many N x K arrays at once).
+    public func run<T: Sendable>(workers: Int, keepLatents: Bool = false, reconstruct: Bool = false, posteriors: Bool = true,
                        transform: @Sendable (Range<Int>, [RoutingResult]) -> T,
                        consume: (T) throws -> Void) throws -> [Int: LayerMetrics] {
         var accumulators = layers.map { i in
@@ -90,11 +93,12 @@ public struct ProbeRouting: Sendable {
                     var tiles: [(results: [RoutingResult], output: T)] = []
                     for start in stride(from: wave[w].lowerBound, to: wave[w].upperBound, by: Self.tileRows) {
                         let rows = start..<min(start + Self.tileRows, wave[w].upperBound)
-                        let results = try routeTile(rows, keepLatents: keepLatents, reconstruct: reconstruct)
+                        let results = try routeTile(rows, keepLatents: keepLatents, reconstruct: reconstruct,
+                                                    posteriors: posteriors)
                         let output = transform(rows, results)
                         // The metrics need the decisions, not the N x K posteriors: kept until the
                         // wave is folded in order, the slim copies bound memory by the block size.
-                        tiles.append((results.map(Self.slim), output))
+                        tiles.append((results.map { Self.slim($0) }, output))
                     }
                     slots.set(w, .success(tiles))
                 } catch {
@@ -118,18 +122,20 @@ public struct ProbeRouting: Sendable {
 
     /// What `LayerMetricsAccumulator` reads of a result: without the posteriors, expert
     /// probabilities and latents.
-    static func slim(_ result: RoutingResult) -> RoutingResult {
+    static func slim(_ result: RoutingResult, keepLatents: Bool = false) -> RoutingResult {
         var r = result
         r.posterior = []
         r.expertProbabilities = []
-        r.latents = nil
-        r.reconstructionError = nil
+        if !keepLatents {
+            r.latents = nil
+            r.reconstructionError = nil
+        }
         return r
     }
 
     /// Routes one tile (at most `tileRows` tokens starting at a multiple of it) through every layer,
     /// padding it to `tileRows` rows so the GEMMs' shapes never change.
-    func routeTile(_ rows: Range<Int>, keepLatents: Bool, reconstruct: Bool) throws -> [RoutingResult] {
+    func routeTile(_ rows: Range<Int>, keepLatents: Bool, reconstruct: Bool, posteriors: Bool = true) throws -> [RoutingResult] {
         var results: [RoutingResult] = []
         for i in layers {
             guard let router = routers[i] else { continue }
@@ -142,7 +148,8 @@ public struct ProbeRouting: Sendable {
                 h.data.append(contentsOf: repeatElement(0, count: (Self.tileRows - rows.count) * h.cols))
                 h.rows = Self.tileRows
             }
-            results.append(router.route(h, keepLatents: keepLatents, reconstruct: reconstruct).prefix(rows.count))
+            let result = router.route(h, keepLatents: keepLatents, reconstruct: reconstruct).prefix(rows.count)
+            results.append(posteriors ? result : Self.slim(result, keepLatents: keepLatents))
         }
         return results
     }
