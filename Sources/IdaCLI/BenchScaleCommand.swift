@@ -56,13 +56,14 @@ struct BenchScaleCommand: ParsableCommand {
         state.domains = probe.domains
         state.domainNames = probe.domainNames
         var firstFrame: Double?
-        let analysis = try SnapshotAnalysis(checkpoint: ck, probe: probe, workers: workers, first: ck.info.moeLayers.first) { partial in
+        let analysis = try SnapshotAnalysis(checkpoint: ck, probe: probe, workers: workers, first: ck.info.moeLayers.first,
+                                            progress: { partial in
             guard firstFrame == nil else { return }
             var shown = state
             shown.analysis = partial
             _ = Self.render(shown)
             firstFrame = monotonicSeconds() - t0
-        }
+        })
         let all = monotonicSeconds() - t0
         state.analysis = analysis
         let info = ck.info

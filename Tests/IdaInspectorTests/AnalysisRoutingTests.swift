@@ -38,11 +38,15 @@ struct AnalysisRoutingTests {
         }
         // The layer on screen first, the other reported as progress: the same numbers in the end.
         var seen: [[Int]] = []
-        let layerFirst = try SnapshotAnalysis(checkpoint: ck, probe: probe, workers: 2, first: 3) { partial in
+        let layerFirst = try SnapshotAnalysis(checkpoint: ck, probe: probe, workers: 2, first: 3, progress: { partial in
             seen.append(partial.layers.keys.sorted())
             #expect(!partial.isComplete && partial.layerOrder == [1, 3])
-        }
+        })
         #expect(seen == [[3]] && layerFirst.isComplete)
+        // A preferred layer (the one on screen after a key) goes next.
+        var order: [[Int]] = []
+        _ = try SnapshotAnalysis(checkpoint: ck, probe: probe, prefer: { 3 }, progress: { order.append($0.layers.keys.sorted()) })
+        #expect(order == [[3]])
         for layer in [1, 3] {
             let a = try #require(layerFirst.layers[layer])
             #expect(a.metrics == metrics[layer] && a.selected == selected[layer])

@@ -183,6 +183,13 @@ struct AnalysisProgressTests {
         var buffer = ScreenBuffer(width: 120, height: 40)
         InspectorView.render(s, mode: .full, into: &buffer)
         #expect(buffer.text().contains("2/6 layers") && buffer.text().contains("analysing 2/6"), "\(buffer.text())")
+        // A layer still to do says so on the layer screen.
+        s.screen = .layer
+        s.layerIndex = 4
+        InspectorView.render(s, mode: .full, into: &buffer)
+        #expect(buffer.text().contains("layer 4 is being analysed (2/6 layers done)"), "\(buffer.text())")
+        s.screen = .overview
+        s.layerIndex = 0
         // Progress of another step (a stale worker) changes nothing.
         var other = partial
         other.layers = [:]

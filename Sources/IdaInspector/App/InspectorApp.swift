@@ -11,6 +11,8 @@ public final class InspectorApp {
     let loader: SnapshotLoader
     var follower: RunFollower?
     let results = AnalysisInbox()
+    /// The MoE block on screen, for the running analysis to pick its next layer.
+    let shownLayer = SharedLayer()
     let worker = DispatchQueue(label: "idamoe.inspector.analysis", qos: .userInitiated)
 
     /// Runs typed text through a snapshot's model (nil: live text is not available).
@@ -79,7 +81,9 @@ public final class InspectorApp {
     /// Applies an event and carries out its effects; returns false when the app should quit.
     @discardableResult
     func apply(_ event: InspectorEvent, synchronous: Bool) -> Bool {
-        for effect in state.update(event) {
+        let effects = state.update(event)
+        shownLayer.value = state.layer  // a running analysis routes this layer next if it is still to do
+        for effect in effects {
             let loader = self.loader, previous = state.analysis, prober = textProber
             let work: @Sendable () -> InspectorEvent
             switch effect {
@@ -96,7 +100,9 @@ public final class InspectorApp {
                 } else {
                     progress = { @Sendable partial in inbox.post(.analysisProgress(step: step, partial)) }
                 }
-                work = { .analyzed(step: step, result: loader.analyze(step: step, previous: previous, first: first, progress: progress)) }
+                let wanted = shownLayer
+                work = { .analyzed(step: step, result: loader.analyze(step: step, previous: previous, first: first,
+                                                                       prefer: { wanted.value }, progress: progress)) }
             case let .compare(stepA, target):
                 work = { .compared(stepA: stepA, target: target, result: loader.compare(stepA: stepA, target: target, previous: previous)) }
             case let .routeText(text, step):
@@ -164,6 +170,16 @@ public final class InspectorApp {
                 if !apply(InspectorEvent(event), synchronous: false) { return }
             }
         }
+    }
+}
+
+/// The MoE block on screen, read by the analysis running in the background to choose its next layer.
+final class SharedLayer: Sendable {
+    private let layer = Mutex<Int?>(nil)
+
+    var value: Int? {
+        get { layer.withLock { $0 } }
+        set { layer.withLock { $0 = newValue } }
     }
 }
 

@@ -76,13 +76,17 @@ public struct SnapshotAnalysis: Sendable {
     /// shows it while the rest are routed). `previous` keeps the latent axes stable from one snapshot
     /// to the next. `workers` threads route tiles at once (the result depends neither on how many nor
     /// on the order of the layers; see `ProbeRouting`).
+    /// Before each layer `prefer` may name the block wanted now (the one on screen after a key), which
+    /// then goes next if it is still to do.
     public init(checkpoint: RouterCheckpoint, probe: Probe, previous: SnapshotAnalysis? = nil, workers: Int = 1,
-                first: Int? = nil, progress: ((SnapshotAnalysis) -> Void)? = nil) throws {
+                first: Int? = nil, prefer: (() -> Int?)? = nil, progress: ((SnapshotAnalysis) -> Void)? = nil) throws {
         let order = try ProbeRouting(checkpoint: checkpoint, probe: probe).layers  // checks every layer up front
         var queue = order
         if let first, let i = queue.firstIndex(of: first) { queue.insert(queue.remove(at: i), at: 0) }
         self.init(step: checkpoint.info.step, router: checkpoint.info.router, layers: [:], layerOrder: order)
-        for i in queue {
+        while !queue.isEmpty {
+            let wanted = prefer?().flatMap { queue.firstIndex(of: $0) } ?? 0
+            let i = queue.remove(at: wanted)
             guard let router = checkpoint.routers[i] else { continue }
             // Blocks of four tiles so that every worker has some; each tile is converted to the
             // analysis' compact arrays as it arrives, so one block's posteriors at a time are alive.

@@ -12,7 +12,7 @@ enum LatentView {
     static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
         guard let la = state.layerAnalysis else {
             let inner = Panel.draw("latent", in: area, theme: theme, into: &buffer)
-            Panel.placeholder("waiting for the first snapshot" + theme.ellipsis, in: inner, style: theme.muted,
+            Panel.placeholder(ViewFormat.waiting(state, ellipsis: theme.ellipsis), in: inner, style: theme.muted,
                               mode: theme.mode, into: &buffer)
             return
         }

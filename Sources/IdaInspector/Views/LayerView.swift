@@ -15,12 +15,13 @@ enum LayerView {
         let parts = layout(state, area: area)
         let source = la == nil && load != nil ? theme.dot + "training batch" : ""
         let delta = state.compareMarks?.loadDelta
-        renderLoadBars(load, order: state.expertOrder, selected: state.selectedExpert, delta: delta, theme: theme,
+        renderLoadBars(load, order: state.expertOrder, selected: state.selectedExpert, delta: delta,
+                       pending: la == nil && state.analysis != nil ? ViewFormat.waiting(state, ellipsis: theme.ellipsis) : nil, theme: theme,
                        title: "load" + source + (delta == nil ? "" : theme.dot + "Δ vs A"), in: parts.load, into: &buffer)
         renderReactivations(state, layer: layer, theme: theme, in: parts.reactivations, into: &buffer)
         guard let la else {
             let inner = Panel.draw("mixture", in: parts.mixture, theme: theme, into: &buffer)
-            Panel.placeholder("waiting for the first snapshot" + theme.ellipsis, in: inner, style: theme.muted,
+            Panel.placeholder(ViewFormat.waiting(state, ellipsis: theme.ellipsis), in: inner, style: theme.muted,
                               mode: theme.mode, into: &buffer)
             return
         }
@@ -78,15 +79,15 @@ enum LayerView {
     /// One bar per expert on a scale where the fair share 1/E sits at the marker; percent printed;
     /// the `selected` expert's label is highlighted. Experts go in `order` (by index when it does not
     /// list them all), a page at a time, with the page's position in the title.
-    static func renderLoadBars(_ load: [Double]?, order: [Int] = [], selected: Int? = nil, delta: [Double]? = nil, theme: Theme,
-                               title: String, in area: Rect, into buffer: inout ScreenBuffer) {
+    static func renderLoadBars(_ load: [Double]?, order: [Int] = [], selected: Int? = nil, delta: [Double]? = nil,
+                               pending: String? = nil, theme: Theme, title: String, in area: Rect, into buffer: inout ScreenBuffer) {
         let count = load?.count ?? 0
         let order = order.count == count ? order : Array(0..<count)
         let window = loadWindow(experts: count, order: order, selected: selected, inner: Panel.innerArea(area))
         let position = window.label("experts", unicode: theme.unicode)
         let inner = Panel.draw(title + (position.isEmpty ? "" : theme.dot + position), in: area, theme: theme, into: &buffer)
         guard let load, !load.isEmpty else {
-            Panel.placeholder("no load yet", in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
+            Panel.placeholder(pending ?? "no load yet", in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
             return
         }
         let fair = 1 / Double(load.count)

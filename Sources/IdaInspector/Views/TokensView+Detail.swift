@@ -51,7 +51,7 @@ extension TokensView {
         }
         lines.append(head)
         guard let la = state.layerAnalysis, (n + 1) * la.topK <= la.selected.count else {
-            lines.append(StyledLine([("routing: waiting for the first snapshot" + theme.ellipsis, theme.muted)], mode: theme.mode))
+            lines.append(StyledLine([("routing: " + ViewFormat.waiting(state, ellipsis: theme.ellipsis), theme.muted)], mode: theme.mode))
             return lines
         }
         var top = StyledLine([("top-\(la.topK) ", theme.muted)], mode: theme.mode)
