@@ -59,6 +59,8 @@ public struct Probe: Sendable {
         let tokens = try readingFormat { try file.int32s("tokens") }
         let domains = try optionalIDs("domains")
         let documents = try optionalIDs("documents")
+        // Converted: their mapped pages need not stay resident next to the arrays.
+        for name in ["tokens", "domains", "documents"] { file.releaseRows(name, rows: 0..<n) }
         var dims: [Int: Int] = [:]
         for t in file.tensors where t.name.hasPrefix("layers.") && t.name.hasSuffix(".hidden") {
             let middle = t.name.dropFirst("layers.".count).dropLast(".hidden".count)
