@@ -17,6 +17,9 @@ struct BenchSynthCommand: ParsableCommand {
     @Option(help: "Experts E per layer.")
     var experts = 128
 
+    @Option(name: .customLong("layer-experts"), help: "Experts of each layer when they differ, comma-separated, one per layer (e.g. 64,128,128).")
+    var layerExperts = ""
+
     @Option(help: "Components per expert M.")
     var components = 4
 
@@ -50,7 +53,11 @@ struct BenchSynthCommand: ParsableCommand {
         guard layers > 0, experts > 0, components > 0, width > 0, latent > 0, tokens > 0, topK > 0, topK <= experts else {
             throw ValidationError("--layers, --experts, --components, --width, --latent and --tokens must be positive; 1 <= --top-k <= --experts")
         }
-        let synthetic = SyntheticCase(layers: layers, experts: experts, componentsPerExpert: components, width: width,
+        let perLayer = layerExperts.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? 0 }
+        guard perLayer.isEmpty || (perLayer.count == layers && perLayer.allSatisfy { $0 >= topK }) else {
+            throw ValidationError("--layer-experts needs \(layers) counts (one per layer), each at least --top-k")
+        }
+        let synthetic = SyntheticCase(layers: layers, experts: experts, layerExperts: perLayer, componentsPerExpert: components, width: width,
                                       encoderHidden: hidden.compactMap { $0 }, latent: latent, topK: topK, tokens: tokens,
                                       dtype: type, seed: seed)
         let t0 = monotonicSeconds()

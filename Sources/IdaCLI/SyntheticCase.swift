@@ -13,6 +13,8 @@ struct SyntheticCase {
     var layers = 48
     /// Experts E per layer.
     var experts = 128
+    /// Experts of each layer when they differ (one count per layer; empty: `experts` everywhere).
+    var layerExperts: [Int] = []
     /// Components per expert M.
     var componentsPerExpert = 4
     /// Hidden width D.
@@ -38,6 +40,7 @@ struct SyntheticCase {
     func write(in directory: String) throws -> (checkpoint: String, probe: String) {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let config = RouterConfig(experts: experts, componentsPerExpert: componentsPerExpert, latentDim: latent, topK: topK)
+        let counts = layerExperts.count == layers ? layerExperts : [Int](repeating: experts, count: layers)
         let text = BenchRenderFixture.ProbeText(tokens: tokens, domains: Self.domainNames.count, seed: seed)
         var rng = SeededGenerator(seed: seed &+ 100)
         var hidden: [Int: Matrix] = [:]
@@ -45,7 +48,9 @@ struct SyntheticCase {
         for i in 0..<layers {
             // One layer's hidden states at a time (each layer has its own seed, as in `bench render`).
             guard let h = text.hiddenStates(layers: [i], width: width, seed: seed)[i] else { continue }
-            var r = try IDARouter(config: config, hiddenDim: width, hidden: encoderHidden, rng: &rng)
+            var layerConfig = config
+            layerConfig.experts = counts[i]
+            var r = try IDARouter(config: layerConfig, hiddenDim: width, hidden: encoderHidden, rng: &rng)
             r.initializeMixture(from: h.rows(0..<min(h.rows, 4096)), rng: &rng)
             for k in 0..<r.gmm.components {
                 let starved = (k / componentsPerExpert) % 16 == (i % 16)
@@ -55,7 +60,8 @@ struct SyntheticCase {
             hidden[i] = h
         }
         let checkpoint = directory + "/checkpoint.safetensors", probe = directory + "/probe.safetensors"
-        let info = CheckpointInfo(router: .ida, moeLayers: Array(0..<layers), config: config, step: nil)
+        let info = CheckpointInfo(router: .ida, moeLayers: Array(0..<layers), config: config, step: nil,
+                                  layerExperts: Dictionary(uniqueKeysWithValues: counts.enumerated().map { ($0.offset, $0.element) }))
         try RouterCheckpoint(info: info, routers: routers).write(to: checkpoint, extraMetadata: ["idamoe.vocab": "bytes"])
         var contents = ProbeContents(tokens: text.tokens, domains: text.domains, documents: text.documents,
                                      domainNames: Self.domainNames, hidden: hidden)

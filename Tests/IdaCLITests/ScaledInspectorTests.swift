@@ -87,6 +87,31 @@ struct ScaledInspectorTests {
         #expect(bad.status != 0 && bad.stderr.contains("idamoe bench synth"))
     }
 
+    @Test("layers with different expert counts: route's table and every inspector screen use each layer's E")
+    func layerExperts() throws {
+        let dir = temporaryDirectory() + "/varied"
+        let synth = try runIdamoe(["bench", "synth", dir, "--layers", "4", "--experts", "16", "--layer-experts", "8,16,64,128",
+                                   "--components", "2", "--tokens", "300"])
+        #expect(synth.status == 0, "\(synth.stderr)")
+        let ck = dir + "/checkpoint.safetensors", probe = dir + "/probe.safetensors"
+        let route = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe])
+        #expect(route.status == 0 && route.stdout.contains("fair share 1/E of the layer"), "\(route.stdout)\(route.stderr)")
+        #expect(route.stdout.contains("starved") && route.stdout.contains("/128"), "\(route.stdout)")
+        func frame(_ keys: String) throws -> String {
+            let out = try runIdamoe(["inspect", ck, "--probe", probe, "--headless", "--size", "120x40", "--keys", keys])
+            #expect(out.status == 0, "\(out.stderr)")
+            return out.stdout
+        }
+        let overview = try frame("1")
+        #expect(overview.contains("fair 1/E = per layer's E") && overview.contains("E=8 "), "\(overview)")
+        let small = try frame("2")
+        #expect(small.contains("│e7 ") && !small.contains("│e8 ") && small.contains("fair 1/E = 12.5%"), "\(small)")
+        let large = try frame("2 ] ] ] / e 1 2 0 Enter")
+        #expect(large.contains("E=128") && large.contains("of 128") && large.contains("e120: load"), "\(large)")
+        let wrong = try frame("2 / e 1 2 0 Enter")
+        #expect(wrong.contains("no expert") && wrong.contains("e0...e7"), "\(wrong)")
+    }
+
     @Test("tmux: the scaled fixture pages, jumps and resizes in a real terminal",
           .enabled(if: tmuxAvailable || ProcessInfo.processInfo.environment["CI"] == "true"))
     func tmuxScaled() throws {

@@ -26,7 +26,6 @@ extension OverviewView {
             }
             y += 1
         }
-        let fairPercent = 100 / Double(e)
         for position in layout.rows.range where y < inner.maxY {
             let row = layout.rowOrder[position]
             let layer = matrix.layers[row]
@@ -35,6 +34,7 @@ extension OverviewView {
             let label = ViewFormat.padRight("\(mark) L\(layer)", labelWidth)
             buffer.put(label, at: inner.x, y: y, style: current ? theme.strong : theme.muted, clip: inner)
             let load = matrix.loads[row]
+            let fairPercent = 100 / Double(max(1, load.count))  // per row: layers may differ in E
             let values = [(0..<grid.columns).map { column in
                 layout.representative(row: row, column: column, matrix: matrix).map { load[$0] * 100 } ?? .nan
             }]
@@ -55,7 +55,9 @@ extension OverviewView {
             Heatmap(values: ramp, range: 0...9, cellWidth: 1, mode: theme.mode)
                 .render(in: Rect(x: x, y: y, width: min(10, max(0, inner.maxX - x)), height: 1), into: &buffer)
             x += 10
-            Text(" 2x fair; fair 1/E = \(ViewFormat.percent(1 / Double(e)))", style: theme.muted, mode: theme.mode)
+            let uniform = Set(matrix.loads.map(\.count)).count <= 1
+            Text(" 2x fair; fair 1/E = " + (uniform ? ViewFormat.percent(1 / Double(e)) : "per layer's E"), style: theme.muted,
+                 mode: theme.mode)
                 .render(in: Rect(x: x, y: y, width: max(0, inner.maxX - x), height: 1), into: &buffer)
         }
         y += 1
