@@ -66,6 +66,14 @@ struct ScaledInspectorTests {
         #expect(ordered.contains("order: experts by load"), "\(ordered)")
         let latent = try frame("3 / e 5 Enter", size: "120x50")
         #expect(latent.contains("e5's 4/512"), "\(latent)")
+        // A | B: both halves page around the same selection.
+        let other = temporaryDirectory() + "/scaled-b"
+        #expect(try runIdamoe(["bench", "synth", other, "--seed", "2", "--tokens", "256"]).status == 0)
+        let split = try runIdamoe(["inspect", fixture.checkpoint, "--probe", fixture.probe, "--compare", other + "/checkpoint.safetensors",
+                                   "--headless", "--size", "160x40", "--keys", "2 / e 9 0 Enter"])
+        #expect(split.status == 0, "\(split.stderr)")
+        let halves = split.stdout.components(separatedBy: "┌ load · experts ").count - 1
+        #expect(halves == 2 && split.stdout.contains("│e90 "), "\(split.stdout)")
     }
 
     @Test("bench scale reports first frame, memory, keys and route throughput on the scaled fixture")
