@@ -43,6 +43,13 @@ struct AnalysisRoutingTests {
             #expect(!partial.isComplete && partial.layerOrder == [1, 3])
         })
         #expect(seen == [[3]] && layerFirst.isComplete)
+        // Headless frames stop once the layer they show is in.
+        let partial = try SnapshotAnalysis(checkpoint: ck, probe: probe, first: 3, until: { $0.layers[3] != nil })
+        #expect(partial.layers.keys.sorted() == [3] && !partial.isComplete)
+        var before = InspectorState(title: "t", live: false)
+        before.analysis = partial
+        let after = InspectorApp.replay(["2", "]"], on: before, with: partial)
+        #expect(after.screen == .layer && after.layer == 3)
         // A preferred layer (the one on screen after a key) goes next.
         var order: [[Int]] = []
         _ = try SnapshotAnalysis(checkpoint: ck, probe: probe, prefer: { 3 }, progress: { order.append($0.layers.keys.sorted()) })

@@ -13,6 +13,8 @@ public final class InspectorApp {
     let results = AnalysisInbox()
     /// The MoE block on screen, for the running analysis to pick its next layer.
     let shownLayer = SharedLayer()
+    /// The keys of a headless run, so its analysis can stop once the frame's layer is in.
+    var headlessKeys: [String]?
     let worker = DispatchQueue(label: "idamoe.inspector.analysis", qos: .userInitiated)
 
     /// Runs typed text through a snapshot's model (nil: live text is not available).
@@ -100,9 +102,22 @@ public final class InspectorApp {
                 } else {
                     progress = { @Sendable partial in inbox.post(.analysisProgress(step: step, partial)) }
                 }
-                let wanted = shownLayer
+                let wanted = synchronous ? SharedLayer() : shownLayer
+                // Headless: route only what the frame after the keys shows (every layer for the overview).
+                let until: (@Sendable (SnapshotAnalysis) -> Bool)?
+                if synchronous, let keys = headlessKeys {
+                    let before = state
+                    until = { partial in
+                        let after = Self.replay(keys, on: before, with: partial)
+                        wanted.value = after.layer
+                        guard after.screen != .overview, let layer = after.layer else { return partial.isComplete }
+                        return partial.layers[layer] != nil
+                    }
+                } else {
+                    until = nil
+                }
                 work = { .analyzed(step: step, result: loader.analyze(step: step, previous: previous, first: first,
-                                                                       prefer: { wanted.value }, progress: progress)) }
+                                                                       prefer: { wanted.value }, until: until, progress: progress)) }
             case let .compare(stepA, target):
                 work = { .compared(stepA: stepA, target: target, result: loader.compare(stepA: stepA, target: target, previous: previous)) }
             case let .routeText(text, step):
@@ -127,8 +142,18 @@ public final class InspectorApp {
         return buffer
     }
 
-    /// Headless: load everything synchronously, press `keys` (key names), and return the frame.
+    /// The state after `keys` on `state` showing `analysis` (effects ignored): what a headless frame will show.
+    static func replay(_ keys: [String], on state: InspectorState, with analysis: SnapshotAnalysis) -> InspectorState {
+        var s = state
+        s.analysis = analysis
+        for key in keys { _ = s.update(.key(key)) }
+        return s
+    }
+
+    /// Headless: load synchronously what the frame needs (the layer it shows; every layer for the
+    /// overview), press `keys` (key names), and return the frame.
     public func headlessFrame(width: Int, height: Int, keys: [String], mode: DisplayMode) -> ScreenBuffer {
+        headlessKeys = keys
         state.displayMode = mode
         _ = apply(.resize(width: width, height: height), synchronous: true)
         for event in pollSource() { _ = apply(event, synchronous: true) }

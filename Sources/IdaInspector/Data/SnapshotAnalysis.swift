@@ -78,8 +78,10 @@ public struct SnapshotAnalysis: Sendable {
     /// on the order of the layers; see `ProbeRouting`).
     /// Before each layer `prefer` may name the block wanted now (the one on screen after a key), which
     /// then goes next if it is still to do.
+    /// `until` may end the analysis early, once it has what its caller needs (the result is then not complete).
     public init(checkpoint: RouterCheckpoint, probe: Probe, previous: SnapshotAnalysis? = nil, workers: Int = 1,
-                first: Int? = nil, prefer: (() -> Int?)? = nil, progress: ((SnapshotAnalysis) -> Void)? = nil) throws {
+                first: Int? = nil, prefer: (() -> Int?)? = nil, until: ((SnapshotAnalysis) -> Bool)? = nil,
+                progress: ((SnapshotAnalysis) -> Void)? = nil) throws {
         let order = try ProbeRouting(checkpoint: checkpoint, probe: probe).layers  // checks every layer up front
         var queue = order
         if let first, let i = queue.firstIndex(of: first) { queue.insert(queue.remove(at: i), at: 0) }
@@ -100,7 +102,9 @@ public struct SnapshotAnalysis: Sendable {
             guard let part, let metric = metrics[i] else { continue }
             layers[i] = Self.layer(i, router: router, part: part, metric: metric, topK: checkpoint.info.config.topK,
                                    previous: previous?.layers[i])
-            if !isComplete { progress?(self) }
+            guard !isComplete else { break }
+            if until?(self) == true { break }
+            progress?(self)
         }
     }
 
