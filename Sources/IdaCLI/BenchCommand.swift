@@ -8,7 +8,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the speed of routing, training and rendering.",
-        subcommands: [BenchRouteCommand.self, BenchTrainCommand.self, BenchRenderCommand.self])
+        subcommands: [BenchRouteCommand.self, BenchTrainCommand.self, BenchRenderCommand.self, BenchSynthCommand.self,
+                      BenchScaleCommand.self])
 }
 
 /// Seconds since an arbitrary origin, monotonic.

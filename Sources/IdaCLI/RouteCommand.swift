@@ -65,7 +65,7 @@ struct RouteCommand: ParsableCommand {
             let layers = routing.layers
             let withPosterior = posterior
             var out = OutputBuffer()
-            try routing.run(workers: workers, transform: { rows, results in
+            try routing.run(workers: workers, posteriors: withPosterior, transform: { rows, results in
                 var text = OutputBuffer(capacity: rows.count * layers.count * (withPosterior ? 3000 : 160))
                 for (offset, token) in rows.enumerated() {
                     for (slot, i) in layers.enumerated() {
@@ -90,7 +90,7 @@ struct RouteCommand: ParsableCommand {
             if let spec { printSpecialisation(spec, tokens: pr.count) }
             if let ood, let names { printOutOfDomain(ood, names: names) }
         } else {
-            let metrics = try routing.run(workers: workers, transform: { _, _ in () }, consume: { _ in })
+            let metrics = try routing.run(workers: workers, posteriors: false, transform: { _, _ in () }, consume: { _ in })
             printTable(ck, pr, routing.layers, metrics)
         }
     }
@@ -130,8 +130,10 @@ struct RouteCommand: ParsableCommand {
     func printTable(_ ck: RouterCheckpoint, _ pr: Probe, _ layers: [Int], _ metrics: [Int: LayerMetrics]) {
         let step = ck.info.step.map { ", step \($0)" } ?? ""
         print("\(checkpoint): \(ck.info.router.rawValue) router\(step); \(probe): \(pr.count) tokens")
-        let e = ck.info.config.experts
-        let fair = String(format: "%.1f", 100 / Double(e))
+        let counts = layers.map { ck.info.config(layer: $0).experts }
+        let e = counts.max() ?? ck.info.config.experts
+        // With per-layer expert counts the fair share differs by layer: 1/E of each row.
+        let fair = counts.allSatisfy { $0 == e } ? String(format: "%.1f", 100 / Double(e)) : "1/E of the layer"
         let listed = full || e <= Self.listedExperts
         let what = listed ? "load per expert (% of assignments, fair share \(fair))"
             : "load (% of assignments, fair share \(fair)): min, max, most and least loaded, starved (< 10% of fair)"

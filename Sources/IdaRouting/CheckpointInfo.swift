@@ -36,6 +36,15 @@ public struct CheckpointInfo: Sendable, Equatable {
     public var gate: GateOptions
     /// Training step, when recorded.
     public var step: Int?
+    /// Experts of the MoE blocks whose count differs from `config.experts` (`idamoe.layer_experts`).
+    public var layerExperts: [Int: Int] = [:]
+
+    /// The router configuration of MoE block `layer`: `config` with that block's expert count.
+    public func config(layer: Int) -> RouterConfig {
+        var c = config
+        if let e = layerExperts[layer] { c.experts = e }
+        return c
+    }
 
     /// Reads and checks the metadata of `file`; shapes are checked later against the tensors.
     public init(file: SafetensorsFile) throws {
@@ -118,10 +127,36 @@ public struct CheckpointInfo: Sendable, Equatable {
         guard config.topK >= 1, config.topK <= experts else {
             throw RoutingError.badMetadata(path: path, key: "idamoe.top_k", problem: "\(config.topK) is outside 1...\(experts)")
         }
+        // Per-block expert counts: E for each block of idamoe.moe_layers, in its order.
+        var layerExperts: [Int: Int] = [:]
+        if let text = meta["idamoe.layer_experts"] {
+            let counts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard counts.count == layers.count, counts.allSatisfy({ $0 != nil }) else {
+                throw RoutingError.badMetadata(path: path, key: "idamoe.layer_experts",
+                                               problem: "'\(text)' must list one expert count per block of idamoe.moe_layers (\(layers.count))")
+            }
+            for (block, count) in zip(layers, counts.compactMap { $0 }) {
+                try bounded("idamoe.layer_experts", count, SizeLimits.experts)
+                guard let k = SizeLimits.product(count, config.componentsPerExpert), k <= SizeLimits.components else {
+                    throw RoutingError.badMetadata(path: path, key: "idamoe.layer_experts",
+                                                   problem: "block \(block): E x M = \(count) x \(config.componentsPerExpert) is above \(SizeLimits.components) components")
+                }
+                guard config.topK <= count else {
+                    throw RoutingError.badMetadata(path: path, key: "idamoe.top_k", problem: "\(config.topK) is above block \(block)'s \(count) experts")
+                }
+                if count != experts { layerExperts[block] = count }
+            }
+        }
         self.router = kind
         self.moeLayers = layers.sorted()
         self.config = config
         self.gate = try Self.gateOptions(meta, path: path, router: kind, experts: experts, topK: config.topK)
+        self.layerExperts = layerExperts
+        // Groups split every layer's experts evenly (a layer's own count from idamoe.layer_experts).
+        for (layer, e) in layerExperts where e % gate.groups != 0 || e / gate.groups * gate.groupTopK < config.topK {
+            throw RoutingError.badMetadata(path: path, key: "idamoe.expert_groups",
+                                           problem: "\(gate.groups) groups do not fit block \(layer)'s \(e) experts with top_k \(config.topK)")
+        }
         self.step = meta["idamoe.step"].flatMap { Int($0) }
     }
 
@@ -145,16 +180,21 @@ public struct CheckpointInfo: Sendable, Equatable {
             m["idamoe.log_var_max"] = "\(config.logVarMax)"
         }
         m.merge(Self.gateMetadata(gate)) { current, _ in current }
+        if !layerExperts.isEmpty {
+            m["idamoe.layer_experts"] = moeLayers.map { String(layerExperts[$0] ?? config.experts) }.joined(separator: ",")
+        }
         if let step { m["idamoe.step"] = String(step) }
         return m
     }
 
     /// Info built directly (for writers).
-    public init(router: RouterKind, moeLayers: [Int], config: RouterConfig, step: Int?, gate: GateOptions = .standard) {
+    public init(router: RouterKind, moeLayers: [Int], config: RouterConfig, step: Int?, gate: GateOptions = .standard,
+                layerExperts: [Int: Int] = [:]) {
         self.router = router
         self.moeLayers = moeLayers
         self.config = config
         self.gate = gate
         self.step = step
+        self.layerExperts = layerExperts.filter { $0.value != config.experts }
     }
 }

@@ -59,6 +59,8 @@ public struct Probe: Sendable {
         let tokens = try readingFormat { try file.int32s("tokens") }
         let domains = try optionalIDs("domains")
         let documents = try optionalIDs("documents")
+        // Converted: their mapped pages need not stay resident next to the arrays.
+        for name in ["tokens", "domains", "documents"] { file.releaseRows(name, rows: 0..<n) }
         var dims: [Int: Int] = [:]
         for t in file.tensors where t.name.hasPrefix("layers.") && t.name.hasSuffix(".hidden") {
             let middle = t.name.dropFirst("layers.".count).dropLast(".hidden".count)
@@ -116,6 +118,12 @@ public struct Probe: Sendable {
             throw RoutingError.nonFinite(path: file.path, tensor: name, index: rows.lowerBound * d + bad)
         }
         return Matrix(rows: rows.count, cols: d, data: values)
+    }
+
+    /// Lets the mapped pages of `rows` at MoE block `layer` leave resident memory (streaming callers,
+    /// once those rows are converted); what `hidden` returns later does not change.
+    public func release(layer: Int, rows: Range<Int>) {
+        file.releaseRows("layers.\(layer).hidden", rows: rows)
     }
 
     /// Whether the sum of all values is finite (eight independent accumulators, so it vectorises).

@@ -17,6 +17,8 @@ public struct ProbeContents: Sendable {
     public var hidden: [Int: Matrix]
     /// The training step the hidden states come from (`idamoe.step`), when known.
     public var step: Int?
+    /// Element type of `layers.{i}.hidden` in the file: F32 (the trainer's), F16 or BF16.
+    public var hiddenType: DType = .f32
 
     /// Probe contents over byte tokens.
     public init(tokens: [Int32], domains: [Int32]? = nil, documents: [Int32]? = nil, domainNames: [String] = [],
@@ -53,7 +55,12 @@ public struct ProbeContents: Sendable {
                 throw RoutingError.shapeMismatch(path: path, tensor: "layers.\(i).hidden", expected: "[\(n), D]",
                                                  found: [h.rows, h.cols])
             }
-            try writer.add("layers.\(i).hidden", shape: [h.rows, h.cols], floats: h.data)
+            let name = "layers.\(i).hidden", shape = [h.rows, h.cols]
+            switch hiddenType {
+            case .f16: try writer.add(name, shape: shape, float16From: h.data)
+            case .bf16: try writer.add(name, shape: shape, bfloat16From: h.data)
+            default: try writer.add(name, shape: shape, floats: h.data)
+            }
         }
         try writer.write(to: path)
     }

@@ -73,7 +73,10 @@ public struct ProbeRouting: Sendable {
     /// (for example to format its output); `consume` then sees the tiles strictly in token order, so the
     /// output does not depend on the number of workers. Memory stays bounded by workers x block size.
     @discardableResult
-    public func run<T: Sendable>(workers: Int, keepLatents: Bool = false, reconstruct: Bool = false,
+    /// With `posteriors` false, `transform` sees each layer's result without its posteriors and
+    /// expert probabilities (dropped as soon as the layer is routed, so a tile through many layers
+    /// never holds many N x K arrays at once).
+    public func run<T: Sendable>(workers: Int, keepLatents: Bool = false, reconstruct: Bool = false, posteriors: Bool = true,
                        transform: @Sendable (Range<Int>, [RoutingResult]) -> T,
                        consume: (T) throws -> Void) throws -> [Int: LayerMetrics] {
         var accumulators = layers.map { i in
@@ -90,8 +93,12 @@ public struct ProbeRouting: Sendable {
                     var tiles: [(results: [RoutingResult], output: T)] = []
                     for start in stride(from: wave[w].lowerBound, to: wave[w].upperBound, by: Self.tileRows) {
                         let rows = start..<min(start + Self.tileRows, wave[w].upperBound)
-                        let results = try routeTile(rows, keepLatents: keepLatents, reconstruct: reconstruct)
-                        tiles.append((results, transform(rows, results)))
+                        let results = try routeTile(rows, keepLatents: keepLatents, reconstruct: reconstruct,
+                                                    posteriors: posteriors)
+                        let output = transform(rows, results)
+                        // The metrics need the decisions, not the N x K posteriors: kept until the
+                        // wave is folded in order, the slim copies bound memory by the block size.
+                        tiles.append((results.map { Self.slim($0) }, output))
                     }
                     slots.set(w, .success(tiles))
                 } catch {
@@ -113,18 +120,36 @@ public struct ProbeRouting: Sendable {
         return metrics
     }
 
+    /// What `LayerMetricsAccumulator` reads of a result: without the posteriors, expert
+    /// probabilities and latents.
+    static func slim(_ result: RoutingResult, keepLatents: Bool = false) -> RoutingResult {
+        var r = result
+        r.posterior = []
+        r.expertProbabilities = []
+        if !keepLatents {
+            r.latents = nil
+            r.reconstructionError = nil
+        }
+        return r
+    }
+
     /// Routes one tile (at most `tileRows` tokens starting at a multiple of it) through every layer,
     /// padding it to `tileRows` rows so the GEMMs' shapes never change.
-    func routeTile(_ rows: Range<Int>, keepLatents: Bool, reconstruct: Bool) throws -> [RoutingResult] {
+    func routeTile(_ rows: Range<Int>, keepLatents: Bool, reconstruct: Bool, posteriors: Bool = true) throws -> [RoutingResult] {
         var results: [RoutingResult] = []
         for i in layers {
             guard let router = routers[i] else { continue }
             var h = try probe.hidden(layer: i, rows: rows)
+            // Converted: the mapped pages may go. The two tiles before are released again, since the
+            // kernel maps pages around each fault (the tail of the previous tile comes back) and the
+            // pages shared with it were kept; a page released early is only read again.
+            probe.release(layer: i, rows: max(0, rows.lowerBound - 2 * Self.tileRows)..<rows.upperBound)
             if rows.count < Self.tileRows {
                 h.data.append(contentsOf: repeatElement(0, count: (Self.tileRows - rows.count) * h.cols))
                 h.rows = Self.tileRows
             }
-            results.append(router.route(h, keepLatents: keepLatents, reconstruct: reconstruct).prefix(rows.count))
+            let result = router.route(h, keepLatents: keepLatents, reconstruct: reconstruct).prefix(rows.count)
+            results.append(posteriors ? result : Self.slim(result, keepLatents: keepLatents))
         }
         return results
     }

@@ -21,22 +21,23 @@ public struct RouterCheckpoint: Sendable {
         var reader = TensorReader(file: file)
         for i in info.moeLayers {
             let prefix = "layers.\(i).router"
+            let config = info.config(layer: i)
             switch info.router {
             case .softmax:
-                let gate = try reader.linear("\(prefix).gate", inputs: nil, outputs: info.config.experts)
+                let gate = try reader.linear("\(prefix).gate", inputs: nil, outputs: config.experts)
                 routers[i] = .softmax(try Self.wrap(file.path, prefix) {
-                    try SoftmaxRouter(gate: gate, topK: info.config.topK, gateOptions: info.gate)
+                    try SoftmaxRouter(gate: gate, topK: config.topK, gateOptions: info.gate)
                 })
             case .sigmoidBias:
-                let gate = try reader.linear("\(prefix).gate", inputs: nil, outputs: info.config.experts)
-                let bias = try reader.floats("\(prefix).expert_bias", shape: [info.config.experts])
+                let gate = try reader.linear("\(prefix).gate", inputs: nil, outputs: config.experts)
+                let bias = try reader.floats("\(prefix).expert_bias", shape: [config.experts])
                 routers[i] = .softmax(try Self.wrap(file.path, prefix) {
-                    try SoftmaxRouter(gate: gate, topK: info.config.topK, scoring: .sigmoid, selectionBias: bias, gateOptions: info.gate)
+                    try SoftmaxRouter(gate: gate, topK: config.topK, scoring: .sigmoid, selectionBias: bias, gateOptions: info.gate)
                 })
             case .ida:
-                let encoder = try reader.stack("\(prefix).encoder", activation: info.config.activation)
-                let decoder = try reader.stack("\(prefix).decoder", activation: info.config.activation)
-                let k = info.config.components, p = info.config.latentDim
+                let encoder = try reader.stack("\(prefix).encoder", activation: config.activation)
+                let decoder = try reader.stack("\(prefix).decoder", activation: config.activation)
+                let k = config.components, p = config.latentDim
                 guard encoder.outputs == p else {
                     throw RoutingError.shapeMismatch(path: file.path, tensor: "\(prefix).encoder.\(encoder.layers.count - 1).weight",
                                                      expected: "[\(p), *] (latent_dim \(p))",
@@ -52,9 +53,9 @@ public struct RouterCheckpoint: Sendable {
                 let logVars = try reader.floats("\(prefix).gmm.log_vars", shape: [k, p])
                 let gmm = DiagonalGMM(logits: logits, means: Matrix(rows: k, cols: p, data: means),
                                       logVars: Matrix(rows: k, cols: p, data: logVars),
-                                      logVarMin: info.config.logVarMin, logVarMax: info.config.logVarMax)
+                                      logVarMin: config.logVarMin, logVarMax: config.logVarMax)
                 routers[i] = .ida(try Self.wrap(file.path, prefix) {
-                    try IDARouter(config: info.config, encoder: encoder, decoder: decoder, gmm: gmm)
+                    try IDARouter(config: config, encoder: encoder, decoder: decoder, gmm: gmm)
                 })
             }
         }

@@ -7,6 +7,8 @@ struct RunOutput {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// Peak resident memory of the run, KiB.
+    var peakResidentKiB = 0
 }
 
 /// The `idamoe` executable next to the test bundle (or $IDAMOE_BIN).
@@ -31,7 +33,7 @@ func runIdamoe(_ arguments: [String], environment: [String: String] = [:], unset
         Issue.record("idamoe \(arguments.joined(separator: " ")) still running after \(timeout) s; killed",
                      sourceLocation: sourceLocation)
     }
-    return RunOutput(status: result.status, stdout: result.stdout, stderr: result.stderr)
+    return RunOutput(status: result.status, stdout: result.stdout, stderr: result.stderr, peakResidentKiB: result.peakResidentKiB)
 }
 
 

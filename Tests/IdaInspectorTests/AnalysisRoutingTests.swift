@@ -36,5 +36,35 @@ struct AnalysisRoutingTests {
                 #expect(a.selected == selected[layer])
             }
         }
+        // The layer on screen first, the other reported as progress: the same numbers in the end.
+        var seen: [[Int]] = []
+        let layerFirst = try SnapshotAnalysis(checkpoint: ck, probe: probe, workers: 2, first: 3, progress: { partial in
+            seen.append(partial.layers.keys.sorted())
+            #expect(!partial.isComplete && partial.layerOrder == [1, 3])
+        })
+        #expect(seen == [[3]] && layerFirst.isComplete)
+        // Headless frames stop once the layer they show is in.
+        let partial = try SnapshotAnalysis(checkpoint: ck, probe: probe, first: 3, until: { $0.layers[3] != nil })
+        #expect(partial.layers.keys.sorted() == [3] && !partial.isComplete)
+        var before = InspectorState(title: "t", live: false)
+        before.analysis = partial
+        let after = InspectorApp.replay(["2", "]"], on: before, with: partial)
+        #expect(after.screen == .layer && after.layer == 3)
+        // A preferred layer (the one on screen after a key) goes next.
+        var order: [[Int]] = []
+        _ = try SnapshotAnalysis(checkpoint: ck, probe: probe, prefer: { 3 }, progress: { order.append($0.layers.keys.sorted()) })
+        #expect(order == [[3]])
+        for layer in [1, 3] {
+            let a = try #require(layerFirst.layers[layer])
+            #expect(a.metrics == metrics[layer] && a.selected == selected[layer])
+        }
+        // Only three posteriors per token are kept: the largest, best first.
+        let a = try #require(layerFirst.layers[1])
+        #expect(a.topComponents.count == 3 * n && a.topPosteriors.count == 3 * n)
+        for t in 0..<n {
+            let p = a.topPosteriors[(3 * t)..<(3 * t + 3)]
+            #expect(p.elementsEqual(p.sorted(by: >)))
+            if let top = a.topComponent { #expect(a.topComponents[3 * t] == top[t]) }
+        }
     }
 }

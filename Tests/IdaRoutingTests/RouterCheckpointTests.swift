@@ -86,6 +86,37 @@ struct RouterCheckpointTests {
         #expect(try loadError(metadata: ["idamoe.activation": "swish"]).contains("unknown value 'swish'"))
     }
 
+    @Test("expert counts may differ by layer (idamoe.layer_experts): round-trip, route, refusals")
+    func layerExperts() throws {
+        var rng = SeededGenerator(seed: 5)
+        let base = RouterConfig(experts: 3, componentsPerExpert: 2, latentDim: 3, topK: 2, inputNorm: .rms)
+        var routers: [Int: LayerRouter] = [:]
+        for (i, e) in [(1, 3), (3, 7)] {
+            var c = base
+            c.experts = e
+            routers[i] = .ida(try IDARouter(config: c, hiddenDim: 6, hidden: [5], rng: &rng))
+        }
+        let info = CheckpointInfo(router: .ida, moeLayers: [1, 3], config: base, step: nil, layerExperts: [1: 3, 3: 7])
+        #expect(info.layerExperts == [3: 7] && info.config(layer: 3).experts == 7 && info.config(layer: 1).experts == 3)
+        let path = temporaryDirectory() + "/varied.safetensors"
+        try RouterCheckpoint(info: info, routers: routers).write(to: path)
+        #expect(try SafetensorsFile(path: path).metadata["idamoe.layer_experts"] == "3,7")
+        let back = try RouterCheckpoint(path: path)
+        #expect(back.info == info && back.routers == routers)
+        #expect(back.routers[3]?.experts == 7 && back.routers[1]?.experts == 3)
+        let probePath = temporaryDirectory() + "/varied-probe.safetensors"
+        try writeProbe(to: probePath, count: 40)
+        let probe = try Probe(path: probePath)
+        let metrics = try ProbeRouting(checkpoint: back, probe: probe).run()
+        #expect(metrics[1]?.load.count == 3 && metrics[3]?.load.count == 7)
+        // Files without the key read as before; a wrong list is a one-line error naming the key.
+        #expect(try makeIDACheckpoint().info.layerExperts.isEmpty)
+        #expect(try loadError(metadata: ["idamoe.layer_experts": "3"]).contains("one expert count per block of idamoe.moe_layers (2)"))
+        #expect(try loadError(metadata: ["idamoe.layer_experts": "3,99999"]).contains("idamoe.layer_experts: 99999 is outside 1...\(SizeLimits.experts)"))
+        #expect(try loadError(metadata: ["idamoe.layer_experts": "3,1"]).contains("idamoe.top_k: 2 is above block 3's 1 experts"))
+        #expect(try loadError(metadata: ["idamoe.layer_experts": "3,4"]).contains("layers.3.router.gmm.logits has shape [6], expected [8]"))
+    }
+
     @Test("hostile sizes: every count is bounded and multiplied with overflow checks before anything is allocated")
     func hostileSizes() throws {
         let huge = String(Int.max / 2)

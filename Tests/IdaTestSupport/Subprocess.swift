@@ -11,6 +11,8 @@ public struct ChildResult: Sendable {
     public var stderr: String
     /// True when the child outlived its time limit and was killed.
     public var timedOut: Bool
+    /// The child's peak resident memory in KiB (`ru_maxrss` from wait4).
+    public var peakResidentKiB: Int = 0
 }
 
 /// Errors from `runChild`.
@@ -108,8 +110,9 @@ public func runChild(_ executable: String, _ arguments: [String], environment: [
     for item in open { close(item.fd) }
 
     var status: Int32 = 0
+    var usage = rusage()
     while true {
-        let w = waitpid(pid, &status, timedOut ? 0 : WNOHANG)
+        let w = wait4(pid, &status, timedOut ? 0 : WNOHANG, &usage)
         if w == pid || (w < 0 && errno != EINTR) { break }
         if w == 0 {
             // Output closed but the child has not exited yet: wait, within the deadline.
@@ -124,7 +127,7 @@ public func runChild(_ executable: String, _ arguments: [String], environment: [
     let signal = status & 0x7f
     let code: Int32 = signal == 0 ? (status >> 8) & 0xff : 128 + signal
     return ChildResult(status: code, stdout: String(decoding: out, as: UTF8.self),
-                       stderr: String(decoding: err, as: UTF8.self), timedOut: timedOut)
+                       stderr: String(decoding: err, as: UTF8.self), timedOut: timedOut, peakResidentKiB: usage.ru_maxrss)
 }
 
 /// Runs `command` with /bin/sh and returns its standard output (standard error is dropped).

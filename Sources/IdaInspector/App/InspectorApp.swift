@@ -11,6 +11,10 @@ public final class InspectorApp {
     let loader: SnapshotLoader
     var follower: RunFollower?
     let results = AnalysisInbox()
+    /// The MoE block on screen, for the running analysis to pick its next layer.
+    let shownLayer = SharedLayer()
+    /// The keys of a headless run, so its analysis can stop once the frame's layer is in.
+    var headlessKeys: [String]?
     let worker = DispatchQueue(label: "idamoe.inspector.analysis", qos: .userInitiated)
 
     /// Runs typed text through a snapshot's model (nil: live text is not available).
@@ -79,14 +83,41 @@ public final class InspectorApp {
     /// Applies an event and carries out its effects; returns false when the app should quit.
     @discardableResult
     func apply(_ event: InspectorEvent, synchronous: Bool) -> Bool {
-        for effect in state.update(event) {
+        let effects = state.update(event)
+        shownLayer.value = state.layer  // a running analysis routes this layer next if it is still to do
+        for effect in effects {
             let loader = self.loader, previous = state.analysis, prober = textProber
             let work: @Sendable () -> InspectorEvent
             switch effect {
             case .quit:
                 return false
             case let .analyze(step):
-                work = { .analyzed(step: step, result: loader.analyze(step: step, previous: previous)) }
+                // The layer on screen is routed first; interactively the others follow in the
+                // background, each posted as it finishes so the overview fills in.
+                let first = state.layer ?? previous?.layerOrder.first
+                let inbox = results
+                let progress: (@Sendable (SnapshotAnalysis) -> Void)?
+                if synchronous {
+                    progress = nil
+                } else {
+                    progress = { @Sendable partial in inbox.post(.analysisProgress(step: step, partial)) }
+                }
+                let wanted = synchronous ? SharedLayer() : shownLayer
+                // Headless: route only what the frame after the keys shows (every layer for the overview).
+                let until: (@Sendable (SnapshotAnalysis) -> Bool)?
+                if synchronous, let keys = headlessKeys {
+                    let before = state
+                    until = { partial in
+                        let after = Self.replay(keys, on: before, with: partial)
+                        wanted.value = after.layer
+                        guard after.screen != .overview, let layer = after.layer else { return partial.isComplete }
+                        return partial.layers[layer] != nil
+                    }
+                } else {
+                    until = nil
+                }
+                work = { .analyzed(step: step, result: loader.analyze(step: step, previous: previous, first: first,
+                                                                       prefer: { wanted.value }, until: until, progress: progress)) }
             case let .compare(stepA, target):
                 work = { .compared(stepA: stepA, target: target, result: loader.compare(stepA: stepA, target: target, previous: previous)) }
             case let .routeText(text, step):
@@ -111,8 +142,18 @@ public final class InspectorApp {
         return buffer
     }
 
-    /// Headless: load everything synchronously, press `keys` (key names), and return the frame.
+    /// The state after `keys` on `state` showing `analysis` (effects ignored): what a headless frame will show.
+    static func replay(_ keys: [String], on state: InspectorState, with analysis: SnapshotAnalysis) -> InspectorState {
+        var s = state
+        s.analysis = analysis
+        for key in keys { _ = s.update(.key(key)) }
+        return s
+    }
+
+    /// Headless: load synchronously what the frame needs (the layer it shows; every layer for the
+    /// overview), press `keys` (key names), and return the frame.
     public func headlessFrame(width: Int, height: Int, keys: [String], mode: DisplayMode) -> ScreenBuffer {
+        headlessKeys = keys
         state.displayMode = mode
         _ = apply(.resize(width: width, height: height), synchronous: true)
         for event in pollSource() { _ = apply(event, synchronous: true) }
@@ -154,6 +195,16 @@ public final class InspectorApp {
                 if !apply(InspectorEvent(event), synchronous: false) { return }
             }
         }
+    }
+}
+
+/// The MoE block on screen, read by the analysis running in the background to choose its next layer.
+final class SharedLayer: Sendable {
+    private let layer = Mutex<Int?>(nil)
+
+    var value: Int? {
+        get { layer.withLock { $0 } }
+        set { layer.withLock { $0 = newValue } }
     }
 }
 

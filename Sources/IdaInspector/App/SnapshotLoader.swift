@@ -36,12 +36,16 @@ public struct SnapshotLoader: Sendable {
         }
     }
 
-    /// Routes the probe through the snapshot's routers.
-    public func analyze(step: Int, previous: SnapshotAnalysis?) -> Result<SnapshotAnalysis, AnalysisFailure> {
+    /// Routes the probe through the snapshot's routers, MoE block `first` first; `progress` sees the
+    /// analysis after each layer but the last.
+    public func analyze(step: Int, previous: SnapshotAnalysis?, first: Int? = nil, prefer: (() -> Int?)? = nil,
+                        until: ((SnapshotAnalysis) -> Bool)? = nil,
+                        progress: ((SnapshotAnalysis) -> Void)? = nil) -> Result<SnapshotAnalysis, AnalysisFailure> {
         do {
             let (ck, pr) = try paths(step: step)
             let analysis = try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: ck), probe: Probe(path: pr),
-                                                previous: previous, workers: workers)
+                                                previous: previous, workers: workers, first: first, prefer: prefer,
+                                                until: until, progress: progress)
             return .success(analysis)
         } catch let failure as AnalysisFailure {
             return .failure(failure)

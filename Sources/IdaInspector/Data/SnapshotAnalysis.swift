@@ -4,6 +4,8 @@ import IdaRouting
 
 /// One MoE layer of a snapshot, with every probe token routed.
 public struct LayerAnalysis: Sendable {
+    /// Components per token whose posteriors are kept (the tokens screen lists them).
+    public static let keptComponents = 3
     /// Block index.
     public var layer: Int
     /// Experts E.
@@ -18,10 +20,10 @@ public struct LayerAnalysis: Sendable {
     public var topK: Int
     /// Expert distribution q [N, E] (Float to keep large probes small).
     public var expertProbabilities: [Float]
-    /// Component posteriors [N, K] (IDA) or expert probabilities (softmax).
-    public var posterior: [Float]
-    /// Width of a posterior row.
-    public var posteriorWidth: Int
+    /// The `keptComponents` most probable components per token [N, 3], best first (IDA; empty for softmax).
+    public var topComponents: [Int32]
+    /// Their posteriors [N, 3] (the full N x K posteriors are not kept: see docs/decisions.md).
+    public var topPosteriors: [Float]
     /// Routing entropy per token (bits).
     public var entropy: [Float]
     /// log p(z) per token (IDA).
@@ -58,21 +60,52 @@ public struct SnapshotAnalysis: Sendable {
     /// Probe tokens N the analysis routed.
     var tokenCount: Int { layers.values.first?.entropy.count ?? 0 }
 
-    /// Routes every probe token through every MoE layer of `checkpoint`; `previous` keeps the latent
-    /// axes stable from one snapshot to the next. `workers` threads route tiles at once (the result does
-    /// not depend on how many; see `ProbeRouting`).
-    public init(checkpoint: RouterCheckpoint, probe: Probe, previous: SnapshotAnalysis? = nil, workers: Int = 1) throws {
-        let routing = try ProbeRouting(checkpoint: checkpoint, probe: probe, blockSize: 4096)
-        // Each tile is converted to the analysis' Float arrays as it arrives (capacity reserved for
-        // the whole probe), so the double-precision posteriors of one block at a time are alive.
-        var parts: [Int: LayerParts] = [:]
-        let metrics = try routing.run(workers: workers, keepLatents: true, reconstruct: true,
-                                      transform: { _, results in results }, consume: { results in
-            for (slot, i) in routing.layers.enumerated() {
-                parts[i, default: LayerParts(reserving: probe.count, like: results[slot])].append(results[slot])
-            }
-        })
-        self.init(checkpoint: checkpoint, layerOrder: routing.layers, parts: parts, metrics: metrics, previous: previous)
+    /// An analysis from its parts (tests build large ones from literal numbers this way).
+    init(step: Int?, router: RouterKind, layers: [Int: LayerAnalysis], layerOrder: [Int]) {
+        self.step = step
+        self.router = router
+        self.layers = layers
+        self.layerOrder = layerOrder
+    }
+
+    /// Whether every MoE layer has been analysed (while not, the missing ones are being routed).
+    public var isComplete: Bool { layers.count >= layerOrder.count }
+
+    /// Routes every probe token through every MoE layer of `checkpoint`, one layer at a time, block
+    /// `first` first; after each layer but the last, `progress` sees the analysis so far (the inspector
+    /// shows it while the rest are routed). `previous` keeps the latent axes stable from one snapshot
+    /// to the next. `workers` threads route tiles at once (the result depends neither on how many nor
+    /// on the order of the layers; see `ProbeRouting`).
+    /// Before each layer `prefer` may name the block wanted now (the one on screen after a key), which
+    /// then goes next if it is still to do.
+    /// `until` may end the analysis early, once it has what its caller needs (the result is then not complete).
+    public init(checkpoint: RouterCheckpoint, probe: Probe, previous: SnapshotAnalysis? = nil, workers: Int = 1,
+                first: Int? = nil, prefer: (() -> Int?)? = nil, until: ((SnapshotAnalysis) -> Bool)? = nil,
+                progress: ((SnapshotAnalysis) -> Void)? = nil) throws {
+        let order = try ProbeRouting(checkpoint: checkpoint, probe: probe).layers  // checks every layer up front
+        var queue = order
+        if let first, let i = queue.firstIndex(of: first) { queue.insert(queue.remove(at: i), at: 0) }
+        self.init(step: checkpoint.info.step, router: checkpoint.info.router, layers: [:], layerOrder: order)
+        while !queue.isEmpty {
+            let wanted = prefer?().flatMap { queue.firstIndex(of: $0) } ?? 0
+            let i = queue.remove(at: wanted)
+            guard let router = checkpoint.routers[i] else { continue }
+            // Blocks of four tiles so that every worker has some; each tile is converted to the
+            // analysis' compact arrays as it arrives, so one block's posteriors at a time are alive.
+            let routing = try ProbeRouting(checkpoint: checkpoint, probe: probe, layer: i, blockSize: 4 * ProbeRouting.tileRows)
+            var part: LayerParts?
+            let metrics = try routing.run(workers: workers, keepLatents: true, reconstruct: true,
+                                          transform: { _, results in results[0] }, consume: { result in
+                if part == nil { part = LayerParts(reserving: probe.count, like: result) }
+                part?.append(result)
+            })
+            guard let part, let metric = metrics[i] else { continue }
+            layers[i] = Self.layer(i, router: router, part: part, metric: metric, topK: checkpoint.info.config.topK,
+                                   previous: previous?.layers[i])
+            guard !isComplete else { break }
+            if until?(self) == true { break }
+            progress?(self)
+        }
     }
 
     /// An analysis of routings computed elsewhere: `results[i]` is every probe token routed through MoE
@@ -80,65 +113,53 @@ public struct SnapshotAnalysis: Sendable {
     /// golden screens from recorded results this way, so no screen depends on the BLAS kernel.
     public init(checkpoint: RouterCheckpoint, results: [Int: RoutingResult], previous: SnapshotAnalysis? = nil) {
         let order = checkpoint.info.moeLayers.filter { results[$0] != nil && checkpoint.routers[$0] != nil }
-        var parts: [Int: LayerParts] = [:]
-        var metrics: [Int: LayerMetrics] = [:]
+        self.init(step: checkpoint.info.step, router: checkpoint.info.router, layers: [:], layerOrder: order)
         for i in order {
             guard let result = results[i], let router = checkpoint.routers[i] else { continue }
             var part = LayerParts(reserving: result.tokens, like: result)
             part.append(result)
-            parts[i] = part
             var accumulator = LayerMetricsAccumulator(experts: router.experts, components: router.components)
             accumulator.add(result)
-            metrics[i] = accumulator.finish(priors: router.priors)
+            layers[i] = Self.layer(i, router: router, part: part, metric: accumulator.finish(priors: router.priors),
+                                   topK: checkpoint.info.config.topK, previous: previous?.layers[i])
         }
-        self.init(checkpoint: checkpoint, layerOrder: order, parts: parts, metrics: metrics, previous: previous)
     }
 
-    /// Assembles the per-layer analyses (projection, points, ellipses) from routed parts.
-    init(checkpoint: RouterCheckpoint, layerOrder: [Int], parts: [Int: LayerParts], metrics: [Int: LayerMetrics],
-         previous: SnapshotAnalysis?) {
-        var parts = parts
-        var layers: [Int: LayerAnalysis] = [:]
-        for i in layerOrder {
-            guard let router = checkpoint.routers[i], let part = parts.removeValue(forKey: i), let metric = metrics[i] else { continue }
-            var a = LayerAnalysis(layer: i, experts: router.experts, componentsPerExpert: 0, selected: part.selected,
-                                  weights: part.weights, topK: part.topK ?? checkpoint.info.config.topK,
-                                  expertProbabilities: part.expertProbabilities, posterior: part.posterior,
-                                  posteriorWidth: part.posteriorWidth, entropy: part.entropy,
-                                  logDensity: part.logDensity, reconstruction: part.reconstruction,
-                                  topComponent: part.topComponent, points: [], projection: nil,
-                                  priors: [], means: [], sigmas: [], metrics: metric)
-            let latents: [Float]? = part.latents
-            if case let .ida(r) = router, let z = latents {
-                let p = r.config.latentDim
-                let projection = Projection(latents: z, dimension: p, previous: previous?.layers[i]?.projection)
-                a.componentsPerExpert = r.config.componentsPerExpert
-                a.projection = projection
-                a.points = stride(from: 0, to: z.count, by: p).map { projection.project(z[$0..<($0 + p)]) }
-                a.priors = r.gmm.priors
-                for k in 0..<r.gmm.components {
-                    a.means.append(projection.project(r.gmm.means.data[(k * p)..<((k + 1) * p)]))
-                    let variance = (0..<p).map { Foundation.exp(r.gmm.clampedLogVar(r.gmm.logVars[k, $0])) }
-                    a.sigmas.append(projection.sigma(variance: variance))
-                }
+    /// One layer's analysis (projection, points, ellipses) from its routed parts.
+    static func layer(_ i: Int, router: LayerRouter, part: LayerParts, metric: LayerMetrics, topK: Int,
+                      previous: LayerAnalysis?) -> LayerAnalysis {
+        var a = LayerAnalysis(layer: i, experts: router.experts, componentsPerExpert: 0, selected: part.selected,
+                              weights: part.weights, topK: part.topK ?? topK,
+                              expertProbabilities: part.expertProbabilities, topComponents: part.topComponents,
+                              topPosteriors: part.topPosteriors, entropy: part.entropy,
+                              logDensity: part.logDensity, reconstruction: part.reconstruction,
+                              topComponent: part.topComponent, points: [], projection: nil,
+                              priors: [], means: [], sigmas: [], metrics: metric)
+        if case let .ida(r) = router, let z = part.latents {
+            let p = r.config.latentDim
+            let projection = Projection(latents: z, dimension: p, previous: previous?.projection)
+            a.componentsPerExpert = r.config.componentsPerExpert
+            a.projection = projection
+            a.points = stride(from: 0, to: z.count, by: p).map { projection.project(z[$0..<($0 + p)]) }
+            a.priors = r.gmm.priors
+            for k in 0..<r.gmm.components {
+                a.means.append(projection.project(r.gmm.means.data[(k * p)..<((k + 1) * p)]))
+                let variance = (0..<p).map { Foundation.exp(r.gmm.clampedLogVar(r.gmm.logVars[k, $0])) }
+                a.sigmas.append(projection.sigma(variance: variance))
             }
-            layers[i] = a
         }
-        self.step = checkpoint.info.step
-        self.router = checkpoint.info.router
-        self.layers = layers
-        self.layerOrder = layerOrder
+        return a
     }
 }
 
 /// One layer's routing of the probe, gathered block by block in the analysis' precision.
 struct LayerParts {
     var topK: Int?
-    var posteriorWidth = 0
     var selected: [Int32] = []
     var weights: [Float] = []
     var expertProbabilities: [Float] = []
-    var posterior: [Float] = []
+    var topComponents: [Int32] = []
+    var topPosteriors: [Float] = []
     var entropy: [Float] = []
     var logDensity: [Double]?
     var reconstruction: [Float]?
@@ -148,11 +169,13 @@ struct LayerParts {
     /// Empty arrays with room for `n` tokens shaped like `first`.
     init(reserving n: Int, like first: RoutingResult) {
         topK = first.topK
-        posteriorWidth = first.posteriorWidth
         selected.reserveCapacity(n * first.topK)
         weights.reserveCapacity(n * first.topK)
         expertProbabilities.reserveCapacity(n * first.experts)
-        posterior.reserveCapacity(n * first.posteriorWidth)
+        if first.topComponent != nil {
+            topComponents.reserveCapacity(n * LayerAnalysis.keptComponents)
+            topPosteriors.reserveCapacity(n * LayerAnalysis.keptComponents)
+        }
         entropy.reserveCapacity(n)
     }
 
@@ -161,12 +184,36 @@ struct LayerParts {
         selected += b.selected
         weights += b.weights
         for v in b.expertProbabilities { expertProbabilities.append(Float(v)) }
-        for v in b.posterior { posterior.append(Float(v)) }
+        if b.topComponent != nil { appendTopComponents(b) }
         for v in b.entropyBits { entropy.append(Float(v)) }
         // Optional parts grow in place (`?.append`), not by building a new array per block.
         if let d = b.logDensity { logDensity = logDensity ?? []; logDensity?.append(contentsOf: d) }
         if let r = b.reconstructionError { reconstruction = reconstruction ?? []; reconstruction?.append(contentsOf: r) }
         if let t = b.topComponent { topComponent = topComponent ?? []; topComponent?.append(contentsOf: t) }
         if let z = b.latents { latents = latents ?? []; latents?.append(contentsOf: z.data) }
+    }
+
+    /// The `keptComponents` largest posteriors of each token of an IDA block, best first, ties to the
+    /// lower index (fewer when K is smaller; padded with -1 and 0).
+    mutating func appendTopComponents(_ b: RoutingResult) {
+        let k = b.posteriorWidth, kept = LayerAnalysis.keptComponents
+        guard k > 0 else { return }
+        var best = [(index: Int32, value: Double)](repeating: (-1, -.infinity), count: kept)
+        b.posterior.withUnsafeBufferPointer { p in
+            for r in 0..<b.tokens {
+                for j in 0..<kept { best[j] = (-1, -.infinity) }
+                for c in 0..<k {
+                    let v = p[r * k + c]
+                    guard v > best[kept - 1].value else { continue }
+                    var j = kept - 1
+                    while j > 0 && v > best[j - 1].value { best[j] = best[j - 1]; j -= 1 }
+                    best[j] = (Int32(c), v)
+                }
+                for entry in best {
+                    topComponents.append(entry.index)
+                    topPosteriors.append(entry.index < 0 ? 0 : Float(entry.value))
+                }
+            }
+        }
     }
 }

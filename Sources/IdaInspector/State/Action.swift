@@ -6,6 +6,16 @@ public enum Action: Sendable, Equatable {
     case cycleScreen(Int)
     /// Previous or next MoE layer.
     case changeLayer(Int)
+    /// Select the next (+1) or previous (-1) expert in the shown order (overview and layer screens).
+    case moveExpert(Int)
+    /// Select the next (+1) or previous (-1) MoE layer in the overview's row order.
+    case moveLayerRow(Int)
+    /// Move the selection a page down (+1) or up (-1) in the screen's long list (layers or experts).
+    case page(Int)
+    /// Open the prompt to jump to an expert or a layer (`/` outside the tokens screen).
+    case beginJump
+    /// Order experts by index, experts by load, or layers by CV.
+    case cycleOrder
     /// Move the token cursor by a number of tokens.
     case moveCursor(Int)
     /// Move the token cursor to the next (+1) or previous (-1) word start.

@@ -28,6 +28,12 @@ extension InspectorState {
             return compared(stepA: stepA, target: target, result: result)
         case let .textAnalyzed(text, step, result):
             return textAnalyzed(text: text, step: step, result: result)
+        case let .analysisProgress(step, partial):
+            // Shown while the rest are routed, unless typed text is on screen or another step is wanted.
+            guard step == selectedStep, analyzing == step, liveText == nil else { return [] }
+            analysis = partial
+            layerIndex = min(layerIndex, max(0, partial.layerOrder.count - 1))
+            return []
         case let .analyzed(step, result):
             if analyzing == step { analyzing = nil }
             switch result {
@@ -68,6 +74,7 @@ extension InspectorState {
     mutating func handleKey(_ name: String) -> [Effect] {
         if searchInput != nil { return handleSearchKey(name) }
         if textInput != nil { return handleTextKey(name) }
+        if jumpInput != nil { return handleJumpKey(name) }
         if showHelp {
             if name == "q" || name == "C-c" { return [.quit] }
             showHelp = false
@@ -100,6 +107,24 @@ extension InspectorState {
         return []
     }
 
+    mutating func handleJumpKey(_ name: String) -> [Effect] {
+        switch name {
+        case "Escape":
+            jumpInput = nil
+        case "Enter":
+            let text = jumpInput ?? ""
+            jumpInput = nil
+            jump(to: text)
+        case "Backspace":
+            if jumpInput?.isEmpty == false { jumpInput?.removeLast() }
+        case "C-c":
+            return [.quit]
+        default:
+            if name.count == 1 { jumpInput?.append(name) }
+        }
+        return []
+    }
+
     /// Performs a key-table action.
     public mutating func perform(_ action: Action) -> [Effect] {
         switch action {
@@ -112,6 +137,18 @@ extension InspectorState {
         case let .changeLayer(delta):
             let count = analysis?.layerOrder.count ?? 0
             if count > 0 { layerIndex = (layerIndex + delta + count) % count }
+        case let .moveExpert(delta):
+            moveExpert(by: delta)
+        case let .moveLayerRow(delta):
+            moveLayerRow(by: delta)
+        case let .page(direction):
+            let size = max(1, InspectorView.pageSize(self))
+            if screen == .overview { moveLayerRow(by: direction * size) } else { moveExpert(by: direction * size) }
+        case .beginJump:
+            jumpInput = ""
+        case .cycleOrder:
+            order = order.next
+            message = "order: " + order.label
         case let .moveCursor(delta):
             moveCursor(to: cursor + delta)
         case let .moveWord(direction):
@@ -228,6 +265,15 @@ extension InspectorState {
             return perform(.zoom(1.25))
         case .scrollDown where screen == .latent:
             return perform(.zoom(1 / 1.25))
+        // The wheel walks the screen's long list: layers on the overview, experts on the layer screen.
+        case .scrollUp where screen == .overview:
+            moveLayerRow(by: -1)
+        case .scrollDown where screen == .overview:
+            moveLayerRow(by: 1)
+        case .scrollUp where screen == .layer:
+            moveExpert(by: -1)
+        case .scrollDown where screen == .layer:
+            moveExpert(by: 1)
         case .left:
             if let target = InspectorView.target(atX: x, y: y, state: self) { return click(target) }
         default:

@@ -20,6 +20,10 @@ public struct InspectorState: Sendable {
     public var cursor = 0
     /// Search text being typed, when a search is open.
     public var searchInput: String?
+    /// Expert or layer being typed after `/` on the overview, layer and latent screens.
+    public var jumpInput: String?
+    /// How the overview and layer screens order experts and layers.
+    public var order: ListOrder = .index
     /// The last search.
     public var searchQuery = ""
     /// Latent view zoom (1 = fit).
@@ -116,6 +120,8 @@ public enum InspectorEvent: Sendable {
     case compared(stepA: Int, target: CompareTarget, result: Result<ComparisonResult, AnalysisFailure>)
     /// Typed text was run through the model and routed (or failed with a one-line message).
     case textAnalyzed(text: String, step: Int, result: Result<SnapshotAnalysis, AnalysisFailure>)
+    /// Some layers of an analysis are ready (the layer on screen first); the rest follow.
+    case analysisProgress(step: Int, SnapshotAnalysis)
     /// An analysis finished (or failed with a one-line message).
     case analyzed(step: Int, result: Result<SnapshotAnalysis, AnalysisFailure>)
     /// What is wrong with the followed run's files now (empty: nothing); replaces the previous list.

@@ -32,6 +32,16 @@ public enum KeyTable {
         KeyBinding(keys: ["b"], action: .moveWord(-1), help: "previous word", screens: [.tokens], footer: false),
         KeyBinding(keys: ["Down", "j"], action: .moveLine(1), help: "line down", screens: [.tokens], footer: false),
         KeyBinding(keys: ["Up", "k"], action: .moveLine(-1), help: "line up", screens: [.tokens], footer: false),
+        KeyBinding(keys: ["Down", "j"], action: .moveLayerRow(1), help: "next layer row", screens: [.overview], footer: false),
+        KeyBinding(keys: ["Up", "k"], action: .moveLayerRow(-1), help: "previous layer row", screens: [.overview], footer: false),
+        KeyBinding(keys: ["Down", "j"], action: .moveExpert(1), help: "next expert", screens: [.layer], footer: false),
+        KeyBinding(keys: ["Up", "k"], action: .moveExpert(-1), help: "previous expert", screens: [.layer], footer: false),
+        KeyBinding(keys: ["."], action: .moveExpert(1), help: "next expert", screens: [.overview, .layer, .latent], footer: false),
+        KeyBinding(keys: [","], action: .moveExpert(-1), help: "previous expert", screens: [.overview, .layer, .latent], footer: false),
+        KeyBinding(keys: ["PgDn"], action: .page(1), help: "page down (layers / experts)", screens: [.overview, .layer], footer: false),
+        KeyBinding(keys: ["PgUp"], action: .page(-1), help: "page up (layers / experts)", screens: [.overview, .layer], footer: false),
+        KeyBinding(keys: ["/"], action: .beginJump, help: "go to expert (e12) or layer (L7)", screens: [.overview, .layer, .latent], footer: false),
+        KeyBinding(keys: ["o"], action: .cycleOrder, help: "order: index / experts by load / layers by CV", screens: [.overview, .layer], footer: false),
         KeyBinding(keys: ["/"], action: .beginSearch, help: "search the probe text", screens: [.tokens], footer: true),
         KeyBinding(keys: ["e"], action: .beginTextEntry, help: "route typed text", screens: [.tokens], footer: true),
         KeyBinding(keys: ["n"], action: .nextMatch, help: "next match", screens: [.tokens], footer: false),
@@ -59,6 +69,8 @@ public enum KeyTable {
         ("click", "move the cursor to a token", [.tokens]),
         ("click", "select an expert or a component", [.overview, .layer]),
         ("wheel", "zoom", [.latent]),
+        ("wheel", "next / previous layer row", [.overview]),
+        ("wheel", "next / previous expert", [.layer]),
     ]
 
     /// The action for a key on a screen: screen-specific bindings win over global ones.

@@ -35,10 +35,21 @@ struct Alert: Sendable, Equatable {
         out += historyAlerts(state.history)
         let matrix = LoadMatrix.from(state)
         if let matrix {
-            for s in matrix.starved() {
-                let fair = 1 / Double(matrix.loads[s.row].count)
-                out.append(Alert(level: .error, text: "layer \(matrix.layers[s.row]) expert \(s.expert) starved: "
-                    + "\(ViewFormat.percent(s.share)) of assignments (fair \(ViewFormat.percent(fair)))"))
+            // One alert per starved expert, or one per layer listing them when a layer has more than three.
+            let starved = Dictionary(grouping: matrix.starved(), by: \.row)
+            for row in starved.keys.sorted() {
+                guard let list = starved[row] else { continue }
+                let fair = 1 / Double(matrix.loads[row].count)
+                if list.count > 3 {
+                    let names = list.prefix(8).map { "e\($0.expert)" }.joined(separator: " ") + (list.count > 8 ? " " + ellipsis : "")
+                    out.append(Alert(level: .error, text: "layer \(matrix.layers[row]): \(list.count) experts starved "
+                        + "(under 10% of fair \(ViewFormat.percent(fair))): " + names))
+                    continue
+                }
+                for s in list {
+                    out.append(Alert(level: .error, text: "layer \(matrix.layers[s.row]) expert \(s.expert) starved: "
+                        + "\(ViewFormat.percent(s.share)) of assignments (fair \(ViewFormat.percent(fair)))"))
+                }
             }
             for (row, cv) in matrix.cvs.enumerated() where cv > 1 {
                 out.append(Alert(level: .warning, text: "layer \(matrix.layers[row]) load CV \(ViewFormat.fixed2(cv)) > 1.0"))

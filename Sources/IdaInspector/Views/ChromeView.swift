@@ -44,7 +44,11 @@ enum ChromeView {
             parts.append(("paused", theme.warn))
         }
         if let step = shownStep(state) { parts.append(("step \(step)", theme.strong)) }
-        if state.analyzing != nil { parts.append(("analysing" + theme.ellipsis, theme.info)) }
+        if state.analyzing != nil {
+            // A partial analysis on screen is this step's (progress is shown only for the step analysed).
+            let done = state.analysis.map { $0.isComplete ? "" : " \($0.layers.count)/\($0.layerOrder.count)" } ?? ""
+            parts.append(("analysing" + done + theme.ellipsis, theme.info))
+        }
         return parts
     }
 
@@ -89,6 +93,12 @@ enum ChromeView {
         if let input = state.searchInput {
             let prompt = StyledLine([("/", theme.key), (input, .plain), (theme.unicode ? "█" : "_", theme.key),
                                      ("   Enter search, Escape cancel", theme.muted)], mode: theme.mode)
+            prompt.render(in: row, into: &buffer)
+            return
+        }
+        if let input = state.jumpInput {
+            let prompt = StyledLine([("go to ", theme.key), (input, .plain), (theme.unicode ? "█" : "_", theme.key),
+                                     ("   e12 expert, L7 layer; Enter go, Escape cancel", theme.muted)], mode: theme.mode)
             prompt.render(in: row, into: &buffer)
             return
         }

@@ -29,16 +29,16 @@ extension InspectorView {
         if parts.load.contains(x: x, y: y) {
             let inner = Panel.innerArea(parts.load)
             let experts = LayerView.currentLoad(state)?.count ?? 0
-            let shown = experts <= inner.height - 1 ? experts : max(0, inner.height - 2)
-            let e = y - inner.y - 1
-            guard inner.contains(x: x, y: y), e >= 0, e < shown else { return nil }
-            return .expert(e)
+            let order = state.expertOrder.count == experts ? state.expertOrder : Array(0..<experts)
+            let window = LayerView.loadWindow(experts: experts, order: order, selected: state.selectedExpert, inner: inner)
+            let i = y - inner.y - 1
+            guard inner.contains(x: x, y: y), i >= 0, i < window.count else { return nil }
+            return .expert(order[window.first + i])
         }
         if let priors = parts.priors, priors.contains(x: x, y: y), let la = state.layerAnalysis {
-            let grid = HeatmapGrid(inner: Panel.innerArea(priors), columns: la.componentsPerExpert, labelWidth: 4,
-                                   showValues: state.showValues)
-            guard let (row, column) = grid.position(atX: x, y: y), row < la.experts else { return nil }
-            return .component(row * la.componentsPerExpert + column)
+            let grid = LayerView.PriorGrid(la, order: state.expertOrder, selected: state.selectedExpert,
+                                           showValues: state.showValues, inner: Panel.innerArea(priors))
+            return grid.target(atX: x, y: y, priors: la.priors).map(ClickTarget.component)
         }
         return nil
     }
@@ -48,13 +48,11 @@ extension InspectorView {
         guard let matrix = LoadMatrix.from(state), matrix.experts > 0 else { return nil }
         let alerts = Alert.all(for: state, ellipsis: "…").count
         let load = OverviewView.layout(state, matrix: matrix, alerts: alerts, area: body).load
-        let grid = HeatmapGrid(inner: Panel.innerArea(load), columns: matrix.experts, labelWidth: 7,
-                               showValues: state.showValues)
-        guard let (row, column) = grid.position(atX: x, y: y), row < matrix.layers.count,
-              column < matrix.loads[row].count else { return nil }
+        let grid = LoadGrid(matrix: matrix, state: state, inner: Panel.innerArea(load))
+        guard let (row, expert) = grid.target(atX: x, y: y, matrix: matrix) else { return nil }
         // The heatmap's rows are MoE blocks; the state selects layers by index into the analysis.
         let block = matrix.layers[row]
         let index = state.analysis?.layerOrder.firstIndex(of: block) ?? row
-        return .layerExpert(layerIndex: index, expert: column)
+        return .layerExpert(layerIndex: index, expert: expert)
     }
 }

@@ -21,8 +21,13 @@ extension LatentView {
         let markers = StyledLine([(String(theme.meanMark), theme.strong), (" mean  ", theme.muted),
                                   (String(theme.cursorMark), theme.selected), (" cursor", theme.muted)], mode: theme.mode)
         var optional: [StyledLine] = []
-        optional.append(StyledLine([("1" + (theme.unicode ? "σ" : " sd") + " ellipses: \(shownComponents(la).count)/\(la.priors.count)",
+        let sigma = "1" + (theme.unicode ? "σ" : " sd") + " ellipses: "
+        let shown = shownComponents(la, expert: state.selectedExpert).count
+        optional.append(StyledLine([(sigma + (state.selectedExpert.map { "e\($0)'s \(shown)" } ?? "\(shown)") + "/\(la.priors.count)",
                                      theme.muted)], mode: theme.mode))
+        if shadesOthers(la, expert: state.selectedExpert) {
+            optional.append(StyledLine([((theme.unicode ? "░▒▓" : ".:#") + " other means by prior", theme.muted)], mode: theme.mode))
+        }
         optional.append(StyledLine([("zoom " + NumberText.compact(state.zoom) + "x", theme.muted)], mode: theme.mode))
         if state.pan.0 != 0 || state.pan.1 != 0 {
             let signed = { (v: Double) in (v >= 0 ? "+" : "") + ViewFormat.fixed2(v) }
@@ -35,19 +40,23 @@ extension LatentView {
         }
         let cursor = cursorLines(state, la, theme: theme)
         // The colour key comes first: view details give way to it when rows are short.
-        while !optional.isEmpty && inner.height - 3 - cursor.count - optional.count < entries.count { optional.removeLast() }
+        // (When the entries cannot all fit anyway they are paged, and the details stay.)
+        let pageable = entries.count > inner.height - 3 - cursor.count
+        while !pageable && !optional.isEmpty && inner.height - 3 - cursor.count - optional.count < entries.count { optional.removeLast() }
         let footer = [markers] + optional + cursor
         let room = max(0, inner.height - 1 - footer.count - 1)
-        let shown = entries.count <= room ? entries.count : max(0, room - 1)
+        let window = ListWindow(total: entries.count, visible: entries.count <= room ? entries.count : room - 1,
+                                focus: byDomain ? 0 : state.selectedExpert ?? 0)
         let nameWidth = min(12, entries.map { DisplayWidth.of($0.1) }.max() ?? 0) + 1
-        for entry in entries.prefix(shown) {
+        for entry in entries[window.range] {
             let mark = theme.colored ? theme.swatch : String(Theme.idGlyph(entry.0))
             let name = Text.truncate(entry.1, width: nameWidth - 1, glyphs: theme.mode.glyphs)
             lines.append(StyledLine([(mark + " ", theme.colored ? theme.series(entry.0) : theme.strong),
                                      (ViewFormat.padRight(name, nameWidth), .plain), (entry.2, theme.muted)], mode: theme.mode))
         }
-        if shown < entries.count {
-            lines.append(StyledLine([(theme.ellipsis + " \(entries.count - shown) more", theme.muted)], mode: theme.mode))
+        if window.isPartial {
+            lines.append(StyledLine([(window.label(byDomain ? "domains" : "experts", unicode: theme.unicode), theme.muted)],
+                                    mode: theme.mode))
         }
         lines.append(StyledLine(mode: theme.mode))
         lines += footer

@@ -12,7 +12,7 @@ enum LatentView {
     static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
         guard let la = state.layerAnalysis else {
             let inner = Panel.draw("latent", in: area, theme: theme, into: &buffer)
-            Panel.placeholder("waiting for the first snapshot" + theme.ellipsis, in: inner, style: theme.muted,
+            Panel.placeholder(ViewFormat.waiting(state, ellipsis: theme.ellipsis), in: inner, style: theme.muted,
                               mode: theme.mode, into: &buffer)
             return
         }
@@ -30,7 +30,8 @@ enum LatentView {
         let inner = Panel.draw(title, in: parts[0], theme: theme, into: &buffer)
         let frame = LatentFrame(points: la.points, zoom: state.zoom, pan: state.pan)
         let groups = colorGroups(state, la)
-        renderPlot(la, frame: frame, groups: groups, cursor: state.cursor, theme: theme, in: inner, into: &buffer)
+        renderPlot(la, frame: frame, groups: groups, cursor: state.cursor, expert: state.selectedExpert, theme: theme,
+                   in: inner, into: &buffer)
         renderKey(state, la, groups: groups, theme: theme, in: parts[1], into: &buffer)
     }
 
@@ -43,22 +44,42 @@ enum LatentView {
         return (0..<n).map { i in i * la.topK < la.selected.count ? Int(la.selected[i * la.topK]) : 0 }
     }
 
-    /// Components drawn with mean and ellipse: prior at least half the fair share, largest first.
-    static func shownComponents(_ la: LayerAnalysis) -> [Int] {
+    /// Components drawn with mean and ellipse: the selected expert's (every component of it), else
+    /// those with prior at least half the fair share, largest first, `maxEllipses` at most.
+    static func shownComponents(_ la: LayerAnalysis, expert: Int? = nil) -> [Int] {
         let k = la.priors.count
         guard k > 0, la.means.count == k, la.sigmas.count == k else { return [] }
+        let m = la.componentsPerExpert
+        if let e = expert, m > 0, e >= 0, (e + 1) * m <= k { return Array((e * m)..<((e + 1) * m)) }
         let floor = ellipsePriorShare / Double(k)
         let kept = (0..<k).filter { la.priors[$0] >= floor }
         return Array(kept.sorted { la.priors[$0] != la.priors[$1] ? la.priors[$0] > la.priors[$1] : $0 < $1 }.prefix(maxEllipses))
     }
 
+    /// Whether the means without an ellipse are drawn as density shading: when an expert is
+    /// selected or the mixture has more components than ellipses are drawn.
+    static func shadesOthers(_ la: LayerAnalysis, expert: Int?) -> Bool {
+        expert != nil || la.priors.count > maxEllipses
+    }
+
+    /// Prior mass of the component means not in `shown` per plot cell [rows * columns], row-major.
+    static func meanDensity(_ la: LayerAnalysis, shown: [Int], frame: LatentFrame, columns: Int, rows: Int) -> [Double] {
+        var mass = [Double](repeating: 0, count: columns * rows)
+        let skip = Set(shown)
+        for k in la.priors.indices where !skip.contains(k) && k < la.means.count {
+            guard let c = frame.cell(of: la.means[k], columns: columns, rows: rows) else { continue }
+            mass[c.row * columns + c.column] += la.priors[k]
+        }
+        return mass
+    }
+
     /// Ellipses (dim), then points (braille dots in colour, merged into the ellipses' cells; group
     /// digits by majority in monochrome), then means and the cursor as cell markers.
-    static func renderPlot(_ la: LayerAnalysis, frame: LatentFrame, groups: [Int], cursor: Int, theme: Theme,
-                           in area: Rect, into buffer: inout ScreenBuffer) {
+    static func renderPlot(_ la: LayerAnalysis, frame: LatentFrame, groups: [Int], cursor: Int, expert: Int? = nil,
+                           theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
         guard !area.isEmpty else { return }
         let m = max(1, la.componentsPerExpert)
-        let components = shownComponents(la)
+        let components = shownComponents(la, expert: expert)
         var ellipses = BrailleCanvas(columns: area.width, rows: area.height, viewport: frame.shown, style: Style(dim: true),
                                      mode: theme.mode)
         for k in components {
@@ -66,6 +87,19 @@ enum LatentView {
             ellipses.ellipse(center: center, radii: DataPoint(x: la.sigmas[k].0, y: la.sigmas[k].1), color: theme.seriesColor(k / m))
         }
         ellipses.render(in: area, into: &buffer)
+        if shadesOthers(la, expert: expert) {
+            // The other components' means as shading by prior mass (light, medium, dark thirds of the
+            // largest cell), under the points and only where no ellipse passes.
+            let mass = meanDensity(la, shown: components, frame: frame, columns: area.width, rows: area.height)
+            let top = mass.max() ?? 0
+            let shades: [Character] = theme.unicode ? ["░", "▒", "▓"] : [".", ":", "#"]
+            for row in 0..<area.height where top > 0 {
+                for column in 0..<area.width where mass[row * area.width + column] > 0 && ellipses.glyph(column: column, row: row) == nil {
+                    let level = min(2, Int(3 * mass[row * area.width + column] / top))
+                    buffer.set(Cell(shades[level], style: Style(dim: true)), x: area.x + column, y: area.y + row)
+                }
+            }
+        }
         if theme.colored {
             var points = BrailleCanvas(columns: area.width, rows: area.height, viewport: frame.shown, mode: theme.mode)
             for (i, p) in la.points.enumerated() {

@@ -37,7 +37,7 @@ extension LayerView {
         let all = events(state.history, layer: layer)
         guard !all.isEmpty else {
             if y < inner.maxY {
-                Text("no died / reset / revived events", style: theme.muted, mode: theme.mode).render(in: inner.row(y - inner.y), into: &buffer)
+                Text("no reactivation events", style: theme.muted, mode: theme.mode).render(in: inner.row(y - inner.y), into: &buffer)
             }
             return
         }

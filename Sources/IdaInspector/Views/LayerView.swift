@@ -15,12 +15,13 @@ enum LayerView {
         let parts = layout(state, area: area)
         let source = la == nil && load != nil ? theme.dot + "training batch" : ""
         let delta = state.compareMarks?.loadDelta
-        renderLoadBars(load, selected: state.selectedExpert, delta: delta, theme: theme,
+        renderLoadBars(load, order: state.expertOrder, selected: state.selectedExpert, delta: delta,
+                       pending: la == nil && state.analysis != nil ? ViewFormat.waiting(state, ellipsis: theme.ellipsis) : nil, theme: theme,
                        title: "load" + source + (delta == nil ? "" : theme.dot + "Δ vs A"), in: parts.load, into: &buffer)
         renderReactivations(state, layer: layer, theme: theme, in: parts.reactivations, into: &buffer)
         guard let la else {
             let inner = Panel.draw("mixture", in: parts.mixture, theme: theme, into: &buffer)
-            Panel.placeholder("waiting for the first snapshot" + theme.ellipsis, in: inner, style: theme.muted,
+            Panel.placeholder(ViewFormat.waiting(state, ellipsis: theme.ellipsis), in: inner, style: theme.muted,
                               mode: theme.mode, into: &buffer)
             return
         }
@@ -30,7 +31,8 @@ enum LayerView {
                               in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
             return
         }
-        renderPriors(la, showValues: state.showValues, selection: (state.selectedExpert, state.selectedComponent),
+        renderPriors(la, order: state.expertOrder, showValues: state.showValues,
+                     selection: (state.selectedExpert, state.selectedComponent),
                      delta: state.compareMarks?.priorDelta,
                      theme: theme, in: priors, into: &buffer)
         renderComponents(la, theme: theme, in: components, into: &buffer)
@@ -67,22 +69,34 @@ enum LayerView {
         return layers[min(max(state.layerIndex, 0), layers.count - 1)].layer
     }
 
+    /// The experts of the load panel on screen: a page of `order` (the display order) holding the
+    /// selected expert; panel row i + 1 is expert `order[window.first + i]`.
+    static func loadWindow(experts: Int, order: [Int], selected: Int?, inner: Rect) -> ListWindow {
+        let focus = selected.flatMap { order.firstIndex(of: $0) } ?? 0
+        return ListWindow(total: experts, visible: inner.height - 1, focus: focus)
+    }
+
     /// One bar per expert on a scale where the fair share 1/E sits at the marker; percent printed;
-    /// the `selected` expert's label is highlighted. Row e + 1 of the panel is expert e.
-    static func renderLoadBars(_ load: [Double]?, selected: Int? = nil, delta: [Double]? = nil, theme: Theme, title: String, in area: Rect,
-                               into buffer: inout ScreenBuffer) {
-        let inner = Panel.draw(title, in: area, theme: theme, into: &buffer)
+    /// the `selected` expert's label is highlighted. Experts go in `order` (by index when it does not
+    /// list them all), a page at a time, with the page's position in the title.
+    static func renderLoadBars(_ load: [Double]?, order: [Int] = [], selected: Int? = nil, delta: [Double]? = nil,
+                               pending: String? = nil, theme: Theme, title: String, in area: Rect, into buffer: inout ScreenBuffer) {
+        let count = load?.count ?? 0
+        let order = order.count == count ? order : Array(0..<count)
+        let window = loadWindow(experts: count, order: order, selected: selected, inner: Panel.innerArea(area))
+        let position = window.label("experts", unicode: theme.unicode)
+        let inner = Panel.draw(title + (position.isEmpty ? "" : theme.dot + position), in: area, theme: theme, into: &buffer)
         guard let load, !load.isEmpty else {
-            Panel.placeholder("no load yet", in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
+            Panel.placeholder(pending ?? "no load yet", in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
             return
         }
         let fair = 1 / Double(load.count)
         let scale = max(2 * fair, load.filter(\.isFinite).max() ?? 0)
         Text("fair 1/E = \(ViewFormat.percent(fair)) at " + (theme.unicode ? "│" : "|"), style: theme.muted,
              mode: theme.mode).render(in: inner.row(0), into: &buffer)
-        let shown = load.count <= inner.height - 1 ? load.count : max(0, inner.height - 2)
-        for e in 0..<shown {
-            let row = inner.row(e + 1).columns([.fixed(4), .fill(1), .fixed(delta == nil ? 8 : 14)])
+        let labelWidth = load.count > 100 ? 5 : 4
+        for (i, e) in order[window.range].enumerated() {
+            let row = inner.row(i + 1).columns([.fixed(labelWidth), .fill(1), .fixed(delta == nil ? 8 : 14)])
             buffer.put("e\(e)", at: row[0].x, y: row[0].y, style: e == selected ? theme.selected : theme.series(e), clip: row[0])
             let share = load[e]
             let style = share < 0.1 * fair || !share.isFinite ? theme.bad : share < 0.5 * fair ? theme.warn : theme.good
@@ -93,10 +107,6 @@ enum LayerView {
                 label += " " + ViewFormat.signedPoints(delta[e])
             }
             Text(label, style: style, alignment: .right, mode: theme.mode).render(in: row[2], into: &buffer)
-        }
-        if shown < load.count {
-            Text(theme.ellipsis + " \(load.count - shown) more experts", style: theme.muted, mode: theme.mode)
-                .render(in: inner.row(shown + 1), into: &buffer)
         }
     }
 

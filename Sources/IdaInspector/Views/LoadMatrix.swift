@@ -27,7 +27,9 @@ struct LoadMatrix: Sendable, Equatable {
             guard !layers.isEmpty else { return nil }
             let metrics = layers.compactMap { analysis.layers[$0]?.metrics }
             let step = analysis.step.map { " @ step \($0)" } ?? ""
-            return LoadMatrix(source: "probe" + step, layers: layers, loads: metrics.map(\.load), cvs: metrics.map(\.cv),
+            // While the background routes the other layers, the rows present say how far it got.
+            let progress = analysis.isComplete ? "" : ", \(layers.count)/\(analysis.layerOrder.count) layers"
+            return LoadMatrix(source: "probe" + step + progress, layers: layers, loads: metrics.map(\.load), cvs: metrics.map(\.cv),
                               entropies: metrics.map(\.meanEntropyBits), nlls: metrics.map(\.nll),
                               dead: metrics.map(\.deadComponents))
         }

@@ -12,28 +12,39 @@ extension OverviewView {
                               mode: theme.mode, into: &buffer)
             return
         }
-        let grid = HeatmapGrid(inner: inner, columns: matrix.experts, labelWidth: 7, showValues: state.showValues)
+        let layout = LoadGrid(matrix: matrix, state: state, inner: inner)
+        let grid = layout.grid
         let (labelWidth, cell, room, e) = (grid.labelWidth, grid.cell, grid.room, matrix.experts)
-        let decimals: Int? = state.showValues && cell >= 3 ? (cell >= 5 ? 1 : 0) : nil
+        let decimals: Int? = state.showValues && layout.group == 1 && cell >= 3 ? (cell >= 5 ? 1 : 0) : nil
         var y = inner.y
         if grid.hasHeader {
-            for expert in 0..<e {
+            for (column, expert) in layout.experts.enumerated() where layout.group == 1 {
                 let label = ["e\(expert)", "\(expert)"].first { DisplayWidth.of($0) < cell } ?? ""
                 let selected = expert == state.selectedExpert
-                buffer.put(ViewFormat.padLeft(label, cell), at: inner.x + labelWidth + expert * cell, y: y,
+                buffer.put(ViewFormat.padLeft(label, cell), at: inner.x + labelWidth + column * cell, y: y,
                            style: selected ? theme.selected : theme.muted, clip: inner)
             }
             y += 1
         }
-        let fairPercent = 100 / Double(e)
-        for (row, layer) in matrix.layers.enumerated() where y < inner.maxY {
+        for position in layout.rows.range where y < inner.maxY {
+            let row = layout.rowOrder[position]
+            let layer = matrix.layers[row]
             let current = layer == state.layer
             let mark = current ? (theme.unicode ? "▶" : ">") : " "
             let label = ViewFormat.padRight("\(mark) L\(layer)", labelWidth)
             buffer.put(label, at: inner.x, y: y, style: current ? theme.strong : theme.muted, clip: inner)
-            let values = [matrix.loads[row].map { $0 * 100 }]
+            let load = matrix.loads[row]
+            let fairPercent = 100 / Double(max(1, load.count))  // per row: layers may differ in E
+            let values = [(0..<grid.columns).map { column in
+                layout.representative(row: row, column: column, matrix: matrix).map { load[$0] * 100 } ?? .nan
+            }]
+            let rect = Rect(x: inner.x + labelWidth, y: y, width: room, height: 1)
             Heatmap(values: values, range: 0...(2 * fairPercent), cellWidth: cell, labelDecimals: decimals, mode: theme.mode)
-                .render(in: Rect(x: inner.x + labelWidth, y: y, width: room, height: 1), into: &buffer)
+                .render(in: rect, into: &buffer)
+            if current, let selected = state.selectedExpert,
+               let column = layout.experts.firstIndex(of: selected).map({ $0 / layout.group }) {
+                Self.markCell(x: rect.x + column * cell, width: cell, y: y, clip: rect, into: &buffer)
+            }
             y += 1
         }
         // Legend: the ramp from 0 through fair (middle) to twice fair.
@@ -44,33 +55,72 @@ extension OverviewView {
             Heatmap(values: ramp, range: 0...9, cellWidth: 1, mode: theme.mode)
                 .render(in: Rect(x: x, y: y, width: min(10, max(0, inner.maxX - x)), height: 1), into: &buffer)
             x += 10
-            Text(" 2x fair; fair 1/E = \(ViewFormat.percent(1 / Double(e)))", style: theme.muted, mode: theme.mode)
+            let uniform = Set(matrix.loads.map(\.count)).count <= 1
+            Text(" 2x fair; fair 1/E = " + (uniform ? ViewFormat.percent(1 / Double(e)) : "per layer's E"), style: theme.muted,
+                 mode: theme.mode)
                 .render(in: Rect(x: x, y: y, width: max(0, inner.maxX - x), height: 1), into: &buffer)
         }
-        y += 2
+        y += 1
+        if y < inner.maxY {
+            let line = positionLine(layout, matrix: matrix, state: state, theme: theme)
+            line.render(in: Rect(x: inner.x, y: y, width: inner.width, height: 1), into: &buffer)
+        }
+        y += 1
         let tableRows = min(matrix.layers.count + 1, max(0, inner.maxY - y))
-        renderLayerTable(matrix, state: state, theme: theme,
+        renderLayerTable(matrix, order: layout.rowOrder, focus: layout.rowOrder.firstIndex { matrix.layers[$0] == state.layer } ?? 0,
+                         state: state, theme: theme,
                          in: Rect(x: inner.x, y: y, width: inner.width, height: tableRows), into: &buffer)
         y += tableRows + 1
         if let layer = state.layer ?? matrix.layers.first, inner.maxY - y >= 3 {
-            renderLoadHistory(state.history, layer: layer, theme: theme,
+            renderLoadHistory(state.history, layer: layer, selected: state.selectedExpert, theme: theme,
                               in: Rect(x: inner.x, y: y, width: inner.width, height: inner.maxY - y), into: &buffer)
+        }
+    }
+
+    /// Under the legend: which layers are on screen, how many experts share a cell, and the selected
+    /// expert's exact share on the shown layer (empty when everything fits and nothing is selected).
+    static func positionLine(_ layout: LoadGrid, matrix: LoadMatrix, state: InspectorState, theme: Theme) -> StyledLine {
+        var line = StyledLine(mode: theme.mode)
+        if let e = state.selectedExpert, let layer = state.layer, let row = matrix.layers.firstIndex(of: layer),
+           e < matrix.loads[row].count {
+            line.append("L\(layer) e\(e) " + ViewFormat.percent(matrix.loads[row][e]), theme.selected)
+            line.append(" ", .plain)
+        }
+        var parts: [String] = []
+        let rows = layout.rows.label("layers", unicode: theme.unicode)
+        if !rows.isEmpty { parts.append(rows) }
+        if layout.group > 1 { parts.append("\(layout.group)/cell, furthest from fair") }
+        if state.order != .index { parts.append(state.order.label) }
+        line.append(parts.joined(separator: theme.dot), theme.muted)
+        return line
+    }
+
+    /// Marks a heatmap cell as selected (reversed and bold; the colour stays visible).
+    static func markCell(x: Int, width: Int, y: Int, clip: Rect, into buffer: inout ScreenBuffer) {
+        for dx in 0..<max(1, width) where x + dx < clip.maxX {
+            guard var marked = buffer.cell(x: x + dx, y: y), !marked.isContinuation else { continue }
+            marked.style.reverse = true
+            marked.style.bold = true
+            buffer.set(marked, x: x + dx, y: y)
         }
     }
 
     /// The current layer's load per expert over the logged training steps, one sparkline per expert
     /// on a scale from 0 to twice the fair share.
-    static func renderLoadHistory(_ history: RunHistory, layer: Int, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
+    static func renderLoadHistory(_ history: RunHistory, layer: Int, selected: Int? = nil, theme: Theme, in area: Rect,
+                                  into buffer: inout ScreenBuffer) {
         let records = history.steps.compactMap { step in step.layers.first { $0.layer == layer } }
         let experts = records.map(\.load.count).max() ?? 0
         guard experts > 0, !area.isEmpty else { return }
-        Text("layer \(layer) load over training steps", style: theme.muted, mode: theme.mode)
-            .render(in: area.row(0), into: &buffer)
         let fair = 1 / Double(experts)
-        let shown = experts <= area.height - 1 ? experts : max(0, area.height - 2)
-        for e in 0..<shown {
-            let row = area.row(e + 1).columns([.fixed(4), .fill(1), .fixed(8)])
-            buffer.put("e\(e)", at: row[0].x, y: row[0].y, style: theme.series(e), clip: row[0])
+        let window = ListWindow(total: experts, visible: experts <= area.height - 1 ? experts : area.height - 1,
+                                focus: selected ?? 0)
+        let position = window.label("experts", unicode: theme.unicode)
+        Text("layer \(layer) load over training steps" + (position.isEmpty ? "" : theme.dot + position), style: theme.muted,
+             mode: theme.mode).render(in: area.row(0), into: &buffer)
+        for (i, e) in window.range.enumerated() {
+            let row = area.row(i + 1).columns([.fixed(experts > 100 ? 5 : 4), .fill(1), .fixed(8)])
+            buffer.put("e\(e)", at: row[0].x, y: row[0].y, style: e == selected ? theme.selected : theme.series(e), clip: row[0])
             let series = history.steps.map { step -> Double in
                 guard let l = step.layers.first(where: { $0.layer == layer }), e < l.load.count else { return .nan }
                 return l.load[e]
@@ -81,23 +131,22 @@ extension OverviewView {
             Text(now.map(ViewFormat.percent) ?? "-", style: (now ?? fair) < 0.1 * fair ? theme.bad : .plain, alignment: .right,
                  mode: theme.mode).render(in: row[2], into: &buffer)
         }
-        if shown < experts {
-            Text(theme.ellipsis + " \(experts - shown) more", style: theme.muted, mode: theme.mode)
-                .render(in: area.row(shown + 1), into: &buffer)
-        }
     }
 
     /// One row per MoE layer: CV, mean routing entropy, NLL, dead components, and the layer's CV
     /// over the logged steps as a sparkline in whatever width is left.
-    static func renderLayerTable(_ matrix: LoadMatrix, state: InspectorState, theme: Theme, in area: Rect,
-                                 into buffer: inout ScreenBuffer) {
+    static func renderLayerTable(_ matrix: LoadMatrix, order: [Int], focus: Int, state: InspectorState, theme: Theme,
+                                 in area: Rect, into buffer: inout ScreenBuffer) {
         guard !area.isEmpty else { return }
         let widths = [6, 7, 7, 8, 5]
         let fixed = widths.reduce(0, +) + 1
         let header = ViewFormat.padRight("layer", widths[0]) + zip(["CV", "H bits", "nll", "dead"], widths.dropFirst())
             .map { ViewFormat.padLeft($0.0, $0.1) }.joined() + (area.width > fixed + 4 ? " train CV over steps" : "")
         Text(header, style: theme.muted, mode: theme.mode).render(in: area.row(0), into: &buffer)
-        for (row, layer) in matrix.layers.enumerated() where row + 1 < area.height {
+        let window = ListWindow(total: order.count, visible: area.height - 1, focus: focus)
+        for (line, position) in window.range.enumerated() {
+            let row = order[position]
+            let layer = matrix.layers[row]
             let cv = matrix.cvs[row]
             let dead = matrix.dead[row]
             let cells: [(String, Style)] = [
@@ -107,7 +156,7 @@ extension OverviewView {
                 (ViewFormat.padLeft(matrix.nlls[row].map { ViewFormat.fitting($0, width: widths[3] - 1) } ?? "-", widths[3]), .plain),
                 (ViewFormat.padLeft(dead.map(String.init) ?? "-", widths[4]), (dead ?? 0) > 0 ? theme.warn : .plain),
             ]
-            let rect = area.row(row + 1)
+            let rect = area.row(line + 1)
             StyledLine(cells, mode: theme.mode).render(in: rect, into: &buffer)
             let trend = state.history.steps.map { step in step.layers.first { $0.layer == layer }?.cv ?? .nan }
             let spark = rect.inset(left: fixed)

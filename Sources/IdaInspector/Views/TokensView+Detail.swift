@@ -51,7 +51,7 @@ extension TokensView {
         }
         lines.append(head)
         guard let la = state.layerAnalysis, (n + 1) * la.topK <= la.selected.count else {
-            lines.append(StyledLine([("routing: waiting for the first snapshot" + theme.ellipsis, theme.muted)], mode: theme.mode))
+            lines.append(StyledLine([("routing: " + ViewFormat.waiting(state, ellipsis: theme.ellipsis), theme.muted)], mode: theme.mode))
             return lines
         }
         var top = StyledLine([("top-\(la.topK) ", theme.muted)], mode: theme.mode)
@@ -78,32 +78,47 @@ extension TokensView {
     /// The three most probable components: posterior and log p(z, k) = log posterior + log p(z).
     static func componentLines(_ state: InspectorState, _ la: LayerAnalysis, theme: Theme) -> [StyledLine] {
         let n = state.cursor
-        let k = la.posteriorWidth
-        guard la.componentsPerExpert > 0, k > 0, (n + 1) * k <= la.posterior.count else { return [] }
-        let row = (0..<k).map { Double(la.posterior[n * k + $0]) }
-        let best = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(3)
+        let kept = LayerAnalysis.keptComponents
+        guard la.componentsPerExpert > 0, (n + 1) * kept <= la.topComponents.count else { return [] }
+        let best = (n * kept..<(n + 1) * kept).filter { la.topComponents[$0] >= 0 }
+            .map { (component: Int(la.topComponents[$0]), posterior: Double(la.topPosteriors[$0])) }
         let density = la.logDensity.flatMap { n < $0.count ? $0[n] : nil }
         var lines = [StyledLine([(ViewFormat.padRight("comp", 9) + ViewFormat.padLeft("post", 6)
                                   + ViewFormat.padLeft("log p(z,k)", 11), theme.muted)], mode: theme.mode)]
-        for c in best {
+        for (c, posterior) in best {
             let e = c / la.componentsPerExpert
-            let joint = density.map { Foundation.log(row[c]) + $0 }
+            let joint = density.map { Foundation.log(posterior) + $0 }
             lines.append(StyledLine([(ViewFormat.padRight("k\(c)", 5), .plain), (ViewFormat.padRight("e\(e)", 4), theme.series(e)),
-                                     (ViewFormat.padLeft(ViewFormat.fixed3(row[c]), 6), .plain),
+                                     (ViewFormat.padLeft(ViewFormat.fixed3(posterior), 6), .plain),
                                      (ViewFormat.padLeft(joint.map(ViewFormat.fixed2) ?? "-", 11), .plain)], mode: theme.mode))
         }
         return lines
     }
 
-    /// q over experts: one bar per expert, the chosen ones marked.
+    /// q over experts: one bar per expert, the chosen ones marked; when the experts do not all fit,
+    /// the most probable ones (the chosen ones first), with how many are left out.
     static func renderExpertBars(_ q: [Double], chosen: Set<Int>, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
         guard !area.isEmpty else { return }
-        let top = q.count < area.height ? 1 : 0
-        if top == 1 {
-            Text("q (expert distribution)", style: theme.muted, mode: theme.mode).render(in: area.row(0), into: &buffer)
+        let fits = q.count <= area.height
+        var shown = Array(q.indices)
+        if !fits {
+            shown.sort { a, b in
+                let (ca, cb) = (chosen.contains(a), chosen.contains(b))
+                if ca != cb { return ca }
+                return q[a] != q[b] ? q[a] > q[b] : a < b
+            }
+            shown = Array(shown.prefix(max(0, area.height - 1)))
         }
-        for (e, p) in q.enumerated() where e + top < area.height {
-            let row = area.row(e + top).columns([.fixed(5), .fill(1), .fixed(6)])
+        // A header line when there is a row to spare (always when experts are left out).
+        let top = q.count < area.height || !fits ? 1 : 0
+        if top == 1 {
+            Text(fits ? "q (expert distribution)" : "q: top \(shown.count) of \(q.count) experts", style: theme.muted,
+                 mode: theme.mode).render(in: area.row(0), into: &buffer)
+        }
+        let labelWidth = q.count > 100 ? 6 : 5
+        for (i, e) in shown.enumerated() where i + top < area.height {
+            let row = area.row(i + top).columns([.fixed(labelWidth), .fill(1), .fixed(6)])
+            let p = q[e]
             let mark = chosen.contains(e) ? (theme.unicode ? "▸" : ">") : " "
             buffer.put(mark + "e\(e)", at: row[0].x, y: row[0].y, style: chosen.contains(e) ? theme.emphasized(theme.series(e)) : theme.series(e),
                        clip: row[0])

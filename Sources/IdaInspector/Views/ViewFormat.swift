@@ -86,4 +86,13 @@ enum ViewFormat {
         while b > 0 && b * total / count > index { b -= 1 }
         return b
     }
+
+    /// What a panel without its layer's analysis says: the layer is still being routed (the others
+    /// finish in the background), or no snapshot has been analysed yet.
+    static func waiting(_ state: InspectorState, ellipsis: String) -> String {
+        if let analysis = state.analysis, !analysis.isComplete, let layer = state.layer {
+            return "layer \(layer) is being analysed (\(analysis.layers.count)/\(analysis.layerOrder.count) layers done)" + ellipsis
+        }
+        return "waiting for the first snapshot" + ellipsis
+    }
 }

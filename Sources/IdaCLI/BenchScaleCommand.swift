@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import IdaBLAS
+import IdaInspector
+import IdaRouting
+import IdaTerminal
+
+/// `idamoe bench scale`: the inspector and `idamoe route` on a large synthetic case (from `bench synth`).
+struct BenchScaleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scale",
+        abstract: "Time to first frame, key latency, resident memory and route throughput on DIR/checkpoint.safetensors and DIR/probe.safetensors (write them with `idamoe bench synth DIR`).")
+
+    @Argument(help: "Directory holding checkpoint.safetensors and probe.safetensors.")
+    var directory: String
+
+    @Option(help: "What to measure: inspect (analysis, frames, keys) or route (the table path of `idamoe route`); one per run, so each peak memory is its own.")
+    var part = "inspect"
+
+    @Option(help: "Worker threads, each running BLAS single-threaded (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Terminal size for the frames, WxH.")
+    var size = "160x50"
+
+    @Option(help: "Presses of each key measured.")
+    var presses = 20
+
+    func run() throws {
+        let workers = configureThreads(threads)
+        let parts = size.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] > 0, parts[1] > 0, presses > 0 else {
+            throw ValidationError("--size must look like 160x50 and --presses be positive")
+        }
+        let checkpoint = directory + "/checkpoint.safetensors", probePath = directory + "/probe.safetensors"
+        guard FileManager.default.fileExists(atPath: checkpoint), FileManager.default.fileExists(atPath: probePath) else {
+            throw ValidationError("\(directory) has no checkpoint.safetensors and probe.safetensors; write them with `idamoe bench synth \(directory)`")
+        }
+        print("system: \(BLASSystem.current().summary)")
+        switch part {
+        case "inspect": try inspect(checkpoint, probePath, workers: workers, width: parts[0], height: parts[1])
+        case "route": try route(checkpoint, probePath, workers: workers)
+        default: throw ValidationError("--part must be inspect or route, not \(part)")
+        }
+    }
+
+    /// The analysis layer-first as the interactive inspector runs it, the first frame as soon as the
+    /// shown layer is in, then every screen and the scale keys on the whole analysis.
+    func inspect(_ checkpointPath: String, _ probePath: String, workers: Int, width: Int, height: Int) throws {
+        let t0 = monotonicSeconds()
+        let ck = try RouterCheckpoint(path: checkpointPath), probe = try Probe(path: probePath)
+        var state = InspectorState(title: checkpointPath, live: false)
+        state.width = width
+        state.height = height
+        state.tokens = probe.tokens
+        state.domains = probe.domains
+        state.domainNames = probe.domainNames
+        var firstFrame: Double?
+        let analysis = try SnapshotAnalysis(checkpoint: ck, probe: probe, workers: workers, first: ck.info.moeLayers.first,
+                                            progress: { partial in
+            guard firstFrame == nil else { return }
+            var shown = state
+            shown.analysis = partial
+            _ = Self.render(shown)
+            firstFrame = monotonicSeconds() - t0
+        })
+        let all = monotonicSeconds() - t0
+        state.analysis = analysis
+        let info = ck.info
+        print("bench scale inspect: \(info.moeLayers.count) layers x \(info.config.experts) experts x "
+              + "\(info.config.componentsPerExpert) components, P \(info.config.latentDim), N \(probe.count), "
+              + "\(workers) threads, \(width)x\(height)")
+        print(String(format: "first frame (files opened, shown layer analysed, drawn) %8.2f s", firstFrame ?? all))
+        print(String(format: "every layer analysed                                 %8.2f s", all))
+        print(String(format: "resident memory after the analysis %.0f MiB, peak %.0f MiB", residentMiB(), peakResidentMiB()))
+        for screen in [Screen.overview, .layer, .latent, .tokens] {
+            var s = state
+            s.screen = screen
+            let times = (0..<5).map { _ in Self.time { _ = Self.render(s) } }
+            print("render " + screen.title.padding(toLength: 9, withPad: " ", startingAt: 0)
+                  + String(format: "%7.1f ms (median of 5)", Self.median(times)))
+        }
+        let keys: [(String, Screen, [String])] = [
+            ("overview: next layer row (j)", .overview, ["j"]), ("overview: page (PgDn)", .overview, ["PgDn"]),
+            ("overview: next expert (.)", .overview, ["."]), ("layer: next expert (j)", .layer, ["j"]),
+            ("layer: page (PgDn)", .layer, ["PgDn"]), ("layer: order (o)", .layer, ["o"]),
+            ("layer: next layer (])", .layer, ["]"]), ("latent: next expert (.)", .latent, ["."]),
+            ("jump: / e 9 9 Enter", .layer, ["/", "e", "9", "9", "Enter"]),
+        ]
+        print("key (update + render)                 median ms   max ms")
+        for (name, screen, sequence) in keys {
+            var s = state
+            s.screen = screen
+            var times: [Double] = []
+            for _ in 0..<presses {
+                times.append(Self.time {
+                    for key in sequence { _ = s.update(.key(key)) }
+                    _ = Self.render(s)
+                })
+            }
+            print(name.padding(toLength: 37, withPad: " ", startingAt: 0)
+                  + String(format: "%9.1f %8.1f", Self.median(times), times.max() ?? 0))
+        }
+    }
+
+    /// `idamoe route`'s table path: every token through every layer, the metrics folded.
+    func route(_ checkpointPath: String, _ probePath: String, workers: Int) throws {
+        let ck = try RouterCheckpoint(path: checkpointPath), probe = try Probe(path: probePath)
+        let routing = try ProbeRouting(checkpoint: ck, probe: probe)
+        let t0 = monotonicSeconds()
+        try routing.run(workers: workers, posteriors: false, transform: { _, _ in () }, consume: { _ in })
+        let seconds = monotonicSeconds() - t0
+        let layers = routing.layers.count
+        print("bench scale route: \(layers) layers, N \(probe.count), \(workers) threads, block \(routing.blockSize)")
+        print(String(format: "%.2f s: %.0f tokens/s through all layers, %.0f token-layers/s; peak %.0f MiB",
+                     seconds, Double(probe.count) / seconds, Double(probe.count * layers) / seconds, peakResidentMiB()))
+    }
+
+    static func render(_ state: InspectorState) -> ScreenBuffer {
+        var buffer = ScreenBuffer(width: state.width, height: state.height)
+        InspectorView.render(state, mode: .full, into: &buffer)
+        return buffer
+    }
+
+    static func time(_ body: () -> Void) -> Double {
+        let t0 = monotonicSeconds()
+        body()
+        return 1000 * (monotonicSeconds() - t0)
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+    }
+
+    /// Resident memory of this process now, MiB (/proc/self/statm, pages).
+    func residentMiB() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return .nan }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Double(fields[1]) else { return .nan }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / (1024 * 1024)
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import IdaFormats
+
+/// `idamoe bench synth`: writes a synthetic checkpoint and probe of any size.
+struct BenchSynthCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth",
+        abstract: "Write a synthetic IDA checkpoint and probe of any size (DIR/checkpoint.safetensors, DIR/probe.safetensors).")
+
+    @Argument(help: "Directory to write into (created if missing).")
+    var directory: String
+
+    @Option(help: "MoE layers (blocks 0..<layers).")
+    var layers = 48
+
+    @Option(help: "Experts E per layer.")
+    var experts = 128
+
+    @Option(name: .customLong("layer-experts"), help: "Experts of each layer when they differ, comma-separated, one per layer (e.g. 64,128,128).")
+    var layerExperts = ""
+
+    @Option(help: "Components per expert M.")
+    var components = 4
+
+    @Option(help: "Hidden width D of the probe.")
+    var width = 16
+
+    @Option(help: "Encoder hidden widths between D and P, comma-separated (empty: none).")
+    var encoder = "16"
+
+    @Option(help: "Latent width P.")
+    var latent = 4
+
+    @Option(name: .customLong("top-k"), help: "Experts per token k.")
+    var topK = 2
+
+    @Option(help: "Probe tokens N.")
+    var tokens = 256
+
+    @Option(help: "Element type of the probe's hidden states: F32, F16 or BF16.")
+    var dtype = "F16"
+
+    @Option(help: "Seed (same seed, same files).")
+    var seed: UInt64 = 1
+
+    func run() throws {
+        guard let type = DType(rawValue: dtype.uppercased()), [.f32, .f16, .bf16].contains(type) else {
+            throw ValidationError("--dtype must be F32, F16 or BF16, not \(dtype)")
+        }
+        let hidden = encoder.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard hidden.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--encoder needs positive widths, e.g. 128 or 256,128") }
+        guard layers > 0, experts > 0, components > 0, width > 0, latent > 0, tokens > 0, topK > 0, topK <= experts else {
+            throw ValidationError("--layers, --experts, --components, --width, --latent and --tokens must be positive; 1 <= --top-k <= --experts")
+        }
+        let perLayer = layerExperts.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? 0 }
+        guard perLayer.isEmpty || (perLayer.count == layers && perLayer.allSatisfy { $0 >= topK }) else {
+            throw ValidationError("--layer-experts needs \(layers) counts (one per layer), each at least --top-k")
+        }
+        let synthetic = SyntheticCase(layers: layers, experts: experts, layerExperts: perLayer, componentsPerExpert: components, width: width,
+                                      encoderHidden: hidden.compactMap { $0 }, latent: latent, topK: topK, tokens: tokens,
+                                      dtype: type, seed: seed)
+        let t0 = monotonicSeconds()
+        let paths = try synthetic.write(in: directory)
+        print("wrote \(paths.checkpoint) and \(paths.probe): \(layers) layers x \(experts) experts x \(components) components, "
+              + "D \(width), P \(latent), N \(tokens) \(type.rawValue) (\(String(format: "%.1f", monotonicSeconds() - t0)) s)")
+    }
+}

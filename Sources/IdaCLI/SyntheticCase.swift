@@ -1,0 +1,72 @@
+import Foundation
+import IdaFormats
+import IdaNumerics
+import IdaRouting
+
+/// A synthetic IDA checkpoint and probe of any size (`idamoe bench synth`): the scale tests' fixture
+/// and the large benchmark cases. Probe text and hidden states as in `bench render` (tokens cluster
+/// by domain and byte); each layer's mixture is placed on its own latents, then given uneven priors
+/// with about one component in twelve dead and one expert in sixteen starved (all its priors tiny),
+/// so load, dead components and alerts all have something to show.
+struct SyntheticCase {
+    /// MoE layers (blocks 0..<layers).
+    var layers = 48
+    /// Experts E per layer.
+    var experts = 128
+    /// Experts of each layer when they differ (one count per layer; empty: `experts` everywhere).
+    var layerExperts: [Int] = []
+    /// Components per expert M.
+    var componentsPerExpert = 4
+    /// Hidden width D.
+    var width = 16
+    /// Encoder hidden widths between D and P.
+    var encoderHidden: [Int] = [16]
+    /// Latent width P.
+    var latent = 4
+    /// Experts per token k.
+    var topK = 2
+    /// Probe tokens N.
+    var tokens = 256
+    /// Element type of the probe's hidden states.
+    var dtype: DType = .f16
+    /// Seed of every random draw (same seed, same files).
+    var seed: UInt64 = 1
+
+    /// Domain names of the probe.
+    static let domainNames = BenchRenderFixture.domainNames
+
+    /// Writes `checkpoint.safetensors` and `probe.safetensors` into `directory` (created if missing);
+    /// returns their paths.
+    func write(in directory: String) throws -> (checkpoint: String, probe: String) {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = RouterConfig(experts: experts, componentsPerExpert: componentsPerExpert, latentDim: latent, topK: topK)
+        let counts = layerExperts.count == layers ? layerExperts : [Int](repeating: experts, count: layers)
+        let text = BenchRenderFixture.ProbeText(tokens: tokens, domains: Self.domainNames.count, seed: seed)
+        var rng = SeededGenerator(seed: seed &+ 100)
+        var hidden: [Int: Matrix] = [:]
+        var routers: [Int: LayerRouter] = [:]
+        for i in 0..<layers {
+            // One layer's hidden states at a time (each layer has its own seed, as in `bench render`).
+            guard let h = text.hiddenStates(layers: [i], width: width, seed: seed)[i] else { continue }
+            var layerConfig = config
+            layerConfig.experts = counts[i]
+            var r = try IDARouter(config: layerConfig, hiddenDim: width, hidden: encoderHidden, rng: &rng)
+            r.initializeMixture(from: h.rows(0..<min(h.rows, 4096)), rng: &rng)
+            for k in 0..<r.gmm.components {
+                let starved = (k / componentsPerExpert) % 16 == (i % 16)
+                r.gmm.logits[k] = starved ? -12 : rng.unitDouble() < 1.0 / 12 ? -9 : rng.normal() * 0.8
+            }
+            routers[i] = .ida(r)
+            hidden[i] = h
+        }
+        let checkpoint = directory + "/checkpoint.safetensors", probe = directory + "/probe.safetensors"
+        let info = CheckpointInfo(router: .ida, moeLayers: Array(0..<layers), config: config, step: nil,
+                                  layerExperts: Dictionary(uniqueKeysWithValues: counts.enumerated().map { ($0.offset, $0.element) }))
+        try RouterCheckpoint(info: info, routers: routers).write(to: checkpoint, extraMetadata: ["idamoe.vocab": "bytes"])
+        var contents = ProbeContents(tokens: text.tokens, domains: text.domains, documents: text.documents,
+                                     domainNames: Self.domainNames, hidden: hidden)
+        contents.hiddenType = dtype
+        try contents.write(to: probe)
+        return (checkpoint, probe)
+    }
+}
