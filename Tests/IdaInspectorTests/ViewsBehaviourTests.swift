@@ -106,10 +106,11 @@ struct ViewsBehaviourTests {
         #expect(texts.contains("layer 2 expert 2 starved: 1.5% of assignments (fair 25.0%)"))
         #expect(texts.contains("layer 2 expert 3 starved: 0.50% of assignments (fair 25.0%)"))
         #expect(texts.contains("loss is nan at step 2 (first at step 2)"))
-        #expect(texts.contains("layer 2 load CV 1.20 > 1.0"))
-        #expect(texts.contains("CV mean 1.50 > 1.0 at step 2 (training)"))
+        #expect(texts.contains("layer 2 train CV 1.20 > 1.0"))
+        #expect(texts.contains("train CV (batch) 1.50 > 1.0 at step 2"))
         #expect(Alert.all(for: state).first?.level == .error)
         #expect(texts.last == "waiting for the first snapshot…")
+        #expect(!texts.contains { $0.contains("held-out") })  // no eval logged: nothing said about it
     }
 
     @Test("timeline rows take the nearest eval and the CV logged at or before the snapshot")

@@ -75,7 +75,7 @@ enum CompareView {
         line.append(lc.comparableIndices ? " · matched " : " · raw indices ", theme.muted)
         line.append(ViewFormat.percent(other.top1) + " / " + ViewFormat.fixed2(other.topKJaccard), .plain)
         if !lc.comparableIndices { line.append(" (experts matched)", theme.muted) }
-        line.append(" · CV ", theme.muted)
+        line.append(" · probe CV ", theme.muted)
         line.append(ViewFormat.fixed2(lc.cvA) + arrow + ViewFormat.fixed2(lc.cvB), .plain)
         line.append(" · H ", theme.muted)
         line.append(ViewFormat.fixed2(lc.meanEntropyA) + arrow + ViewFormat.fixed2(lc.meanEntropyB) + " bits", .plain)
