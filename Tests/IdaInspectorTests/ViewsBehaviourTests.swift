@@ -163,4 +163,19 @@ struct ViewsBehaviourTests {
             #expect(mono.cells.allSatisfy { $0.text.unicodeScalars.allSatisfy(\.isASCII) })
         }
     }
+
+    @Test("reactivation panel: the layer's died / reset / pulled / revived counts head the panel")
+    func reactivationCounts() throws {
+        var state = try ViewsFixture.state(screen: .layer)
+        let extra = [  // the fixture has died, reset, revived in layer 1 and one death in layer 3
+            #"{"v":1,"step":260,"time":26,"kind":"reactivation","event":"pulled","layer":1,"component":6,"expert":2,"prior":0.0003}"#,
+        ]
+        state.history = ViewsFixture.history((ViewsFixture.eventLines + extra).sorted { ViewsFixture.step(of: $0) < ViewsFixture.step(of: $1) })
+        let text = render(state).text()
+        #expect(text.contains("died 2 · reset 1 · pulled 1 · revived 1"))
+        let line = try #require(render(state).lines().first { $0.contains("died 2 · reset") })
+        #expect(!line.contains("layer 3"))  // layer 3's own death is not counted here
+        state.layerIndex = 1
+        #expect(render(state).text().contains("died 1 · reset 0 · revived 0"))  // no pulled logged in layer 3
+    }
 }

@@ -132,6 +132,7 @@ enum ViewsFixture {
             }
         }
         lines.append(#"{"v":1,"step":120,"time":12,"kind":"reactivation","event":"died","layer":1,"component":6,"expert":2,"prior":0.0004}"#)
+        lines.append(#"{"v":1,"step":130,"time":13,"kind":"reactivation","event":"reset","layer":1,"component":6,"expert":2,"prior":0.0004}"#)
         lines.append(#"{"v":1,"step":180,"time":18,"kind":"reactivation","event":"revived","layer":1,"component":6,"expert":2,"prior":0.02}"#)
         lines.append(#"{"v":1,"step":250,"time":25,"kind":"reactivation","event":"died","layer":1,"component":6,"expert":2,"prior":0.0003}"#)
         lines.append(#"{"v":1,"step":260,"time":26,"kind":"reactivation","event":"died","layer":3,"component":8,"expert":2,"prior":0.0005}"#)
