@@ -31,6 +31,10 @@ enum CompareView {
         Text(" B" + theme.dot + c.label + bSettings + " ", style: theme.selected, mode: theme.mode)
             .render(in: Rect(x: halves[1].x, y: rows[0].y, width: halves[1].width, height: 1), into: &buffer)
         summaryLine(lc, running: c.running, theme: theme).render(in: rows[0].row(1), into: &buffer)
+        if state.screen == .timeline {
+            renderTimeline(state, comparison: c, theme: theme, in: rows[1], into: &buffer)
+            return
+        }
 
         var a = state
         a.split = false
@@ -56,6 +60,35 @@ enum CompareView {
                                       loadDelta: lc.flatMap { l in l.comparableIndices ? l.loadDelta : nil },
                                       priorDelta: lc.flatMap { l in l.comparableIndices ? l.components?.priorChange : nil })
         InspectorView.renderScreen(b, theme: theme, in: halves[1], into: &buffer)
+    }
+
+    /// The Timeline split: each side's snapshot table in its half, and one CV plot across the whole
+    /// width with both runs' curves when B is another run (A's alone otherwise).
+    static func renderTimeline(_ state: InspectorState, comparison c: CompareState, theme: Theme, in area: Rect,
+                               into buffer: inout ScreenBuffer) {
+        let runs = TimelineView.curveRuns(state, theme: theme).count
+        let parts = area.rows([.fill(1), .fixed(TimelineView.curveHeight(area, runs: runs))])
+        let halves = parts[0].columns([.fill(1), .fill(1)])
+        TimelineView.renderList(state, theme: theme, in: halves[0], into: &buffer)
+        var b = state
+        b.analyzing = nil
+        b.pinnedStep = nil
+        if let history = c.bHistory {
+            b.history = history
+            b.snapshots = history.snapshots.sorted()
+            b.selectedStep = c.result?.step ?? b.snapshots.last
+        } else if case let .step(s) = c.target {
+            b.selectedStep = s  // a step of this run: the same table, B's row selected
+        } else if c.result?.sameRun != true {
+            // A checkpoint outside any run: no log, one snapshot.
+            b.history = RunHistory()
+            b.snapshots = c.result?.step.map { [$0] } ?? []
+            b.selectedStep = c.result?.step
+        } else {
+            b.selectedStep = c.result?.step
+        }
+        TimelineView.renderList(b, theme: theme, in: halves[1], into: &buffer)
+        TimelineView.renderCurve(state, theme: theme, in: parts[1], into: &buffer)
     }
 
     /// "layer 1: top-1 agree 69.8% · top-2 Jaccard 0.49 · matched 69.8% / 0.53 · CV 1.00→0.46 · H 0.00→0.04 bits · died k6 · revived -".

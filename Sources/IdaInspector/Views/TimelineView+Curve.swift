@@ -23,7 +23,7 @@ extension TimelineView {
     /// The runs whose CVs the Timeline plots: the shown one and, when B is another run whose log was
     /// read, B (the same plot: each run in its own colour; alone, the Overview's colours).
     static func curveRuns(_ state: InspectorState, theme: Theme) -> [CurveRun] {
-        guard let c = state.comparison, let result = c.result, !result.sameRun, let history = result.history else {
+        guard let c = state.comparison, let history = c.bHistory else {
             return [CurveRun(label: state.title, history: state.history, color: theme.seriesColor(0), trainColor: theme.seriesColor(4))]
         }
         return [CurveRun(label: "A " + state.title, history: state.history, color: theme.seriesColor(0), trainColor: theme.seriesColor(0)),

@@ -32,13 +32,13 @@ enum TimelineView {
 
     /// Lays out the list and the curve panel over `area`.
     static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
-        let parts = area.rows([.fill(1), .fixed(curveHeight(area))])
+        let parts = area.rows([.fill(1), .fixed(curveHeight(area, runs: curveRuns(state, theme: theme).count))])
         renderList(state, theme: theme, in: parts[0], into: &buffer)
         renderCurve(state, theme: theme, in: parts[1], into: &buffer)
     }
 
-    /// Rows of the curve panel in a body of `area`.
-    static func curveHeight(_ area: Rect) -> Int { min(11, area.height / 2) }
+    /// Rows of the curve panel in a body of `area` (one legend row per run).
+    static func curveHeight(_ area: Rect, runs: Int) -> Int { min(10 + runs, area.height / 2) }
 
     /// A column of the snapshot table: header, width and the cell of a row.
     struct Column {
@@ -49,8 +49,8 @@ enum TimelineView {
     }
 
     /// The table's columns for an inner `width`: step, val bpb, eval step, loss, train CV, held-out CV,
-    /// dead; held-out top-1 and gate-weighted CV when there is room; eval step and then loss left out
-    /// when there is not.
+    /// dead; held-out top-1 and gate-weighted CV when there is room; eval step, loss, dead and val bpb
+    /// left out in that order when there is not.
     static func columns(width: Int) -> [Column] {
         func cv(_ v: Double?) -> String { v.map(ViewFormat.fixed3) ?? "-" }
         var all = [
@@ -69,7 +69,7 @@ enum TimelineView {
             all.insert(column, at: all.count - 1)
             used += column.width
         }
-        for header in ["eval step", "loss"] where used - 10 > width {
+        for header in ["eval step", "loss", "dead", "val bpb"] where used - 10 > width {
             guard let i = all.firstIndex(where: { $0.header == header }) else { continue }
             used -= all.remove(at: i).width
         }
