@@ -67,7 +67,8 @@ enum CompareView {
     static func renderTimeline(_ state: InspectorState, comparison c: CompareState, theme: Theme, in area: Rect,
                                into buffer: inout ScreenBuffer) {
         let runs = TimelineView.curveRuns(state, theme: theme).count
-        let parts = area.rows([.fill(1), .fixed(TimelineView.curveHeight(area, runs: runs))])
+        let tableRows = max(state.snapshots.count, c.bHistory?.snapshots.count ?? 0)
+        let parts = area.rows([.fill(1), .fixed(TimelineView.curveHeight(area, runs: runs, tableRows: tableRows))])
         let halves = parts[0].columns([.fill(1), .fill(1)])
         TimelineView.renderList(state, theme: theme, in: halves[0], into: &buffer)
         var b = state

@@ -62,6 +62,10 @@ extension TimelineView {
                 Text("0", style: theme.muted, alignment: .right, mode: theme.mode)
                     .render(in: Rect(x: inner.x, y: plot.maxY - 1, width: labelWidth - 1, height: 1), into: &buffer)
             }
+            if plot.height >= 7 {  // the middle of the scale, on the row whose dots straddle it
+                Text(ViewFormat.fixed2(chart.top / 2), style: theme.muted, alignment: .right, mode: theme.mode)
+                    .render(in: Rect(x: inner.x, y: plot.y + (plot.height * 4 - 1) / 8, width: labelWidth - 1, height: 1), into: &buffer)
+            }
             chart.render(in: plot, mode: theme.mode, into: &buffer)
         }
         let markerRow = Rect(x: plot.x, y: plot.maxY, width: plot.width, height: 1)

@@ -32,13 +32,18 @@ enum TimelineView {
 
     /// Lays out the list and the curve panel over `area`.
     static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
-        let parts = area.rows([.fill(1), .fixed(curveHeight(area, runs: curveRuns(state, theme: theme).count))])
+        let height = curveHeight(area, runs: curveRuns(state, theme: theme).count, tableRows: state.snapshots.count)
+        let parts = area.rows([.fill(1), .fixed(height)])
         renderList(state, theme: theme, in: parts[0], into: &buffer)
         renderCurve(state, theme: theme, in: parts[1], into: &buffer)
     }
 
-    /// Rows of the curve panel in a body of `area` (one legend row per run).
-    static func curveHeight(_ area: Rect, runs: Int) -> Int { min(10 + runs, area.height / 2) }
+    /// Rows of the curve panel in a body of `area` (one legend row per run): up to half the body, and
+    /// whatever a table of `tableRows` snapshots leaves beyond that.
+    static func curveHeight(_ area: Rect, runs: Int, tableRows: Int) -> Int {
+        let least = min(10 + runs, area.height / 2)
+        return max(least, min(area.height - 6, area.height - (tableRows + 3)))
+    }
 
     /// A column of the snapshot table: header, width and the cell of a row.
     struct Column {
