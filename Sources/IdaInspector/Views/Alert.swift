@@ -66,7 +66,7 @@ struct Alert: Sendable, Equatable {
             }
         }
         if !out.contains(where: { $0.level <= .warning }) && (matrix != nil || state.history.latest != nil) {
-            out.append(Alert(level: .ok, text: "all clear: no starved expert, train, held-out and probe CV at most 1, all values finite"))
+            out.append(Alert(level: .ok, text: "all clear: no starved expert, every CV at most 1, all values finite"))
         }
         return out.enumerated().sorted { ($0.element.level, $0.offset) < ($1.element.level, $1.offset) }.map(\.element)
     }

@@ -67,7 +67,7 @@ enum LayerView {
         guard let la = state.layerAnalysis else { return (left[0], left[1], columns[1], nil, nil, nil) }
         guard hasMixture(la) else {
             guard columns[1].height >= 10 else { return (left[0], left[1], columns[1], nil, nil, nil) }
-            let right = columns[1].rows([.fixed(min(16, columns[1].height * 2 / 3)), .fill(1)])
+            let right = columns[1].rows([.fixed(min(24, columns[1].height * 2 / 3)), .fill(1)])
             return (left[0], left[1], right[1], nil, nil, right[0])
         }
         let right = columns[1].rows([.fixed(min(la.experts + 4, columns[1].height / 2)), .fill(1)])

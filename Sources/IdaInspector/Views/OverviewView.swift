@@ -57,21 +57,33 @@ enum OverviewView {
     static func renderCV(_ history: RunHistory, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
         guard !area.isEmpty, let latest = history.latest else { return }
         let trainColor = theme.seriesColor(4), heldoutColor = theme.seriesColor(0)
-        var header: [(String, Style)] = [(StepPlot.swatch(dotted: true, unicode: theme.unicode) + " ", Style(fg: trainColor)),
-                                         ("train CV ", theme.muted),
-                                         (ViewFormat.fixed3(latest.cvMean), latest.cvMean > 1 || !latest.cvMean.isFinite ? theme.warn : theme.strong),
-                                         (" batch @\(latest.step)  ", theme.muted),
-                                         (StepPlot.swatch(dotted: false, unicode: theme.unicode) + " ", Style(fg: heldoutColor)),
-                                         ("held-out CV ", theme.muted)]
-        if let e = history.latestHeldout {
-            header.append((e.heldoutTopK.map(ViewFormat.fixed3) ?? "-", (e.heldoutTopK ?? 0) > 1 ? theme.warn : theme.strong))
-            header.append((" @\(e.step)", theme.muted))
-            let detail = " top-1 " + (e.heldoutTop1.map(ViewFormat.fixed3) ?? "-") + " gate " + (e.heldoutGate.map(ViewFormat.fixed3) ?? "-")
-            if StyledLine(header, mode: theme.mode).width + DisplayWidth.of(detail) <= area.width { header.append((detail, theme.muted)) }
-        } else {
-            header.append(("none logged", theme.muted))
+        let eval = history.latestHeldout
+        // The widest header that fits: with the steps and held-out top-1 / gate, without them, bare.
+        func header(steps: Bool, detail: Bool, names: (String, String)) -> StyledLine {
+            var line = StyledLine(mode: theme.mode)
+            line.append(StepPlot.swatch(dotted: true, unicode: theme.unicode) + " ", Style(fg: trainColor))
+            line.append(names.0 + " ", theme.muted)
+            line.append(ViewFormat.fixed3(latest.cvMean), latest.cvMean > 1 || !latest.cvMean.isFinite ? theme.warn : theme.strong)
+            if steps { line.append(" batch @\(latest.step)", theme.muted) }
+            line.append("  ")
+            line.append(StepPlot.swatch(dotted: false, unicode: theme.unicode) + " ", Style(fg: heldoutColor))
+            line.append(names.1 + " ", theme.muted)
+            guard let e = eval else {
+                line.append("none logged", theme.muted)
+                return line
+            }
+            line.append(e.heldoutTopK.map(ViewFormat.fixed3) ?? "-", (e.heldoutTopK ?? 0) > 1 ? theme.warn : theme.strong)
+            if steps { line.append(" @\(e.step)", theme.muted) }
+            if detail {
+                line.append(" top-1 " + (e.heldoutTop1.map(ViewFormat.fixed3) ?? "-") + " gate "
+                            + (e.heldoutGate.map(ViewFormat.fixed3) ?? "-"), theme.muted)
+            }
+            return line
         }
-        StyledLine(header, mode: theme.mode).render(in: area.row(0), into: &buffer)
+        let full = ("train CV", "held-out CV")
+        let choices = [header(steps: true, detail: true, names: full), header(steps: true, detail: false, names: full),
+                       header(steps: false, detail: false, names: full), header(steps: false, detail: false, names: ("train", "held-out"))]
+        (choices.first { $0.width <= area.width } ?? choices[choices.count - 1]).render(in: area.row(0), into: &buffer)
         let plotArea = area.inset(top: 1)
         guard !plotArea.isEmpty else { return }
         var curves = StepPlot.cvCurves(history, color: heldoutColor)
