@@ -17,7 +17,7 @@ struct InspectCommand: ParsableCommand {
 
     @Argument(help: "Run directory or checkpoint.") var path: String?
     @Option(help: "Probe to stream instead of the run's own.") var probe: String?
-    @Option(help: ArgumentHelp("Compare with B: a checkpoint, a run directory (its newest snapshot) or RUN@STEP; screens split A | B.",
+    @Option(help: ArgumentHelp("Compare with B: a checkpoint, a run directory (its newest snapshot) or RUN@STEP; screens split A | B, and another run's CV curves join the Timeline.",
                                valueName: "B")) var compare: String?
     @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
     @Flag(name: .customLong("no-color"), help: "Monochrome.") var noColor = false

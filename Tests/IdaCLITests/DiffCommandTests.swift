@@ -108,7 +108,12 @@ struct DiffCommandTests {
         let frame = try runIdamoe(["inspect", run, "--compare", dir + "/softmax", "--headless", "--size", "200x30"])
         #expect(frame.status == 0, "\(frame.stderr)")
         #expect(frame.stdout.contains("reactivation reset · latent rms") && frame.stdout.contains("aux 0.010"), "\(frame.stdout)")
-        #expect(frame.stdout.components(separatedBy: "CV mean").count - 1 == 2, "\(frame.stdout)")
+        // Each half's training panel leads with its own train CV (the dotted swatch of its curve).
+        #expect(frame.stdout.components(separatedBy: "⠂⠂ train").count - 1 == 2, "\(frame.stdout)")
+        // The Timeline plots both runs' CVs on one plot, a legend line each.
+        let timeline = try runIdamoe(["inspect", run, "--compare", dir + "/softmax", "--headless", "--size", "200x30", "--keys", "5"])
+        #expect(timeline.status == 0, "\(timeline.stderr)")
+        #expect(timeline.stdout.contains("A \(run)  ── held-out CV") && timeline.stdout.contains("B \(dir)/softmax"), "\(timeline.stdout)")
         #expect(frame.stdout.contains("(experts matched)"))
     }
 

@@ -117,4 +117,49 @@ struct CompareViewTests {
             }
         }
     }
+
+    /// B as another run (`--compare RUN2`): a softmax-like log whose held-out CV stays high, with
+    /// snapshots at 150 and 300.
+    static func otherRun() -> RunHistory {
+        var lines = [#"{"v":1,"step":0,"time":0,"kind":"start","domains":["prose","code"]}"#]
+        for i in 1...30 {
+            let step = i * 10
+            lines.append(#"{"v":1,"step":\#(step),"time":\#(i),"kind":"step","loss":2,"cv_mean":\#(0.5 + Double(i) / 30),"layers":[]}"#)
+            if step % 50 == 0 {
+                lines.append(#"{"v":1,"step":\#(step),"time":\#(i),"kind":"eval","val_bpb":3,"heldout_cv_mean_top1":1.3,"#
+                    + #""heldout_cv_mean_topk":\#(0.6 + Double(step) / 1000),"heldout_cv_mean_gate":1.1}"#)
+            }
+            if step % 150 == 0 { lines.append(#"{"v":1,"step":\#(step),"time":\#(i),"kind":"snapshot","path":"x"}"#) }
+        }
+        return ViewsFixture.history(lines)
+    }
+
+    @Test("Timeline with B another run: both runs' CV curves on one plot with a legend per run, each run's table in its half")
+    func timelineTwoRuns() throws {
+        var s = try ViewsFixture.state(screen: .timeline)
+        s.comparison = CompareState(target: .checkpoint("runs/softmax"))
+        s.comparison?.otherHistory = Self.otherRun()
+        s.split = true
+        // Before any comparison has finished, B's log read at setup already gives its curves.
+        var frames = ViewsFixture.frames(s, sizes: [(120, 40)])
+        let text = frames[0].1.text()
+        #expect(text.contains("A runs/demo  ── held-out CV 0.200 @300"))
+        #expect(text.contains("B runs/softmax  ── held-out CV 0.900 @300 (top-1 1.300, gate 1.100)"))
+        #expect(text.contains("snapshots (2)"))  // B's own table: steps 150 and 300
+        // A's and B's held-out curves in their own colours on the same rows of the plot.
+        let colours = Set(frames[0].1.cells.filter { $0.text.unicodeScalars.allSatisfy { (0x2801...0x28FF).contains($0.value) } }
+            .compactMap(\.style.fg))
+        let theme = Theme(.full)
+        #expect(colours.isSuperset(of: [theme.seriesColor(0), theme.seriesColor(1)]))
+        // Unsplit, the Timeline keeps B's curves; with a same-run B (a pinned step) only A's.
+        s.split = false
+        frames += ViewsFixture.frames(s, sizes: [(80, 24)])
+        #expect(frames[1].1.text().contains("B runs/softmax"))
+        var same = try Self.state(screen: .timeline)
+        same.split = false
+        #expect(!ViewsFixture.frames(same, sizes: [(80, 24)])[0].1.text().contains("B "))
+        s.split = true
+        frames += ViewsFixture.frames(s, sizes: [(60, 16)])
+        expectViewSnapshot(frames, named: "compare-timeline")
+    }
 }

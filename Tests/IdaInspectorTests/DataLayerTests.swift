@@ -55,6 +55,23 @@ struct DataLayerTests {
         #expect(history.evals.isEmpty && history.reactivations.isEmpty && history.snapshots.isEmpty)
     }
 
+    @Test("eval lines: bits per byte and the held-out CVs (mean and per layer); old lines have none")
+    func heldoutCV() {
+        let history = ViewsFixture.history([
+            #"{"v":1,"step":50,"time":1,"kind":"eval","val_bpb":3.1}"#,
+            #"{"v":1,"step":100,"time":2,"kind":"eval","val_bpb":2.9,"heldout_tokens":20864,"heldout_cv_mean_top1":0.26,"#
+                + #""heldout_cv_mean_topk":0.25,"heldout_cv_mean_gate":0.27,"heldout_domains_bpb":3.4,"#
+                + #""layers":[{"layer":0,"cv_top1":0.2,"cv_topk":0.3,"cv_gate":0.4,"load_topk":[0.5,0.5]}]}"#,
+            #"{"v":1,"step":150,"time":3,"kind":"eval","domains":{}}"#,  // neither figure: skipped
+        ])
+        #expect(history.evals.map(\.step) == [50, 100])
+        #expect(!history.evals[0].hasHeldoutCV && history.evals[0].bitsPerByte == 3.1)
+        let e = history.latestHeldout
+        #expect(e?.step == 100 && e?.heldoutTop1 == 0.26 && e?.heldoutTopK == 0.25 && e?.heldoutGate == 0.27)
+        #expect(e?.heldoutTokens == 20864 && e?.heldoutDomainsBitsPerByte == 3.4)
+        #expect(e?.layers == [RunHistory.EvalLayer(layer: 0, cvTop1: 0.2, cvTopK: 0.3, cvGate: 0.4)])
+    }
+
     @Test("the follower sees complete lines and complete snapshots only")
     func follower() throws {
         let dir = temporaryDirectory()

@@ -120,7 +120,7 @@ struct ScaledViewsTests {
         #expect(state.searchInput == "" && state.jumpInput == nil)
     }
 
-    @Test("o orders experts by load (layer screen) and layers by CV (overview)")
+    @Test("o orders experts by load (layer screen) and layers by probe CV (overview)")
     func order() {
         var state = ScaledFixture.state(screen: .layer)
         _ = state.update(.key("o"))
@@ -140,7 +140,7 @@ struct ScaledViewsTests {
         let rows = state.layerRowOrder
         let cvs = rows.compactMap { state.analysis?.layers[$0]?.metrics.cv }
         #expect(cvs == cvs.sorted(by: >))
-        #expect(render(state).contains("layers by CV"))
+        #expect(render(state).contains("layers by probe CV"))
     }
 
     @Test("latent: the selected expert's ellipses only, the other means shaded; tokens: the top of q")

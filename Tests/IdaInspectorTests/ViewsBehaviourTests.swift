@@ -106,10 +106,11 @@ struct ViewsBehaviourTests {
         #expect(texts.contains("layer 2 expert 2 starved: 1.5% of assignments (fair 25.0%)"))
         #expect(texts.contains("layer 2 expert 3 starved: 0.50% of assignments (fair 25.0%)"))
         #expect(texts.contains("loss is nan at step 2 (first at step 2)"))
-        #expect(texts.contains("layer 2 load CV 1.20 > 1.0"))
-        #expect(texts.contains("CV mean 1.50 > 1.0 at step 2 (training)"))
+        #expect(texts.contains("layer 2 train CV 1.20 > 1.0"))
+        #expect(texts.contains("train CV (batch) 1.50 > 1.0 at step 2"))
         #expect(Alert.all(for: state).first?.level == .error)
         #expect(texts.last == "waiting for the first snapshot…")
+        #expect(!texts.contains { $0.contains("held-out") })  // no eval logged: nothing said about it
     }
 
     @Test("timeline rows take the nearest eval and the CV logged at or before the snapshot")
@@ -161,5 +162,50 @@ struct ViewsBehaviourTests {
             #expect(mono.cells.allSatisfy { $0.style.fg == .default && $0.style.bg == .default })
             #expect(mono.cells.allSatisfy { $0.text.unicodeScalars.allSatisfy(\.isASCII) })
         }
+    }
+
+    @Test("reactivation panel: the layer's died / reset / pulled / revived counts head the panel")
+    func reactivationCounts() throws {
+        var state = try ViewsFixture.state(screen: .layer)
+        let extra = [  // the fixture has died, reset, revived in layer 1 and one death in layer 3
+            #"{"v":1,"step":260,"time":26,"kind":"reactivation","event":"pulled","layer":1,"component":6,"expert":2,"prior":0.0003}"#,
+        ]
+        state.history = ViewsFixture.history((ViewsFixture.eventLines + extra).sorted { ViewsFixture.step(of: $0) < ViewsFixture.step(of: $1) })
+        let text = render(state).text()
+        #expect(text.contains("died 2 · reset 1 · pulled 1 · revived 1"))
+        let line = try #require(render(state).lines().first { $0.contains("died 2 · reset") })
+        #expect(!line.contains("layer 3"))  // layer 3's own death is not counted here
+        state.layerIndex = 1
+        #expect(render(state).text().contains("died 1 · reset 0 · revived 0"))  // no pulled logged in layer 3
+    }
+
+    @Test("entropy histogram: equal bins over [0, log2 E], end bins take rounding, non-finite values apart; merged shares")
+    func entropyHistogram() {
+        let h = EntropyHistogram(entropyBits: [0, 0.1, 1.0, 1.99, 2.0, 2.0001, -0.0001, .nan], experts: 4)
+        #expect(h.maxBits == 2 && h.tokens == 7 && h.nonFinite == 1)
+        #expect(h.shares(bins: 2).map { ($0 * 7).rounded() } == [3, 4])  // [0, 1): 0, 0.1, -0.0001; [1, 2]: the rest
+        #expect(h.shares(bins: 4).map { ($0 * 7).rounded() } == [3, 0, 1, 3])
+        #expect(EntropyHistogram.divisor(atMost: 7) == 6 && EntropyHistogram.divisor(atMost: 0) == 1)
+        #expect(abs(h.mean - (0 + 0.1 + 1 + 1.99 + 2 + 2.0001 - 0.0001) / 7) < 1e-6)
+        #expect(EntropyHistogram(entropyBits: [], experts: 8).mean.isNaN)
+    }
+
+    @Test("layer screen: the routing-entropy histogram of the shown layer, with its axes; none where there is no room")
+    func entropyPanel() throws {
+        var state = try ViewsFixture.state(screen: .layer)
+        let la = try #require(state.layerAnalysis)
+        let h = EntropyHistogram(la)
+        let text = render(state).text()
+        #expect(text.contains("routing entropy · mean \(ViewFormat.fixed2(h.mean)) bits · ida · \(la.entropy.count) tokens"))
+        #expect(text.contains("2.00 bits"))  // log2 E for E = 4 at the right end of the x axis
+        let tallest = ViewFormat.percent(h.shares(bins: LayerView.bins(forWidth: 62)).max() ?? 0)
+        #expect(text.contains("│" + tallest + " █"))
+        #expect(!render(state, width: 60, height: 16).text().contains("routing entropy"))
+        state.layerIndex = 1  // the other layer's own distribution
+        #expect(render(state).text().contains("mean \(ViewFormat.fixed2(EntropyHistogram(try #require(state.layerAnalysis)).mean)) bits"))
+        var buffer = ScreenBuffer(width: 1, height: 1)
+        ColumnBars(values: [1, 0.5], max: 1).render(in: Rect(x: 0, y: 0, width: 0, height: 0), into: &buffer)
+        ColumnBars(values: [1, 0.5], max: 1, barWidth: 2).render(in: buffer.bounds, into: &buffer)
+        #expect(buffer.text() == "█")
     }
 }

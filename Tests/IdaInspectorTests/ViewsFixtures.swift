@@ -122,11 +122,17 @@ enum ViewsFixture {
                 + #""tokens_per_s":\#(12000 + i * 37),"layers":[{"layer":1,"load":\#(load1),"cv":\#(0.19 + 0.5 * t),"entropy":1.7,"#
                 + #""nll":2.1,"dead":\#(dead1)},{"layer":3,"load":\#(load3),"cv":0.1,"entropy":1.8,"nll":2.4,"dead":0}]}"#)
             if step % 100 == 0 {
-                lines.append(#"{"v":1,"step":\#(step),"time":\#(i),"kind":"eval","val_bpb":\#(4.2 - Double(step) / 200)}"#)
+                // Held-out CV (since issue 12): top-k falling below the train CV, top-1 and gate above it.
+                let k = 0.7 - Double(step) / 600
+                lines.append(#"{"v":1,"step":\#(step),"time":\#(i),"kind":"eval","val_bpb":\#(4.2 - Double(step) / 200),"#
+                    + #""heldout_tokens":512,"heldout_cv_mean_top1":\#(k + 0.1),"heldout_cv_mean_topk":\#(k),"#
+                    + #""heldout_cv_mean_gate":\#(k + 0.05),"layers":[{"layer":1,"cv_top1":\#(k + 0.2),"cv_topk":\#(k + 0.1),"#
+                    + #""cv_gate":\#(k + 0.15)},{"layer":3,"cv_top1":\#(k),"cv_topk":\#(k - 0.1),"cv_gate":\#(k - 0.05)}]}"#)
                 lines.append(#"{"v":1,"step":\#(step),"time":\#(i),"kind":"snapshot","path":"x"}"#)
             }
         }
         lines.append(#"{"v":1,"step":120,"time":12,"kind":"reactivation","event":"died","layer":1,"component":6,"expert":2,"prior":0.0004}"#)
+        lines.append(#"{"v":1,"step":130,"time":13,"kind":"reactivation","event":"reset","layer":1,"component":6,"expert":2,"prior":0.0004}"#)
         lines.append(#"{"v":1,"step":180,"time":18,"kind":"reactivation","event":"revived","layer":1,"component":6,"expert":2,"prior":0.02}"#)
         lines.append(#"{"v":1,"step":250,"time":25,"kind":"reactivation","event":"died","layer":1,"component":6,"expert":2,"prior":0.0003}"#)
         lines.append(#"{"v":1,"step":260,"time":26,"kind":"reactivation","event":"died","layer":3,"component":8,"expert":2,"prior":0.0005}"#)

@@ -42,6 +42,8 @@ public final class InspectorApp {
         }
         if let compare {
             state.comparison = CompareState(target: .checkpoint(compare))
+            // Another run's log is read now, so the Timeline plots B's curves before any routing.
+            state.comparison?.otherHistory = loader.otherRunHistory(compare)
             state.split = true
         }
         if let probe = loader.probeForText(step: nil) {

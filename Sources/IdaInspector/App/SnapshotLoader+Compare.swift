@@ -3,6 +3,20 @@ import IdaFormats
 import IdaRouting
 
 extension SnapshotLoader {
+    /// B's event log, read whole (complete lines only), when `spec` names a snapshot of another run
+    /// than A's (its curves go on B's half and on A's Timeline); nil for A's own run, a checkpoint
+    /// outside a run, or a log that cannot be read.
+    public func otherRunHistory(_ spec: String) -> RunHistory? {
+        guard let ref = try? CheckpointReference.resolve(spec), let dir = ref.runDirectory else { return nil }
+        let runA: String? = if case let .run(a) = source { CheckpointReference.canonical(a) } else { nil }
+        guard CheckpointReference.canonical(dir) != runA else { return nil }
+        var reader = EventLogReader(path: RunLayout(dir).events)
+        guard let records = try? reader.readNew() else { return nil }
+        var history = RunHistory()
+        history.append(records)
+        return history
+    }
+
     /// Analyses the target (B) for the screens (and snapshot `stepA`, A, unless `previous` is already
     /// its analysis) and compares the two layer by layer. Each side streams its own snapshot probe (the router inputs at
     /// its step) unless `--probe` was given; the probes must hold the same tokens.
@@ -23,15 +37,7 @@ extension SnapshotLoader {
                 let runA: String? = if case let .run(dir) = source { CheckpointReference.canonical(dir) } else { nil }
                 sameRun = runA != nil && ref.runDirectory.map(CheckpointReference.canonical) == runA
                 settingsB = ref.runDirectory.flatMap { RunSettings.summary(runDirectory: $0) }
-                if !sameRun, let dir = ref.runDirectory {
-                    // Another run: read its whole log (complete lines only) for B's curves.
-                    var reader = EventLogReader(path: RunLayout(dir).events)
-                    if let records = try? reader.readNew() {
-                        var history = RunHistory()
-                        history.append(records)
-                        historyB = history
-                    }
-                }
+                if !sameRun { historyB = otherRunHistory(spec) }
             }
             let checkpointA = try RouterCheckpoint(path: pathA)
             let checkpointB = try RouterCheckpoint(path: pathB)

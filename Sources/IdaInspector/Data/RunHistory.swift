@@ -8,7 +8,8 @@ public struct RunHistory: Sendable, Equatable {
         public var step: Int
         /// Training loss (nats per byte).
         public var loss: Double
-        /// Mean CV of the expert load over MoE layers.
+        /// Train CV: the mean over MoE layers of the CV of this step's training-batch top-k load
+        /// (one batch only; not the held-out CV of `EvalRecord`).
         public var cvMean: Double
         /// Training tokens per second.
         public var tokensPerSecond: Double
@@ -22,7 +23,7 @@ public struct RunHistory: Sendable, Equatable {
         public var layer: Int
         /// Share of assignments per expert [E].
         public var load: [Double]
-        /// CV of the load.
+        /// Train CV of the layer: CV of this step's training-batch top-k load.
         public var cv: Double
         /// Mean routing entropy (bits).
         public var entropy: Double
@@ -30,6 +31,42 @@ public struct RunHistory: Sendable, Equatable {
         public var nll: Double?
         /// Dead components (IDA).
         public var dead: Int?
+    }
+
+    /// One validation pass: bits per byte and, in runs since issue 12, the held-out CV of the same
+    /// validation tokens (the paper's CVmean), each nil when the line has none.
+    public struct EvalRecord: Sendable, Equatable {
+        /// Step.
+        public var step: Int
+        /// Validation bits per byte (NaN when the line has none).
+        public var bitsPerByte: Double
+        /// Held-out CVmean of the top-1 load, averaged over MoE layers.
+        public var heldoutTop1: Double?
+        /// Held-out CVmean of the top-k load (the figure the screens lead with).
+        public var heldoutTopK: Double?
+        /// Held-out CVmean of the gate-weighted load.
+        public var heldoutGate: Double?
+        /// Validation tokens the held-out CV covers.
+        public var heldoutTokens: Int?
+        /// Bits per byte of the held-out domains (`--holdout-domains`).
+        public var heldoutDomainsBitsPerByte: Double?
+        /// Per MoE layer: block index and its held-out CVs.
+        public var layers: [EvalLayer] = []
+
+        /// Whether the line carried any held-out CV.
+        public var hasHeldoutCV: Bool { heldoutTopK != nil || heldoutTop1 != nil || heldoutGate != nil }
+    }
+
+    /// One MoE layer's held-out CVs at one validation pass.
+    public struct EvalLayer: Sendable, Equatable {
+        /// Block index.
+        public var layer: Int
+        /// CV of the top-1 load.
+        public var cvTop1: Double?
+        /// CV of the top-k load.
+        public var cvTopK: Double?
+        /// CV of the gate-weighted load.
+        public var cvGate: Double?
     }
 
     /// A component that died, was intervened on (reset or pulled) or was revived (docs/format.md).
@@ -52,8 +89,8 @@ public struct RunHistory: Sendable, Equatable {
 
     /// Steps in order (a resume drops the steps after the snapshot it resumed from).
     public private(set) var steps: [StepRecord] = []
-    /// Validation passes: step and bits per byte.
-    public private(set) var evals: [(step: Int, bitsPerByte: Double)] = []
+    /// Validation passes in order.
+    public private(set) var evals: [EvalRecord] = []
     /// Reactivation events in order.
     public private(set) var reactivations: [ReactivationRecord] = []
     /// Snapshot steps announced by the log.
@@ -65,12 +102,6 @@ public struct RunHistory: Sendable, Equatable {
 
     /// An empty history.
     public init() {}
-
-    public static func == (a: RunHistory, b: RunHistory) -> Bool {
-        a.steps == b.steps && a.evals.map(\.step) == b.evals.map(\.step)
-            && a.evals.map(\.bitsPerByte) == b.evals.map(\.bitsPerByte) && a.reactivations == b.reactivations
-            && a.snapshots == b.snapshots && a.finished == b.finished && a.domains == b.domains
-    }
 
     /// Folds new events in; unknown kinds and malformed fields are ignored.
     public mutating func append(_ records: [EventRecord]) {
@@ -94,7 +125,7 @@ public struct RunHistory: Sendable, Equatable {
                 steps.append(StepRecord(step: r.step, loss: f["loss"]?.double ?? .nan, cvMean: f["cv_mean"]?.double ?? .nan,
                                         tokensPerSecond: f["tokens_per_s"]?.double ?? .nan, layers: layers))
             case "eval":
-                if let bpb = f["val_bpb"]?.double { evals.append((r.step, bpb)) }
+                if let eval = Self.eval(r) { evals.append(eval) }
             case "reactivation":
                 if let event = f["event"]?.string, let layer = f["layer"]?.int, let component = f["component"]?.int {
                     reactivations.append(ReactivationRecord(step: r.step, event: event, layer: layer, component: component,
@@ -110,6 +141,23 @@ public struct RunHistory: Sendable, Equatable {
             }
         }
     }
+
+    /// An eval line's figures, nil when it has neither bits per byte nor a held-out CV.
+    static func eval(_ r: EventRecord) -> EvalRecord? {
+        let f = r.fields
+        let layers = (f["layers"]?.array ?? []).compactMap { l -> EvalLayer? in
+            guard let layer = l["layer"]?.int else { return nil }
+            return EvalLayer(layer: layer, cvTop1: l["cv_top1"]?.double, cvTopK: l["cv_topk"]?.double, cvGate: l["cv_gate"]?.double)
+        }
+        let record = EvalRecord(step: r.step, bitsPerByte: f["val_bpb"]?.double ?? .nan,
+                                heldoutTop1: f["heldout_cv_mean_top1"]?.double, heldoutTopK: f["heldout_cv_mean_topk"]?.double,
+                                heldoutGate: f["heldout_cv_mean_gate"]?.double, heldoutTokens: f["heldout_tokens"]?.int,
+                                heldoutDomainsBitsPerByte: f["heldout_domains_bpb"]?.double, layers: layers)
+        return f["val_bpb"]?.double != nil || record.hasHeldoutCV ? record : nil
+    }
+
+    /// The newest validation pass that carried a held-out CV.
+    public var latestHeldout: EvalRecord? { evals.last { $0.hasHeldoutCV } }
 
     /// The newest step record.
     public var latest: StepRecord? { steps.last }

@@ -14,7 +14,7 @@ public enum Action: Sendable, Equatable {
     case page(Int)
     /// Open the prompt to jump to an expert or a layer (`/` outside the tokens screen).
     case beginJump
-    /// Order experts by index, experts by load, or layers by CV.
+    /// Order experts by index, experts by load, or layers by probe CV.
     case cycleOrder
     /// Move the token cursor by a number of tokens.
     case moveCursor(Int)

@@ -42,6 +42,15 @@ public struct CompareState: Sendable {
     public var forStep: Int?
     /// A comparison is being computed.
     public var running = false
+    /// B's training log when B is another run's snapshot, read when the comparison is set up (the
+    /// Timeline plots its curves before the first comparison finishes).
+    public var otherHistory: RunHistory?
+
+    /// B's training log when B is another run: the latest comparison's, else the one read at setup.
+    public var bHistory: RunHistory? {
+        if let r = result { return r.sameRun ? nil : r.history ?? otherHistory }
+        return otherHistory
+    }
 
     /// A comparison with `target`, nothing computed yet.
     public init(target: CompareTarget) { self.target = target }

@@ -41,7 +41,7 @@ public enum KeyTable {
         KeyBinding(keys: ["PgDn"], action: .page(1), help: "page down (layers / experts)", screens: [.overview, .layer], footer: false),
         KeyBinding(keys: ["PgUp"], action: .page(-1), help: "page up (layers / experts)", screens: [.overview, .layer], footer: false),
         KeyBinding(keys: ["/"], action: .beginJump, help: "go to expert (e12) or layer (L7)", screens: [.overview, .layer, .latent], footer: false),
-        KeyBinding(keys: ["o"], action: .cycleOrder, help: "order: index / experts by load / layers by CV", screens: [.overview, .layer], footer: false),
+        KeyBinding(keys: ["o"], action: .cycleOrder, help: "order: index / expert load / layer probe CV", screens: [.overview, .layer], footer: false),
         KeyBinding(keys: ["/"], action: .beginSearch, help: "search the probe text", screens: [.tokens], footer: true),
         KeyBinding(keys: ["e"], action: .beginTextEntry, help: "route typed text", screens: [.tokens], footer: true),
         KeyBinding(keys: ["n"], action: .nextMatch, help: "next match", screens: [.tokens], footer: false),

@@ -6,7 +6,7 @@ public enum ListOrder: Sendable, Equatable, CaseIterable {
     case index
     /// Experts by load on the shown layer, most loaded first (layers by index).
     case load
-    /// Layers by the CV of their load, least balanced first (experts by index).
+    /// Layers by the probe CV of their load, least balanced first (experts by index).
     case cv
 
     /// For the panel titles and the message line.
@@ -14,7 +14,7 @@ public enum ListOrder: Sendable, Equatable, CaseIterable {
         switch self {
         case .index: return "by index"
         case .load: return "experts by load"
-        case .cv: return "layers by CV"
+        case .cv: return "layers by probe CV"
         }
     }
 

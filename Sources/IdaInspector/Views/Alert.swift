@@ -52,7 +52,7 @@ struct Alert: Sendable, Equatable {
                 }
             }
             for (row, cv) in matrix.cvs.enumerated() where cv > 1 {
-                out.append(Alert(level: .warning, text: "layer \(matrix.layers[row]) load CV \(ViewFormat.fixed2(cv)) > 1.0"))
+                out.append(Alert(level: .warning, text: "layer \(matrix.layers[row]) \(matrix.cvName) \(ViewFormat.fixed2(cv)) > 1.0"))
             }
         }
         if let analysis = state.analysis {
@@ -66,12 +66,12 @@ struct Alert: Sendable, Equatable {
             }
         }
         if !out.contains(where: { $0.level <= .warning }) && (matrix != nil || state.history.latest != nil) {
-            out.append(Alert(level: .ok, text: "all clear: no starved expert, CV at most 1, all values finite"))
+            out.append(Alert(level: .ok, text: "all clear: no starved expert, every CV at most 1, all values finite"))
         }
         return out.enumerated().sorted { ($0.element.level, $0.offset) < ($1.element.level, $1.offset) }.map(\.element)
     }
 
-    /// Non-finite loss or CV in the training log.
+    /// Non-finite loss, train CV or held-out CV in the training log, or either CV above 1.
     static func historyAlerts(_ history: RunHistory) -> [Alert] {
         var out: [Alert] = []
         guard let latest = history.latest else { return out }
@@ -83,9 +83,16 @@ struct Alert: Sendable, Equatable {
             out.append(Alert(level: .warning, text: "loss was non-finite at step \(firstBad.step), finite since"))
         }
         if !latest.cvMean.isFinite {
-            out.append(Alert(level: .error, text: "CV mean is \(ViewFormat.fixed3(latest.cvMean)) at step \(latest.step)"))
+            out.append(Alert(level: .error, text: "train CV (batch) is \(ViewFormat.fixed3(latest.cvMean)) at step \(latest.step)"))
         } else if latest.cvMean > 1 {
-            out.append(Alert(level: .warning, text: "CV mean \(ViewFormat.fixed2(latest.cvMean)) > 1.0 at step \(latest.step) (training)"))
+            out.append(Alert(level: .warning, text: "train CV (batch) \(ViewFormat.fixed2(latest.cvMean)) > 1.0 at step \(latest.step)"))
+        }
+        if let eval = history.latestHeldout, let cv = eval.heldoutTopK {
+            if !cv.isFinite {
+                out.append(Alert(level: .error, text: "held-out CV is \(ViewFormat.fixed3(cv)) at eval step \(eval.step)"))
+            } else if cv > 1 {
+                out.append(Alert(level: .warning, text: "held-out CV (top-k) \(ViewFormat.fixed2(cv)) > 1.0 at eval step \(eval.step)"))
+            }
         }
         return out
     }

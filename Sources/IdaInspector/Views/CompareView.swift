@@ -31,6 +31,10 @@ enum CompareView {
         Text(" B" + theme.dot + c.label + bSettings + " ", style: theme.selected, mode: theme.mode)
             .render(in: Rect(x: halves[1].x, y: rows[0].y, width: halves[1].width, height: 1), into: &buffer)
         summaryLine(lc, running: c.running, theme: theme).render(in: rows[0].row(1), into: &buffer)
+        if state.screen == .timeline {
+            renderTimeline(state, comparison: c, theme: theme, in: rows[1], into: &buffer)
+            return
+        }
 
         var a = state
         a.split = false
@@ -58,6 +62,36 @@ enum CompareView {
         InspectorView.renderScreen(b, theme: theme, in: halves[1], into: &buffer)
     }
 
+    /// The Timeline split: each side's snapshot table in its half, and one CV plot across the whole
+    /// width with both runs' curves when B is another run (A's alone otherwise).
+    static func renderTimeline(_ state: InspectorState, comparison c: CompareState, theme: Theme, in area: Rect,
+                               into buffer: inout ScreenBuffer) {
+        let runs = TimelineView.curveRuns(state, theme: theme).count
+        let tableRows = max(state.snapshots.count, c.bHistory?.snapshots.count ?? 0)
+        let parts = area.rows([.fill(1), .fixed(TimelineView.curveHeight(area, runs: runs, tableRows: tableRows))])
+        let halves = parts[0].columns([.fill(1), .fill(1)])
+        TimelineView.renderList(state, theme: theme, in: halves[0], into: &buffer)
+        var b = state
+        b.analyzing = nil
+        b.pinnedStep = nil
+        if let history = c.bHistory {
+            b.history = history
+            b.snapshots = history.snapshots.sorted()
+            b.selectedStep = c.result?.step ?? b.snapshots.last
+        } else if case let .step(s) = c.target {
+            b.selectedStep = s  // a step of this run: the same table, B's row selected
+        } else if c.result?.sameRun != true {
+            // A checkpoint outside any run: no log, one snapshot.
+            b.history = RunHistory()
+            b.snapshots = c.result?.step.map { [$0] } ?? []
+            b.selectedStep = c.result?.step
+        } else {
+            b.selectedStep = c.result?.step
+        }
+        TimelineView.renderList(b, theme: theme, in: halves[1], into: &buffer)
+        TimelineView.renderCurve(state, theme: theme, in: parts[1], into: &buffer)
+    }
+
     /// "layer 1: top-1 agree 69.8% · top-2 Jaccard 0.49 · matched 69.8% / 0.53 · CV 1.00→0.46 · H 0.00→0.04 bits · died k6 · revived -".
     static func summaryLine(_ lc: LayerComparison?, running: Bool, theme: Theme) -> StyledLine {
         var line = StyledLine(mode: theme.mode)
@@ -75,7 +109,7 @@ enum CompareView {
         line.append(lc.comparableIndices ? " · matched " : " · raw indices ", theme.muted)
         line.append(ViewFormat.percent(other.top1) + " / " + ViewFormat.fixed2(other.topKJaccard), .plain)
         if !lc.comparableIndices { line.append(" (experts matched)", theme.muted) }
-        line.append(" · CV ", theme.muted)
+        line.append(" · probe CV ", theme.muted)
         line.append(ViewFormat.fixed2(lc.cvA) + arrow + ViewFormat.fixed2(lc.cvB), .plain)
         line.append(" · H ", theme.muted)
         line.append(ViewFormat.fixed2(lc.meanEntropyA) + arrow + ViewFormat.fixed2(lc.meanEntropyB) + " bits", .plain)

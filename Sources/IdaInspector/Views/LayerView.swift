@@ -19,6 +19,9 @@ enum LayerView {
                        pending: la == nil && state.analysis != nil ? ViewFormat.waiting(state, ellipsis: theme.ellipsis) : nil, theme: theme,
                        title: "load" + source + (delta == nil ? "" : theme.dot + "Δ vs A"), in: parts.load, into: &buffer)
         renderReactivations(state, layer: layer, theme: theme, in: parts.reactivations, into: &buffer)
+        if let la, let entropy = parts.entropy {
+            renderEntropy(la, router: state.analysis?.router.rawValue ?? "", theme: theme, in: entropy, into: &buffer)
+        }
         guard let la else {
             let inner = Panel.draw("mixture", in: parts.mixture, theme: theme, into: &buffer)
             Panel.placeholder(ViewFormat.waiting(state, ellipsis: theme.ellipsis), in: inner, style: theme.muted,
@@ -27,7 +30,8 @@ enum LayerView {
         }
         guard let priors = parts.priors, let components = parts.components else {
             let inner = Panel.draw("mixture", in: parts.mixture, theme: theme, into: &buffer)
-            Panel.placeholder("softmax router: no mixture\n(priors, component usage and reactivation exist for IDA routers only)",
+            let router = state.analysis?.router.rawValue ?? "softmax"
+            Panel.placeholder("\(router) router: no mixture\n(priors, component usage and reactivation exist for IDA routers only)",
                               in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
             return
         }
@@ -52,15 +56,24 @@ enum LayerView {
     }
 
     /// Where the panels go; rendering and hit-testing share it. `priors` and `components` are nil
-    /// when there is no mixture to draw (then `mixture` holds a placeholder).
+    /// when there is no mixture to draw (then `mixture` holds a placeholder); `entropy` (the routing
+    /// entropy histogram) is nil before the layer is analysed or where there is no room: under the
+    /// components of an IDA layer, above the placeholder of a router without a mixture.
     static func layout(_ state: InspectorState, area: Rect)
-        -> (load: Rect, reactivations: Rect, mixture: Rect, priors: Rect?, components: Rect?) {
+        -> (load: Rect, reactivations: Rect, mixture: Rect, priors: Rect?, components: Rect?, entropy: Rect?) {
         let columns = area.columns([.ratio(0.42), .fill(1)])
         let experts = currentLoad(state)?.count ?? 0
         let left = columns[0].rows([.fixed(min(experts + 3, columns[0].height * 3 / 5)), .fill(1)])
-        guard let la = state.layerAnalysis, hasMixture(la) else { return (left[0], left[1], columns[1], nil, nil) }
+        guard let la = state.layerAnalysis else { return (left[0], left[1], columns[1], nil, nil, nil) }
+        guard hasMixture(la) else {
+            guard columns[1].height >= 10 else { return (left[0], left[1], columns[1], nil, nil, nil) }
+            let right = columns[1].rows([.fixed(min(24, columns[1].height * 2 / 3)), .fill(1)])
+            return (left[0], left[1], right[1], nil, nil, right[0])
+        }
         let right = columns[1].rows([.fixed(min(la.experts + 4, columns[1].height / 2)), .fill(1)])
-        return (left[0], left[1], columns[1], right[0], right[1])
+        guard right[1].height >= 10 else { return (left[0], left[1], columns[1], right[0], right[1], nil) }
+        let lower = right[1].rows([.fill(1), .fixed(min(14, right[1].height / 2))])
+        return (left[0], left[1], columns[1], right[0], lower[0], lower[1])
     }
 
     /// The block index of the current layer according to the training log (before any analysis).

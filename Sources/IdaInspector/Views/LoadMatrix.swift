@@ -16,6 +16,10 @@ struct LoadMatrix: Sendable, Equatable {
     /// Dead components of each row (nil for softmax routers).
     var dead: [Int?]
 
+    /// Which CV `cvs` are: the probe's (the analysed snapshot's top-k load over the probe tokens) or
+    /// the train CV (one training batch's top-k load).
+    var cvName: String { source.hasPrefix("probe") ? "probe CV" : "train CV" }
+
     /// Experts E (the widest row).
     var experts: Int { loads.map(\.count).max() ?? 0 }
 

@@ -138,9 +138,9 @@ extension OverviewView {
     static func renderLayerTable(_ matrix: LoadMatrix, order: [Int], focus: Int, state: InspectorState, theme: Theme,
                                  in area: Rect, into buffer: inout ScreenBuffer) {
         guard !area.isEmpty else { return }
-        let widths = [6, 7, 7, 8, 5]
+        let widths = [6, 9, 7, 8, 5]
         let fixed = widths.reduce(0, +) + 1
-        let header = ViewFormat.padRight("layer", widths[0]) + zip(["CV", "H bits", "nll", "dead"], widths.dropFirst())
+        let header = ViewFormat.padRight("layer", widths[0]) + zip([matrix.cvName, "H bits", "nll", "dead"], widths.dropFirst())
             .map { ViewFormat.padLeft($0.0, $0.1) }.joined() + (area.width > fixed + 4 ? " train CV over steps" : "")
         Text(header, style: theme.muted, mode: theme.mode).render(in: area.row(0), into: &buffer)
         let window = ListWindow(total: order.count, visible: area.height - 1, focus: focus)

@@ -1,7 +1,7 @@
 import IdaTerminal
 
 /// Screen 1: expert load per MoE layer (heatmap and per-layer figures), training curves
-/// (CV mean, loss, validation bits per byte) and the alerts panel.
+/// (train and held-out CV, loss, validation bits per byte) and the alerts panel.
 enum OverviewView {
     /// Lays out the three panels over `area`.
     static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
@@ -33,16 +33,12 @@ enum OverviewView {
             return
         }
         let sections = inner.rows([.fill(1), .fill(1), .fill(1)])
-        let cvStyle = latest.cvMean > 1 || !latest.cvMean.isFinite ? theme.warn : theme.strong
-        renderCurve(header: [("CV mean ", theme.muted), (ViewFormat.fixed3(latest.cvMean), cvStyle),
-                             ("  step \(latest.step)", theme.muted)],
-                    values: history.steps.map(\.cvMean), color: theme.seriesColor(4), theme: theme,
-                    in: sections[0], into: &buffer)
+        renderCV(history, theme: theme, in: sections[0], into: &buffer)
         let lossStyle = latest.loss.isFinite ? theme.strong : theme.bad
         renderCurve(header: [("loss ", theme.muted), (ViewFormat.fixed3(latest.loss), lossStyle), (" nats/byte", theme.muted)],
                     values: history.steps.map(\.loss), color: theme.seriesColor(2), theme: theme,
                     in: sections[1], into: &buffer)
-        guard let eval = history.evals.last else {
+        guard let eval = history.evals.last(where: { $0.bitsPerByte.isFinite }) else {
             StyledLine([("val bits/byte ", theme.muted), ("no eval yet", theme.muted)], mode: theme.mode)
                 .render(in: sections[2], into: &buffer)
             return
@@ -51,8 +47,62 @@ enum OverviewView {
         var header: [(String, Style)] = [("val bits/byte ", theme.muted), (ViewFormat.fixed3(eval.bitsPerByte), theme.strong),
                                          ("  step \(eval.step)", theme.muted)]
         if let best { header.append(("  best \(ViewFormat.fixed3(best))", theme.muted)) }
-        renderCurve(header: header, values: history.evals.map(\.bitsPerByte), color: theme.seriesColor(3),
+        renderCurve(header: header, values: history.evals.map(\.bitsPerByte).filter(\.isFinite), color: theme.seriesColor(3),
                     theme: theme, in: sections[2], into: &buffer)
+    }
+
+    /// The two CVs: a header with the train CV (training batch, top-k) and the held-out CV (the
+    /// newest eval's top-k CVmean over the validation tokens, with top-1 and gate-weighted where
+    /// there is room), then both curves over the steps: train dotted, held-out solid.
+    static func renderCV(_ history: RunHistory, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
+        guard !area.isEmpty, let latest = history.latest else { return }
+        let trainColor = theme.seriesColor(4), heldoutColor = theme.seriesColor(0)
+        let eval = history.latestHeldout
+        // The widest header that fits: with the steps and held-out top-1 / gate, without them, bare.
+        func header(steps: Bool, detail: Bool, names: (String, String)) -> StyledLine {
+            var line = StyledLine(mode: theme.mode)
+            line.append(StepPlot.swatch(dotted: true, unicode: theme.unicode) + " ", Style(fg: trainColor))
+            line.append(names.0 + " ", theme.muted)
+            line.append(ViewFormat.fixed3(latest.cvMean), latest.cvMean > 1 || !latest.cvMean.isFinite ? theme.warn : theme.strong)
+            if steps { line.append(" batch @\(latest.step)", theme.muted) }
+            line.append("  ")
+            line.append(StepPlot.swatch(dotted: false, unicode: theme.unicode) + " ", Style(fg: heldoutColor))
+            line.append(names.1 + " ", theme.muted)
+            guard let e = eval else {
+                line.append("none logged", theme.muted)
+                return line
+            }
+            line.append(e.heldoutTopK.map(ViewFormat.fixed3) ?? "-", (e.heldoutTopK ?? 0) > 1 ? theme.warn : theme.strong)
+            if steps { line.append(" @\(e.step)", theme.muted) }
+            if detail {
+                line.append(" top-1 " + (e.heldoutTop1.map(ViewFormat.fixed3) ?? "-") + " gate "
+                            + (e.heldoutGate.map(ViewFormat.fixed3) ?? "-"), theme.muted)
+            }
+            return line
+        }
+        let full = ("train CV", "held-out CV")
+        let choices = [header(steps: true, detail: true, names: full), header(steps: true, detail: false, names: full),
+                       header(steps: false, detail: false, names: full), header(steps: false, detail: false, names: ("train", "held-out"))]
+        (choices.first { $0.width <= area.width } ?? choices[choices.count - 1]).render(in: area.row(0), into: &buffer)
+        let plotArea = area.inset(top: 1)
+        guard !plotArea.isEmpty else { return }
+        var curves = StepPlot.cvCurves(history, color: heldoutColor)
+        curves[0].color = trainColor
+        let chart = StepPlot(curves: curves)
+        let top = NumberText.compact(chart.top)
+        let labelWidth = max(DisplayWidth.of(top), 1)
+        guard plotArea.height >= 2, plotArea.width >= labelWidth + 3 else {
+            chart.render(in: plotArea, mode: theme.mode, into: &buffer)
+            return
+        }
+        let parts = plotArea.columns([.fixed(labelWidth), .fixed(1), .fill(1)])
+        Text(top, style: theme.muted, alignment: .right, mode: theme.mode).render(in: parts[0].row(0), into: &buffer)
+        Text("0", style: theme.muted, alignment: .right, mode: theme.mode).render(in: parts[0].row(plotArea.height - 1), into: &buffer)
+        for y in parts[1].minY..<parts[1].maxY {
+            let end = y == parts[1].minY || y == parts[1].maxY - 1
+            buffer.put(theme.unicode ? (end ? "┤" : "│") : (end ? "+" : "|"), at: parts[1].x, y: y, style: theme.muted, clip: parts[1])
+        }
+        chart.render(in: parts[2], mode: theme.mode, into: &buffer)
     }
 
     /// A header line, then the series as a line chart (two rows or more) or a sparkline (one row).

@@ -1,33 +1,28 @@
 import IdaTerminal
 
-/// Screen 5: the run's snapshots with their validation bits per byte and CV mean (selected one
-/// highlighted, pinned one marked), and CV mean over every step with the selection marked.
+/// Screen 5: the run's snapshots with their validation bits per byte, train CV and held-out CV
+/// (selected one highlighted, pinned one marked), and both CVs over the steps with the selection
+/// marked (and B's curves when B is another run).
 enum TimelineView {
     /// One snapshot's row.
     struct Row: Equatable {
         /// Snapshot step.
         var step: Int
-        /// Bits per byte of the nearest validation pass, and that pass's step.
-        var eval: (step: Int, bitsPerByte: Double)?
-        /// CV mean logged at the step (or the last step before it).
+        /// The nearest validation pass (bits per byte, held-out CV).
+        var eval: RunHistory.EvalRecord?
+        /// Train CV (training batch, top-k) logged at the step (or the last step before it).
         var cvMean: Double?
         /// Training loss logged at the step (or the last step before it).
         var loss: Double?
         /// Dead components over all MoE layers at the step, when logged.
         var dead: Int?
-
-        /// Rows are equal when every figure is.
-        static func == (a: Row, b: Row) -> Bool {
-            a.step == b.step && a.eval?.step == b.eval?.step && a.eval?.bitsPerByte == b.eval?.bitsPerByte
-                && a.cvMean == b.cvMean && a.loss == b.loss && a.dead == b.dead
-        }
     }
 
     /// One row per snapshot, ascending (data only).
     static func rows(_ state: InspectorState) -> [Row] {
         let history = state.history
         return state.snapshots.map { s in
-            var nearest: (step: Int, bitsPerByte: Double)?
+            var nearest: RunHistory.EvalRecord?
             for e in history.evals where nearest == nil || abs(e.step - s) < abs((nearest?.step ?? 0) - s) { nearest = e }
             let record = history.steps.last { $0.step <= s }
             let dead = record.flatMap { r in r.layers.contains { $0.dead != nil } ? r.layers.reduce(0) { $0 + ($1.dead ?? 0) } : nil }
@@ -37,23 +32,70 @@ enum TimelineView {
 
     /// Lays out the list and the curve panel over `area`.
     static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
-        let parts = area.rows([.fill(1), .fixed(min(7, area.height / 2))])
+        let height = curveHeight(area, runs: curveRuns(state, theme: theme).count, tableRows: state.snapshots.count)
+        let parts = area.rows([.fill(1), .fixed(height)])
         renderList(state, theme: theme, in: parts[0], into: &buffer)
         renderCurve(state, theme: theme, in: parts[1], into: &buffer)
+    }
+
+    /// Rows of the curve panel in a body of `area` (one legend row per run): up to half the body, and
+    /// whatever a table of `tableRows` snapshots leaves beyond that.
+    static func curveHeight(_ area: Rect, runs: Int, tableRows: Int) -> Int {
+        let least = min(10 + runs, area.height / 2)
+        return max(least, min(area.height - 6, area.height - (tableRows + 3)))
+    }
+
+    /// A column of the snapshot table: header, width and the cell of a row.
+    struct Column {
+        var header: String
+        var width: Int
+        var cell: (Row) -> String
+        var warn: (Row) -> Bool = { _ in false }
+    }
+
+    /// The table's columns for an inner `width`: step, val bpb, eval step, loss, train CV, held-out CV,
+    /// dead; held-out top-1 and gate-weighted CV when there is room; eval step, loss, dead and val bpb
+    /// left out in that order when there is not.
+    static func columns(width: Int) -> [Column] {
+        func cv(_ v: Double?) -> String { v.map(ViewFormat.fixed3) ?? "-" }
+        var all = [
+            Column(header: "step", width: 8) { "\($0.step)" },
+            Column(header: "val bpb", width: 9) { $0.eval.map { ViewFormat.fixed3($0.bitsPerByte) } ?? "-" },
+            Column(header: "eval step", width: 10) { $0.eval.map { "\($0.step)" } ?? "" },
+            Column(header: "loss", width: 8) { $0.loss.map(ViewFormat.fixed3) ?? "-" },
+            Column(header: "train CV", width: 10, cell: { cv($0.cvMean) }, warn: { ($0.cvMean ?? 0) > 1 }),
+            Column(header: "held-out CV", width: 12, cell: { cv($0.eval?.heldoutTopK) }, warn: { ($0.eval?.heldoutTopK ?? 0) > 1 }),
+            Column(header: "dead", width: 6, cell: { $0.dead.map(String.init) ?? "-" }, warn: { ($0.dead ?? 0) > 0 }),
+        ]
+        let extra = [Column(header: "top-1", width: 7, cell: { cv($0.eval?.heldoutTop1) }),
+                     Column(header: "gate", width: 7, cell: { cv($0.eval?.heldoutGate) })]
+        var used = 3 + all.reduce(0) { $0 + $1.width } + 10  // room kept for "vs pin"
+        for column in extra where used + column.width <= width {
+            all.insert(column, at: all.count - 1)
+            used += column.width
+        }
+        for header in ["eval step", "loss", "dead", "val bpb"] where used - 10 > width {
+            guard let i = all.firstIndex(where: { $0.header == header }) else { continue }
+            used -= all.remove(at: i).width
+        }
+        return all
     }
 
     /// The snapshot table, scrolled so the selected row is visible.
     static func renderList(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
         let all = rows(state)
-        let inner = Panel.draw("snapshots (\(all.count))", in: area, theme: theme, into: &buffer)
+        let inner = Panel.draw("snapshots (\(all.count))" + theme.dot + "train CV: training batch"
+                               + theme.dot + "held-out CV: validation tokens at the eval (top-k, top-1, gate)",
+                               in: area, theme: theme, into: &buffer)
         guard !inner.isEmpty else { return }
         guard !all.isEmpty else {
             Panel.placeholder("no snapshots yet", in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
             return
         }
         let pinned = state.pinnedStep.flatMap { p in all.first { $0.step == p } }
-        let columns = ["step", "val bpb", "eval step", "loss", "CV mean", "dead"] + (pinned == nil ? [] : ["vs pin"])
-        Text("   " + columns.map { ViewFormat.padLeft($0, 10) }.joined(), style: theme.muted, mode: theme.mode)
+        let table = columns(width: inner.width)
+        let headers = table.map { ViewFormat.padLeft($0.header, $0.width) } + (pinned == nil ? [] : [ViewFormat.padLeft("vs pin", 10)])
+        Text("   " + headers.joined(), style: theme.muted, mode: theme.mode)
             .render(in: inner.row(0), into: &buffer)
         let visible = inner.height - 1
         guard visible > 0 else { return }
@@ -69,13 +111,10 @@ enum TimelineView {
             line.append(row.step == state.pinnedStep ? theme.pinMark : " ", isSelected ? base : theme.info)
             line.append(state.analyzing == row.step ? (theme.unicode ? "…" : "~") : " ", base)
             line.append(" ", base)
-            line.append(ViewFormat.padLeft("\(row.step)", 10), base)
-            line.append(ViewFormat.padLeft(row.eval.map { ViewFormat.fixed3($0.bitsPerByte) } ?? "-", 10), base)
-            line.append(ViewFormat.padLeft(row.eval.map { "\($0.step)" } ?? "", 10), isSelected ? base : theme.muted)
-            line.append(ViewFormat.padLeft(row.loss.map(ViewFormat.fixed3) ?? "-", 10), base)
-            line.append(ViewFormat.padLeft(row.cvMean.map(ViewFormat.fixed3) ?? "-", 10),
-                        isSelected ? base : (row.cvMean ?? 0) > 1 ? theme.warn : .plain)
-            line.append(ViewFormat.padLeft(row.dead.map(String.init) ?? "-", 10), isSelected ? base : (row.dead ?? 0) > 0 ? theme.warn : .plain)
+            for column in table {
+                let style = isSelected ? base : column.header == "eval step" ? theme.muted : column.warn(row) ? theme.warn : .plain
+                line.append(ViewFormat.padLeft(column.cell(row), column.width), style)
+            }
             if let pin = pinned?.eval?.bitsPerByte {
                 let delta = row.eval.map { $0.bitsPerByte - pin }
                 let text = delta.map { ($0 > 0 ? "+" : "") + ViewFormat.fixed3($0) } ?? "-"
