@@ -54,10 +54,10 @@ public enum VectorMath {
         idamoe_exp_shifted_loop(level.rawValue, input, out, shift, count)
     }
 
-    /// out[i] = e^(input[i] - shift) for i < count from double log-values: the difference is taken in
-    /// double and rounded to float before the float exp, so the relative error is below
-    /// 7.9e-8 + 6e-8 |input[i] - shift| wherever the result is a normal float (the exp's ulp plus the
-    /// rounding of the argument). Meant for shifts at least every input (softmax numerators).
+    /// out[i] = e^x, x = input[i] - shift, for i < count from double log-values: the difference is
+    /// taken in double and rounded to float before the float exp, so the error stays below 1 ulp of
+    /// e^x plus 6e-8 |x| e^x wherever the result is a normal float (the exp's bound plus the rounding
+    /// of x). Meant for shifts at least every input (softmax numerators).
     public static func expShifted(_ input: UnsafePointer<Double>, into out: UnsafeMutablePointer<Float>,
                                   shift: Double, count: Int, level: VectorLevel = level) {
         idamoe_exp_shifted_double_loop(level.rawValue, input, out, shift, count)
