@@ -26,8 +26,55 @@
     _Pragma("clang loop vectorize(assume_safety)")                              \
     for (long i = 0; i < n; i++) out[i] = idamoe_exp(input[i] - shift);
 
+#define IDAMOE_EXP_DOUBLE_BODY                                                  \
+    _Pragma("clang loop vectorize(enable)")                                     \
+    for (long i = 0; i < n; i++) out[i] = idamoe_exp((float)(input[i] - shift));
+
+#define IDAMOE_MAX_DOUBLE_BODY                                                  \
+    double lanes[8];                                                            \
+    for (int l = 0; l < 8; l++) lanes[l] = -__builtin_inf();                    \
+    long i = 0;                                                                 \
+    for (; i + 8 <= n; i += 8)                                                  \
+        for (int l = 0; l < 8; l++) lanes[l] = x[i + l] > lanes[l] ? x[i + l] : lanes[l]; \
+    double peak = -__builtin_inf();                                             \
+    for (int l = 0; l < 8; l++) peak = lanes[l] > peak ? lanes[l] : peak;       \
+    for (; i < n; i++) peak = x[i] > peak ? x[i] : peak;                        \
+    return peak;
+
+#define IDAMOE_GROUP_BODY                                                       \
+    for (long g = 0; g < groups; g++) {                                         \
+        const double *in = input + g * m;                                       \
+        float *out = numerators + g * m;                                        \
+        double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};                             \
+        float top[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                \
+        long j = 0;                                                             \
+        for (; j + 8 <= m; j += 8) {                                            \
+            for (int l = 0; l < 8; l++) {                                       \
+                float v = idamoe_exp((float)(in[j + l] - shift));               \
+                out[j + l] = v;                                                 \
+                lanes[l] += (double)v;                                          \
+                top[l] = v > top[l] ? v : top[l];                               \
+            }                                                                   \
+        }                                                                       \
+        for (int l = 0; j < m; j++, l++) {                                      \
+            float v = idamoe_exp((float)(in[j] - shift));                       \
+            out[j] = v;                                                         \
+            lanes[l] += (double)v;                                              \
+            top[l] = v > top[l] ? v : top[l];                                   \
+        }                                                                       \
+        sums[g] = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6]))               \
+                + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));              \
+        float best = top[0];                                                    \
+        for (int l = 1; l < 8; l++) best = top[l] > best ? top[l] : best;       \
+        largest[g] = best;                                                      \
+    }
+
 static void gelu_generic(const float *input, float *value, float *slope, long n) { IDAMOE_GELU_BODY }
 static void exp_generic(const float *input, float *out, float shift, long n) { IDAMOE_EXP_BODY }
+static void exp_double_generic(const double *input, float *out, double shift, long n) { IDAMOE_EXP_DOUBLE_BODY }
+static double max_double_generic(const double *x, long n) { IDAMOE_MAX_DOUBLE_BODY }
+static void group_generic(const double *input, double shift, long groups, long m, float *numerators,
+                          double *sums, float *largest) { IDAMOE_GROUP_BODY }
 
 #if defined(__x86_64__)
 #define IDAMOE_AVX2 __attribute__((target("avx2,fma")))
@@ -35,8 +82,16 @@ static void exp_generic(const float *input, float *out, float shift, long n) { I
 
 IDAMOE_AVX2 static void gelu_avx2(const float *input, float *value, float *slope, long n) { IDAMOE_GELU_BODY }
 IDAMOE_AVX2 static void exp_avx2(const float *input, float *out, float shift, long n) { IDAMOE_EXP_BODY }
+IDAMOE_AVX2 static void exp_double_avx2(const double *input, float *out, double shift, long n) { IDAMOE_EXP_DOUBLE_BODY }
+IDAMOE_AVX2 static double max_double_avx2(const double *x, long n) { IDAMOE_MAX_DOUBLE_BODY }
+IDAMOE_AVX2 static void group_avx2(const double *input, double shift, long groups, long m, float *numerators,
+                          double *sums, float *largest) { IDAMOE_GROUP_BODY }
 IDAMOE_AVX512 static void gelu_avx512(const float *input, float *value, float *slope, long n) { IDAMOE_GELU_BODY }
 IDAMOE_AVX512 static void exp_avx512(const float *input, float *out, float shift, long n) { IDAMOE_EXP_BODY }
+IDAMOE_AVX512 static void exp_double_avx512(const double *input, float *out, double shift, long n) { IDAMOE_EXP_DOUBLE_BODY }
+IDAMOE_AVX512 static double max_double_avx512(const double *x, long n) { IDAMOE_MAX_DOUBLE_BODY }
+IDAMOE_AVX512 static void group_avx512(const double *input, double shift, long groups, long m, float *numerators,
+                          double *sums, float *largest) { IDAMOE_GROUP_BODY }
 
 int idamoe_vector_level_compiled(int level) {
     return level >= IDAMOE_VECTOR_GENERIC && level <= IDAMOE_VECTOR_AVX512;
@@ -57,6 +112,31 @@ void idamoe_exp_shifted_loop(int level, const float *input, float *out, float sh
     default: exp_generic(input, out, shift, n); break;
     }
 }
+
+void idamoe_exp_shifted_double_loop(int level, const double *input, float *out, double shift, long n) {
+    switch (level) {
+    case IDAMOE_VECTOR_AVX512: exp_double_avx512(input, out, shift, n); break;
+    case IDAMOE_VECTOR_AVX2: exp_double_avx2(input, out, shift, n); break;
+    default: exp_double_generic(input, out, shift, n); break;
+    }
+}
+
+double idamoe_max_double_loop(int level, const double *x, long n) {
+    switch (level) {
+    case IDAMOE_VECTOR_AVX512: return max_double_avx512(x, n);
+    case IDAMOE_VECTOR_AVX2: return max_double_avx2(x, n);
+    default: return max_double_generic(x, n);
+    }
+}
+
+void idamoe_exp_group_sums_loop(int level, const double *input, double shift, long groups, long m,
+                                float *numerators, double *sums, float *largest) {
+    switch (level) {
+    case IDAMOE_VECTOR_AVX512: group_avx512(input, shift, groups, m, numerators, sums, largest); break;
+    case IDAMOE_VECTOR_AVX2: group_avx2(input, shift, groups, m, numerators, sums, largest); break;
+    default: group_generic(input, shift, groups, m, numerators, sums, largest); break;
+    }
+}
 #else
 int idamoe_vector_level_compiled(int level) { return level == IDAMOE_VECTOR_GENERIC; }
 
@@ -68,5 +148,21 @@ void idamoe_gelu_loop(int level, const float *input, float *value, float *slope,
 void idamoe_exp_shifted_loop(int level, const float *input, float *out, float shift, long n) {
     (void)level;
     exp_generic(input, out, shift, n);
+}
+
+void idamoe_exp_shifted_double_loop(int level, const double *input, float *out, double shift, long n) {
+    (void)level;
+    exp_double_generic(input, out, shift, n);
+}
+
+double idamoe_max_double_loop(int level, const double *x, long n) {
+    (void)level;
+    return max_double_generic(x, n);
+}
+
+void idamoe_exp_group_sums_loop(int level, const double *input, double shift, long groups, long m,
+                                float *numerators, double *sums, float *largest) {
+    (void)level;
+    group_generic(input, shift, groups, m, numerators, sums, largest);
 }
 #endif

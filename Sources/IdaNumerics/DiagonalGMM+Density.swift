@@ -15,8 +15,9 @@ public struct GMMEvaluation: Sendable {
 }
 
 extension DiagonalGMM {
-    /// Per-component quantities shared by the density and its gradient.
-    struct Precomputed {
+    /// Per-component quantities shared by the density and its gradient; a router that routes many
+    /// blocks with the same parameters computes them once (`IDARouter.route(_:mixture:)`).
+    public struct Precomputed: Sendable {
         /// exp(-s) [K, P] with s clamped.
         var precision: [Double]
         /// mu * exp(-s) [K, P].
@@ -25,7 +26,8 @@ extension DiagonalGMM {
         var offset: [Double]
     }
 
-    func precompute() -> Precomputed {
+    /// The per-component quantities for the current parameters.
+    public func precompute() -> Precomputed {
         let k = components, p = latentDim
         var precision = [Double](repeating: 0, count: k * p)
         var meanPrecision = precision
@@ -48,17 +50,33 @@ extension DiagonalGMM {
         return Precomputed(precision: precision, meanPrecision: meanPrecision, offset: offset)
     }
 
+    /// -1/2 sum_j (z_j - mu_kj)^2 prec_kj [N, K] for latents z [N, P], in double (the expansion
+    /// cancels; docs/decisions.md); with `withOffsets` every row starts from the offsets, so the
+    /// result is log p(z_n, k) (the GEMMs add to it instead of to zeros).
+    func quadraticTerms(_ z: Matrix, _ pre: Precomputed, withOffsets: Bool = false) -> [Double] {
+        let n = z.rows, k = components, p = latentDim
+        let zd = z.data.map(Double.init)
+        let z2 = zd.map { $0 * $0 }
+        var out: [Double]
+        if withOffsets {
+            out = []
+            out.reserveCapacity(n * k)
+            for _ in 0..<n { out.append(contentsOf: pre.offset) }
+        } else {
+            out = [Double](repeating: 0, count: n * k)
+        }
+        dgemm(z2, n, p, pre.precision, k, p, transB: true, into: &out, alpha: -0.5, beta: withOffsets ? 1 : 0)
+        dgemm(zd, n, p, pre.meanPrecision, k, p, transB: true, into: &out, alpha: 1, beta: 1)
+        return out
+    }
+
     /// Evaluates the mixture on latents z [N, P] with two GEMMs (no N x K x P temporary):
     /// sum_j (z_j - mu_kj)^2 prec_kj = (z^2) . prec^T - 2 z . (mu prec)^T + sum_j mu_kj^2 prec_kj.
     public func evaluate(_ z: Matrix) -> GMMEvaluation {
         precondition(z.cols == latentDim, "GMM expects latents of width \(latentDim), got \(z.cols)")
-        let n = z.rows, k = components, p = latentDim
+        let n = z.rows, k = components
         let pre = precompute()
-        let zd = z.data.map(Double.init)
-        let z2 = zd.map { $0 * $0 }
-        var logJoint = [Double](repeating: 0, count: n * k)
-        dgemm(z2, n, p, pre.precision, k, p, transB: true, into: &logJoint, alpha: -0.5)
-        dgemm(zd, n, p, pre.meanPrecision, k, p, transB: true, into: &logJoint, alpha: 1, beta: 1)
+        var logJoint = quadraticTerms(z, pre)
         var logDensity = [Double](repeating: 0, count: n)
         var posterior = [Double](repeating: 0, count: n * k)
         logJoint.withUnsafeMutableBufferPointer { lj in

@@ -11,7 +11,10 @@ extension RoutingResult {
         precondition(range.lowerBound >= 0 && range.upperBound <= tokens, "rows \(range) of a \(tokens)-token routing")
         var r = self
         r.tokens = range.count
-        func cut<T>(_ values: [T], _ width: Int) -> [T] { Array(values[(range.lowerBound * width)..<(range.upperBound * width)]) }
+        // An empty array (posteriors left out) stays empty.
+        func cut<T>(_ values: [T], _ width: Int) -> [T] {
+            values.isEmpty ? [] : Array(values[(range.lowerBound * width)..<(range.upperBound * width)])
+        }
         r.selected = cut(selected, topK)
         r.weights = cut(weights, topK)
         r.expertProbabilities = cut(expertProbabilities, experts)

@@ -53,4 +53,27 @@ public enum VectorMath {
                                   shift: Float, count: Int, level: VectorLevel = level) {
         idamoe_exp_shifted_loop(level.rawValue, input, out, shift, count)
     }
+
+    /// out[i] = e^x, x = input[i] - shift, for i < count from double log-values: the difference is
+    /// taken in double and rounded to float before the float exp, so the error stays below 1 ulp of
+    /// e^x plus 6e-8 |x| e^x wherever the result is a normal float (the exp's bound plus the rounding
+    /// of x). Meant for shifts at least every input (softmax numerators).
+    public static func expShifted(_ input: UnsafePointer<Double>, into out: UnsafeMutablePointer<Float>,
+                                  shift: Double, count: Int, level: VectorLevel = level) {
+        idamoe_exp_shifted_double_loop(level.rawValue, input, out, shift, count)
+    }
+
+    /// The largest of x[0..<count] (count >= 1); NaN never wins over a number.
+    public static func maximum(_ x: UnsafePointer<Double>, count: Int, level: VectorLevel = level) -> Double {
+        idamoe_max_double_loop(level.rawValue, x, count)
+    }
+
+    /// For each of `groups` groups of `size` consecutive log-values: the numerators
+    /// e^(input - shift) as `expShifted` over doubles, their sum in double and their largest value.
+    /// A group's sum is added in a fixed order that depends on `size` alone.
+    public static func expGroupSums(_ input: UnsafePointer<Double>, shift: Double, groups: Int, size: Int,
+                                    numerators: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Double>,
+                                    largest: UnsafeMutablePointer<Float>, level: VectorLevel = level) {
+        idamoe_exp_group_sums_loop(level.rawValue, input, shift, groups, size, numerators, sums, largest)
+    }
 }

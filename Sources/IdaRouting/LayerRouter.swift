@@ -37,16 +37,26 @@ public enum LayerRouter: Sendable, Equatable {
         return 0
     }
 
+    /// The mixture's per-component quantities (IDA only), to route many blocks without recomputing them.
+    public func mixture() -> DiagonalGMM.Precomputed? {
+        if case let .ida(r) = self { return r.gmm.precompute() }
+        return nil
+    }
+
     /// Priors pi [K] (IDA only).
     public var priors: [Double]? {
         if case let .ida(r) = self { return r.gmm.priors }
         return nil
     }
 
-    /// Routes h [N, D].
-    public func route(_ h: Matrix, keepLatents: Bool = false, reconstruct: Bool = false) -> RoutingResult {
+    /// Routes h [N, D]; with `posteriors` false an IDA router leaves its N x K posteriors out.
+    /// `mixture` is `mixture()` of this router, computed once for many calls.
+    public func route(_ h: Matrix, keepLatents: Bool = false, reconstruct: Bool = false,
+                      posteriors: Bool = true, mixture: DiagonalGMM.Precomputed? = nil) -> RoutingResult {
         switch self {
-        case let .ida(r): return r.route(h, keepLatents: keepLatents, reconstruct: reconstruct)
+        case let .ida(r):
+            return r.route(h, keepLatents: keepLatents, reconstruct: reconstruct, posteriors: posteriors,
+                           mixture: mixture)
         case let .softmax(r): return r.route(h)
         }
     }

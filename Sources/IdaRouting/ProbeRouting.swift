@@ -25,6 +25,8 @@ public struct ProbeRouting: Sendable {
     public let blockSize: Int
     /// Routers actually used (top-k overrides applied).
     let routers: [Int: LayerRouter]
+    /// Each IDA router's mixture quantities, computed once instead of once per tile.
+    let mixtures: [Int: DiagonalGMM.Precomputed]
 
     /// Checks that every requested layer exists in both files with matching hidden widths.
     public init(checkpoint: RouterCheckpoint, probe: Probe, layer: Int? = nil, topK: Int? = nil,
@@ -57,6 +59,7 @@ public struct ProbeRouting: Sendable {
         let tile = Self.tileRows
         self.blockSize = (max(1, blockSize) + tile - 1) / tile * tile
         self.routers = routers
+        self.mixtures = routers.compactMapValues { $0.mixture() }
     }
 
     /// Routes every block; `body` sees each block's token range and one result per layer (in `layers` order).
@@ -148,7 +151,8 @@ public struct ProbeRouting: Sendable {
                 h.data.append(contentsOf: repeatElement(0, count: (Self.tileRows - rows.count) * h.cols))
                 h.rows = Self.tileRows
             }
-            let result = router.route(h, keepLatents: keepLatents, reconstruct: reconstruct).prefix(rows.count)
+            let result = router.route(h, keepLatents: keepLatents, reconstruct: reconstruct,
+                                      posteriors: posteriors, mixture: mixtures[i]).prefix(rows.count)
             results.append(posteriors ? result : Self.slim(result, keepLatents: keepLatents))
         }
         return results

@@ -147,4 +147,21 @@ void idamoe_gelu_loop(int level, const float *input, float *value, float *slope,
 /// out[i] = e^(input[i] - shift) for i < n (a softmax numerator); `out` may be `input`.
 void idamoe_exp_shifted_loop(int level, const float *input, float *out, float shift, long n);
 
+/// out[i] = e^(input[i] - shift) for i < n, the difference taken in double and rounded to float before
+/// the float exp: a softmax numerator from double log-values (the GMM's log-joints) whose shift is at
+/// least every input, so the argument is at most 0 and exact cancellation happens before the rounding.
+/// Relative error below 1 ulp of e^x plus |x| 2^-24 (the rounding of x), x = input[i] - shift.
+void idamoe_exp_shifted_double_loop(int level, const double *input, float *out, double shift, long n);
+
+/// The largest of x[0..<n] (n >= 1); NaN never wins over a number. Eight lanes at a time: the
+/// maximum does not depend on the order.
+double idamoe_max_double_loop(int level, const double *x, long n);
+
+/// For each group g < groups of m consecutive values: numerators[g m + j] = e^(input[g m + j] - shift)
+/// as `idamoe_exp_shifted_double_loop`, sums[g] = their sum in double and largest[g] = their largest
+/// (at least 0). The additions run in eight lanes combined in a fixed order that depends on m alone,
+/// so a group's sum is the same wherever it sits in a buffer.
+void idamoe_exp_group_sums_loop(int level, const double *input, double shift, long groups, long m,
+                                float *numerators, double *sums, float *largest);
+
 #endif

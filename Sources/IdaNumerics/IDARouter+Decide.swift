@@ -1,0 +1,84 @@
+import Foundation
+
+extension IDARouter {
+    /// Routing decisions from the mixture's log-joints in one pass per token row (issue 13).
+    ///
+    /// `logJoint` [N, K] holds log p(z_n, k) from `DiagonalGMM.quadraticTerms` (double, where the
+    /// expansion cancels; docs/decisions.md). The row pass takes the row's maximum and most probable
+    /// component, then the shifted exponentials in float (`VectorMath.expShifted` over doubles: every
+    /// argument is at most 0 after the shift, so float keeps about 7 digits of each numerator), and
+    /// sums them per expert and over the row in double. q, the expert scores, the top-k choice, the
+    /// gate weights, log p(z) and the entropy all come from those sums. The N x K posteriors are
+    /// written only when `posteriors` is true (`idamoe route --posterior`); the decisions do not
+    /// depend on it. Rows are independent, so results do not depend on how tokens are blocked
+    /// (docs/decisions.md, "Determinism").
+    func decide(logJoint: consuming [Double], tokens n: Int, posteriors: Bool) -> RoutingResult {
+        let k = config.components, e = config.experts, m = config.componentsPerExpert
+        let top = config.topK
+        precondition(logJoint.count == n * k && e * m == k, "decide: shapes differ")
+        let logJoint = logJoint
+        var selected = [Int32](repeating: 0, count: n * top)
+        var weights = [Float](repeating: 0, count: n * top)
+        var q = [Double](repeating: 0, count: n * e)
+        var entropy = [Double](repeating: 0, count: n)
+        var logDensity = [Double](repeating: 0, count: n)
+        var topComponent = [Int32](repeating: 0, count: n)
+        var posterior = posteriors ? [Double](repeating: 0, count: n * k) : []
+        var numerators = [Float](repeating: 0, count: k)  // [K] for one row
+        var totals = [Double](repeating: 0, count: e)     // [E] sum of the row's numerators per expert
+        var score = [Double](repeating: 0, count: e)      // [E]
+        var largest = [Float](repeating: 0, count: e)     // [E] the row's largest numerator per expert
+        let useMax = config.expertScore == .max
+        let level = VectorMath.level
+        logJoint.withUnsafeBufferPointer { lj in
+        numerators.withUnsafeMutableBufferPointer { num in
+        totals.withUnsafeMutableBufferPointer { tot in
+        score.withUnsafeMutableBufferPointer { g in
+        q.withUnsafeMutableBufferPointer { pq in
+        posterior.withUnsafeMutableBufferPointer { post in
+        selected.withUnsafeMutableBufferPointer { sel in
+        largest.withUnsafeMutableBufferPointer { big in
+            guard let row0 = lj.baseAddress, let numbers = num.baseAddress, let totalBase = tot.baseAddress,
+                  let largestBase = big.baseAddress else { return }
+            for r in 0..<n {
+                let row = row0 + r * k
+                let peak = VectorMath.maximum(row, count: k, level: level)
+                // The first component at the maximum is the most probable one (ties to the lower index).
+                var best = 0
+                while best < k - 1 && !(row[best] >= peak) { best += 1 }
+                topComponent[r] = Int32(best)
+                VectorMath.expGroupSums(row, shift: peak, groups: e, size: m, numerators: numbers,
+                                        sums: totalBase, largest: largestBase, level: level)
+                var sum = 0.0
+                for x in 0..<e { sum += tot[x] }
+                let inv = 1 / sum
+                logDensity[r] = peak + Foundation.log(sum)
+                for x in 0..<e {
+                    let share = tot[x] * inv
+                    pq[r * e + x] = share
+                    g[x] = useMax ? Double(largestBase[x]) * inv : share
+                }
+                if posteriors {
+                    for c in 0..<k { post[r * k + c] = Double(numbers[c]) * inv }
+                }
+                let chosen = UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)])
+                topKIndices(UnsafeBufferPointer(g), k: top, into: chosen)
+                var norm = 0.0
+                for j in 0..<top { norm += g[Int(chosen[j])] }
+                for j in 0..<top { weights[r * top + j] = Float(g[Int(chosen[j])] / norm) }
+                entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: pq[(r * e)..<((r + 1) * e)]))
+            }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+        return RoutingResult(tokens: n, topK: top, experts: e, selected: selected, weights: weights,
+                             expertProbabilities: q, posterior: posterior, posteriorWidth: k,
+                             entropyBits: entropy, logDensity: logDensity, topComponent: topComponent,
+                             latents: nil, reconstructionError: nil)
+    }
+}
