@@ -2,7 +2,7 @@
 ///
 /// Reductions keep eight partial sums, added in a fixed order at the end: the result depends only on
 /// the values and their count, never on threads, and the loop vectorises.
-enum Elementwise {
+public enum Elementwise {
     /// Eight floats at p + i.
     @inline(__always)
     static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
@@ -87,6 +87,23 @@ enum Elementwise {
         while i < n {
             y[i] += a * x[i]
             i += 1
+        }
+    }
+}
+
+extension Elementwise {
+    /// y[i] += x[i] over whole buffers of equal length, split over `context`'s workers by index ranges
+    /// (element-wise: the result does not depend on the split).
+    public static func add(_ x: [Float], into y: inout [Float], context: NumericContext = .serial) {
+        precondition(x.count == y.count, "adding \(x.count) values into \(y.count)")
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                let source = SendablePointer(px.baseAddress), target = SendableMutablePointer(py.baseAddress)
+                Parallel.forEachChunk(px.count, context: context) { range in
+                    guard let s = source.pointer, let d = target.pointer else { return }
+                    add(s + range.lowerBound, into: d + range.lowerBound, range.count)
+                }
+            }
         }
     }
 }

@@ -101,7 +101,8 @@ extension Trainer {
         model.visitParameters { name, shape, value, grad in
             let isRouter = config.router == .ida && MoETransformer.isRouterParameter(name)
             let decay = !isRouter && shape.count == 2 && !name.hasPrefix("pos_emb") && !name.hasPrefix("tok_emb")
-            optimizer.update(name: name, value: &value, grad: grad, learningRate: isRouter ? routerLR : lr, decay: decay)
+            optimizer.update(name: name, value: &value, grad: grad, learningRate: isRouter ? routerLR : lr, decay: decay,
+                             context: context)
         }
         self.optimizer = optimizer
         // Sigmoid-bias routers: each expert's selection bias moves toward balance by this step's load.

@@ -31,7 +31,10 @@ public struct AdamW: Sendable, Equatable {
     public mutating func beginStep() { step += 1 }
 
     /// Updates one parameter `value` in place from its gradient; its moments start at zero.
-    public mutating func update(name: String, value: inout [Float], grad: [Float], learningRate: Float, decay: Bool) {
+    /// Large tensors are split over `context`'s workers by index ranges (each element's update reads
+    /// only its own state, so the result does not depend on the split).
+    public mutating func update(name: String, value: inout [Float], grad: [Float], learningRate: Float, decay: Bool,
+                                context: NumericContext = .serial) {
         precondition(step >= 1, "AdamW.update before beginStep()")
         let count = value.count
         precondition(grad.count == count, "\(name): gradient has \(grad.count) values, parameter \(count)")
@@ -48,15 +51,19 @@ public struct AdamW: Sendable, Equatable {
                 grad.withUnsafeBufferPointer { pg in
                     value.withUnsafeMutableBufferPointer { pp in
                         // Raw pointers: the loop has no bounds checks and vectorises (sqrtps, divps).
-                        guard let m = pm.baseAddress, let v = pv.baseAddress, let g = pg.baseAddress,
-                              let p = pp.baseAddress else { return }
-                        for i in 0..<count {
+                        let moments = (SendableMutablePointer(pm.baseAddress), SendableMutablePointer(pv.baseAddress))
+                        let gradient = SendablePointer(pg.baseAddress), parameter = SendableMutablePointer(pp.baseAddress)
+                        Parallel.forEachChunk(count, context: context) { range in
+                        guard let m = moments.0.pointer, let v = moments.1.pointer, let g = gradient.pointer,
+                              let p = parameter.pointer else { return }
+                        for i in range {
                             let gi = g[i]
                             let mi = b1 * m[i] + (1 - b1) * gi
                             let vi = b2 * v[i] + (1 - b2) * gi * gi
                             m[i] = mi
                             v[i] = vi
                             p[i] = p[i] * shrink - stepSize * mi / (vi.squareRoot() * invCorrection2 + eps)
+                        }
                         }
                     }
                 }

@@ -110,16 +110,10 @@ extension MoETransformer {
             grads.append(mine)
         }
         var index = 0
+        let context = settings.context
         visitParameters { _, _, _, grad in
             var sum = grads[0][index]
-            for other in grads.dropFirst() {
-                sum.withUnsafeMutableBufferPointer { s in
-                    other[index].withUnsafeBufferPointer { o in
-                        guard let dst = s.baseAddress, let src = o.baseAddress else { return }
-                        for j in 0..<s.count { dst[j] += src[j] }
-                    }
-                }
-            }
+            for other in grads.dropFirst() { Elementwise.add(other[index], into: &sum, context: context) }
             grad = sum
             index += 1
         }
