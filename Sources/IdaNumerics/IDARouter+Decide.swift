@@ -37,6 +37,7 @@ extension IDARouter {
         q.withUnsafeMutableBufferPointer { pq in
         posterior.withUnsafeMutableBufferPointer { post in
         selected.withUnsafeMutableBufferPointer { sel in
+        weights.withUnsafeMutableBufferPointer { pw in
         largest.withUnsafeMutableBufferPointer { big in
             guard let row0 = lj.baseAddress, let numbers = num.baseAddress, let totalBase = tot.baseAddress,
                   let largestBase = big.baseAddress else { return }
@@ -61,13 +62,11 @@ extension IDARouter {
                 if posteriors {
                     for c in 0..<k { post[r * k + c] = Double(numbers[c]) * inv }
                 }
-                let chosen = UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)])
-                topKIndices(UnsafeBufferPointer(g), k: top, into: chosen)
-                var norm = 0.0
-                for j in 0..<top { norm += g[Int(chosen[j])] }
-                for j in 0..<top { weights[r * top + j] = Float(g[Int(chosen[j])] / norm) }
+                chooseExperts(UnsafeBufferPointer(g), into: UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)]),
+                              weights: UnsafeMutableBufferPointer(rebasing: pw[(r * top)..<((r + 1) * top)]))
                 entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: pq[(r * e)..<((r + 1) * e)]))
             }
+        }
         }
         }
         }

@@ -146,6 +146,7 @@ public struct IDARouter: Sendable, Equatable {
         var score = [Double](repeating: 0, count: e)
         ev.posterior.withUnsafeBufferPointer { post in
             selected.withUnsafeMutableBufferPointer { sel in
+            weights.withUnsafeMutableBufferPointer { pw in
                 q.withUnsafeMutableBufferPointer { pq in
                     score.withUnsafeMutableBufferPointer { g in
                         for r in 0..<n {
@@ -161,15 +162,13 @@ public struct IDARouter: Sendable, Equatable {
                                 pq[r * e + x] = total
                                 g[x] = config.expertScore == .max ? peak : total
                             }
-                            let row = UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)])
-                            topKIndices(UnsafeBufferPointer(g), k: top, into: row)
-                            var norm = 0.0
-                            for j in 0..<top { norm += g[Int(row[j])] }
-                            for j in 0..<top { weights[r * top + j] = Float(g[Int(row[j])] / norm) }
+                            chooseExperts(UnsafeBufferPointer(g), into: UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)]),
+                                          weights: UnsafeMutableBufferPointer(rebasing: pw[(r * top)..<((r + 1) * top)]))
                             entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: pq[(r * e)..<((r + 1) * e)]))
                         }
                     }
                 }
+            }
             }
         }
         return RoutingResult(tokens: n, topK: top, experts: e, selected: selected, weights: weights,

@@ -72,6 +72,17 @@ public func topKIndices(_ scores: UnsafeBufferPointer<Double>, k: Int, into out:
     }
 }
 
+/// The IDA gate rule for one token: the k best experts by `scores` into `selected` (best first, ties
+/// to the lower index) and their scores renormalised to sum 1 into `weights[0..<k]`.
+@inlinable
+public func chooseExperts(_ scores: UnsafeBufferPointer<Double>, into selected: UnsafeMutableBufferPointer<Int32>,
+                          weights: UnsafeMutableBufferPointer<Float>) {
+    topKIndices(scores, k: selected.count, into: selected)
+    var norm = 0.0
+    for j in selected.indices { norm += scores[Int(selected[j])] }
+    for j in selected.indices { weights[j] = Float(scores[Int(selected[j])] / norm) }
+}
+
 /// -sum p log2 p over a distribution, with 0 log 0 = 0.
 @inlinable
 public func entropyBits(_ p: UnsafeBufferPointer<Double>) -> Double {
