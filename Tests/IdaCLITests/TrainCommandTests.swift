@@ -45,6 +45,8 @@ struct TrainCommandTests {
             (["train", "--run-dir", dir + "/b", "--router", "hash"] + tiny, "Please provide one of 'ida', 'softmax' or 'sigmoid-bias'", 64),
             (["train", "--run-dir", dir + "/b", "--router", "sigmoid-bias", "--z-loss", "0.1"] + tiny,
              "--z-loss must be 0 for the sigmoid-bias router", 64),
+            (["train", "--run-dir", dir + "/b", "--holdout-domains", ""] + tiny, "--holdout-domains domain names must not be empty", 64),
+            (["train", "--run-dir", dir + "/b", "--holdout-domains", "nope"] + tiny, "--holdout-domains 'nope' is not a domain of the corpus", 64),
             (["train", "--run-dir", dir + "/b", "--latent-norm", "layer"] + tiny, "'none' and 'rms'", 64),
             (["train", "--run-dir", dir + "/c", "--top-k", "9"] + tiny, "--top-k must be 1...4", 64),
             (["train", "--run-dir", dir + "/c"] + tiny + ["--heads", "3"], "--width must be a positive multiple of heads", 64),

@@ -45,7 +45,9 @@ struct TrainingFlags: ParsableArguments {
         var o = base
         if !corpus.isEmpty { o.corpus = corpus }
         if let holdoutDomains {
-            o.holdoutDomains = holdoutDomains.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            // Empty names are kept, so validation refuses "" or "a,,b" instead of training on everything.
+            o.holdoutDomains = holdoutDomains.split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
         }
         if let steps { o.steps = steps }
         if let batch { o.batch = batch }

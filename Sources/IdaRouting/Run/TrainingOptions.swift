@@ -86,6 +86,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         try check(validationShare > 0 && validationShare < 1, "validationShare", "must be between 0 and 1")
         try check(reactEvery >= 1, "reactEvery", "must be at least 1")
         try check(reactSteps >= 1, "reactSteps", "must be at least 1")
+        try check(!(holdoutDomains ?? []).contains(where: \.isEmpty), "holdoutDomains", "domain names must not be empty")
         for (key, weight) in [("auxLoss", auxLoss), ("zLoss", zLoss), ("reconstructionWeight", reconstructionWeight),
                               ("reactivationWeight", reactivationWeight), ("biasRate", biasRate ?? 0)] {
             try check(weight >= 0 && weight.isFinite, key, "must be 0 or more")
