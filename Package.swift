@@ -27,7 +27,7 @@ let package = Package(
         // exp, erf and GELU: the one definition of the math (inline, for single values) and loops over
         // buffers compiled once per instruction-set level, chosen at run time (IdaBLAS's VectorLevel).
         // Always optimised (debug builds included), so the tests run the vectorised loops that ship.
-        .target(name: "CVectorMath", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CVectorMath", cSettings: [.unsafeFlags(["-O2", "-fno-math-errno"])]),
         // The only Swift target that calls OpenBLAS; also what the machine is (CPU, kernel, threads).
         .target(name: "IdaBLAS", dependencies: ["COpenBLAS", "CPlatform"]),
         // Bytes in, typed values out: safetensors, JSON, the events.jsonl reader, atomic files.

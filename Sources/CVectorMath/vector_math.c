@@ -69,12 +69,30 @@
         largest[g] = best;                                                      \
     }
 
+// AdamW (AdamW.swift): contraction off, so that every level computes exactly the scalar formula's
+// roundings (the same values as the Swift fallback, whatever the CPU).
+#define IDAMOE_ADAMW_BODY                                                       \
+    _Pragma("clang fp contract(off)")                                           \
+    const float b1 = c->beta1, b2 = c->beta2, eps = c->epsilon, step = c->step_size; \
+    const float corr = c->inv_correction2, shrink = c->shrink, scale = c->grad_scale; \
+    _Pragma("clang loop vectorize(assume_safety)")                              \
+    for (long i = 0; i < n; i++) {                                              \
+        float gi = g[i] * scale;                                                \
+        float mi = b1 * m[i] + (1.0f - b1) * gi;                                \
+        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;                           \
+        m[i] = mi;                                                              \
+        v[i] = vi;                                                              \
+        p[i] = p[i] * shrink - step * mi / (__builtin_sqrtf(vi) * corr + eps);  \
+    }
+
 static void gelu_generic(const float *input, float *value, float *slope, long n) { IDAMOE_GELU_BODY }
 static void exp_generic(const float *input, float *out, float shift, long n) { IDAMOE_EXP_BODY }
 static void exp_double_generic(const double *input, float *out, double shift, long n) { IDAMOE_EXP_DOUBLE_BODY }
 static double max_double_generic(const double *x, long n) { IDAMOE_MAX_DOUBLE_BODY }
 static void group_generic(const double *input, double shift, long groups, long m, float *numerators,
                           double *sums, float *largest) { IDAMOE_GROUP_BODY }
+static void adamw_generic(float *p, const float *g, float *m, float *v, long n,
+                          const idamoe_adamw_coefficients *c) { IDAMOE_ADAMW_BODY }
 
 #if defined(__x86_64__)
 #define IDAMOE_AVX2 __attribute__((target("avx2,fma")))
@@ -86,6 +104,10 @@ IDAMOE_AVX2 static void exp_double_avx2(const double *input, float *out, double 
 IDAMOE_AVX2 static double max_double_avx2(const double *x, long n) { IDAMOE_MAX_DOUBLE_BODY }
 IDAMOE_AVX2 static void group_avx2(const double *input, double shift, long groups, long m, float *numerators,
                           double *sums, float *largest) { IDAMOE_GROUP_BODY }
+IDAMOE_AVX2 static void adamw_avx2(float *p, const float *g, float *m, float *v, long n,
+                          const idamoe_adamw_coefficients *c) { IDAMOE_ADAMW_BODY }
+IDAMOE_AVX512 static void adamw_avx512(float *p, const float *g, float *m, float *v, long n,
+                          const idamoe_adamw_coefficients *c) { IDAMOE_ADAMW_BODY }
 IDAMOE_AVX512 static void gelu_avx512(const float *input, float *value, float *slope, long n) { IDAMOE_GELU_BODY }
 IDAMOE_AVX512 static void exp_avx512(const float *input, float *out, float shift, long n) { IDAMOE_EXP_BODY }
 IDAMOE_AVX512 static void exp_double_avx512(const double *input, float *out, double shift, long n) { IDAMOE_EXP_DOUBLE_BODY }
@@ -137,8 +159,23 @@ void idamoe_exp_group_sums_loop(int level, const double *input, double shift, lo
     default: group_generic(input, shift, groups, m, numerators, sums, largest); break;
     }
 }
+
+void idamoe_adamw_loop(int level, float *p, const float *g, float *m, float *v, long n,
+                       const idamoe_adamw_coefficients *c) {
+    switch (level) {
+    case IDAMOE_VECTOR_AVX512: adamw_avx512(p, g, m, v, n, c); break;
+    case IDAMOE_VECTOR_AVX2: adamw_avx2(p, g, m, v, n, c); break;
+    default: adamw_generic(p, g, m, v, n, c); break;
+    }
+}
 #else
 int idamoe_vector_level_compiled(int level) { return level == IDAMOE_VECTOR_GENERIC; }
+
+void idamoe_adamw_loop(int level, float *p, const float *g, float *m, float *v, long n,
+                       const idamoe_adamw_coefficients *c) {
+    (void)level;
+    adamw_generic(p, g, m, v, n, c);
+}
 
 void idamoe_gelu_loop(int level, const float *input, float *value, float *slope, long n) {
     (void)level;

@@ -1,5 +1,7 @@
 /// Visits trainable tensors by their checkpoint names (relative to `layers.{i}.router.`), with their
 /// shapes, values and gradients, so optimizers and writers need no knowledge of the layer types.
+/// A visit reaches the same tensors in the same order whatever the arrays hold: passes over every
+/// tensor (TensorPass) take the arrays out in one visit and put them back in the next.
 public typealias ParameterVisitor = (_ name: String, _ shape: [Int], _ value: inout [Float], _ grad: inout [Float]) -> Void
 
 extension Linear {
@@ -40,7 +42,7 @@ extension SoftmaxRouter {
     /// when present: a buffer whose gradient stays zero, visited so snapshots and resumes carry it.
     public mutating func visitParameters(_ body: ParameterVisitor) {
         gate.visitParameters(prefix: "gate", body)
-        if !selectionBias.isEmpty {
+        if hasSelectionBias {
             var value = selectionBias, grad = [Float](repeating: 0, count: selectionBias.count)
             body("expert_bias", [value.count], &value, &grad)
             selectionBias = value

@@ -22,7 +22,12 @@ public struct SoftmaxRouter: Sendable, Equatable {
     /// Softmax or sigmoid scores.
     public var scoring: GateScoring
     /// Per-expert bias added to the scores for the top-k choice only [E], or empty for none.
-    public var selectionBias: [Float]
+    public var selectionBias: [Float] {
+        didSet { if !selectionBias.isEmpty { hasSelectionBias = true } }
+    }
+    /// Whether the router has had a selection bias: what `visitParameters` visits must not depend on
+    /// the arrays' contents (passes take them out and put them back), so emptying it does not unset this.
+    public private(set) var hasSelectionBias: Bool
     /// Gate normalisation and scale, group-limited selection (defaults: the contract's original routing).
     public var gateOptions: GateOptions
 
@@ -54,6 +59,7 @@ public struct SoftmaxRouter: Sendable, Equatable {
         self.topK = topK
         self.scoring = scoring
         self.selectionBias = selectionBias
+        self.hasSelectionBias = !selectionBias.isEmpty
         self.gateOptions = gateOptions
     }
 

@@ -76,4 +76,11 @@ public enum VectorMath {
                                     largest: UnsafeMutablePointer<Float>, level: VectorLevel = level) {
         idamoe_exp_group_sums_loop(level.rawValue, input, shift, groups, size, numerators, sums, largest)
     }
+
+    /// AdamW over `count` elements in place with one tensor's coefficients (`AdamW.kernel`).
+    static func adamW(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                      _ v: UnsafeMutablePointer<Float>, count: Int, _ c: idamoe_adamw_coefficients,
+                      level: VectorLevel = level) {
+        withUnsafePointer(to: c) { idamoe_adamw_loop(level.rawValue, p, g, m, v, count, $0) }
+    }
 }

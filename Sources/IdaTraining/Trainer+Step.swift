@@ -72,25 +72,27 @@ extension Trainer {
                                             nllToEncoder: options.nllToEncoder ?? false)
         settings.softmax = SoftmaxLossWeights(auxiliary: options.auxLoss, z: options.zLoss)
         // One micro-batch per worker (docs/decisions.md, "Training step: micro-batches").
-        let (loss, layers) = model.accumulateGradients(tokens: inputs, targets: targets, batch: options.batch,
-                                                       time: config.context, groups: context.threads,
-                                                       settings: settings, reactivation: reactivation)
+        let (loss, layers, sums) = model.accumulateGradients(tokens: inputs, targets: targets, batch: options.batch,
+                                                             time: config.context, groups: context.threads,
+                                                             settings: settings, reactivation: reactivation,
+                                                             buffers: microBatchBuffers)
         guard loss.isFinite else { throw TrainingError.nonFinite(step: step, what: "the training loss") }
 
-        // Backbone and router gradients are clipped separately: they answer to different losses.
-        let gradNorm = GradientClipping.clip(maxNorm: options.gradientClip) { visit in
-            model.visitParameters { name, shape, value, grad in
-                if !(config.router == .ida && MoETransformer.isRouterParameter(name)) { visit(name, shape, &value, &grad) }
-            }
+        // Backbone and router gradients are clipped separately: they answer to different losses. The
+        // norms come from the step's sums of squares; the clipping factor is applied inside AdamW.
+        let ida = config.router == .ida
+        let isRouter = { (name: String) in ida && MoETransformer.isRouterParameter(name) }
+        var backboneSum = 0.0, routerSum = 0.0, index = 0
+        model.visitParameters { name, _, _, _ in
+            if isRouter(name) { routerSum += sums[index] } else { backboneSum += sums[index] }
+            index += 1
         }
-        let routerNorm = GradientClipping.clip(maxNorm: options.gradientClip) { visit in
-            model.visitParameters { name, shape, value, grad in
-                if config.router == .ida && MoETransformer.isRouterParameter(name) { visit(name, shape, &value, &grad) }
-            }
-        }
+        let gradNorm = backboneSum.squareRoot(), routerNorm = routerSum.squareRoot()
         guard gradNorm.isFinite, routerNorm.isFinite else {
             throw TrainingError.nonFinite(step: step, what: "the gradient norm")
         }
+        let backboneScale = GradientClipping.factor(norm: gradNorm, maxNorm: options.gradientClip) ?? 1
+        let routerScale = GradientClipping.factor(norm: routerNorm, maxNorm: options.gradientClip) ?? 1
         let lr = LearningRateSchedule(peak: options.learningRate, warmup: options.warmup, total: options.steps,
                                       minRatio: options.minLearningRateRatio).rate(at: step)
         let routerLR = LearningRateSchedule(peak: options.routerLearningRate, warmup: options.warmup,
@@ -98,12 +100,12 @@ extension Trainer {
         optimizer.beginStep()
         var optimizer = self.optimizer
         self.optimizer = AdamW()  // keep the moments uniquely referenced while updating in place
-        model.visitParameters { name, shape, value, grad in
-            let isRouter = config.router == .ida && MoETransformer.isRouterParameter(name)
-            let decay = !isRouter && shape.count == 2 && !name.hasPrefix("pos_emb") && !name.hasPrefix("tok_emb")
-            optimizer.update(name: name, value: &value, grad: grad, learningRate: isRouter ? routerLR : lr, decay: decay,
-                             context: context)
-        }
+        optimizer.update(context: context, setting: { name, shape in
+            let router = isRouter(name)
+            let decay = !router && shape.count == 2 && !name.hasPrefix("pos_emb") && !name.hasPrefix("tok_emb")
+            return AdamW.Setting(learningRate: router ? routerLR : lr, decay: decay,
+                                 gradScale: router ? routerScale : backboneScale)
+        }, visit: { model.visitParameters($0) })
         self.optimizer = optimizer
         // Sigmoid-bias routers: each expert's selection bias moves toward balance by this step's load.
         if config.router == .sigmoidBias {

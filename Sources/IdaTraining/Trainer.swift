@@ -37,6 +37,8 @@ public final class Trainer {
     var optimizer: AdamW
     var sampler: BatchSampler
     var reactivation: [Int: ReactivationState] = [:]
+    /// The micro-batch replicas' gradient buffers, reused from step to step.
+    let microBatchBuffers = MicroBatchBuffers()
     /// The workers every kernel of a step runs on (`options.threads`, 0: every core).
     var context: NumericContext {
         options.threads > 0 ? NumericContext(threads: options.threads) : .allCores

@@ -56,4 +56,32 @@ struct MicroBatchTests {
             if let z = la.zLoss { #expect(abs(z - (lb.zLoss ?? .nan)) <= 1e-6 * z + 1e-12) }
         }
     }
+
+    @Test("buffers kept from step to step: the next step's gradients are its own, not added to the last's")
+    func reusedBuffers() throws {
+        let config = TinyModel.config(router: .ida)
+        let start = try MoETransformer(config: config, seed: 8)
+        let batch = 4, time = config.context
+        var rng = SeededGenerator(seed: 2)
+        let draw = { (_: Int) in (0..<(batch * time)).map { _ in Int32(rng.next() % 256) } }
+        let (t1, y1, t2, y2) = (draw(0), draw(1), draw(2), draw(3))
+        var settings = StepSettings()
+        settings.context = NumericContext(threads: 2)
+        let buffers = MicroBatchBuffers()
+        var reused = start, fresh = start
+        _ = reused.accumulateGradients(tokens: t1, targets: y1, batch: batch, time: time, groups: 2,
+                                       settings: settings, reactivation: [:], buffers: buffers)
+        #expect(buffers.gradients.count == 2, "each replica's buffers are kept")
+        let second = reused.accumulateGradients(tokens: t2, targets: y2, batch: batch, time: time, groups: 2,
+                                                settings: settings, reactivation: [:], buffers: buffers)
+        let alone = fresh.accumulateGradients(tokens: t2, targets: y2, batch: batch, time: time, groups: 2,
+                                              settings: settings, reactivation: [:])
+        #expect(second.loss == alone.loss)
+        #expect(second.sumsOfSquares == alone.sumsOfSquares)
+        let (ga, gb) = (gradients(&reused), gradients(&fresh))
+        #expect(ga.count == gb.count && ga.count > 0)
+        for ((name, a), (_, b)) in zip(ga, gb) { #expect(a == b, "\(name)") }
+        // The sums of squares the step returns are those of the model's gradients.
+        #expect(second.sumsOfSquares == ga.map { GradientClipping.sumOfSquares($0.1) })
+    }
 }

@@ -164,4 +164,15 @@ double idamoe_max_double_loop(int level, const double *x, long n);
 void idamoe_exp_group_sums_loop(int level, const double *input, double shift, long groups, long m,
                                 float *numerators, double *sums, float *largest);
 
+/// One AdamW step's coefficients for a tensor (AdamW.swift says what each is).
+typedef struct {
+    float beta1, beta2, epsilon, step_size, inv_correction2, shrink, grad_scale;
+} idamoe_adamw_coefficients;
+
+/// AdamW over n elements in place: g' = g grad_scale; m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g'^2;
+/// p = p shrink - step_size m / (sqrt(v) inv_correction2 + epsilon). No contraction at any level: the
+/// values are those of the scalar formula, the same on every CPU.
+void idamoe_adamw_loop(int level, float *p, const float *g, float *m, float *v, long n,
+                       const idamoe_adamw_coefficients *c);
+
 #endif

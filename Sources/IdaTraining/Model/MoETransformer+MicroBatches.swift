@@ -21,9 +21,28 @@ private final class MicroBatch: @unchecked Sendable {
     }
 }
 
+/// Gradient buffers of the micro-batch replicas, kept from one step to the next so that a replica
+/// zeroes its own buffers in place instead of copying the shared ones first (copy on write) and the
+/// merged sum moves into the model instead of being copied.
+public final class MicroBatchBuffers: @unchecked Sendable {
+    var gradients: [[[Float]]] = []
+
+    public init() {}
+}
+
 extension MoETransformer {
+    /// Swaps this model's gradient buffers with `store`'s (visit order) where `store` has them.
+    mutating func exchangeGradients(_ store: inout [[Float]]) {
+        var index = 0
+        visitParameters { _, _, _, grad in
+            if index < store.count, store[index].count == grad.count { swap(&grad, &store[index]) }
+            index += 1
+        }
+    }
+
     /// Sets every gradient to those of the task loss (and the routers' own losses) over tokens
-    /// [B*T], and returns the mean loss and what each MoE layer did over the whole batch.
+    /// [B*T], and returns the mean loss, what each MoE layer did over the whole batch and the sum of
+    /// squares of each gradient in visit order (for clipping).
     ///
     /// With `groups` > 1 the batch is split by sequences into that many micro-batches, each run
     /// forward and backward on its own copy of the model on its own worker (kernels inside run on
@@ -35,8 +54,9 @@ extension MoETransformer {
     /// replaces a hand-off per GEMM: small GEMMs split across cores ran at about 60% parallel
     /// efficiency (docs/decisions.md).
     mutating func accumulateGradients(tokens: [Int32], targets: [Int32], batch: Int, time: Int, groups: Int,
-                                      settings: StepSettings,
-                                      reactivation: [Int: ReactivationState]) -> (loss: Double, layers: [LayerStep]) {
+                                      settings: StepSettings, reactivation: [Int: ReactivationState],
+                                      buffers: MicroBatchBuffers = MicroBatchBuffers())
+        -> (loss: Double, layers: [LayerStep], sumsOfSquares: [Double]) {
         let g = max(1, min(groups, batch))
         guard g > 1 else {
             zeroGrad()
@@ -44,7 +64,8 @@ extension MoETransformer {
                                                   settings: settings, reactivation: reactivation)
             let (loss, dLogits) = CrossEntropy.forward(logits: logits, targets: targets)
             backward(dLogits, cache: cache, settings: settings)
-            return (loss, layers)
+            let sums = GradientClipping.sumsOfSquares(context: settings.context) { visitParameters($0) }
+            return (loss, layers, sums)
         }
         let total = batch * time
         var inner = settings
@@ -56,15 +77,17 @@ extension MoETransformer {
             let range = (start * time)..<((start + sequences) * time)
             var s = inner
             s.tokenShare = Double(range.count) / Double(total)
-            var replica = self
-            replica.zeroGrad()
+            var replica = self  // shares every buffer; the replica's gradients are swapped for its own
+            if i < buffers.gradients.count { replica.exchangeGradients(&buffers.gradients[i]) }
             parts.append(MicroBatch(model: replica, tokens: Array(tokens[range]), targets: Array(targets[range]),
                                     sequences: sequences, settings: s))
             start += sequences
         }
+        buffers.gradients = []  // now the model's old buffers, shared: dropped
         let work = parts
         DispatchQueue.concurrentPerform(iterations: g) { i in
             let p = work[i]
+            p.model.zeroGrad()  // in place on the replica's own buffers (a copy only on the first step)
             let (logits, cache, layers) = p.model.forward(tokens: p.tokens, batch: p.sequences, time: time, train: true,
                                                           settings: p.settings, reactivation: reactivation)
             (p.loss, p.dLogits) = CrossEntropy.forward(logits: logits, targets: p.targets, batchTokens: total)
@@ -102,22 +125,24 @@ extension MoETransformer {
             p.model.backward(p.dLogits, cache: cache, settings: p.settings)
             p.cache = nil
         }
-        // Gradients: the parts' sums in group order.
-        var grads: [[[Float]]] = []
+        // Gradients: the parts' sums in group order, added into part 0's buffers, which then move into
+        // this model; its old buffers and the other parts' go back to `buffers` for the next step.
+        var boxes: [[FloatBox]] = []
         for p in parts {
-            var mine: [[Float]] = []
-            p.model.visitParameters { _, _, _, grad in mine.append(grad) }
-            grads.append(mine)
+            var mine: [FloatBox] = []
+            p.model.visitParameters { _, _, _, grad in mine.append(FloatBox.take(&grad)) }
+            boxes.append(mine)
         }
+        let sums = TensorPass.addParts(boxes, context: settings.context)
         var index = 0
-        let context = settings.context
         visitParameters { _, _, _, grad in
-            var sum = grads[0][index]
-            for other in grads.dropFirst() { Elementwise.add(other[index], into: &sum, context: context) }
-            grad = sum
+            let old = FloatBox.take(&grad)
+            boxes[0][index].give(to: &grad)
+            boxes[0][index] = old
             index += 1
         }
+        buffers.gradients = boxes.map { $0.map(\.array) }
         let loss = zip(parts, parts.map(\.settings.tokenShare)).reduce(0) { $0 + $1.0.loss * $1.1 }
-        return (loss, layers)
+        return (loss, layers, sums)
     }
 }
