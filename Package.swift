@@ -31,7 +31,7 @@ let package = Package(
         // The only Swift target that calls OpenBLAS; also what the machine is (CPU, kernel, threads).
         .target(name: "IdaBLAS", dependencies: ["COpenBLAS", "CPlatform"]),
         // Bytes in, typed values out: safetensors, JSON, the events.jsonl reader, atomic files.
-        .target(name: "IdaFormats"),
+        .target(name: "IdaFormats", dependencies: ["CVectorMath"]),
         // Layers, the IDA and softmax routers, losses and their backward passes.
         .target(name: "IdaNumerics", dependencies: ["IdaBLAS", "CVectorMath"]),
         // The file contract of docs/format.md, one home for every reader and writer: checkpoints <->

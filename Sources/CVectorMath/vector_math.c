@@ -85,6 +85,18 @@
         p[i] = p[i] * shrink - step * mi / (__builtin_sqrtf(vi) * corr + eps);  \
     }
 
+void idamoe_f16_to_float_loop(const uint8_t *bytes, float *out, long n) {
+    _Pragma("clang loop vectorize(enable)")
+    for (long i = 0; i < n; i++)
+        out[i] = idamoe_float_from_f16((uint16_t)(bytes[2 * i] | (uint16_t)bytes[2 * i + 1] << 8));
+}
+
+void idamoe_bf16_to_float_loop(const uint8_t *bytes, float *out, long n) {
+    _Pragma("clang loop vectorize(enable)")
+    for (long i = 0; i < n; i++)
+        out[i] = idamoe_float_from_bits((uint32_t)bytes[2 * i] << 16 | (uint32_t)bytes[2 * i + 1] << 24);
+}
+
 static void gelu_generic(const float *input, float *value, float *slope, long n) { IDAMOE_GELU_BODY }
 static void exp_generic(const float *input, float *out, float shift, long n) { IDAMOE_EXP_BODY }
 static void exp_double_generic(const double *input, float *out, double shift, long n) { IDAMOE_EXP_DOUBLE_BODY }

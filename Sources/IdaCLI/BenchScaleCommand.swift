@@ -52,8 +52,8 @@ struct BenchScaleCommand: ParsableCommand {
         var state = InspectorState(title: checkpointPath, live: false)
         state.width = width
         state.height = height
-        state.tokens = probe.tokens
-        state.domains = probe.domains
+        state.tokens = probe.tokenIDs()
+        state.domains = probe.domainIDs()
         state.domainNames = probe.domainNames
         var firstFrame: Double?
         let analysis = try SnapshotAnalysis(checkpoint: ck, probe: probe, workers: workers, first: ck.info.moeLayers.first,

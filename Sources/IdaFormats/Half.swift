@@ -1,26 +1,12 @@
+import CVectorMath
 /// Bit-exact conversions between `Float` and the 16-bit formats IEEE binary16 (F16) and bfloat16 (BF16).
 ///
 /// Widening is exact (subnormals, infinities and NaN payloads kept); narrowing rounds to nearest,
 /// ties to even, overflows to infinity, and keeps NaN a quiet NaN with the same sign.
 public enum Half {
-    /// The `Float` an F16 bit pattern stands for (exact).
-    public static func float(fromF16 bits: UInt16) -> Float {
-        let sign = UInt32(bits & 0x8000) << 16
-        let exponent = Int(bits >> 10) & 0x1F
-        let mantissa = UInt32(bits & 0x03FF)
-        switch exponent {
-        case 0:
-            // Zero or subnormal: mantissa * 2^-24, exact in binary32.
-            let magnitude = Float(mantissa) * 0x1p-24
-            return sign == 0 ? magnitude : -magnitude
-        case 0x1F:
-            // Infinity (mantissa 0) or NaN with its payload moved to the top of the binary32 mantissa.
-            return Float(bitPattern: sign | 0x7F80_0000 | mantissa << 13)
-        default:
-            let biased = UInt32(exponent - 15 + 127)
-            return Float(bitPattern: sign | biased << 23 | mantissa << 13)
-        }
-    }
+    /// The `Float` an F16 bit pattern stands for (exact; the one definition is CVectorMath's, which
+    /// the probe reader's conversion loop uses too).
+    public static func float(fromF16 bits: UInt16) -> Float { idamoe_float_from_f16(bits) }
 
     /// The F16 bit pattern nearest to `value` (round to nearest, ties to even).
     public static func f16(from value: Float) -> UInt16 {

@@ -28,12 +28,12 @@ public enum Vocabulary: Sendable, Equatable {
 public struct Probe: Sendable {
     /// The opened file (memory-mapped).
     public let file: SafetensorsFile
-    /// Token ids [N].
-    public let tokens: [Int32]
+    /// Token ids [N], read from the mapping when asked for (memory does not grow with N).
+    public let tokens: MappedIntegers
     /// Domain of each token [N], when present.
-    public let domains: [Int32]?
+    public let domains: MappedIntegers?
     /// Document of each token [N], when present.
-    public let documents: [Int32]?
+    public let documents: MappedIntegers?
     /// Token text mapping.
     public let vocabulary: Vocabulary
     /// Names of the domains, indexed by domain id.
@@ -49,18 +49,16 @@ public struct Probe: Sendable {
             throw RoutingError.shapeMismatch(path: path, tensor: "tokens", expected: "[N]", found: tokenInfo.shape)
         }
         let n = tokenInfo.shape[0]
-        func optionalIDs(_ name: String) throws -> [Int32]? {
+        func optionalIDs(_ name: String) throws -> MappedIntegers? {
             guard let info = file.info(name) else { return nil }
             guard info.shape == [n] else {
                 throw RoutingError.shapeMismatch(path: path, tensor: name, expected: "[\(n)]", found: info.shape)
             }
-            return try readingFormat { try file.int32s(name) }
+            return try readingFormat { try MappedIntegers(file: file, name: name) }
         }
-        let tokens = try readingFormat { try file.int32s("tokens") }
+        let tokens = try readingFormat { try MappedIntegers(file: file, name: "tokens") }
         let domains = try optionalIDs("domains")
         let documents = try optionalIDs("documents")
-        // Converted: their mapped pages need not stay resident next to the arrays.
-        for name in ["tokens", "domains", "documents"] { file.releaseRows(name, rows: 0..<n) }
         var dims: [Int: Int] = [:]
         for t in file.tensors where t.name.hasPrefix("layers.") && t.name.hasSuffix(".hidden") {
             let middle = t.name.dropFirst("layers.".count).dropLast(".hidden".count)
@@ -102,6 +100,18 @@ public struct Probe: Sendable {
 
     /// Tokens N.
     public var count: Int { tokens.count }
+
+    /// The token ids as an array (the mapped pages are released after the copy).
+    public func tokenIDs() -> [Int32] { Self.copied(tokens) }
+
+    /// The domain ids as an array, when present (the mapped pages are released after the copy).
+    public func domainIDs() -> [Int32]? { domains.map(Self.copied) }
+
+    static func copied(_ column: MappedIntegers) -> [Int32] {
+        let values = Array(column)
+        column.file.releaseRows(column.name, rows: 0..<column.count)
+        return values
+    }
     /// MoE block indices with hidden states, ascending.
     public var layers: [Int] { hiddenDims.keys.sorted() }
 

@@ -36,8 +36,8 @@ public struct Specialisation: Sendable {
 
     /// Labels from `probe` for `layers` (slot order of the routing) with `experts` per layer.
     public init(probe: Probe, layers: [Int], experts: [Int], seed: UInt64 = 1) {
-        var labels: [Label: [Int32]] = [.token: probe.tokens]
-        if let domains = probe.domains { labels[.domain] = domains }
+        var labels: [Label: [Int32]] = [.token: probe.tokenIDs()]
+        if let domains = probe.domainIDs() { labels[.domain] = domains }
         var previous = [Int32](repeating: -1, count: probe.count)
         for n in probe.tokens.indices.dropFirst() where probe.documents.map({ $0[n] == $0[n - 1] }) ?? true {
             previous[n] = probe.tokens[n - 1]

@@ -124,7 +124,7 @@ struct RouteCommandTests {
         let row = lines[header + 1].split(separator: " ").map(String.init)
         // Recompute layer 0 from per-token log-densities and the probe's domains.
         let jsonl = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--jsonl", "--layer", "0"])
-        let domains = try Probe(path: probe).domains ?? []
+        let domains = try Probe(path: probe).domainIDs() ?? []
         var held: [Double] = [], seen: [Double] = []
         for line in jsonl.stdout.split(separator: "\n") {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]

@@ -1,3 +1,4 @@
+import CVectorMath
 import IdaFormats
 import Testing
 
@@ -65,6 +66,32 @@ struct HalfTests {
         #expect(Half.bf16(from: .nan) & 0x7FC0 == 0x7FC0)
         #expect(Half.bf16(from: Float(bitPattern: 0x7F80_0001)) & 0x7F80 == 0x7F80)  // payload only in low bits
         #expect(Half.float(fromBF16: Half.bf16(from: Float(bitPattern: 0x7F80_0001))).isNaN)
+    }
+
+    @Test("the vectorised F16 and BF16 loops give every pattern's single-value bits, from any alignment")
+    func loops() {
+        var bytes: [UInt8] = [0xAB]  // one byte first: the loop reads an odd address
+        for bits in UInt16.min...UInt16.max { bytes += [UInt8(bits & 0xFF), UInt8(bits >> 8)] }
+        let n = 65_536
+        var half = [Float](repeating: 0, count: n), brain = [Float](repeating: 0, count: n)
+        bytes.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress else { return }
+            half.withUnsafeMutableBufferPointer { idamoe_f16_to_float_loop(base + 1, $0.baseAddress, n) }
+            brain.withUnsafeMutableBufferPointer { idamoe_bf16_to_float_loop(base + 1, $0.baseAddress, n) }
+        }
+        var failures: [Int] = []
+        for i in 0..<n {
+            let bits = UInt16(i)
+            if half[i].bitPattern != Half.float(fromF16: bits).bitPattern { failures.append(i) }
+            if brain[i].bitPattern != Half.float(fromBF16: bits).bitPattern { failures.append(i) }
+            #if !(os(macOS) && arch(x86_64))
+            let reference = Float(Float16(bitPattern: bits))
+            if !reference.isNaN, half[i].bitPattern != reference.bitPattern { failures.append(i) }
+            #endif
+            // NaN payloads move to the top of the float mantissa, quiet bit included.
+            if bits & 0x7C00 == 0x7C00, half[i].bitPattern & 0x007F_FFFF != UInt32(bits & 0x03FF) << 13 { failures.append(i) }
+        }
+        #expect(failures.isEmpty, "first failures: \(failures.prefix(5))")
     }
 
     @Test("every F16 and BF16 pattern survives widening and narrowing")

@@ -26,7 +26,7 @@ struct CompareViewTests {
         var s = try ViewsFixture.state(screen: screen)
         let probe = try ViewsFixture.probe()
         let a = try ViewsFixture.checkpoint(), b = try checkpointB()
-        let options = ComparisonOptions(sameRun: true, domains: probe.domains, domainNames: probe.domainNames)
+        let options = ComparisonOptions(sameRun: true, domains: probe.domainIDs(), domainNames: probe.domainNames)
         // As the inspector compares: from the two analyses (here both recorded), never routing again.
         let analysisA = try ViewsFixture.analysis(), analysisB = try ViewsFixture.analysis(of: b, recordedAs: "views-ida-b")
         var layers: [Int: LayerComparison] = [:]

@@ -131,7 +131,7 @@ struct CheckpointComparisonTests {
     @Test("a checkpoint against itself: full agreement, zero deltas, identity matching")
     func itself() throws {
         let (ck, probe) = try fixtureCheckpoint()
-        let options = ComparisonOptions(sameRun: true, domains: probe.domains, domainNames: probe.domainNames)
+        let options = ComparisonOptions(sameRun: true, domains: probe.domainIDs(), domainNames: probe.domainNames)
         let layers = try CheckpointComparison.compare(ck, probe, ck, probe, options: options)
         #expect(layers.map(\.layer) == [0, 1])
         for l in layers {

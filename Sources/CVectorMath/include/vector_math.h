@@ -164,6 +164,24 @@ double idamoe_max_double_loop(int level, const double *x, long n);
 void idamoe_exp_group_sums_loop(int level, const double *input, double shift, long groups, long m,
                                 float *numerators, double *sums, float *largest);
 
+/// The float an F16 bit pattern stands for, exactly: subnormals, zeros of both signs, infinities and
+/// NaN payloads (moved to the top of the float mantissa) included. Branch-free, so loops vectorise:
+/// the 15 exponent-and-mantissa bits shifted into place are a float 2^-112 times the value
+/// (subnormal halves become subnormal floats), and multiplying by 2^112 is exact.
+static inline float idamoe_float_from_f16(uint16_t h) {
+    uint32_t magnitude = (uint32_t)(h & 0x7FFFu) << 13;
+    float scaled = idamoe_float_from_bits(magnitude) * 0x1p112f;
+    uint32_t bits = magnitude >= (0x7C00u << 13) ? (magnitude | 0x7F800000u) : idamoe_bits_from_float(scaled);
+    return idamoe_float_from_bits(bits | ((uint32_t)(h & 0x8000u) << 16));
+}
+
+/// n little-endian F16 values at `bytes` (any alignment) as floats; the same values as
+/// idamoe_float_from_f16 (conversion is exact, so there is nothing to differ by CPU).
+void idamoe_f16_to_float_loop(const uint8_t *bytes, float *out, long n);
+
+/// n little-endian BF16 values at `bytes` (any alignment) as floats (exact: the top half of a float).
+void idamoe_bf16_to_float_loop(const uint8_t *bytes, float *out, long n);
+
 /// One AdamW step's coefficients for a tensor (AdamW.swift says what each is).
 typedef struct {
     float beta1, beta2, epsilon, step_size, inv_correction2, shrink, grad_scale;

@@ -1,3 +1,4 @@
+import CVectorMath
 extension SafetensorsFile {
     /// All elements of an F32, F16, BF16 or F64 tensor as `Float`, row-major (F64 rounds to nearest).
     public func floats(_ name: String) throws -> [Float] {
@@ -74,8 +75,21 @@ extension SafetensorsFile {
                 count = elements.count
             }
         case .f32: return convert(info, elements) { Float(bitPattern: $0.u32($1)) }
-        case .f16: return convert(info, elements) { Half.float(fromF16: $0.u16($1)) }
-        case .bf16: return convert(info, elements) { Half.float(fromBF16: $0.u16($1)) }
+        case .f16, .bf16:
+            // One vectorised C loop (CVectorMath), exact like Half.float.
+            let raw = rawBytes(info)
+            let half = info.dtype == .f16
+            return [Float](unsafeUninitializedCapacity: elements.count) { buffer, count in
+                if let destination = buffer.baseAddress, let source = raw.baseAddress, !elements.isEmpty {
+                    let start = source.assumingMemoryBound(to: UInt8.self) + 2 * elements.lowerBound
+                    if half {
+                        idamoe_f16_to_float_loop(start, destination, elements.count)
+                    } else {
+                        idamoe_bf16_to_float_loop(start, destination, elements.count)
+                    }
+                }
+                count = elements.count
+            }
         default: return convert(info, elements) { Float(Double(bitPattern: $0.u64($1))) }
         }
     }

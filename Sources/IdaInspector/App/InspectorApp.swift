@@ -47,8 +47,8 @@ public final class InspectorApp {
             state.split = true
         }
         if let probe = loader.probeForText(step: nil) {
-            state.tokens = probe.tokens
-            state.domains = probe.domains
+            state.tokens = probe.tokenIDs()
+            state.domains = probe.domainIDs()
             state.vocabulary = probe.vocabulary
             state.domainNames = probe.domainNames
         }
@@ -67,8 +67,8 @@ public final class InspectorApp {
             if !records.isEmpty { out.append(.events(records)) }
             if !steps.isEmpty { out.append(.snapshots(steps)) }
             if state.tokens.isEmpty, let probe = loader.probeForText(step: nil) {
-                state.tokens = probe.tokens
-                state.domains = probe.domains
+                state.tokens = probe.tokenIDs()
+                state.domains = probe.domainIDs()
                 state.vocabulary = probe.vocabulary
                 state.domainNames = probe.domainNames
             }

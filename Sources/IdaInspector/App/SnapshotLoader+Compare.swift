@@ -61,7 +61,7 @@ extension SnapshotLoader {
             guard !common.isEmpty else {
                 throw ComparisonError.noCommonLayer(layersA: analysisA.layerOrder, layersB: analysisB.layerOrder)
             }
-            let options = ComparisonOptions(sameRun: sameRun, domains: probeA.domains, domainNames: probeA.domainNames)
+            let options = ComparisonOptions(sameRun: sameRun, domains: probeA.domainIDs(), domainNames: probeA.domainNames)
             var layers: [Int: LayerComparison] = [:]
             for i in common {
                 guard let a = analysisA.layers[i], let b = analysisB.layers[i],

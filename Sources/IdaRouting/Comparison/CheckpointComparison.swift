@@ -72,7 +72,7 @@ public struct CheckpointComparison: Sendable {
         self.domainNames = probeA.domainNames
         self.sameRun = sameRun
         self.tau = tau
-        let options = ComparisonOptions(sameRun: sameRun, tau: tau, domains: probeA.domains, domainNames: probeA.domainNames)
+        let options = ComparisonOptions(sameRun: sameRun, tau: tau, domains: probeA.domainIDs(), domainNames: probeA.domainNames)
         self.layers = try Self.compare(ckA, probeA, ckB, probeB, options: options, layer: layer, topK: topK,
                                        workers: workers, sides: ("A (\(refA.path))", "B (\(refB.path))"))
     }

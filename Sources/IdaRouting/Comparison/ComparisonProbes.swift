@@ -27,7 +27,7 @@ public struct ComparisonProbes: Sendable {
             return ComparisonProbes(a: a, b: a, shared: true)
         }
         let b = try Probe(path: pathB)
-        guard a.tokens == b.tokens else {
+        guard a.tokens.elementsEqual(b.tokens) else {
             let first = zip(a.tokens, b.tokens).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             throw ComparisonError.differentTokens(probeA: pathA, probeB: pathB, countA: a.count, countB: b.count,
                                                   firstDifference: first)
