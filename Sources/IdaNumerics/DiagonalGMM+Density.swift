@@ -50,22 +50,59 @@ extension DiagonalGMM {
         return Precomputed(precision: precision, meanPrecision: meanPrecision, offset: offset)
     }
 
+    /// What routing needs of the mixture for log p(z, k) in one GEMM: row k is
+    /// [-prec_k / 2, mu_k prec_k, offset_k] ([K, 2P + 1], double), so that [z^2, z, 1] times its
+    /// transpose is the joint log-likelihood with no second GEMM and no copy of the offsets into the
+    /// output first. The same terms as `offset + quadraticTerms`, added in one dot product.
+    public struct JointTerms: Sendable {
+        var rows: [Double]
+        let components: Int, latentDim: Int
+    }
+
+    /// The joint terms for the current parameters (computed once per probe by routers).
+    public func jointTerms() -> JointTerms {
+        let pre = precompute()
+        let k = components, p = latentDim, width = 2 * p + 1
+        var rows = [Double](repeating: 0, count: k * width)
+        for c in 0..<k {
+            for j in 0..<p {
+                rows[c * width + j] = -0.5 * pre.precision[c * p + j]  // exact: a power-of-two scale
+                rows[c * width + p + j] = pre.meanPrecision[c * p + j]
+            }
+            rows[c * width + 2 * p] = pre.offset[c]
+        }
+        return JointTerms(rows: rows, components: k, latentDim: p)
+    }
+
+    /// log p(z_n, k) [N, K] for latents z [N, P], in double, from one GEMM against `terms`.
+    func logJoint(_ z: Matrix, _ terms: JointTerms) -> [Double] {
+        let n = z.rows, k = terms.components, p = terms.latentDim, width = 2 * p + 1
+        precondition(z.cols == p, "latents have \(z.cols) columns, the mixture \(p)")
+        var a = [Double](repeating: 1, count: n * width)
+        z.data.withUnsafeBufferPointer { pz in
+            a.withUnsafeMutableBufferPointer { pa in
+                for r in 0..<n {
+                    for j in 0..<p {
+                        let v = Double(pz[r * p + j])
+                        pa[r * width + j] = v * v
+                        pa[r * width + p + j] = v
+                    }
+                }
+            }
+        }
+        var out = [Double](unsafeUninitializedCapacity: n * k) { _, count in count = n * k }  // beta 0 writes all
+        dgemm(a, n, width, terms.rows, k, width, transB: true, into: &out)
+        return out
+    }
+
     /// -1/2 sum_j (z_j - mu_kj)^2 prec_kj [N, K] for latents z [N, P], in double (the expansion
-    /// cancels; docs/decisions.md); with `withOffsets` every row starts from the offsets, so the
-    /// result is log p(z_n, k) (the GEMMs add to it instead of to zeros).
-    func quadraticTerms(_ z: Matrix, _ pre: Precomputed, withOffsets: Bool = false) -> [Double] {
+    /// cancels; docs/decisions.md).
+    func quadraticTerms(_ z: Matrix, _ pre: Precomputed) -> [Double] {
         let n = z.rows, k = components, p = latentDim
         let zd = z.data.map(Double.init)
         let z2 = zd.map { $0 * $0 }
-        var out: [Double]
-        if withOffsets {
-            out = []
-            out.reserveCapacity(n * k)
-            for _ in 0..<n { out.append(contentsOf: pre.offset) }
-        } else {
-            out = [Double](repeating: 0, count: n * k)
-        }
-        dgemm(z2, n, p, pre.precision, k, p, transB: true, into: &out, alpha: -0.5, beta: withOffsets ? 1 : 0)
+        var out = [Double](repeating: 0, count: n * k)
+        dgemm(z2, n, p, pre.precision, k, p, transB: true, into: &out, alpha: -0.5, beta: 0)
         dgemm(zd, n, p, pre.meanPrecision, k, p, transB: true, into: &out, alpha: 1, beta: 1)
         return out
     }

@@ -3,7 +3,7 @@ import Foundation
 extension IDARouter {
     /// Routing decisions from the mixture's log-joints in one pass per token row (issue 13).
     ///
-    /// `logJoint` [N, K] holds log p(z_n, k) from `DiagonalGMM.quadraticTerms` (double, where the
+    /// `logJoint` [N, K] holds log p(z_n, k) from `DiagonalGMM.logJoint` (double, where the
     /// expansion cancels; docs/decisions.md). The row pass takes the row's maximum and most probable
     /// component, then the shifted exponentials in float (`VectorMath.expShifted` over doubles: every
     /// argument is at most 0 after the shift, so float keeps about 7 digits of each numerator), and

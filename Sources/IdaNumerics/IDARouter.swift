@@ -120,15 +120,14 @@ public struct IDARouter: Sendable, Equatable {
 
     /// Routes hidden states h [N, D]; optionally keeps latents and per-token reconstruction errors.
     /// With `posteriors` false the result's N x K posteriors are left empty (nothing else changes);
-    /// `mixture`, when given, must be `gmm.precompute()` of this router (computed once per probe).
+    /// `mixture`, when given, must be `gmm.jointTerms()` of this router (computed once per probe).
     public func route(_ h: Matrix, keepLatents: Bool = false, reconstruct: Bool = false,
-                      posteriors: Bool = true, mixture: DiagonalGMM.Precomputed? = nil) -> RoutingResult {
+                      posteriors: Bool = true, mixture: DiagonalGMM.JointTerms? = nil) -> RoutingResult {
         precondition(h.cols == hiddenDim, "router expects hidden width \(hiddenDim), got \(h.cols)")
         let x = routerInput(h)
         let z = latent(encoder(x)).z
-        let pre = mixture ?? gmm.precompute()
-        var result = decide(logJoint: gmm.quadraticTerms(z, pre, withOffsets: true), tokens: z.rows,
-                            posteriors: posteriors)
+        let terms = mixture ?? gmm.jointTerms()
+        var result = decide(logJoint: gmm.logJoint(z, terms), tokens: z.rows, posteriors: posteriors)
         if keepLatents { result.latents = z }
         if reconstruct { result.reconstructionError = Self.rowMeanSquaredError(decoder(z), x) }
         return result

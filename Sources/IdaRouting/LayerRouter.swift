@@ -38,8 +38,8 @@ public enum LayerRouter: Sendable, Equatable {
     }
 
     /// The mixture's per-component quantities (IDA only), to route many blocks without recomputing them.
-    public func mixture() -> DiagonalGMM.Precomputed? {
-        if case let .ida(r) = self { return r.gmm.precompute() }
+    public func mixture() -> DiagonalGMM.JointTerms? {
+        if case let .ida(r) = self { return r.gmm.jointTerms() }
         return nil
     }
 
@@ -52,7 +52,7 @@ public enum LayerRouter: Sendable, Equatable {
     /// Routes h [N, D]; with `posteriors` false an IDA router leaves its N x K posteriors out.
     /// `mixture` is `mixture()` of this router, computed once for many calls.
     public func route(_ h: Matrix, keepLatents: Bool = false, reconstruct: Bool = false,
-                      posteriors: Bool = true, mixture: DiagonalGMM.Precomputed? = nil) -> RoutingResult {
+                      posteriors: Bool = true, mixture: DiagonalGMM.JointTerms? = nil) -> RoutingResult {
         switch self {
         case let .ida(r):
             return r.route(h, keepLatents: keepLatents, reconstruct: reconstruct, posteriors: posteriors,

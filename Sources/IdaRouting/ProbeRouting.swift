@@ -26,7 +26,7 @@ public struct ProbeRouting: Sendable {
     /// Routers actually used (top-k overrides applied).
     let routers: [Int: LayerRouter]
     /// Each IDA router's mixture quantities, computed once instead of once per tile.
-    let mixtures: [Int: DiagonalGMM.Precomputed]
+    let mixtures: [Int: DiagonalGMM.JointTerms]
 
     /// Checks that every requested layer exists in both files with matching hidden widths.
     public init(checkpoint: RouterCheckpoint, probe: Probe, layer: Int? = nil, topK: Int? = nil,

@@ -122,7 +122,7 @@ struct MixtureRowTests {
         #expect(slim.selected == fused.selected && slim.weights == fused.weights && slim.topComponent == fused.topComponent)
         #expect(slim.logDensity == fused.logDensity && slim.expertProbabilities == fused.expertProbabilities
                 && slim.entropyBits == fused.entropyBits)
-        let mixture = router.gmm.precompute()
+        let mixture = router.gmm.jointTerms()
         let prepared = router.route(h, posteriors: false, mixture: mixture)
         #expect(prepared.selected == slim.selected && prepared.logDensity == slim.logDensity)
     }
