@@ -95,8 +95,9 @@ extension Trainer {
         let routerScale = GradientClipping.factor(norm: routerNorm, maxNorm: options.gradientClip) ?? 1
         let lr = LearningRateSchedule(peak: options.learningRate, warmup: options.warmup, total: options.steps,
                                       minRatio: options.minLearningRateRatio).rate(at: step)
+        let routerFloor = options.routerSchedule == .constant ? 1 : options.minLearningRateRatio
         let routerLR = LearningRateSchedule(peak: options.routerLearningRate, warmup: options.warmup,
-                                            total: options.steps, minRatio: options.minLearningRateRatio).rate(at: step)
+                                            total: options.steps, minRatio: routerFloor).rate(at: step)
         optimizer.beginStep()
         var optimizer = self.optimizer
         self.optimizer = AdamW()  // keep the moments uniquely referenced while updating in place

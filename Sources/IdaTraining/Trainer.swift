@@ -161,7 +161,7 @@ public final class Trainer {
         var rng = SeededGenerator(seed: options.seed ^ 0x6A_11)
         for i in config.moeLayers {
             guard var router = model.blocks[i].ida, let h = inputs[i] else { continue }
-            router.initializeMixture(from: h, rng: &rng)
+            router.initializeMixture(from: h, rng: &rng, seeding: options.mixtureInit ?? .random)
             model.blocks[i].ida = router
         }
     }

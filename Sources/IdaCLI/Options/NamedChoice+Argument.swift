@@ -9,6 +9,8 @@ extension Activation: ExpressibleByArgument {}
 extension ExpertScore: ExpressibleByArgument {}
 extension InputNorm: ExpressibleByArgument {}
 extension ReactivationMode: ExpressibleByArgument {}
+extension MixtureInit: ExpressibleByArgument {}
+extension TrainingOptions.RouterSchedule: ExpressibleByArgument {}
 extension ExpertMLP.Kind: ExpressibleByArgument {}
 
 

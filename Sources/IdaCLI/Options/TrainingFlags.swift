@@ -1,4 +1,5 @@
 import ArgumentParser
+import IdaNumerics
 import IdaRouting
 import IdaTraining
 
@@ -39,6 +40,10 @@ struct TrainingFlags: ParsableArguments {
     var lambdaReact: Double?
     @Flag(name: .customLong("nll-to-encoder"), help: "Let the mixture's NLL train the IDA encoder too (off by default; docs/decisions.md).")
     var nllToEncoder = false
+    @Option(name: .customLong("mixture-init"), help: "Where the IDA mixture's means start: random latents of a first batch or k-means++ seeds of them \(defaultText(d.mixtureInit?.rawValue ?? "random")).")
+    var mixtureInit: MixtureInit?
+    @Option(name: .customLong("router-lr-schedule"), help: "Router learning rate after warm-up: the backbone's cosine decay or constant \(defaultText(d.routerSchedule?.rawValue ?? "cosine")).")
+    var routerSchedule: TrainingOptions.RouterSchedule?
 
     /// `base` with every given flag applied.
     func applied(to base: TrainingOptions) -> TrainingOptions {
@@ -66,6 +71,8 @@ struct TrainingFlags: ParsableArguments {
         if let lambdaRec { o.reconstructionWeight = lambdaRec }
         if let lambdaReact { o.reactivationWeight = lambdaReact }
         if nllToEncoder { o.nllToEncoder = true }
+        if let mixtureInit { o.mixtureInit = mixtureInit }
+        if let routerSchedule { o.routerSchedule = routerSchedule }
         return o
     }
 
@@ -92,6 +99,8 @@ struct TrainingFlags: ParsableArguments {
         add("--lambda-rec", lambdaRec)
         add("--lambda-react", lambdaReact)
         if nllToEncoder { out.append("--nll-to-encoder") }
+        add("--mixture-init", mixtureInit?.rawValue)
+        add("--router-lr-schedule", routerSchedule?.rawValue)
         return out
     }
 }
@@ -110,6 +119,7 @@ enum SettingFlags {
         "evalEvery": "--eval-every", "auxLoss": "--aux-loss", "zLoss": "--z-loss", "biasRate": "--bias-rate", "reactivation": "--reactivation",
         "reactEvery": "--react-every", "reactSteps": "--react-steps", "reconstructionWeight": "--lambda-rec",
         "reactivationWeight": "--lambda-react", "corpus": "--corpus", "holdoutDomains": "--holdout-domains", "nllToEncoder": "--nll-to-encoder",
+        "mixtureInit": "--mixture-init", "routerSchedule": "--router-lr-schedule",
     ]
 
     /// Runs `body`, turning a library error about a field into one about its flag.

@@ -37,6 +37,12 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// Whether L_nll's gradient reaches the IDA encoder through z (docs/decisions.md: off by default;
     /// absent in runs written before it was a setting, which trained with it off).
     public var nllToEncoder: Bool? = false
+    /// Where the IDA mixture's means start: random latents of a first batch, or k-means++ seeds of
+    /// them (issue 12's part 7); absent in runs written before it was a setting (random).
+    public var mixtureInit: MixtureInit? = .random
+    /// The router learning rate after warm-up: the backbone's cosine decay, or constant at the peak;
+    /// absent in runs written before it was a setting (cosine).
+    public var routerSchedule: RouterSchedule? = .cosine
     /// Reactivation of dead components: `reset` balances best (docs/results.md, docs/decisions.md
     /// "Defaults"); the issue-era `loss` stays available.
     public var reactivation = ReactivationMode.reset
@@ -61,6 +67,14 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
 
     /// Default options.
     public init() {}
+
+    /// The router learning rate's schedule after warm-up (`--router-lr-schedule`).
+    public enum RouterSchedule: String, Sendable, CaseIterable, NamedChoice {
+        /// The backbone's cosine decay to `minLearningRateRatio` of the peak.
+        case cosine
+        /// The peak, held to the end.
+        case constant
+    }
 
     /// Debian's fortunes, one domain per file: the corpus when none is named.
     public static let defaultCorpus = "/usr/share/games/fortunes"
