@@ -112,8 +112,10 @@ extension LayerView {
         guard !inner.isEmpty, let usage = la.metrics.componentUsage, usage.count == la.priors.count else { return }
         let m = max(1, la.componentsPerExpert)
         let dead = deadComponents(la)
-        let deadText = dead.isEmpty ? "dead: none (usage and prior >= 0.1/K)"
-            : "dead (\(dead.count)): " + dead.map { "k\($0) e\($0 / m)" }.joined(separator: ", ")
+        // "on the probe": the reactivation panel's count is the trainer's (usage over training batches).
+        let named = inner.width >= 40 ? "dead on the probe" : "dead"
+        let deadText = dead.isEmpty ? "\(named): none (usage and prior >= 0.1/K)"
+            : "\(named) (\(dead.count)): " + dead.map { "k\($0) e\($0 / m)" }.joined(separator: ", ")
         let deadLines = Panel.wrap(deadText, width: inner.width)
         let deadRows = min(deadLines.count, max(1, inner.height / 3))
         let tableRows = max(0, inner.height - deadRows - 1)

@@ -56,7 +56,9 @@ extension LayerView {
             y += 1
         }
         if let now = series.last(where: { !$0.isNaN }), y < inner.maxY {
-            let label = "dead \(Int(now)) "
+            // Named apart from the components panel's "dead on the probe" where there is room.
+            let full = "dead in training \(Int(now)) "
+            let label = full.count + 6 <= inner.width ? full : "dead \(Int(now)) "
             let x = buffer.put(label, at: inner.x, y: y, style: now > 0 ? theme.warn : theme.good, clip: inner)
             let rect = Rect(x: x, y: y, width: max(0, inner.maxX - x), height: 1)
             let peak = series.filter { !$0.isNaN }.max() ?? 0
