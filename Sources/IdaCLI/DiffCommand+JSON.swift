@@ -25,6 +25,7 @@ extension DiffCommand {
             "step": s.step.map(number) ?? .null,
             "router": .string(s.router.rawValue),
             "experts": number(s.experts),
+            "layer_experts": .array(s.layerExperts.map(number)),
             "components_per_expert": ida ? number(s.componentsPerExpert) : .null,
             "latent_dim": ida ? number(s.latentDim) : .null,
             "top_k": number(s.topK),
@@ -43,6 +44,7 @@ extension DiffCommand {
         let d = l.entropyChange
         return .object([
             "layer": number(l.layer),
+            "experts": .object(["a": number(l.expertsA), "b": number(l.expertsB)]),
             "tokens": number(l.tokens),
             "comparable_indices": .bool(l.comparableIndices),
             "agreement": .object(["raw": agreement(l.raw), "matched": agreement(l.matched)]),

@@ -48,7 +48,9 @@ struct DiffCommandTests {
             #expect((agreement["raw"] as? [String: Any])?["top1"] as? Double == 1)
             #expect((agreement["matched"] as? [String: Any])?["topk_jaccard"] as? Double == 1)
             #expect((layer["matching"] as? [String: Any])?["a_to_b"] as? [Int] == [0, 1, 2, 3])
+            #expect(layer["experts"] as? [String: Int] == ["a": 4, "b": 4])
         }
+        #expect((object["a"] as? [String: Any])?["layer_experts"] as? [Int] == [4, 4])
     }
 
     @Test("RUN@STEP against the newest snapshot: the documented JSON fields, same run, comparable indices")
@@ -62,13 +64,13 @@ struct DiffCommandTests {
         let object = try json([run + "@2", run])
         #expect(Set(object.keys) == ["v", "a", "b", "probe", "same_run", "tau", "layers"])
         let a = try #require(object["a"] as? [String: Any])
-        #expect(Set(a.keys) == ["spec", "path", "run_dir", "step", "router", "experts", "components_per_expert",
-                                "latent_dim", "top_k", "moe_layers", "probe"])
+        #expect(Set(a.keys) == ["spec", "path", "run_dir", "step", "router", "experts", "layer_experts",
+                                "components_per_expert", "latent_dim", "top_k", "moe_layers", "probe"])
         #expect(a["step"] as? Int == 2 && (object["b"] as? [String: Any])?["step"] as? Int == 4)
         #expect((object["probe"] as? [String: Any])?["shared"] as? Bool == false)
         for layer in try layers(object) {
-            #expect(Set(layer.keys) == ["layer", "tokens", "comparable_indices", "agreement", "matching", "load", "cv",
-                                        "entropy", "components", "domains"])
+            #expect(Set(layer.keys) == ["layer", "experts", "tokens", "comparable_indices", "agreement", "matching", "load",
+                                        "cv", "entropy", "components", "domains"])
             #expect(layer["comparable_indices"] as? Bool == true)
             let load = try #require(layer["load"] as? [String: Any])
             #expect(Set(load.keys) == ["a", "b", "delta", "delta_matched", "top1_a", "top1_b"])

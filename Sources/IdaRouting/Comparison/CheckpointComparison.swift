@@ -10,8 +10,10 @@ public struct CheckpointComparison: Sendable {
         public var step: Int?
         /// Router kind.
         public var router: RouterKind
-        /// Experts E.
+        /// Experts E (`idamoe.experts`; layers listed in `idamoe.layer_experts` may differ).
         public var experts: Int
+        /// Experts of each MoE layer, in `moeLayers` order.
+        public var layerExperts: [Int]
         /// Components per expert M (0 for softmax routers).
         public var componentsPerExpert: Int
         /// Latent width P (0 for softmax routers).
@@ -34,6 +36,7 @@ public struct CheckpointComparison: Sendable {
             self.latentDim = info.router == .ida ? info.config.latentDim : 0
             self.topK = topK ?? info.config.topK
             self.moeLayers = info.moeLayers
+            self.layerExperts = info.moeLayers.map { info.config(layer: $0).experts }
             self.probe = probe
         }
     }
