@@ -71,25 +71,58 @@ extension BenchRenderFixture {
         /// Router inputs [N, D] per MoE block: a domain centre, the byte's embedding, a share of the
         /// previous byte's, and noise, so that tokens cluster by domain and by byte as real ones do.
         func hiddenStates(layers: [Int], width d: Int, seed: UInt64) -> [Int: Matrix] {
-            let n = tokens.count
             var out: [Int: Matrix] = [:]
             for layer in layers {
-                var rng = SeededGenerator(seed: seed &+ UInt64(1000 + layer))
-                let domainCount = Int(domains.max() ?? 0) + 1
-                let centres = (0..<(domainCount * d)).map { _ in rng.normal() * 1.2 }  // [domains, D]
-                let embedding = (0..<(256 * d)).map { _ in rng.normal() * 0.8 }  // [256, D]
-                var h = Matrix(rows: n, cols: d)
-                h.data.withUnsafeMutableBufferPointer { p in
-                    for i in 0..<n {
-                        let c = Int(domains[i]) * d, b = Int(tokens[i] & 0xFF) * d
-                        let previous = Int(tokens[max(0, i - 1)] & 0xFF) * d
-                        for j in 0..<d {
-                            p[i * d + j] = centres[c + j] + embedding[b + j] + 0.4 * embedding[previous + j] + 0.4 * rng.normal()
-                        }
+                var rows = hiddenRows(layer: layer, width: d, seed: seed)
+                out[layer] = Matrix(rows: tokens.count, cols: d, data: rows.next(tokens.count) ?? [])
+            }
+            return out
+        }
+
+        /// The same rows as `hiddenStates` for one layer, produced block by block (for probes larger
+        /// than memory: `idamoe bench synth`).
+        func hiddenRows(layer: Int, width d: Int, seed: UInt64) -> HiddenRows {
+            var rng = SeededGenerator(seed: seed &+ UInt64(1000 + layer))
+            let domainCount = Int(domains.max() ?? 0) + 1
+            let centres = (0..<(domainCount * d)).map { _ in rng.normal() * 1.2 }  // [domains, D]
+            let embedding = (0..<(256 * d)).map { _ in rng.normal() * 0.8 }  // [256, D]
+            return HiddenRows(text: self, width: d, rng: rng, centres: centres, embedding: embedding)
+        }
+    }
+
+    /// Consecutive rows of one layer's synthetic router inputs.
+    struct HiddenRows {
+        let text: ProbeText
+        let width: Int
+        var rng: SeededGenerator
+        let centres: [Float], embedding: [Float]
+        var position = 0
+
+        init(text: ProbeText, width: Int, rng: SeededGenerator, centres: [Float], embedding: [Float]) {
+            self.text = text
+            self.width = width
+            self.rng = rng
+            self.centres = centres
+            self.embedding = embedding
+        }
+
+        /// The next `count` rows (fewer at the end), row-major; nil once every token has its row.
+        mutating func next(_ count: Int) -> [Float]? {
+            let n = text.tokens.count, d = width
+            guard position < n || (n == 0 && position == 0 && count == 0) else { return nil }
+            let rows = min(count, n - position)
+            var out = [Float](repeating: 0, count: rows * d)
+            out.withUnsafeMutableBufferPointer { p in
+                for r in 0..<rows {
+                    let i = position + r
+                    let c = Int(text.domains[i]) * d, b = Int(text.tokens[i] & 0xFF) * d
+                    let previous = Int(text.tokens[max(0, i - 1)] & 0xFF) * d
+                    for j in 0..<d {
+                        p[r * d + j] = centres[c + j] + embedding[b + j] + 0.4 * embedding[previous + j] + 0.4 * rng.normal()
                     }
                 }
-                out[layer] = h
             }
+            position += rows
             return out
         }
     }

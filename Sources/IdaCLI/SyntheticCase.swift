@@ -43,28 +43,32 @@ struct SyntheticCase {
         let counts = layerExperts.count == layers ? layerExperts : [Int](repeating: experts, count: layers)
         let text = BenchRenderFixture.ProbeText(tokens: tokens, domains: Self.domainNames.count, seed: seed)
         var rng = SeededGenerator(seed: seed &+ 100)
-        var hidden: [Int: Matrix] = [:]
+        var streamed: [Int: ProbeContents.StreamedRows] = [:]
         var routers: [Int: LayerRouter] = [:]
         for i in 0..<layers {
-            // One layer's hidden states at a time (each layer has its own seed, as in `bench render`).
-            guard let h = text.hiddenStates(layers: [i], width: width, seed: seed)[i] else { continue }
+            // The router is placed on the layer's first rows; the probe's rows are produced again
+            // block by block while the file is written, so memory does not grow with N.
+            var first = text.hiddenRows(layer: i, width: width, seed: seed)
+            let h = Matrix(rows: min(tokens, 4096), cols: width, data: first.next(4096) ?? [])
             var layerConfig = config
             layerConfig.experts = counts[i]
             var r = try IDARouter(config: layerConfig, hiddenDim: width, hidden: encoderHidden, rng: &rng)
-            r.initializeMixture(from: h.rows(0..<min(h.rows, 4096)), rng: &rng)
+            r.initializeMixture(from: h, rng: &rng)
             for k in 0..<r.gmm.components {
                 let starved = (k / componentsPerExpert) % 16 == (i % 16)
                 r.gmm.logits[k] = starved ? -12 : rng.unitDouble() < 1.0 / 12 ? -9 : rng.normal() * 0.8
             }
             routers[i] = .ida(r)
-            hidden[i] = h
+            var rows = text.hiddenRows(layer: i, width: width, seed: seed)
+            streamed[i] = ProbeContents.StreamedRows(width: width) { rows.next(4096) }
         }
         let checkpoint = directory + "/checkpoint.safetensors", probe = directory + "/probe.safetensors"
         let info = CheckpointInfo(router: .ida, moeLayers: Array(0..<layers), config: config, step: nil,
                                   layerExperts: Dictionary(uniqueKeysWithValues: counts.enumerated().map { ($0.offset, $0.element) }))
         try RouterCheckpoint(info: info, routers: routers).write(to: checkpoint, extraMetadata: ["idamoe.vocab": "bytes"])
         var contents = ProbeContents(tokens: text.tokens, domains: text.domains, documents: text.documents,
-                                     domainNames: Self.domainNames, hidden: hidden)
+                                     domainNames: Self.domainNames)
+        contents.streamedHidden = streamed
         contents.hiddenType = dtype
         try contents.write(to: probe)
         return (checkpoint, probe)

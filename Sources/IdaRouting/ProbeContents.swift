@@ -4,7 +4,7 @@ import IdaNumerics
 
 /// What a probe file holds (docs/format.md, "Probes"), and the one writer every producer of probes
 /// uses: the trainer's run probe and snapshot probes, live text in the inspector, benchmarks.
-public struct ProbeContents: Sendable {
+public struct ProbeContents {
     /// Token ids [N].
     public var tokens: [Int32]
     /// Domain of each token [N] (optional).
@@ -19,6 +19,20 @@ public struct ProbeContents: Sendable {
     public var step: Int?
     /// Element type of `layers.{i}.hidden` in the file: F32 (the trainer's), F16 or BF16.
     public var hiddenType: DType = .f32
+    /// Router inputs produced while the file is written, for probes larger than memory: per MoE
+    /// block index, the width D and a source of consecutive whole rows (row-major, nil when done).
+    public var streamedHidden: [Int: StreamedRows] = [:]
+
+    /// Rows of one layer's hidden states, produced block by block.
+    public struct StreamedRows {
+        public var width: Int
+        public var next: () -> [Float]?
+
+        public init(width: Int, next: @escaping () -> [Float]?) {
+            self.width = width
+            self.next = next
+        }
+    }
 
     /// Probe contents over byte tokens.
     public init(tokens: [Int32], domains: [Int32]? = nil, documents: [Int32]? = nil, domainNames: [String] = [],
@@ -49,7 +63,14 @@ public struct ProbeContents: Sendable {
             }
             try writer.add(name, shape: [n], int32s: ids)
         }
-        for i in hidden.keys.sorted() {
+        for i in Set(hidden.keys).union(streamedHidden.keys).sorted() {
+            if let rows = streamedHidden[i] {
+                let dtype = [.f16, .bf16].contains(hiddenType) ? hiddenType : .f32
+                try writer.add("layers.\(i).hidden", dtype: dtype, shape: [n, rows.width]) {
+                    rows.next().map { SafetensorsWriter.encoded($0, as: dtype) }
+                }
+                continue
+            }
             guard let h = hidden[i] else { continue }
             guard h.rows == n else {
                 throw RoutingError.shapeMismatch(path: path, tensor: "layers.\(i).hidden", expected: "[\(n), D]",

@@ -11,6 +11,16 @@ public enum AtomicFile {
     /// Writes `chunks` to `path + ".tmp-<pid>"`, fsyncs it, renames it over `path`, then
     /// fsyncs the directory (best effort). On any failure the temporary file is removed.
     public static func write(_ chunks: [[UInt8]], to path: String) throws(SafetensorsError) {
+        try write(to: path) { (write: ([UInt8]) throws(SafetensorsError) -> Void) throws(SafetensorsError) in
+            for chunk in chunks { try write(chunk) }
+        }
+    }
+
+    /// Like `write(_:to:)` with the bytes handed over piece by piece by `body` (each piece written at
+    /// once, so the whole file never needs to be in memory); if `body` throws, `path` is untouched.
+    public static func write(to path: String,
+                             _ body: (_ write: ([UInt8]) throws(SafetensorsError) -> Void) throws(SafetensorsError) -> Void)
+        throws(SafetensorsError) {
         let temporary = "\(path).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(path: path, operation: "create \(temporary)", errno: errno) }
@@ -18,9 +28,7 @@ public enum AtomicFile {
         defer { if !renamed { unlink(temporary) } }
         do {
             defer { close(fd) }
-            for chunk in chunks {
-                try writeAll(chunk, to: fd, path: path)
-            }
+            try body { chunk throws(SafetensorsError) in try writeAll(chunk, to: fd, path: path) }
             guard fsync(fd) == 0 else { throw SafetensorsError.io(path: path, operation: "fsync", errno: errno) }
         }
         guard rename(temporary, path) == 0 else {

@@ -34,6 +34,16 @@ extension SafetensorsWriter {
                 bytes: LittleEndianEncoder.encode(int32s, as: UInt32.self) { UInt32(bitPattern: $0) })
     }
 
+    /// `values` as the little-endian bytes of an F32, F16 or BF16 tensor (the encodings of the `add`
+    /// methods above, for tensors written piece by piece); other dtypes get F32.
+    public static func encoded(_ values: [Float], as dtype: DType) -> [UInt8] {
+        switch dtype {
+        case .f16: return LittleEndianEncoder.encode(values, as: UInt16.self, Half.f16(from:))
+        case .bf16: return LittleEndianEncoder.encode(values, as: UInt16.self, Half.bf16(from:))
+        default: return LittleEndianEncoder.encode(values, as: UInt32.self) { $0.bitPattern }
+        }
+    }
+
     /// Checks the shape, then that `count` values fill it, before any encoding work.
     private func checkCount(_ name: String, _ dtype: DType, _ shape: [Int], _ count: Int) throws(SafetensorsError) {
         let bytes = try Self.checkedByteCount(name, dtype: dtype, shape: shape)

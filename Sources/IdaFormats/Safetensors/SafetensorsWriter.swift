@@ -17,7 +17,10 @@ public struct SafetensorsWriter {
         let name: String
         let dtype: DType
         let shape: [Int]
-        let bytes: [UInt8]
+        /// The bytes, or nil when `chunks` produces them while the file is written.
+        let bytes: [UInt8]?
+        let byteCount: Int
+        let chunks: (() -> [UInt8]?)?
     }
 
     /// An empty writer.
@@ -33,27 +36,61 @@ public struct SafetensorsWriter {
             throw SafetensorsError.sizeMismatch(path: path, tensor: name, dtype: dtype, shape: shape,
                                                 expectedBytes: expected, foundBytes: bytes.count)
         }
-        entries.append(Entry(name: name, dtype: dtype, shape: shape, bytes: bytes))
+        entries.append(Entry(name: name, dtype: dtype, shape: shape, bytes: bytes, byteCount: bytes.count, chunks: nil))
+        names.insert(name)
+    }
+
+    /// Adds a tensor whose little-endian bytes `chunks` produces piece by piece while the file is
+    /// written (nil when done), so a tensor larger than memory can be written; writing fails, leaving
+    /// no file, unless the pieces add up to exactly dtype and shape's byte count.
+    public mutating func add(_ name: String, dtype: DType, shape: [Int], chunks: @escaping () -> [UInt8]?) throws {
+        let path = Self.unsavedPath
+        guard name != "__metadata__" else { throw SafetensorsError.reservedName(path: path, tensor: name) }
+        guard !names.contains(name) else { throw SafetensorsError.duplicateTensor(path: path, tensor: name) }
+        let expected = try Self.checkedByteCount(name, dtype: dtype, shape: shape)
+        entries.append(Entry(name: name, dtype: dtype, shape: shape, bytes: nil, byteCount: expected, chunks: chunks))
         names.insert(name)
     }
 
     /// The whole file: header length, padded header, data.
     public func serialized() throws -> [UInt8] {
         var out: [UInt8] = []
-        for chunk in try chunks(path: Self.unsavedPath) {
-            out.append(contentsOf: chunk)
-        }
+        try emit(path: Self.unsavedPath) { out.append(contentsOf: $0) }
         return out
     }
 
     /// Writes the file to `path` atomically: the bytes go to `path + ".tmp-<pid>"`, which is
     /// fsynced and renamed over `path`; a failure removes the temporary and leaves `path` untouched.
     public func write(to path: String) throws {
-        try AtomicFile.write(try chunks(path: path), to: path)
+        try AtomicFile.write(to: path) { (write: ([UInt8]) throws(SafetensorsError) -> Void) throws(SafetensorsError) in
+            try emit(path: path, write)
+        }
     }
 
-    /// The header (with its length prefix) followed by each tensor's bytes, without concatenating them.
-    private func chunks(path: String) throws(SafetensorsError) -> [[UInt8]] {
+    /// Hands the header (with its length prefix) and then each tensor's bytes to `write`, in order,
+    /// without concatenating them; streamed tensors are checked to fill their declared size.
+    private func emit(path: String, _ write: ([UInt8]) throws(SafetensorsError) -> Void) throws(SafetensorsError) {
+        for chunk in try header(path: path) { try write(chunk) }
+        for entry in entries {
+            if let bytes = entry.bytes {
+                try write(bytes)
+                continue
+            }
+            var written = 0
+            while let piece = entry.chunks?() {
+                written += piece.count
+                guard written <= entry.byteCount else { break }
+                try write(piece)
+            }
+            guard written == entry.byteCount else {
+                throw .sizeMismatch(path: path, tensor: entry.name, dtype: entry.dtype, shape: entry.shape,
+                                    expectedBytes: entry.byteCount, foundBytes: written)
+            }
+        }
+    }
+
+    /// The length prefix and the padded header.
+    private func header(path: String) throws(SafetensorsError) -> [[UInt8]] {
         var header = "{"
         var members: [String] = []
         if !metadata.isEmpty {
@@ -62,7 +99,7 @@ public struct SafetensorsWriter {
         var offset = 0
         for entry in entries {
             let shape = entry.shape.map(String.init).joined(separator: ",")
-            let end = offset + entry.bytes.count
+            let end = offset + entry.byteCount
             members.append(JSONValue.quoted(entry.name) + ":{\"dtype\":\"\(entry.dtype.rawValue)\","
                            + "\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
@@ -75,7 +112,7 @@ public struct SafetensorsWriter {
             throw .headerTooLarge(path: path, headerLength: UInt64(headerBytes.count),
                                   limit: SafetensorsFile.maxHeaderLength)
         }
-        return [LittleEndianEncoder.bytes(of: UInt64(headerBytes.count)), headerBytes] + entries.map(\.bytes)
+        return [LittleEndianEncoder.bytes(of: UInt64(headerBytes.count)), headerBytes]
     }
 
     /// The byte count for `shape` and `dtype`, after checking the shape is valid.
