@@ -10,6 +10,18 @@ public enum ReactivationMode: String, Sendable, CaseIterable {
     case off
 }
 
+/// Where a reset or pulled component is sent (`train --reseed`).
+public enum Reseed: String, Sendable, CaseIterable {
+    /// A latent of the check's batch drawn with probability proportional to softmax(-log p(z)): in
+    /// practice the batch's most extreme outliers.
+    case outliers
+    /// A latent drawn uniformly from a pool of the worst-explained tenth of each of the last four
+    /// batches: poorly explained regions rather than single outliers.
+    case pool
+}
+
+extension Reseed: NamedChoice {}
+
 /// Settings of dead-component detection and reactivation.
 public struct ReactivationConfig: Sendable, Equatable {
     /// What to do with dead components.
@@ -22,11 +34,14 @@ public struct ReactivationConfig: Sendable, Equatable {
     public var tau: Double
     /// Decay of the usage EMA.
     public var usageDecay: Double
+    /// Where reactivated components go.
+    public var reseed: Reseed
 
     /// The defaults: reset (docs/decisions.md, "Defaults"), every 50 steps, 20 steps of pull (loss
     /// mode), tau 0.1, decay 0.99.
     public init(mode: ReactivationMode = .reset, every: Int = 50, steps: Int = 20, tau: Double = 0.1,
-                usageDecay: Double = 0.99) {
+                usageDecay: Double = 0.99, reseed: Reseed = .outliers) {
+        self.reseed = reseed
         self.mode = mode
         self.every = every
         self.steps = steps
@@ -78,6 +93,11 @@ public struct ReactivationState: Sendable, Equatable {
     public var targets: [[Float]]
     /// Steps of L_react left per component [K].
     public var remaining: [Int]
+    /// `Reseed.pool`: the worst-explained latents of the last `poolBatches` batches, oldest first
+    /// (not saved in snapshots: a resumed run starts a new pool).
+    public var pool: [[Float]] = []
+    /// Batches the pool covers.
+    public static let poolBatches = 4
     /// Generator for drawing targets.
     public var rng: SeededGenerator
 
@@ -131,6 +151,9 @@ public struct ReactivationState: Sendable, Equatable {
             observed = true
         }
         for c in 0..<k where remaining[c] > 0 { remaining[c] -= 1 }
+        if config.reseed == .pool, config.mode != .off, let z = result.latents, let density = result.logDensity {
+            addToPool(z, logDensity: density)
+        }
         guard config.every > 0, step > 0, step % config.every == 0 else { return [] }
 
         let threshold = config.tau / Double(k)
@@ -158,10 +181,11 @@ public struct ReactivationState: Sendable, Equatable {
         guard config.mode != .off, !needTarget.isEmpty, let z = result.latents, let density = result.logDensity else {
             return events
         }
-        let drawn = drawPoorlyExplained(count: needTarget.count, logDensity: density)
+        let fromPool = config.reseed == .pool && !pool.isEmpty
+        let drawn = fromPool ? drawFromPool(count: needTarget.count) : drawPoorlyExplained(count: needTarget.count, logDensity: density)
         let meanLogit = gmm.logits.reduce(0.0) { $0 + Double($1) } / Double(k)
         for (c, row) in zip(needTarget, drawn) {
-            let target = Array(z.data[(row * z.cols)..<((row + 1) * z.cols)])
+            let target = fromPool ? pool[row] : Array(z.data[(row * z.cols)..<((row + 1) * z.cols)])
             events.append(ReactivationEvent(kind: config.mode == .reset ? .reset : .pulled, component: c,
                                             expert: c / m, prior: priors[c], usage: usage[c]))
             if config.mode == .reset {
@@ -178,6 +202,28 @@ public struct ReactivationState: Sendable, Equatable {
             }
         }
         return events
+    }
+
+    /// Adds the batch's worst-explained tenth of latents (lowest log p(z), at least one) to the pool and
+    /// drops what is older than `poolBatches` batches.
+    mutating func addToPool(_ z: Matrix, logDensity: [Double]) {
+        let n = min(z.rows, logDensity.count)
+        guard n > 0 else { return }
+        let take = max(1, n / 10)
+        let worst = (0..<n).sorted { logDensity[$0] < logDensity[$1] || (logDensity[$0] == logDensity[$1] && $0 < $1) }.prefix(take)
+        for r in worst { pool.append(Array(z.data[(r * z.cols)..<((r + 1) * z.cols)])) }
+        let capacity = Self.poolBatches * take
+        if pool.count > capacity { pool.removeFirst(pool.count - capacity) }
+    }
+
+    /// `count` pool indices drawn uniformly, without replacement while the pool lasts.
+    mutating func drawFromPool(count: Int) -> [Int] {
+        var order = Array(pool.indices), out: [Int] = []
+        for i in 0..<count {
+            if i % order.count == 0 { order.shuffle(using: &rng) }
+            out.append(order[i % order.count])
+        }
+        return out
     }
 
     /// Draws `count` token rows with probability proportional to softmax(-log p(z)), without replacement

@@ -99,6 +99,31 @@ struct ReactivationTests {
         #expect(state.remaining[3] == 0)
     }
 
+    @Test("pool re-seeding: the target is a worst-explained latent of the recent batches, the pool keeps four batches")
+    func poolReseed() throws {
+        var (router, _) = try setup()
+        var state = ReactivationState(components: 4, config: ReactivationConfig(mode: .reset, every: 5, steps: 5, tau: 0.1,
+                                                                                 usageDecay: 0.1, reseed: .pool))
+        var worst: [[Float]] = []
+        var events: [ReactivationEvent] = []
+        for step in 1...5 {
+            // 20 tokens a batch: the pool takes the worst-explained 2 of each (lowest log p(z)).
+            var h = randomMatrix(rows: 20, cols: 2, scale: 0.5, seed: UInt64(20 + step))
+            h[3, 0] = Float(-10 - step)
+            h[3, 1] = 10
+            h[7, 0] = 10
+            h[7, 1] = Float(-20 - step)
+            let result = router.route(h, keepLatents: true)
+            if step > 1 { worst += [[h[3, 0], h[3, 1]], [h[7, 0], h[7, 1]]] }
+            events += state.observe(step: step, result: result, gmm: &router.gmm, componentsPerExpert: 2)
+        }
+        #expect(events.map(\.kind) == [.died, .reset])
+        #expect(state.pool.count == 8, "four batches of two")
+        #expect(Set(state.pool.map { $0.map(Double.init) }) == Set(worst.map { $0.map(Double.init) }))
+        let mean = [router.gmm.means[3, 0], router.gmm.means[3, 1]]
+        #expect(worst.contains(mean), "component 3 moved onto a pooled latent, got \(mean)")
+    }
+
     @Test("off mode reports but does not touch the mixture")
     func offMode() throws {
         var (router, h) = try setup()

@@ -10,6 +10,7 @@ extension ExpertScore: ExpressibleByArgument {}
 extension InputNorm: ExpressibleByArgument {}
 extension ReactivationMode: ExpressibleByArgument {}
 extension MixtureInit: ExpressibleByArgument {}
+extension Reseed: ExpressibleByArgument {}
 extension TrainingOptions.RouterSchedule: ExpressibleByArgument {}
 extension ExpertMLP.Kind: ExpressibleByArgument {}
 

@@ -44,6 +44,8 @@ struct TrainingFlags: ParsableArguments {
     var mixtureInit: MixtureInit?
     @Option(name: .customLong("router-lr-schedule"), help: "Router learning rate after warm-up: the backbone's cosine decay or constant \(defaultText(d.routerSchedule?.rawValue ?? "cosine")).")
     var routerSchedule: TrainingOptions.RouterSchedule?
+    @Option(help: "Where IDA reactivation sends a dead component: a batch's worst outliers or a pool of the worst-explained tenth of the last four batches \(defaultText(d.reseed?.rawValue ?? "outliers")).")
+    var reseed: Reseed?
 
     /// `base` with every given flag applied.
     func applied(to base: TrainingOptions) -> TrainingOptions {
@@ -73,6 +75,7 @@ struct TrainingFlags: ParsableArguments {
         if nllToEncoder { o.nllToEncoder = true }
         if let mixtureInit { o.mixtureInit = mixtureInit }
         if let routerSchedule { o.routerSchedule = routerSchedule }
+        if let reseed { o.reseed = reseed }
         return o
     }
 
@@ -101,6 +104,7 @@ struct TrainingFlags: ParsableArguments {
         if nllToEncoder { out.append("--nll-to-encoder") }
         add("--mixture-init", mixtureInit?.rawValue)
         add("--router-lr-schedule", routerSchedule?.rawValue)
+        add("--reseed", reseed?.rawValue)
         return out
     }
 }
@@ -119,7 +123,7 @@ enum SettingFlags {
         "evalEvery": "--eval-every", "auxLoss": "--aux-loss", "zLoss": "--z-loss", "biasRate": "--bias-rate", "reactivation": "--reactivation",
         "reactEvery": "--react-every", "reactSteps": "--react-steps", "reconstructionWeight": "--lambda-rec",
         "reactivationWeight": "--lambda-react", "corpus": "--corpus", "holdoutDomains": "--holdout-domains", "nllToEncoder": "--nll-to-encoder",
-        "mixtureInit": "--mixture-init", "routerSchedule": "--router-lr-schedule",
+        "mixtureInit": "--mixture-init", "routerSchedule": "--router-lr-schedule", "reseed": "--reseed",
     ]
 
     /// Runs `body`, turning a library error about a field into one about its flag.

@@ -46,6 +46,9 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// Reactivation of dead components: `reset` balances best (docs/results.md, docs/decisions.md
     /// "Defaults"); the issue-era `loss` stays available.
     public var reactivation = ReactivationMode.reset
+    /// Where reactivated components go (issue 12's part 7); absent in runs written before it was a
+    /// setting (outliers).
+    public var reseed: Reseed? = .outliers
     /// Steps between dead-component checks.
     public var reactEvery = 50
     /// Steps of reactivation pull.
@@ -82,7 +85,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// The reactivation settings.
     public var reactivationConfig: ReactivationConfig {
         ReactivationConfig(mode: reactivation, every: reactEvery,
-                           steps: reactSteps, tau: reactTau)
+                           steps: reactSteps, tau: reactTau, reseed: reseed ?? .outliers)
     }
 
     /// Checks values; the error names the offending field (`SettingError.invalidSetting`).
