@@ -52,6 +52,8 @@ struct InfoCommand: ParsableCommand {
                 router["activation"] = c.activation.rawValue
                 line += ", M \(c.componentsPerExpert), P \(c.latentDim), \(c.activation.rawValue), "
                     + "score \(c.expertScore.rawValue), input norm \(c.inputNorm.rawValue), latent norm \(c.latentNorm.rawValue)"
+                router["gate_temperature"] = c.gateTemperature
+                if c.gateTemperature != 1 { line += ", gate temperature \(c.gateTemperature)" }
             }
             let gate = ck.info.gate
             if gate != .standard {

@@ -63,7 +63,7 @@ extension IDARouter {
                     for c in 0..<k { post[r * k + c] = Double(numbers[c]) * inv }
                 }
                 chooseExperts(UnsafeBufferPointer(g), into: UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)]),
-                              weights: UnsafeMutableBufferPointer(rebasing: pw[(r * top)..<((r + 1) * top)]))
+                              weights: UnsafeMutableBufferPointer(rebasing: pw[(r * top)..<((r + 1) * top)]), temperature: config.gateTemperature)
                 entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: pq[(r * e)..<((r + 1) * e)]))
             }
         }

@@ -162,7 +162,7 @@ public struct IDARouter: Sendable, Equatable {
                                 g[x] = config.expertScore == .max ? peak : total
                             }
                             chooseExperts(UnsafeBufferPointer(g), into: UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)]),
-                                          weights: UnsafeMutableBufferPointer(rebasing: pw[(r * top)..<((r + 1) * top)]))
+                                          weights: UnsafeMutableBufferPointer(rebasing: pw[(r * top)..<((r + 1) * top)]), temperature: config.gateTemperature)
                             entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: pq[(r * e)..<((r + 1) * e)]))
                         }
                     }

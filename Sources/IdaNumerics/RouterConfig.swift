@@ -38,11 +38,17 @@ public struct RouterConfig: Sendable, Equatable {
     public var logVarMin: Float
     /// Upper clamp for log-variances.
     public var logVarMax: Float
+    /// Gate temperature T (`idamoe.gate_temperature`, default 1): the top-k experts' gate weights are
+    /// their scores to the power 1/T, renormalised. A mixture's posteriors are nearly one-hot, so
+    /// with T 1 the second expert gets almost no weight; T > 1 shares it (docs/decisions.md).
+    public var gateTemperature: Double
 
     /// A configuration; defaults follow the paper's setting where it gives one (docs/decisions.md).
     public init(experts: Int = 8, componentsPerExpert: Int = 16, latentDim: Int = 32, topK: Int = 2,
                 activation: Activation = .gelu, expertScore: ExpertScore = .max, inputNorm: InputNorm = .rms,
-                latentNorm: InputNorm = .none, logVarMin: Float = -6, logVarMax: Float = 6) {
+                latentNorm: InputNorm = .none, logVarMin: Float = -6, logVarMax: Float = 6,
+                gateTemperature: Double = 1) {
+        self.gateTemperature = gateTemperature
         self.experts = experts
         self.componentsPerExpert = componentsPerExpert
         self.latentDim = latentDim

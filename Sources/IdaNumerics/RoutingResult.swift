@@ -73,14 +73,31 @@ public func topKIndices(_ scores: UnsafeBufferPointer<Double>, k: Int, into out:
 }
 
 /// The IDA gate rule for one token: the k best experts by `scores` into `selected` (best first, ties
-/// to the lower index) and their scores renormalised to sum 1 into `weights[0..<k]`.
+/// to the lower index) and their scores renormalised to sum 1 into `weights[0..<k]`; with a gate
+/// temperature T != 1, their scores to the power 1/T renormalised (taken in logs from the best, so
+/// tiny scores do not underflow; a zero score keeps weight 0).
 @inlinable
 public func chooseExperts(_ scores: UnsafeBufferPointer<Double>, into selected: UnsafeMutableBufferPointer<Int32>,
-                          weights: UnsafeMutableBufferPointer<Float>) {
+                          weights: UnsafeMutableBufferPointer<Float>, temperature: Double = 1) {
     topKIndices(scores, k: selected.count, into: selected)
+    if temperature == 1 {
+        var norm = 0.0
+        for j in selected.indices { norm += scores[Int(selected[j])] }
+        for j in selected.indices { weights[j] = Float(scores[Int(selected[j])] / norm) }
+        return
+    }
+    let best = Foundation.log(scores[Int(selected[0])])
     var norm = 0.0
-    for j in selected.indices { norm += scores[Int(selected[j])] }
-    for j in selected.indices { weights[j] = Float(scores[Int(selected[j])] / norm) }
+    for j in selected.indices {
+        let s = scores[Int(selected[j])]
+        let tempered = s > 0 ? Foundation.exp((Foundation.log(s) - best) / temperature) : 0
+        weights[j] = Float(tempered)
+        norm += tempered
+    }
+    for j in selected.indices {
+        let s = scores[Int(selected[j])]
+        weights[j] = s > 0 ? Float(Foundation.exp((Foundation.log(s) - best) / temperature) / norm) : 0
+    }
 }
 
 /// -sum p log2 p over a distribution, with 0 log 0 = 0.

@@ -111,7 +111,12 @@ public struct CheckpointInfo: Sendable, Equatable {
             inputNorm: try choice("idamoe.input_norm", default: InputNorm.none),
             latentNorm: try choice("idamoe.latent_norm", default: InputNorm.none),
             logVarMin: try real("idamoe.log_var_min", default: -.greatestFiniteMagnitude),
-            logVarMax: try real("idamoe.log_var_max", default: .greatestFiniteMagnitude))
+            logVarMax: try real("idamoe.log_var_max", default: .greatestFiniteMagnitude),
+            gateTemperature: Double(try real("idamoe.gate_temperature", default: 1)))
+        guard config.gateTemperature > 0, config.gateTemperature <= 1_000 else {
+            throw RoutingError.badMetadata(path: path, key: "idamoe.gate_temperature",
+                                           problem: "\(config.gateTemperature) is outside (0, 1000]")
+        }
         func bounded(_ key: String, _ value: Int, _ limit: Int) throws {
             guard SizeLimits.within(value, limit) else {
                 throw RoutingError.badMetadata(path: path, key: key, problem: "\(value) is outside 1...\(limit)")
@@ -178,6 +183,7 @@ public struct CheckpointInfo: Sendable, Equatable {
             m["idamoe.latent_norm"] = config.latentNorm.rawValue
             m["idamoe.log_var_min"] = "\(config.logVarMin)"
             m["idamoe.log_var_max"] = "\(config.logVarMax)"
+            if config.gateTemperature != 1 { m["idamoe.gate_temperature"] = "\(config.gateTemperature)" }
         }
         m.merge(Self.gateMetadata(gate)) { current, _ in current }
         if !layerExperts.isEmpty {

@@ -28,6 +28,8 @@ IDA_CASES = {
     "silu_sum_linear_encoder": dict(activation="silu", expert_score="sum", input_norm="none", latent_norm="rms",
                                     top_k=2, hidden=()),
     "tanh_max": dict(activation="tanh", expert_score="max", input_norm="rms", latent_norm="rms", top_k=2),
+    "gate_temperature_4": dict(activation="gelu", expert_score="max", input_norm="rms", latent_norm="rms", top_k=3,
+                               gate_temperature=4.0),
 }
 
 

@@ -223,7 +223,8 @@ def load_routers(path: str) -> Dict[int, Router]:
                                input_norm=meta.get("idamoe.input_norm", "none"),
                                latent_norm=meta.get("idamoe.latent_norm", "none"),
                                log_var_min=float(meta.get("idamoe.log_var_min", "-3.0e38")),
-                               log_var_max=float(meta.get("idamoe.log_var_max", "3.0e38")))
+                               log_var_max=float(meta.get("idamoe.log_var_max", "3.0e38")),
+                               gate_temperature=float(meta.get("idamoe.gate_temperature", "1")))
         try:
             router.load_state_dict({n: t.float() for n, t in own.items()}, strict=True)
         except RuntimeError as e:

@@ -31,7 +31,7 @@ class IDARouter(nn.Module):
                  input_norm: str = "rms", latent_norm: str = "rms", log_var_min: float = -6.0,
                  log_var_max: float = 6.0, reconstruction_weight: float = 1.0, reactivation_weight: float = 1.0,
                  nll_to_encoder: bool = False, reactivation: Optional[ReactivationConfig] = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, gate_temperature: float = 1.0) -> None:
         super().__init__()
         if not 1 <= experts <= 1024:
             raise ContractError(f"experts must be 1...1024, got {experts}")
@@ -43,6 +43,9 @@ class IDARouter(nn.Module):
             raise ContractError(f"top-k must be 1...{experts}, got {top_k}")
         if not (np.isfinite(log_var_min) and np.isfinite(log_var_max) and log_var_min <= log_var_max):
             raise ContractError(f"log-variance clamp [{log_var_min}, {log_var_max}] is not a finite interval")
+        if not (np.isfinite(gate_temperature) and 0 < gate_temperature <= 1000):
+            raise ContractError(f"gate temperature must be in (0, 1000], got {gate_temperature}")
+        self.gate_temperature = float(gate_temperature)
         self.hidden_dim = hidden_dim
         self.experts = experts
         self.components_per_expert = components_per_expert
@@ -83,6 +86,7 @@ class IDARouter(nn.Module):
             "idamoe.latent_norm": self.latent_norm,
             "idamoe.log_var_min": repr(self.gmm.log_var_min),
             "idamoe.log_var_max": repr(self.gmm.log_var_max),
+            **({"idamoe.gate_temperature": repr(self.gate_temperature)} if self.gate_temperature != 1.0 else {}),
         }
 
     def router_input(self, h: torch.Tensor) -> torch.Tensor:
@@ -112,7 +116,7 @@ class IDARouter(nn.Module):
         grouped = posterior.view(-1, self.experts, self.components_per_expert)
         q = grouped.sum(dim=2)
         scores = grouped.amax(dim=2) if self.expert_score == "max" else q
-        experts, weights = top_k(scores, self.top_k)
+        experts, weights = top_k(scores, self.top_k, self.gate_temperature)
         return dict(experts=experts, weights=weights, log_density=log_density, posterior=posterior, scores=scores,
                     entropy_bits=entropy_bits(q), top_component=posterior.argmax(dim=1))
 

@@ -70,10 +70,16 @@ def accumulate(pending: Optional[StepStats], new: StepStats) -> StepStats:
     return new if pending is None else pending.merged(new)
 
 
-def top_k(scores: torch.Tensor, k: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(indices [N, k], renormalised scores [N, k]): the k largest scores, ties to the lower index."""
+def top_k(scores: torch.Tensor, k: int, temperature: float = 1.0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(indices [N, k], renormalised scores [N, k]): the k largest scores, ties to the lower index; with a
+    gate temperature T != 1 the scores to the power 1/T, renormalised (idamoe.gate_temperature)."""
     order = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
     selected = torch.gather(scores, 1, order)
+    if temperature != 1.0:
+        logs = torch.log(selected.double())
+        tempered = torch.exp((logs - logs[:, :1]) / temperature)
+        tempered = torch.where(selected > 0, tempered, torch.zeros_like(tempered))
+        return order, (tempered / tempered.sum(dim=1, keepdim=True)).to(selected.dtype)
     return order, selected / selected.sum(dim=1, keepdim=True)
 
 

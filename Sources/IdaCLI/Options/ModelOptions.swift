@@ -37,6 +37,8 @@ struct ModelOptions: ParsableArguments {
     var logVarMin: Float?
     @Option(name: .customLong("log-var-max"), help: "IDA log-variance clamp, upper end \(defaultText(d.logVarMax)).")
     var logVarMax: Float?
+    @Option(name: .customLong("gate-temperature"), help: "IDA gate temperature T: top-k gate weights are scores to the power 1/T, renormalised \(defaultText(d.gateTemperature ?? 1)).")
+    var gateTemperature: Double?
 
     /// `base` with every given flag applied.
     func applied(to base: ModelConfig) throws -> ModelConfig {
@@ -66,6 +68,7 @@ struct ModelOptions: ParsableArguments {
         if let latentNorm { c.latentNorm = latentNorm }
         if let logVarMin { c.logVarMin = logVarMin }
         if let logVarMax { c.logVarMax = logVarMax }
+        if let gateTemperature { c.gateTemperature = gateTemperature }
         return c
     }
 
@@ -92,6 +95,7 @@ struct ModelOptions: ParsableArguments {
         add("--latent-norm", latentNorm?.rawValue)
         add("--log-var-min", logVarMin)
         add("--log-var-max", logVarMax)
+        add("--gate-temperature", gateTemperature)
         return out
     }
 }

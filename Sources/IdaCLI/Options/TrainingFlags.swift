@@ -116,7 +116,7 @@ enum SettingFlags {
         "router": "--router", "context": "--context", "width": "--width", "heads": "--heads", "blocks": "--blocks",
         "experts": "--experts", "topK": "--top-k", "expertHidden": "--expert-hidden", "expertKind": "--expert",
         "moeEvery": "--moe-every", "componentsPerExpert": "--components", "latentDim": "--latent",
-        "routerHidden": "--router-hidden", "routerActivation": "--router-activation", "expertScore": "--expert-score",
+        "routerHidden": "--router-hidden", "routerActivation": "--router-activation", "expertScore": "--expert-score", "gateTemperature": "--gate-temperature",
         "inputNorm": "--input-norm", "latentNorm": "--latent-norm", "logVarMin": "--log-var-min", "logVarMax": "--log-var-max",
         "steps": "--steps", "batch": "--batch", "learningRate": "--lr", "routerLearningRate": "--router-lr",
         "warmup": "--warmup", "seed": "--seed", "threads": "--threads", "snapshotEvery": "--snapshot-every",

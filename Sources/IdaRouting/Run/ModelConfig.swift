@@ -46,6 +46,9 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var logVarMax: Float = 6
     /// Softmax router gate bias.
     public var gateBias = false
+    /// IDA gate temperature T (`idamoe.gate_temperature`); absent in runs written before it was a
+    /// setting (1).
+    public var gateTemperature: Double? = 1
 
     /// The default configuration (sized for a 2-core machine).
     public init() {}
@@ -58,7 +61,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         RouterConfig(experts: experts, componentsPerExpert: componentsPerExpert, latentDim: latentDim, topK: topK,
                      activation: routerActivation, expertScore: expertScore, inputNorm: inputNorm,
                      latentNorm: latentNorm ?? .none,
-                     logVarMin: logVarMin, logVarMax: logVarMax)
+                     logVarMin: logVarMin, logVarMax: logVarMax, gateTemperature: gateTemperature ?? 1)
     }
 
     /// Checks that the values fit together; the error names the offending field (`SettingError.invalidSetting`).
@@ -66,6 +69,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         func check(_ ok: Bool, _ key: String, _ problem: String) throws {
             if !ok { throw SettingError.invalidSetting(key: key, problem: problem) }
         }
+        try check((gateTemperature ?? 1) > 0 && (gateTemperature ?? 1) <= 1_000, "gateTemperature", "must be in (0, 1000]")
         try check(width >= 1 && heads >= 1 && width % heads == 0, "width", "must be a positive multiple of heads (\(heads))")
         try check(heads >= 1, "heads", "must be at least 1")
         try check(blocks >= 1, "blocks", "must be at least 1")
