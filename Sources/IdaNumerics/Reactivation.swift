@@ -94,7 +94,7 @@ public struct ReactivationState: Sendable, Equatable {
     /// Steps of L_react left per component [K].
     public var remaining: [Int]
     /// `Reseed.pool`: the worst-explained latents of the last `poolBatches` batches, oldest first
-    /// (not saved in snapshots: a resumed run starts a new pool).
+    /// (saved in snapshots as `react.{i}.pool`, so a resumed run continues with it).
     public var pool: [[Float]] = []
     /// Batches the pool covers.
     public static let poolBatches = 4

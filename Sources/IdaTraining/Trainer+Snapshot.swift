@@ -77,6 +77,9 @@ extension Trainer {
             try writer.add("react.\(i).remaining", shape: [k], int32s: state.remaining.map { Int32($0) })
             let targets = state.targets.flatMap { $0.count == p ? $0 : [Float](repeating: .nan, count: p) }
             try writer.add("react.\(i).targets", shape: [k, p], floats: targets)
+            if !state.pool.isEmpty {  // --reseed pool: the recent worst-explained latents, oldest first
+                try writer.add("react.\(i).pool", shape: [state.pool.count, p], floats: state.pool.flatMap { $0 })
+            }
             writer.metadata["react.\(i).rng"] = String(state.rng.state)
             writer.metadata["react.\(i).observed"] = state.observed ? "1" : "0"
         }
@@ -107,6 +110,14 @@ extension Trainer {
             state.targets = (0..<state.usage.count).map { k in
                 let row = Array(flat[(k * p)..<((k + 1) * p)])
                 return row.contains(where: \.isNaN) ? [] : row
+            }
+            if let info = optimFile.info("react.\(i).pool") {
+                guard info.shape.count == 2, info.shape[1] == p else {
+                    throw TrainingError.unreadable(path: run.layout.optimizer(step: snapshotStep),
+                                                   reason: "react.\(i).pool has shape \(info.shape), expected [n, \(p)]")
+                }
+                let pooled = try optimFile.floats("react.\(i).pool")
+                state.pool = (0..<info.shape[0]).map { Array(pooled[($0 * p)..<(($0 + 1) * p)]) }
             }
             if let rng = optimFile.metadata["react.\(i).rng"].flatMap(UInt64.init) { state.rng.state = rng }
             // Written before the field existed: usage had been observed by any saved step.

@@ -2,6 +2,7 @@ import Foundation
 import IdaTestSupport
 import Testing
 import IdaFormats
+import IdaNumerics
 import IdaRouting
 @testable import IdaTraining
 
@@ -90,14 +91,23 @@ struct TrainerTests {
 
     /// Killed after step 4 (the step-3 snapshot is the newest) or after step 2 (before the first
     /// snapshot: resume starts over from step 0), a resumed run ends with the uninterrupted run's weights.
-    @Test("resume continues exactly where an uninterrupted run would be", arguments: [(4, 3), (2, 0)])
-    func resumeMatches(killedAfter: Int, resumesFrom: Int) throws {
+    /// With `--reseed pool` the pool of recent latents is part of the saved state.
+    @Test("resume continues exactly where an uninterrupted run would be",
+          arguments: [(4, 3, Reseed.outliers), (2, 0, .outliers), (4, 3, .pool)])
+    func resumeMatches(killedAfter: Int, resumesFrom: Int, reseed: Reseed) throws {
         let dir = temporaryDirectory()
         let corpus = try writeCorpus(in: dir)
-        let straight = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/a")
+        var options = tinyOptions(corpus: corpus)
+        options.reseed = reseed
+        if reseed == .pool { options.reactTau = 1.5 }  // unused components die at every check, so resets draw from the pool
+        let straight = try Trainer(config: tinyTrainingConfig(), options: options, runDir: dir + "/a")
         try straight.train()
+        if reseed == .pool {
+            let optim = try SafetensorsFile(path: RunLayout(dir + "/a").optimizer(step: 6))
+            #expect(optim.tensors.contains { $0.name.hasSuffix(".pool") }, "the pool is saved")
+        }
         do {
-            let first = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/b")
+            let first = try Trainer(config: tinyTrainingConfig(), options: options, runDir: dir + "/b")
             try first.train(stopAt: killedAfter)
         }
         // Simulate a crash mid-write: a torn event line.
