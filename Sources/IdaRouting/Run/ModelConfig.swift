@@ -46,9 +46,10 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var logVarMax: Float = 6
     /// Softmax router gate bias.
     public var gateBias = false
-    /// IDA gate temperature T (`idamoe.gate_temperature`); absent in runs written before it was a
-    /// setting (1).
-    public var gateTemperature: Double? = 1
+    /// IDA gate temperature T (`idamoe.gate_temperature`): 4 for new runs, which closes most of the
+    /// quality gap (docs/results.md, docs/decisions.md "Defaults"); absent in runs written before it
+    /// was a setting (1).
+    public var gateTemperature: Double? = 4
 
     /// The default configuration (sized for a 2-core machine).
     public init() {}
