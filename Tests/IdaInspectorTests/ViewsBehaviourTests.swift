@@ -49,6 +49,20 @@ struct ViewsBehaviourTests {
         }
     }
 
+    @Test("tokens: the detail gives log p(z)'s percentile among the probe's tokens and marks the lowest 1% unusual")
+    func densityPercentile() throws {
+        var state = try ViewsFixture.state(screen: .tokens)
+        let density = try #require(state.layerAnalysis?.logDensity)
+        let lowest = try #require(density.indices.min { density[$0] < density[$1] })
+        let highest = try #require(density.indices.max { density[$0] < density[$1] })
+        state.cursor = lowest
+        let low = TokensView.detailLines(state, theme: Theme(.plain)).map(\.plainText).joined(separator: "\n")
+        #expect(low.contains("0th %ile") && low.contains("unusual"), "\(low)")
+        state.cursor = highest
+        let high = TokensView.detailLines(state, theme: Theme(.plain)).map(\.plainText).joined(separator: "\n")
+        #expect(high.contains("%ile") && !high.contains("unusual") && !high.contains(" 0th"), "\(high)")
+    }
+
     @Test("tokens: the cursor cell is reversed, scrolled into view, and hit-testing maps it back")
     func tokenCursor() throws {
         for (width, height) in [(120, 40), (80, 24), (60, 16)] {

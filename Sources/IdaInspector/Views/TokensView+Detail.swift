@@ -66,8 +66,19 @@ extension TokensView {
                                      (" bits", theme.muted)], mode: theme.mode))
         }
         if let density = la.logDensity, n < density.count {
-            lines.append(StyledLine([("log p(z) ", theme.muted), (ViewFormat.fixed2(density[n]), density[n].isFinite ? .plain : theme.bad)],
-                                    mode: theme.mode))
+            var line = StyledLine([("log p(z) ", theme.muted), (ViewFormat.fixed2(density[n]), density[n].isFinite ? .plain : theme.bad)],
+                                  mode: theme.mode)
+            // Where the token's density falls among the probe's: the lowest 1% is marked as unusual
+            // for the mixture (out of its data, or in a region no component covers).
+            if density[n].isFinite, density.count > 1 {
+                let below = density.reduce(0) { $0 + ($1 < density[n] ? 1 : 0) }
+                let percentile = 100 * Double(below) / Double(density.count)
+                let rank = Int(percentile)
+                let suffix = (11...13).contains(rank % 100) ? "th" : [1: "st", 2: "nd", 3: "rd"][rank % 10] ?? "th"
+                line.append("  \(rank)\(suffix) %ile", theme.muted)
+                if percentile < 1 { line.append("  " + theme.warnMark + " unusual", theme.warn) }
+            }
+            lines.append(line)
         }
         if let rec = la.reconstruction, n < rec.count {
             lines.append(StyledLine([("recon error ", theme.muted), (ViewFormat.fixed3(Double(rec[n])), .plain)], mode: theme.mode))
