@@ -109,7 +109,7 @@ extension BenchRenderFixture {
         /// The next `count` rows (fewer at the end), row-major; nil once every token has its row.
         mutating func next(_ count: Int) -> [Float]? {
             let n = text.tokens.count, d = width
-            guard position < n || (n == 0 && position == 0 && count == 0) else { return nil }
+            guard position < n else { return nil }
             let rows = min(count, n - position)
             var out = [Float](repeating: 0, count: rows * d)
             out.withUnsafeMutableBufferPointer { p in

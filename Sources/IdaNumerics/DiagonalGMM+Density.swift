@@ -15,8 +15,8 @@ public struct GMMEvaluation: Sendable {
 }
 
 extension DiagonalGMM {
-    /// Per-component quantities shared by the density and its gradient; a router that routes many
-    /// blocks with the same parameters computes them once (`IDARouter.route(_:mixture:)`).
+    /// Per-component quantities shared by the density and its gradient in training (routing uses
+    /// `JointTerms`, built from them).
     public struct Precomputed: Sendable {
         /// exp(-s) [K, P] with s clamped.
         var precision: [Double]

@@ -90,9 +90,7 @@ public func chooseExperts(_ scores: UnsafeBufferPointer<Double>, into selected: 
     var norm = 0.0
     for j in selected.indices {
         let s = scores[Int(selected[j])]
-        let tempered = s > 0 ? Foundation.exp((Foundation.log(s) - best) / temperature) : 0
-        weights[j] = Float(tempered)
-        norm += tempered
+        norm += s > 0 ? Foundation.exp((Foundation.log(s) - best) / temperature) : 0
     }
     for j in selected.indices {
         let s = scores[Int(selected[j])]

@@ -64,9 +64,9 @@ public struct CheckpointInfo: Sendable, Equatable {
             }
             return v
         }
-        func real(_ key: String, default fallback: Float) throws -> Float {
+        func real<T: BinaryFloatingPoint & LosslessStringConvertible>(_ key: String, default fallback: T) throws -> T {
             guard let text = meta[key] else { return fallback }
-            guard let v = Float(text.trimmingCharacters(in: .whitespaces)), v.isFinite else {
+            guard let v = T(text.trimmingCharacters(in: .whitespaces)), v.isFinite else {
                 throw RoutingError.badMetadata(path: path, key: key, problem: "'\(text)' is not a finite number")
             }
             return v
@@ -112,7 +112,7 @@ public struct CheckpointInfo: Sendable, Equatable {
             latentNorm: try choice("idamoe.latent_norm", default: InputNorm.none),
             logVarMin: try real("idamoe.log_var_min", default: -.greatestFiniteMagnitude),
             logVarMax: try real("idamoe.log_var_max", default: .greatestFiniteMagnitude),
-            gateTemperature: Double(try real("idamoe.gate_temperature", default: 1)))
+            gateTemperature: try real("idamoe.gate_temperature", default: 1.0))
         guard config.gateTemperature > 0, config.gateTemperature <= 1_000 else {
             throw RoutingError.badMetadata(path: path, key: "idamoe.gate_temperature",
                                            problem: "\(config.gateTemperature) is outside (0, 1000]")

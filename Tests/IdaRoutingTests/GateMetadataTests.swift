@@ -24,14 +24,7 @@ struct GateMetadataTests {
 
     /// Writes `checkpoint` with its metadata changed by `metadata` (nil removes a key) and loads it.
     func load(_ checkpoint: RouterCheckpoint, metadata: [String: String?]) throws -> RouterCheckpoint {
-        var writer = SafetensorsWriter()
-        var meta = checkpoint.info.metadata
-        for (k, v) in metadata { meta[k] = v }
-        writer.metadata = meta
-        for t in checkpoint.tensors() { try writer.add(t.name, shape: t.shape, floats: t.values) }
-        let path = temporaryDirectory() + "/gate.safetensors"
-        try writer.write(to: path)
-        return try RouterCheckpoint(path: path)
+        try RouterCheckpoint(path: writeCheckpoint(checkpoint, metadata: metadata))
     }
 
     @Test("absent keys are the defaults, and a default checkpoint writes none of them")
@@ -108,12 +101,7 @@ struct GateMetadataTests {
 
     @Test("IDA checkpoints refuse the gate keys; --top-k beyond the eligible groups is refused")
     func idaAndTopK() throws {
-        let ida = try makeIDACheckpoint()
-        var writer = SafetensorsWriter()
-        writer.metadata = ida.info.metadata.merging(["idamoe.gate_scale": "2"]) { $1 }
-        for t in ida.tensors() { try writer.add(t.name, shape: t.shape, floats: t.values) }
-        let path = temporaryDirectory() + "/ida.safetensors"
-        try writer.write(to: path)
+        let path = try writeCheckpoint(makeIDACheckpoint(), metadata: ["idamoe.gate_scale": "2"])
         do {
             _ = try RouterCheckpoint(path: path)
             Issue.record("an IDA checkpoint with idamoe.gate_scale was accepted")

@@ -35,29 +35,22 @@ struct GateTemperatureTests {
         var ck = try makeIDACheckpoint()
         #expect(ck.info.metadata["idamoe.gate_temperature"] == nil)
         ck.info.config.gateTemperature = 4
-        var writer = SafetensorsWriter()
-        writer.metadata = ck.info.metadata
-        #expect(writer.metadata["idamoe.gate_temperature"] == "4.0")
-        for t in ck.tensors() { try writer.add(t.name, shape: t.shape, floats: t.values) }
-        let path = temporaryDirectory() + "/t.safetensors"
-        try writer.write(to: path)
-        let loaded = try RouterCheckpoint(path: path)
+        #expect(ck.info.metadata["idamoe.gate_temperature"] == "4.0")
+        let loaded = try RouterCheckpoint(path: writeCheckpoint(ck))
         #expect(loaded.info.config.gateTemperature == 4)
         guard case let .ida(router)? = loaded.routers[loaded.info.moeLayers[0]] else {
             Issue.record("no IDA router")
             return
         }
         #expect(router.config.gateTemperature == 4)
+        // Read in double, as written and as the Python reader reads it: 0.1 stays 0.1.
+        let tenth = try RouterCheckpoint(path: writeCheckpoint(makeIDACheckpoint(), metadata: ["idamoe.gate_temperature": "0.1"]))
+        #expect(tenth.info.config.gateTemperature == 0.1)
     }
 
     @Test("bad values are one-line errors naming the key", arguments: ["0", "-1", "nan", "inf", "2000", "warm"])
     func refusals(value: String) throws {
-        let ck = try makeIDACheckpoint()
-        var writer = SafetensorsWriter()
-        writer.metadata = ck.info.metadata.merging(["idamoe.gate_temperature": value]) { $1 }
-        for t in ck.tensors() { try writer.add(t.name, shape: t.shape, floats: t.values) }
-        let path = temporaryDirectory() + "/bad.safetensors"
-        try writer.write(to: path)
+        let path = try writeCheckpoint(makeIDACheckpoint(), metadata: ["idamoe.gate_temperature": value])
         do {
             _ = try RouterCheckpoint(path: path)
             Issue.record("gate temperature \(value) was accepted")

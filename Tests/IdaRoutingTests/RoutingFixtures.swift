@@ -4,6 +4,18 @@ import IdaNumerics
 import IdaRouting
 import IdaTestSupport
 
+/// Writes `checkpoint`'s tensors under its metadata changed by `metadata` (nil removes a key) to a
+/// fresh file and returns its path (to check how readers take edited metadata).
+func writeCheckpoint(_ checkpoint: RouterCheckpoint, metadata: [String: String?] = [:]) throws -> String {
+    var writer = SafetensorsWriter()
+    var meta = checkpoint.info.metadata
+    for (k, v) in metadata { meta[k] = v }
+    writer.metadata = meta
+    for t in checkpoint.tensors() { try writer.add(t.name, shape: t.shape, floats: t.values) }
+    let path = temporaryDirectory() + "/checkpoint.safetensors"
+    try writer.write(to: path)
+    return path
+}
 
 /// A small IDA checkpoint: MoE layers 1 and 3, D = 6, encoder 6 -> 5 -> 3, E = 3, M = 2.
 func makeIDACheckpoint(seed: UInt64 = 1) throws -> RouterCheckpoint {
