@@ -43,8 +43,20 @@ extension IdamoeCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }  // help and version requests
-            FileHandle.standardError.write(Data(("Error: " + message(for: error) + "\n").utf8))
+            FileHandle.standardError.write(Data(("Error: " + oneLine(error) + "\n").utf8))
             Glibc.exit(code.rawValue)
         }
+    }
+
+    /// The error as one line. Foundation's file errors (a directory that cannot be created, say)
+    /// describe themselves as a dump of their user info; they become "path: reason".
+    static func oneLine(_ error: Error) -> String {
+        let ns = error as NSError
+        guard ns.domain == NSCocoaErrorDomain else { return message(for: error) }
+        let path = ns.userInfo[NSFilePathErrorKey] as? String ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path
+        let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError
+        let reason = underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32($0.code))) : nil }
+            ?? ns.localizedDescription
+        return ((path.map { $0 + ": " } ?? "") + reason).replacingOccurrences(of: "\n", with: " ")
     }
 }

@@ -39,6 +39,10 @@ struct ScaledInspectorTests {
         }
         let bad = try runIdamoe(["bench", "synth", dir + "/d", "--dtype", "I32"])
         #expect(bad.status != 0 && bad.stderr.contains("--dtype must be F32, F16 or BF16"))
+        // A directory that cannot be made: one line naming the part that cannot and why.
+        let nowhere = try runIdamoe(["bench", "synth", "/proc/idamoe-test/x", "--tokens", "10"])
+        #expect(nowhere.status == 1 && nowhere.stderr.hasPrefix("Error: /proc/idamoe-test")
+                && nowhere.stderr.filter { $0 == "\n" }.count == 1 && !nowhere.stderr.contains("Domain="), "\(nowhere.stderr)")
     }
 
     @Test("headless frames of the scaled fixture: overview pages 48 layers, layer screen pages 128 experts, / and o work")
