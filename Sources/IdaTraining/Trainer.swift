@@ -127,13 +127,17 @@ public final class Trainer {
         if let steps = request.steps, steps < (newestSnapshot ?? 0) {
             throw SettingError.invalidSetting(key: "steps", problem: "(\(steps)) is below the step the run resumes from (\(newestSnapshot ?? 0))")
         }
+        // A run that logged `done` is complete; one killed after its final snapshot but before `done`
+        // resumes to nothing and `train` logs the `done`.
+        if let newest = newestSnapshot, newest >= options.steps, request.steps == nil,
+           logged.contains(where: { $0.kind == "done" && $0.step == newest }) {
+            throw SettingError.invalidSetting(key: "steps", problem: "must be above \(newest) to continue \(run.path): "
+                                               + "the run is complete (step \(newest) of \(options.steps))")
+        }
+        // Killed between publishing run.json and logging `start`: write the probe and `start` now, so
+        // the resumed run's events begin as every run's do.
+        if !logged.contains(where: { $0.kind == "start" }) { try writeRunStart() }
         if let newest = newestSnapshot {
-            // A run that logged `done` is complete; one killed after its final snapshot but before
-            // `done` resumes to nothing and `train` logs the `done`.
-            if newest >= options.steps, request.steps == nil, logged.contains(where: { $0.kind == "done" && $0.step == newest }) {
-                throw SettingError.invalidSetting(key: "steps", problem: "must be above \(newest) to continue \(run.path): "
-                                                   + "the run is complete (step \(newest) of \(options.steps))")
-            }
             try restore(step: newest)
             // Killed between publishing the snapshot and logging it: log it now, so the events say so.
             if !logged.contains(where: { $0.kind == "snapshot" && $0.step == newest }) { try logSnapshot() }
@@ -173,6 +177,11 @@ public final class Trainer {
                                    parameters: model.parameterCount, probeTokens: dataset.probe.tokens.count,
                                    created: Date().timeIntervalSince1970)
         try run.writeManifest(try manifest.encoded())
+        try writeRunStart()
+    }
+
+    /// The run's probe (tokens only) and its `start` event.
+    func writeRunStart() throws {
         try writeProbe(to: run.layout.probe, hidden: [:])
         try run.appendEvent(step: 0, kind: "start", fields: [
             "parameters": .number(Double(model.parameterCount)),

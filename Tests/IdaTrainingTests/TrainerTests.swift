@@ -155,6 +155,27 @@ struct TrainerTests {
         #expect(throws: SettingError.self) { try Trainer(resuming: dir + "/run") }
     }
 
+    @Test("killed between run.json and `start`: a resume writes the probe and logs `start` first, once")
+    func resumeBeforeStart() throws {
+        let dir = temporaryDirectory()
+        let corpus = try writeCorpus(in: dir)
+        let layout = RunLayout(dir + "/run")
+        do { _ = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/run") }
+        // Leave what a kill right after publishing run.json leaves: no probe, an empty event log.
+        try FileManager.default.removeItem(atPath: layout.probe)
+        try Data().write(to: URL(fileURLWithPath: layout.events))
+        do {
+            let resumed = try Trainer(resuming: dir + "/run")
+            #expect(resumed.step == 0)
+            try resumed.train()
+        }
+        var reader = EventLogReader(path: layout.events)
+        let all = try reader.readNew()
+        #expect(all.first?.kind == "start" && all.filter { $0.kind == "start" }.count == 1)
+        #expect(all.dropFirst().first?.kind == "resume" && all.last?.kind == "done")
+        #expect(FileManager.default.fileExists(atPath: layout.probe))
+    }
+
     @Test("a second trainer on the same directory is refused; an existing run is not overwritten")
     func locking() throws {
         let dir = temporaryDirectory()
