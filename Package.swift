@@ -30,8 +30,9 @@ let package = Package(
         .target(name: "CVectorMath", cSettings: [.unsafeFlags(["-O2", "-fno-math-errno"])]),
         // The only Swift target that calls OpenBLAS; also what the machine is (CPU, kernel, threads).
         .target(name: "IdaBLAS", dependencies: ["COpenBLAS", "CPlatform"]),
-        // Bytes in, typed values out: safetensors, JSON, the events.jsonl reader, atomic files.
-        .target(name: "IdaFormats", dependencies: ["CVectorMath"]),
+        // Bytes in, typed values out: safetensors, JSON, the events.jsonl reader, atomic files (IdaBLAS
+        // only for the vector level its F16 loop runs at).
+        .target(name: "IdaFormats", dependencies: ["CVectorMath", "IdaBLAS"]),
         // Layers, the IDA and softmax routers, losses and their backward passes.
         .target(name: "IdaNumerics", dependencies: ["IdaBLAS", "CVectorMath"]),
         // The file contract of docs/format.md, one home for every reader and writer: checkpoints <->
@@ -57,8 +58,8 @@ let package = Package(
         .target(name: "IdaTestSupport", dependencies: ["IdaNumerics", "IdaTerminal", "IdaRouting", "IdaTraining"],
                 path: "Tests/IdaTestSupport"),
         .testTarget(name: "IdaBLASTests", dependencies: ["IdaBLAS"]),
-        .testTarget(name: "IdaFormatsTests", dependencies: ["IdaFormats", "IdaTestSupport"]),
-        .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "IdaTestSupport"]),
+        .testTarget(name: "IdaFormatsTests", dependencies: ["IdaFormats", "IdaBLAS", "IdaTestSupport"]),
+        .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "CVectorMath", "IdaTestSupport"]),
         .testTarget(name: "IdaRoutingTests", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
         .testTarget(name: "IdaTerminalTests", dependencies: ["IdaTerminal", "IdaCurses", "IdaTestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "IdaInspectorTests", dependencies: ["IdaInspector", "IdaTerminal", "IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"], exclude: ["Snapshots", "Fixtures"]),

@@ -44,12 +44,9 @@ extension IDARouter {
             for r in 0..<n {
                 let row = row0 + r * k
                 let peak = VectorMath.maximum(row, count: k, level: level)
-                // The first component at the maximum is the most probable one (ties to the lower index).
-                var best = 0
-                while best < k - 1 && !(row[best] >= peak) { best += 1 }
-                topComponent[r] = Int32(best)
                 VectorMath.expGroupSums(row, shift: peak, groups: e, size: m, numerators: numbers,
                                         sums: totalBase, largest: largestBase, level: level)
+                topComponent[r] = Int32(firstAtPeak(row, peak: peak, groups: e, size: m, largest: largestBase))
                 var sum = 0.0
                 for x in 0..<e { sum += tot[x] }
                 let inv = 1 / sum
@@ -79,5 +76,21 @@ extension IDARouter {
                              expertProbabilities: q, posterior: posterior, posteriorWidth: k,
                              entropyBits: entropy, logDensity: logDensity, topComponent: topComponent,
                              latents: nil, reconstructionError: nil)
+    }
+
+    /// The first component at the row's maximum (the most probable one; ties to the lower index).
+    /// e^0 is exactly 1, so only groups whose largest numerator is at least 1 can hold it and the rest
+    /// are skipped; a row without a number at its maximum (all -inf or NaN) falls back to a full scan,
+    /// which gives the last component when nothing reaches the maximum.
+    @inline(__always)
+    private func firstAtPeak(_ row: UnsafePointer<Double>, peak: Double, groups: Int, size: Int,
+                             largest: UnsafePointer<Float>) -> Int {
+        for g in 0..<groups where largest[g] >= 1 {
+            for c in (g * size)..<((g + 1) * size) where row[c] >= peak { return c }
+        }
+        let k = groups * size
+        var best = 0
+        while best < k - 1 && !(row[best] >= peak) { best += 1 }
+        return best
     }
 }

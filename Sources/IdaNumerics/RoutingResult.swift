@@ -50,25 +50,28 @@ public struct RoutingResult: Sendable {
 }
 
 /// Indices of the k largest scores, best first; equal scores go to the lower index; NaN never wins
-/// over a number. k passes over the scores (k is small), any number of experts.
+/// over a number; slots beyond the number of scores hold -1. One pass over the scores.
 @inlinable
 public func topKIndices(_ scores: UnsafeBufferPointer<Double>, k: Int, into out: UnsafeMutableBufferPointer<Int32>) {
-    let count = scores.count
-    for slot in 0..<k {
-        var best = -1
-        var bestValue = -Double.infinity
-        for e in 0..<count {
-            var chosen = false
-            for s in 0..<slot where Int(out[s]) == e { chosen = true; break }
-            if chosen { continue }
-            // Strictly greater keeps the lowest index among ties; NaN ranks below every number.
+    // The k best so far, best first: a later index enters only when strictly greater, so ties keep
+    // the lower index.
+    guard k > 0 else { return }
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: max(k, 1)) { kept in
+        var filled = 0
+        for e in 0..<scores.count {
             let value = scores[e].isNaN ? -Double.infinity : scores[e]
-            if best < 0 || value > bestValue {
-                best = e
-                bestValue = value
+            if filled == k && !(value > kept[k - 1]) { continue }
+            var slot = min(filled, k - 1)
+            while slot > 0 && value > kept[slot - 1] {
+                kept[slot] = kept[slot - 1]
+                out[slot] = out[slot - 1]
+                slot -= 1
             }
+            kept[slot] = value
+            out[slot] = Int32(e)
+            filled = min(filled + 1, k)
         }
-        out[slot] = Int32(best)
+        for slot in filled..<k { out[slot] = -1 }
     }
 }
 
@@ -98,10 +101,9 @@ public func chooseExperts(_ scores: UnsafeBufferPointer<Double>, into selected: 
     }
 }
 
-/// -sum p log2 p over a distribution, with 0 log 0 = 0.
+/// -sum p log2 p over a distribution, with 0 log 0 = 0 (`VectorMath.entropyBits`).
 @inlinable
 public func entropyBits(_ p: UnsafeBufferPointer<Double>) -> Double {
-    var h = 0.0
-    for v in p where v > 0 { h -= v * Foundation.log2(v) }
-    return h
+    guard let base = p.baseAddress else { return 0 }
+    return VectorMath.entropyBits(base, count: p.count)
 }

@@ -68,6 +68,12 @@ public enum VectorMath {
         idamoe_max_double_loop(level.rawValue, x, count)
     }
 
+    /// -sum p log2 p over the entries p > 0 (others skipped), log2 in double within 3 ulp;
+    /// eight lanes added in a fixed order that depends on `count` alone.
+    public static func entropyBits(_ p: UnsafePointer<Double>, count: Int, level: VectorLevel = level) -> Double {
+        idamoe_entropy_bits_loop(level.rawValue, p, count)
+    }
+
     /// For each of `groups` groups of `size` consecutive log-values: the numerators
     /// e^(input - shift) as `expShifted` over doubles, their sum in double and their largest value.
     /// A group's sum is added in a fixed order that depends on `size` alone.

@@ -1,5 +1,6 @@
 import CVectorMath
 import IdaFormats
+import IdaBLAS
 import Testing
 
 @Suite("F16 and BF16 conversions")
@@ -68,16 +69,17 @@ struct HalfTests {
         #expect(Half.float(fromBF16: Half.bf16(from: Float(bitPattern: 0x7F80_0001))).isNaN)
     }
 
-    @Test("the vectorised F16 and BF16 loops give every pattern's single-value bits, from any alignment")
-    func loops() {
+    @Test("the vectorised F16 and BF16 loops give every pattern's single-value bits, from any alignment, at every level",
+          arguments: VectorLevel.runnable(on: .current()))
+    func loops(level: VectorLevel) {
         var bytes: [UInt8] = [0xAB]  // one byte first: the loop reads an odd address
         for bits in UInt16.min...UInt16.max { bytes += [UInt8(bits & 0xFF), UInt8(bits >> 8)] }
         let n = 65_536
         var half = [Float](repeating: 0, count: n), brain = [Float](repeating: 0, count: n)
         bytes.withUnsafeBufferPointer { p in
             guard let base = p.baseAddress else { return }
-            half.withUnsafeMutableBufferPointer { idamoe_f16_to_float_loop(base + 1, $0.baseAddress, n) }
-            brain.withUnsafeMutableBufferPointer { idamoe_bf16_to_float_loop(base + 1, $0.baseAddress, n) }
+            half.withUnsafeMutableBufferPointer { idamoe_f16_to_float_loop(level.rawValue, base + 1, $0.baseAddress, n) }
+            brain.withUnsafeMutableBufferPointer { idamoe_bf16_to_float_loop(level.rawValue, base + 1, $0.baseAddress, n) }
         }
         var failures: [Int] = []
         for i in 0..<n {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CVectorMath
 import IdaBLAS
 import IdaNumerics
 
@@ -52,6 +53,31 @@ struct VectorMathTests {
         #expect(VectorMath.exp(0) == 1 && VectorMath.exp(-0.0) == 1)
         #expect(VectorMath.exp(-104) == 0 && VectorMath.exp(-Float.greatestFiniteMagnitude) == 0)
         #expect(VectorMath.exp(89) == .infinity && VectorMath.exp(Float.greatestFiniteMagnitude) == .infinity)
+    }
+
+    @Test("exp's subnormal results (built from integers, no subnormal arithmetic): every float from -104 to -87, at every level",
+          arguments: VectorLevel.runnable(on: .current()))
+    func expSubnormalBand(level: VectorLevel) {
+        var inputs: [Float] = []
+        var x: Float = -104
+        while x <= -87 { inputs.append(x); x = x.nextUp }
+        var out = [Float](repeating: 0, count: inputs.count)
+        inputs.withUnsafeBufferPointer { i in
+            out.withUnsafeMutableBufferPointer { o in
+                VectorMath.expShifted(i.baseAddress!, into: o.baseAddress!, shift: 0, count: i.count, level: level)
+            }
+        }
+        var failures: [Float] = []
+        for (x, got) in zip(inputs, out) {
+            let ref = Foundation.exp(Double(x))
+            // Within one subnormal step of e^x; the generic loop also gives the scalar function's bits (the
+            // other levels contract products into FMAs, which moves last bits inside the bound).
+            let sameBits = level != .generic || got.bitPattern == VectorMath.exp(x).bitPattern
+            if abs(Double(got) - ref) > Double(Float.leastNonzeroMagnitude) || !sameBits {
+                failures.append(x)
+            }
+        }
+        #expect(inputs.count > 2_000_000 && failures.isEmpty, "\(failures.count) failures, first \(failures.prefix(3))")
     }
 
     @Test("erf: below 1.3 ulp everywhere, exact limits and signs")
@@ -196,5 +222,51 @@ struct VectorMathTests {
             #expect(abs(Activation.gelu.apply(input[i]) - value[i]) <= 4 * value[i].ulp + 1e-38)
             #expect(abs(Activation.gelu.derivative(input[i]) - slope[i]) <= 4e-7)
         }
+    }
+}
+
+@Suite("VectorMath: log2 and entropy in double")
+struct EntropyLoopTests {
+    /// Positive doubles from the smallest subnormal to 1e300, near 1 and near the mantissa split at sqrt 2.
+    static let inputs: [Double] = {
+        var x: [Double] = []
+        for i in 0..<40_000 { x.append(Foundation.pow(10, -323 + 623 * Double(i) / 40_000)) }
+        for i in 1..<5_000 { x.append(1 + Double(i) * 1e-9); x.append(1 - Double(i) * 1e-9) }
+        for i in -2_000..<2_000 { x.append(2.0.squareRoot() * (1 + Double(i) * 1e-12)) }
+        x += [Double.leastNonzeroMagnitude, Double.leastNormalMagnitude, Double.leastNormalMagnitude.nextDown, 1, 2, 0.5,
+              Double.greatestFiniteMagnitude]
+        return x
+    }()
+
+    @Test("log2 within 3 ulp of the result (measured against Foundation's log2), subnormals included")
+    func log2Bound() {
+        var worst = 0.0, worstX = 0.0
+        for x in Self.inputs {
+            let reference = Foundation.log2(x)
+            let got = idamoe_log2_double(x)
+            let ulps = abs(got - reference) / max(reference.ulp, Double.leastNormalMagnitude)
+            if ulps > worst { worst = ulps; worstX = x }
+        }
+        #expect(worst <= 3, "worst \(worst) ulp at \(worstX)")
+    }
+
+    @Test("entropy: the Swift sum's value within 1e-15 relative, zeros and NaN skipped, at every level",
+          arguments: VectorLevel.runnable(on: .current()))
+    func entropy(level: VectorLevel) {
+        var rng = SeededGenerator(seed: 23)
+        for count in [1, 2, 7, 8, 9, 64, 128, 131] {
+            var p = (0..<count).map { _ in Foundation.exp(-30 * Double.random(in: 0...1, using: &rng)) }
+            if count > 3 { p[1] = 0; p[2] = .nan; p[0] = -0.5 }
+            let total = p.filter { $0 > 0 }.reduce(0, +)
+            p = p.map { $0 > 0 ? $0 / total : $0 }
+            var reference = 0.0
+            for v in p where v > 0 { reference -= v * Foundation.log2(v) }
+            let got = p.withUnsafeBufferPointer { VectorMath.entropyBits($0.baseAddress!, count: count, level: level) }
+            #expect(abs(got - reference) <= 1e-15 * max(reference, 1), "count \(count) at \(level): \(got) vs \(reference)")
+        }
+        let point = [1.0, 0, 0]
+        #expect(point.withUnsafeBufferPointer { VectorMath.entropyBits($0.baseAddress!, count: 3, level: level) } == 0)
+        let uniform = [Double](repeating: 1.0 / 128, count: 128)
+        #expect(uniform.withUnsafeBufferPointer { VectorMath.entropyBits($0.baseAddress!, count: 128, level: level) } == 7)
     }
 }

@@ -69,10 +69,21 @@ static inline float idamoe_exp(float x) {
     p = p * r + 0.5f;
     p = (r * r) * p + r + 1.0f;
     int32_t exponent = (int32_t)idamoe_bits_from_float(shifted) - 0x4B400000;
-    int32_t half = exponent >> 1;
+    // p 2^n rounded once. Normal results (n >= -125, p > 0.7): p times two exact powers of two.
+    int32_t safe = exponent < -125 ? -125 : exponent;
+    int32_t half = safe >> 1;
     float scale1 = idamoe_float_from_bits((uint32_t)(half + 127) << 23);
-    float scale2 = idamoe_float_from_bits((uint32_t)(exponent - half + 127) << 23);
-    float result = p * scale1 * scale2;
+    float scale2 = idamoe_float_from_bits((uint32_t)(safe - half + 127) << 23);
+    float normal = p * scale1 * scale2;
+    // Subnormal results (n <= -126) without subnormal arithmetic, which costs a microcode assist on
+    // x86 for every vector holding one: the result's bits are the integer nearest p 2^(n + 149), ties
+    // to even, the same rounding the product would make. q < 2^23 is rounded by adding and removing
+    // 2^23; a q at or above 2^23 is already an integer.
+    int32_t low = exponent > -126 ? -126 : exponent;
+    float q = p * idamoe_float_from_bits((uint32_t)(low + 149 + 127) << 23);
+    float whole = q < 8388608.0f ? (q + 8388608.0f) - 8388608.0f : q;
+    float tiny = idamoe_float_from_bits((uint32_t)(int32_t)whole);
+    float result = exponent < -125 ? tiny : normal;
     return x != x ? x : result;
 }
 
@@ -153,6 +164,46 @@ void idamoe_exp_shifted_loop(int level, const float *input, float *out, float sh
 /// Relative error below 1 ulp of e^x plus |x| 2^-24 (the rounding of x), x = input[i] - shift.
 void idamoe_exp_shifted_double_loop(int level, const double *input, float *out, double shift, long n);
 
+/// log2(x) in double for x > 0 (subnormals included), within 3 ulp of the result (the worst case
+/// measured in VectorMathTests is just above 1, where the result is tiny); branch-free, so loops
+/// vectorise. x = m 2^e with m in [sqrt(1/2), sqrt(2)), and ln m = 2 atanh(s), s = (m - 1) / (m + 1),
+/// |s| < 0.1716, by its odd series to s^21.
+/// Other inputs (0, negative, infinite, NaN) give a meaningless number: callers skip them.
+static inline double idamoe_log2_double(double x) {
+    uint64_t raw;
+    __builtin_memcpy(&raw, &x, 8);
+    int64_t sub = raw < 0x0010000000000000ull;              // subnormal: scale by 2^54 first
+    double y = sub ? x * 0x1p54 : x;
+    uint64_t bits;
+    __builtin_memcpy(&bits, &y, 8);
+    int64_t exponent = (int64_t)(bits >> 52) - 1023 - (sub ? 54 : 0);
+    uint64_t mantissaBits = (bits & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
+    double m;
+    __builtin_memcpy(&m, &mantissaBits, 8);
+    int64_t high = m > 1.4142135623730951;
+    m = high ? m * 0.5 : m;
+    exponent += high;
+    double s = (m - 1.0) / (m + 1.0);
+    double t = s * s;
+    double p = 1.0 / 21;
+    p = p * t + 1.0 / 19;
+    p = p * t + 1.0 / 17;
+    p = p * t + 1.0 / 15;
+    p = p * t + 1.0 / 13;
+    p = p * t + 1.0 / 11;
+    p = p * t + 1.0 / 9;
+    p = p * t + 1.0 / 7;
+    p = p * t + 1.0 / 5;
+    p = p * t + 1.0 / 3;
+    double lnm = 2.0 * s + 2.0 * s * t * p;
+    return (double)exponent + lnm * 1.4426950408889634;
+}
+
+/// -sum p[i] log2 p[i] over the p[i] > 0 (NaN and non-positive entries skipped): the entropy in bits
+/// of a distribution. Eight lanes added in a fixed order, so the result depends on n alone, not on
+/// where the values sit.
+double idamoe_entropy_bits_loop(int level, const double *p, long n);
+
 /// The largest of x[0..<n] (n >= 1); NaN never wins over a number. Eight lanes at a time: the
 /// maximum does not depend on the order.
 double idamoe_max_double_loop(int level, const double *x, long n);
@@ -165,22 +216,25 @@ void idamoe_exp_group_sums_loop(int level, const double *input, double shift, lo
                                 float *numerators, double *sums, float *largest);
 
 /// The float an F16 bit pattern stands for, exactly: subnormals, zeros of both signs, infinities and
-/// NaN payloads (moved to the top of the float mantissa) included. Branch-free, so loops vectorise:
-/// the 15 exponent-and-mantissa bits shifted into place are a float 2^-112 times the value
-/// (subnormal halves become subnormal floats), and multiplying by 2^112 is exact.
+/// NaN payloads (moved to the top of the float mantissa) included. Branch-free, so loops vectorise,
+/// and integer work only except for subnormal halves, which are their 10-bit mantissa times 2^-24
+/// (an exact product with a normal float result: no subnormal float arithmetic, which costs a
+/// microcode assist on x86).
 static inline float idamoe_float_from_f16(uint16_t h) {
-    uint32_t magnitude = (uint32_t)(h & 0x7FFFu) << 13;
-    float scaled = idamoe_float_from_bits(magnitude) * 0x1p112f;
-    uint32_t bits = magnitude >= (0x7C00u << 13) ? (magnitude | 0x7F800000u) : idamoe_bits_from_float(scaled);
+    uint32_t magnitude = h & 0x7FFFu;
+    uint32_t normal = (magnitude << 13) + (112u << 23);  // the exponent rebiased from 15 to 127
+    uint32_t special = (magnitude << 13) | 0x7F800000u;  // infinities and NaN payloads
+    uint32_t tiny = idamoe_bits_from_float((float)(int32_t)magnitude * 0x1p-24f);
+    uint32_t bits = magnitude >= 0x7C00u ? special : (magnitude >= 0x0400u ? normal : tiny);
     return idamoe_float_from_bits(bits | ((uint32_t)(h & 0x8000u) << 16));
 }
 
 /// n little-endian F16 values at `bytes` (any alignment) as floats; the same values as
-/// idamoe_float_from_f16 (conversion is exact, so there is nothing to differ by CPU).
-void idamoe_f16_to_float_loop(const uint8_t *bytes, float *out, long n);
+/// idamoe_float_from_f16 at every level (conversion is exact, so there is nothing to differ by).
+void idamoe_f16_to_float_loop(int level, const uint8_t *bytes, float *out, long n);
 
 /// n little-endian BF16 values at `bytes` (any alignment) as floats (exact: the top half of a float).
-void idamoe_bf16_to_float_loop(const uint8_t *bytes, float *out, long n);
+void idamoe_bf16_to_float_loop(int level, const uint8_t *bytes, float *out, long n);
 
 /// One AdamW step's coefficients for a tensor (AdamW.swift says what each is).
 typedef struct {

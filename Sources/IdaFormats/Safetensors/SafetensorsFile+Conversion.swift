@@ -1,4 +1,5 @@
 import CVectorMath
+import IdaBLAS
 extension SafetensorsFile {
     /// All elements of an F32, F16, BF16 or F64 tensor as `Float`, row-major (F64 rounds to nearest).
     public func floats(_ name: String) throws -> [Float] {
@@ -76,16 +77,16 @@ extension SafetensorsFile {
             }
         case .f32: return convert(info, elements) { Float(bitPattern: $0.u32($1)) }
         case .f16, .bf16:
-            // One vectorised C loop (CVectorMath), exact like Half.float.
+            // One vectorised C loop (CVectorMath) at the processor's widest level, exact like Half.float.
             let raw = rawBytes(info)
             let half = info.dtype == .f16
             return [Float](unsafeUninitializedCapacity: elements.count) { buffer, count in
                 if let destination = buffer.baseAddress, let source = raw.baseAddress, !elements.isEmpty {
                     let start = source.assumingMemoryBound(to: UInt8.self) + 2 * elements.lowerBound
                     if half {
-                        idamoe_f16_to_float_loop(start, destination, elements.count)
+                        idamoe_f16_to_float_loop(VectorLevel.current.rawValue, start, destination, elements.count)
                     } else {
-                        idamoe_bf16_to_float_loop(start, destination, elements.count)
+                        idamoe_bf16_to_float_loop(VectorLevel.current.rawValue, start, destination, elements.count)
                     }
                 }
                 count = elements.count
