@@ -51,11 +51,12 @@ public enum LayerRouter: Sendable, Equatable {
 
     /// Routes h [N, D]; with `posteriors` false an IDA router leaves its N x K posteriors out.
     /// `mixture` is `mixture()` of this router, computed once for many calls.
-    public func route(_ h: Matrix, keepLatents: Bool = false, reconstruct: Bool = false,
+    /// Consuming h lets an RMS input norm scale it in place instead of copying it.
+    public func route(_ h: consuming Matrix, keepLatents: Bool = false, reconstruct: Bool = false,
                       posteriors: Bool = true, mixture: DiagonalGMM.JointTerms? = nil) -> RoutingResult {
         switch self {
         case let .ida(r):
-            return r.route(h, keepLatents: keepLatents, reconstruct: reconstruct, posteriors: posteriors,
+            return r.route(consume h, keepLatents: keepLatents, reconstruct: reconstruct, posteriors: posteriors,
                            mixture: mixture)
         case let .softmax(r): return r.route(h)
         }

@@ -151,7 +151,7 @@ public struct ProbeRouting: Sendable {
                 h.data.append(contentsOf: repeatElement(0, count: (Self.tileRows - rows.count) * h.cols))
                 h.rows = Self.tileRows
             }
-            let result = router.route(h, keepLatents: keepLatents, reconstruct: reconstruct,
+            let result = router.route(consume h, keepLatents: keepLatents, reconstruct: reconstruct,
                                       posteriors: posteriors, mixture: mixtures[i]).prefix(rows.count)
             results.append(posteriors ? result : Self.slim(result, keepLatents: keepLatents))
         }
