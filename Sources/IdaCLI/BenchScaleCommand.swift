@@ -107,13 +107,43 @@ struct BenchScaleCommand: ParsableCommand {
     func route(_ checkpointPath: String, _ probePath: String, workers: Int) throws {
         let ck = try RouterCheckpoint(path: checkpointPath), probe = try Probe(path: probePath)
         let routing = try ProbeRouting(checkpoint: ck, probe: probe)
+        BLAS.gemmSeconds = 0
+        BLAS.profiling = true
+        let cpu0 = Self.processCPUSeconds()
         let t0 = monotonicSeconds()
         try routing.run(workers: workers, posteriors: false, transform: { _, _ in () }, consume: { _ in })
         let seconds = monotonicSeconds() - t0
+        let cpu = Self.processCPUSeconds() - cpu0
+        BLAS.profiling = false
         let layers = routing.layers.count
         print("bench scale route: \(layers) layers, N \(probe.count), \(workers) threads, block \(routing.blockSize)")
         print(String(format: "%.2f s: %.0f tokens/s through all layers, %.0f token-layers/s; peak %.0f MiB",
                      seconds, Double(probe.count) / seconds, Double(probe.count * layers) / seconds, peakResidentMiB()))
+        // The issue-13 measure: the routing's CPU time against the time its threads spent inside GEMM
+        // calls, and against the GEMMs' compute bound (their FLOPs at one core's peak rates).
+        let inside = BLAS.gemmSeconds
+        var floatFLOPs = 0.0, doubleFLOPs = 0.0
+        let tile = ProbeRouting.tileRows
+        let tokens = Double((probe.count + tile - 1) / tile * tile)  // the last tile is padded
+        for i in routing.layers {
+            guard case let .ida(r)? = ck.routers[i] else { continue }
+            floatFLOPs += tokens * r.encoder.layers.reduce(0) { $0 + 2 * Double($1.inputs * $1.outputs) }
+            doubleFLOPs += tokens * 2 * Double((2 * r.config.latentDim + 1) * r.config.components)
+        }
+        let sPeak = measureSgemmPeak(threads: 1), dPeak = measureDgemmPeak()
+        let bound = floatFLOPs / (sPeak * 1e9) + doubleFLOPs / (dPeak * 1e9)
+        print(String(format: "CPU %.2f s, inside GEMM calls %.2f s: %.2fx the GEMMs' time", cpu, inside, cpu / max(inside, 1e-9)))
+        print(String(format: "GEMM compute bound %.2f s (%.1f GFLOP float at %.1f GFLOP/s, %.1f GFLOP double at %.1f GFLOP/s, "
+                     + "one core's 1024^3 peaks): %.2fx the bound", bound, floatFLOPs / 1e9, sPeak, doubleFLOPs / 1e9, dPeak,
+                     cpu / max(bound, 1e-9)))
+    }
+
+    /// User plus system CPU time of this process so far (every thread), seconds.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return .nan }
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     static func render(_ state: InspectorState) -> ScreenBuffer {
