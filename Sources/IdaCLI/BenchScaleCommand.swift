@@ -111,7 +111,7 @@ struct BenchScaleCommand: ParsableCommand {
         BLAS.profiling = true
         let cpu0 = Self.processCPUSeconds()
         let t0 = monotonicSeconds()
-        try routing.run(workers: workers, posteriors: false, transform: { _, _ in () }, consume: { _ in })
+        try routing.run(workers: workers, detail: .decisions, transform: { _, _ in () }, consume: { _ in })
         let seconds = monotonicSeconds() - t0
         let cpu = Self.processCPUSeconds() - cpu0
         BLAS.profiling = false

@@ -65,7 +65,7 @@ struct RouteCommand: ParsableCommand {
             let layers = routing.layers
             let withPosterior = posterior
             var out = OutputBuffer()
-            try routing.run(workers: workers, posteriors: withPosterior, transform: { rows, results in
+            try routing.run(workers: workers, detail: withPosterior ? .posteriors : .decisions, transform: { rows, results in
                 var text = OutputBuffer(capacity: rows.count * layers.count * (withPosterior ? 3000 : 160))
                 for (offset, token) in rows.enumerated() {
                     for (slot, i) in layers.enumerated() {
@@ -90,7 +90,7 @@ struct RouteCommand: ParsableCommand {
             if let spec { printSpecialisation(spec, tokens: pr.count) }
             if let ood, let names { printOutOfDomain(ood, names: names) }
         } else {
-            let metrics = try routing.run(workers: workers, posteriors: false, transform: { _, _ in () }, consume: { _ in })
+            let metrics = try routing.run(workers: workers, detail: .decisions, transform: { _, _ in () }, consume: { _ in })
             printTable(ck, pr, routing.layers, metrics)
         }
     }

@@ -10,9 +10,11 @@ extension IDARouter {
     /// sums them per expert and over the row in double. q, the expert scores, the top-k choice, the
     /// gate weights, log p(z) and the entropy all come from those sums. The N x K posteriors are
     /// written only when `posteriors` is true (`idamoe route --posterior`); the decisions do not
-    /// depend on it. Rows are independent, so results do not depend on how tokens are blocked
-    /// (docs/decisions.md, "Determinism").
-    func decide(logJoint: consuming [Double], tokens n: Int, posteriors: Bool) -> RoutingResult {
+    /// depend on it. `rank` > 0 ranks each token's `rank` most probable components from the same
+    /// numerators (`RoutingResult.rankedComponents`), for callers that need those but not all K.
+    /// Rows are independent, so results do not depend on how tokens are blocked (docs/decisions.md,
+    /// "Determinism").
+    func decide(logJoint: consuming [Double], tokens n: Int, posteriors: Bool, rank: Int = 0) -> RoutingResult {
         let k = config.components, e = config.experts, m = config.componentsPerExpert
         let top = config.topK
         precondition(logJoint.count == n * k && e * m == k, "decide: shapes differ")
@@ -24,6 +26,8 @@ extension IDARouter {
         var logDensity = [Double](repeating: 0, count: n)
         var topComponent = [Int32](repeating: 0, count: n)
         var posterior = posteriors ? [Double](repeating: 0, count: n * k) : []
+        var rankedComponents = [Int32](repeating: -1, count: n * rank)
+        var rankedPosteriors = [Float](repeating: 0, count: n * rank)
         var numerators = [Float](repeating: 0, count: k)  // [K] for one row
         var totals = [Double](repeating: 0, count: e)     // [E] sum of the row's numerators per expert
         var score = [Double](repeating: 0, count: e)      // [E]
@@ -39,6 +43,8 @@ extension IDARouter {
         selected.withUnsafeMutableBufferPointer { sel in
         weights.withUnsafeMutableBufferPointer { pw in
         largest.withUnsafeMutableBufferPointer { big in
+        rankedComponents.withUnsafeMutableBufferPointer { rc in
+        rankedPosteriors.withUnsafeMutableBufferPointer { rp in
             guard let row0 = lj.baseAddress, let numbers = num.baseAddress, let totalBase = tot.baseAddress,
                   let largestBase = big.baseAddress else { return }
             for r in 0..<n {
@@ -59,6 +65,13 @@ extension IDARouter {
                 if posteriors {
                     for c in 0..<k { post[r * k + c] = Double(numbers[c]) * inv }
                 }
+                if rank > 0 {
+                    let slots = UnsafeMutableBufferPointer(rebasing: rc[(r * rank)..<((r + 1) * rank)])
+                    topKIndices(UnsafeBufferPointer(start: numbers, count: k), k: rank, into: slots)
+                    for j in 0..<rank where slots[j] >= 0 {
+                        rp[r * rank + j] = Float(Double(numbers[Int(slots[j])]) * inv)  // the posterior, as above
+                    }
+                }
                 chooseExperts(UnsafeBufferPointer(g), into: UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)]),
                               weights: UnsafeMutableBufferPointer(rebasing: pw[(r * top)..<((r + 1) * top)]), temperature: config.gateTemperature)
                 entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: pq[(r * e)..<((r + 1) * e)]))
@@ -72,10 +85,16 @@ extension IDARouter {
         }
         }
         }
-        return RoutingResult(tokens: n, topK: top, experts: e, selected: selected, weights: weights,
+        }
+        }
+        var result = RoutingResult(tokens: n, topK: top, experts: e, selected: selected, weights: weights,
                              expertProbabilities: q, posterior: posterior, posteriorWidth: k,
                              entropyBits: entropy, logDensity: logDensity, topComponent: topComponent,
                              latents: nil, reconstructionError: nil)
+        result.ranked = rank
+        result.rankedComponents = rankedComponents
+        result.rankedPosteriors = rankedPosteriors
+        return result
     }
 
     /// The first component at the row's maximum (the most probable one; ties to the lower index).

@@ -121,14 +121,16 @@ public struct IDARouter: Sendable, Equatable {
     /// Routes hidden states h [N, D]; optionally keeps latents and per-token reconstruction errors.
     /// With `posteriors` false the result's N x K posteriors are left empty (nothing else changes);
     /// `mixture`, when given, must be `gmm.jointTerms()` of this router (computed once per probe).
+    /// `rankComponents` > 0 ranks each token's most probable components (`RoutingResult.ranked`).
     /// Consuming h lets the RMS input norm scale it in place instead of copying it.
     public func route(_ h: consuming Matrix, keepLatents: Bool = false, reconstruct: Bool = false,
-                      posteriors: Bool = true, mixture: DiagonalGMM.JointTerms? = nil) -> RoutingResult {
+                      posteriors: Bool = true, rankComponents: Int = 0,
+                      mixture: DiagonalGMM.JointTerms? = nil) -> RoutingResult {
         precondition(h.cols == hiddenDim, "router expects hidden width \(hiddenDim), got \(h.cols)")
         let x = routerInput(consume h)
         let z = latent(encoder(x)).z
         let terms = mixture ?? gmm.jointTerms()
-        var result = decide(logJoint: gmm.logJoint(z, terms), tokens: z.rows, posteriors: posteriors)
+        var result = decide(logJoint: gmm.logJoint(z, terms), tokens: z.rows, posteriors: posteriors, rank: rankComponents)
         if keepLatents { result.latents = z }
         if reconstruct { result.reconstructionError = Self.rowMeanSquaredError(decoder(z), x) }
         return result

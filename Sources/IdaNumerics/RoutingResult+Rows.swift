@@ -24,6 +24,8 @@ extension RoutingResult {
         r.topComponent = topComponent.map { cut($0, 1) }
         r.latents = latents.map { $0.rows(range) }
         r.reconstructionError = reconstructionError.map { cut($0, 1) }
+        r.rankedComponents = cut(rankedComponents, ranked)
+        r.rankedPosteriors = cut(rankedPosteriors, ranked)
         return r
     }
 }
@@ -36,7 +38,8 @@ extension RoutingResult {
             preconditionFailure("concatenating no routings")
         }
         for p in parts.dropFirst() {
-            precondition(p.topK == out.topK && p.experts == out.experts && p.posteriorWidth == out.posteriorWidth,
+            precondition(p.topK == out.topK && p.experts == out.experts && p.posteriorWidth == out.posteriorWidth
+                         && p.ranked == out.ranked,
                          "routings of different shapes")
             out.tokens += p.tokens
             out.selected += p.selected
@@ -48,7 +51,36 @@ extension RoutingResult {
             out.topComponent = out.topComponent.flatMap { a in p.topComponent.map { a + $0 } }
             out.latents = out.latents.flatMap { a in p.latents.map { Matrix(rows: a.rows + $0.rows, cols: a.cols, data: a.data + $0.data) } }
             out.reconstructionError = out.reconstructionError.flatMap { a in p.reconstructionError.map { a + $0 } }
+            out.rankedComponents += p.rankedComponents
+            out.rankedPosteriors += p.rankedPosteriors
         }
         return out
+    }
+}
+
+extension RoutingResult {
+    /// This routing with each token's `count` most probable components ranked from its posteriors
+    /// (`rankedComponents`, the same rule and values as `IDARouter.route(rankComponents:)` gives from
+    /// its numerators); unchanged when it holds no component posteriors.
+    public func rankingComponents(_ count: Int) -> RoutingResult {
+        guard count > 0, topComponent != nil, posteriorWidth > 0, posterior.count == tokens * posteriorWidth else { return self }
+        let k = posteriorWidth
+        var components = [Int32](repeating: -1, count: tokens * count)
+        var values = [Float](repeating: 0, count: tokens * count)
+        posterior.withUnsafeBufferPointer { p in
+            components.withUnsafeMutableBufferPointer { out in
+                for t in 0..<tokens {
+                    let row = UnsafeBufferPointer(rebasing: p[(t * k)..<((t + 1) * k)])
+                    let slots = UnsafeMutableBufferPointer(rebasing: out[(t * count)..<((t + 1) * count)])
+                    topKIndices(row, k: count, into: slots)
+                    for j in 0..<count where slots[j] >= 0 { values[t * count + j] = Float(row[Int(slots[j])]) }
+                }
+            }
+        }
+        var r = self
+        r.ranked = count
+        r.rankedComponents = components
+        r.rankedPosteriors = values
+        return r
     }
 }

@@ -28,6 +28,12 @@ public struct RoutingResult: Sendable {
     public var latents: Matrix?
     /// Mean squared reconstruction error per token [N] (IDA only, when asked for).
     public var reconstructionError: [Float]?
+    /// Components ranked per token (0: none): `rankedComponents` [N, ranked] holds each token's most
+    /// probable components, best first, ties to the lower index, -1 past K; `rankedPosteriors`
+    /// [N, ranked] their posteriors (0 for -1). IDA only, when asked for; kept without the N x K posteriors.
+    public var ranked = 0
+    public var rankedComponents: [Int32] = []
+    public var rankedPosteriors: [Float] = []
 
     /// A routing from its parts (shapes as documented on each property).
     public init(tokens: Int, topK: Int, experts: Int, selected: [Int32], weights: [Float],
@@ -52,14 +58,14 @@ public struct RoutingResult: Sendable {
 /// Indices of the k largest scores, best first; equal scores go to the lower index; NaN never wins
 /// over a number; slots beyond the number of scores hold -1. One pass over the scores.
 @inlinable
-public func topKIndices(_ scores: UnsafeBufferPointer<Double>, k: Int, into out: UnsafeMutableBufferPointer<Int32>) {
+public func topKIndices<T: BinaryFloatingPoint>(_ scores: UnsafeBufferPointer<T>, k: Int, into out: UnsafeMutableBufferPointer<Int32>) {
     // The k best so far, best first: a later index enters only when strictly greater, so ties keep
     // the lower index.
     guard k > 0 else { return }
-    withUnsafeTemporaryAllocation(of: Double.self, capacity: max(k, 1)) { kept in
+    withUnsafeTemporaryAllocation(of: T.self, capacity: max(k, 1)) { kept in
         var filled = 0
         for e in 0..<scores.count {
-            let value = scores[e].isNaN ? -Double.infinity : scores[e]
+            let value = scores[e].isNaN ? -T.infinity : scores[e]
             if filled == k && !(value > kept[k - 1]) { continue }
             var slot = min(filled, k - 1)
             while slot > 0 && value > kept[slot - 1] {

@@ -49,15 +49,17 @@ public enum LayerRouter: Sendable, Equatable {
         return nil
     }
 
-    /// Routes h [N, D]; with `posteriors` false an IDA router leaves its N x K posteriors out.
+    /// Routes h [N, D]; with `posteriors` false an IDA router leaves its N x K posteriors out, and
+    /// with `rankComponents` > 0 it ranks each token's most probable components instead.
     /// `mixture` is `mixture()` of this router, computed once for many calls.
     /// Consuming h lets an RMS input norm scale it in place instead of copying it.
     public func route(_ h: consuming Matrix, keepLatents: Bool = false, reconstruct: Bool = false,
-                      posteriors: Bool = true, mixture: DiagonalGMM.JointTerms? = nil) -> RoutingResult {
+                      posteriors: Bool = true, rankComponents: Int = 0,
+                      mixture: DiagonalGMM.JointTerms? = nil) -> RoutingResult {
         switch self {
         case let .ida(r):
             return r.route(consume h, keepLatents: keepLatents, reconstruct: reconstruct, posteriors: posteriors,
-                           mixture: mixture)
+                           rankComponents: rankComponents, mixture: mixture)
         case let .softmax(r): return r.route(h)
         }
     }

@@ -75,11 +75,12 @@ public struct ProbeRouting: Sendable {
     /// Routes blocks on `workers` threads at a time. `transform` runs on the worker that routed a tile
     /// (for example to format its output); `consume` then sees the tiles strictly in token order, so the
     /// output does not depend on the number of workers. Memory stays bounded by workers x block size.
+    /// `detail` says what `transform` sees of each layer's result beyond the decisions (anything left
+    /// out is never computed or is dropped as soon as the layer is routed, so a tile through many
+    /// layers never holds many N x K arrays at once).
     @discardableResult
-    /// With `posteriors` false, `transform` sees each layer's result without its posteriors and
-    /// expert probabilities (dropped as soon as the layer is routed, so a tile through many layers
-    /// never holds many N x K arrays at once).
-    public func run<T: Sendable>(workers: Int, keepLatents: Bool = false, reconstruct: Bool = false, posteriors: Bool = true,
+    public func run<T: Sendable>(workers: Int, keepLatents: Bool = false, reconstruct: Bool = false,
+                                 detail: RoutingDetail = .posteriors,
                        transform: @Sendable (Range<Int>, [RoutingResult]) -> T,
                        consume: (T) throws -> Void) throws -> [Int: LayerMetrics] {
         var accumulators = layers.map { i in
@@ -97,7 +98,7 @@ public struct ProbeRouting: Sendable {
                     for start in stride(from: wave[w].lowerBound, to: wave[w].upperBound, by: Self.tileRows) {
                         let rows = start..<min(start + Self.tileRows, wave[w].upperBound)
                         let results = try routeTile(rows, keepLatents: keepLatents, reconstruct: reconstruct,
-                                                    posteriors: posteriors)
+                                                    detail: detail)
                         let output = transform(rows, results)
                         // The metrics need the decisions, not the N x K posteriors: kept until the
                         // wave is folded in order, the slim copies bound memory by the block size.
@@ -138,7 +139,8 @@ public struct ProbeRouting: Sendable {
 
     /// Routes one tile (at most `tileRows` tokens starting at a multiple of it) through every layer,
     /// padding it to `tileRows` rows so the GEMMs' shapes never change.
-    func routeTile(_ rows: Range<Int>, keepLatents: Bool, reconstruct: Bool, posteriors: Bool = true) throws -> [RoutingResult] {
+    func routeTile(_ rows: Range<Int>, keepLatents: Bool, reconstruct: Bool,
+                   detail: RoutingDetail = .posteriors) throws -> [RoutingResult] {
         var results: [RoutingResult] = []
         for i in layers {
             guard let router = routers[i] else { continue }
@@ -151,12 +153,34 @@ public struct ProbeRouting: Sendable {
                 h.data.append(contentsOf: repeatElement(0, count: (Self.tileRows - rows.count) * h.cols))
                 h.rows = Self.tileRows
             }
+            var posteriors = false, rank = 0
+            switch detail {
+            case .posteriors: posteriors = true
+            case .decisions: break
+            case let .ranked(components): rank = components
+            }
             let result = router.route(consume h, keepLatents: keepLatents, reconstruct: reconstruct,
-                                      posteriors: posteriors, mixture: mixtures[i]).prefix(rows.count)
-            results.append(posteriors ? result : Self.slim(result, keepLatents: keepLatents))
+                                      posteriors: posteriors, rankComponents: rank, mixture: mixtures[i]).prefix(rows.count)
+            if case .decisions = detail {
+                results.append(Self.slim(result, keepLatents: keepLatents))
+            } else {
+                results.append(result)
+            }
         }
         return results
     }
+}
+
+/// What each routed layer's result keeps beyond the decisions (selected experts, gates, entropy,
+/// log p(z), the most probable component).
+public enum RoutingDetail: Sendable {
+    /// Posteriors [N, K] and expert probabilities [N, E] (`route --posterior`, tests).
+    case posteriors
+    /// Neither (`route`'s table, `diff`, the benchmarks).
+    case decisions
+    /// Expert probabilities and each token's `components` most probable components with their
+    /// posteriors (`RoutingResult.rankedComponents`), no N x K posteriors (the inspector).
+    case ranked(components: Int)
 }
 
 /// One result slot per worker of a wave, written once by that worker and read after the wave.

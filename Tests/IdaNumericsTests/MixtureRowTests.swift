@@ -126,4 +126,25 @@ struct MixtureRowTests {
         let prepared = router.route(h, posteriors: false, mixture: mixture)
         #expect(prepared.selected == slim.selected && prepared.logDensity == slim.logDensity)
     }
+
+    @Test("components ranked by the row pass equal those ranked from the posteriors, -1 past K; rows and concatenation keep them",
+          arguments: [(5, 3), (1, 10)])
+    func rankedComponents(perExpert: Int, count: Int) throws {
+        let router = try Self.router(perExpert: perExpert, score: .max)
+        let h = randomMatrix(rows: 300, cols: 12, scale: 3, seed: 7)
+        let full = router.route(h)
+        let ranked = router.route(h, posteriors: false, rankComponents: count)
+        let reference = full.rankingComponents(count)
+        #expect(ranked.posterior.isEmpty && ranked.selected == full.selected && ranked.ranked == count)
+        #expect(ranked.rankedComponents == reference.rankedComponents && ranked.rankedPosteriors == reference.rankedPosteriors)
+        #expect(ranked.rankedComponents.count == 300 * count)
+        // The first is the most probable component; past K the slots hold -1 with posterior 0.
+        let k = router.config.components
+        for t in 0..<300 {
+            #expect(ranked.rankedComponents[t * count] == full.topComponent?[t])
+            for j in 0..<count where j >= k { #expect(ranked.rankedComponents[t * count + j] == -1 && ranked.rankedPosteriors[t * count + j] == 0) }
+        }
+        let joined = RoutingResult.concatenated([ranked.rows(0..<100), ranked.rows(100..<300)])
+        #expect(joined.rankedComponents == ranked.rankedComponents && joined.rankedPosteriors == ranked.rankedPosteriors)
+    }
 }

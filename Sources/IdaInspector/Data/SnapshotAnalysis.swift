@@ -91,10 +91,12 @@ public struct SnapshotAnalysis: Sendable {
             let i = queue.remove(at: wanted)
             guard let router = checkpoint.routers[i] else { continue }
             // Blocks of four tiles so that every worker has some; each tile is converted to the
-            // analysis' compact arrays as it arrives, so one block's posteriors at a time are alive.
+            // analysis' compact arrays as it arrives. The router ranks each token's components
+            // itself, so no N x K posteriors are made.
             let routing = try ProbeRouting(checkpoint: checkpoint, probe: probe, layer: i, blockSize: 4 * ProbeRouting.tileRows)
             var part: LayerParts?
             let metrics = try routing.run(workers: workers, keepLatents: true, reconstruct: true,
+                                          detail: .ranked(components: LayerAnalysis.keptComponents),
                                           transform: { _, results in results[0] }, consume: { result in
                 if part == nil { part = LayerParts(reserving: probe.count, like: result) }
                 part?.append(result)
@@ -115,7 +117,8 @@ public struct SnapshotAnalysis: Sendable {
         let order = checkpoint.info.moeLayers.filter { results[$0] != nil && checkpoint.routers[$0] != nil }
         self.init(step: checkpoint.info.step, router: checkpoint.info.router, layers: [:], layerOrder: order)
         for i in order {
-            guard let result = results[i], let router = checkpoint.routers[i] else { continue }
+            guard let recorded = results[i], let router = checkpoint.routers[i] else { continue }
+            let result = recorded.ranked > 0 ? recorded : recorded.rankingComponents(LayerAnalysis.keptComponents)
             var part = LayerParts(reserving: result.tokens, like: result)
             part.append(result)
             var accumulator = LayerMetricsAccumulator(experts: router.experts, components: router.components)
@@ -172,7 +175,7 @@ struct LayerParts {
         selected.reserveCapacity(n * first.topK)
         weights.reserveCapacity(n * first.topK)
         expertProbabilities.reserveCapacity(n * first.experts)
-        if first.topComponent != nil {
+        if first.ranked > 0 {
             topComponents.reserveCapacity(n * LayerAnalysis.keptComponents)
             topPosteriors.reserveCapacity(n * LayerAnalysis.keptComponents)
         }
@@ -184,36 +187,13 @@ struct LayerParts {
         selected += b.selected
         weights += b.weights
         for v in b.expertProbabilities { expertProbabilities.append(Float(v)) }
-        if b.topComponent != nil { appendTopComponents(b) }
+        topComponents += b.rankedComponents
+        topPosteriors += b.rankedPosteriors
         for v in b.entropyBits { entropy.append(Float(v)) }
         // Optional parts grow in place (`?.append`), not by building a new array per block.
         if let d = b.logDensity { logDensity = logDensity ?? []; logDensity?.append(contentsOf: d) }
         if let r = b.reconstructionError { reconstruction = reconstruction ?? []; reconstruction?.append(contentsOf: r) }
         if let t = b.topComponent { topComponent = topComponent ?? []; topComponent?.append(contentsOf: t) }
         if let z = b.latents { latents = latents ?? []; latents?.append(contentsOf: z.data) }
-    }
-
-    /// The `keptComponents` largest posteriors of each token of an IDA block, best first, ties to the
-    /// lower index (fewer when K is smaller; padded with -1 and 0).
-    mutating func appendTopComponents(_ b: RoutingResult) {
-        let k = b.posteriorWidth, kept = LayerAnalysis.keptComponents
-        guard k > 0 else { return }
-        var best = [(index: Int32, value: Double)](repeating: (-1, -.infinity), count: kept)
-        b.posterior.withUnsafeBufferPointer { p in
-            for r in 0..<b.tokens {
-                for j in 0..<kept { best[j] = (-1, -.infinity) }
-                for c in 0..<k {
-                    let v = p[r * k + c]
-                    guard v > best[kept - 1].value else { continue }
-                    var j = kept - 1
-                    while j > 0 && v > best[j - 1].value { best[j] = best[j - 1]; j -= 1 }
-                    best[j] = (Int32(c), v)
-                }
-                for entry in best {
-                    topComponents.append(entry.index)
-                    topPosteriors.append(entry.index < 0 ? 0 : Float(entry.value))
-                }
-            }
-        }
     }
 }

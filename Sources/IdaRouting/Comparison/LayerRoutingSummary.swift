@@ -81,7 +81,7 @@ public struct LayerRoutingSummary: Sendable, Equatable {
             selected[slot].reserveCapacity(n * routing.checkpoint.info.config.topK)
             entropy[slot].reserveCapacity(n)
         }
-        let metrics = try routing.run(workers: workers, posteriors: false, transform: { _, results -> Block in
+        let metrics = try routing.run(workers: workers, detail: .decisions, transform: { _, results -> Block in
             // Keep only what the comparison needs; the posteriors of the block are dropped here.
             results.map { ($0.selected, $0.entropyBits.map(Float.init), $0.topComponent) }
         }, consume: { block in
