@@ -7,8 +7,6 @@ struct RunOutput {
     var status: Int32
     var stdout: String
     var stderr: String
-    /// Peak resident memory of the run, KiB.
-    var peakResidentKiB = 0
 }
 
 /// The `idamoe` executable next to the test bundle (or $IDAMOE_BIN).
@@ -33,7 +31,7 @@ func runIdamoe(_ arguments: [String], environment: [String: String] = [:], unset
         Issue.record("idamoe \(arguments.joined(separator: " ")) still running after \(timeout) s; killed",
                      sourceLocation: sourceLocation)
     }
-    return RunOutput(status: result.status, stdout: result.stdout, stderr: result.stderr, peakResidentKiB: result.peakResidentKiB)
+    return RunOutput(status: result.status, stdout: result.stdout, stderr: result.stderr)
 }
 
 
