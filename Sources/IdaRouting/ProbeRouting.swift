@@ -145,10 +145,9 @@ public struct ProbeRouting: Sendable {
         for i in layers {
             guard let router = routers[i] else { continue }
             var h = try probe.hidden(layer: i, rows: rows)
-            // Converted: the mapped pages may go. The two tiles before are released again, since the
-            // kernel maps pages around each fault (the tail of the previous tile comes back) and the
-            // pages shared with it were kept; a page released early is only read again.
-            probe.release(layer: i, rows: max(0, rows.lowerBound - 2 * Self.tileRows)..<rows.upperBound)
+            // Converted: the mapped pages may go, with the kernel's fault-around window on either side
+            // (`SafetensorsFile.releaseRows`); a page released early is only read again.
+            probe.release(layer: i, rows: rows)
             if rows.count < Self.tileRows {
                 h.data.append(contentsOf: repeatElement(0, count: (Self.tileRows - rows.count) * h.cols))
                 h.rows = Self.tileRows
