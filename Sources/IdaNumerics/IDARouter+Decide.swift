@@ -4,10 +4,10 @@ extension IDARouter {
     /// Routing decisions from the mixture's log-joints in one pass per token row (issue 13).
     ///
     /// `logJoint` [N, K] holds log p(z_n, k) from `DiagonalGMM.logJoint` (double, where the
-    /// expansion cancels; docs/decisions.md). The row pass takes the row's maximum and most probable
-    /// component, then the shifted exponentials in float (`VectorMath.expShifted` over doubles: every
-    /// argument is at most 0 after the shift, so float keeps about 7 digits of each numerator), and
-    /// sums them per expert and over the row in double. q, the expert scores, the top-k choice, the
+    /// expansion cancels; docs/decisions.md). The row pass takes the row's maximum, then the shifted
+    /// exponentials in float (`VectorMath.expShifted` over doubles: every argument is at most 0 after
+    /// the shift, so float keeps about 7 digits of each numerator) with their sums per expert in
+    /// double, the most probable component, and the sum over the row. q, the expert scores, the top-k choice, the
     /// gate weights, log p(z) and the entropy all come from those sums. The N x K posteriors are
     /// written only when `posteriors` is true (`idamoe route --posterior`); the decisions do not
     /// depend on it. `rank` > 0 ranks each token's `rank` most probable components from the same
@@ -66,11 +66,10 @@ extension IDARouter {
                     for c in 0..<k { post[r * k + c] = Double(numbers[c]) * inv }
                 }
                 if rank > 0 {
-                    let slots = UnsafeMutableBufferPointer(rebasing: rc[(r * rank)..<((r + 1) * rank)])
-                    topKIndices(UnsafeBufferPointer(start: numbers, count: k), k: rank, into: slots)
-                    for j in 0..<rank where slots[j] >= 0 {
-                        rp[r * rank + j] = Float(Double(numbers[Int(slots[j])]) * inv)  // the posterior, as above
-                    }
+                    let slots = (r * rank)..<((r + 1) * rank)
+                    rankComponents(UnsafeBufferPointer(start: numbers, count: k), scale: inv,
+                                   into: UnsafeMutableBufferPointer(rebasing: rc[slots]),
+                                   posteriors: UnsafeMutableBufferPointer(rebasing: rp[slots]))
                 }
                 chooseExperts(UnsafeBufferPointer(g), into: UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)]),
                               weights: UnsafeMutableBufferPointer(rebasing: pw[(r * top)..<((r + 1) * top)]), temperature: config.gateTemperature)

@@ -69,11 +69,13 @@ extension RoutingResult {
         var values = [Float](repeating: 0, count: tokens * count)
         posterior.withUnsafeBufferPointer { p in
             components.withUnsafeMutableBufferPointer { out in
-                for t in 0..<tokens {
-                    let row = UnsafeBufferPointer(rebasing: p[(t * k)..<((t + 1) * k)])
-                    let slots = UnsafeMutableBufferPointer(rebasing: out[(t * count)..<((t + 1) * count)])
-                    topKIndices(row, k: count, into: slots)
-                    for j in 0..<count where slots[j] >= 0 { values[t * count + j] = Float(row[Int(slots[j])]) }
+                values.withUnsafeMutableBufferPointer { v in
+                    for t in 0..<tokens {
+                        let slots = (t * count)..<((t + 1) * count)
+                        rankComponents(UnsafeBufferPointer(rebasing: p[(t * k)..<((t + 1) * k)]), scale: 1,
+                                       into: UnsafeMutableBufferPointer(rebasing: out[slots]),
+                                       posteriors: UnsafeMutableBufferPointer(rebasing: v[slots]))
+                    }
                 }
             }
         }

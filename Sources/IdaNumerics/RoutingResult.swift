@@ -62,7 +62,7 @@ public func topKIndices<T: BinaryFloatingPoint>(_ scores: UnsafeBufferPointer<T>
     // The k best so far, best first: a later index enters only when strictly greater, so ties keep
     // the lower index.
     guard k > 0 else { return }
-    withUnsafeTemporaryAllocation(of: T.self, capacity: max(k, 1)) { kept in
+    withUnsafeTemporaryAllocation(of: T.self, capacity: k) { kept in
         var filled = 0
         for e in 0..<scores.count {
             let value = scores[e].isNaN ? -T.infinity : scores[e]
@@ -78,6 +78,19 @@ public func topKIndices<T: BinaryFloatingPoint>(_ scores: UnsafeBufferPointer<T>
             filled = min(filled + 1, k)
         }
         for slot in filled..<k { out[slot] = -1 }
+    }
+}
+
+/// One token's most probable components: `slots.count` indices by `topKIndices` over `weights` (its
+/// posteriors, or numerators proportional to them) and their posteriors, weight times `scale`, as
+/// Float (0 where a slot holds -1). The one rule for `RoutingResult.rankedComponents`.
+@inlinable
+public func rankComponents<T: BinaryFloatingPoint>(_ weights: UnsafeBufferPointer<T>, scale: Double,
+                                                   into slots: UnsafeMutableBufferPointer<Int32>,
+                                                   posteriors: UnsafeMutableBufferPointer<Float>) {
+    topKIndices(weights, k: slots.count, into: slots)
+    for j in slots.indices {
+        posteriors[j] = slots[j] < 0 ? 0 : Float(Double(weights[Int(slots[j])]) * scale)
     }
 }
 

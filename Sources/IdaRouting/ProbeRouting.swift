@@ -152,19 +152,10 @@ public struct ProbeRouting: Sendable {
                 h.data.append(contentsOf: repeatElement(0, count: (Self.tileRows - rows.count) * h.cols))
                 h.rows = Self.tileRows
             }
-            var posteriors = false, rank = 0
-            switch detail {
-            case .posteriors: posteriors = true
-            case .decisions: break
-            case let .ranked(components): rank = components
-            }
             let result = router.route(consume h, keepLatents: keepLatents, reconstruct: reconstruct,
-                                      posteriors: posteriors, rankComponents: rank, mixture: mixtures[i]).prefix(rows.count)
-            if case .decisions = detail {
-                results.append(Self.slim(result, keepLatents: keepLatents))
-            } else {
-                results.append(result)
-            }
+                                      posteriors: detail.posteriors, rankComponents: detail.rankedComponents,
+                                      mixture: mixtures[i]).prefix(rows.count)
+            results.append(detail.expertProbabilities ? result : Self.slim(result, keepLatents: keepLatents))
         }
         return results
     }
@@ -180,6 +171,24 @@ public enum RoutingDetail: Sendable {
     /// Expert probabilities and each token's `components` most probable components with their
     /// posteriors (`RoutingResult.rankedComponents`), no N x K posteriors (the inspector).
     case ranked(components: Int)
+
+    /// Whether the router writes the N x K posteriors.
+    var posteriors: Bool {
+        if case .posteriors = self { return true }
+        return false
+    }
+
+    /// How many components the router ranks per token (0: none).
+    var rankedComponents: Int {
+        if case let .ranked(components) = self { return components }
+        return 0
+    }
+
+    /// Whether the result keeps q over experts (else it is slimmed to the decisions).
+    var expertProbabilities: Bool {
+        if case .decisions = self { return false }
+        return true
+    }
 }
 
 /// One result slot per worker of a wave, written once by that worker and read after the wave.
