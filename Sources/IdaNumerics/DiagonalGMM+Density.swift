@@ -116,24 +116,26 @@ extension DiagonalGMM {
         var logJoint = quadraticTerms(z, pre)
         var logDensity = [Double](repeating: 0, count: n)
         var posterior = [Double](repeating: 0, count: n * k)
+        // The numerators in float from double differences (`VectorMath.expShifted`, as routing's
+        // row pass): every argument is at most 0 after the shift, so each posterior keeps about 7
+        // digits, far more than the float gradients it feeds.
+        var numerators = [Float](repeating: 0, count: k)
+        let level = VectorMath.level
         logJoint.withUnsafeMutableBufferPointer { lj in
             posterior.withUnsafeMutableBufferPointer { post in
-                for r in 0..<n {
-                    let row = r * k
-                    var top = -Double.infinity
-                    for c in 0..<k {
-                        lj[row + c] += pre.offset[c]
-                        top = max(top, lj[row + c])
+                numerators.withUnsafeMutableBufferPointer { num in
+                    guard let joint = lj.baseAddress, let numbers = num.baseAddress else { return }
+                    for r in 0..<n {
+                        let row = joint + r * k
+                        for c in 0..<k { row[c] += pre.offset[c] }
+                        let top = VectorMath.maximum(row, count: k, level: level)
+                        VectorMath.expShifted(row, into: numbers, shift: top, count: k, level: level)
+                        var sum = 0.0
+                        for c in 0..<k { sum += Double(numbers[c]) }
+                        let inv = 1 / sum
+                        for c in 0..<k { post[r * k + c] = Double(numbers[c]) * inv }
+                        logDensity[r] = top + Foundation.log(sum)
                     }
-                    var sum = 0.0
-                    for c in 0..<k {
-                        let e = Foundation.exp(lj[row + c] - top)
-                        post[row + c] = e
-                        sum += e
-                    }
-                    let inv = 1 / sum
-                    for c in 0..<k { post[row + c] *= inv }
-                    logDensity[r] = top + Foundation.log(sum)
                 }
             }
         }

@@ -24,9 +24,12 @@ struct GMMReferenceTests {
         let gmm = DiagonalGMM(logits: logits, means: Matrix(rows: k, cols: p, data: means),
                               logVars: Matrix(rows: k, cols: p, data: logVars), logVarMin: -1000, logVarMax: 1000)
         let ev = gmm.evaluate(Matrix(rows: n, cols: p, data: z))
-        let density = checkTensor("log_prob", ev.logDensity, try file.doubles("expected_log_prob"), rtol: 1e-9, atol: 1e-9)
+        // Log-joints are double; the posterior numerators are float exponentials of double differences
+        // (about 7 digits each, as in routing's row pass), so log p(z) = peak + log(sum) is within about
+        // 1e-7 and each posterior within a few 1e-7 relative.
+        let density = checkTensor("log_prob", ev.logDensity, try file.doubles("expected_log_prob"), rtol: 1e-9, atol: 5e-7)
         #expect(density.ok, "\(density)")
-        let posterior = checkTensor("posterior", ev.posterior, try file.doubles("expected_posterior"), rtol: 1e-7, atol: 1e-12)
+        let posterior = checkTensor("posterior", ev.posterior, try file.doubles("expected_posterior"), rtol: 1e-6, atol: 1e-12)
         #expect(posterior.ok, "\(posterior)")
     }
 }

@@ -126,7 +126,7 @@ extension MoETransformer {
             caches.append(cache)
         }
         let (normalized, finalCache) = finalNorm.forward(x)
-        var logits = Matrix(rows: x.rows, cols: config.vocab)
+        var logits = Matrix(uninitializedRows: x.rows, cols: config.vocab)  // the GEMM writes every element
         gemm(normalized, tokenEmbedding.weight, transB: true, into: &logits, context: context)
         let cache = ForwardCache(tokens: tokens, positions: positions, blocks: caches, last: x,
                                  finalNorm: finalCache, normalized: normalized)
@@ -137,7 +137,7 @@ extension MoETransformer {
     /// (and the softmax routers' gradients, which the task loss reaches through the gates).
     mutating func backward(_ dLogits: Matrix, cache: ForwardCache, settings: StepSettings) {
         let context = settings.context
-        var dNormalized = Matrix(rows: dLogits.rows, cols: config.width)
+        var dNormalized = Matrix(uninitializedRows: dLogits.rows, cols: config.width)  // written by the GEMM
         gemm(dLogits, tokenEmbedding.weight, into: &dNormalized, context: context)
         gemm(dLogits, transA: true, cache.normalized, into: &tokenEmbedding.gradWeight, beta: 1, context: context)
         var dx = finalNorm.backward(dNormalized, input: cache.last, cache: cache.finalNorm)
