@@ -156,15 +156,15 @@ struct RouteCommand: ParsableCommand {
         print("")
         print("specialisation: mutual information between a token's label and its first-choice expert over these \(tokens) tokens,")
         print("in bits, / H(expert) in parentheses, [chance: the same labels shuffled]")
-        print("layer" + labels.map { " " + $0.rawValue.leftPadded(to: 27) }.joined())
+        print("layer" + labels.map { " " + $0.rawValue.leftPadded(to: 21) }.joined())
         for (slot, layer) in spec.layers.enumerated() {
             var line = String(format: "%5d", layer)
             for label in labels {
                 guard let f = spec.figure(slot: slot, label: label) else {
-                    line += " " + "-".leftPadded(to: 27)
+                    line += " " + "-".leftPadded(to: 21)
                     continue
                 }
-                line += " " + String(format: "%.3f (%.2f) [%.3f]", f.bits, f.normalized, f.chanceBits).leftPadded(to: 27)
+                line += " " + String(format: "%.3f (%.2f) [%.3f]", f.bits, f.normalized, f.chanceBits).leftPadded(to: 21)
             }
             print(line)
         }

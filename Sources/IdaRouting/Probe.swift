@@ -107,7 +107,7 @@ public struct Probe: Sendable {
     /// The domain ids as an array, when present (the mapped pages are released after the copy).
     public func domainIDs() -> [Int32]? { domains.map(Self.copied) }
 
-    static func copied(_ column: MappedIntegers) -> [Int32] {
+    package static func copied(_ column: MappedIntegers) -> [Int32] {
         let values = Array(column)
         column.file.releaseRows(column.name, rows: 0..<column.count)
         return values

@@ -1,8 +1,8 @@
 import IdaNumerics
 
 /// What each layer's first-choice expert says about a token: the mutual information between the expert
-/// and the token's domain, the token itself and the token before it (in the same document), over a
-/// probe, with a chance level from the same labels shuffled (a fixed permutation), since the plug-in
+/// and the token's domain, the token itself, the token before it (in the same document), the token's
+/// character class and its position in its word (`TokenLabels`), over a probe, with a chance level from the same labels shuffled (a fixed permutation), since the plug-in
 /// estimate is biased upward for labels with many values and few tokens.
 public struct Specialisation: Sendable {
     /// A token property the expert choice may depend on.
@@ -13,6 +13,10 @@ public struct Specialisation: Sendable {
         case token
         /// The token before it in the same document (a start marker for the first).
         case previousToken = "previous token"
+        /// The class of the token's first character (`TokenLabels.CharacterClass`).
+        case characterClass = "character class"
+        /// The token's position in its word (`TokenLabels.wordPositions`).
+        case wordPosition = "position in word"
     }
 
     /// One layer's figures for one label.
@@ -36,13 +40,8 @@ public struct Specialisation: Sendable {
 
     /// Labels from `probe` for `layers` (slot order of the routing) with `experts` per layer.
     public init(probe: Probe, layers: [Int], experts: [Int], seed: UInt64 = 1) {
-        var labels: [Label: [Int32]] = [.token: probe.tokenIDs()]
-        if let domains = probe.domainIDs() { labels[.domain] = domains }
-        var previous = [Int32](repeating: -1, count: probe.count)
-        for n in probe.tokens.indices.dropFirst() where probe.documents.map({ $0[n] == $0[n - 1] }) ?? true {
-            previous[n] = probe.tokens[n - 1]
-        }
-        labels[.previousToken] = previous
+        let labels = Self.labels(tokens: probe.tokenIDs(), domains: probe.domainIDs(),
+                                 documents: probe.documents.map(Probe.copied), vocabulary: probe.vocabulary)
         // Fisher-Yates with the package's seeded generator: the same chance level on every run.
         var order = Array(0..<probe.count)
         var rng = SeededGenerator(seed: seed)
@@ -57,6 +56,23 @@ public struct Specialisation: Sendable {
         let empty = { (e: Int) in Dictionary(uniqueKeysWithValues: labels.keys.map { ($0, LabelExpertCounts(experts: e)) }) }
         self.tables = experts.map(empty)
         self.chance = experts.map(empty)
+    }
+
+    /// Every label of every token: the token itself, its domain (when `domains` is given), the token
+    /// before it in the same document (-1 for a document's first; documents unknown: the probe is one
+    /// document), its character class and its position in its word.
+    public static func labels(tokens: [Int32], domains: [Int32]?, documents: [Int32]?,
+                              vocabulary: Vocabulary) -> [Label: [Int32]] {
+        var labels: [Label: [Int32]] = [.token: tokens]
+        if let domains { labels[.domain] = domains }
+        var previous = [Int32](repeating: -1, count: tokens.count)
+        for n in tokens.indices.dropFirst() where documents.map({ $0[n] == $0[n - 1] }) ?? true {
+            previous[n] = tokens[n - 1]
+        }
+        labels[.previousToken] = previous
+        labels[.characterClass] = TokenLabels.characterClasses(tokens, vocabulary: vocabulary)
+        labels[.wordPosition] = TokenLabels.wordPositions(tokens, vocabulary: vocabulary, documents: documents)
+        return labels
     }
 
     /// Counts the tokens `rows` with their routings (one per layer, in slot order).

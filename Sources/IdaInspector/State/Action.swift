@@ -38,6 +38,8 @@ public enum Action: Sendable, Equatable {
     case toggleColoring
     /// Show values on heatmaps.
     case toggleValues
+    /// Layer screen: what each expert takes (tokens, character class) in place of the reactivation log.
+    case toggleTakes
     /// Select an older (-1) or newer (+1) snapshot.
     case stepSnapshot(Int)
     /// Pause or resume following the live run.

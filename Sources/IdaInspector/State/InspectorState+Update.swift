@@ -172,6 +172,8 @@ extension InspectorState {
             colorByDomain.toggle()
         case .toggleValues:
             showValues.toggle()
+        case .toggleTakes:
+            showTakes.toggle()
         case let .stepSnapshot(delta):
             guard !snapshots.isEmpty else { return [] }
             let current = selectedStep.flatMap { snapshots.firstIndex(of: $0) } ?? (snapshots.count - 1)

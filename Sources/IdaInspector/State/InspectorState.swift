@@ -34,6 +34,8 @@ public struct InspectorState: Sendable {
     public var colorByDomain = false
     /// Values printed on heatmaps.
     public var showValues = false
+    /// The Layer screen shows what each expert takes instead of the reactivation log (`t`).
+    public var showTakes = false
     /// Following the live run's newest snapshot.
     public var following = true
     /// Snapshot steps available, ascending.

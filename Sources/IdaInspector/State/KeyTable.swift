@@ -53,6 +53,7 @@ public enum KeyTable {
         KeyBinding(keys: ["Down", "j"], action: .pan(0, -0.1), help: "pan down", screens: [.latent], footer: false),
         KeyBinding(keys: ["0"], action: .resetView, help: "reset zoom and pan", screens: [.latent], footer: false),
         KeyBinding(keys: ["d"], action: .toggleColoring, help: "colour by expert / domain", screens: [.latent, .tokens], footer: true),
+        KeyBinding(keys: ["t"], action: .toggleTakes, help: "tokens per expert / reactivation", screens: [.layer], footer: true),
         KeyBinding(keys: ["v"], action: .toggleValues, help: "show values", screens: [.overview, .layer], footer: true),
         KeyBinding(keys: ["Left", "h"], action: .stepSnapshot(-1), help: "older snapshot", screens: [.timeline, .overview, .layer], footer: true),
         KeyBinding(keys: ["Right", "l"], action: .stepSnapshot(1), help: "newer snapshot", screens: [.timeline, .overview, .layer], footer: true),

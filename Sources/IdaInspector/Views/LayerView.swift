@@ -2,7 +2,8 @@ import IdaNumerics
 import IdaTerminal
 
 /// Screen 2: one MoE layer. Load bars against the fair share, the mixture's priors as an E x M
-/// heatmap, component usage against prior, dead components, and the died / revived timeline.
+/// heatmap, component usage against prior, dead components, and the died / revived timeline (or, with
+/// `t`, what each expert takes: its commonest tokens and character class).
 enum LayerView {
     /// Dead-component threshold factor tau: dead when usage and prior are both below tau / K.
     static let tau = 0.1
@@ -18,7 +19,11 @@ enum LayerView {
         renderLoadBars(load, order: state.expertOrder, selected: state.selectedExpert, delta: delta,
                        pending: la == nil && state.analysis != nil ? ViewFormat.waiting(state, ellipsis: theme.ellipsis) : nil, theme: theme,
                        title: "load" + source + (delta == nil ? "" : theme.dot + "Δ vs A"), in: parts.load, into: &buffer)
-        renderReactivations(state, layer: layer, theme: theme, in: parts.reactivations, into: &buffer)
+        if state.showTakes {
+            renderTakes(state, theme: theme, in: parts.reactivations, into: &buffer)
+        } else {
+            renderReactivations(state, layer: layer, theme: theme, in: parts.reactivations, into: &buffer)
+        }
         if let la, let entropy = parts.entropy {
             renderEntropy(la, router: state.analysis?.router.rawValue ?? "", theme: theme, in: entropy, into: &buffer)
         }
