@@ -114,8 +114,8 @@ extension DiagonalGMM {
         let n = z.rows, k = components
         let pre = precompute()
         var logJoint = quadraticTerms(z, pre)
-        var logDensity = [Double](repeating: 0, count: n)
-        var posterior = [Double](repeating: 0, count: n * k)
+        var logDensity = [Double].uninitialized(n)  // both written row by row below
+        var posterior = [Double].uninitialized(n * k)
         // The numerators in float from double differences (`VectorMath.expShifted`, as routing's
         // row pass): every argument is at most 0 after the shift, so each posterior keeps about 7
         // digits, far more than the float gradients it feeds.

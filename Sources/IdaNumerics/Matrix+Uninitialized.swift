@@ -10,9 +10,9 @@ extension Matrix {
     }
 }
 
-extension Array where Element == Float {
-    /// `count` floats whose values are not set, to be written in full before they are read.
-    package static func uninitialized(_ count: Int) -> [Float] {
-        [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+extension Array where Element: BinaryFloatingPoint {
+    /// `count` numbers whose values are not set, to be written in full before they are read.
+    package static func uninitialized(_ count: Int) -> [Element] {
+        [Element](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 }

@@ -60,7 +60,7 @@ public struct CausalSelfAttention: Sendable, Equatable {
         // Every element is written by the kernels (the masked upper triangle as 0), so skip the zero fill.
         let count = batch * heads * time * time
         var probabilities = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
-        var attended = Matrix(rows: batch * time, cols: width)
+        var attended = Matrix(uninitializedRows: batch * time, cols: width)  // each head's rows are written (beta 0)
         attentionForward(qkv: fused, batch: batch, time: time, probabilities: &probabilities, into: &attended,
                          context: context)
         let y = proj.forward(attended, context: context)
@@ -72,7 +72,7 @@ public struct CausalSelfAttention: Sendable, Equatable {
     public mutating func backward(_ dy: Matrix, cache: Cache, context: NumericContext = .serial) -> Matrix {
         precondition(dy.rows == cache.batch * cache.time && dy.cols == width, "attention gradient shape mismatch")
         let dAttended = proj.backward(dy, input: cache.attended, context: context) ?? Matrix(rows: dy.rows, cols: width)
-        var dqkv = Matrix(rows: dy.rows, cols: 3 * width)
+        var dqkv = Matrix(uninitializedRows: dy.rows, cols: 3 * width)  // dQ, dK and dV are written whole (beta 0)
         attentionBackward(dAttended, cache: cache, into: &dqkv, context: context)
         return qkv.backward(dqkv, input: cache.input, context: context) ?? Matrix(rows: dy.rows, cols: width)
     }

@@ -83,16 +83,20 @@ extension MoETransformer {
         for i in blocks.indices {
             let input = x
             let (a, attentionNormCache) = blocks[i].attentionNorm.forward(x)
-            let (attended, attentionCache) = blocks[i].attention.forward(a, batch: batch, time: time, context: context)
-            add(attended, into: &x)
+            var (attended, attentionCache) = blocks[i].attention.forward(a, batch: batch, time: time, context: context)
+            // The residual sums land in the fresh outputs' buffers, so x (kept in the cache as `input` and
+            // `middle`) is never copied; a + b and b + a are the same float.
+            add(input, into: &attended)
+            x = attended
             let middle = x
             let (f, ffnNormCache) = blocks[i].ffnNorm.forward(x)
             var cache = BlockCache(input: input, attentionNorm: attentionNormCache, attention: attentionCache,
                                    middle: middle, ffnInput: f, ffnNorm: ffnNormCache)
             if let dense = blocks[i].dense {
-                let (y, denseCache) = dense.forward(f, context: context)
+                var (y, denseCache) = dense.forward(f, context: context)
                 cache.dense = denseCache
-                add(y, into: &x)
+                add(middle, into: &y)
+                x = y
             } else if let moe = blocks[i].moe {
                 var step: LayerStep
                 if var router = blocks[i].ida {
@@ -116,12 +120,13 @@ extension MoETransformer {
                 } else {
                     preconditionFailure("MoE block \(i) has no router")
                 }
-                let (y, moeCache) = moe.forward(f, selected: step.routing.selected, weights: step.routing.weights,
+                var (y, moeCache) = moe.forward(f, selected: step.routing.selected, weights: step.routing.weights,
                                                 topK: step.routing.topK, context: context)
                 cache.moe = moeCache
                 cache.routing = step.routing
                 steps.append(step)
-                add(y, into: &x)
+                add(middle, into: &y)
+                x = y
             }
             caches.append(cache)
         }
