@@ -14,6 +14,7 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Timed steps per router.") var steps = 20
     @Option(help: "Routers to measure, comma-separated (each replaces --router).") var routers = "ida,softmax"
     @Option(help: "Worker threads (0: all cores).") var threads = 0
+    @Flag(help: "Also print where each step's time went (ms per step by phase).") var phases = false
     @OptionGroup(title: "Model (the default model unless changed)") var model: ModelOptions
 
     func run() throws {
@@ -38,6 +39,7 @@ struct BenchTrainCommand: ParsableCommand {
         // GEMM of CPU: time inside GEMM calls (summed over the workers, which run GEMMs at once) over
         // the workers' time, elapsed x threads.
         print("router    tokens/s  ms/step  GEMM of CPU  MFLOP/token  GFLOP/s  share of peak")
+        var phaseLines: [String] = []
         for router in kinds {
             var config = base
             config.router = router
@@ -51,6 +53,7 @@ struct BenchTrainCommand: ParsableCommand {
                 try Trainer(config: config, options: options, runDir: "\(dir)/\(router.rawValue)")
             }
             try trainer.train(stopAt: 3)  // warm-up
+            trainer.resetStepTimings()
             BLAS.gemmSeconds = 0
             BLAS.profiling = true
             let t0 = monotonicSeconds()
@@ -63,7 +66,25 @@ struct BenchTrainCommand: ParsableCommand {
             print(router.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: "  %8.0f  %7.1f  %10.0f%%  %11.2f  %7.1f  %12.0f%%",
                          rate, 1000 * elapsed / Double(steps), 100 * BLAS.gemmSeconds / (elapsed * Double(cores)),
                          flops / 1e6, flops * rate / 1e9, 100 * flops * rate / 1e9 / peak))
+            if phases { phaseLines.append(Self.phaseLine(router.rawValue, trainer.stepTimings, elapsed: elapsed)) }
         }
+        if phases {
+            print("ms per step by phase: forward and backward are wall time with the slowest-fastest worker's own in")
+            print("brackets; combine (the routings), merge (the gradients), optimizer and reactivation run between them;")
+            print("outside: the rest of the loop (event log, summaries)")
+            for line in phaseLines { print(line) }
+        }
+    }
+
+    /// One router's phases in ms per step.
+    static func phaseLine(_ name: String, _ t: StepTimings, elapsed: Double) -> String {
+        let n = Double(max(t.steps, 1))
+        let ms = { (s: Double) in String(format: "%.1f", 1000 * s / n) }
+        return name.padding(toLength: 8, withPad: " ", startingAt: 0)
+            + "  forward \(ms(t.forward)) [\(ms(t.forwardSlowest))-\(ms(t.forwardFastest))]"
+            + "  combine \(ms(t.combine))  backward \(ms(t.backward)) [\(ms(t.backwardSlowest))-\(ms(t.backwardFastest))]"
+            + "  merge \(ms(t.merge))  optimizer \(ms(t.optimizer))  reactivation \(ms(t.reactivation))"
+            + "  outside \(ms(max(0, elapsed - t.total)))"
     }
 
     /// Forward + backward FLOPs per token (3x the forward's multiply-adds x 2), GEMMs only.

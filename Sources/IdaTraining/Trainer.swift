@@ -39,6 +39,10 @@ public final class Trainer {
     var reactivation: [Int: ReactivationState] = [:]
     /// The micro-batch replicas' gradient buffers, reused from step to step.
     let microBatchBuffers = MicroBatchBuffers()
+    /// Where the training steps' time went since the last `resetStepTimings()` (`bench train --phases`).
+    public var stepTimings: StepTimings { microBatchBuffers.timings }
+    /// Starts `stepTimings` afresh.
+    public func resetStepTimings() { microBatchBuffers.timings = StepTimings() }
     /// The workers every kernel of a step runs on (`options.threads`, 0: every core).
     var context: NumericContext {
         options.threads > 0 ? NumericContext(threads: options.threads) : .allCores

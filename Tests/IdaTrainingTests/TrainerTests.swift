@@ -8,6 +8,28 @@ import IdaRouting
 
 @Suite("Trainer and run directories", .serialized)
 struct TrainerTests {
+    @Test("step timings: every phase is counted once per step and lies inside the step", arguments: [1, 2])
+    func stepTimings(threads: Int) throws {
+        let dir = temporaryDirectory()
+        let corpus = try writeCorpus(in: dir)
+        var options = tinyOptions(corpus: corpus, steps: 4)
+        options.threads = threads
+        let trainer = try Trainer(config: tinyTrainingConfig(), options: options, runDir: dir + "/run")
+        try trainer.train(stopAt: 1)
+        trainer.resetStepTimings()
+        #expect(trainer.stepTimings == StepTimings())
+        try trainer.train(stopAt: 3)
+        let t = trainer.stepTimings
+        #expect(t.steps == 2)
+        #expect(t.forward > 0 && t.backward > 0 && t.optimizer > 0 && t.reactivation > 0)
+        #expect(t.forwardSlowest >= t.forwardFastest && t.backwardSlowest >= t.backwardFastest)
+        // A worker's own time is within the phase's wall time (the clock reads nest).
+        #expect(t.forwardSlowest <= t.forward && t.backwardSlowest <= t.backward)
+        let phases = t.forward + t.combine + t.backward + t.merge + t.optimizer + t.reactivation
+        #expect(phases <= t.total, "phases \(phases) s of \(t.total) s")
+        if threads == 1 { #expect(t.forwardSlowest == t.forward && t.combine == 0 && t.merge == 0) }
+    }
+
     @Test("a short run writes a directory every reader accepts", arguments: [RouterKind.ida, .softmax, .sigmoidBias])
     func shortRun(router: RouterKind) throws {
         let dir = temporaryDirectory()

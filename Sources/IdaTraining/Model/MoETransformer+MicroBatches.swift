@@ -11,6 +11,8 @@ private final class MicroBatch: @unchecked Sendable {
     var dLogits = Matrix(rows: 0, cols: 0)
     var cache: MoETransformer.ForwardCache?
     var layers: [LayerStep] = []
+    /// Seconds this micro-batch's forward and backward passes took on their worker.
+    var forwardSeconds = 0.0, backwardSeconds = 0.0
 
     init(model: MoETransformer, tokens: [Int32], targets: [Int32], sequences: Int, settings: StepSettings) {
         self.model = model
@@ -26,6 +28,24 @@ private final class MicroBatch: @unchecked Sendable {
 /// merged sum moves into the model instead of being copied.
 public final class MicroBatchBuffers: @unchecked Sendable {
     var gradients: [[[Float]]] = []
+    /// Where the last steps' time went (summed over steps; `bench train --phases`).
+    public var timings = StepTimings()
+
+    public init() {}
+}
+
+/// Seconds spent in each phase of the training step, summed over the steps since the last reset:
+/// the micro-batches' forward passes (wall time, and the slowest and fastest worker's own), the
+/// serial combination of their routings, their backward passes, the merge of their gradients,
+/// then the optimizer and the reactivation bookkeeping (IDA).
+public struct StepTimings: Sendable, Equatable {
+    public var steps = 0
+    public var forward = 0.0, forwardSlowest = 0.0, forwardFastest = 0.0
+    public var combine = 0.0
+    public var backward = 0.0, backwardSlowest = 0.0, backwardFastest = 0.0
+    public var merge = 0.0
+    public var optimizer = 0.0, reactivation = 0.0
+    public var total = 0.0
 
     public init() {}
 }
@@ -59,11 +79,20 @@ extension MoETransformer {
         -> (loss: Double, layers: [LayerStep], sumsOfSquares: [Double]) {
         let g = max(1, min(groups, batch))
         guard g > 1 else {
+            let t0 = stepClock()
             zeroGrad()
             let (logits, cache, layers) = forward(tokens: tokens, batch: batch, time: time, train: true,
                                                   settings: settings, reactivation: reactivation)
             let (loss, dLogits) = CrossEntropy.forward(logits: logits, targets: targets)
+            let t1 = stepClock()
             backward(dLogits, cache: cache, settings: settings)
+            let t2 = stepClock()
+            buffers.timings.forward += t1 - t0
+            buffers.timings.forwardSlowest += t1 - t0
+            buffers.timings.forwardFastest += t1 - t0
+            buffers.timings.backward += t2 - t1
+            buffers.timings.backwardSlowest += t2 - t1
+            buffers.timings.backwardFastest += t2 - t1
             let sums = GradientClipping.sumsOfSquares(context: settings.context) { visitParameters($0) }
             return (loss, layers, sums)
         }
@@ -85,8 +114,11 @@ extension MoETransformer {
         }
         buffers.gradients = []  // now the model's old buffers, shared: dropped
         let work = parts
+        let t0 = stepClock()
         DispatchQueue.concurrentPerform(iterations: g) { i in
             let p = work[i]
+            let started = stepClock()
+            defer { p.forwardSeconds = stepClock() - started }
             p.model.zeroGrad()  // in place on the replica's own buffers (a copy only on the first step)
             let (logits, cache, layers) = p.model.forward(tokens: p.tokens, batch: p.sequences, time: time, train: true,
                                                           settings: p.settings, reactivation: reactivation)
@@ -94,6 +126,7 @@ extension MoETransformer {
             p.cache = cache
             p.layers = layers
         }
+        let t1 = stepClock()
         // The whole batch's routing per MoE layer, and the softmax routers' assignment shares.
         var layers: [LayerStep] = []
         for (slot, first) in parts[0].layers.enumerated() {
@@ -119,12 +152,16 @@ extension MoETransformer {
             }
             layers.append(step)
         }
+        let t2 = stepClock()
         DispatchQueue.concurrentPerform(iterations: g) { i in
             let p = work[i]
+            let started = stepClock()
+            defer { p.backwardSeconds = stepClock() - started }
             guard let cache = p.cache else { return }
             p.model.backward(p.dLogits, cache: cache, settings: p.settings)
             p.cache = nil
         }
+        let t3 = stepClock()
         // Gradients: the parts' sums in group order, added into part 0's buffers, which then move into
         // this model; its old buffers and the other parts' go back to `buffers` for the next step.
         var boxes: [[FloatBox]] = []
@@ -143,6 +180,19 @@ extension MoETransformer {
         }
         buffers.gradients = boxes.map { $0.map(\.array) }
         let loss = zip(parts, parts.map(\.settings.tokenShare)).reduce(0) { $0 + $1.0.loss * $1.1 }
+        let t4 = stepClock()
+        let forwards = parts.map(\.forwardSeconds), backwards = parts.map(\.backwardSeconds)
+        buffers.timings.forward += t1 - t0
+        buffers.timings.forwardSlowest += forwards.max() ?? 0
+        buffers.timings.forwardFastest += forwards.min() ?? 0
+        buffers.timings.combine += t2 - t1
+        buffers.timings.backward += t3 - t2
+        buffers.timings.backwardSlowest += backwards.max() ?? 0
+        buffers.timings.backwardFastest += backwards.min() ?? 0
+        buffers.timings.merge += t4 - t3
         return (loss, layers, sums)
     }
 }
+
+/// Monotonic seconds, for the step's phase timings.
+func stepClock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
