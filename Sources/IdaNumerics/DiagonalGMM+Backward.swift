@@ -3,7 +3,7 @@ import Foundation
 extension DiagonalGMM {
     /// Backward pass of `weight * L_nll`, L_nll = -mean_n log p(z_n).
     ///
-    /// With gamma the posterior and prec = exp(-s):
+    /// With gamma the posterior [N, K] (`posterior`, rows summing to 1) and prec = exp(-s):
     /// dL/da_k = weight (pi_k - mean_n gamma_nk);
     /// dL/dmu_kj = -weight/N prec_kj (sum_n gamma_nk z_nj - mu_kj sum_n gamma_nk);
     /// dL/ds_kj = -weight/(2N) (prec_kj sum_n gamma_nk (z_nj - mu_kj)^2 - sum_n gamma_nk), zero where s is clamped;
@@ -11,28 +11,33 @@ extension DiagonalGMM {
     /// Accumulates the parameter gradients and returns dL/dz [N, P]; with `needLatentGradient` false
     /// (L_nll does not reach the encoder, the default) it skips the two GEMMs dL/dz needs and returns
     /// an empty [0, P] matrix.
-    public mutating func backwardNLL(latents z: Matrix, evaluation ev: GMMEvaluation, weight: Double = 1,
+    public mutating func backwardNLL(latents z: Matrix, posterior: [Double], weight: Double = 1,
                                      needLatentGradient: Bool = true) -> Matrix {
         let n = z.rows, k = components, p = latentDim
-        precondition(ev.tokens == n && ev.components == k)
+        precondition(posterior.count == n * k, "backwardNLL: posteriors for \(posterior.count / max(k, 1)) tokens, latents for \(n)")
         guard n > 0 else { return Matrix(rows: 0, cols: p) }
         let pre = precompute()
         let zd = z.data.map(Double.init)
-        let z2 = zd.map { $0 * $0 }
         let scale = weight / Double(n)
 
         // Sufficient statistics: Nk = sum_n gamma, S1 = gamma^T z, S2 = gamma^T z^2.
         var nk = [Double](repeating: 0, count: k)
-        ev.posterior.withUnsafeBufferPointer { post in
+        posterior.withUnsafeBufferPointer { post in
             nk.withUnsafeMutableBufferPointer { sums in
                 guard let gamma = post.baseAddress, let total = sums.baseAddress else { return }
                 for r in 0..<n { for c in 0..<k { total[c] += gamma[r * k + c] } }
             }
         }
-        var s1 = [Double](repeating: 0, count: k * p)
-        var s2 = [Double](repeating: 0, count: k * p)
-        dgemm(ev.posterior, n, k, transA: true, zd, n, p, into: &s1)
-        dgemm(ev.posterior, n, k, transA: true, z2, n, p, into: &s2)
+        // S1 | S2 [K, 2P] in one GEMM: gamma^T [z | z^2].
+        var both = [Double].uninitialized(n * 2 * p)
+        for r in 0..<n {
+            for j in 0..<p {
+                both[r * 2 * p + j] = zd[r * p + j]
+                both[r * 2 * p + p + j] = zd[r * p + j] * zd[r * p + j]
+            }
+        }
+        var s12 = [Double](repeating: 0, count: k * 2 * p)
+        dgemm(posterior, n, k, transA: true, both, n, 2 * p, into: &s12)
 
         let pi = priors
         for c in 0..<k {
@@ -41,10 +46,11 @@ extension DiagonalGMM {
                 let idx = c * p + j
                 let mu = Double(means.data[idx])
                 let prec = pre.precision[idx]
-                gradMeans.data[idx] += Float(-scale * prec * (s1[idx] - mu * nk[c]))
+                let s1 = s12[c * 2 * p + j], s2 = s12[c * 2 * p + p + j]
+                gradMeans.data[idx] += Float(-scale * prec * (s1 - mu * nk[c]))
                 let raw = logVars.data[idx]
                 if raw >= logVarMin && raw <= logVarMax {
-                    let weightedSquares = s2[idx] - 2 * mu * s1[idx] + mu * mu * nk[c]
+                    let weightedSquares = s2 - 2 * mu * s1 + mu * mu * nk[c]
                     gradLogVars.data[idx] += Float(-0.5 * scale * (prec * weightedSquares - nk[c]))
                 }
             }
@@ -54,8 +60,8 @@ extension DiagonalGMM {
         // dz = scale (z * (gamma prec) - gamma (mu prec)).
         var gammaPrec = [Double](repeating: 0, count: n * p)
         var gammaMeanPrec = [Double](repeating: 0, count: n * p)
-        dgemm(ev.posterior, n, k, pre.precision, k, p, into: &gammaPrec)
-        dgemm(ev.posterior, n, k, pre.meanPrecision, k, p, into: &gammaMeanPrec)
+        dgemm(posterior, n, k, pre.precision, k, p, into: &gammaPrec)
+        dgemm(posterior, n, k, pre.meanPrecision, k, p, into: &gammaMeanPrec)
         var dz = Matrix(uninitializedRows: n, cols: p)  // every element is written below
         for i in 0..<(n * p) {
             dz.data[i] = Float(scale * (zd[i] * gammaPrec[i] - gammaMeanPrec[i]))

@@ -52,10 +52,12 @@ extension IDARouter {
         let x = routerInput(h)
         let (u, encoderCache) = encoder.forward(x, context: context)
         let (z, rms) = latent(u)
-        let evaluation = gmm.evaluate(z)
+        // The mixture through routing's path (one GEMM for the log-joints, then the row pass), keeping
+        // the posteriors the NLL gradient needs: the decisions come from the same numerators.
+        var result = decide(logJoint: gmm.logJoint(z, gmm.jointTerms()), tokens: n, posteriors: true)
         let (xhat, decoderCache) = decoder.forward(z, context: context)
 
-        let nll = n > 0 ? -evaluation.logDensity.reduce(0, +) / Double(n) : 0
+        let nll = n > 0 ? -(result.logDensity ?? []).reduce(0, +) / Double(n) : 0
         // One pass over xhat - x: dL/dxhat = lambda_rec * 2 (xhat - x) / (N D), the total of squares
         // for L_rec, and each row's mean square (the same sums, in the same order, as
         // `rowMeanSquaredError`).
@@ -85,7 +87,7 @@ extension IDARouter {
 
         // dL/dz: the decoder's part, plus L_nll's only when it reaches the encoder (docs/decisions.md);
         // otherwise the GMM backward skips the two latent-gradient GEMMs altogether.
-        let dzNLL = gmm.backwardNLL(latents: z, evaluation: evaluation, weight: tokenShare,
+        let dzNLL = gmm.backwardNLL(latents: z, posterior: result.posterior, weight: tokenShare,
                                     needLatentGradient: weights.nllToEncoder)
         var dz = decoder.backward(dxhat, cache: decoderCache, context: context) ?? Matrix(rows: n, cols: z.cols)
         if weights.nllToEncoder {
@@ -100,7 +102,6 @@ extension IDARouter {
         encoder.backward(dz, cache: encoderCache, needInputGrad: false, context: context)
         let react = reactivation?.accumulateLoss(gmm: &gmm, weight: tokenShare * weights.reactivation) ?? 0
 
-        var result = decide(evaluation)
         result.latents = z
         result.reconstructionError = rowErrors
         let total = nll + weights.reconstruction * reconstruction + weights.reactivation * react
