@@ -6,7 +6,8 @@ the top-1, top-k and gate-weighted expert load over the validation tokens at the
 averaged over MoE layers: the paper's measure) and the training-batch CV (top-k load of each training
 batch, averaged over the last 10% of steps); mean routing entropy over the last 10% of steps; dead
 experts (under 10% of their fair share of the top-k load over those steps) and dead components
-(IDA) at the end; died / reset / revived events; training speed.
+(IDA) at the end; died / reset / revived events; training speed; per layer, the training-batch CV
+and (IDA) the mixture's NLL per token over the last 10% of steps.
 
 With --by-setting, runs named SETTING and SETTING-seedN are also grouped: mean and spread (min-max)
 over seeds of the held-out CVmean and validation bits per byte, and a CSV of held-out CVmean (top-k)
@@ -62,6 +63,9 @@ def summarize(path):
     dead_components = sum(l.get("dead", 0) for l in tail[-1]["layers"]) if "dead" in tail[-1]["layers"][0] else None
     speed = sum(e["tokens_per_s"] for e in tail) / len(tail)
     layer_cv = [sum(e["layers"][i]["cv"] for e in tail) / len(tail) for i in range(layers)]
+    # IDA: the mixture's NLL per token (nats) over the last 10% of steps, per layer.
+    layer_nll = [sum(e["layers"][i]["nll"] for e in tail) / len(tail) for i in range(layers)] \
+        if "nll" in tail[-1]["layers"][0] else None
     return {
         "run": path.rstrip("/").split("/")[-1],
         "steps": steps[-1]["step"],
@@ -74,6 +78,7 @@ def summarize(path):
         "died/reset/revived": f"{react['died']}/{react['reset'] + react['pulled']}/{react['revived']}",
         "tok/s": speed,
         "layer_cv": layer_cv,
+        "layer_nll": layer_nll,
         "heldout": heldout(evals),
         "curve": [(e["step"], e["heldout_cv_mean_topk"]) for e in evals if "heldout_cv_mean_topk" in e],
     }
@@ -145,6 +150,10 @@ def main():
     print()
     for r in rows:
         print(f"per-layer CV, last 10%: {r['run']}: " + " / ".join(f"{v:.2f}" for v in r["layer_cv"]))
+    for r in rows:
+        if r["layer_nll"] is not None:
+            print(f"per-layer mixture NLL (nats per token), last 10%: {r['run']}: "
+                  + " / ".join(f"{v:.1f}" for v in r["layer_nll"]))
 
 
 if __name__ == "__main__":
