@@ -11,9 +11,7 @@ enum LatentView {
     /// Lays out the plot and its key over `area`.
     static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
         guard let la = state.layerAnalysis else {
-            let inner = Panel.draw("latent", in: area, theme: theme, into: &buffer)
-            Panel.placeholder(ViewFormat.waiting(state, ellipsis: theme.ellipsis), in: inner, style: theme.muted,
-                              mode: theme.mode, into: &buffer)
+            Panel.waiting("latent", state, theme: theme, in: area, into: &buffer)
             return
         }
         guard !la.points.isEmpty else {

@@ -20,9 +20,7 @@ extension LayerView {
     /// then how much of the expert choice each token label explains (I / H(expert)).
     static func renderTakes(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
         guard let la = state.layerAnalysis else {
-            let inner = Panel.draw("what each expert takes", in: area, theme: theme, into: &buffer)
-            Panel.placeholder(ViewFormat.waiting(state, ellipsis: theme.ellipsis), in: inner, style: theme.muted,
-                              mode: theme.mode, into: &buffer)
+            Panel.waiting("what each expert takes", state, theme: theme, in: area, into: &buffer)
             return
         }
         let takes = ExpertTakes(selected: la.selected, topK: la.topK, experts: la.experts, tokens: state.tokens,

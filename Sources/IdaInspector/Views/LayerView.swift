@@ -28,9 +28,7 @@ enum LayerView {
             renderEntropy(la, router: state.analysis?.router.rawValue ?? "", theme: theme, in: entropy, into: &buffer)
         }
         guard let la else {
-            let inner = Panel.draw("mixture", in: parts.mixture, theme: theme, into: &buffer)
-            Panel.placeholder(ViewFormat.waiting(state, ellipsis: theme.ellipsis), in: inner, style: theme.muted,
-                              mode: theme.mode, into: &buffer)
+            Panel.waiting("mixture", state, theme: theme, in: parts.mixture, into: &buffer)
             return
         }
         guard let priors = parts.priors, let components = parts.components else {

@@ -30,6 +30,14 @@ enum Panel {
         }
     }
 
+    /// A panel titled `title` that waits for the analysis of the shown snapshot (what is being routed).
+    static func waiting(_ title: String, _ state: InspectorState, theme: Theme, in area: Rect,
+                        into buffer: inout ScreenBuffer) {
+        let inner = draw(title, in: area, theme: theme, into: &buffer)
+        placeholder(ViewFormat.waiting(state, ellipsis: theme.ellipsis), in: inner, style: theme.muted,
+                    mode: theme.mode, into: &buffer)
+    }
+
     /// Words of `text` packed into lines of at most `width` columns ("\n" forces a break); a word
     /// longer than the width gets a line of its own (and is cut when drawn).
     static func wrap(_ text: String, width: Int) -> [String] {
