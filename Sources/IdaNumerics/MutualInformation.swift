@@ -20,6 +20,43 @@ public struct LabelExpertCounts: Sendable, Equatable {
         tokens += 1
     }
 
+    /// Counts `labels[i]` against expert `choices[i]` for every i (same lengths; choices outside
+    /// 0..<E are skipped). Labels spanning at most 2^16 values are counted in a flat table first (a
+    /// probe's bytes, classes or positions: no hashing per token), others one by one; either way
+    /// the counts are the same as `add(label:expert:)` token by token.
+    public mutating func add(labels: ArraySlice<Int32>, choices: ArraySlice<Int32>) {
+        precondition(labels.count == choices.count, "labels and choices differ in length")
+        guard let low = labels.min(), let high = labels.max() else { return }
+        let labels = Array(labels), choices = Array(choices)
+        let span = Int(high) - Int(low) + 1
+        guard span <= 1 << 16 else {
+            for (label, choice) in zip(labels, choices) where choice >= 0 && Int(choice) < experts {
+                add(label: label, expert: Int(choice))
+            }
+            return
+        }
+        var flat = [Double](repeating: 0, count: span * experts)
+        var added = 0
+        let e = experts, base = Int(low)
+        flat.withUnsafeMutableBufferPointer { table in
+            for i in labels.indices {
+                let choice = Int(choices[i])
+                guard choice >= 0 && choice < e else { continue }
+                table[(Int(labels[i]) - base) * e + choice] += 1
+                added += 1
+            }
+        }
+        for offset in 0..<span {
+            let row = flat[(offset * experts)..<((offset + 1) * experts)]
+            guard row.contains(where: { $0 > 0 }) else { continue }
+            let label = Int32(Int(low) + offset)
+            var mine = counts[label] ?? [Double](repeating: 0, count: experts)
+            for (e, v) in row.enumerated() { mine[e] += v }
+            counts[label] = mine
+        }
+        tokens += added
+    }
+
     /// Adds another table's counts (blocks of a probe, in any order: sums of integers).
     public mutating func merge(_ other: LabelExpertCounts) {
         for (label, row) in other.counts {

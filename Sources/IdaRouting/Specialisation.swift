@@ -79,13 +79,11 @@ public struct Specialisation: Sendable {
     public mutating func add(rows: Range<Int>, results: [RoutingResult]) {
         for (slot, result) in results.enumerated() {
             let k = result.topK
+            let first = (0..<rows.count).map { result.selected[$0 * k] }
             for (label, values) in labels {
                 let mixed = shuffled[label] ?? values
-                for (offset, n) in rows.enumerated() {
-                    let expert = Int(result.selected[offset * k])
-                    tables[slot][label]?.add(label: values[n], expert: expert)
-                    chance[slot][label]?.add(label: mixed[n], expert: expert)
-                }
+                tables[slot][label]?.add(labels: values[rows], choices: first[...])
+                chance[slot][label]?.add(labels: mixed[rows], choices: first[...])
             }
         }
     }

@@ -42,6 +42,25 @@ struct MutualInformationTests {
         #expect(LabelExpertCounts(experts: 3).mutualInformationBits == 0)
     }
 
+    @Test("counting a whole column equals counting token by token: flat table, wide labels, bad choices skipped")
+    func bulk() {
+        var rng = SystemRandomNumberGenerator()
+        for spread: Int32 in [7, 300, 100_000] {  // the last spans more than 2^16 values: one by one
+            let labels = (0..<2_000).map { _ in Int32.random(in: -1..<spread, using: &rng) }
+            let choices = (0..<2_000).map { _ in Int32.random(in: -1...4, using: &rng) }  // -1 and 4 are not experts
+            var one = LabelExpertCounts(experts: 4), bulk = LabelExpertCounts(experts: 4)
+            for (label, choice) in zip(labels, choices) where choice >= 0 && choice < 4 {
+                one.add(label: label, expert: Int(choice))
+            }
+            bulk.add(labels: labels[...], choices: choices[...])
+            #expect(bulk == one, "spread \(spread)")
+            #expect(bulk.tokens == choices.filter { $0 >= 0 && $0 < 4 }.count)
+        }
+        var empty = LabelExpertCounts(experts: 2)
+        empty.add(labels: [], choices: [])
+        #expect(empty == LabelExpertCounts(experts: 2))
+    }
+
     @Test("AUROC: perfect, reversed, chance, ties count half, empty or NaN gives nil")
     func auroc() {
         #expect(areaUnderROC(positive: [3, 4, 5], negative: [0, 1, 2]) == 1)

@@ -43,11 +43,8 @@ struct ExpertTakes: Sendable, Equatable {
                                            documents: nil, vocabulary: vocabulary)
         var tables = [Specialisation.Label: LabelExpertCounts]()
         for label in labels.keys { tables[label] = LabelExpertCounts(experts: e) }
-        for row in 0..<n {
-            let expert = Int(selected[row * topK])
-            guard expert >= 0 && expert < e else { continue }
-            for (label, values) in labels { tables[label]?.add(label: values[row], expert: expert) }
-        }
+        let first = (0..<n).map { selected[$0 * topK] }
+        for (label, values) in labels { tables[label]?.add(labels: values[...], choices: first[...]) }
         // Per expert: counts of its tokens and classes, from the same tables.
         var list = [Expert](repeating: Expert(), count: e)
         if let byToken = tables[.token] {
