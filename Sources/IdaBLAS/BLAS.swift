@@ -20,13 +20,6 @@ public enum BLAS {
         gemmTotal.withLock { $0 += seconds }
     }
 
-    @usableFromInline
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
     /// OpenBLAS runs single-threaded in every idamoe process, set once before the first GEMM and never
     /// changed: parallel work is split by the callers' own workers (IdaNumerics' `NumericContext`), so
     /// no kernel changes process-wide state and a GEMM's result never depends on another thread's setting.
@@ -63,8 +56,8 @@ public enum BLAS {
     ) {
         _ = singleThreaded
         if handledEmpty(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
-        let start = profiling ? now() : 0
-        defer { if profiling { addGEMMTime(now() - start) } }
+        let start = profiling ? monotonicSeconds() : 0
+        defer { if profiling { addGEMMTime(monotonicSeconds() - start) } }
         cblas_sgemm(CblasRowMajor,
                     transA ? CblasTrans : CblasNoTrans,
                     transB ? CblasTrans : CblasNoTrans,
@@ -82,8 +75,8 @@ public enum BLAS {
     ) {
         _ = singleThreaded
         if handledEmpty(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
-        let start = profiling ? now() : 0
-        defer { if profiling { addGEMMTime(now() - start) } }
+        let start = profiling ? monotonicSeconds() : 0
+        defer { if profiling { addGEMMTime(monotonicSeconds() - start) } }
         cblas_dgemm(CblasRowMajor,
                     transA ? CblasTrans : CblasNoTrans,
                     transB ? CblasTrans : CblasNoTrans,

@@ -12,13 +12,6 @@ struct BenchCommand: ParsableCommand {
                       BenchScaleCommand.self])
 }
 
-/// Seconds since an arbitrary origin, monotonic.
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
-
 /// Peak resident memory of this process in MiB.
 func peakResidentMiB() -> Double {
     var usage = rusage()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IdaBLAS
 import IdaFormats
 import IdaInspector
 import IdaRouting

@@ -1,3 +1,4 @@
+import IdaBLAS
 import IdaInspector
 import IdaTerminal
 

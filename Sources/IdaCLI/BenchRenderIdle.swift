@@ -1,4 +1,5 @@
 import Foundation
+import IdaBLAS
 import IdaInspector
 import IdaTerminal
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IdaBLAS
 import IdaFormats
 
 /// `idamoe bench synth`: writes a synthetic checkpoint and probe of any size.

@@ -1,4 +1,5 @@
 import Foundation
+import IdaBLAS
 import IdaFormats
 import IdaNumerics
 
@@ -64,10 +65,10 @@ extension Trainer {
     /// Zero, forward, backward, clip, update; then reactivation bookkeeping.
     func trainStep() throws -> StepSummary {
         step += 1
-        let stepStarted = stepClock()
+        let stepStarted = monotonicSeconds()
         defer {
             microBatchBuffers.timings.steps += 1
-            microBatchBuffers.timings.total += stepClock() - stepStarted
+            microBatchBuffers.timings.total += monotonicSeconds() - stepStarted
         }
         let (inputs, targets) = sampler.next(from: dataset.train, batch: options.batch, time: config.context)
         var settings = StepSettings()
@@ -103,7 +104,7 @@ extension Trainer {
         let routerFloor = options.routerSchedule == .constant ? 1 : options.minLearningRateRatio
         let routerLR = LearningRateSchedule(peak: options.routerLearningRate, warmup: options.warmup,
                                             total: options.steps, minRatio: routerFloor).rate(at: step)
-        let optimizerStarted = stepClock()
+        let optimizerStarted = monotonicSeconds()
         optimizer.beginStep()
         var optimizer = self.optimizer
         self.optimizer = AdamW()  // keep the moments uniquely referenced while updating in place
@@ -120,9 +121,9 @@ extension Trainer {
             for l in layers { model.blocks[l.layer].softmax?.updateSelectionBias(l.routing, rate: rate) }
         }
 
-        let reactivationStarted = stepClock()
+        let reactivationStarted = monotonicSeconds()
         microBatchBuffers.timings.optimizer += reactivationStarted - optimizerStarted
-        defer { microBatchBuffers.timings.reactivation += stepClock() - reactivationStarted }
+        defer { microBatchBuffers.timings.reactivation += monotonicSeconds() - reactivationStarted }
         // Reactivation sees this step's routing after the update (docs/decisions.md).
         var dead: [Int: Int] = [:]
         for l in layers where model.blocks[l.layer].ida != nil {

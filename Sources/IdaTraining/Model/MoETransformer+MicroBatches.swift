@@ -1,4 +1,5 @@
 import Foundation
+import IdaBLAS
 import IdaNumerics
 
 /// One micro-batch's forward and backward state, owned by the worker that runs it.
@@ -48,6 +49,16 @@ public struct StepTimings: Sendable, Equatable {
     public var total = 0.0
 
     public init() {}
+
+    /// Adds one step's forward and backward passes: their wall times and each worker's own.
+    mutating func addPasses(forward: Double, forwardWorkers: [Double], backward: Double, backwardWorkers: [Double]) {
+        self.forward += forward
+        forwardSlowest += forwardWorkers.max() ?? 0
+        forwardFastest += forwardWorkers.min() ?? 0
+        self.backward += backward
+        backwardSlowest += backwardWorkers.max() ?? 0
+        backwardFastest += backwardWorkers.min() ?? 0
+    }
 }
 
 extension MoETransformer {
@@ -79,20 +90,15 @@ extension MoETransformer {
         -> (loss: Double, layers: [LayerStep], sumsOfSquares: [Double]) {
         let g = max(1, min(groups, batch))
         guard g > 1 else {
-            let t0 = stepClock()
+            let t0 = monotonicSeconds()
             zeroGrad()
             let (logits, cache, layers) = forward(tokens: tokens, batch: batch, time: time, train: true,
                                                   settings: settings, reactivation: reactivation)
             let (loss, dLogits) = CrossEntropy.forward(logits: logits, targets: targets)
-            let t1 = stepClock()
+            let t1 = monotonicSeconds()
             backward(dLogits, cache: cache, settings: settings)
-            let t2 = stepClock()
-            buffers.timings.forward += t1 - t0
-            buffers.timings.forwardSlowest += t1 - t0
-            buffers.timings.forwardFastest += t1 - t0
-            buffers.timings.backward += t2 - t1
-            buffers.timings.backwardSlowest += t2 - t1
-            buffers.timings.backwardFastest += t2 - t1
+            let t2 = monotonicSeconds()
+            buffers.timings.addPasses(forward: t1 - t0, forwardWorkers: [t1 - t0], backward: t2 - t1, backwardWorkers: [t2 - t1])
             let sums = GradientClipping.sumsOfSquares(context: settings.context) { visitParameters($0) }
             return (loss, layers, sums)
         }
@@ -114,11 +120,11 @@ extension MoETransformer {
         }
         buffers.gradients = []  // now the model's old buffers, shared: dropped
         let work = parts
-        let t0 = stepClock()
+        let t0 = monotonicSeconds()
         DispatchQueue.concurrentPerform(iterations: g) { i in
             let p = work[i]
-            let started = stepClock()
-            defer { p.forwardSeconds = stepClock() - started }
+            let started = monotonicSeconds()
+            defer { p.forwardSeconds = monotonicSeconds() - started }
             p.model.zeroGrad()  // in place on the replica's own buffers (a copy only on the first step)
             let (logits, cache, layers) = p.model.forward(tokens: p.tokens, batch: p.sequences, time: time, train: true,
                                                           settings: p.settings, reactivation: reactivation)
@@ -126,7 +132,7 @@ extension MoETransformer {
             p.cache = cache
             p.layers = layers
         }
-        let t1 = stepClock()
+        let t1 = monotonicSeconds()
         // The whole batch's routing per MoE layer, and the softmax routers' assignment shares.
         var layers: [LayerStep] = []
         for (slot, first) in parts[0].layers.enumerated() {
@@ -152,16 +158,16 @@ extension MoETransformer {
             }
             layers.append(step)
         }
-        let t2 = stepClock()
+        let t2 = monotonicSeconds()
         DispatchQueue.concurrentPerform(iterations: g) { i in
             let p = work[i]
-            let started = stepClock()
-            defer { p.backwardSeconds = stepClock() - started }
+            let started = monotonicSeconds()
+            defer { p.backwardSeconds = monotonicSeconds() - started }
             guard let cache = p.cache else { return }
             p.model.backward(p.dLogits, cache: cache, settings: p.settings)
             p.cache = nil
         }
-        let t3 = stepClock()
+        let t3 = monotonicSeconds()
         // Gradients: the parts' sums in group order, added into part 0's buffers, which then move into
         // this model; its old buffers and the other parts' go back to `buffers` for the next step.
         var boxes: [[FloatBox]] = []
@@ -180,19 +186,11 @@ extension MoETransformer {
         }
         buffers.gradients = boxes.map { $0.map(\.array) }
         let loss = zip(parts, parts.map(\.settings.tokenShare)).reduce(0) { $0 + $1.0.loss * $1.1 }
-        let t4 = stepClock()
-        let forwards = parts.map(\.forwardSeconds), backwards = parts.map(\.backwardSeconds)
-        buffers.timings.forward += t1 - t0
-        buffers.timings.forwardSlowest += forwards.max() ?? 0
-        buffers.timings.forwardFastest += forwards.min() ?? 0
+        let t4 = monotonicSeconds()
+        buffers.timings.addPasses(forward: t1 - t0, forwardWorkers: parts.map(\.forwardSeconds),
+                                  backward: t3 - t2, backwardWorkers: parts.map(\.backwardSeconds))
         buffers.timings.combine += t2 - t1
-        buffers.timings.backward += t3 - t2
-        buffers.timings.backwardSlowest += backwards.max() ?? 0
-        buffers.timings.backwardFastest += backwards.min() ?? 0
         buffers.timings.merge += t4 - t3
         return (loss, layers, sums)
     }
 }
-
-/// Monotonic seconds, for the step's phase timings.
-func stepClock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
