@@ -17,6 +17,10 @@ struct BenchTrainCommand: ParsableCommand {
     @Flag(help: "Also print where each step's time went (ms per step by phase).") var phases = false
     @OptionGroup(title: "Model (the default model unless changed)") var model: ModelOptions
 
+    func validate() throws {
+        if steps < 1 { throw ValidationError("--steps must be at least 1 (tokens per second over no steps is not a number)") }
+    }
+
     func run() throws {
         tuneAllocator()
         let kinds = try routers.split(separator: ",").map { name in

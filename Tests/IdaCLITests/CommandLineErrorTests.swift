@@ -13,6 +13,7 @@ struct CommandLineErrorTests {
             (["info"], "give a checkpoint or probe file, or --system"),
             (["info", "x", "--bogus"], "Unknown option '--bogus'"),
             (["nosuchcommand"], "nosuchcommand"),
+            (["bench", "train", "--steps", "0", "--phases"], "--steps must be at least 1"),
         ]
         for (arguments, needle) in cases {
             let run = try runIdamoe(arguments)
