@@ -14,6 +14,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // FilePath: run-directory paths are joined as components, never as strings (docs/reliability.md).
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
     ],
     targets: [
         // C at the edge: one system-library target per C library, each with a small shim.
@@ -32,14 +34,14 @@ let package = Package(
         .target(name: "IdaBLAS", dependencies: ["COpenBLAS", "CPlatform"]),
         // Bytes in, typed values out: safetensors, JSON, the events.jsonl reader, atomic files (IdaBLAS
         // only for the vector level its F16 loop runs at).
-        .target(name: "IdaFormats", dependencies: ["CVectorMath", "IdaBLAS"]),
+        .target(name: "IdaFormats", dependencies: ["CVectorMath", "IdaBLAS", .product(name: "SystemPackage", package: "swift-system")]),
         // Layers, the IDA and softmax routers, losses and their backward passes.
         .target(name: "IdaNumerics", dependencies: ["IdaBLAS", "CVectorMath"]),
         // The file contract of docs/format.md, one home for every reader and writer: checkpoints <->
         // routers, probes, run directories (RunLayout) and run.json (RunManifest, ModelConfig,
         // TrainingOptions), which probe each side of a comparison streams; then probe streaming,
         // per-layer routing metrics and the comparison.
-        .target(name: "IdaRouting", dependencies: ["IdaFormats", "IdaNumerics"]),
+        .target(name: "IdaRouting", dependencies: ["IdaFormats", "IdaNumerics", "IdaBLAS", .product(name: "SystemPackage", package: "swift-system")]),
         // Cell buffers, styles and widgets (text, bars, sparklines, braille, heatmaps): plain Swift, no curses.
         .target(name: "IdaTerminal"),
         // The only Swift target that calls ncurses: draws ScreenBuffers, reads keys, mouse and resizes.

@@ -27,27 +27,36 @@ struct DemoCommand: ParsableCommand {
         guard isatty(0) != 0, isatty(1) != 0 else {
             throw ValidationError("idamoe demo needs a terminal; run 'idamoe train' and 'idamoe inspect --headless' instead")
         }
-        let stamp = DateFormatter()
-        stamp.dateFormat = "yyyyMMdd-HHmmss"
         let router = (try model.applied(to: ModelConfig())).router
-        let dir = runDir ?? "runs/\(stamp.string(from: Date()))-demo-\(router.rawValue)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        // The demo's presets come first; the user's flags, later on the line, win.
+        let dir = runDir ?? defaultRunDirectory(suffix: "demo-\(router.rawValue)")
+        // The demo's presets come first; the user's flags, later on the line, win. The trainer creates
+        // the run (a new or empty directory only) and then logs into RUN/train.log; until then its
+        // output goes to a temporary file, read if it fails to start.
         let presets = ["--snapshot-every", "100", "--eval-every", "100", "--reactivation", reactivation.rawValue]
-        let pid = try spawnTrainer(arguments: ["train", "--run-dir", dir, "--quiet"] + presets + model.arguments
-                                       + training.arguments, log: dir + "/train.log")
+        var template = Array((NSTemporaryDirectory() + "idamoe-demo-XXXXXX").utf8CString)
+        let made = mkstemp(&template)
+        guard made >= 0 else { throw ValidationError("cannot create a temporary file for the trainer's first output") }
+        close(made)
+        let startLog = String(cString: template)
+        let pid = try spawnTrainer(arguments: ["train", "--run-dir", dir, "--quiet", "--log-in-run"] + presets + model.arguments
+                                       + training.arguments, log: startLog)
         // Wait for the manifest (corpus loaded, model built) or for the trainer to fail.
         let deadline = Date().addingTimeInterval(60)
         while !RunLayout(dir).isRun {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
-                let log = (try? String(contentsOfFile: dir + "/train.log", encoding: .utf8)) ?? ""
+                let log = (try? SmallFile.read(startLog, limit: 1 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                unlink(startLog)
                 let last = log.split(separator: "\n").last.map(String.init) ?? "exited with status \(status)"
-                throw ValidationError("training did not start: \(last)")
+                throw ValidationError("training did not start: " + UntrustedText.sanitized(last))
             }
-            if Date() > deadline { throw ValidationError("training did not start within 60 s; see \(dir)/train.log") }
+            if Date() > deadline {
+                kill(pid, SIGTERM)
+                throw ValidationError("training did not start within 60 s; see \(startLog)")
+            }
             usleep(100_000)
         }
+        unlink(startLog)
         do {
             let terminal = try CursesTerminal(glyphMode: ascii ? .ascii : nil, mouse: true)
             let app = InspectorApp(source: .run(dir), probe: nil, textProber: makeTextProber(),
@@ -78,7 +87,7 @@ struct DemoCommand: ParsableCommand {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_APPEND | O_NOFOLLOW, 0)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

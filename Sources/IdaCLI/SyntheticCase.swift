@@ -38,7 +38,7 @@ struct SyntheticCase {
     /// Writes `checkpoint.safetensors` and `probe.safetensors` into `directory` (created if missing);
     /// returns their paths.
     func write(in directory: String) throws -> (checkpoint: String, probe: String) {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let folder = try NewDirectory.prepare(directory)
         let config = RouterConfig(experts: experts, componentsPerExpert: componentsPerExpert, latentDim: latent, topK: topK)
         let counts = layerExperts.count == layers ? layerExperts : [Int](repeating: experts, count: layers)
         let text = BenchRenderFixture.ProbeText(tokens: tokens, domains: Self.domainNames.count, seed: seed)
@@ -62,7 +62,7 @@ struct SyntheticCase {
             var rows = text.hiddenRows(layer: i, width: width, seed: seed)
             streamed[i] = ProbeContents.StreamedRows(width: width) { rows.next(4096) }
         }
-        let checkpoint = directory + "/checkpoint.safetensors", probe = directory + "/probe.safetensors"
+        let checkpoint = folder.appending("checkpoint.safetensors").string, probe = folder.appending("probe.safetensors").string
         let info = CheckpointInfo(router: .ida, moeLayers: Array(0..<layers), config: config, step: nil,
                                   layerExperts: Dictionary(uniqueKeysWithValues: counts.enumerated().map { ($0.offset, $0.element) }))
         try RouterCheckpoint(info: info, routers: routers).write(to: checkpoint, extraMetadata: ["idamoe.vocab": "bytes"])

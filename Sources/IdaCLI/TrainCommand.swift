@@ -19,6 +19,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Reactivation of dead components: reset (balances best from scratch; docs/results.md), loss (L_react pull) or off \(defaultText(TrainingOptions().reactivation)).")
     var reactivation: ReactivationMode?
     @Flag(help: "Plain log lines even in a terminal.") var quiet = false
+    @Flag(name: .customLong("log-in-run"), help: ArgumentHelp("Once the run is created, append standard output and error to RUN/train.log (idamoe demo's trainer).", visibility: .hidden))
+    var logInRun = false
 
     func run() throws {
         tuneAllocator()
@@ -32,15 +34,10 @@ struct TrainCommand: ParsableCommand {
             let config = try model.applied(to: ModelConfig())
             var options = training.applied(to: TrainingOptions())
             if let reactivation { options.reactivation = reactivation }
-            if let runDir {
-                dir = runDir
-            } else {
-                let stamp = DateFormatter()
-                stamp.dateFormat = "yyyyMMdd-HHmmss"
-                dir = "runs/\(stamp.string(from: Date()))-\(config.router.rawValue)"
-            }
+            dir = runDir ?? defaultRunDirectory(suffix: config.router.rawValue)
             trainer = try SettingFlags.naming { try Trainer(config: config, options: options, runDir: dir) }
         }
+        if logInRun { try redirectOutput(to: trainer.run.layout.path("train.log")) }
         let live = !quiet && isatty(2) != 0
         FileHandle.standardError.write(Data("idamoe train: \(trainer.model.parameterCount) parameters, \(trainer.dataset.domainNames.count) domains, run \(dir)\n".utf8))
         var lastPrinted = Date.distantPast
@@ -59,6 +56,30 @@ struct TrainCommand: ParsableCommand {
         }
         if live { FileHandle.standardError.write(Data("\n".utf8)) }
     }
+}
+
+/// "runs/20261207-141500-ida": the default run directory, with "-2", "-3", ... when a run started in
+/// the same second already took the name.
+func defaultRunDirectory(suffix: String) -> String {
+    let stamp = DateFormatter()
+    stamp.dateFormat = "yyyyMMdd-HHmmss"
+    let base = "runs/\(stamp.string(from: Date()))-\(suffix)"
+    var candidate = base
+    var n = 2
+    while FileManager.default.fileExists(atPath: candidate) {
+        candidate = "\(base)-\(n)"
+        n += 1
+    }
+    return candidate
+}
+
+/// Appends standard output and error to `path` from now on (a file the run owns, never a link).
+func redirectOutput(to path: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
+    guard fd >= 0 else { throw ValidationError("cannot open \(path) for the training log (\(String(cString: strerror(errno))))") }
+    dup2(fd, 1)
+    dup2(fd, 2)
+    close(fd)
 }
 
 /// 75 -> "1m15s".

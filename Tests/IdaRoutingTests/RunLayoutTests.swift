@@ -29,7 +29,6 @@ struct RunLayoutTests {
             "snapshots/step-XXXXXXXX.safetensors": layout.snapshot(step: step),
             "snapshots/step-XXXXXXXX.probe.safetensors": layout.probe(step: step),
             "snapshots/step-XXXXXXXX.optim.safetensors": layout.optimizer(step: step),
-            "lock": layout.lock,
         ]
         let documented = try Self.documentedPaths()
         #expect(Set(documented) == Set(expected.keys))

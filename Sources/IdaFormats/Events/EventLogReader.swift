@@ -37,16 +37,22 @@ public struct EventLogReader {
 
     /// Records from complete lines appended since the last call.
     public mutating func readNew() throws -> [EventRecord] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let code = errno
-            guard code == ENOENT else { throw EventLogError.io(path: path, operation: "open", errno: code) }
-            // Gone for now (the run directory renamed or deleted): keep what was read; the same file
-            // back under its name continues where it stopped, another file is read from its start.
-            return []
+        let fd: Int32
+        var status = stat()
+        do {
+            fd = try RegularFile.open(path).descriptor
+        } catch {
+            switch error {
+            case let .unreadable(_, code):
+                guard code == ENOENT else { throw EventLogError.io(path: path, operation: "open", errno: code) }
+                // Gone for now (the run directory renamed or deleted): keep what was read; the same file
+                // back under its name continues where it stopped, another file is read from its start.
+                return []
+            case let .notRegular(_, kind):
+                throw EventLogError.notRegular(path: path, kind: kind)
+            }
         }
         defer { close(fd) }
-        var status = stat()
         guard fstat(fd, &status) == 0 else { throw EventLogError.io(path: path, operation: "fstat", errno: errno) }
         let current = FileIdentity(device: UInt64(truncatingIfNeeded: status.st_dev),
                                    inode: UInt64(truncatingIfNeeded: status.st_ino))

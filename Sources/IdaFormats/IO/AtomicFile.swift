@@ -21,8 +21,10 @@ public enum AtomicFile {
     public static func write(to path: String,
                              _ body: (_ write: ([UInt8]) throws(SafetensorsError) -> Void) throws(SafetensorsError) -> Void)
         throws(SafetensorsError) {
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let temporary = "\(path)\(temporaryMark)\(getpid())"
+        // A leftover of an earlier process with our pid goes first; O_EXCL then never follows a link.
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(path: path, operation: "create \(temporary)", errno: errno) }
         var renamed = false
         defer { if !renamed { unlink(temporary) } }
@@ -36,6 +38,16 @@ public enum AtomicFile {
         }
         renamed = true
         syncDirectory(containing: path)
+    }
+
+    /// What a temporary file's name carries between the final name and the writer's pid.
+    public static let temporaryMark = ".tmp-"
+
+    /// Whether `name` is a temporary file of an atomic write (`NAME.tmp-PID`).
+    public static func isTemporary(name: String) -> Bool {
+        guard let range = name.range(of: temporaryMark, options: .backwards) else { return false }
+        let pid = name[range.upperBound...]
+        return !pid.isEmpty && pid.allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     /// Writes every byte, retrying after interrupts and short writes.

@@ -17,14 +17,17 @@ final class MappedRegion: @unchecked Sendable {
 
     /// Maps `path`; files smaller than `minimumSize` bytes are rejected before mapping.
     init(path: String, minimumSize: Int) throws(SafetensorsError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
+        let opened: (descriptor: Int32, size: Int)
+        do {
+            opened = try RegularFile.open(path)
+        } catch {
+            switch error {
+            case let .unreadable(_, code): throw .io(path: path, operation: "open", errno: code)
+            case .notRegular: throw .notRegularFile(path: path)
+            }
+        }
+        let (fd, size) = opened
         defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw .io(path: path, operation: "fstat", errno: errno) }
-        // S_IFMT = 0o170000, S_IFREG = 0o100000 (POSIX values; the macros do not import into Swift).
-        guard status.st_mode & 0o170000 == 0o100000 else { throw .notRegularFile(path: path) }
-        let size = Int(status.st_size)
         guard size >= minimumSize, size > 0 else { throw .fileTooShort(path: path, size: size) }
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let address, address != UnsafeMutableRawPointer(bitPattern: -1) else {

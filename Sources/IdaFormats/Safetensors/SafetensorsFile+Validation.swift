@@ -72,7 +72,7 @@ extension SafetensorsFile {
         var shape: [Int] = []
         for (position, dimension) in dimensions.enumerated() {
             guard let size = dimension.int, size >= 0 else {
-                let found = String(dimension.serialized().prefix(ErrorText.maxShown + 1))
+                let found = String(dimension.serialized().prefix(UntrustedText.shownLimit + 1))
                 throw .invalidShape(path: path, tensor: name, dimension: position, found: found)
             }
             shape.append(size)

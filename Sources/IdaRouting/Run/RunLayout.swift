@@ -1,5 +1,6 @@
 import Foundation
 import IdaFormats
+import SystemPackage
 
 /// Where every file of a run directory lives (docs/format.md, "Run directories"): the one definition
 /// every writer (the trainer, the Python package's peers, benchmarks) and reader (the inspector,
@@ -8,37 +9,46 @@ import IdaFormats
 /// ```
 /// RUN/run.json                                 manifest, written once when the run starts
 /// RUN/events.jsonl                             one JSON event per line, appended
-/// RUN/lock                                     held by the writing trainer (flock)
 /// RUN/probe.safetensors                        the probe's tokens, domains and documents
 /// RUN/snapshots/step-00000200.safetensors      the model (routers included); complete once it exists
 /// RUN/snapshots/step-00000200.probe.safetensors the probe's router inputs at that step
 /// RUN/snapshots/step-00000200.optim.safetensors optimizer state (newest snapshot only)
 /// ```
 /// Every file is published atomically (written under a temporary name, renamed into place); the
-/// model file is renamed last, so a snapshot whose model file exists is complete.
+/// model file is renamed last, so a snapshot whose model file exists is complete. The writer holds
+/// the run's lock on the directory itself (`RunLock`). Paths are joined as `FilePath` components,
+/// never by string concatenation.
 public struct RunLayout: Sendable, Equatable {
-    /// The run directory.
+    /// The run directory, as named.
     public let directory: String
+    /// The run directory as a path to join file names to.
+    public let root: FilePath
 
     /// The layout of `directory`.
-    public init(_ directory: String) { self.directory = directory }
+    public init(_ directory: String) {
+        self.directory = directory
+        self.root = FilePath(directory)
+    }
+
+    /// `names` joined to the run directory.
+    public func path(_ names: String...) -> String {
+        root.appending(names.map { FilePath.Component(stringLiteral: $0) }).string
+    }
 
     /// run.json.
-    public var manifest: String { directory + "/" + Self.manifestName }
+    public var manifest: String { path(Self.manifestName) }
     /// events.jsonl.
-    public var events: String { directory + "/events.jsonl" }
-    /// The lock file a writing trainer holds.
-    public var lock: String { directory + "/lock" }
+    public var events: String { path("events.jsonl") }
     /// The run's probe (tokens, domains, documents; no hidden states).
-    public var probe: String { directory + "/probe.safetensors" }
+    public var probe: String { path("probe.safetensors") }
     /// The snapshot folder.
-    public var snapshots: String { directory + "/" + Self.snapshotsFolder }
+    public var snapshots: String { path(Self.snapshotsFolder) }
     /// The model file of `step`.
-    public func snapshot(step: Int) -> String { directory + "/" + Self.relativeSnapshot(step: step) }
+    public func snapshot(step: Int) -> String { path(Self.snapshotsFolder, Self.stepName(step) + ".safetensors") }
     /// The probe (router inputs at that step) of `step`.
-    public func probe(step: Int) -> String { directory + "/" + Self.relativeProbe(step: step) }
+    public func probe(step: Int) -> String { path(Self.snapshotsFolder, Self.stepName(step) + ".probe.safetensors") }
     /// The optimizer state of `step`.
-    public func optimizer(step: Int) -> String { snapshots + "/" + Self.stepName(step) + ".optim.safetensors" }
+    public func optimizer(step: Int) -> String { path(Self.snapshotsFolder, Self.stepName(step) + ".optim.safetensors") }
 
     /// The manifest's file name.
     public static let manifestName = "run.json"
@@ -54,6 +64,13 @@ public struct RunLayout: Sendable, Equatable {
 
     /// Whether the directory holds a run (its manifest exists).
     public var isRun: Bool { FileManager.default.fileExists(atPath: manifest) }
+
+    /// The run in `directory`'s subfolder `name` (a folder listing's entry: one component, never a
+    /// path of its own; nil for "", ".", ".." or a name with a slash).
+    public static func child(_ name: String, of directory: String) -> RunLayout? {
+        guard let component = FilePath.Component(name), component.kind == .regular else { return nil }
+        return RunLayout(FilePath(directory).appending(component).string)
+    }
 
     /// Steps whose model file exists under its final name, ascending (a snapshot is complete once its
     /// model file exists; probe, optimizer and temporary files are not snapshots).

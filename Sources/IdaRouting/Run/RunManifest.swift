@@ -19,10 +19,14 @@ public struct RunManifest: Codable, Sendable, Equatable {
     public var probeTokens: Int
     /// When the run started (seconds since the Unix epoch).
     public var created: Double
+    /// The run's identity: 32 lowercase hex digits drawn when the run is created, so a follower can tell
+    /// a new run put in the same directory from the one it was reading; absent in runs written before it
+    /// existed.
+    public var runId: String?
 
     /// A manifest from its parts.
     public init(format: Int = 1, model: ModelConfig, training: TrainingOptions, domains: [String], corpusBytes: Int,
-                parameters: Int, probeTokens: Int, created: Double) {
+                parameters: Int, probeTokens: Int, created: Double, runId: String? = RunManifest.newRunId()) {
         self.format = format
         self.model = model
         self.training = training
@@ -31,6 +35,16 @@ public struct RunManifest: Codable, Sendable, Equatable {
         self.parameters = parameters
         self.probeTokens = probeTokens
         self.created = created
+        self.runId = runId
+    }
+
+    /// A fresh run id: 128 random bits as 32 lowercase hex digits.
+    public static func newRunId() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let hex = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
     }
 
     /// JSON text with sorted keys.
@@ -51,6 +65,11 @@ public struct RunManifest: Codable, Sendable, Equatable {
             data = Data(try SmallFile.read(path))
         } catch {
             throw RunFileError.badManifest(path: path, problem: "cannot be read (\(error))")
+        }
+        // Only runs written by `idamoe train` can be resumed: other producers name themselves.
+        if let producer = (try? JSONValue.parse(bytes: Array(data)))?["producer"]?.string {
+            throw RunFileError.badManifest(path: path, problem: "was written by \(UntrustedText.quoted(producer)), not idamoe train; "
+                                           + "only runs written by idamoe train can be resumed")
         }
         do {
             return try JSONDecoder().decode(RunManifest.self, from: data)

@@ -1,4 +1,5 @@
 import Foundation
+import IdaFormats
 import IdaRouting
 
 /// A multi-domain text corpus: every file is one domain, its documents separated by lines holding `%`
@@ -14,6 +15,9 @@ public struct Corpus: Sendable, Equatable {
 
     /// Domains in path order (files of a folder sorted by name).
     public var domains: [Domain]
+
+    /// The largest corpus file read (whole, into memory).
+    public static let fileLimit = 1 << 30
 
     /// Debian's fortunes folder, the default corpus.
     public static let defaultPath = TrainingOptions.defaultCorpus
@@ -33,7 +37,8 @@ public struct Corpus: Sendable, Equatable {
             let candidates: [String]
             if isDirectory.boolValue {
                 let names = (try? fm.contentsOfDirectory(atPath: path)) ?? []
-                candidates = names.sorted().map { (path as NSString).appendingPathComponent($0) }
+                // A folder's FIFOs, sockets and devices are not text: skipped unread (named alone, refused).
+                candidates = names.sorted().map { (path as NSString).appendingPathComponent($0) }.filter(RegularFile.isRegular)
             } else {
                 candidates = [path]
             }
@@ -48,10 +53,12 @@ public struct Corpus: Sendable, Equatable {
         }
         var domains: [Domain] = []
         for file in files {
-            guard let data = fm.contents(atPath: file) else {
-                throw TrainingError.unreadable(path: file, reason: "cannot be read")
+            let bytes: [UInt8]
+            do {
+                bytes = try SmallFile.read(file, limit: Self.fileLimit)
+            } catch {
+                throw TrainingError.unreadable(path: file, reason: error.reason)
             }
-            let bytes = [UInt8](data)
             if bytes.contains(0) { continue }  // binary, not text
             let documents = Self.split(bytes)
             if documents.isEmpty { continue }

@@ -2,56 +2,81 @@ import Foundation
 import IdaRouting
 import IdaFormats
 
-/// A live run directory (docs/format.md): manifest, event log, snapshots, probe; held under a lock
-/// so that a second trainer cannot write into it at the same time.
+/// A live run directory (docs/format.md): manifest, event log, snapshots, probe; written by one
+/// writer at a time, which holds the run's lock (`RunLock`, on the directory itself) for its life.
 public final class RunDirectory {
     /// The directory.
     public let path: String
-    private let lockDescriptor: Int32
+    private let lock: RunLock
     private var eventDescriptor: Int32
 
     /// Where the run's files live.
     public let layout: RunLayout
 
-    /// Opens (creating when needed) and locks `path`. `fresh` demands a directory without a run in it.
+    /// Opens and locks `path`. `fresh` creates a new run: `path` must not exist yet or be an empty
+    /// directory (`NewDirectory`), checked again once the lock is held, so two trainers started into
+    /// one empty directory cannot both write. Otherwise `path` must hold a run, whose files left by an
+    /// interrupted atomic write (`*.tmp-*`) are removed once the lock is held.
     public init(path: String, fresh: Bool) throws {
-        let fm = FileManager.default
         let layout = RunLayout(path)
-        if fresh, layout.isRun {
-            throw TrainingError.runDirectory(path: path, problem: "already holds a run; use --resume \(path) to continue it or pick another --run-dir")
-        }
-        if !fresh, !layout.isRun {
+        if fresh {
+            if layout.isRun {
+                throw TrainingError.runDirectory(path: path, problem: "already holds a run; use --resume \(path) to continue it or pick another --run-dir")
+            }
+            try NewDirectory.prepare(path)
+        } else if !layout.isRun {
             throw TrainingError.runDirectory(path: path, problem: "is not a run directory (no run.json)")
         }
-        do {
-            try fm.createDirectory(atPath: layout.snapshots, withIntermediateDirectories: true)
-        } catch {
-            throw TrainingError.runDirectory(path: path, problem: "cannot be created: \(error.localizedDescription)")
+        let lock = try RunLock(writing: path)
+        if fresh {
+            let entries = try NewDirectory.entryCount(path)
+            guard entries == 0 else { throw NewDirectory.Failure.notEmpty(path: path, entries: entries) }
+        } else {
+            Self.removeInterruptedWrites(layout)
         }
-        let fd = open(layout.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw TrainingError.runDirectory(path: path, problem: "cannot open its lock file") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            throw TrainingError.runDirectory(path: path, problem: "another trainer is writing this run (lock held); stop it first")
-        }
-        let pid = "\(getpid())\n"
-        _ = ftruncate(fd, 0)
-        _ = pid.withCString { write(fd, $0, strlen($0)) }
-        let events = open(layout.events, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        try Self.makeFolder(layout.snapshots, run: path)
+        // O_NOFOLLOW: a link planted in someone's run cannot send our appends elsewhere.
+        let events = open(layout.events, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard events >= 0 else {
-            close(fd)
-            throw TrainingError.runDirectory(path: path, problem: "cannot open events.jsonl for appending")
+            let reason = String(cString: strerror(errno))
+            throw TrainingError.runDirectory(path: path, problem: "cannot open events.jsonl for appending (\(reason))")
+        }
+        var status = stat()
+        guard fstat(events, &status) == 0, status.st_mode & 0o170000 == 0o100000 else {
+            close(events)
+            throw TrainingError.runDirectory(path: path, problem: "events.jsonl is not a regular file")
         }
         self.path = path
         self.layout = layout
-        self.lockDescriptor = fd
+        self.lock = lock
         self.eventDescriptor = events
         try terminateTornLine()
     }
 
     deinit {
         close(eventDescriptor)
-        close(lockDescriptor)  // releases the lock
+        lock.release()
+    }
+
+    /// Creates folder `folder` of the run, or accepts it when it is a real directory (not a link).
+    private static func makeFolder(_ folder: String, run: String) throws {
+        if mkdir(folder, 0o755) == 0 { return }
+        let code = errno
+        var status = stat()
+        guard code == EEXIST, lstat(folder, &status) == 0, status.st_mode & 0o170000 == 0o040000 else {
+            throw TrainingError.runDirectory(path: run, problem: "\(RunLayout.snapshotsFolder) cannot be created or is not a directory")
+        }
+    }
+
+    /// Removes the temporary files of atomic writes a killed writer left (`NAME.tmp-PID`, in the run
+    /// and in its snapshot folder); only called with the lock held, so no live writer owns them.
+    static func removeInterruptedWrites(_ layout: RunLayout) {
+        for folder in [layout.directory, layout.snapshots] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            for name in names where AtomicFile.isTemporary(name: name) {
+                unlink(RunLayout(folder).path(name))
+            }
+        }
     }
 
     /// A killed trainer can leave a last line without its newline; end it so it becomes one skipped line
