@@ -5,7 +5,6 @@ order (they hold collectives), and the counts in each `step` event are sums over
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
@@ -23,6 +22,7 @@ from .ida_router import IDARouter
 from .layers import ContractError
 from .reactivation import ReactivationEvent
 from .routing import RouterOutput, StepStats
+from .run_lock import claim_new_run_directory
 from .softmax_router import SigmoidBiasRouter
 from safetensors.torch import save as safetensors_bytes
 
@@ -64,15 +64,19 @@ class RunWriter:
     `probe_forward`, called with probe_tokens under torch.no_grad() at each snapshot; forward hooks on
     the routers capture their inputs, which must come to N rows per router in token order. It runs on
     rank 0 only, so it must not run collectives (call the unwrapped model, not DistributedDataParallel).
+
+    `run_dir` must not exist yet or be an empty directory (not a symbolic link); rank 0 holds the run's
+    writer lock (run_lock.py) until `finish` or `close` (also `with RunWriter(...) as writer:`) or
+    until the process ends.
     """
 
-    def __init__(self, run_dir: str, model: Union[nn.Module, Mapping[int, Router]], *, probe_tokens: torch.Tensor,
-                 probe_forward: Callable[[torch.Tensor], Any], probe_domains: Optional[torch.Tensor] = None,
-                 probe_documents: Optional[torch.Tensor] = None, domain_names: Sequence[str] = (),
-                 vocab: Union[str, Sequence[str]] = "bytes", model_config: Optional[Mapping[str, Any]] = None,
-                 training_config: Optional[Mapping[str, Any]] = None, parameters: Optional[int] = None,
-                 corpus_bytes: int = 0) -> None:
-        self.run_dir = run_dir
+    def __init__(self, run_dir: Union[str, "os.PathLike[str]"], model: Union[nn.Module, Mapping[int, Router]], *,
+                 probe_tokens: torch.Tensor, probe_forward: Callable[[torch.Tensor], Any],
+                 probe_domains: Optional[torch.Tensor] = None, probe_documents: Optional[torch.Tensor] = None,
+                 domain_names: Sequence[str] = (), vocab: Union[str, Sequence[str]] = "bytes",
+                 model_config: Optional[Mapping[str, Any]] = None, training_config: Optional[Mapping[str, Any]] = None,
+                 parameters: Optional[int] = None, corpus_bytes: int = 0) -> None:
+        self.run_dir = os.fspath(run_dir)
         self.model = model if isinstance(model, nn.Module) else None
         self.routers: Dict[int, Router] = collect_routers(model) if isinstance(model, nn.Module) else dict(sorted(model.items()))
         checkpoint_metadata(self.routers)  # one setting for all routers, checked before anything is written
@@ -97,24 +101,25 @@ class RunWriter:
 
     def _open(self, model_config: Mapping[str, Any], training_config: Mapping[str, Any], parameters: int,
               corpus_bytes: int) -> None:
-        manifest = os.path.join(self.run_dir, "run.json")
-        if os.path.exists(manifest):
-            raise ContractError(f"{self.run_dir}: already holds a run (run.json); pick another directory")
+        # A new or empty directory only, locked for the writer's whole life (run_lock.py); nothing is
+        # written into a directory that is refused.
+        self._lock_fd = claim_new_run_directory(self.run_dir)
         try:
-            os.makedirs(os.path.join(self.run_dir, "snapshots"), exist_ok=True)
+            self._create(model_config, training_config, parameters, corpus_bytes)
+        except BaseException:
+            self.close()
+            raise
+
+    def _create(self, model_config: Mapping[str, Any], training_config: Mapping[str, Any], parameters: int,
+                corpus_bytes: int) -> None:
+        """run.json, probe.safetensors, snapshots/ and the `start` event, in the claimed directory."""
+        try:
+            os.mkdir(os.path.join(self.run_dir, "snapshots"))
+            self._events_fd = os.open(os.path.join(self.run_dir, "events.jsonl"),
+                                      os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644)
         except OSError as e:
-            raise ContractError(f"{self.run_dir}: cannot be created ({e.strerror})") from None
-        fd = os.open(os.path.join(self.run_dir, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise ContractError(f"{self.run_dir}: another trainer is writing this run (lock held)") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._lock_fd = fd
-        self._events_fd = os.open(os.path.join(self.run_dir, "events.jsonl"),
-                                  os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            raise ContractError(f"{self.run_dir}: cannot be filled ({e.strerror})") from None
+        manifest = os.path.join(self.run_dir, "run.json")
         body = {
             "format": 1,
             "producer": f"idamoe_torch {__version__}",
@@ -285,11 +290,20 @@ class RunWriter:
         self.close()
 
     def close(self) -> None:
-        """Closes the event log and releases the lock without logging `done` (an interrupted run)."""
-        for fd in (self._events_fd, self._lock_fd):
+        """Closes the event log and releases the run's lock without logging `done` (an interrupted run);
+        closing again does nothing. The kernel releases the lock anyway when the process ends."""
+        events, lock = self._events_fd, self._lock_fd
+        self._events_fd = self._lock_fd = None
+        for fd in (events, lock):
             if fd is not None:
                 os.close(fd)
-        self._events_fd = self._lock_fd = None
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        """Closes (without `done`: call `finish` inside the block for a finished run)."""
+        self.close()
 
     @contextmanager
     def _capture(self) -> Iterator[Dict[int, List[torch.Tensor]]]:
