@@ -1,10 +1,11 @@
 """Where a RunWriter may write and who may write there (issue 19, docs/format.md "Run directories"): a
 new run goes only into a new path or an empty directory, never through a symbolic link, and nothing is
 written into a refused one; the one writer holds flock on the directory itself, which deleting files
-cannot bypass and which dies with its process.
+cannot bypass and which dies with its process; run.json names the run by a fresh `runId`.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -86,17 +87,23 @@ def test_a_symbolic_link_is_refused_even_to_an_empty_directory(tmp_path: Path) -
     assert listing(tmp_path / "elsewhere") == []
 
 
-def test_a_new_path_or_an_empty_directory_is_accepted(tmp_path: Path) -> None:
-    """Missing parents are made; an empty directory is taken; no `lock` file is written; a directory
-    that holds a run is refused."""
+def test_a_new_path_or_an_empty_directory_is_accepted_and_gets_a_run_id(tmp_path: Path) -> None:
+    """Missing parents are made; an empty directory is taken; each run.json carries its own runId (32
+    lowercase hex characters); no `lock` file is written; a directory that holds a run is refused."""
     from idamoe_torch import ContractError
 
     empty = tmp_path / "empty"
     empty.mkdir()
+    ids = []
     for run in (empty, tmp_path / "a" / "b" / "run"):
         with make_writer(str(run)) as writer:
             writer.finish(0)
+        manifest = json.loads((run / "run.json").read_text())
+        assert re.fullmatch(r"[0-9a-f]{32}", manifest["runId"]), manifest["runId"]
+        assert manifest["runId"] == writer.run_id
+        ids.append(manifest["runId"])
         assert sorted(os.listdir(run)) == ["events.jsonl", "probe.safetensors", "run.json", "snapshots"]
+    assert ids[0] != ids[1]
     before = listing(empty)
     with pytest.raises(ContractError, match=re.escape(f"{empty}: already holds a run (run.json)")):
         make_writer(str(empty))

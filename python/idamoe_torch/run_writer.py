@@ -9,6 +9,7 @@ import json
 import math
 import os
 import time
+import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
@@ -89,6 +90,9 @@ class RunWriter:
         self.vocab = vocab
         self.writes = distributed.is_writer()
         self._last_time: Optional[float] = None
+        #: 32 lowercase hex characters naming this run (run.json `runId`; None on ranks that do not write):
+        #: a follower that finds another id knows the directory now holds a different run.
+        self.run_id: Optional[str] = uuid.uuid4().hex if self.writes else None
         self._lock_fd: Optional[int] = None
         self._events_fd: Optional[int] = None
         if parameters is None:
@@ -130,6 +134,7 @@ class RunWriter:
             "parameters": int(parameters),
             "probeTokens": int(self.probe_tokens.numel()),
             "created": time.time(),
+            "runId": self.run_id,
         }
         publish((json.dumps(body, indent=2, sort_keys=True) + "\n").encode(), manifest)
         write_probe(os.path.join(self.run_dir, "probe.safetensors"), self.probe_tokens, None, self.probe_domains,
