@@ -1,10 +1,12 @@
 """Where a RunWriter may write and who may write there (issue 19, docs/format.md "Run directories"): a
 new run goes only into a new path or an empty directory, never through a symbolic link, and nothing is
 written into a refused one; the one writer holds flock on the directory itself, which deleting files
-cannot bypass and which dies with its process; run.json names the run by a fresh `runId`.
+cannot bypass and which dies with its process; run.json names the run by a fresh `runId`; a failing
+append to events.jsonl is a one-line error rather than a loop.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -176,3 +178,52 @@ def test_the_lock_dies_with_its_process(tmp_path: Path) -> None:
         holder.wait()
     assert not writer_is_live(str(run))
     os.close(acquire_writer_lock(str(run), wait_seconds=0.0))
+
+
+def test_a_failing_events_append_is_a_one_line_error(tmp_path: Path, monkeypatch) -> None:
+    """os.write raising ENOSPC, or writing nothing, ends in ContractError naming the reason (not an
+    OSError, not an endless loop)."""
+    from idamoe_torch import ContractError
+
+    writer = make_writer(str(tmp_path / "run"))
+    real_write = os.write
+    calls = []
+
+    def full(fd: int, data: bytes) -> int:
+        if fd != writer._events_fd:
+            return real_write(fd, data)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def nothing(fd: int, data: bytes) -> int:
+        if fd != writer._events_fd:
+            return real_write(fd, data)
+        calls.append(len(data))
+        if len(calls) > 100:
+            raise RuntimeError("os.write returned 0 a hundred times and the writer kept looping")
+        return 0
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(ContractError, match=re.escape(f"{tmp_path / 'run'}: cannot append to events.jsonl "
+                                                      "(No space left on device)")):
+        writer.eval(1, 1.0)
+    monkeypatch.setattr(os, "write", nothing)
+    with pytest.raises(ContractError, match=r"cannot append to events\.jsonl \(nothing written\)"):
+        writer.eval(1, 1.0)
+    monkeypatch.undo()
+    writer.close()
+
+
+def test_a_file_size_limit_stops_the_writer_with_efbig(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE just above events.jsonl's size (SIGXFSZ ignored): the next event is cut short by the
+    kernel and the writer reports the reason."""
+    script = ("import resource, signal, sys, torch\nsys.path.insert(0, sys.argv[2])\n"
+              "from test_torch_run_dir import make_writer\nfrom idamoe_torch import ContractError\n"
+              "w = make_writer(sys.argv[1])\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+              "size = __import__('os').path.getsize(sys.argv[1] + '/events.jsonl')\n"
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (size + 10, resource.RLIM_INFINITY))\n"
+              "try:\n    w.eval(1, 1.0)\nexcept ContractError as e:\n    print(e)\n")
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-c", script, str(run), str(Path(__file__).parent)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == f"{run}: cannot append to events.jsonl (File too large)", proc.stdout

@@ -173,8 +173,14 @@ class RunWriter:
         obj = json_safe({**fields, "v": 1, "step": int(step), "time": round(time.time(), 3), "kind": kind})
         data = (json.dumps(obj, allow_nan=False, separators=(",", ":")) + "\n").encode()
         done = 0
-        while done < len(data):
-            done += os.write(self._events_fd, data[done:])
+        while done < len(data):  # EINTR is retried by os.write itself (PEP 475)
+            try:
+                n = os.write(self._events_fd, data[done:])
+            except OSError as e:  # ENOSPC, EFBIG past `ulimit -f`, EIO
+                raise ContractError(f"{self.run_dir}: cannot append to events.jsonl ({e.strerror})") from None
+            if n <= 0:
+                raise ContractError(f"{self.run_dir}: cannot append to events.jsonl (nothing written)")
+            done += n
 
     # ------------------------------------------------------------------------------------------
     # the loop's calls (every rank)
