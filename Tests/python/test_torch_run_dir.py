@@ -21,6 +21,8 @@ from typing import List, Tuple
 import pytest
 import torch
 
+from torch_support import REPO
+
 
 def make_writer(run_dir):
     """A RunWriter of one tiny softmax router."""
@@ -227,3 +229,20 @@ def test_a_file_size_limit_stops_the_writer_with_efbig(tmp_path: Path) -> None:
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == f"{run}: cannot append to events.jsonl (File too large)", proc.stdout
+
+
+def test_capture_refuses_a_non_empty_out_before_loading_anything(tmp_path: Path) -> None:
+    """`python -m idamoe_torch capture --out DIR` with DIR holding a file: one line on stderr, exit 1, DIR
+    unchanged (the model directory is never looked at)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("keep")
+    text = tmp_path / "t.txt"
+    text.write_text("hello")
+    proc = subprocess.run([sys.executable, "-m", "idamoe_torch", "capture", "--model", str(tmp_path / "no-model"),
+                           "--text", str(text), "--out", str(out)], capture_output=True, text=True, timeout=120,
+                          cwd=REPO)
+    assert proc.returncode == 1
+    assert proc.stderr == (f"error: {out}: exists and is not empty (1 entry); a new run needs a new or empty "
+                           "directory\n"), proc.stderr
+    assert listing(out) == [("keep.txt", b"keep")]
