@@ -4,7 +4,8 @@
   state_dict names are the checkpoint contract's.
 - `save_routers`, `write_probe`: checkpoints and probes that `idamoe route`, `diff` and `inspect` read.
 - `RunWriter`: a live run directory (run.json, events.jsonl, snapshots) from any PyTorch loop, also
-  under torch.distributed (only rank 0 writes); `HeldoutLoads`: the held-out CV of its eval events.
+  under torch.distributed (only rank 0 writes); `HeldoutLoads`: the held-out CV of its eval events;
+  `acquire_writer_lock`, `writer_is_live`: a run directory's one-writer lock (run_lock.py).
 - `python -m idamoe_torch capture`: a Hugging Face MoE model's routers and their inputs (capture.py).
 """
 from .files import collect_routers, load_routers, read_probe, save_routers, write_probe
@@ -13,10 +14,12 @@ from .ida_router import IDARouter
 from .layers import ContractError
 from .reactivation import ReactivationConfig, ReactivationEvent
 from .routing import RouterOutput, StepStats, combine_experts
+from .run_lock import acquire_writer_lock, writer_is_live
 from .run_writer import RunWriter
 from .softmax_router import SigmoidBiasRouter, SoftmaxRouter
 
 __all__ = [
     "IDARouter", "SoftmaxRouter", "SigmoidBiasRouter", "RouterOutput", "combine_experts", "StepStats", "ReactivationConfig", "ReactivationEvent",
     "ContractError", "collect_routers", "load_routers", "read_probe", "save_routers", "write_probe", "RunWriter", "HeldoutLoads",
+    "acquire_writer_lock", "writer_is_live",
 ]

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .layers import ContractError
+from .run_lock import check_new_run_directory
 from .run_writer import RunWriter
 from .softmax_router import LinearGateRouter, SigmoidBiasRouter, SoftmaxRouter
 
@@ -283,13 +284,15 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
     """Loads the causal LM in `model_dir` (local files only), runs `text` through it in windows of `window`
     tokens (at most `max_tokens`), and writes run directory `out`: the routers (snapshot step 0) and the
     hidden states that reached them (its probe), documents = windows. Refuses when a captured router
-    chooses other experts than the model on any token away from a tie."""
+    chooses other experts than the model on any token away from a tie, and `out` unless it is a new
+    path or an empty directory."""
     from transformers import AutoConfig, AutoModelForCausalLM
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # stderr holds errors only
     if window < 1 or max_tokens < 1:
         raise ContractError(f"window ({window}) and max tokens ({max_tokens}) must be at least 1")
+    check_new_run_directory(out)  # before the model loads; RunWriter checks again as it creates the run
     if not os.path.isdir(model_dir):
         raise ContractError(f"{model_dir}: not a directory (a Hugging Face model saved with save_pretrained)")
     config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
@@ -369,6 +372,7 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
                        probe_documents=torch.tensor(documents), probe_domains=torch.zeros(len(ids), dtype=torch.int64),
                        domain_names=[tokens.source], vocab=tokens.vocab, model_config={"capture": source},
                        parameters=sum(p.numel() for p in model.parameters()))
-    writer.snapshot(0)
-    writer.finish(0)
+    with writer:
+        writer.snapshot(0)
+        writer.finish(0)
     return CaptureReport(out, len(ids), gates, tokens.source, checked, weights_checked)

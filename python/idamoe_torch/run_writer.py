@@ -5,11 +5,11 @@ order (they hold collectives), and the counts in each `step` event are sums over
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
 import time
+import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
@@ -23,6 +23,7 @@ from .ida_router import IDARouter
 from .layers import ContractError
 from .reactivation import ReactivationEvent
 from .routing import RouterOutput, StepStats
+from .run_lock import claim_new_run_directory
 from .softmax_router import SigmoidBiasRouter
 from safetensors.torch import save as safetensors_bytes
 
@@ -64,15 +65,19 @@ class RunWriter:
     `probe_forward`, called with probe_tokens under torch.no_grad() at each snapshot; forward hooks on
     the routers capture their inputs, which must come to N rows per router in token order. It runs on
     rank 0 only, so it must not run collectives (call the unwrapped model, not DistributedDataParallel).
+
+    `run_dir` must not exist yet or be an empty directory (not a symbolic link); rank 0 holds the run's
+    writer lock (run_lock.py) until `finish` or `close` (also `with RunWriter(...) as writer:`) or
+    until the process ends.
     """
 
-    def __init__(self, run_dir: str, model: Union[nn.Module, Mapping[int, Router]], *, probe_tokens: torch.Tensor,
-                 probe_forward: Callable[[torch.Tensor], Any], probe_domains: Optional[torch.Tensor] = None,
-                 probe_documents: Optional[torch.Tensor] = None, domain_names: Sequence[str] = (),
-                 vocab: Union[str, Sequence[str]] = "bytes", model_config: Optional[Mapping[str, Any]] = None,
-                 training_config: Optional[Mapping[str, Any]] = None, parameters: Optional[int] = None,
-                 corpus_bytes: int = 0) -> None:
-        self.run_dir = run_dir
+    def __init__(self, run_dir: Union[str, "os.PathLike[str]"], model: Union[nn.Module, Mapping[int, Router]], *,
+                 probe_tokens: torch.Tensor, probe_forward: Callable[[torch.Tensor], Any],
+                 probe_domains: Optional[torch.Tensor] = None, probe_documents: Optional[torch.Tensor] = None,
+                 domain_names: Sequence[str] = (), vocab: Union[str, Sequence[str]] = "bytes",
+                 model_config: Optional[Mapping[str, Any]] = None, training_config: Optional[Mapping[str, Any]] = None,
+                 parameters: Optional[int] = None, corpus_bytes: int = 0) -> None:
+        self.run_dir = os.fspath(run_dir)
         self.model = model if isinstance(model, nn.Module) else None
         self.routers: Dict[int, Router] = collect_routers(model) if isinstance(model, nn.Module) else dict(sorted(model.items()))
         checkpoint_metadata(self.routers)  # one setting for all routers, checked before anything is written
@@ -85,6 +90,9 @@ class RunWriter:
         self.vocab = vocab
         self.writes = distributed.is_writer()
         self._last_time: Optional[float] = None
+        #: 32 lowercase hex characters naming this run (run.json `runId`; None on ranks that do not write):
+        #: a follower that finds another id knows the directory now holds a different run.
+        self.run_id: Optional[str] = uuid.uuid4().hex if self.writes else None
         self._lock_fd: Optional[int] = None
         self._events_fd: Optional[int] = None
         if parameters is None:
@@ -97,24 +105,25 @@ class RunWriter:
 
     def _open(self, model_config: Mapping[str, Any], training_config: Mapping[str, Any], parameters: int,
               corpus_bytes: int) -> None:
-        manifest = os.path.join(self.run_dir, "run.json")
-        if os.path.exists(manifest):
-            raise ContractError(f"{self.run_dir}: already holds a run (run.json); pick another directory")
+        # A new or empty directory only, locked for the writer's whole life (run_lock.py); nothing is
+        # written into a directory that is refused.
+        self._lock_fd = claim_new_run_directory(self.run_dir)
         try:
-            os.makedirs(os.path.join(self.run_dir, "snapshots"), exist_ok=True)
+            self._create(model_config, training_config, parameters, corpus_bytes)
+        except BaseException:
+            self.close()
+            raise
+
+    def _create(self, model_config: Mapping[str, Any], training_config: Mapping[str, Any], parameters: int,
+                corpus_bytes: int) -> None:
+        """run.json, probe.safetensors, snapshots/ and the `start` event, in the claimed directory."""
+        try:
+            os.mkdir(os.path.join(self.run_dir, "snapshots"))
+            self._events_fd = os.open(os.path.join(self.run_dir, "events.jsonl"),
+                                      os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644)
         except OSError as e:
-            raise ContractError(f"{self.run_dir}: cannot be created ({e.strerror})") from None
-        fd = os.open(os.path.join(self.run_dir, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise ContractError(f"{self.run_dir}: another trainer is writing this run (lock held)") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._lock_fd = fd
-        self._events_fd = os.open(os.path.join(self.run_dir, "events.jsonl"),
-                                  os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            raise ContractError(f"{self.run_dir}: cannot be filled ({e.strerror})") from None
+        manifest = os.path.join(self.run_dir, "run.json")
         body = {
             "format": 1,
             "producer": f"idamoe_torch {__version__}",
@@ -125,6 +134,7 @@ class RunWriter:
             "parameters": int(parameters),
             "probeTokens": int(self.probe_tokens.numel()),
             "created": time.time(),
+            "runId": self.run_id,
         }
         publish((json.dumps(body, indent=2, sort_keys=True) + "\n").encode(), manifest)
         write_probe(os.path.join(self.run_dir, "probe.safetensors"), self.probe_tokens, None, self.probe_domains,
@@ -163,8 +173,14 @@ class RunWriter:
         obj = json_safe({**fields, "v": 1, "step": int(step), "time": round(time.time(), 3), "kind": kind})
         data = (json.dumps(obj, allow_nan=False, separators=(",", ":")) + "\n").encode()
         done = 0
-        while done < len(data):
-            done += os.write(self._events_fd, data[done:])
+        while done < len(data):  # EINTR is retried by os.write itself (PEP 475)
+            try:
+                n = os.write(self._events_fd, data[done:])
+            except OSError as e:  # ENOSPC, EFBIG past `ulimit -f`, EIO
+                raise ContractError(f"{self.run_dir}: cannot append to events.jsonl ({e.strerror})") from None
+            if n <= 0:
+                raise ContractError(f"{self.run_dir}: cannot append to events.jsonl (nothing written)")
+            done += n
 
     # ------------------------------------------------------------------------------------------
     # the loop's calls (every rank)
@@ -285,11 +301,20 @@ class RunWriter:
         self.close()
 
     def close(self) -> None:
-        """Closes the event log and releases the lock without logging `done` (an interrupted run)."""
-        for fd in (self._events_fd, self._lock_fd):
+        """Closes the event log and releases the run's lock without logging `done` (an interrupted run);
+        closing again does nothing. The kernel releases the lock anyway when the process ends."""
+        events, lock = self._events_fd, self._lock_fd
+        self._events_fd = self._lock_fd = None
+        for fd in (events, lock):
             if fd is not None:
                 os.close(fd)
-        self._events_fd = self._lock_fd = None
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        """Closes (without `done`: call `finish` inside the block for a finished run)."""
+        self.close()
 
     @contextmanager
     def _capture(self) -> Iterator[Dict[int, List[torch.Tensor]]]:
