@@ -49,18 +49,17 @@ struct BenchSynthCommand: ParsableCommand {
         guard let type = DType(rawValue: dtype.uppercased()), [.f32, .f16, .bf16].contains(type) else {
             throw ValidationError("--dtype must be F32, F16 or BF16, not \(dtype)")
         }
-        let hidden = encoder.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard hidden.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--encoder needs positive widths, e.g. 128 or 256,128") }
-        guard layers > 0, experts > 0, components > 0, width > 0, latent > 0, tokens > 0, topK > 0, topK <= experts else {
-            throw ValidationError("--layers, --experts, --components, --width, --latent and --tokens must be positive; 1 <= --top-k <= --experts")
-        }
+        let hidden = encoder.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard encoder.isEmpty || hidden.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--encoder needs positive widths, e.g. 128 or 256,128") }
         let perLayer = layerExperts.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? 0 }
         guard perLayer.isEmpty || (perLayer.count == layers && perLayer.allSatisfy { $0 >= topK }) else {
             throw ValidationError("--layer-experts needs \(layers) counts (one per layer), each at least --top-k")
         }
         let synthetic = SyntheticCase(layers: layers, experts: experts, layerExperts: perLayer, componentsPerExpert: components, width: width,
-                                      encoderHidden: hidden.compactMap { $0 }, latent: latent, topK: topK, tokens: tokens,
+                                      encoderHidden: encoder.isEmpty ? [] : hidden.compactMap { $0 }, latent: latent, topK: topK, tokens: tokens,
                                       dtype: type, seed: seed)
+        try synthetic.checkSizes()
+        try synthetic.checkRoom(in: directory)
         let t0 = monotonicSeconds()
         let paths = try synthetic.write(in: directory)
         print("wrote \(paths.checkpoint) and \(paths.probe): \(layers) layers x \(experts) experts x \(components) components, "

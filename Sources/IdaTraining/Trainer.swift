@@ -79,6 +79,7 @@ public final class Trainer {
     init(config: ModelConfig, options: TrainingOptions, runDir: String, resuming request: ResumeRequest?) throws {
         try config.validate()
         try options.validate()
+        try config.checkTrainingFits(options)
         if config.router == .sigmoidBias {
             // The point of the baseline is balancing without an auxiliary loss; its backward has none.
             for (key, weight) in [("auxLoss", options.auxLoss), ("zLoss", options.zLoss)] where weight != 0 {

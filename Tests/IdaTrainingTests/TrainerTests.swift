@@ -203,8 +203,16 @@ struct TrainerTests {
         let dir = temporaryDirectory()
         let corpus = try writeCorpus(in: dir)
         let first = try Trainer(config: tinyTrainingConfig(), options: tinyOptions(corpus: corpus), runDir: dir + "/run")
-        #expect(throws: TrainingError.self) {
+        #expect(throws: RunFileError.writerActive(path: dir + "/run")) {
             try Trainer(resuming: dir + "/run")
+        }
+        // Deleting every file of the run does not let a second writer in: the lock is the directory's.
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir + "/run") where name != "snapshots" {
+            unlink(dir + "/run/" + name)
+        }
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: dir + "/run/run.json"))
+        #expect(throws: RunFileError.writerActive(path: dir + "/run")) {
+            _ = try RunDirectory(path: dir + "/run", fresh: false)
         }
         _ = first
         do {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import IdaFormats
 import IdaNumerics
 import IdaRouting
 import IdaTraining
@@ -56,9 +57,11 @@ struct ModelOptions: ParsableArguments {
         if let components { c.componentsPerExpert = components }
         if let latent { c.latentDim = latent }
         if let routerHidden {
-            let widths = routerHidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            // Empty pieces ("16,,16", "16,") are refused, not dropped.
+            let widths = routerHidden.split(separator: ",", omittingEmptySubsequences: false)
+                .map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !widths.isEmpty, widths.allSatisfy({ $0 != nil }) else {
-                throw ValidationError("--router-hidden must be comma-separated integers, got '\(routerHidden)'")
+                throw ValidationError("--router-hidden must be comma-separated integers, got \(UntrustedText.quoted(routerHidden))")
             }
             c.routerHidden = widths.compactMap { $0 }
         }

@@ -70,18 +70,27 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         func check(_ ok: Bool, _ key: String, _ problem: String) throws {
             if !ok { throw SettingError.invalidSetting(key: key, problem: problem) }
         }
+        func bounded(_ value: Int, _ low: Int, _ high: Int, _ key: String) throws {
+            try check(value >= low && value <= high, key, "must be \(low)...\(high)")
+        }
         try check((gateTemperature ?? 1) > 0 && (gateTemperature ?? 1) <= 1_000, "gateTemperature", "must be in (0, 1000]")
-        try check(width >= 1 && heads >= 1 && width % heads == 0, "width", "must be a positive multiple of heads (\(heads))")
-        try check(heads >= 1, "heads", "must be at least 1")
-        try check(blocks >= 1, "blocks", "must be at least 1")
-        try check(context >= 2, "context", "must be at least 2")
-        try check(SizeLimits.within(experts, SizeLimits.experts), "experts", "must be 1...\(SizeLimits.experts)")
-        try check(topK >= 1 && topK <= experts, "topK", "must be 1...\(experts) (the experts)")
-        try check(expertHidden >= 1, "expertHidden", "must be at least 1")
+        try bounded(vocab, 256, SizeLimits.vocab, "vocab")  // byte-level: every byte is a token
+        try bounded(width, 1, SizeLimits.width, "width")
+        try bounded(heads, 1, width, "heads")
+        try check(width % heads == 0, "width", "must be a positive multiple of heads (\(heads))")
+        try bounded(blocks, 1, SizeLimits.blocks, "blocks")
+        try bounded(context, 2, SizeLimits.context, "context")
+        try bounded(experts, 1, SizeLimits.experts, "experts")
+        try check(topK >= 1 && topK <= min(experts, SizeLimits.topK), "topK", "must be 1...\(min(experts, SizeLimits.topK)) (at most the experts)")
+        try bounded(expertHidden, 1, SizeLimits.width, "expertHidden")
         try check(moeEvery >= 1 && moeEvery <= blocks, "moeEvery", "must be 1...\(blocks) (the blocks)")
-        try check(componentsPerExpert >= 1, "componentsPerExpert", "must be at least 1")
-        try check(latentDim >= 1, "latentDim", "must be at least 1")
-        try check(!routerHidden.contains { $0 < 1 }, "routerHidden", "widths must be positive")
+        try bounded(componentsPerExpert, 1, SizeLimits.componentsPerExpert, "componentsPerExpert")
+        try check((SizeLimits.product(experts, componentsPerExpert) ?? .max) <= SizeLimits.components, "componentsPerExpert",
+                  "gives E x M = \(experts) x \(componentsPerExpert) components, above \(SizeLimits.components)")
+        try bounded(latentDim, 1, SizeLimits.latentDim, "latentDim")
+        try check(routerHidden.count <= SizeLimits.encoderLayers, "routerHidden", "may list at most \(SizeLimits.encoderLayers) widths")
+        try check(!routerHidden.contains { !SizeLimits.within($0, SizeLimits.width) }, "routerHidden",
+                  "widths must be 1...\(SizeLimits.width)")
         try check(logVarMin.isFinite && logVarMax.isFinite && logVarMin < logVarMax, "logVarMin",
                   "must be finite and below the upper clamp (\(logVarMax))")
     }

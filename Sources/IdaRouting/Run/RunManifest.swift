@@ -64,20 +64,33 @@ public struct RunManifest: Codable, Sendable, Equatable {
         do {
             data = Data(try SmallFile.read(path))
         } catch {
-            throw RunFileError.badManifest(path: path, problem: "cannot be read (\(error))")
+            throw RunFileError.badManifest(path: path, problem: error.reason)
         }
         // Only runs written by `idamoe train` can be resumed: other producers name themselves.
         if let producer = (try? JSONValue.parse(bytes: Array(data)))?["producer"]?.string {
             throw RunFileError.badManifest(path: path, problem: "was written by \(UntrustedText.quoted(producer)), not idamoe train; "
                                            + "only runs written by idamoe train can be resumed")
         }
+        let manifest: RunManifest
         do {
-            return try JSONDecoder().decode(RunManifest.self, from: data)
+            manifest = try JSONDecoder().decode(RunManifest.self, from: data)
         } catch let error as DecodingError {
             throw RunFileError.badManifest(path: path, problem: "is not a valid run manifest (\(Self.describe(error)))")
         } catch {
             throw RunFileError.badManifest(path: path, problem: "is not a valid run manifest")
         }
+        // Every value is checked before a model of that shape is built (a hostile run.json is a file
+        // error naming the key, not a crash).
+        do {
+            try manifest.model.validate()
+            try manifest.training.validate()
+            try manifest.model.checkTrainingFits(manifest.training)
+        } catch let SettingError.invalidSetting(key, problem) {
+            let modelKeys = Set(Mirror(reflecting: ModelConfig()).children.compactMap(\.label))
+            let section = modelKeys.contains(key) ? "model" : "training"
+            throw RunFileError.badManifest(path: path, problem: "\(section).\(key) \(problem)")
+        }
+        return manifest
     }
 
     /// "model.router: unknown value" style text for a decoding error: the field and what is wrong.

@@ -67,9 +67,31 @@ public struct SnapshotModel: Sendable {
         } catch {
             throw TrainingError.runDirectory(path: path, problem: "idamoe.model metadata is not a model configuration")
         }
+        try Self.check(config, against: file)
         var model = try MoETransformer(config: config, seed: 0)
         try model.loadParameters(from: file)
         self.model = model
+    }
+
+    /// Refuses a configuration read from `file` before a model of that shape is allocated: every size
+    /// within its limit, the file holding at least the weights the shape needs (so the allocation is
+    /// bounded by bytes that exist), and the live-text pass within this machine's memory.
+    static func check(_ config: ModelConfig, against file: SafetensorsFile) throws {
+        do {
+            try config.validate()
+        } catch let SettingError.invalidSetting(key, problem) {
+            throw TrainingError.runDirectory(path: file.path, problem: "idamoe.model: \(key) \(problem)")
+        }
+        let held = SizeLimits.sum(file.tensors.map { SizeLimits.product($0.shape) }) ?? .max
+        guard let needed = config.weightsLowerBound, needed <= held else {
+            throw TrainingError.runDirectory(path: file.path, problem: "idamoe.model describes a model of at least "
+                + (config.weightsLowerBound.map { "\($0)" } ?? "more than 2^63") + " weights; the file holds \(held) values")
+        }
+        do {
+            try ModelConfig.checkFits(config.inferenceBytes, what: "a model", key: "idamoe.model", hint: "its live text cannot run here")
+        } catch let SettingError.invalidSetting(_, problem) {
+            throw TrainingError.runDirectory(path: file.path, problem: "idamoe.model " + problem)
+        }
     }
 
     /// Writes `tokens` (bytes) and their router inputs at every MoE block as a probe file (docs/format.md).

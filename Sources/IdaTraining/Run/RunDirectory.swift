@@ -36,7 +36,12 @@ public final class RunDirectory {
         }
         try Self.makeFolder(layout.snapshots, run: path)
         // O_NOFOLLOW: a link planted in someone's run cannot send our appends elsewhere.
-        let events = open(layout.events, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        var existing = stat()
+        if lstat(layout.events, &existing) == 0, existing.st_mode & 0o170000 != 0o100000 {
+            throw TrainingError.runDirectory(path: path, problem: "events.jsonl is not a regular file")
+        }
+        // O_NONBLOCK: a FIFO put there meanwhile fails the open or the check below instead of blocking.
+        let events = open(layout.events, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
         guard events >= 0 else {
             let reason = String(cString: strerror(errno))
             throw TrainingError.runDirectory(path: path, problem: "cannot open events.jsonl for appending (\(reason))")
@@ -46,6 +51,7 @@ public final class RunDirectory {
             close(events)
             throw TrainingError.runDirectory(path: path, problem: "events.jsonl is not a regular file")
         }
+        _ = fcntl(events, F_SETFL, O_APPEND)  // blocking writes from here on
         self.path = path
         self.layout = layout
         self.lock = lock
@@ -82,12 +88,10 @@ public final class RunDirectory {
     /// A killed trainer can leave a last line without its newline; end it so it becomes one skipped line
     /// rather than a prefix glued to the next event.
     private func terminateTornLine() throws {
-        guard let handle = FileHandle(forReadingAtPath: layout.events) else { return }
-        defer { try? handle.close() }
-        let size = (try? handle.seekToEnd()) ?? 0
-        guard size > 0 else { return }
-        try? handle.seek(toOffset: size - 1)
-        if let last = try? handle.read(upToCount: 1), last.first != 0x0A {
+        guard let (fd, size) = try? RegularFile.open(layout.events), size > 0 else { return }
+        defer { close(fd) }
+        var last: UInt8 = 0
+        if pread(fd, &last, 1, off_t(size - 1)) == 1 && last != 0x0A {
             try appendRaw("\n")
         }
     }
