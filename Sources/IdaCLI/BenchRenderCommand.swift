@@ -76,7 +76,7 @@ struct BenchRenderCommand: ParsableCommand {
                                                       width: largest.0, height: largest.1, mode: mode, workers: cores)
         }
         report.peakMiB = peakResidentMiB()
-        print(json ? report.json() : report.table())
+        try StandardOutput.line(json ? report.json() : report.table())
     }
 
     /// Times `SnapshotAnalysis` of the newest snapshot (files opened, every layer routed, latents

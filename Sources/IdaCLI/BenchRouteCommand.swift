@@ -28,9 +28,9 @@ struct BenchRouteCommand: ParsableCommand {
         }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let config = RouterConfig(experts: 8, componentsPerExpert: 16, latentDim: 32, topK: 2)
-        print("system: \(BLASSystem.current().summary)")
-        print("bench route: N \(tokens), P 32, E 8, M 16 (K 128), k 2, encoder D -> \(hidden) -> 32, block \(blockSize)")
-        print("    D  threads   tokens/s   GFLOP/s  sgemm peak  share   N/4 tok/s  N/2 tok/s")
+        try StandardOutput.line("system: \(BLASSystem.current().summary)")
+        try StandardOutput.line("bench route: N \(tokens), P 32, E 8, M 16 (K 128), k 2, encoder D -> \(hidden) -> 32, block \(blockSize)")
+        try StandardOutput.line("    D  threads   tokens/s   GFLOP/s  sgemm peak  share   N/4 tok/s  N/2 tok/s")
         for d in widths {
             var rng = SeededGenerator(seed: 1)
             let router = try IDARouter(config: config, hiddenDim: d, hidden: [hidden], rng: &rng)
@@ -46,11 +46,11 @@ struct BenchRouteCommand: ParsableCommand {
                 let quarter = route(router, pool, tokens: max(1, tokens / 4), workers: threads)
                 let half = route(router, pool, tokens: max(1, tokens / 2), workers: threads)
                 let gflops = flops * full / 1e9
-                print(String(format: "%5d  %7d  %9.0f  %8.1f  %10.1f  %4.0f%%  %10.0f %10.0f",
+                try StandardOutput.line(String(format: "%5d  %7d  %9.0f  %8.1f  %10.1f  %4.0f%%  %10.0f %10.0f",
                              d, threads, full, gflops, peak, 100 * gflops / peak, quarter, half))
             }
         }
-        print(String(format: "peak resident memory %.1f MiB", peakResidentMiB()))
+        try StandardOutput.line(String(format: "peak resident memory %.1f MiB", peakResidentMiB()))
     }
 
     /// Tokens per second routing `tokens` tokens in blocks cycled from `pool`, spread over `workers` threads.

@@ -36,7 +36,7 @@ struct BenchScaleCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: checkpoint), FileManager.default.fileExists(atPath: probePath) else {
             throw ValidationError("\(directory) has no checkpoint.safetensors and probe.safetensors; write them with `idamoe bench synth \(directory)`")
         }
-        print("system: \(BLASSystem.current().summary)")
+        try StandardOutput.line("system: \(BLASSystem.current().summary)")
         switch part {
         case "inspect": try inspect(checkpoint, probePath, workers: workers, width: parts[0], height: parts[1])
         case "route": try route(checkpoint, probePath, workers: workers)
@@ -67,17 +67,17 @@ struct BenchScaleCommand: ParsableCommand {
         let all = monotonicSeconds() - t0
         state.analysis = analysis
         let info = ck.info
-        print("bench scale inspect: \(info.moeLayers.count) layers x \(info.config.experts) experts x "
+        try StandardOutput.line("bench scale inspect: \(info.moeLayers.count) layers x \(info.config.experts) experts x "
               + "\(info.config.componentsPerExpert) components, P \(info.config.latentDim), N \(probe.count), "
               + "\(workers) threads, \(width)x\(height)")
-        print(String(format: "first frame (files opened, shown layer analysed, drawn) %8.2f s", firstFrame ?? all))
-        print(String(format: "every layer analysed                                 %8.2f s", all))
-        print(String(format: "resident memory after the analysis %.0f MiB, peak %.0f MiB", residentMiB(), peakResidentMiB()))
+        try StandardOutput.line(String(format: "first frame (files opened, shown layer analysed, drawn) %8.2f s", firstFrame ?? all))
+        try StandardOutput.line(String(format: "every layer analysed                                 %8.2f s", all))
+        try StandardOutput.line(String(format: "resident memory after the analysis %.0f MiB, peak %.0f MiB", residentMiB(), peakResidentMiB()))
         for screen in [Screen.overview, .layer, .latent, .tokens] {
             var s = state
             s.screen = screen
             let times = (0..<5).map { _ in Self.time { _ = Self.render(s) } }
-            print("render " + screen.title.padding(toLength: 9, withPad: " ", startingAt: 0)
+            try StandardOutput.line("render " + screen.title.padding(toLength: 9, withPad: " ", startingAt: 0)
                   + String(format: "%7.1f ms (median of 5)", Self.median(times)))
         }
         let keys: [(String, Screen, [String])] = [
@@ -87,7 +87,7 @@ struct BenchScaleCommand: ParsableCommand {
             ("layer: next layer (])", .layer, ["]"]), ("latent: next expert (.)", .latent, ["."]),
             ("jump: / e 9 9 Enter", .layer, ["/", "e", "9", "9", "Enter"]),
         ]
-        print("key (update + render)                 median ms   max ms")
+        try StandardOutput.line("key (update + render)                 median ms   max ms")
         for (name, screen, sequence) in keys {
             var s = state
             s.screen = screen
@@ -98,7 +98,7 @@ struct BenchScaleCommand: ParsableCommand {
                     _ = Self.render(s)
                 })
             }
-            print(name.padding(toLength: 37, withPad: " ", startingAt: 0)
+            try StandardOutput.line(name.padding(toLength: 37, withPad: " ", startingAt: 0)
                   + String(format: "%9.1f %8.1f", Self.median(times), times.max() ?? 0))
         }
     }
@@ -116,8 +116,8 @@ struct BenchScaleCommand: ParsableCommand {
         let cpu = Self.processCPUSeconds() - cpu0
         BLAS.profiling = false
         let layers = routing.layers.count
-        print("bench scale route: \(layers) layers, N \(probe.count), \(workers) threads, block \(routing.blockSize)")
-        print(String(format: "%.2f s: %.0f tokens/s through all layers, %.0f token-layers/s; peak %.0f MiB",
+        try StandardOutput.line("bench scale route: \(layers) layers, N \(probe.count), \(workers) threads, block \(routing.blockSize)")
+        try StandardOutput.line(String(format: "%.2f s: %.0f tokens/s through all layers, %.0f token-layers/s; peak %.0f MiB",
                      seconds, Double(probe.count) / seconds, Double(probe.count * layers) / seconds, peakResidentMiB()))
         // The issue-13 measure: the routing's CPU time against the time its threads spent inside GEMM
         // calls, and against the GEMMs' compute bound (their FLOPs at one core's peak rates).
@@ -132,8 +132,8 @@ struct BenchScaleCommand: ParsableCommand {
         }
         let sPeak = measureSgemmPeak(threads: 1), dPeak = measureDgemmPeak()
         let bound = floatFLOPs / (sPeak * 1e9) + doubleFLOPs / (dPeak * 1e9)
-        print(String(format: "CPU %.2f s, inside GEMM calls %.2f s: %.2fx the GEMMs' time", cpu, inside, cpu / max(inside, 1e-9)))
-        print(String(format: "GEMM compute bound %.2f s (%.1f GFLOP float at %.1f GFLOP/s, %.1f GFLOP double at %.1f GFLOP/s, "
+        try StandardOutput.line(String(format: "CPU %.2f s, inside GEMM calls %.2f s: %.2fx the GEMMs' time", cpu, inside, cpu / max(inside, 1e-9)))
+        try StandardOutput.line(String(format: "GEMM compute bound %.2f s (%.1f GFLOP float at %.1f GFLOP/s, %.1f GFLOP double at %.1f GFLOP/s, "
                      + "one core's 1024^3 peaks): %.2fx the bound", bound, floatFLOPs / 1e9, sPeak, doubleFLOPs / 1e9, dPeak,
                      cpu / max(bound, 1e-9)))
     }

@@ -62,7 +62,7 @@ struct BenchSynthCommand: ParsableCommand {
         try synthetic.checkRoom(in: directory)
         let t0 = monotonicSeconds()
         let paths = try synthetic.write(in: directory)
-        print("wrote \(paths.checkpoint) and \(paths.probe): \(layers) layers x \(experts) experts x \(components) components, "
+        try StandardOutput.line("wrote \(paths.checkpoint) and \(paths.probe): \(layers) layers x \(experts) experts x \(components) components, "
               + "D \(width), P \(latent), N \(tokens) \(type.rawValue) (\(String(format: "%.1f", monotonicSeconds() - t0)) s)")
     }
 }

@@ -35,14 +35,14 @@ struct BenchTrainCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let corpus = try benchCorpus(in: dir)
         let peak = measureSgemmPeak(threads: cores)
-        print("system: \(BLASSystem.current().summary)")
+        try StandardOutput.line("system: \(BLASSystem.current().summary)")
         let c = base
-        print("bench train: model D \(c.width), \(c.heads) heads, \(c.blocks) blocks, T \(c.context), batch \(TrainingOptions().batch), "
+        try StandardOutput.line("bench train: model D \(c.width), \(c.heads) heads, \(c.blocks) blocks, T \(c.context), batch \(TrainingOptions().batch), "
               + "E \(c.experts), k \(c.topK), F \(c.expertHidden), M \(c.componentsPerExpert), P \(c.latentDim); \(cores) threads")
-        print(String(format: "sgemm peak %.1f GFLOP/s (1024^3)", peak))
+        try StandardOutput.line(String(format: "sgemm peak %.1f GFLOP/s (1024^3)", peak))
         // GEMM of CPU: time inside GEMM calls (summed over the workers, which run GEMMs at once) over
         // the workers' time, elapsed x threads.
-        print("router    tokens/s  ms/step  GEMM of CPU  MFLOP/token  GFLOP/s  share of peak")
+        try StandardOutput.line("router    tokens/s  ms/step  GEMM of CPU  MFLOP/token  GFLOP/s  share of peak")
         var phaseLines: [String] = []
         for router in kinds {
             var config = base
@@ -67,16 +67,16 @@ struct BenchTrainCommand: ParsableCommand {
             let tokens = Double(steps * options.batch * config.context)
             let flops = Self.flopsPerToken(config)
             let rate = tokens / elapsed
-            print(router.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: "  %8.0f  %7.1f  %10.0f%%  %11.2f  %7.1f  %12.0f%%",
+            try StandardOutput.line(router.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: "  %8.0f  %7.1f  %10.0f%%  %11.2f  %7.1f  %12.0f%%",
                          rate, 1000 * elapsed / Double(steps), 100 * BLAS.gemmSeconds / (elapsed * Double(cores)),
                          flops / 1e6, flops * rate / 1e9, 100 * flops * rate / 1e9 / peak))
             if phases { phaseLines.append(Self.phaseLine(router.rawValue, trainer.stepTimings, elapsed: elapsed)) }
         }
         if phases {
-            print("ms per step by phase: forward and backward are wall time with the slowest-fastest worker's own in")
-            print("brackets; combine (the routings), merge (the gradients), optimizer and reactivation run between them;")
-            print("outside: the rest of the loop (event log, summaries)")
-            for line in phaseLines { print(line) }
+            try StandardOutput.line("ms per step by phase: forward and backward are wall time with the slowest-fastest worker's own in")
+            try StandardOutput.line("brackets; combine (the routings), merge (the gradients), optimizer and reactivation run between them;")
+            try StandardOutput.line("outside: the rest of the loop (event log, summaries)")
+            for line in phaseLines { try StandardOutput.line(line) }
         }
     }
 

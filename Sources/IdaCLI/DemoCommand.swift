@@ -66,17 +66,17 @@ struct DemoCommand: ParsableCommand {
         }
         var status: Int32 = 0
         if waitpid(pid, &status, WNOHANG) == pid {
-            print("training finished; the run is in \(dir)")
+            try StandardOutput.line("training finished; the run is in \(dir)")
             return
         }
         if detach || !askYesNo("Training is still running (pid \(pid), run \(dir)). Stop it? [y/N] ") {
-            print("training continues in the background (pid \(pid)); watch it with: idamoe inspect \(dir)")
-            print("stop it with: kill \(pid); continue a stopped run with: idamoe train --resume \(dir)")
+            try StandardOutput.line("training continues in the background (pid \(pid)); watch it with: idamoe inspect \(dir)")
+            try StandardOutput.line("stop it with: kill \(pid); continue a stopped run with: idamoe train --resume \(dir)")
             return
         }
         kill(pid, SIGTERM)
         _ = waitpid(pid, &status, 0)
-        print("training stopped; resume it with: idamoe train --resume \(dir)")
+        try StandardOutput.line("training stopped; resume it with: idamoe train --resume \(dir)")
     }
 
     /// Starts this binary with `arguments` in its own session (so Ctrl-C in the inspector does not reach it),
@@ -102,7 +102,7 @@ struct DemoCommand: ParsableCommand {
     }
 
     func askYesNo(_ question: String) -> Bool {
-        FileHandle.standardOutput.write(Data(question.utf8))
+        try? StandardOutput.write(question)
         guard let answer = readLine() else { return false }
         return answer.lowercased().hasPrefix("y")
     }

@@ -45,9 +45,9 @@ struct DiffCommand: ParsableCommand {
         let comparison = try CheckpointComparison(a: refA, b: refB, probe: probe, layer: layer, topK: topK,
                                                   workers: workers)
         if json {
-            print(Self.json(comparison).serialized())
+            try StandardOutput.json(Self.json(comparison).serialized())
         } else {
-            print(Self.text(comparison), terminator: "")
+            try StandardOutput.text(Self.text(comparison))
         }
     }
 }

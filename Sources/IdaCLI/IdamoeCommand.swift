@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IdaBLAS
+import IdaFormats
 
 /// The `idamoe` command line: one subcommand per job.
 public struct IdamoeCommand: ParsableCommand {
@@ -40,10 +41,14 @@ extension IdamoeCommand {
             var command = try parseAsRoot()
             try command.run()
             Glibc.exit(0)
+        } catch let code as ExitCode where code != .success && code != .validationFailure && code != .failure {
+            Glibc.exit(code.rawValue)  // a status the command chose and explained itself (a signal's 128 + n)
+        } catch StandardOutput.Failure.closed {
+            Glibc.exit(0)  // the reader went away (`| head -1`): nothing more to say to anyone
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }  // help and version requests
-            FileHandle.standardError.write(Data(("Error: " + oneLine(error) + "\n").utf8))
+            StandardError.write("Error: " + UntrustedText.sanitized(oneLine(error)) + "\n")
             Glibc.exit(code.rawValue)
         }
     }

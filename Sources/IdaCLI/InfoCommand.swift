@@ -77,14 +77,14 @@ struct InfoCommand: ParsableCommand {
         summary["tensors"] = st.tensors.map { ["name": $0.name, "dtype": $0.dtype.rawValue, "shape": $0.shape] as [String: Any] }
         if json {
             let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try StandardOutput.json(String(decoding: data, as: UTF8.self))
             return
         }
-        lines.forEach { print($0) }
+        for line in lines { try StandardOutput.line(line) }
         let width = min(60, st.tensors.map(\.name.count).max() ?? 0)
         for t in st.tensors {
             let padded = t.name.padding(toLength: max(width, t.name.count), withPad: " ", startingAt: 0)
-            print("  \(padded)  \(t.dtype.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0))  \(t.shape)")
+            try StandardOutput.line("  \(padded)  \(t.dtype.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0))  \(t.shape)")
         }
     }
 
@@ -102,17 +102,17 @@ struct InfoCommand: ParsableCommand {
                 "vector_level": s.vectorLevel.description,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try StandardOutput.json(String(decoding: data, as: UTF8.self))
             return
         }
         let env = ProcessInfo.processInfo.environment
-        print("cpu       \(s.cpuLine), stepping \(s.cpu.stepping), \(s.cores) cores")
-        print("features  \(s.cpu.usableNames.joined(separator: " "))")
-        print("openblas  \(s.version) (\(s.config))")
-        print("kernel    \(s.kernel.core) (\(s.kernel.explanation))"
+        try StandardOutput.line("cpu       \(s.cpuLine), stepping \(s.cpu.stepping), \(s.cores) cores")
+        try StandardOutput.line("features  \(s.cpu.usableNames.joined(separator: " "))")
+        try StandardOutput.line("openblas  \(s.version) (\(s.config))")
+        try StandardOutput.line("kernel    \(s.kernel.core) (\(s.kernel.explanation))"
               + (best.map { $0 == s.kernel.core ? "" : "; best for this CPU: \($0)" } ?? ""))
-        print("vector    \(s.vectorLevel) (idamoe's own exp/erf/GELU loops; the widest this CPU runs)")
-        print("threads   \(s.cores) workers by default (--threads); OpenBLAS \(s.threads) (idamoe splits work itself; "
+        try StandardOutput.line("vector    \(s.vectorLevel) (idamoe's own exp/erf/GELU loops; the widest this CPU runs)")
+        try StandardOutput.line("threads   \(s.cores) workers by default (--threads); OpenBLAS \(s.threads) (idamoe splits work itself; "
               + "OPENBLAS_NUM_THREADS \(env["OPENBLAS_NUM_THREADS"] ?? "unset"), "
               + "OPENBLAS_THREAD_TIMEOUT \(env["OPENBLAS_THREAD_TIMEOUT"] ?? "unset"))")
     }

@@ -48,7 +48,7 @@ struct InspectCommand: ParsableCommand {
             }
             let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode)
             let buffer = app.headlessFrame(width: parts[0], height: parts[1], keys: names, mode: mode)
-            print(buffer.lines(trimTrailingSpaces: true).joined(separator: "\n"))
+            try StandardOutput.line(buffer.lines(trimTrailingSpaces: true).joined(separator: "\n"))
             // The frame shows the error too; the exit status tells scripts what was asked could not be shown.
             if let failure = app.headlessFailure { throw InspectFailure(message: failure) }
             return

@@ -74,8 +74,8 @@ struct RouteCommand: ParsableCommand {
                     }
                 }
                 return text
-            }, consume: { text in out.append(text) })
-            out.flush()
+            }, consume: { text in try out.append(text) })
+            try out.flush()
         } else if specialisation || oodDomains != nil {
             let experts = routing.layers.map { ck.routers[$0]?.experts ?? 0 }
             var spec = specialisation ? Specialisation(probe: pr, layers: routing.layers, experts: experts) : nil
@@ -86,12 +86,12 @@ struct RouteCommand: ParsableCommand {
                                               spec?.add(rows: block.0, results: block.1)
                                               ood?.add(rows: block.0, results: block.1)
                                           })
-            printTable(ck, pr, routing.layers, metrics)
-            if let spec { printSpecialisation(spec, tokens: pr.count) }
-            if let ood, let names { printOutOfDomain(ood, names: names) }
+            try printTable(ck, pr, routing.layers, metrics)
+            if let spec { try printSpecialisation(spec, tokens: pr.count) }
+            if let ood, let names { try printOutOfDomain(ood, names: names) }
         } else {
             let metrics = try routing.run(workers: workers, detail: .decisions, transform: { _, _ in () }, consume: { _ in })
-            printTable(ck, pr, routing.layers, metrics)
+            try printTable(ck, pr, routing.layers, metrics)
         }
     }
 
@@ -127,9 +127,9 @@ struct RouteCommand: ParsableCommand {
     /// Experts above which the table summarises the load instead of listing it (`--full` lists all).
     static let listedExperts = 16
 
-    func printTable(_ ck: RouterCheckpoint, _ pr: Probe, _ layers: [Int], _ metrics: [Int: LayerMetrics]) {
+    func printTable(_ ck: RouterCheckpoint, _ pr: Probe, _ layers: [Int], _ metrics: [Int: LayerMetrics]) throws {
         let step = ck.info.step.map { ", step \($0)" } ?? ""
-        print("\(checkpoint): \(ck.info.router.rawValue) router\(step); \(probe): \(pr.count) tokens")
+        try StandardOutput.line("\(checkpoint): \(ck.info.router.rawValue) router\(step); \(probe): \(pr.count) tokens")
         let counts = layers.map { ck.info.config(layer: $0).experts }
         let e = counts.max() ?? ck.info.config.experts
         // With per-layer expert counts the fair share differs by layer: 1/E of each row.
@@ -137,26 +137,42 @@ struct RouteCommand: ParsableCommand {
         let listed = full || e <= Self.listedExperts
         let what = listed ? "load per expert (% of assignments, fair share \(fair))"
             : "load (% of assignments, fair share \(fair)): min, max, most and least loaded, starved (< 10% of fair)"
-        print("CV of this probe's expert load: CV1 first choices, CVk all top-k assignments, CVg gate-weighted")
-        print("layer   CV1   CVk   CVg  entropy        NLL     dead   " + what)
+        try StandardOutput.line("CV of this probe's expert load: CV1 first choices, CVk all top-k assignments, CVg gate-weighted")
+        try StandardOutput.line("layer   CV1   CVk   CVg  entropy        NLL     dead   " + what)
         for i in layers {
             guard let m = metrics[i] else { continue }
-            let nll = m.nll.map { String(format: "%10.3f", $0) } ?? "         -"
+            let nll = m.nll.map { Self.column($0, width: 10) } ?? "         -"
             let dead = m.deadComponents.map { "\($0)/\(m.componentUsage?.count ?? 0)" } ?? "-"
             let load = listed ? m.load.map { String(format: "%5.1f", 100 * $0) }.joined(separator: " ") : Self.loadSummary(m.load)
-            print(String(format: "%5d %5.3f %5.3f %5.3f %8.3f ", i, m.cvTop1, m.cv, m.cvGate, m.meanEntropyBits) + "\(nll) "
+            try StandardOutput.line(String(format: "%5d ", i) + [m.cvTop1, m.cv, m.cvGate].map { Self.column($0, width: 5) }.joined(separator: " ")
+                  + " " + Self.column(m.meanEntropyBits, width: 8) + " \(nll) "
                   + dead.leftPadded(to: 8) + "   " + load)
         }
     }
 
+    /// `value` in `width` characters: fixed-point with three decimals when that fits, else with fewer,
+    /// else in exponent notation (huge finite values keep the table's columns aligned).
+    static func column(_ value: Double, width: Int) -> String {
+        guard value.isFinite else { return (value.isNaN ? "nan" : value > 0 ? "inf" : "-inf").leftPadded(to: width) }
+        for decimals in stride(from: 3, through: 0, by: -1) {
+            let text = String(format: "%.\(decimals)f", value)
+            if text.count <= width { return text.leftPadded(to: width) }
+        }
+        for digits in stride(from: max(width - 6, 0), through: 0, by: -1) {
+            let text = String(format: "%.\(digits)e", value)
+            if text.count <= width { return text.leftPadded(to: width) }
+        }
+        return String(repeating: "#", count: width)
+    }
+
     /// Per layer and label: I(label; first expert) in bits, normalised by H(first expert), and the
     /// shuffled-label chance level.
-    func printSpecialisation(_ spec: Specialisation, tokens: Int) {
+    func printSpecialisation(_ spec: Specialisation, tokens: Int) throws {
         let labels = Specialisation.Label.allCases
-        print("")
-        print("specialisation: mutual information between a token's label and its first-choice expert over these \(tokens) tokens,")
-        print("in bits, / H(expert) in parentheses, [chance: the same labels shuffled]")
-        print("layer" + labels.map { " " + $0.rawValue.leftPadded(to: 21) }.joined())
+        try StandardOutput.line("")
+        try StandardOutput.line("specialisation: mutual information between a token's label and its first-choice expert over these \(tokens) tokens,")
+        try StandardOutput.line("in bits, / H(expert) in parentheses, [chance: the same labels shuffled]")
+        try StandardOutput.line("layer" + labels.map { " " + $0.rawValue.leftPadded(to: 21) }.joined())
         for (slot, layer) in spec.layers.enumerated() {
             var line = String(format: "%5d", layer)
             for label in labels {
@@ -166,24 +182,28 @@ struct RouteCommand: ParsableCommand {
                 }
                 line += " " + String(format: "%.3f (%.2f) [%.3f]", f.bits, f.normalized, f.chanceBits).leftPadded(to: 21)
             }
-            print(line)
+            try StandardOutput.line(line)
         }
     }
 
     /// Per layer: held-out against seen tokens.
-    func printOutOfDomain(_ ood: OutOfDomain, names: [String]) {
-        print("")
+    func printOutOfDomain(_ ood: OutOfDomain, names: [String]) throws {
+        try StandardOutput.line("")
         let first = ood.figures(slot: 0)
-        print("out of domain: \(first.heldOutTokens) tokens of \(names.joined(separator: ", ")) (held out of training) "
+        try StandardOutput.line("out of domain: \(first.heldOutTokens) tokens of \(names.joined(separator: ", ")) (held out of training) "
               + "against \(first.seenTokens) of the other domains")
-        print("layer  AUROC -log p(z)   mean log p(z) seen / held-out   entropy bits seen / held-out   CVk seen / held-out")
+        try StandardOutput.line("layer  AUROC -log p(z)   mean log p(z) seen / held-out   entropy bits seen / held-out   CVk seen / held-out")
         for (slot, layer) in ood.layers.enumerated() {
             let f = ood.figures(slot: slot)
             let auroc = f.auroc.map { String(format: "%.3f", $0) } ?? "-"
             let density = f.seenLogDensity.flatMap { s in f.heldOutLogDensity.map { String(format: "%.2f / %.2f", s, $0) } } ?? "-"
-            print(String(format: "%5d ", layer) + auroc.leftPadded(to: 16) + density.leftPadded(to: 32)
-                  + String(format: "%.3f / %.3f", f.seenEntropy, f.heldOutEntropy).leftPadded(to: 31)
-                  + String(format: "%.3f / %.3f", f.seenCV, f.heldOutCV).leftPadded(to: 22))
+            // A side without tokens has no entropy or CV: "-", never "nan".
+            func pair(_ seen: Double, _ held: Double) -> String {
+                (f.seenTokens > 0 && seen.isFinite ? String(format: "%.3f", seen) : "-") + " / "
+                    + (f.heldOutTokens > 0 && held.isFinite ? String(format: "%.3f", held) : "-")
+            }
+            try StandardOutput.line(String(format: "%5d ", layer) + auroc.leftPadded(to: 16) + density.leftPadded(to: 32)
+                  + pair(f.seenEntropy, f.heldOutEntropy).leftPadded(to: 31) + pair(f.seenCV, f.heldOutCV).leftPadded(to: 22))
         }
     }
 

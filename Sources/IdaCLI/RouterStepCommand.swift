@@ -71,13 +71,13 @@ struct RouterStepCommand: ParsableCommand {
                                            componentsPerExpert: ck.info.config.componentsPerExpert)
                 ck.routers[i] = .ida(router)
                 states[i] = state
-                print(JSONValue.object([
+                try StandardOutput.line(JSONValue.object([
                     "step": .number(Double(step)), "layer": .number(Double(i)), "nll": .number(losses.nll),
                     "rec": .number(losses.reconstruction), "react": .number(losses.reactivation),
                     "dead": .number(Double(state.deadCount)),
                 ]).serialized())
                 for e in events {
-                    print(JSONValue.object([
+                    try StandardOutput.line(JSONValue.object([
                         "step": .number(Double(step)), "layer": .number(Double(i)), "event": .string(e.kind.rawValue),
                         "component": .number(Double(e.component)), "expert": .number(Double(e.expert)),
                         "prior": .number(e.prior), "usage": .number(e.usage),

@@ -86,6 +86,7 @@ struct SyntheticCase {
             guard !parent.isEmpty, parent != probe else { return }
             probe = parent
         }
+        guard info.f_blocks > 0 else { return }  // a pseudo file system (/proc) reports no size: creating fails instead
         let free = SizeLimits.product(Int(info.f_bavail), Int(info.f_frsize)) ?? .max
         guard let needed = fileBytes, needed <= free else {
             let size = fileBytes.map { SizeLimits.describe(bytes: $0) } ?? "more than 8 EiB"

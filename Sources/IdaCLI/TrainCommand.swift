@@ -39,22 +39,28 @@ struct TrainCommand: ParsableCommand {
         }
         if logInRun { try redirectOutput(to: trainer.run.layout.path("train.log")) }
         let live = !quiet && isatty(2) != 0
-        FileHandle.standardError.write(Data("idamoe train: \(trainer.model.parameterCount) parameters, \(trainer.dataset.domainNames.count) domains, run \(dir)\n".utf8))
+        StandardError.write("idamoe train: \(trainer.model.parameterCount) parameters, \(trainer.dataset.domainNames.count) domains, run \(dir)\n")
         var lastPrinted = Date.distantPast
-        try trainer.train { r in
+        StopSignals.install()
+        try trainer.train(shouldStop: { StopSignals.requested != nil }) { r in
             let val = r.validationBitsPerByte.map { String(format: " val %.3f bpb", $0) } ?? ""
             let text = String(format: "step %d/%d  loss %.4f  %.0f tok/s  CVmean %.3f%@  ETA %@",
                               r.step, r.steps, r.loss, r.tokensPerSecond, r.cvMean, val, formatDuration(r.eta))
             if live {
                 if Date().timeIntervalSince(lastPrinted) > 0.2 || r.step == r.steps {
-                    FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+                    StandardError.write("\r\u{1B}[K" + text)
                     lastPrinted = Date()
                 }
             } else if r.step % 10 == 0 || r.step == r.steps || r.step == 1 {
-                FileHandle.standardError.write(Data((text + "\n").utf8))
+                StandardError.write(text + "\n")
             }
         }
-        if live { FileHandle.standardError.write(Data("\n".utf8)) }
+        if live { StandardError.write("\n") }
+        if let signo = StopSignals.requested, trainer.step < trainer.options.steps {
+            StandardError.write("idamoe train: stopped by \(StopSignals.name(signo)) after step \(trainer.step); "
+                                + "continue with: idamoe train --resume \(dir)\n")
+            throw ExitCode(128 + signo)
+        }
     }
 }
 

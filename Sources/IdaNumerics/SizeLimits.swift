@@ -33,6 +33,8 @@ public enum SizeLimits {
     public static let steps = 99_999_999
     /// Worker threads of any command (`--threads`).
     public static let threads = 1024
+    /// Domain ids of a probe that does not name its domains.
+    public static let domains = 65_536
     /// Tokens N of a probe (ids, domains and documents are 32-bit).
     public static let tokens = Int(Int32.max)
 

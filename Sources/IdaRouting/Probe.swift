@@ -89,6 +89,7 @@ public struct Probe: Sendable {
             }
             names = list
         }
+        if let domains { try Self.checkDomainIDs(domains, names: names, path: path) }
         self.file = file
         self.tokens = tokens
         self.domains = domains
@@ -96,6 +97,19 @@ public struct Probe: Sendable {
         self.vocabulary = vocabulary
         self.domainNames = names
         self.hiddenDims = dims
+    }
+
+    /// Domain ids are -1 (no domain) or name a domain: below `names.count` when the probe names its
+    /// domains, below `SizeLimits.domains` when it does not, so what is sized by domains stays small.
+    /// The column's pages are released after the scan.
+    static func checkDomainIDs(_ domains: MappedIntegers, names: [String], path: String) throws {
+        let limit = names.isEmpty ? SizeLimits.domains : names.count
+        defer { domains.file.releaseRows(domains.name, rows: 0..<domains.count) }
+        for (n, d) in domains.enumerated() where d < -1 || Int(d) >= limit {
+            let rule = names.isEmpty ? "ids 0...\(limit - 1) (or -1: none) without idamoe.domain_names"
+                : "an id of idamoe.domain_names (0...\(limit - 1)) or -1 (none)"
+            throw RoutingError.badMetadata(path: path, key: "domains", problem: "token \(n) has domain id \(d); each must be \(rule)")
+        }
     }
 
     /// Tokens N.

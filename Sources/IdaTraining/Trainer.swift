@@ -78,6 +78,7 @@ public final class Trainer {
 
     init(config: ModelConfig, options: TrainingOptions, runDir: String, resuming request: ResumeRequest?) throws {
         try config.validate()
+        try config.validateByteLevel()
         try options.validate()
         try config.checkTrainingFits(options)
         if config.router == .sigmoidBias {
@@ -197,9 +198,12 @@ public final class Trainer {
 
     /// Runs until `options.steps` (or until step `stopAt`, as if interrupted there), snapshotting and
     /// validating on schedule; `report` sees every step.
-    public func train(stopAt: Int? = nil, report: (TrainerReport) -> Void = { _ in }) throws {
+    public func train(stopAt: Int? = nil, shouldStop: () -> Bool = { false },
+                      report: (TrainerReport) -> Void = { _ in }) throws {
         var lastCV = 0.0
-        while step < min(options.steps, stopAt ?? .max) {
+        // `shouldStop` is asked between steps (a signal's request): the run stays resumable as after a
+        // kill, with no torn line and its last step logged.
+        while step < min(options.steps, stopAt ?? .max), !shouldStop() {
             let started = Date()
             let layers = try trainStep()
             let elapsed = Date().timeIntervalSince(started)

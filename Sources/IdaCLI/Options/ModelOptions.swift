@@ -34,9 +34,9 @@ struct ModelOptions: ParsableArguments {
     var inputNorm: InputNorm?
     @Option(name: .customLong("latent-norm"), help: "IDA latent normalisation before the mixture \(defaultText(d.latentNorm ?? .none)).")
     var latentNorm: InputNorm?
-    @Option(name: .customLong("log-var-min"), help: "IDA log-variance clamp, lower end \(defaultText(d.logVarMin)).")
+    @Option(name: .customLong("log-var-min"), parsing: .unconditional, help: "IDA log-variance clamp, lower end \(defaultText(d.logVarMin)).")
     var logVarMin: Float?
-    @Option(name: .customLong("log-var-max"), help: "IDA log-variance clamp, upper end \(defaultText(d.logVarMax)).")
+    @Option(name: .customLong("log-var-max"), parsing: .unconditional, help: "IDA log-variance clamp, upper end \(defaultText(d.logVarMax)).")
     var logVarMax: Float?
     @Option(name: .customLong("gate-temperature"), help: "IDA gate temperature T: top-k gate weights are scores to the power 1/T, renormalised \(defaultText(d.gateTemperature ?? 1)).")
     var gateTemperature: Double?

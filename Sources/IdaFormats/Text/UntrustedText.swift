@@ -25,6 +25,30 @@ public enum UntrustedText {
         return String(out)
     }
 
+    /// `text` (several lines) with every escaped character escaped except the newlines between lines.
+    public static func sanitizedLines(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0 != "\n" && needsEscape($0) }) else { return text }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { sanitized(String($0)) }.joined(separator: "\n")
+    }
+
+    /// JSON text with every character `sanitized` would escape written as a JSON `\uXXXX` escape: the
+    /// same JSON value, safe to print. (Control characters inside strings are escaped by every JSON
+    /// writer already; this adds C1 controls, bidi controls, the separators and U+FEFF, which JSON
+    /// allows raw.) Only valid inside strings, which is the only place such characters can be.
+    public static func jsonEscaped(_ json: String) -> String {
+        guard json.unicodeScalars.contains(where: needsEscape) else { return json }
+        var out = String.UnicodeScalarView()
+        for scalar in json.unicodeScalars {
+            if needsEscape(scalar) {
+                let hex = String(scalar.value, radix: 16)
+                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+
     /// `sanitized(text)` cut to `limit` characters of the original (then "..."): for messages that
     /// quote a name, so a hostile megabyte-long name cannot flood a line.
     public static func shown(_ text: String, limit: Int = shownLimit) -> String {

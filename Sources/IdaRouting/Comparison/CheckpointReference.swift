@@ -40,7 +40,8 @@ public struct CheckpointReference: Sendable, Equatable {
         guard let at = spec.lastIndex(of: "@") else { throw .missingPath(spec) }
         let run = String(spec[..<at])
         let stepText = spec[spec.index(after: at)...]
-        guard fm.fileExists(atPath: run, isDirectory: &isDirectory), isDirectory.boolValue else { throw .missingPath(run) }
+        guard fm.fileExists(atPath: run, isDirectory: &isDirectory) else { throw .missingPath(run) }
+        guard isDirectory.boolValue else { throw .stepOfFile(spec: spec, file: run) }
         try requireRun(run)
         guard !stepText.isEmpty, stepText.allSatisfy(\.isASCII), stepText.allSatisfy(\.isNumber),
               let step = Int(stepText) else { throw .badStep(spec: spec) }

@@ -15,6 +15,8 @@ public enum ComparisonError: Error, Equatable, CustomStringConvertible {
     case missingStep(run: String, step: Int, available: [Int])
     /// `RUN@STEP` whose step is not a non-negative integer.
     case badStep(spec: String)
+    /// `FILE@STEP`: a step picked from a file, which holds one snapshot.
+    case stepOfFile(spec: String, file: String)
     /// A checkpoint with no snapshot probe next to it and no probe given.
     case noProbe(checkpoint: String)
     /// The two snapshot probes do not hold the same tokens, so the routings cannot be paired token by token.
@@ -46,6 +48,8 @@ public enum ComparisonError: Error, Equatable, CustomStringConvertible {
             let shown = names.count > 12 ? names.prefix(5) + ["…"] + names.suffix(5) : names[...]
             let list = names.isEmpty ? "none" : shown.joined(separator: ", ")
             return "\(run): no snapshot of step \(step) (steps with snapshots: \(list))"
+        case let .stepOfFile(spec, file):
+            return "\(spec): @STEP picks a snapshot of a run directory, and \(file) is a file (one snapshot); name the file alone, or RUN@STEP"
         case let .badStep(spec):
             return "\(spec): the part after @ must be a step number, e.g. runs/x@200"
         case let .noProbe(checkpoint):

@@ -65,6 +65,14 @@ public struct ModelConfig: Sendable, Equatable, Codable {
                      logVarMin: logVarMin, logVarMax: logVarMax, gateTemperature: gateTemperature ?? 1)
     }
 
+    /// Checks that a model of this shape can read bytes (the trainer's corpus, the inspector's live
+    /// text): every byte value must be a token id.
+    public func validateByteLevel() throws {
+        guard vocab >= 256 else {
+            throw SettingError.invalidSetting(key: "vocab", problem: "must be at least 256 for a byte-level model (every byte is a token)")
+        }
+    }
+
     /// Checks that the values fit together; the error names the offending field (`SettingError.invalidSetting`).
     public func validate() throws {
         func check(_ ok: Bool, _ key: String, _ problem: String) throws {
@@ -74,7 +82,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
             try check(value >= low && value <= high, key, "must be \(low)...\(high)")
         }
         try check((gateTemperature ?? 1) > 0 && (gateTemperature ?? 1) <= 1_000, "gateTemperature", "must be in (0, 1000]")
-        try bounded(vocab, 256, SizeLimits.vocab, "vocab")  // byte-level: every byte is a token
+        try bounded(vocab, 1, SizeLimits.vocab, "vocab")
         try bounded(width, 1, SizeLimits.width, "width")
         try bounded(heads, 1, width, "heads")
         try check(width % heads == 0, "width", "must be a positive multiple of heads (\(heads))")

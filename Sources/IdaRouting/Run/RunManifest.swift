@@ -83,6 +83,7 @@ public struct RunManifest: Codable, Sendable, Equatable {
         // error naming the key, not a crash).
         do {
             try manifest.model.validate()
+            try manifest.model.validateByteLevel()
             try manifest.training.validate()
             try manifest.model.checkTrainingFits(manifest.training)
         } catch let SettingError.invalidSetting(key, problem) {

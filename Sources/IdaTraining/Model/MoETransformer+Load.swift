@@ -79,6 +79,7 @@ public struct SnapshotModel: Sendable {
     static func check(_ config: ModelConfig, against file: SafetensorsFile) throws {
         do {
             try config.validate()
+            try config.validateByteLevel()
         } catch let SettingError.invalidSetting(key, problem) {
             throw TrainingError.runDirectory(path: file.path, problem: "idamoe.model: \(key) \(problem)")
         }

@@ -21,17 +21,16 @@ struct OutputBuffer: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
-    /// Appends text, flushing when the buffer is full.
+    /// Appends text (a builder never fails; a flushing buffer may, when it writes).
     mutating func write(_ text: String) {
         var text = text
         text.withUTF8 { bytes.append(contentsOf: $0) }
-        if flushes && bytes.count >= limit { flush() }
     }
 
-    /// Appends another buffer's bytes.
-    mutating func append(_ other: OutputBuffer) {
+    /// Appends another buffer's bytes, writing to standard output once a megabyte is held.
+    mutating func append(_ other: OutputBuffer) throws(StandardOutput.Failure) {
         bytes.append(contentsOf: other.bytes)
-        if flushes && bytes.count >= limit { flush() }
+        if flushes && bytes.count >= limit { try flush() }
     }
 
     /// Appends a number in shortest round-trip form, or `null` when it is not finite.
@@ -44,18 +43,21 @@ struct OutputBuffer: Sendable {
         write(value.isFinite ? value.description : "null")
     }
 
-    /// Writes everything buffered to standard output.
-    mutating func flush() {
+    /// Writes everything buffered to standard output (bytes this program formatted: numbers and
+    /// fixed keys, nothing from a file), checked (`StandardOutput`).
+    mutating func flush() throws(StandardOutput.Failure) {
         guard !bytes.isEmpty else { return }
-        bytes.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
-            var offset = 0
-            while offset < buffer.count {
-                let n = Foundation.write(1, base + offset, buffer.count - offset)
-                if n <= 0 { break }  // closed pipe: stop writing rather than spin
-                offset += n
+        let failure: StandardOutput.Failure? = bytes.withUnsafeBytes { raw -> StandardOutput.Failure? in
+            do {
+                try StandardOutput.write(bytes: raw)
+                return nil
+            } catch let failure as StandardOutput.Failure {
+                return failure
+            } catch {
+                return .failed(errno: EIO)
             }
         }
         bytes.removeAll(keepingCapacity: true)
+        if let failure { throw failure }
     }
 }
