@@ -13,8 +13,13 @@ enum StopSignals {
     /// The signals that ask for a stop.
     static let handled: [Int32] = [SIGINT, SIGTERM, SIGQUIT, SIGHUP]
 
-    /// Installs the handler for every signal of `handled`.
+    /// Installs the handler for every signal of `handled`, and unblocks them (a parent's blocked mask is
+    /// inherited through exec and would leave the signals pending for ever).
     static func install() {
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signo in handled { sigaddset(&unblock, signo) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         for signo in handled {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { signo in
