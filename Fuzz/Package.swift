@@ -15,5 +15,5 @@ let package = Package(
     name: "idamoe-fuzz",
     dependencies: [.package(path: root.path)],
     targets: [.target(name: "CFuzzDriver"), .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"])]
-        + ["FuzzSafetensors", "FuzzJSON", "FuzzEvents", "FuzzRunManifest", "FuzzCheckpoint"].map(fuzzTarget)
+        + ["FuzzSafetensors", "FuzzJSON", "FuzzEvents", "FuzzRunManifest", "FuzzCheckpoint", "FuzzSnapshotModel"].map(fuzzTarget)
 )

@@ -3,14 +3,27 @@ import IdaNumerics
 extension ModelConfig {
     /// A lower bound on the model's scalar weights, overflow-checked (nil when it does not fit an
     /// `Int`): embeddings V*D + T*D, attention 4*D^2 per block, E experts of up and down projections
-    /// per MoE block, one per dense block; norms, biases and routers left out. A snapshot file must
-    /// hold at least this many elements before a model of this shape is built from it.
+    /// per MoE block, one per dense block, and each MoE block's router (the IDA encoder's and
+    /// decoder's matrices and the mixture's K x (2P + 1) values, or the softmax gate's E x D); norms
+    /// and biases left out. A snapshot file must hold at least this many elements before a model of
+    /// this shape is built from it, so what is allocated is bounded by bytes that exist.
     public var weightsLowerBound: Int? {
         let d = width, f = expertHidden
         let upRows = expertKind == .swiglu ? 2 * f : f
         let expert = SizeLimits.sum([SizeLimits.product(upRows, d), SizeLimits.product(d, f)])
         let moeBlocks = moeLayers.count
+        let router: Int?
+        if self.router == .ida {
+            let widths = [d] + routerHidden + [latentDim]
+            let encoder = SizeLimits.sum(zip(widths, widths.dropFirst()).map { SizeLimits.product($0, $1) })
+            let k = SizeLimits.product(experts, componentsPerExpert)
+            router = SizeLimits.sum([encoder.flatMap { SizeLimits.product($0, 2) },
+                                     k.flatMap { SizeLimits.product($0, 2 * latentDim + 1) }])
+        } else {
+            router = SizeLimits.product(experts, d)
+        }
         return SizeLimits.sum([
+            router.flatMap { SizeLimits.product(moeBlocks, $0) },
             SizeLimits.product(vocab, d), SizeLimits.product(context, d),
             SizeLimits.product([blocks, 4, d, d]),
             expert.flatMap { SizeLimits.product([moeBlocks, experts, $0]) },
