@@ -35,7 +35,7 @@ struct BenchRenderCommand: ParsableCommand {
         guard tokens > 0, steps > 0, snapshotEvery > 0, frames > 0, analyses > 0, idleSeconds >= 0 else {
             throw ValidationError("--tokens, --steps, --snapshot-every, --frames and --analyses must be positive, --idle-seconds at least 0")
         }
-        let cores = configureThreads(threads)
+        let cores = try configureThreads(flag: threads)
         let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode)
         let root = NSTemporaryDirectory() + "idamoe-bench-render-\(getpid())"
         try? FileManager.default.removeItem(atPath: root)

@@ -27,7 +27,7 @@ struct BenchScaleCommand: ParsableCommand {
     var presses = 20
 
     func run() throws {
-        let workers = configureThreads(threads)
+        let workers = try configureThreads(flag: threads)
         let parts = size.split(separator: "x").compactMap { Int($0) }
         guard parts.count == 2, parts[0] > 0, parts[1] > 0, presses > 0 else {
             throw ValidationError("--size must look like 160x50 and --presses be positive")

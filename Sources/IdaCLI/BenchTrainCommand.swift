@@ -30,7 +30,7 @@ struct BenchTrainCommand: ParsableCommand {
             return kind
         }
         let base = try model.applied(to: ModelConfig())
-        let cores = configureThreads(threads)
+        let cores = try configureThreads(flag: threads)
         let dir = NSTemporaryDirectory() + "idamoe-bench-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let corpus = try benchCorpus(in: dir)

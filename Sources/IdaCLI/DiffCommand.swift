@@ -39,7 +39,7 @@ struct DiffCommand: ParsableCommand {
     var threads: Int?
 
     func run() throws {
-        let workers = configureThreads(threads)
+        let workers = try configureThreads(flag: threads)
         let refA = try CheckpointReference.resolve(a)
         let refB = try CheckpointReference.resolve(b)
         let comparison = try CheckpointComparison(a: refA, b: refB, probe: probe, layer: layer, topK: topK,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IdaBLAS
+import IdaNumerics
 import IdaFormats
 
 /// The `idamoe` command line: one subcommand per job.
@@ -26,9 +27,21 @@ func tuneAllocator() {
 /// itself is single-threaded in every idamoe process (`BLAS`), so routing (`ProbeRouting`'s tiles)
 /// and training split their work over these workers and no result depends on another setting.
 func configureThreads(_ requested: Int?) -> Int {
+    configureThreads(checked: min(max(requested ?? 0, 0), SizeLimits.threads))
+}
+
+/// `configureThreads` for a `--threads` value the user gave: 0 ... `SizeLimits.threads`, else a flag error.
+func configureThreads(flag requested: Int?) throws -> Int {
+    if let requested, requested < 0 || requested > SizeLimits.threads {
+        throw ValidationError("--threads must be 0 (every core) ... \(SizeLimits.threads), got \(requested)")
+    }
+    return configureThreads(checked: requested ?? 0)
+}
+
+private func configureThreads(checked requested: Int) -> Int {
     let cores = ProcessInfo.processInfo.activeProcessorCount
     tuneAllocator()
-    return (requested ?? 0) > 0 ? (requested ?? 1) : cores
+    return requested > 0 ? requested : cores
 }
 
 

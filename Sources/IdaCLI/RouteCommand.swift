@@ -57,7 +57,7 @@ struct RouteCommand: ParsableCommand {
     }
 
     func run() throws {
-        let workers = configureThreads(threads)
+        let workers = try configureThreads(flag: threads)
         let ck = try RouterCheckpoint(path: checkpoint)
         let pr = try Probe(path: probe)
         let routing = try ProbeRouting(checkpoint: ck, probe: pr, layer: layer, topK: topK, blockSize: blockSize)
