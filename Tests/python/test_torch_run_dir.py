@@ -246,3 +246,43 @@ def test_capture_refuses_a_non_empty_out_before_loading_anything(tmp_path: Path)
     assert proc.stderr == (f"error: {out}: exists and is not empty (1 entry); a new run needs a new or empty "
                            "directory\n"), proc.stderr
     assert listing(out) == [("keep.txt", b"keep")]
+
+
+def test_swift_and_python_writers_share_one_lock(tmp_path):
+    """The Swift trainer and the Python side take the same lock: while `idamoe train` writes a run,
+    Python sees it live and cannot take it, and once the trainer is killed the run is not live; a run a
+    RunWriter writes carries a runId and `idamoe train --resume` refuses it with one line."""
+    from idamoe_torch.run_lock import acquire_writer_lock, writer_is_live
+    from torch_support import idamoe_binary
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for d in range(2):
+        (corpus / f"d{d}").write_text("%\n".join(f"doc {i} of domain {d}: the quick brown fox {i * d}\n" for i in range(30)))
+    run = tmp_path / "swift-run"
+    tiny = ["--width", "16", "--heads", "2", "--blocks", "2", "--context", "16", "--experts", "4", "--top-k", "2",
+            "--expert-hidden", "16", "--components", "2", "--latent", "4", "--router-hidden", "8", "--batch", "2",
+            "--threads", "1", "--quiet"]
+    trainer = subprocess.Popen([idamoe_binary(), "train", "--run-dir", str(run), "--corpus", str(corpus),
+                                "--steps", "100000"] + tiny, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while not (run / "run.json").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert (run / "run.json").exists(), trainer.stderr.read() if trainer.poll() is not None else "no run.json"
+        assert writer_is_live(str(run))
+        with pytest.raises(Exception, match="another writer"):
+            acquire_writer_lock(str(run))
+    finally:
+        trainer.kill()
+        trainer.wait()
+    assert not writer_is_live(str(run)), "the kernel released the lock of the killed trainer"
+
+    writer = make_writer(str(tmp_path / "py-run"))
+    try:
+        manifest = json.loads((tmp_path / "py-run" / "run.json").read_text())
+        assert re.fullmatch(r"[0-9a-f]{32}", manifest["runId"])
+        resumed = subprocess.run([idamoe_binary(), "train", "--resume", str(tmp_path / "py-run")], capture_output=True, text=True)
+        assert resumed.returncode == 1 and resumed.stderr.count("\n") == 1, resumed.stderr
+    finally:
+        writer.close()
