@@ -75,10 +75,11 @@ struct Alert: Sendable, Equatable {
     static func historyAlerts(_ history: RunHistory) -> [Alert] {
         var out: [Alert] = []
         guard let latest = history.latest else { return out }
-        let firstBad = history.steps.first { !$0.loss.isFinite }
-        if !latest.loss.isFinite {
+        // Only a logged non-finite loss (`null`) is one; a line without a number for it is skipped.
+        let firstBad = history.steps.first { $0.loss.map { !$0.isFinite } ?? false }
+        if let last = history.latestLoss, let loss = last.loss, !loss.isFinite {
             let since = firstBad.map { " (first at step \($0.step))" } ?? ""
-            out.append(Alert(level: .error, text: "loss is \(ViewFormat.fixed3(latest.loss)) at step \(latest.step)" + since))
+            out.append(Alert(level: .error, text: "loss is \(ViewFormat.fixed3(loss)) at step \(last.step)" + since))
         } else if let firstBad {
             out.append(Alert(level: .warning, text: "loss was non-finite at step \(firstBad.step), finite since"))
         }
