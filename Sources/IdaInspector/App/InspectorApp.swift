@@ -29,8 +29,9 @@ public final class InspectorApp {
         switch source {
         case let .run(dir):
             state = InspectorState(title: dir, live: true)
-            state.settings = RunSettings.summary(runDirectory: dir)
-            follower = RunFollower(directory: dir)
+            let follower = RunFollower(directory: dir)
+            state.settings = follower.identity?.settings ?? RunSettings.summary(runDirectory: dir)
+            self.follower = follower
         case let .checkpoint(path, _):
             state = InspectorState(title: path, live: false)
             // A snapshot inside RUN/snapshots/ has its run's settings.
@@ -46,15 +47,12 @@ public final class InspectorApp {
             state.comparison?.otherHistory = loader.otherRunHistory(compare)
             state.split = true
         }
-        if let probe = loader.probeForText(step: nil) {
-            state.tokens = probe.tokenIDs()
-            state.domains = probe.domainIDs()
-            state.vocabulary = probe.vocabulary
-            state.domainNames = probe.domainNames
-        }
+        if let probe = loader.probeForText(step: nil) { state.show(ProbeText(probe)) }
     }
 
-    /// Reads new events and snapshots (or, for a checkpoint, announces it once).
+    /// Reads new events and snapshots and asks whether a writer holds the run (or, for a
+    /// checkpoint, announces it once). A new run in the directory comes first, so what follows is
+    /// applied to a state that has started over.
     func pollSource() -> [InspectorEvent] {
         guard var f = follower else {
             return state.snapshots.isEmpty ? [.snapshots([0])] : []
@@ -63,15 +61,14 @@ public final class InspectorApp {
         var out: [InspectorEvent] = []
         var failure: Error?
         do {
-            let (records, steps) = try f.poll()
-            if !records.isEmpty { out.append(.events(records)) }
-            if !steps.isEmpty { out.append(.snapshots(steps)) }
-            if state.tokens.isEmpty, let probe = loader.probeForText(step: nil) {
-                state.tokens = probe.tokenIDs()
-                state.domains = probe.domainIDs()
-                state.vocabulary = probe.vocabulary
-                state.domainNames = probe.domainNames
+            let poll = try f.poll()
+            if let identity = poll.replacement { out.append(.runReplaced(identity)) }
+            if state.tokens.isEmpty || poll.replacement != nil, let probe = loader.probeForText(step: nil) {
+                out.append(.probeText(ProbeText(probe)))
             }
+            if poll.writer != state.writer { out.append(.writer(poll.writer)) }
+            if !poll.events.isEmpty { out.append(.events(poll.events)) }
+            if !poll.snapshots.isEmpty { out.append(.snapshots(poll.snapshots)) }
         } catch {
             failure = error
         }
@@ -85,6 +82,8 @@ public final class InspectorApp {
     /// Applies an event and carries out its effects; returns false when the app should quit.
     @discardableResult
     func apply(_ event: InspectorEvent, synchronous: Bool) -> Bool {
+        // Work still running for the old run must not land in the new one's state.
+        if case .runReplaced = event { results.startOver() }
         let effects = state.update(event)
         shownLayer.value = state.layer  // a running analysis routes this layer next if it is still to do
         for effect in effects {
@@ -102,7 +101,8 @@ public final class InspectorApp {
                 if synchronous {
                     progress = nil
                 } else {
-                    progress = { @Sendable partial in inbox.post(.analysisProgress(step: step, partial)) }
+                    let epoch = inbox.epoch
+                    progress = { @Sendable partial in inbox.post(.analysisProgress(step: step, partial), epoch: epoch) }
                 }
                 let wanted = synchronous ? SharedLayer() : shownLayer
                 // Headless: route only what the frame after the keys shows (every layer for the overview).
@@ -130,8 +130,8 @@ public final class InspectorApp {
             if synchronous {
                 _ = apply(work(), synchronous: true)
             } else {
-                let inbox = results
-                worker.async { inbox.post(work()) }
+                let inbox = results, epoch = results.epoch
+                worker.async { inbox.post(work(), epoch: epoch) }
             }
         }
         return true
@@ -210,18 +210,32 @@ final class SharedLayer: Sendable {
     }
 }
 
-/// Finished analyses handed from the worker queue to the UI loop.
+/// Finished analyses handed from the worker queue to the UI loop. Each is posted with the epoch it
+/// was started in; when the followed directory holds a new run the epoch moves on, and results of
+/// work started for the old run are dropped.
 final class AnalysisInbox: Sendable {
-    private let items = Mutex<[InspectorEvent]>([])
+    private let items = Mutex<(epoch: Int, events: [InspectorEvent])>((0, []))
 
-    func post(_ event: InspectorEvent) {
-        items.withLock { $0.append(event) }
+    /// The current epoch, to pass back with `post`.
+    var epoch: Int { items.withLock { $0.epoch } }
+
+    /// Hands `event` to the UI loop unless its epoch has passed.
+    func post(_ event: InspectorEvent, epoch: Int) {
+        items.withLock { if $0.epoch == epoch { $0.events.append(event) } }
+    }
+
+    /// Drops what is waiting and everything still to come from earlier epochs.
+    func startOver() {
+        items.withLock {
+            $0.epoch += 1
+            $0.events = []
+        }
     }
 
     func take() -> [InspectorEvent] {
-        items.withLock { list in
-            defer { list = [] }
-            return list
+        items.withLock { box in
+            defer { box.events = [] }
+            return box.events
         }
     }
 }

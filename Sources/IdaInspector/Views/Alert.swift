@@ -25,6 +25,7 @@ struct Alert: Sendable, Equatable {
     static func all(for state: InspectorState, ellipsis: String = "…") -> [Alert] {
         var out: [Alert] = []
         out += state.runProblems.map { Alert(level: $0.serious ? .error : .warning, text: $0.text) }
+        if let notice = state.runNotice { out.append(Alert(level: .info, text: notice)) }
         if let failure = state.analysisFailure {
             out.append(Alert(level: .error, text: "step \(state.selectedStep.map(String.init) ?? "?") cannot be analysed: \(failure)"))
         }
