@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import IdaFormats
 import IdaRouting
 import IdaTerminal
 
@@ -26,14 +27,15 @@ public final class InspectorApp {
                 workers: Int = 1) {
         loader = SnapshotLoader(source: source, probeOverride: probe, workers: workers)
         self.textProber = textProber
+        // Titles are paths, which whoever made the directory named: escaped like any file's text.
         switch source {
         case let .run(dir):
-            state = InspectorState(title: dir, live: true)
+            state = InspectorState(title: UntrustedText.sanitized(dir), live: true)
             let follower = RunFollower(directory: dir)
             state.settings = follower.identity?.settings ?? RunSettings.summary(runDirectory: dir)
             self.follower = follower
         case let .checkpoint(path, _):
-            state = InspectorState(title: path, live: false)
+            state = InspectorState(title: UntrustedText.sanitized(path), live: false)
             // A snapshot inside RUN/snapshots/ has its run's settings.
             let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
             if parent.lastPathComponent == "snapshots" {

@@ -1,7 +1,8 @@
+import IdaFormats
 import IdaRouting
 
 /// What the screens show of a probe besides its routing: token ids, their domains, how ids read
-/// and the domain names.
+/// and the domain names (escaped by `UntrustedText`: they come from the probe's metadata).
 public struct ProbeText: Sendable {
     /// Token ids [N].
     public var tokens: [Int32]
@@ -9,7 +10,7 @@ public struct ProbeText: Sendable {
     public var domains: [Int32]?
     /// How token ids read as text (views escape each token's text when they draw it).
     public var vocabulary: Vocabulary
-    /// Domain names by id.
+    /// Domain names by id, escaped.
     public var domainNames: [String]
 
     /// The text side of `probe`.
@@ -17,6 +18,6 @@ public struct ProbeText: Sendable {
         tokens = probe.tokenIDs()
         domains = probe.domainIDs()
         vocabulary = probe.vocabulary
-        domainNames = probe.domainNames
+        domainNames = probe.domainNames.map(UntrustedText.sanitized)
     }
 }

@@ -110,7 +110,7 @@ public struct RunHistory: Sendable, Equatable {
             let f = r.fields
             switch r.kind {
             case "start":
-                domains = f["domains"]?.array?.compactMap(\.string) ?? domains
+                domains = f["domains"]?.array?.compactMap(\.string).map(UntrustedText.sanitized) ?? domains
             case "resume":
                 steps.removeAll { $0.step > r.step }
                 evals.removeAll { $0.step > r.step }
@@ -129,7 +129,7 @@ public struct RunHistory: Sendable, Equatable {
                 if let eval = Self.eval(r) { evals.append(eval) }
             case "reactivation":
                 if let event = f["event"]?.string, let layer = f["layer"]?.int, let component = f["component"]?.int {
-                    reactivations.append(ReactivationRecord(step: r.step, event: event, layer: layer, component: component,
+                    reactivations.append(ReactivationRecord(step: r.step, event: UntrustedText.sanitized(event), layer: layer, component: component,
                                                             expert: f["expert"]?.int ?? 0, prior: f["prior"]?.double ?? .nan,
                                                             usage: f["usage"]?.double ?? .nan))
                 }

@@ -9,7 +9,7 @@ public struct RunIdentity: Sendable, Equatable {
     public var runId: String?
     /// run.json's `created` (seconds since the Unix epoch), when present.
     public var created: Double?
-    /// The settings summary for the title line (`RunSettings.summary`).
+    /// The settings summary for the title line (`RunSettings.summary`), escaped.
     public var settings: String?
 
     /// An identity from its parts.

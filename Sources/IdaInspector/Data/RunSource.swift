@@ -18,12 +18,13 @@ public enum RunSource: Sendable, Equatable {
         /// A directory that is not a run.
         case notARun(String)
 
-        /// One line for the user.
+        /// One line for the user (paths escaped: a directory under ./runs is named by whoever made it).
         public var description: String {
             switch self {
-            case let .missing(path): return "\(path): no such file or directory"
-            case let .noRuns(dir): return "no runs under \(dir); start one with 'idamoe train' or 'idamoe demo', or name a run directory or checkpoint"
-            case let .notARun(path): return "\(path): not a run directory (no run.json) nor a checkpoint"
+            case let .missing(path): return "\(UntrustedText.shown(path)): no such file or directory"
+            case let .noRuns(dir):
+                return "no runs under \(UntrustedText.shown(dir)); start one with 'idamoe train' or 'idamoe demo', or name a run directory or checkpoint"
+            case let .notARun(path): return "\(UntrustedText.shown(path)): not a run directory (no run.json) nor a checkpoint"
             }
         }
     }
@@ -110,13 +111,14 @@ public struct RunFollower {
 
     /// What is wrong with the run's files now: the directory gone (deleted or renamed), lines of
     /// events.jsonl that are not events (a torn line a killed trainer left, or garbage), `failure`
-    /// (the last poll's error).
+    /// (the last poll's error). Paths and errors are escaped (`UntrustedText`).
     public func problems(failure: Error? = nil) -> [RunProblem] {
         var out: [RunProblem] = []
+        let shown = UntrustedText.sanitized(directory)
         if !RunLayout(directory).isRun {
-            out.append(RunProblem("\(directory) is gone (deleted or renamed); showing what was read before", serious: true))
+            out.append(RunProblem("\(shown) is gone (deleted or renamed); showing what was read before", serious: true))
         } else if let failure {
-            out.append(RunProblem("\(directory): \(failure)", serious: true))
+            out.append(RunProblem("\(shown): " + UntrustedText.sanitized(String(describing: failure)), serious: true))
         }
         let skipped = events.skippedLines
         if skipped > 0 {

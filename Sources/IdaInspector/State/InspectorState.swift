@@ -168,10 +168,10 @@ public enum MouseButtonName: Sendable, Equatable {
 
 /// A failed analysis, carried as its one-line message.
 public struct AnalysisFailure: Error, Sendable, Equatable {
-    /// The message.
+    /// The message, escaped (`UntrustedText`): errors quote paths, tensor names and metadata.
     public var message: String
     /// A failure with this message.
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String) { self.message = UntrustedText.sanitized(message) }
 }
 
 /// Work the inspector asks its runtime to do off the UI thread.
