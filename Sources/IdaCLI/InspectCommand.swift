@@ -55,7 +55,12 @@ struct InspectCommand: ParsableCommand {
         }
         let terminal = try CursesTerminal(colorMode: noColor ? .monochrome : nil, glyphMode: ascii ? .ascii : nil, mouse: true)
         defer { terminal.restore() }
-        app.run(on: CursesBackend(terminal: terminal))
+        if case let .signal(signal) = app.run(on: CursesBackend(terminal: terminal)) {
+            // Stopped by a signal (SIGTERM, SIGHUP, SIGQUIT, SIGINT): the terminal back, then the
+            // status a shell reports for that signal.
+            terminal.restore()
+            Glibc.exit(128 + signal)
+        }
     }
 }
 
@@ -67,6 +72,7 @@ final class CursesBackend: InspectorBackend {
     var displayMode: DisplayMode { terminal.displayMode }
     func show(_ buffer: ScreenBuffer) { terminal.draw(buffer) }
     func nextEvent(milliseconds: Int) -> TerminalEvent? { terminal.readEvent(timeoutMilliseconds: milliseconds) }
+    var stopSignal: Int32? { terminal.pendingSignal }
 }
 
 /// What `inspect --headless` was asked to show could not be analysed (exit 1).

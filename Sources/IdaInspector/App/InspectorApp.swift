@@ -169,24 +169,27 @@ public final class InspectorApp {
     /// nothing was there to analyse yet).
     public var headlessFailure: String? { state.analysisFailure }
 
-    /// The interactive loop on `backend` until the user quits.
-    public func run(on backend: InspectorBackend) {
+    /// The interactive loop on `backend` until the user quits or a signal asks the program to stop
+    /// (seen at the latest when the input wait ends, within half a second).
+    @discardableResult
+    public func run(on backend: InspectorBackend) -> InspectorExit {
         let size = backend.cellSize
         state.displayMode = backend.displayMode
         _ = apply(.resize(width: size.width, height: size.height), synchronous: false)
         var lastPoll = Date.distantPast
         var dirty = true
         while true {
+            if let signal = backend.stopSignal { return .signal(signal) }
             if Date().timeIntervalSince(lastPoll) >= 0.5 {
                 lastPoll = Date()
                 for event in pollSource() {
                     dirty = true
-                    if !apply(event, synchronous: false) { return }
+                    if !apply(event, synchronous: false) { return .quit }
                 }
             }
             for event in results.take() {
                 dirty = true
-                if !apply(event, synchronous: false) { return }
+                if !apply(event, synchronous: false) { return .quit }
             }
             if dirty {
                 backend.show(frame(width: state.width, height: state.height, mode: backend.displayMode))
@@ -195,8 +198,9 @@ public final class InspectorApp {
             // Sleep in the input wait: short while an analysis runs, otherwise until the next poll.
             let wait = state.analyzing != nil ? 100 : 500
             if let event = backend.nextEvent(milliseconds: wait) {
+                if let signal = backend.stopSignal { return .signal(signal) }
                 dirty = true
-                if !apply(InspectorEvent(event), synchronous: false) { return }
+                if !apply(InspectorEvent(event), synchronous: false) { return .quit }
             }
         }
     }
