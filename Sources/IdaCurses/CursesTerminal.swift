@@ -32,6 +32,14 @@ public final class CursesTerminal {
             TerminalGuard.deactivate()
             throw .initFailed(term: CursesTerminal.environment("TERM") ?? "")
         }
+        // A terminal that cannot move the cursor (TERM=dumb, a printing terminal) would show blank
+        // or garbled frames: refused before anything is drawn.
+        guard CursesTerminal.capability("cup") != nil else {
+            TerminalGuard.restoreIfActive()
+            TerminalGuard.deactivate()
+            delscreen(screen)
+            throw .noCursorAddressing(term: CursesTerminal.environment("TERM") ?? "")
+        }
         self.screen = screen
         CursesTerminal.isOpen = true
         isActive = true

@@ -2,7 +2,8 @@ import Foundation
 import IdaTestSupport
 import Testing
 
-/// The interactive inspector gives the terminal back whatever ends it (issue 19).
+/// The interactive inspector gives the terminal back whatever ends it, and refuses terminals it
+/// cannot drive (issue 19).
 @Suite("Inspector: signals and terminals (tmux)", .serialized)
 struct InspectorSignalTests {
     /// A finished tiny run (4 steps, snapshots at 2 and 4) under a fresh temporary directory.
@@ -61,6 +62,37 @@ struct InspectorSignalTests {
             #expect(try shell("kill -0 \(pid) 2>/dev/null && echo alive").isEmpty, "SIG\(name): the inspector is still there")
             let modes = Self.line(in: stty) ?? ""
             #expect(modes.contains(" icanon") && modes.contains(" echo"), "SIG\(name): \(modes)")
+        }
+    }
+
+    @Test("TERM=dumb, a TERM unknown to terminfo and no TERM: one line naming it, exit 1",
+          .enabled(if: tmuxAvailable || ProcessInfo.processInfo.environment["CI"] == "true"))
+    func terminalsWithoutCursorAddressing() throws {
+        #expect(tmuxAvailable, "tmux is required in CI")
+        let (dir, run) = try Self.trainedRun()
+        for (setting, said) in [("TERM=dumb", "(TERM=dumb)"), ("TERM=idamoe-no-such-term", "(TERM=idamoe-no-such-term, unknown to terminfo)"),
+                                ("-u TERM", "(TERM is not set)")] {
+            let session = "idamoe-term-\(getpid())"
+            let marker = dir + "/status-term", output = dir + "/stderr-term"
+            try? FileManager.default.removeItem(atPath: marker)
+            try startTmuxSession(session, width: 200, height: 20, command: "env \(setting) LANG=C.UTF-8 "
+                + "\(idamoeBinary()) inspect \(run) 2> \(output); echo \\$? > \(marker); sleep 30")
+            defer { _ = try? shell("\(tmux) kill-session -t \(session) 2>/dev/null") }
+            #expect(Self.line(in: marker) == "1", "\(setting)")
+            let message = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            #expect(message == "Error: idamoe inspect needs a terminal with cursor addressing \(said); use --headless\n",
+                    "\(setting): \(message)")
+        }
+    }
+
+    @Test("--size beyond 1000x1000 cells is one line naming the limit, exit 64")
+    func sizeLimit() throws {
+        let fixture = repositoryFile("fixtures/tiny-ida.safetensors")
+        for size in ["5000x5000", "1001x10", "10x1001"] {
+            let out = try runIdamoe(["inspect", fixture, "--probe", repositoryFile("fixtures/tiny-probe.safetensors"),
+                                     "--headless", "--size", size])
+            #expect(out.status == 64 && out.stdout.isEmpty, "\(size): \(out.status)")
+            #expect(out.stderr == "Error: --size \(size) is larger than the limit of 1000x1000 cells\n", "\(out.stderr)")
         }
     }
 }
