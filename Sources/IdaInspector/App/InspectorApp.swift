@@ -66,7 +66,8 @@ public final class InspectorApp {
             let poll = try f.poll()
             if let identity = poll.replacement { out.append(.runReplaced(identity)) }
             if state.tokens.isEmpty || poll.replacement != nil, let probe = loader.probeForText(step: nil) {
-                out.append(.probeText(ProbeText(probe)))
+                let text = ProbeText(probe)
+                if !text.tokens.isEmpty || poll.replacement != nil { out.append(.probeText(text)) }
             }
             if poll.writer != state.writer { out.append(.writer(poll.writer)) }
             if !poll.events.isEmpty { out.append(.events(poll.events)) }
