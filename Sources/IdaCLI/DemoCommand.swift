@@ -61,8 +61,13 @@ struct DemoCommand: ParsableCommand {
             let terminal = try CursesTerminal(glyphMode: ascii ? .ascii : nil, mouse: true)
             let app = InspectorApp(source: .run(dir), probe: nil, textProber: makeTextProber(),
                                    workers: configureThreads(nil))
-            app.run(on: CursesBackend(terminal: terminal))
+            let exit = app.run(on: CursesBackend(terminal: terminal))
             terminal.restore()
+            if case let .signal(signal) = exit {
+                // The inspector was stopped (a hang-up, SIGTERM): training, in its own session, goes on.
+                try? StandardOutput.line("training continues in the background (pid \(pid)); watch it with: idamoe inspect \(dir)")
+                Glibc.exit(128 + signal)
+            }
         }
         var status: Int32 = 0
         if waitpid(pid, &status, WNOHANG) == pid {

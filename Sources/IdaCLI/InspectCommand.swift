@@ -36,9 +36,12 @@ struct InspectCommand: ParsableCommand {
         let app = InspectorApp(source: source, probe: probe, textProber: makeTextProber(), compare: compare,
                                workers: workers)
         if headless || frame {
-            let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 2, parts[0] >= 0, parts[1] >= 0, parts[0] <= 1000, parts[1] <= 1000 else {
+            let parts = size.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+            guard parts.count == 2, let width = parts[0], let height = parts[1], width >= 0, height >= 0 else {
                 throw ValidationError("--size must look like 120x40")
+            }
+            guard width <= Self.maxSize, height <= Self.maxSize else {
+                throw ValidationError("--size \(width)x\(height) is larger than the limit of \(Self.maxSize)x\(Self.maxSize) cells")
             }
             let names: [String]
             do {
@@ -47,16 +50,30 @@ struct InspectCommand: ParsableCommand {
                 throw ValidationError("--keys: \(error)")
             }
             let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode)
-            let buffer = app.headlessFrame(width: parts[0], height: parts[1], keys: names, mode: mode)
+            let buffer = app.headlessFrame(width: width, height: height, keys: names, mode: mode)
             try StandardOutput.line(buffer.lines(trimTrailingSpaces: true).joined(separator: "\n"))
             // The frame shows the error too; the exit status tells scripts what was asked could not be shown.
             if let failure = app.headlessFailure { throw InspectFailure(message: failure) }
             return
         }
-        let terminal = try CursesTerminal(colorMode: noColor ? .monochrome : nil, glyphMode: ascii ? .ascii : nil, mouse: true)
+        let terminal: CursesTerminal
+        do {
+            terminal = try CursesTerminal(colorMode: noColor ? .monochrome : nil, glyphMode: ascii ? .ascii : nil, mouse: true)
+        } catch {
+            guard let type = error.terminalType else { throw error }
+            throw InspectFailure(message: "idamoe inspect needs a terminal with cursor addressing (\(type)); use --headless")
+        }
         defer { terminal.restore() }
-        app.run(on: CursesBackend(terminal: terminal))
+        if case let .signal(signal) = app.run(on: CursesBackend(terminal: terminal)) {
+            // Stopped by a signal (SIGTERM, SIGHUP, SIGQUIT, SIGINT): the terminal back, then the
+            // status a shell reports for that signal.
+            terminal.restore()
+            Glibc.exit(128 + signal)
+        }
     }
+
+    /// The largest headless frame side, in cells (a frame is width x height cells in memory).
+    static let maxSize = 1000
 }
 
 /// The curses terminal as the inspector's backend.
@@ -67,6 +84,7 @@ final class CursesBackend: InspectorBackend {
     var displayMode: DisplayMode { terminal.displayMode }
     func show(_ buffer: ScreenBuffer) { terminal.draw(buffer) }
     func nextEvent(milliseconds: Int) -> TerminalEvent? { terminal.readEvent(timeoutMilliseconds: milliseconds) }
+    var stopSignal: Int32? { terminal.pendingSignal }
 }
 
 /// What `inspect --headless` was asked to show could not be analysed (exit 1).

@@ -48,8 +48,9 @@ extension CursesTerminal {
             if allocation.isNew { init_pair(allocation.pair, Int16(allocation.fg), Int16(allocation.bg)) }
             pair = allocation.pair
         }
-        // setcchar takes one spacing character and up to four combining ones.
-        var text: [wchar_t] = cell.text.unicodeScalars.prefix(5).map { wchar_t(bitPattern: $0.value) }
+        // setcchar takes one spacing character and up to four combining ones. The buffer never holds
+        // a terminal control (`CellText`); checked again here, as this is the write to the terminal.
+        var text: [wchar_t] = CellText.safe(cell.text).unicodeScalars.prefix(5).map { wchar_t(bitPattern: $0.value) }
         if text.isEmpty { text = [wchar_t(32)] }
         text.append(0)
         _ = idamoe_put_cell(Int32(y), Int32(x), text, attributes, pair)

@@ -32,6 +32,14 @@ public final class CursesTerminal {
             TerminalGuard.deactivate()
             throw .initFailed(term: CursesTerminal.environment("TERM") ?? "")
         }
+        // A terminal that cannot move the cursor (TERM=dumb, a printing terminal) would show blank
+        // or garbled frames: refused before anything is drawn.
+        guard CursesTerminal.capability("cup") != nil else {
+            TerminalGuard.restoreIfActive()
+            TerminalGuard.deactivate()
+            delscreen(screen)
+            throw .noCursorAddressing(term: CursesTerminal.environment("TERM") ?? "")
+        }
         self.screen = screen
         CursesTerminal.isOpen = true
         isActive = true
@@ -58,6 +66,44 @@ public final class CursesTerminal {
             // Report presses and releases at once instead of waiting to assemble clicks.
             mouseinterval(0)
         }
+        TerminalGuard.prepareReset(CursesTerminal.resetSequence(mouse: mouse))
+    }
+
+    /// The stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) received while the terminal is open and not
+    /// yet answered: the caller's loop should `restore()` and exit with 128 + signal (nil: none).
+    public var pendingSignal: Int32? { isActive ? TerminalGuard.pendingSignal : nil }
+
+    /// What gives this terminal back without curses, for the signal handlers: plain attributes, mouse
+    /// reporting off (xterm's modes, when the terminal reports a mouse), keypad mode off, the cursor
+    /// shown, the alternate screen left; each from terminfo, padding removed.
+    static func resetSequence(mouse: Bool) -> [UInt8] {
+        var bytes: [UInt8] = []
+        func add(_ name: String) { bytes += capability(name) ?? [] }
+        add("sgr0")
+        if mouse && capability("kmous") != nil { bytes += Array("\u{1B}[?1006l\u{1B}[?1003l\u{1B}[?1002l\u{1B}[?1000l".utf8) }
+        add("rmkx")
+        add("cnorm")
+        add("rmcup")
+        return bytes
+    }
+
+    /// A string capability of the current terminal (nil: absent or cancelled), with terminfo's
+    /// padding (`$<5>`, `$<2*/>`) removed: it means a delay, not bytes to send.
+    static func capability(_ name: String) -> [UInt8]? {
+        guard let value = tigetstr(name), Int(bitPattern: value) != -1 else { return nil }
+        let raw = Array(String(cString: value).utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i < raw.count {
+            if raw[i] == UInt8(ascii: "$"), i + 1 < raw.count, raw[i + 1] == UInt8(ascii: "<"),
+               let close = raw[(i + 2)...].firstIndex(of: UInt8(ascii: ">")) {
+                i = close + 1
+                continue
+            }
+            out.append(raw[i])
+            i += 1
+        }
+        return out
     }
 
     deinit {

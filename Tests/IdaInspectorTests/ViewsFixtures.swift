@@ -152,9 +152,10 @@ enum ViewsFixture {
         return history
     }
 
-    /// The full state: live run following, snapshot 300 selected and analysed, cursor inside a word.
+    /// The full state: live run (a writer holds its lock) following, snapshot 300 selected and analysed, cursor inside a word.
     static func state(screen: Screen = .overview, softmax: Bool = false, width: Int = 120, height: Int = 40) throws -> InspectorState {
         var s = InspectorState(title: "runs/demo", live: true)
+        s.writer = .live  // the trainer holds the run's lock
         s.screen = screen
         s.tokens = tokens
         s.domains = domains

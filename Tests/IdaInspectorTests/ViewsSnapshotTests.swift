@@ -1,4 +1,5 @@
 import IdaTerminal
+import IdaRouting
 import Testing
 @testable import IdaInspector
 
@@ -81,7 +82,10 @@ struct ViewsSnapshotTests {
             frames += ViewsFixture.frames(state, sizes: [(80, 24)])
         }
         var empty = InspectorState(title: "runs/new", live: true)
+        empty.writer = .live
         frames += ViewsFixture.frames(empty, sizes: [(80, 24)])
+        // Its trainer gone before the first step: stopped (in one word where the tab bar is full).
+        empty.writer = RunLock.Writer.none
         empty.screen = .timeline
         frames += ViewsFixture.frames(empty, sizes: [(80, 24)])
         expectViewSnapshot(frames, named: "waiting")

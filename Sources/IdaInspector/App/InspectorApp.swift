@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import IdaFormats
 import IdaRouting
 import IdaTerminal
 
@@ -26,13 +27,15 @@ public final class InspectorApp {
                 workers: Int = 1) {
         loader = SnapshotLoader(source: source, probeOverride: probe, workers: workers)
         self.textProber = textProber
+        // Titles are paths, which whoever made the directory named: escaped like any file's text.
         switch source {
         case let .run(dir):
-            state = InspectorState(title: dir, live: true)
-            state.settings = RunSettings.summary(runDirectory: dir)
-            follower = RunFollower(directory: dir)
+            state = InspectorState(title: UntrustedText.sanitized(dir), live: true)
+            let follower = RunFollower(directory: dir)
+            state.settings = follower.identity?.settings ?? RunSettings.summary(runDirectory: dir)
+            self.follower = follower
         case let .checkpoint(path, _):
-            state = InspectorState(title: path, live: false)
+            state = InspectorState(title: UntrustedText.sanitized(path), live: false)
             // A snapshot inside RUN/snapshots/ has its run's settings.
             let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
             if parent.lastPathComponent == "snapshots" {
@@ -46,15 +49,12 @@ public final class InspectorApp {
             state.comparison?.otherHistory = loader.otherRunHistory(compare)
             state.split = true
         }
-        if let probe = loader.probeForText(step: nil) {
-            state.tokens = probe.tokenIDs()
-            state.domains = probe.domainIDs()
-            state.vocabulary = probe.vocabulary
-            state.domainNames = probe.domainNames
-        }
+        if let probe = loader.probeForText(step: nil) { state.show(ProbeText(probe)) }
     }
 
-    /// Reads new events and snapshots (or, for a checkpoint, announces it once).
+    /// Reads new events and snapshots and asks whether a writer holds the run (or, for a
+    /// checkpoint, announces it once). A new run in the directory comes first, so what follows is
+    /// applied to a state that has started over.
     func pollSource() -> [InspectorEvent] {
         guard var f = follower else {
             return state.snapshots.isEmpty ? [.snapshots([0])] : []
@@ -63,15 +63,15 @@ public final class InspectorApp {
         var out: [InspectorEvent] = []
         var failure: Error?
         do {
-            let (records, steps) = try f.poll()
-            if !records.isEmpty { out.append(.events(records)) }
-            if !steps.isEmpty { out.append(.snapshots(steps)) }
-            if state.tokens.isEmpty, let probe = loader.probeForText(step: nil) {
-                state.tokens = probe.tokenIDs()
-                state.domains = probe.domainIDs()
-                state.vocabulary = probe.vocabulary
-                state.domainNames = probe.domainNames
+            let poll = try f.poll()
+            if let identity = poll.replacement { out.append(.runReplaced(identity)) }
+            if state.tokens.isEmpty || poll.replacement != nil, let probe = loader.probeForText(step: nil) {
+                let text = ProbeText(probe)
+                if !text.tokens.isEmpty || poll.replacement != nil { out.append(.probeText(text)) }
             }
+            if poll.writer != state.writer { out.append(.writer(poll.writer)) }
+            if !poll.events.isEmpty { out.append(.events(poll.events)) }
+            if !poll.snapshots.isEmpty { out.append(.snapshots(poll.snapshots)) }
         } catch {
             failure = error
         }
@@ -85,6 +85,8 @@ public final class InspectorApp {
     /// Applies an event and carries out its effects; returns false when the app should quit.
     @discardableResult
     func apply(_ event: InspectorEvent, synchronous: Bool) -> Bool {
+        // Work still running for the old run must not land in the new one's state.
+        if case .runReplaced = event { results.startOver() }
         let effects = state.update(event)
         shownLayer.value = state.layer  // a running analysis routes this layer next if it is still to do
         for effect in effects {
@@ -102,7 +104,8 @@ public final class InspectorApp {
                 if synchronous {
                     progress = nil
                 } else {
-                    progress = { @Sendable partial in inbox.post(.analysisProgress(step: step, partial)) }
+                    let epoch = inbox.epoch
+                    progress = { @Sendable partial in inbox.post(.analysisProgress(step: step, partial), epoch: epoch) }
                 }
                 let wanted = synchronous ? SharedLayer() : shownLayer
                 // Headless: route only what the frame after the keys shows (every layer for the overview).
@@ -130,8 +133,8 @@ public final class InspectorApp {
             if synchronous {
                 _ = apply(work(), synchronous: true)
             } else {
-                let inbox = results
-                worker.async { inbox.post(work()) }
+                let inbox = results, epoch = results.epoch
+                worker.async { inbox.post(work(), epoch: epoch) }
             }
         }
         return true
@@ -167,24 +170,27 @@ public final class InspectorApp {
     /// nothing was there to analyse yet).
     public var headlessFailure: String? { state.analysisFailure }
 
-    /// The interactive loop on `backend` until the user quits.
-    public func run(on backend: InspectorBackend) {
+    /// The interactive loop on `backend` until the user quits or a signal asks the program to stop
+    /// (seen at the latest when the input wait ends, within half a second).
+    @discardableResult
+    public func run(on backend: InspectorBackend) -> InspectorExit {
         let size = backend.cellSize
         state.displayMode = backend.displayMode
         _ = apply(.resize(width: size.width, height: size.height), synchronous: false)
         var lastPoll = Date.distantPast
         var dirty = true
         while true {
+            if let signal = backend.stopSignal { return .signal(signal) }
             if Date().timeIntervalSince(lastPoll) >= 0.5 {
                 lastPoll = Date()
                 for event in pollSource() {
                     dirty = true
-                    if !apply(event, synchronous: false) { return }
+                    if !apply(event, synchronous: false) { return .quit }
                 }
             }
             for event in results.take() {
                 dirty = true
-                if !apply(event, synchronous: false) { return }
+                if !apply(event, synchronous: false) { return .quit }
             }
             if dirty {
                 backend.show(frame(width: state.width, height: state.height, mode: backend.displayMode))
@@ -193,8 +199,9 @@ public final class InspectorApp {
             // Sleep in the input wait: short while an analysis runs, otherwise until the next poll.
             let wait = state.analyzing != nil ? 100 : 500
             if let event = backend.nextEvent(milliseconds: wait) {
+                if let signal = backend.stopSignal { return .signal(signal) }
                 dirty = true
-                if !apply(InspectorEvent(event), synchronous: false) { return }
+                if !apply(InspectorEvent(event), synchronous: false) { return .quit }
             }
         }
     }
@@ -210,18 +217,32 @@ final class SharedLayer: Sendable {
     }
 }
 
-/// Finished analyses handed from the worker queue to the UI loop.
+/// Finished analyses handed from the worker queue to the UI loop. Each is posted with the epoch it
+/// was started in; when the followed directory holds a new run the epoch moves on, and results of
+/// work started for the old run are dropped.
 final class AnalysisInbox: Sendable {
-    private let items = Mutex<[InspectorEvent]>([])
+    private let items = Mutex<(epoch: Int, events: [InspectorEvent])>((0, []))
 
-    func post(_ event: InspectorEvent) {
-        items.withLock { $0.append(event) }
+    /// The current epoch, to pass back with `post`.
+    var epoch: Int { items.withLock { $0.epoch } }
+
+    /// Hands `event` to the UI loop unless its epoch has passed.
+    func post(_ event: InspectorEvent, epoch: Int) {
+        items.withLock { if $0.epoch == epoch { $0.events.append(event) } }
+    }
+
+    /// Drops what is waiting and everything still to come from earlier epochs.
+    func startOver() {
+        items.withLock {
+            $0.epoch += 1
+            $0.events = []
+        }
     }
 
     func take() -> [InspectorEvent] {
-        items.withLock { list in
-            defer { list = [] }
-            return list
+        items.withLock { box in
+            defer { box.events = [] }
+            return box.events
         }
     }
 }

@@ -10,6 +10,22 @@ public protocol InspectorBackend: AnyObject {
     func show(_ buffer: ScreenBuffer)
     /// Waits up to `milliseconds` for an input event (sleeping, not spinning).
     func nextEvent(milliseconds: Int) -> TerminalEvent?
+    /// A signal asking the program to stop (SIGTERM, SIGHUP, SIGQUIT, SIGINT) that arrived while the
+    /// backend was open: the loop ends with `InspectorExit.signal` (nil: none).
+    var stopSignal: Int32? { get }
+}
+
+extension InspectorBackend {
+    /// Backends that receive no signals (tests, benchmarks).
+    public var stopSignal: Int32? { nil }
+}
+
+/// Why the interactive loop ended.
+public enum InspectorExit: Sendable, Equatable {
+    /// The user quit.
+    case quit
+    /// A signal asked the program to stop: give the terminal back, then exit with 128 + signal.
+    case signal(Int32)
 }
 
 extension InspectorEvent {

@@ -6,8 +6,9 @@ public struct RunHistory: Sendable, Equatable {
     public struct StepRecord: Sendable, Equatable {
         /// Step number.
         public var step: Int
-        /// Training loss (nats per byte).
-        public var loss: Double
+        /// Training loss (nats per byte): NaN when the line says `null` (the trainer writes a
+        /// non-finite loss so), nil when it holds no number (absent, a string, ...: nothing to show).
+        public var loss: Double?
         /// Train CV: the mean over MoE layers of the CV of this step's training-batch top-k load
         /// (one batch only; not the held-out CV of `EvalRecord`).
         public var cvMean: Double
@@ -109,7 +110,7 @@ public struct RunHistory: Sendable, Equatable {
             let f = r.fields
             switch r.kind {
             case "start":
-                domains = f["domains"]?.array?.compactMap(\.string) ?? domains
+                domains = f["domains"]?.array?.compactMap(\.string).map(UntrustedText.sanitized) ?? domains
             case "resume":
                 steps.removeAll { $0.step > r.step }
                 evals.removeAll { $0.step > r.step }
@@ -122,13 +123,13 @@ public struct RunHistory: Sendable, Equatable {
                     return LayerRecord(layer: layer, load: load, cv: l["cv"]?.double ?? .nan,
                                        entropy: l["entropy"]?.double ?? .nan, nll: l["nll"]?.double, dead: l["dead"]?.int)
                 }
-                steps.append(StepRecord(step: r.step, loss: f["loss"]?.double ?? .nan, cvMean: f["cv_mean"]?.double ?? .nan,
+                steps.append(StepRecord(step: r.step, loss: Self.number(f["loss"]), cvMean: f["cv_mean"]?.double ?? .nan,
                                         tokensPerSecond: f["tokens_per_s"]?.double ?? .nan, layers: layers))
             case "eval":
                 if let eval = Self.eval(r) { evals.append(eval) }
             case "reactivation":
                 if let event = f["event"]?.string, let layer = f["layer"]?.int, let component = f["component"]?.int {
-                    reactivations.append(ReactivationRecord(step: r.step, event: event, layer: layer, component: component,
+                    reactivations.append(ReactivationRecord(step: r.step, event: UntrustedText.sanitized(event), layer: layer, component: component,
                                                             expert: f["expert"]?.int ?? 0, prior: f["prior"]?.double ?? .nan,
                                                             usage: f["usage"]?.double ?? .nan))
                 }
@@ -139,6 +140,16 @@ public struct RunHistory: Sendable, Equatable {
             default:
                 continue
             }
+        }
+    }
+
+    /// A number field: its value, NaN for `null` (how non-finite numbers are written), nil for
+    /// anything else (absent, a string, true, an object): not a figure to plot or alert on.
+    static func number(_ value: JSONValue?) -> Double? {
+        switch value {
+        case let .number(v)?: return v
+        case .null?: return .nan
+        default: return nil
         }
     }
 
@@ -161,4 +172,7 @@ public struct RunHistory: Sendable, Equatable {
 
     /// The newest step record.
     public var latest: StepRecord? { steps.last }
+
+    /// The newest step record whose line held a loss (a number, or `null` for a non-finite one).
+    public var latestLoss: StepRecord? { steps.last { $0.loss != nil } }
 }

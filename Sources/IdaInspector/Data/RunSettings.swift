@@ -14,7 +14,8 @@ public enum RunSettings {
         return summary(json)
     }
 
-    /// The summary of a parsed run.json (docs/format.md); unknown or missing fields are left out.
+    /// The summary of a parsed run.json (docs/format.md), escaped by `UntrustedText`; unknown or
+    /// missing fields are left out.
     public static func summary(_ json: JSONValue) -> String? {
         let model = json["model"], training = json["training"]
         var parts: [String] = []
@@ -35,6 +36,7 @@ public enum RunSettings {
             parts.append("bias rate " + ((training?["biasRate"]?.double).map { NumberText.compact($0) } ?? "?"))
         }
         if let seed = training?["seed"]?.int { parts.append("seed \(seed)") }
-        return parts.isEmpty ? nil : parts.joined(separator: " · ")
+        // The strings came from run.json: escaped by the one sanitiser before they reach a screen.
+        return parts.isEmpty ? nil : UntrustedText.sanitized(parts.joined(separator: " · "))
     }
 }

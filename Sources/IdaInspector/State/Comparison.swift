@@ -1,3 +1,4 @@
+import IdaFormats
 import IdaRouting
 
 /// What the shown snapshot (A) is compared with.
@@ -55,11 +56,13 @@ public struct CompareState: Sendable {
     /// A comparison with `target`, nothing computed yet.
     public init(target: CompareTarget) { self.target = target }
 
-    /// "step 100" or the path given.
+    /// "step 100" or the path given (escaped).
     public var label: String {
         switch target {
         case let .step(s): return "step \(s)"
-        case let .checkpoint(spec): return result?.step.map { "\(spec) (step \($0))" } ?? spec
+        case let .checkpoint(spec):
+            let shown = UntrustedText.sanitized(spec)
+            return result?.step.map { "\(shown) (step \($0))" } ?? shown
         }
     }
 }

@@ -18,6 +18,15 @@ extension InspectorState {
         case let .runProblems(problems):
             runProblems = problems
             return []
+        case let .writer(state):
+            writer = state
+            return []
+        case let .runReplaced(identity):
+            startOver(identity)
+            return []
+        case let .probeText(probe):
+            show(probe)
+            return []
         case let .snapshots(steps):
             for s in steps where !snapshots.contains(s) { snapshots.append(s) }
             snapshots.sort()

@@ -84,6 +84,10 @@ public struct InspectorState: Sendable {
     public var analysisFailure: String?
     /// What is wrong with the followed run's files (directory gone, lines skipped), for the alerts.
     public var runProblems: [RunProblem] = []
+    /// Whether a writer holds the followed run's lock, as the last poll found (nil: not asked yet).
+    public var writer: RunLock.Writer?
+    /// Said in the alerts once the followed directory held another run and the inspector started over.
+    public var runNotice: String?
 
     /// A state for a run or checkpoint titled `title`.
     public init(title: String, live: Bool) {
@@ -128,6 +132,12 @@ public enum InspectorEvent: Sendable {
     case analyzed(step: Int, result: Result<SnapshotAnalysis, AnalysisFailure>)
     /// What is wrong with the followed run's files now (empty: nothing); replaces the previous list.
     case runProblems([RunProblem])
+    /// Whether a writer holds the followed run's lock now (asked at every poll).
+    case writer(RunLock.Writer)
+    /// The followed directory now holds another run (this one): everything of the old one goes.
+    case runReplaced(RunIdentity)
+    /// The probe's tokens, domains and names for the screens (the run's probe appeared or changed).
+    case probeText(ProbeText)
 }
 
 /// Something wrong with the followed run's files, shown in the alerts panel.
@@ -158,10 +168,10 @@ public enum MouseButtonName: Sendable, Equatable {
 
 /// A failed analysis, carried as its one-line message.
 public struct AnalysisFailure: Error, Sendable, Equatable {
-    /// The message.
+    /// The message, escaped (`UntrustedText`): errors quote paths, tensor names and metadata.
     public var message: String
     /// A failure with this message.
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String) { self.message = UntrustedText.sanitized(message) }
 }
 
 /// Work the inspector asks its runtime to do off the UI thread.

@@ -25,6 +25,7 @@ struct Alert: Sendable, Equatable {
     static func all(for state: InspectorState, ellipsis: String = "…") -> [Alert] {
         var out: [Alert] = []
         out += state.runProblems.map { Alert(level: $0.serious ? .error : .warning, text: $0.text) }
+        if let notice = state.runNotice { out.append(Alert(level: .info, text: notice)) }
         if let failure = state.analysisFailure {
             out.append(Alert(level: .error, text: "step \(state.selectedStep.map(String.init) ?? "?") cannot be analysed: \(failure)"))
         }
@@ -75,10 +76,11 @@ struct Alert: Sendable, Equatable {
     static func historyAlerts(_ history: RunHistory) -> [Alert] {
         var out: [Alert] = []
         guard let latest = history.latest else { return out }
-        let firstBad = history.steps.first { !$0.loss.isFinite }
-        if !latest.loss.isFinite {
+        // Only a logged non-finite loss (`null`) is one; a line without a number for it is skipped.
+        let firstBad = history.steps.first { $0.loss.map { !$0.isFinite } ?? false }
+        if let last = history.latestLoss, let loss = last.loss, !loss.isFinite {
             let since = firstBad.map { " (first at step \($0.step))" } ?? ""
-            out.append(Alert(level: .error, text: "loss is \(ViewFormat.fixed3(latest.loss)) at step \(latest.step)" + since))
+            out.append(Alert(level: .error, text: "loss is \(ViewFormat.fixed3(loss)) at step \(last.step)" + since))
         } else if let firstBad {
             out.append(Alert(level: .warning, text: "loss was non-finite at step \(firstBad.step), finite since"))
         }

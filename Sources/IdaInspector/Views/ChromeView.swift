@@ -1,3 +1,4 @@
+import IdaRouting
 import IdaTerminal
 
 /// The rows around every screen: the tab bar with the run status (row 0), the title line (row 1)
@@ -13,9 +14,16 @@ enum ChromeView {
         }
         let rest = Rect(x: x + 1, y: row.y, width: row.maxX - x - 1, height: 1)
         guard rest.width > 0 else { return }
-        // Tighten the spacing, then drop the least important parts, until the status fits.
+        // Tighten the spacing, then drop the least important parts, until the status fits; last, the
+        // run's state in a word.
+        var candidates: [[(String, Style)]] = []
         var parts = statusParts(state, theme: theme)
         while !parts.isEmpty {
+            candidates.append(parts)
+            parts.removeLast()
+        }
+        if let short = shortRunState(state, theme: theme) { candidates.append([short]) }
+        for parts in candidates {
             for gap in ["  ", " "] {
                 var line = StyledLine(mode: theme.mode)
                 for (i, part) in parts.enumerated() {
@@ -27,22 +35,13 @@ enum ChromeView {
                     return
                 }
             }
-            parts.removeLast()
         }
     }
 
-    /// Status pieces, most important first: live state, the selected step, work under way.
+    /// Status pieces, most important first: the run's state, the selected step, work under way.
     static func statusParts(_ state: InspectorState, theme: Theme) -> [(String, Style)] {
         var parts: [(String, Style)] = []
-        if !state.live {
-            parts.append(("static", theme.muted))
-        } else if state.history.finished {
-            parts.append(("finished", theme.info))
-        } else if state.following {
-            parts.append((theme.liveMark + " live", theme.good))
-        } else {
-            parts.append(("paused", theme.warn))
-        }
+        if let run = runState(state, theme: theme) { parts.append(run) }
         if let step = shownStep(state) { parts.append(("step \(step)", theme.strong)) }
         if state.analyzing != nil {
             // A partial analysis on screen is this step's (progress is shown only for the step analysed).
@@ -50,6 +49,31 @@ enum ChromeView {
             parts.append(("analysing" + done + theme.ellipsis, theme.info))
         }
         return parts
+    }
+
+    /// What the run is doing: a checkpoint is static; a run is finished once its log says `done`,
+    /// live only while a writer holds its lock (docs/format.md, "One writer": paused when the view
+    /// stays on an older snapshot), otherwise stopped where its log ends. Nil before the lock was asked.
+    static func runState(_ state: InspectorState, theme: Theme) -> (String, Style)? {
+        guard state.live else { return ("static", theme.muted) }
+        if state.history.finished { return ("finished", theme.info) }
+        switch state.writer {
+        case RunLock.Writer.live?:
+            return state.following ? (theme.liveMark + " live", theme.good) : ("paused", theme.warn)
+        case RunLock.Writer.none?:
+            let at = state.history.latest.map { "at step \($0.step)" } ?? "before its first step"
+            return ("stopped \(at), no writer", theme.warn)
+        case RunLock.Writer.unknown?:
+            return ("writer unknown", theme.warn)
+        case nil:
+            return nil
+        }
+    }
+
+    /// The run's state in one word, for a tab bar too narrow for `runState`.
+    static func shortRunState(_ state: InspectorState, theme: Theme) -> (String, Style)? {
+        guard state.live, !state.history.finished, state.writer == RunLock.Writer.none else { return nil }
+        return ("stopped", theme.warn)
     }
 
     /// The step the screens show: the selected snapshot of a run, the checkpoint's own step otherwise.

@@ -69,7 +69,7 @@ extension LatentView {
         guard n >= 0, n < la.points.count else { return [] }
         var first = StyledLine(mode: theme.mode)
         first.append("token \(n) ", theme.muted)
-        if n < state.tokens.count { first.append("'" + state.vocabulary.text(of: state.tokens[n]) + "'", theme.strong) }
+        if n < state.tokens.count { first.append("'" + ViewFormat.token(state.tokens[n], state.vocabulary) + "'", theme.strong) }
         var second = StyledLine(mode: theme.mode)
         second.append(theme.unicode ? "→ " : "-> ", theme.muted)
         for j in 0..<la.topK where n * la.topK + j < la.selected.count {

@@ -9,7 +9,7 @@ extension LayerView {
 
     /// How a token reads on the panel: its text, with a space, an empty token and escapes made visible.
     static func takesText(_ token: Int32, vocabulary: Vocabulary, unicode: Bool) -> String {
-        let text = vocabulary.text(of: token)
+        let text = ViewFormat.token(token, vocabulary)
         if text == " " { return unicode ? "␣" : "' '" }
         if text.isEmpty { return "''" }
         return text.count > 8 ? String(text.prefix(7)) + (unicode ? "…" : "~") : text

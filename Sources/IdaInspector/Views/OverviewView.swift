@@ -27,16 +27,18 @@ enum OverviewView {
     /// The training curves panel: three stacked sections with the current value in each header.
     static func renderCurves(_ history: RunHistory, theme: Theme, live: Bool, in area: Rect, into buffer: inout ScreenBuffer) {
         let inner = Panel.draw("training", in: area, theme: theme, into: &buffer)
-        guard let latest = history.latest else {
+        guard history.latest != nil else {
             let text = live ? "waiting for the first training step" + theme.ellipsis : "no training log (static checkpoint)"
             Panel.placeholder(text, in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
             return
         }
         let sections = inner.rows([.fill(1), .fill(1), .fill(1)])
         renderCV(history, theme: theme, in: sections[0], into: &buffer)
-        let lossStyle = latest.loss.isFinite ? theme.strong : theme.bad
-        renderCurve(header: [("loss ", theme.muted), (ViewFormat.fixed3(latest.loss), lossStyle), (" nats/byte", theme.muted)],
-                    values: history.steps.map(\.loss), color: theme.seriesColor(2), theme: theme,
+        let loss = history.latestLoss?.loss
+        let lossText = loss.map(ViewFormat.fixed3) ?? "-"
+        let lossStyle = loss?.isFinite ?? true ? theme.strong : theme.bad
+        renderCurve(header: [("loss ", theme.muted), (lossText, lossStyle), (" nats/byte", theme.muted)],
+                    values: history.steps.compactMap(\.loss), color: theme.seriesColor(2), theme: theme,
                     in: sections[1], into: &buffer)
         guard let eval = history.evals.last(where: { $0.bitsPerByte.isFinite }) else {
             StyledLine([("val bits/byte ", theme.muted), ("no eval yet", theme.muted)], mode: theme.mode)

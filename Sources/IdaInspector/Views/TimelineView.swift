@@ -26,7 +26,7 @@ enum TimelineView {
             for e in history.evals where nearest == nil || abs(e.step - s) < abs((nearest?.step ?? 0) - s) { nearest = e }
             let record = history.steps.last { $0.step <= s }
             let dead = record.flatMap { r in r.layers.contains { $0.dead != nil } ? r.layers.reduce(0) { $0 + ($1.dead ?? 0) } : nil }
-            return Row(step: s, eval: nearest, cvMean: record?.cvMean, loss: record?.loss, dead: dead)
+            return Row(step: s, eval: nearest, cvMean: record?.cvMean, loss: record?.loss ?? nil, dead: dead)
         }
     }
 

@@ -1,3 +1,4 @@
+import IdaFormats
 import IdaRouting
 import IdaTerminal
 
@@ -68,7 +69,8 @@ public struct TokenLayout: Sendable, Equatable {
         self.lineCount = slots.isEmpty ? 0 : (slots[slots.count - 1].line + 1)
     }
 
-    /// How one token reads: newline and tab as markers, control bytes escaped, and where words start.
+    /// How one token reads: newline and tab as markers, control characters escaped (a vocab entry
+    /// comes from a file), and where words start.
     public static func display(_ token: Int32, vocabulary: Vocabulary, glyphs: GlyphMode) -> TokenText {
         let newline = glyphs == .unicode ? "↵" : "$"
         let tab = glyphs == .unicode ? "→" : ">"
@@ -87,6 +89,8 @@ public struct TokenLayout: Sendable, Equatable {
             case 0x0A: text += newline
             case 0x09: text += tab
             case 0..<0x20, 0x7F: text += "\\x" + String(scalar.value, radix: 16)
+            // C1, bidi controls and separators: escaped as `UntrustedText` escapes them.
+            case _ where UntrustedText.needsEscape(scalar): text += UntrustedText.sanitized(String(scalar))
             default: text.unicodeScalars.append(scalar)
             }
         }

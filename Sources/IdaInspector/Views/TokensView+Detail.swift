@@ -43,7 +43,7 @@ extension TokensView {
         let n = state.cursor
         var lines: [StyledLine] = []
         var head = StyledLine(mode: theme.mode)
-        head.append("'" + state.vocabulary.text(of: state.tokens[n]) + "'", theme.strong)
+        head.append("'" + ViewFormat.token(state.tokens[n], state.vocabulary) + "'", theme.strong)
         if let domains = state.domains, n < domains.count {
             let d = Int(domains[n])
             head.append(theme.dot + "domain ", theme.muted)

@@ -1,3 +1,5 @@
+import IdaFormats
+import IdaRouting
 import IdaTerminal
 
 /// Number formats shared by the screens (no Foundation, so frames never depend on the locale).
@@ -48,6 +50,12 @@ enum ViewFormat {
     }
 
     /// A value with three decimals ("0.423", "nan").
+    /// How token `token` reads in a panel: the vocabulary's text, escaped by `UntrustedText` (a
+    /// probe's vocab entries come from a file).
+    static func token(_ token: Int32, _ vocabulary: Vocabulary) -> String {
+        UntrustedText.sanitized(vocabulary.text(of: token))
+    }
+
     static func fixed3(_ value: Double) -> String { NumberText.fixed(value, decimals: 3) }
 
     /// A value with two decimals.

@@ -3,11 +3,13 @@
 /// A small table of the common wide ranges rather than the full Unicode data: enough for CJK
 /// labels and emoji in titles. Braille and block elements are deliberately width 1.
 public enum DisplayWidth {
-    /// Columns taken by one grapheme.
+    /// Columns taken by one grapheme. A grapheme holding a terminal control (`CellText.isControl`)
+    /// takes one: the cell buffer draws it as a visible placeholder, never drops it unseen.
     public static func of(_ character: Character) -> Int {
         guard let first = character.unicodeScalars.first else { return 0 }
         let v = first.value
-        if v < 0x20 || (v >= 0x7F && v < 0xA0) { return 0 }
+        if v >= 0x20 && v < 0x7F && character.utf8.count == 1 { return 1 }
+        if character.unicodeScalars.contains(where: CellText.isControl) { return 1 }
         if isZeroWidth(v) { return 0 }
         // An emoji presentation selector makes a text symbol wide.
         if character.unicodeScalars.contains(where: { $0.value == 0xFE0F }) { return 2 }

@@ -68,8 +68,11 @@ public struct ScreenBuffer: Hashable, Sendable {
         }
     }
 
-    /// Stores a cell, first breaking up any wide grapheme it half-overwrites.
+    /// Stores a cell, first breaking up any wide grapheme it half-overwrites. Every cell passes here:
+    /// one holding a terminal control is stored as the placeholder (`CellText`).
     private mutating func write(_ cell: Cell, x: Int, y: Int) {
+        var cell = cell
+        if CellText.containsControl(cell.text) { cell.text = CellText.placeholder }
         let index = y * width + x
         if !cell.isContinuation, cells[index].isContinuation, x > 0 {
             cells[index - 1] = Cell(text: " ", style: cells[index - 1].style)

@@ -22,7 +22,8 @@ extension Key {
     /// or a named key ("Tab", "Left", "PgDn"...; named keys match case-insensitively).
     public init?(name: String) {
         if name.count == 1, let c = name.first {
-            guard DisplayWidth.of(c) > 0 else { return nil }
+            // A printable character: a control is never a key name (Tab, C-a... have names).
+            guard DisplayWidth.of(c) > 0, !CellText.containsControl(name) else { return nil }
             self = .character(c)
             return
         }
