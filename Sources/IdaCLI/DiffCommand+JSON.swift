@@ -8,6 +8,7 @@ extension DiffCommand {
             "v": number(1),
             "a": json(c.a),
             "b": json(c.b),
+            "basis": .string(c.basis.rawValue),
             "probe": .object(["shared": .bool(c.sharedProbe), "tokens": number(c.tokens),
                               "domains": .array(c.domainNames.map(JSONValue.string))]),
             "same_run": .bool(c.sameRun),

@@ -6,11 +6,15 @@ extension DiffCommand {
     static func text(_ c: CheckpointComparison) -> String {
         var lines = [side("A", c.a), side("B", c.b)]
         let domains = c.domainNames.isEmpty ? "" : ", \(c.domainNames.count) domains"
-        if c.sharedProbe {
+        lines.append("basis  " + c.basis.summary)
+        switch c.basis {
+        case .sharedHidden:
             lines.append("probe  \(c.a.probe): \(c.tokens) tokens\(domains), streamed through both")
-        } else {
+        case .ownProbes:
             lines.append("probe  each side's own snapshot probe (the router inputs at its step): \(c.tokens) tokens, "
                          + "same token ids\(domains)")
+        case .text:
+            lines.append("text   \(c.tokens) bytes, one token each, through each side's own model")
         }
         if c.sameRun, let run = c.a.reference.runDirectory {
             lines.append("same run (\(run)): indices line up, so raw figures lead; matched ones show relabelling")

@@ -10,8 +10,11 @@ struct DiffCommand: ParsableCommand {
         abstract: "Compare how two checkpoints route the same probe tokens.",
         discussion: """
             A and B are checkpoints, run directories (their newest snapshot) or RUN@STEP (that step's \
-            snapshot). Without --probe each side routes its own snapshot probe (the hidden states its model \
-            produced at that step), and both probes must hold the same tokens. Per MoE layer: top-1 agreement \
+            snapshot). By default each side routes its own snapshot probe (the hidden states its model \
+            produced at that step), and both probes must hold the same tokens (runs on one corpus do, whatever \
+            their seeds). --text FILE runs that text through each side's own model instead; --probe P streams \
+            one probe's hidden states through both sides' routers (how B's routers would route them, not how \
+            model B routes the text). The header and JSON name which of these was compared. Per MoE layer: top-1 agreement \
             and top-k Jaccard, raw and after matching experts by co-assignment (Hungarian), load, CV, \
             entropy and its per-token change, component priors, mean shifts and dead components (IDA), and \
             the experts each probe domain goes to. --json prints one object (docs/format.md).
@@ -23,8 +26,11 @@ struct DiffCommand: ParsableCommand {
     @Argument(help: "Side B: checkpoint, run directory or RUN@STEP.")
     var b: String
 
-    @Option(help: "Probe to stream through both sides instead of each side's snapshot probe.")
+    @Option(help: "Probe to stream through both sides' routers instead of each side's snapshot probe (one set of hidden states for both).")
     var probe: String?
+
+    @Option(help: "Text file (up to 256 KiB, one token per byte) to run through each side's own model, compared on its tokens.")
+    var text: String?
 
     @Option(help: "Compare only this MoE layer (transformer block index).")
     var layer: Int?
@@ -38,12 +44,23 @@ struct DiffCommand: ParsableCommand {
     @Option(help: "Threads (default: all cores). Results do not depend on it.")
     var threads: Int?
 
+    func validate() throws {
+        if probe != nil && text != nil {
+            throw ValidationError("--probe and --text answer different questions; give one (see idamoe diff --help)")
+        }
+    }
+
     func run() throws {
         let workers = try configureThreads(flag: threads)
         let refA = try CheckpointReference.resolve(a)
         let refB = try CheckpointReference.resolve(b)
-        let comparison = try CheckpointComparison(a: refA, b: refB, probe: probe, layer: layer, topK: topK,
-                                                  workers: workers)
+        let comparison: CheckpointComparison
+        if let text {
+            let probes = try TextComparison.probes(try TextComparison.read(text), a: refA, b: refB)
+            comparison = try CheckpointComparison(a: refA, b: refB, probes: probes, layer: layer, topK: topK, workers: workers)
+        } else {
+            comparison = try CheckpointComparison(a: refA, b: refB, probe: probe, layer: layer, topK: topK, workers: workers)
+        }
         if json {
             try StandardOutput.json(Self.json(comparison).serialized())
         } else {

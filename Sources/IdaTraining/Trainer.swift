@@ -99,7 +99,7 @@ public final class Trainer {
             throw SettingError.invalidSetting(key: "holdoutDomains", problem: "must leave at least one domain to train on")
         }
         let dataset = Dataset(corpus: corpus, validationShare: options.validationShare, seed: options.seed,
-                              maxDocument: config.context, heldOut: heldOut)
+                              maxDocument: config.context, heldOut: heldOut, probeRule: options.probeRule ?? .seeded)
         guard dataset.train.tokens.count > config.context + 1 else {
             throw TrainingError.corpusTooSmall("the corpus has \(dataset.train.tokens.count) training bytes; "
                                                + "it needs more than one context window (\(config.context + 1))")

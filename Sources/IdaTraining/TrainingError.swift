@@ -10,6 +10,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case runDirectory(path: String, problem: String)
     /// A request that cannot be carried out (for example routing no text).
     case invalidOption(String)
+    /// A checkpoint that holds routers only (no `idamoe.model`): its model cannot run text.
+    case routersOnly(path: String)
     /// The loss or a gradient became non-finite.
     case nonFinite(step: Int, what: String)
 
@@ -27,6 +29,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             return "\(path): \(problem)"
         case let .invalidOption(message):
             return message
+        case let .routersOnly(path):
+            return "\(path): holds routers only (no idamoe.model metadata); live text needs a full model snapshot written by idamoe train"
         case let .nonFinite(step, what):
             return "step \(step): \(what) is not finite; lower the learning rate or check the data"
         }

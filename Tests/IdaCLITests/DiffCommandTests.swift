@@ -62,7 +62,8 @@ struct DiffCommandTests {
         #expect(text.stdout.contains("(newest snapshot) · step 4"))
         #expect(text.stdout.contains("layer 1") && !text.stdout.contains("layer 0"))
         let object = try json([run + "@2", run])
-        #expect(Set(object.keys) == ["v", "a", "b", "probe", "same_run", "tau", "layers"])
+        #expect(Set(object.keys) == ["v", "a", "b", "basis", "probe", "same_run", "tau", "layers"])
+        #expect(object["basis"] as? String == "own-probes")
         let a = try #require(object["a"] as? [String: Any])
         #expect(Set(a.keys) == ["spec", "path", "run_dir", "step", "router", "experts", "layer_experts",
                                 "components_per_expert", "latent_dim", "top_k", "moe_layers", "probe"])
@@ -83,6 +84,45 @@ struct DiffCommandTests {
             let domains = try #require(layer["domains"] as? [[String: Any]])
             #expect(domains.map { $0["name"] as? String } == ["d0", "d1"])
         }
+    }
+
+    @Test("two runs that differ only in seed compare out of the box; --text runs one text through each model; IDA against sigmoid-bias with other E and top-k")
+    func anyTwoRuns() throws {
+        let dir = temporaryDirectory()
+        let corpus = try makeTinyCorpus(in: dir)
+        func train(_ name: String, _ extra: [String]) throws -> String {
+            let out = try runIdamoe(["train", "--run-dir", dir + "/" + name, "--corpus", corpus, "--steps", "4",
+                                     "--snapshot-every", "4", "--eval-every", "4"] + tinyModelArguments + extra)
+            #expect(out.status == 0, "\(out.stderr)")
+            return dir + "/" + name
+        }
+        let one = try train("seed1", ["--seed", "1"]), two = try train("seed2", ["--seed", "2"])
+        let other = try train("bias", ["--seed", "3", "--router", "sigmoid-bias", "--experts", "6", "--top-k", "3"])
+        // Same corpus and settings, other seeds: the same probe text, so each side's own probe serves.
+        let seeds = try json([one, two])
+        #expect(seeds["basis"] as? String == "own-probes")
+        #expect((seeds["probe"] as? [String: Any])?["shared"] as? Bool == false)
+        let seedsText = try runIdamoe(["diff", one, two, "--threads", "1"])
+        #expect(seedsText.stdout.contains("basis  the same tokens through each model"), "\(seedsText.stdout)")
+        // One text through each model.
+        let text = dir + "/text.txt"
+        try "Routers send each byte to two experts. 12 + 30 = 42.\n".write(toFile: text, atomically: true, encoding: .utf8)
+        let viaText = try json([one, two, "--text", text])
+        #expect(viaText["basis"] as? String == "text")
+        #expect((viaText["probe"] as? [String: Any])?["tokens"] as? Int == 53, "one token per byte")
+        // Another router, expert count and top-k: compared wherever the tokens match.
+        let mixed = try json([one, other])
+        let b = try #require(mixed["b"] as? [String: Any])
+        #expect(b["router"] as? String == "sigmoid-bias" && b["experts"] as? Int == 6 && b["top_k"] as? Int == 3)
+        for layer in try layers(mixed) {
+            let load = try #require(layer["load"] as? [String: Any])
+            #expect((load["a"] as? [Double])?.count == 4 && (load["b"] as? [Double])?.count == 6, "\(load)")
+        }
+        // One probe's hidden states through both routers is named as such.
+        let shared = try runIdamoe(["diff", one, two, "--probe", one + "/snapshots/step-00000004.probe.safetensors"])
+        #expect(shared.stdout.contains("basis  one probe's hidden states through both sides' routers"), "\(shared.stdout)")
+        let both = try runIdamoe(["diff", one, two, "--probe", text, "--text", text])
+        #expect(both.status == 64 && both.stderr.contains("--probe and --text"))
     }
 
     @Test("a plain checkpoint file as B streams A's snapshot probe")

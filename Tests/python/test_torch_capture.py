@@ -11,6 +11,7 @@ what the contract cannot reproduce is a one-line error.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
@@ -19,7 +20,7 @@ import torch
 import transformers
 from torch import nn
 
-from torch_support import route_lines, run_idamoe
+from torch_support import idamoe_binary, route_lines, run_idamoe
 
 from idamoe_torch import ContractError, read_probe
 from idamoe_torch.__main__ import main as cli
@@ -303,3 +304,37 @@ def test_a_bfloat16_model_is_captured_with_its_near_ties_counted(tmp_path: Path)
         assert compared == report.tokens and ties <= report.tokens // 50, (block, compared, ties)
     _, hidden, _ = read_probe(snapshot(tmp_path / "run")[1])
     assert sorted(hidden) == [0, 1, 2] and all(h.dtype == torch.float32 for h in hidden.values())
+
+
+def test_diff_a_trained_run_against_a_capture_of_the_same_text(captures, tmp_path: Path) -> None:
+    """`idamoe diff RUN CAPTURE --text FILE` (issue 20): the trained run's own model runs the text's
+    bytes; the capture, which holds routers only, is compared on its own probe, which holds exactly
+    those bytes (no tokenizer: byte ids). The header and JSON say the same text went through each model;
+    a text the capture did not see is refused with a way to make one."""
+    run, _ = captures["mixtral"]
+    text = tmp_path / "text.txt"
+    text.write_bytes(TEXT.encode())
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for d in range(2):
+        (corpus / f"d{d}").write_text("%\n".join(f"doc {i} of domain {d}: the quick brown fox {i * d}\n" for i in range(30)))
+    trained = tmp_path / "trained"
+    tiny = ["--width", "16", "--heads", "2", "--blocks", "2", "--context", "16", "--experts", "4", "--top-k", "2",
+            "--expert-hidden", "16", "--components", "2", "--latent", "4", "--router-hidden", "8", "--batch", "2",
+            "--threads", "1", "--quiet", "--steps", "4", "--snapshot-every", "2", "--eval-every", "2"]
+    out = run_idamoe("train", "--run-dir", str(trained), "--corpus", str(corpus), *tiny)
+    assert out.returncode == 0, out.stderr
+    diff = run_idamoe("diff", str(trained), str(run), "--text", str(text), "--json")
+    assert diff.returncode == 0, diff.stderr
+    doc = json.loads(diff.stdout)
+    assert doc["basis"] == "text" and doc["probe"]["tokens"] == len(TEXT.encode())
+    assert [l["layer"] for l in doc["layers"]] == [0, 1]
+    assert doc["a"]["router"] == "ida" and doc["b"]["router"] == "softmax"
+    table = run_idamoe("diff", str(trained), str(run), "--text", str(text))
+    assert "basis  the same text through each model" in table.stdout
+    other = tmp_path / "other.txt"
+    other.write_text("a text the capture never saw")
+    refused = subprocess.run([idamoe_binary(), "diff", str(trained), str(run), "--text", str(other)],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    assert "holds routers only" in refused.stderr and "idamoe_torch capture --text" in refused.stderr

@@ -45,8 +45,10 @@ public struct CheckpointComparison: Sendable {
     public var a: Side
     /// Side B.
     public var b: Side
-    /// One probe file streamed through both (true), or each side's own snapshot probe with the same tokens.
+    /// One probe file streamed through both (true), or each side's own probe with the same tokens.
     public var sharedProbe: Bool
+    /// What is compared: the same tokens through each model, or one probe's hidden states through both routers.
+    public var basis: ComparisonBasis
     /// Probe tokens N.
     public var tokens: Int
     /// Domain names of the probe, indexed by id (empty when it names none).
@@ -62,15 +64,23 @@ public struct CheckpointComparison: Sendable {
     /// must hold the same tokens), routes every compared layer on `workers` threads and compares.
     public init(a refA: CheckpointReference, b refB: CheckpointReference, probe probePath: String? = nil,
                 layer: Int? = nil, topK: Int? = nil, workers: Int = 1, tau: Double = 0.1) throws {
-        let ckA = try RouterCheckpoint(path: refA.path)
-        let ckB = try RouterCheckpoint(path: refB.path)
         let probes = try ComparisonProbes.resolve(override: probePath, checkpointA: refA.path,
                                                   probeA: refA.snapshotProbe, probeB: refB.snapshotProbe)
+        try self.init(a: refA, b: refB, probes: probes, layer: layer, topK: topK, workers: workers, tau: tau)
+    }
+
+    /// Loads both checkpoints and compares them on `probes` (for example two probes of one text made by
+    /// each side's own model), routing every compared layer on `workers` threads.
+    public init(a refA: CheckpointReference, b refB: CheckpointReference, probes: ComparisonProbes,
+                layer: Int? = nil, topK: Int? = nil, workers: Int = 1, tau: Double = 0.1) throws {
+        let ckA = try RouterCheckpoint(path: refA.path)
+        let ckB = try RouterCheckpoint(path: refB.path)
         let probeA = probes.a, probeB = probes.b
         let sameRun = refA.runDirectory != nil && refA.runDirectory == refB.runDirectory
         self.a = Side(reference: refA, checkpoint: ckA, topK: topK, probe: probeA.file.path)
         self.b = Side(reference: refB, checkpoint: ckB, topK: topK, probe: probeB.file.path)
         self.sharedProbe = probes.shared
+        self.basis = probes.basis
         self.tokens = probeA.count
         self.domainNames = probeA.domainNames
         self.sameRun = sameRun

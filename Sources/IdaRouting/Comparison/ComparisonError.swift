@@ -15,6 +15,8 @@ public enum ComparisonError: Error, Equatable, CustomStringConvertible {
     case missingStep(run: String, step: Int, available: [Int])
     /// `RUN@STEP` whose step is not a non-negative integer.
     case badStep(spec: String)
+    /// `--text` with a side whose checkpoint holds routers only and whose own probe is not that text.
+    case textNeedsModel(side: String, checkpoint: String, probeTokens: Int?, textTokens: Int)
     /// `FILE@STEP`: a step picked from a file, which holds one snapshot.
     case stepOfFile(spec: String, file: String)
     /// A checkpoint with no snapshot probe next to it and no probe given.
@@ -48,6 +50,12 @@ public enum ComparisonError: Error, Equatable, CustomStringConvertible {
             let shown = names.count > 12 ? names.prefix(5) + ["…"] + names.suffix(5) : names[...]
             let list = names.isEmpty ? "none" : shown.joined(separator: ", ")
             return "\(run): no snapshot of step \(step) (steps with snapshots: \(list))"
+        case let .textNeedsModel(side, checkpoint, probeTokens, textTokens):
+            let probe = probeTokens.map { "its own probe holds other tokens (\($0) against the text's \(textTokens) bytes)" }
+                ?? "it has no probe of its own"
+            return "\(side) \(checkpoint) holds routers only, so its model cannot run the text, and \(probe); make a probe of "
+                + "this text with its producer (python -m idamoe_torch capture --text FILE for a Hugging Face model, a RunWriter's "
+                + "probe for a PyTorch run) and compare that run"
         case let .stepOfFile(spec, file):
             return "\(spec): @STEP picks a snapshot of a run directory, and \(file) is a file (one snapshot); name the file alone, or RUN@STEP"
         case let .badStep(spec):
@@ -56,8 +64,10 @@ public enum ComparisonError: Error, Equatable, CustomStringConvertible {
             return "\(checkpoint): no snapshot probe next to it (step-XXXXXXXX.probe.safetensors); name one with --probe"
         case let .differentTokens(probeA, probeB, countA, countB, first):
             let detail = countA != countB ? "\(countA) vs \(countB) tokens" : "token \(first ?? 0) differs"
-            return "the snapshot probes \(probeA) and \(probeB) hold different tokens (\(detail)); "
-                + "stream one probe through both with --probe"
+            return "the snapshot probes \(probeA) and \(probeB) hold different tokens (\(detail): runs written before "
+                + "issue 20 drew the probe with their seed, and runs of other context lengths or corpora hold other text); "
+                + "compare on one text through each model with --text FILE, or stream one probe's hidden states through "
+                + "both routers with --probe"
         case let .noCommonLayer(layersA, layersB):
             return "A and B share no MoE layer (A: \(layersA), B: \(layersB))"
         case let .unknownLayer(layer, layersA, layersB):

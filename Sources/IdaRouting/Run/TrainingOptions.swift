@@ -67,9 +67,22 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// Domains (corpus file names) that give no training text, only validation and probe text (the
     /// out-of-domain experiment); absent in runs written before it existed (none).
     public var holdoutDomains: [String]? = []
+    /// How the probe's documents are chosen: by the corpus alone, so runs on one corpus with other
+    /// seeds hold the same probe text and compare token by token (issue 20); absent in runs written
+    /// before it existed, whose probe followed the seeded validation split (`seeded`).
+    public var probeRule: ProbeRule? = .corpus
 
     /// Default options.
     public init() {}
+
+    /// How a run's probe documents are chosen (docs/decisions.md, "The probe belongs to the corpus").
+    public enum ProbeRule: String, Sendable, CaseIterable, Codable {
+        /// The leading validation documents of each domain under the seeded split (runs before issue 20).
+        case seeded
+        /// Each domain's documents with the smallest content hash, always held out of training,
+        /// whatever the seed; the rest of the split stays seeded.
+        case corpus
+    }
 
     /// The router learning rate's schedule after warm-up (`--router-lr-schedule`).
     public enum RouterSchedule: String, Sendable, CaseIterable, NamedChoice {

@@ -1,4 +1,5 @@
 import IdaNumerics
+import IdaRouting
 
 /// A corpus split by document into training and validation byte streams, with the probe documents.
 public struct Dataset: Sendable {
@@ -35,10 +36,14 @@ public struct Dataset: Sendable {
 
     /// Splits deterministically: a document goes to validation when a hash of (seed, domain, index)
     /// falls below `validationShare`; every domain with two or more documents keeps at least one of each.
+    /// The probe takes up to `probeBytesPerDomain` bytes of each domain's documents, each cut to
+    /// `maxDocument` bytes: under `.corpus` the documents with the smallest content hash (the same for
+    /// every seed) and always held out of training; under `.seeded` the leading validation documents.
     /// Domains in `heldOut` (indices) give no training text at all: their validation documents and
     /// probe bytes are chosen as for every domain, so the probe holds text the model never saw.
     public init(corpus: Corpus, validationShare: Double = 0.1, seed: UInt64 = 0,
-                probeBytesPerDomain: Int = 64, maxDocument: Int = 128, heldOut: Set<Int> = []) {
+                probeBytesPerDomain: Int = 64, maxDocument: Int = 128, heldOut: Set<Int> = [],
+                probeRule: TrainingOptions.ProbeRule = .corpus) {
         var train = Stream()
         var validation: [Stream] = []
         var probe = Stream()
@@ -48,16 +53,22 @@ public struct Dataset: Sendable {
                 var rng = SeededGenerator(seed: seed ^ (UInt64(d) << 32) ^ UInt64(index) &* 0x9E37_79B9)
                 return rng.unitDouble() < validationShare
             }
+            let chosen = probeRule == .corpus
+                ? Self.corpusProbe(domain.documents, bytes: probeBytesPerDomain, maxDocument: maxDocument) : []
+            for index in chosen { isValidation[index] = true }
             if domain.documents.count >= 2 {
                 if !isValidation.contains(true) { isValidation[isValidation.count - 1] = true }
-                if !isValidation.contains(false) { isValidation[0] = false }
+                if !isValidation.contains(false), let free = isValidation.indices.first(where: { !chosen.contains($0) }) {
+                    isValidation[free] = false
+                }
             }
             var stream = Stream()
             var probeBytes = 0
             for (index, doc) in domain.documents.enumerated() {
                 if isValidation[index] {
                     stream.append(doc, domain: d, document: documentID)
-                    if probeBytes < probeBytesPerDomain {
+                    let inProbe = probeRule == .corpus ? chosen.contains(index) : probeBytes < probeBytesPerDomain
+                    if inProbe {
                         let cut = Array(doc.prefix(maxDocument))
                         probe.append(cut, domain: d, document: documentID)
                         probeBytes += cut.count
@@ -74,6 +85,37 @@ public struct Dataset: Sendable {
         self.validation = validation
         self.probe = probe
         self.heldOut = heldOut
+    }
+}
+
+extension Dataset {
+    /// The probe documents of one domain under `.corpus`: indices in ascending order of a 64-bit
+    /// FNV-1a hash of each document's bytes (ties by index), taken while fewer than `bytes` bytes
+    /// (each document cut to `maxDocument`) are taken, and never every document of a domain of two or
+    /// more (one is left to train on). A domain of one document gives none. Depends on the text alone.
+    static func corpusProbe(_ documents: [[UInt8]], bytes: Int, maxDocument: Int) -> Set<Int> {
+        guard documents.count >= 2 else { return [] }
+        let ranked = documents.indices.sorted { i, j in
+            let (a, b) = (fnv1a(documents[i]), fnv1a(documents[j]))
+            return a != b ? a < b : i < j
+        }
+        var chosen = Set<Int>()
+        var taken = 0
+        for index in ranked where taken < bytes && chosen.count < documents.count - 1 {
+            chosen.insert(index)
+            taken += min(documents[index].count, maxDocument)
+        }
+        return chosen
+    }
+
+    /// 64-bit FNV-1a of `bytes`.
+    static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in bytes {
+            hash ^= UInt64(b)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return hash
     }
 }
 

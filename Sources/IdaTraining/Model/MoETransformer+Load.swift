@@ -58,8 +58,7 @@ public struct SnapshotModel: Sendable {
     public init(path: String) throws {
         let file = try SafetensorsFile(path: path)
         guard let json = file.metadata["idamoe.model"] else {
-            throw TrainingError.runDirectory(path: path, problem: "holds routers only (no idamoe.model metadata); "
-                + "live text needs a full model snapshot written by idamoe train")
+            throw TrainingError.routersOnly(path: path)
         }
         let config: ModelConfig
         do {
