@@ -19,6 +19,8 @@ struct InspectCommand: ParsableCommand {
     @Option(help: "Probe to stream instead of the run's own.") var probe: String?
     @Option(help: ArgumentHelp("Compare with B: a checkpoint, a run directory (its newest snapshot) or RUN@STEP; screens split A | B, and another run's CV curves join the Timeline.",
                                valueName: "B")) var compare: String?
+    @Option(help: "Text file (up to 256 KiB, one token per byte) run through each shown or compared snapshot's own model in place of the probe; with --compare, the same text through each model.")
+    var text: String?
     @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
     @Flag(name: .customLong("no-color"), help: "Monochrome.") var noColor = false
     @Flag(help: "Print one frame as text instead of opening the terminal (tests, screenshots).") var headless = false
@@ -33,8 +35,18 @@ struct InspectCommand: ParsableCommand {
         if let compare {
             _ = try CheckpointReference.resolve(compare)  // a missing B is a one-line error before the screen opens
         }
-        let app = InspectorApp(source: source, probe: probe, textProber: makeTextProber(), compare: compare,
-                               workers: workers)
+        if probe != nil && text != nil {
+            throw ValidationError("--probe and --text answer different questions; give one (see idamoe diff --help)")
+        }
+        let prober = makeTextProber()
+        let textProbes = try text.map { path -> TextProbes in
+            let bytes = try TextComparison.read(path)
+            return TextProbes(bytes: bytes) { checkpoint in
+                try TextComparison.probe(bytes, side: "snapshot", ref: CheckpointReference.resolve(checkpoint), prober: prober)
+            }
+        }
+        let app = InspectorApp(source: source, probe: probe, textProber: prober, compare: compare,
+                               workers: workers, text: textProbes)
         if headless || frame {
             let parts = size.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
             guard parts.count == 2, let width = parts[0], let height = parts[1], width >= 0, height >= 0 else {

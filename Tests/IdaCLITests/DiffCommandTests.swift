@@ -123,6 +123,17 @@ struct DiffCommandTests {
         #expect(shared.stdout.contains("basis  one probe's hidden states through both sides' routers"), "\(shared.stdout)")
         let both = try runIdamoe(["diff", one, two, "--probe", text, "--text", text])
         #expect(both.status == 64 && both.stderr.contains("--probe and --text"))
+        // The inspector: the same text through each model, split A | B, named in B's header.
+        let split = try runIdamoe(["inspect", one, "--compare", two, "--text", text, "--headless", "--size", "140x20", "--keys", "4"])
+        #expect(split.status == 0, "\(split.stderr)")
+        #expect(split.stdout.contains("one text, each model"), "\(split.stdout)")
+        let textRows = split.stdout.split(separator: "\n").filter { $0.contains("Routers send each byte to two experts.") }
+        #expect(textRows.count == 1 && textRows[0].components(separatedBy: "Routers send").count == 3, "both halves show the text")
+        let ownProbes = try runIdamoe(["inspect", one, "--compare", other, "--headless", "--size", "140x20", "--keys", "2"])
+        #expect(ownProbes.stdout.contains("same tokens, each model"), "\(ownProbes.stdout)")
+        let routersOnly = try runIdamoe(["inspect", one, "--compare", repositoryFile("fixtures/tiny-ida.safetensors"), "--text", text,
+                                         "--headless", "--size", "200x20", "--keys", "4"])
+        #expect(routersOnly.stdout.contains("holds routers only"), "\(routersOnly.stdout)")
     }
 
     @Test("a plain checkpoint file as B streams A's snapshot probe")

@@ -24,8 +24,8 @@ public final class InspectorApp {
     /// An app for a resolved source; `probe` overrides the run's probe; `textProber` runs typed text
     /// through a snapshot's model for the tokens screen's `e`; `workers` threads route each analysis.
     public init(source: RunSource, probe: String?, textProber: TextProber? = nil, compare: String? = nil,
-                workers: Int = 1) {
-        loader = SnapshotLoader(source: source, probeOverride: probe, workers: workers)
+                workers: Int = 1, text: TextProbes? = nil) {
+        loader = SnapshotLoader(source: source, probeOverride: probe, workers: workers, text: text)
         self.textProber = textProber
         // Titles are paths, which whoever made the directory named: escaped like any file's text.
         switch source {
@@ -49,7 +49,7 @@ public final class InspectorApp {
             state.comparison?.otherHistory = loader.otherRunHistory(compare)
             state.split = true
         }
-        if let probe = loader.probeForText(step: nil) { state.show(ProbeText(probe)) }
+        if let text = loader.probeForText(step: nil) { state.show(text) }
     }
 
     /// Reads new events and snapshots and asks whether a writer holds the run (or, for a
@@ -65,8 +65,7 @@ public final class InspectorApp {
         do {
             let poll = try f.poll()
             if let identity = poll.replacement { out.append(.runReplaced(identity)) }
-            if state.tokens.isEmpty || poll.replacement != nil, let probe = loader.probeForText(step: nil) {
-                let text = ProbeText(probe)
+            if state.tokens.isEmpty || poll.replacement != nil, let text = loader.probeForText(step: nil) {
                 if !text.tokens.isEmpty || poll.replacement != nil { out.append(.probeText(text)) }
             }
             if poll.writer != state.writer { out.append(.writer(poll.writer)) }

@@ -23,12 +23,16 @@ extension SnapshotLoader {
     public func compare(stepA: Int, target: CompareTarget, previous: SnapshotAnalysis?)
         -> Result<ComparisonResult, AnalysisFailure> {
         do {
-            let (pathA, probePathA) = try paths(step: stepA)
+            // With --text no probe file is needed: each checkpoint's model runs the text.
+            func sides(_ step: Int) throws -> (String, String?) {
+                text != nil ? (try checkpointPath(step: step), nil) : try paths(step: step)
+            }
+            let (pathA, probePathA) = try sides(stepA)
             let pathB: String, probePathB: String?, sameRun: Bool
             var settingsB: String?, historyB: RunHistory?
             switch target {
             case let .step(s):
-                (pathB, probePathB) = try paths(step: s)
+                (pathB, probePathB) = try sides(s)
                 if case .run = source { sameRun = true } else { sameRun = pathA == pathB }
             case let .checkpoint(spec):
                 let ref = try CheckpointReference.resolve(spec)
@@ -41,9 +45,10 @@ extension SnapshotLoader {
             }
             let checkpointA = try RouterCheckpoint(path: pathA)
             let checkpointB = try RouterCheckpoint(path: pathB)
-            // `paths(step:)` has applied --probe to A (and to B when B is a step of this run).
-            let probes = try ComparisonProbes.resolve(override: probeOverride, checkpointA: pathA, probeA: probePathA,
-                                                      probeB: probePathB)
+            // `paths(step:)` has applied --probe to A (and to B when B is a step of this run); with --text
+            // each side's own model runs the text.
+            let probes = try text.map { try ComparisonProbes(textA: $0.probe(for: pathA), textB: $0.probe(for: pathB)) }
+                ?? ComparisonProbes.resolve(override: probeOverride, checkpointA: pathA, probeA: probePathA, probeB: probePathB)
             let probeA = probes.a, probeB = probes.b
             // Each side is routed once: A's analysis is reused when it is of this checkpoint and probe,
             // and the per-layer comparison reads the analyses rather than routing again.
@@ -70,6 +75,7 @@ extension SnapshotLoader {
                                                 options: options)
             }
             var result = ComparisonResult(analysis: analysisB, layers: layers, step: checkpointB.info.step, sameRun: sameRun)
+            result.basis = probes.basis
             result.settings = settingsB
             result.history = historyB
             return .success(result)

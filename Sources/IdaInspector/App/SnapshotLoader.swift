@@ -14,12 +14,34 @@ public struct SnapshotLoader: Sendable {
     public let probeOverride: String?
     /// Threads routing an analysis (each runs BLAS single-threaded; results do not depend on it).
     public let workers: Int
+    /// A text run through each snapshot's own model instead of the run's probe (`--text`).
+    public let text: TextProbes?
 
     /// A loader for `source`.
-    public init(source: RunSource, probeOverride: String?, workers: Int = 1) {
+    public init(source: RunSource, probeOverride: String?, workers: Int = 1, text: TextProbes? = nil) {
         self.source = source
         self.probeOverride = probeOverride
         self.workers = max(1, workers)
+        self.text = text
+    }
+
+    /// The checkpoint of `step` and the probe an analysis streams through it: the text run through its
+    /// model with `--text`, else the probe of `paths(step:)`.
+    public func probe(step: Int) throws -> (checkpoint: String, probe: Probe) {
+        if let text {
+            let checkpoint = try checkpointPath(step: step)
+            return (checkpoint, try text.probe(for: checkpoint))
+        }
+        let (checkpoint, probe) = try paths(step: step)
+        return (checkpoint, try Probe(path: probe))
+    }
+
+    /// The checkpoint file of `step`.
+    func checkpointPath(step: Int) throws -> String {
+        switch source {
+        case let .run(dir): return RunFollower(directory: dir).checkpointPath(step: step)
+        case let .checkpoint(path, _): return path
+        }
     }
 
     /// Checkpoint and probe paths for `step` (ignored for a single checkpoint).
@@ -42,8 +64,8 @@ public struct SnapshotLoader: Sendable {
                         until: ((SnapshotAnalysis) -> Bool)? = nil,
                         progress: ((SnapshotAnalysis) -> Void)? = nil) -> Result<SnapshotAnalysis, AnalysisFailure> {
         do {
-            let (ck, pr) = try paths(step: step)
-            let analysis = try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: ck), probe: Probe(path: pr),
+            let (ck, pr) = try probe(step: step)
+            let analysis = try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: ck), probe: pr,
                                                 previous: previous, workers: workers, first: first, prefer: prefer,
                                                 until: until, progress: progress)
             return .success(analysis)
@@ -58,7 +80,7 @@ public struct SnapshotLoader: Sendable {
     public func analyzeText(_ text: String, step: Int, prober: TextProber?) -> Result<SnapshotAnalysis, AnalysisFailure> {
         guard let prober else { return .failure(AnalysisFailure("live text is not available in this session")) }
         do {
-            let checkpoint = try paths(step: step).checkpoint
+            let checkpoint = try checkpointPath(step: step)
             let probe = try prober(Array(text.utf8), checkpoint)
             return .success(try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: checkpoint), probe: probe, previous: nil,
                                                  workers: workers))
@@ -69,14 +91,15 @@ public struct SnapshotLoader: Sendable {
         }
     }
 
-    /// The probe whose text the tokens screen shows.
-    public func probeForText(step: Int?) -> Probe? {
-        if let p = probeOverride { return try? Probe(path: p) }
+    /// What the tokens screen shows of the probe: the text of `--text`, else the probe's tokens.
+    public func probeForText(step: Int?) -> ProbeText? {
+        if let text { return text.text }
+        if let p = probeOverride { return (try? Probe(path: p)).map(ProbeText.init) }
         switch source {
         case let .run(dir):
-            return try? Probe(path: RunLayout(dir).probe)
+            return (try? Probe(path: RunLayout(dir).probe)).map(ProbeText.init)
         case .checkpoint:
-            return (try? paths(step: step ?? 0)).flatMap { try? Probe(path: $0.probe) }
+            return (try? paths(step: step ?? 0)).flatMap { try? Probe(path: $0.probe) }.map(ProbeText.init)
         }
     }
 }

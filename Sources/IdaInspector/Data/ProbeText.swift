@@ -13,6 +13,14 @@ public struct ProbeText: Sendable {
     /// Domain names by id, escaped.
     public var domainNames: [String]
 
+    /// Byte tokens with no domains (a text, `--text`).
+    public init(tokens: [Int32]) {
+        self.tokens = tokens
+        domains = nil
+        vocabulary = .bytes
+        domainNames = []
+    }
+
     /// The text side of `probe`.
     public init(_ probe: Probe) {
         tokens = probe.tokenIDs()

@@ -23,6 +23,8 @@ public struct ComparisonResult: Sendable {
     public var settings: String?
     /// B's training log when B is another run's snapshot (its curves on B's half).
     public var history: RunHistory?
+    /// What is compared: the same tokens through each model, or one probe's hidden states through both.
+    public var basis: ComparisonBasis = .ownProbes
 
     /// A result.
     public init(analysis: SnapshotAnalysis, layers: [Int: LayerComparison], step: Int?, sameRun: Bool) {

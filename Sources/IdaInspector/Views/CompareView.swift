@@ -25,8 +25,16 @@ enum CompareView {
         let lc = ready.flatMap { r in state.layer.flatMap { r.layers[$0] } }
         let aStep = state.selectedStep.map { "step \($0)" } ?? "checkpoint"
         let aSettings = ready?.settings != nil ? state.settings.map { theme.dot + $0 } ?? "" : ""
+        let basis = ready.map { r -> String in
+            switch r.basis {
+            case .ownProbes: return theme.dot + "same tokens, each model"
+            case .text: return theme.dot + "one text, each model"
+            case .sharedHidden: return theme.dot + "one probe's hidden states"
+            }
+        } ?? ""
         let bSettings = ready?.settings.map { theme.dot + $0 } ?? ""
-        Text(" A" + theme.dot + aStep + aSettings + " ", style: theme.selected, mode: theme.mode)
+        // The basis (what is compared) follows A's step, where it is never cut: B's header holds a path.
+        Text(" A" + theme.dot + aStep + basis + aSettings + " ", style: theme.selected, mode: theme.mode)
             .render(in: Rect(x: halves[0].x, y: rows[0].y, width: halves[0].width, height: 1), into: &buffer)
         Text(" B" + theme.dot + c.label + bSettings + " ", style: theme.selected, mode: theme.mode)
             .render(in: Rect(x: halves[1].x, y: rows[0].y, width: halves[1].width, height: 1), into: &buffer)
