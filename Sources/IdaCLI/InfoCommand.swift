@@ -36,8 +36,10 @@ struct InfoCommand: ParsableCommand {
             summary["layers"] = probe.layers
             summary["hidden_dims"] = Dictionary(uniqueKeysWithValues: probe.hiddenDims.map { (String($0.key), $0.value) })
             summary["domains"] = probe.domainNames
-            lines.append("tokens \(probe.count), MoE layers \(probe.layers.map(String.init).joined(separator: ",")), "
-                         + "hidden width \(Set(probe.hiddenDims.values).sorted().map(String.init).joined(separator: "/"))")
+            lines.append("tokens \(probe.count), " + (probe.layers.isEmpty
+                ? "no hidden states (a run's probe: the snapshots' .probe. files hold its router inputs)"
+                : "MoE layers \(probe.layers.map(String.init).joined(separator: ",")), "
+                    + "hidden width \(Set(probe.hiddenDims.values).sorted().map(String.init).joined(separator: "/"))"))
             if !probe.domainNames.isEmpty { lines.append("domains \(probe.domainNames.joined(separator: ", "))") }
         } else if st.metadata["idamoe.format"] != nil {
             let ck = try RouterCheckpoint(file: st)
