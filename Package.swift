@@ -42,17 +42,20 @@ let package = Package(
         // TrainingOptions), which probe each side of a comparison streams; then probe streaming,
         // per-layer routing metrics and the comparison.
         .target(name: "IdaRouting", dependencies: ["IdaFormats", "IdaNumerics", "IdaBLAS", .product(name: "SystemPackage", package: "swift-system")]),
+        // What idamoe measures on routings: comparison (agreement, Hungarian matching, component and
+        // domain changes), specialisation by token label, out-of-domain detection.
+        .target(name: "IdaAnalysis", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics"]),
         // Cell buffers, styles and widgets (text, bars, sparklines, braille, heatmaps): plain Swift, no curses.
         .target(name: "IdaTerminal"),
         // The only Swift target that calls ncurses: draws ScreenBuffers, reads keys, mouse and resizes.
         .target(name: "IdaCurses", dependencies: ["CNCursesW", "IdaTerminal"]),
         // The inspector: run following, snapshot analysis, state, update and views (no curses calls).
-        .target(name: "IdaInspector", dependencies: ["IdaTerminal", "IdaRouting", "IdaFormats", "IdaNumerics"]),
+        .target(name: "IdaInspector", dependencies: ["IdaTerminal", "IdaRouting", "IdaAnalysis", "IdaFormats", "IdaNumerics"]),
         // Corpus, the MoE transformer, the training loop and live run directories.
         .target(name: "IdaTraining", dependencies: ["IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS"]),
         // Subcommands (library so tests can call them).
         .target(name: "IdaCLI", dependencies: [
-            "IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS", "IdaTraining", "IdaInspector", "IdaTerminal", "IdaCurses",
+            "IdaFormats", "IdaNumerics", "IdaRouting", "IdaAnalysis", "IdaBLAS", "IdaTraining", "IdaInspector", "IdaTerminal", "IdaCurses",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "idamoe", dependencies: ["IdaCLI"]),
@@ -63,8 +66,9 @@ let package = Package(
         .testTarget(name: "IdaFormatsTests", dependencies: ["IdaFormats", "IdaBLAS", "IdaTestSupport"]),
         .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "CVectorMath", "IdaTestSupport"]),
         .testTarget(name: "IdaRoutingTests", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
+        .testTarget(name: "IdaAnalysisTests", dependencies: ["IdaAnalysis", "IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
         .testTarget(name: "IdaTerminalTests", dependencies: ["IdaTerminal", "IdaCurses", "IdaTestSupport"], exclude: ["Snapshots"]),
-        .testTarget(name: "IdaInspectorTests", dependencies: ["IdaInspector", "IdaTerminal", "IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"], exclude: ["Snapshots", "Fixtures"]),
+        .testTarget(name: "IdaInspectorTests", dependencies: ["IdaInspector", "IdaTerminal", "IdaRouting", "IdaAnalysis", "IdaFormats", "IdaNumerics", "IdaTestSupport"], exclude: ["Snapshots", "Fixtures"]),
         .testTarget(name: "IdaTrainingTests", dependencies: ["IdaTraining", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaTestSupport"]),
         .testTarget(name: "IdaCLITests", dependencies: ["IdaCLI", "IdaBLAS", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"]),
     ]

@@ -1,4 +1,5 @@
 import IdaFormats
+import IdaAnalysis
 import IdaRouting
 
 /// `idamoe diff --json`: one object, schema version 1 (docs/format.md, "idamoe diff --json").

@@ -1,4 +1,5 @@
 import Foundation
+import IdaAnalysis
 import IdaRouting
 
 /// `idamoe diff` as readable tables: a header naming both sides and the probe, then one block per layer.

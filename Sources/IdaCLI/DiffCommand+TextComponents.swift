@@ -1,4 +1,5 @@
 import Foundation
+import IdaAnalysis
 import IdaRouting
 
 /// The component and domain parts of a layer's block in `idamoe diff`.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IdaBLAS
+import IdaAnalysis
 import IdaRouting
 
 /// `idamoe diff A B`: how two checkpoints route the same probe tokens, layer by layer.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IdaBLAS
 import IdaNumerics
+import IdaAnalysis
 import IdaRouting
 
 /// `idamoe route`: streams probe tokens through a checkpoint's routers.

@@ -2,6 +2,7 @@ import Foundation
 import IdaFormats
 import IdaInspector
 import IdaNumerics
+import IdaAnalysis
 import IdaRouting
 import IdaTraining
 

@@ -24,7 +24,7 @@ public struct ProbeRouting: Sendable {
     /// Tokens per block: a whole number of tiles, handed to one worker at a time.
     public let blockSize: Int
     /// Routers actually used (top-k overrides applied).
-    let routers: [Int: LayerRouter]
+    public let routers: [Int: LayerRouter]
     /// Each IDA router's mixture quantities, computed once instead of once per tile.
     let mixtures: [Int: DiagonalGMM.JointTerms]
 

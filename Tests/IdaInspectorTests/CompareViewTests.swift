@@ -1,4 +1,5 @@
 import IdaNumerics
+import IdaAnalysis
 import IdaRouting
 import IdaTerminal
 import Testing

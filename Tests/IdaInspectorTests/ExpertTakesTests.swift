@@ -1,5 +1,6 @@
 import Testing
 import IdaNumerics
+import IdaAnalysis
 import IdaRouting
 import IdaTerminal
 @testable import IdaInspector

@@ -1,5 +1,6 @@
 import Foundation
 import IdaFormats
+import IdaAnalysis
 import IdaRouting
 
 extension SnapshotLoader {

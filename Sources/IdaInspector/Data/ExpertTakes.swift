@@ -1,4 +1,5 @@
 import IdaNumerics
+import IdaAnalysis
 import IdaRouting
 
 /// What each expert of one layer takes as first choice over the probe: its commonest tokens and

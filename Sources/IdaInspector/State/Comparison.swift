@@ -1,4 +1,5 @@
 import IdaFormats
+import IdaAnalysis
 import IdaRouting
 
 /// What the shown snapshot (A) is compared with.

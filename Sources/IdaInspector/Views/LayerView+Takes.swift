@@ -1,3 +1,4 @@
+import IdaAnalysis
 import IdaRouting
 import IdaTerminal
 

@@ -1,3 +1,4 @@
+import IdaRouting
 extension LayerComparison {
     /// Co-assignment counts: `top1[a * E_B + b]` tokens have best expert a in A and b in B;
     /// `topK[a * E_B + b]` tokens have a among A's top-k and b among B's top-k.

@@ -1,3 +1,4 @@
+import IdaRouting
 import IdaNumerics
 
 /// What each layer's first-choice expert says about a token: the mutual information between the expert

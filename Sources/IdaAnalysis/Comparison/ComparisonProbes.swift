@@ -1,4 +1,5 @@
 import Foundation
+import IdaRouting
 
 /// What a comparison puts side by side, the question it answers (docs/format.md, "idamoe diff"):
 /// named in `idamoe diff`'s header and JSON and in the inspector's comparison.

@@ -28,7 +28,7 @@ public struct CheckpointReference: Sendable, Equatable {
 
     /// Resolves `spec`: an existing file is a checkpoint (part of a run when it sits in `RUN/snapshots/`);
     /// an existing directory is a run, meaning its newest snapshot; otherwise `RUN@STEP` picks a step.
-    public static func resolve(_ spec: String) throws(ComparisonError) -> CheckpointReference {
+    public static func resolve(_ spec: String) throws(ReferenceError) -> CheckpointReference {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: spec, isDirectory: &isDirectory) {
@@ -57,7 +57,7 @@ public struct CheckpointReference: Sendable, Equatable {
         return String(cString: resolved)
     }
 
-    private static func requireRun(_ dir: String) throws(ComparisonError) {
+    private static func requireRun(_ dir: String) throws(ReferenceError) {
         let fm = FileManager.default
         let layout = RunLayout(dir)
         guard layout.isRun || fm.fileExists(atPath: layout.snapshots) else {

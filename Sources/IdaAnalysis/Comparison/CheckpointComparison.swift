@@ -1,4 +1,5 @@
 import Foundation
+import IdaRouting
 
 /// Two checkpoints routing the same probe tokens, compared layer by layer (`idamoe diff`).
 public struct CheckpointComparison: Sendable {

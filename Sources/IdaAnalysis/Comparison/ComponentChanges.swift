@@ -1,3 +1,4 @@
+import IdaRouting
 import IdaNumerics
 
 /// How the Gaussian components of two IDA routers of one layer differ: priors, usage on the probe,

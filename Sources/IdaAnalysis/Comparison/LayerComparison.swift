@@ -1,3 +1,4 @@
+import IdaRouting
 import IdaNumerics
 
 /// How two routers of the same MoE layer route the same probe tokens: agreement (raw and after matching

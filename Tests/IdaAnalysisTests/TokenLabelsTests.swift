@@ -1,6 +1,7 @@
 import Testing
 import IdaNumerics
-@testable import IdaRouting
+@testable import IdaAnalysis
+import IdaRouting
 
 @Suite("Token labels: character class and position in word")
 struct TokenLabelsTests {

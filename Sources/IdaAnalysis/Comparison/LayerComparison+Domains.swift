@@ -1,3 +1,4 @@
+import IdaRouting
 extension LayerComparison {
     /// Per domain: the share of its tokens whose best expert is e, on each side, and how far the two
     /// distributions are apart (total variation, raw and through `matching`).

@@ -1,3 +1,4 @@
+import IdaRouting
 /// Problems met while resolving, routing or comparing two checkpoints; one line each, naming the files,
 /// layers or steps involved and, where it helps, what to do.
 public enum ComparisonError: Error, Equatable, CustomStringConvertible {
@@ -5,20 +6,8 @@ public enum ComparisonError: Error, Equatable, CustomStringConvertible {
     case raggedMatrix(rows: Int, cols: Int, count: Int)
     /// An assignment weight that is NaN or infinite.
     case nonFiniteWeight(row: Int, col: Int)
-    /// Nothing exists at the path given for side A or B.
-    case missingPath(String)
-    /// A directory that holds no run (no run.json and no snapshots folder).
-    case notARun(String)
-    /// A run directory without any complete snapshot.
-    case noSnapshots(run: String)
-    /// `RUN@STEP` named a step the run has no snapshot of.
-    case missingStep(run: String, step: Int, available: [Int])
-    /// `RUN@STEP` whose step is not a non-negative integer.
-    case badStep(spec: String)
     /// `--text` with a side whose checkpoint holds routers only and whose own probe is not that text.
     case textNeedsModel(side: String, checkpoint: String, probeTokens: Int?, textTokens: Int)
-    /// `FILE@STEP`: a step picked from a file, which holds one snapshot.
-    case stepOfFile(spec: String, file: String)
     /// A checkpoint with no snapshot probe next to it and no probe given.
     case noProbe(checkpoint: String)
     /// The two snapshot probes do not hold the same tokens, so the routings cannot be paired token by token.
@@ -39,27 +28,12 @@ public enum ComparisonError: Error, Equatable, CustomStringConvertible {
             return "assignment matrix of \(rows) x \(cols) holds \(count) values"
         case let .nonFiniteWeight(row, col):
             return "assignment weight at row \(row), column \(col) is not finite"
-        case let .missingPath(path):
-            return "\(path): no such file or directory"
-        case let .notARun(path):
-            return "\(path): a directory that is not a run (no run.json, no snapshots/)"
-        case let .noSnapshots(run):
-            return "\(run): no complete snapshot yet (snapshots/step-XXXXXXXX.safetensors)"
-        case let .missingStep(run, step, available):
-            let names = available.map(String.init)
-            let shown = names.count > 12 ? names.prefix(5) + ["…"] + names.suffix(5) : names[...]
-            let list = names.isEmpty ? "none" : shown.joined(separator: ", ")
-            return "\(run): no snapshot of step \(step) (steps with snapshots: \(list))"
         case let .textNeedsModel(side, checkpoint, probeTokens, textTokens):
             let probe = probeTokens.map { "its own probe holds other tokens (\($0) against the text's \(textTokens) bytes)" }
                 ?? "it has no probe of its own"
             return "\(side) \(checkpoint) holds routers only, so its model cannot run the text, and \(probe); make a probe of "
                 + "this text with its producer (python -m idamoe_torch capture --text FILE for a Hugging Face model, a RunWriter's "
                 + "probe for a PyTorch run) and compare that run"
-        case let .stepOfFile(spec, file):
-            return "\(spec): @STEP picks a snapshot of a run directory, and \(file) is a file (one snapshot); name the file alone, or RUN@STEP"
-        case let .badStep(spec):
-            return "\(spec): the part after @ must be a step number, e.g. runs/x@200"
         case let .noProbe(checkpoint):
             return "\(checkpoint): no snapshot probe next to it (step-XXXXXXXX.probe.safetensors); name one with --probe"
         case let .differentTokens(probeA, probeB, countA, countB, first):

@@ -1,3 +1,4 @@
+import IdaRouting
 import IdaNumerics
 
 /// What one checkpoint's router of one MoE layer did with a probe: the per-token decisions (small

@@ -1,3 +1,4 @@
+import IdaRouting
 /// Summary of a set of per-token values (for example the change of routing entropy from A to B):
 /// mean, quantiles and a histogram symmetric around zero.
 public struct ValueDistribution: Sendable, Equatable {

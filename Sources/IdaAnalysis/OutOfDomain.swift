@@ -1,3 +1,4 @@
+import IdaRouting
 import IdaNumerics
 
 /// How a router treats tokens of domains the model never trained on (`idamoe train

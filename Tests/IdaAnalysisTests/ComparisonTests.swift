@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import IdaFormats
 import IdaNumerics
+import IdaAnalysis
 import IdaRouting
 import IdaTestSupport
 
@@ -226,11 +227,11 @@ struct CheckpointComparisonTests {
         #expect(older.step == 10 && older.snapshotProbe == nil && older.runDirectory == newest.runDirectory)
         let file = try CheckpointReference.resolve(run + "/snapshots/step-00000010.safetensors")
         #expect(file.runDirectory == newest.runDirectory)
-        #expect(throws: ComparisonError.missingStep(run: run, step: 5, available: [10, 20])) {
+        #expect(throws: ReferenceError.missingStep(run: run, step: 5, available: [10, 20])) {
             try CheckpointReference.resolve(run + "@5")
         }
-        #expect(throws: ComparisonError.badStep(spec: run + "@x")) { try CheckpointReference.resolve(run + "@x") }
-        #expect(throws: ComparisonError.missingPath(run + "/none")) { try CheckpointReference.resolve(run + "/none") }
+        #expect(throws: ReferenceError.badStep(spec: run + "@x")) { try CheckpointReference.resolve(run + "@x") }
+        #expect(throws: ReferenceError.missingPath(run + "/none")) { try CheckpointReference.resolve(run + "/none") }
         // A B without a snapshot probe streams A's; an A without one needs a probe named. The same
         // run makes indices comparable.
         let defaulted = try CheckpointComparison(a: newest, b: older, layer: 0)

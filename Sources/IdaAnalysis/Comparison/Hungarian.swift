@@ -1,3 +1,4 @@
+import IdaRouting
 /// Maximum-weight one-to-one assignment on a rectangular matrix (Kuhn-Munkres with the shortest
 /// augmenting paths and potentials of Jonker and Volgenant, O(n^2 m) for n <= m).
 ///

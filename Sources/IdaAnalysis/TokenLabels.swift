@@ -1,3 +1,4 @@
+import IdaRouting
 /// Properties of probe tokens that an expert choice may depend on, beyond the token itself: its
 /// character class and its position in the word it belongs to. Both come from the token's text
 /// (`Vocabulary.text(of:)` for string vocabularies, the byte for byte-level ones), so they mean the

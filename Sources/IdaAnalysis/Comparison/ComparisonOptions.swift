@@ -1,3 +1,4 @@
+import IdaRouting
 /// What a layer comparison needs to know beyond the two routings.
 public struct ComparisonOptions: Sendable, Equatable {
     /// Whether A and B come from the same training run, so that expert indices, component indices and
