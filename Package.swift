@@ -53,9 +53,14 @@ let package = Package(
         .target(name: "IdaInspector", dependencies: ["IdaTerminal", "IdaRouting", "IdaAnalysis", "IdaFormats", "IdaNumerics"]),
         // Corpus, the MoE transformer, the training loop and live run directories.
         .target(name: "IdaTraining", dependencies: ["IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS"]),
+        // Benchmarks and the runs, checkpoints and probes they fabricate (render frames, idle loop, synthetic
+        // cases); the bench subcommands of IdaCLI drive them.
+        .target(name: "IdaBench", dependencies: ["IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS", "IdaTraining",
+                                                 "IdaInspector", "IdaTerminal"]),
         // Subcommands (library so tests can call them).
         .target(name: "IdaCLI", dependencies: [
             "IdaFormats", "IdaNumerics", "IdaRouting", "IdaAnalysis", "IdaBLAS", "IdaTraining", "IdaInspector", "IdaTerminal", "IdaCurses",
+            "IdaBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "idamoe", dependencies: ["IdaCLI"]),

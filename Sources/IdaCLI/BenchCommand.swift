@@ -1,3 +1,4 @@
+import IdaBench
 import ArgumentParser
 import Foundation
 import IdaBLAS

@@ -8,7 +8,7 @@ extension BenchRenderFixture {
     /// A plausible training log, one step at a time, with the fields and rounding the trainer writes:
     /// loss falling, expert load evening out from a skewed start, components dying and reviving,
     /// validation every `evalEvery` steps.
-    struct EventHistory {
+    public struct EventHistory {
         let config: ModelConfig
         var rng: SeededGenerator
         /// Per MoE layer, per expert: the log-load skew the run starts with [layers][E].

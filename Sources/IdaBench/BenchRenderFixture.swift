@@ -9,27 +9,27 @@ import IdaTraining
 /// reads a real run: run.json, events.jsonl with a step event per step (evals, reactivations and
 /// snapshot events among them), the probe, and a snapshot every `snapshotEvery` steps (router
 /// checkpoint + the probe's hidden states; the optimizer file, which the inspector never reads, is left out).
-struct BenchRenderFixture {
+public struct BenchRenderFixture {
     /// The run directory.
-    let directory: String
+    public let directory: String
     /// The model settings the run claims: D 128, 4 blocks all MoE, E 8, k 2, M 16, P 32, encoder 128 -> 128 -> 32.
-    let config: ModelConfig
+    public let config: ModelConfig
     /// Probe tokens N.
-    let tokens: Int
+    public let tokens: Int
     /// Training steps in the event log.
-    let steps: Int
+    public let steps: Int
     /// Snapshot steps, ascending.
-    let snapshots: [Int]
+    public let snapshots: [Int]
     /// Lines written to events.jsonl.
-    let eventLines: Int
+    public let eventLines: Int
     /// Bytes of one snapshot's probe file (hidden states of every MoE block).
-    let probeBytes: Int
+    public let probeBytes: Int
 
     /// Domain names of the probe, in id order (Debian fortunes files).
-    static let domainNames = ["computers", "literature", "science", "wisdom"]
+    public static let domainNames = ["computers", "literature", "science", "wisdom"]
 
     /// Writes the run under `directory` (which must not hold a run yet).
-    static func write(in directory: String, tokens: Int, steps: Int, snapshotEvery: Int, seed: UInt64 = 1) throws -> BenchRenderFixture {
+    public static func write(in directory: String, tokens: Int, steps: Int, snapshotEvery: Int, seed: UInt64 = 1) throws -> BenchRenderFixture {
         let config = ModelConfig()
         var options = TrainingOptions()
         options.steps = steps
@@ -75,7 +75,7 @@ struct BenchRenderFixture {
     }
 
     /// run.json as the trainer writes it (sorted keys), from the model and training settings.
-    static func manifest(config: ModelConfig, options: TrainingOptions, probeTokens: Int) throws -> String {
+    public static func manifest(config: ModelConfig, options: TrainingOptions, probeTokens: Int) throws -> String {
         let encoder = JSONEncoder()
         let model = try JSONSerialization.jsonObject(with: encoder.encode(config))
         let training = try JSONSerialization.jsonObject(with: encoder.encode(options))
@@ -88,14 +88,14 @@ struct BenchRenderFixture {
     }
 
     /// A probe file: tokens, domains, documents and (for snapshots) `layers.{i}.hidden` [N, D] F32.
-    static func writeProbe(_ text: ProbeText, hidden: [Int: Matrix], to path: String) throws {
+    public static func writeProbe(_ text: ProbeText, hidden: [Int: Matrix], to path: String) throws {
         try ProbeContents(tokens: text.tokens, domains: text.domains, documents: text.documents,
                           domainNames: domainNames, hidden: hidden).write(to: path)
     }
 
     /// IDA routers as training leaves them: the mixture placed on real latents (as the trainer starts
     /// it), then uneven priors with about one component in twelve dead (prior near zero).
-    static func makeRouters(config: ModelConfig, hidden: [Int: Matrix], seed: UInt64) throws -> [Int: LayerRouter] {
+    public static func makeRouters(config: ModelConfig, hidden: [Int: Matrix], seed: UInt64) throws -> [Int: LayerRouter] {
         var rng = SeededGenerator(seed: seed &+ 100)
         var routers: [Int: LayerRouter] = [:]
         for i in config.moeLayers {

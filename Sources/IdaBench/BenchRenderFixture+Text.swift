@@ -3,7 +3,7 @@ import IdaNumerics
 extension BenchRenderFixture {
     /// Text-like probe bytes: short documents as in the fortunes corpus (a few wrapped lines of prose,
     /// sometimes code or an indented attribution), each from one domain.
-    struct ProbeText {
+    public struct ProbeText {
         /// Byte tokens [N].
         var tokens: [Int32] = []
         /// Domain of each token [N].
@@ -91,7 +91,7 @@ extension BenchRenderFixture {
     }
 
     /// Consecutive rows of one layer's synthetic router inputs.
-    struct HiddenRows {
+    public struct HiddenRows {
         let text: ProbeText
         let width: Int
         var rng: SeededGenerator

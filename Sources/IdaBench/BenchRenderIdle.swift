@@ -5,27 +5,27 @@ import IdaTerminal
 
 /// The inspector's real run loop (`InspectorApp.run`) left alone on a live run that writes nothing new:
 /// CPU time over the window and what the loop did in it.
-struct BenchRenderIdle {
+public struct BenchRenderIdle {
     /// Length of the idle window (s).
-    var seconds: Double
+    public var seconds: Double
     /// From starting the loop to the first frame with the snapshot analysed (s).
-    var settleSeconds: Double
+    public var settleSeconds: Double
     /// Frames shown before the window (opening the run, the analysis arriving).
-    var settleFrames: Int
+    public var settleFrames: Int
     /// Process CPU time (user + system, every thread) in the window (s).
-    var cpuSeconds: Double
+    public var cpuSeconds: Double
     /// CPU time of the loop's own thread in the window (s).
-    var loopCPUSeconds: Double
+    public var loopCPUSeconds: Double
     /// Frames shown in the window.
-    var frames: Int
+    public var frames: Int
     /// Cells those frames changed.
-    var changedCells: Int
+    public var changedCells: Int
     /// Input waits the loop went into in the window.
-    var waits: Int
+    public var waits: Int
 
     /// Opens the run in a fresh `InspectorApp` on `width` x `height`, waits until the newest snapshot is
     /// analysed and drawn, then measures `seconds` of idling.
-    static func measure(directory: String, seconds: Double, width: Int, height: Int, mode: DisplayMode,
+    public static func measure(directory: String, seconds: Double, width: Int, height: Int, mode: DisplayMode,
                         workers: Int) throws -> BenchRenderIdle {
         let app = InspectorApp(source: .run(directory), probe: nil, workers: workers)
         let backend = try BenchRenderIdleBackend(size: (width, height), mode: mode, window: seconds)
@@ -42,7 +42,7 @@ struct BenchRenderIdle {
     }
 
     /// User + system CPU seconds of the process (`RUSAGE_SELF`) or of the calling thread (`RUSAGE_THREAD`).
-    static func cpuSeconds(thread: Bool) -> Double {
+    public static func cpuSeconds(thread: Bool) -> Double {
         var usage = rusage()
         let rusageThread: Int32 = 1  // RUSAGE_THREAD (Linux); Glibc's module does not export it
         getrusage(thread ? rusageThread : RUSAGE_SELF.rawValue, &usage)
@@ -51,19 +51,19 @@ struct BenchRenderIdle {
 }
 
 /// A one-line failure of `idamoe bench render`.
-struct BenchRenderError: Error, CustomStringConvertible {
+public struct BenchRenderError: Error, CustomStringConvertible {
     /// The message.
-    var description: String
-    init(_ description: String) { self.description = description }
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// An inspector backend that behaves like the terminal for an idle user: the input wait blocks in
 /// poll(2) on a pipe nobody writes to (the curses backend blocks the same way on the tty), and frames
 /// are diffed against the previous one as the curses backend does. Once the snapshot is analysed and
 /// drawn the idle window starts; when it is over the backend answers "q", which quits the loop.
-final class BenchRenderIdleBackend: InspectorBackend {
+public final class BenchRenderIdleBackend: InspectorBackend {
     /// What the counters and clocks read at one moment.
-    struct Sample {
+    public struct Sample {
         var wall: Double
         var cpu: Double
         var loopCPU: Double
@@ -74,14 +74,14 @@ final class BenchRenderIdleBackend: InspectorBackend {
 
     /// The app whose state tells when the first analysis is on screen.
     weak var app: InspectorApp?
-    let cellSize: (width: Int, height: Int)
-    let displayMode: DisplayMode
+    public let cellSize: (width: Int, height: Int)
+    public let displayMode: DisplayMode
     /// Idle window length (s).
-    let window: Double
+    public let window: Double
     /// Longest wait for the first analysis before giving up (s).
-    let settleLimit = 600.0
+    public let settleLimit = 600.0
     /// When the backend was made (monotonic s).
-    let created = monotonicSeconds()
+    public let created = monotonicSeconds()
     /// Read and write ends of the silent pipe.
     private var pipeEnds: [Int32] = [-1, -1]
     private var last: ScreenBuffer?
@@ -91,7 +91,7 @@ final class BenchRenderIdleBackend: InspectorBackend {
     /// Why the measurement could not be taken.
     private(set) var failure: String?
 
-    init(size: (Int, Int), mode: DisplayMode, window: Double) throws {
+    public init(size: (Int, Int), mode: DisplayMode, window: Double) throws {
         cellSize = (size.0, size.1)
         displayMode = mode
         self.window = window
@@ -102,13 +102,13 @@ final class BenchRenderIdleBackend: InspectorBackend {
         for fd in pipeEnds where fd >= 0 { close(fd) }
     }
 
-    func show(_ buffer: ScreenBuffer) {
+    public func show(_ buffer: ScreenBuffer) {
         cells += buffer.diff(from: last ?? ScreenBuffer(width: 0, height: 0)).count
         last = buffer
         frames += 1
     }
 
-    func nextEvent(milliseconds: Int) -> TerminalEvent? {
+    public func nextEvent(milliseconds: Int) -> TerminalEvent? {
         waits += 1
         let now = monotonicSeconds()
         if start == nil, let state = app?.state {

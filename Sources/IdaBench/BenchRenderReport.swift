@@ -3,34 +3,41 @@ import IdaBLAS
 import IdaFormats
 
 /// What `idamoe bench render` measured, printed as a table or as JSON.
-struct BenchRenderReport {
+public struct BenchRenderReport {
     /// The run the figures are about.
-    var fixture: BenchRenderFixture
+    public var fixture: BenchRenderFixture
     /// Routing workers.
-    var threads: Int
+    public var threads: Int
     /// "256 colours, unicode" and the like.
-    var modeText: String
+    public var modeText: String
     /// Writing the run directory (s).
-    var fixtureSeconds = 0.0
+    public var fixtureSeconds = 0.0
     /// `InspectorApp` on the run, loaded synchronously as `--headless` does: events, analysis, first frame (s).
-    var openSeconds = 0.0
+    public var openSeconds = 0.0
     /// `SnapshotAnalysis` of the newest snapshot, per repetition (s).
-    var analysisSeconds: [Double] = []
+    public var analysisSeconds: [Double] = []
     /// Routing alone (ProbeRouting over every layer, latents and reconstruction kept), per repetition (s).
-    var routingSeconds: [Double] = []
+    public var routingSeconds: [Double] = []
     /// Screens at each size.
-    var screens: [BenchRenderFrames.Row] = []
+    public var screens: [BenchRenderFrames.Row] = []
     /// Key presses at each size.
-    var keys: [BenchRenderFrames.Row] = []
+    public var keys: [BenchRenderFrames.Row] = []
     /// The idle run loop, when measured.
-    var idle: BenchRenderIdle?
+    public var idle: BenchRenderIdle?
     /// Idle frame size.
-    var idleSize = (width: 0, height: 0)
+    public var idleSize = (width: 0, height: 0)
     /// Peak resident memory (MiB): after writing the run, after opening it, at the end.
-    var fixturePeakMiB = 0.0, openPeakMiB = 0.0, peakMiB = 0.0
+    public var fixturePeakMiB = 0.0, openPeakMiB = 0.0, peakMiB = 0.0
+
+    /// A report on `fixture`, measured on `threads` workers in the display mode `modeText` describes.
+    public init(fixture: BenchRenderFixture, threads: Int, modeText: String) {
+        self.fixture = fixture
+        self.threads = threads
+        self.modeText = modeText
+    }
 
     /// The human-readable table.
-    func table() -> String {
+    public func table() -> String {
         var out: [String] = []
         let f = fixture
         out.append("system: \(BLASSystem.current().summary)")
@@ -67,7 +74,7 @@ struct BenchRenderReport {
     }
 
     /// The same figures as one JSON object (milliseconds, medians and p95).
-    func json() -> String {
+    public func json() -> String {
         func rows(_ list: [BenchRenderFrames.Row]) -> JSONValue {
             .array(list.map { r in
                 .object(["name": .string(r.name), "width": .number(Double(r.width)), "height": .number(Double(r.height)),
@@ -95,7 +102,7 @@ struct BenchRenderReport {
         return JSONValue.object(object).serialized()
     }
 
-    func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+    public func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
 }
 
 /// The median of `values` (mean of the two middle ones for an even count); 0 when empty.

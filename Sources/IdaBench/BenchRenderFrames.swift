@@ -5,9 +5,9 @@ import IdaTerminal
 /// Times the inspector's frames on a loaded state: rendering into a fresh ScreenBuffer (as
 /// `InspectorApp.frame` does), the diff against the previous frame (as the curses backend does before
 /// writing cells), and key presses end to end (update, render, diff).
-struct BenchRenderFrames {
+public struct BenchRenderFrames {
     /// One measured row: a screen, or a key, at one size.
-    struct Row {
+    public struct Row {
         /// Screen or key label.
         var name: String
         /// Columns.
@@ -23,21 +23,28 @@ struct BenchRenderFrames {
     }
 
     /// The state every row starts from: a run with its history and newest snapshot analysed.
-    let base: InspectorState
+    public let base: InspectorState
     /// Colours and glyphs to render for.
-    let mode: DisplayMode
+    public let mode: DisplayMode
     /// Timed frames per row (after three untimed warm-up frames).
-    let frames: Int
+    public let frames: Int
+
+    /// A timer drawing `frames` frames of `base` in `mode`.
+    public init(base: InspectorState, mode: DisplayMode, frames: Int) {
+        self.base = base
+        self.mode = mode
+        self.frames = frames
+    }
 
     /// Rows of the screen table: name, screen, help overlay shown.
-    static let screens: [(String, Screen, Bool)] = [
+    public static let screens: [(String, Screen, Bool)] = [
         ("overview", .overview, false), ("layer", .layer, false), ("latent", .latent, false),
         ("tokens", .tokens, false), ("timeline", .timeline, false), ("help", .overview, true),
     ]
 
     /// Rows of the key table: label, screen the presses start on, keys pressed in turn. None of them
     /// starts an analysis (stepping snapshots would), so each press is the UI thread's whole work.
-    static let keys: [(String, Screen, [String])] = [
+    public static let keys: [(String, Screen, [String])] = [
         ("tokens: next token (l)", .tokens, ["l"]),
         ("tokens: next word (w)", .tokens, ["w"]),
         ("tokens: line down (j)", .tokens, ["j"]),
@@ -48,7 +55,7 @@ struct BenchRenderFrames {
     ]
 
     /// Renders `state` into a fresh buffer of its size.
-    func render(_ state: InspectorState) -> ScreenBuffer {
+    public func render(_ state: InspectorState) -> ScreenBuffer {
         var buffer = ScreenBuffer(width: state.width, height: state.height)
         InspectorView.render(state, mode: mode, into: &buffer)
         return buffer
@@ -56,7 +63,7 @@ struct BenchRenderFrames {
 
     /// Render and diff times of one screen; between frames the token cursor moves and, every ten
     /// frames, the MoE layer changes, so that no frame repeats the one before.
-    func screen(_ name: String, _ screen: Screen, help: Bool, width: Int, height: Int) -> Row {
+    public func screen(_ name: String, _ screen: Screen, help: Bool, width: Int, height: Int) -> Row {
         var state = base
         state.screen = screen
         state.showHelp = help
@@ -84,7 +91,7 @@ struct BenchRenderFrames {
     }
 
     /// Key presses end to end: `update`, render and diff against the frame before, as the run loop does.
-    func key(_ name: String, _ screen: Screen, keys: [String], width: Int, height: Int) -> Row {
+    public func key(_ name: String, _ screen: Screen, keys: [String], width: Int, height: Int) -> Row {
         var state = base
         state.screen = screen
         state.showHelp = false
