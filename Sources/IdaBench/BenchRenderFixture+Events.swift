@@ -26,8 +26,8 @@ extension BenchRenderFixture {
         }
 
         /// The events of `step` in the trainer's order: reactivations, the step, then an eval when due.
-        mutating func events(step: Int, evalEvery: Int) -> [(String, [String: JSONValue])] {
-            var out: [(String, [String: JSONValue])] = []
+        mutating func events(step: Int, evalEvery: Int) -> [RunEvent.Body] {
+            var out: [RunEvent.Body] = []
             let k = config.experts * config.componentsPerExpert
             let t = Double(step)
             for (slot, layer) in config.moeLayers.enumerated() where rng.unitDouble() < 0.03 {
@@ -35,13 +35,11 @@ extension BenchRenderFixture {
                 let revived = dead[slot].contains(component)
                 if revived { dead[slot].remove(component) } else { dead[slot].insert(component) }
                 let prior = revived ? (0.5 + 0.5 * rng.unitDouble()) / Double(k) : 0.0004 * rng.unitDouble()
-                out.append(("reactivation", [
-                    "event": .string(revived ? "revived" : "died"), "layer": .number(Double(layer)),
-                    "component": .number(Double(component)), "expert": .number(Double(component / config.componentsPerExpert)),
-                    "prior": .number(round6(prior)), "usage": .number(round6(prior * 0.8)),
-                ]))
+                out.append(.reactivation(ReactivationEvent(event: revived ? "revived" : "died", layer: layer, component: component,
+                                                           expert: component / config.componentsPerExpert, prior: prior,
+                                                           usage: prior * 0.8)))
             }
-            var layers: [JSONValue] = []
+            var layers: [StepEvent.Layer] = []
             var cvSum = 0.0
             for (slot, layer) in config.moeLayers.enumerated() {
                 let logits = skew[slot].map { $0 * Foundation.exp(-t / 800) + Double(rng.normal()) * 0.15 }
@@ -51,35 +49,29 @@ extension BenchRenderFixture {
                 let load = weights.map { $0 / total }
                 let cv = LayerMetrics.coefficientOfVariation(load)
                 cvSum += cv
-                layers.append(.object([
-                    "layer": .number(Double(layer)), "load": .array(load.map { .number(round6($0)) }), "cv": .number(round6(cv)),
-                    "entropy": .number(round6(1.2 + 0.6 * (1 - Foundation.exp(-t / 500)) + noise(0.05))),
-                    "nll": .number(round6(-20 - 25 * (1 - Foundation.exp(-t / 700)) + noise(0.5))),
-                    "rec": .number(round6(0.9 * Foundation.exp(-t / 300) + 0.05 + noise(0.01))),
-                    "react": .number(round6(0.01 * Double(dead[slot].count) + noise(0.001))),
-                    "dead": .number(Double(dead[slot].count)),
-                ]))
+                let entropy = 1.2 + 0.6 * (1 - Foundation.exp(-t / 500)) + noise(0.05)
+                let nll = -20 - 25 * (1 - Foundation.exp(-t / 700)) + noise(0.5)
+                let rec = 0.9 * Foundation.exp(-t / 300) + 0.05 + noise(0.01)
+                let react = 0.01 * Double(dead[slot].count) + noise(0.001)
+                layers.append(StepEvent.Layer(layer: layer, load: load, cv: cv, entropy: entropy, nll: nll, rec: rec, react: react,
+                                              dead: dead[slot].count))
             }
             let loss = 1.1 + 3.2 * Foundation.exp(-t / 400) + noise(0.03)
-            out.append(("step", [
-                "loss": .number(round6(loss)), "lr": .number(1e-3), "router_lr": .number(1e-2),
-                "grad_norm": .number(round6(0.6 + noise(0.1))), "router_grad_norm": .number(round6(0.3 + noise(0.05))),
-                "tokens_per_s": .number((12_000 + noise(300)).rounded()),
-                "cv_mean": .number(round6(cvSum / Double(max(1, layers.count)))), "layers": .array(layers),
-            ]))
+            let gradNorm = 0.6 + noise(0.1), routerGradNorm = 0.3 + noise(0.05)
+            let tokensPerSecond = (12_000 + noise(300)).rounded()
+            out.append(.step(StepEvent(loss: loss, lr: 1e-3, routerLR: 1e-2, gradNorm: gradNorm, routerGradNorm: routerGradNorm,
+                                       tokensPerSecond: tokensPerSecond, cvMean: cvSum / Double(max(1, layers.count)),
+                                       layers: layers)))
             if step % evalEvery == 0 {
                 let bpb = loss / Foundation.log(2) + 0.1
-                var domains: [String: JSONValue] = [:]
-                for name in BenchRenderFixture.domainNames { domains[name] = .number(round6(bpb + noise(0.2))) }
-                out.append(("eval", ["val_bpb": .number(round6(bpb)), "domains": .object(domains)]))
+                var domains: [String: Double] = [:]
+                for name in BenchRenderFixture.domainNames { domains[name] = bpb + noise(0.2) }
+                out.append(.eval(EvalEvent(bitsPerByte: bpb, domains: domains)))
             }
             return out
         }
 
         /// Gaussian noise of standard deviation `scale`.
         mutating func noise(_ scale: Double) -> Double { Double(rng.normal()) * scale }
-
-        /// Six decimals, as the trainer writes its figures.
-        func round6(_ x: Double) -> Double { (x * 1e6).rounded() / 1e6 }
     }
 }

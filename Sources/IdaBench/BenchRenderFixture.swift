@@ -42,14 +42,11 @@ public struct BenchRenderFixture {
         try writeProbe(text, hidden: [:], to: RunLayout(directory).probe)
         let routers = try makeRouters(config: config, hidden: hidden, seed: seed)
         var history = EventHistory(config: config, seed: seed)
-        try run.appendEvent(step: 0, kind: "start", fields: [
-            "parameters": .number(2_500_000), "router": .string("ida"),
-            "domains": .array(domainNames.map(JSONValue.string)),
-        ])
+        try run.append(RunEvent(step: 0, .start(StartEvent(parameters: 2_500_000, router: "ida", domains: domainNames))))
         var lines = 1, snapshots: [Int] = [], firstProbe: String?
         for step in 1...max(1, steps) {
-            for (kind, fields) in history.events(step: step, evalEvery: options.evalEvery) {
-                try run.appendEvent(step: step, kind: kind, fields: fields)
+            for body in history.events(step: step, evalEvery: options.evalEvery) {
+                try run.append(RunEvent(step: step, body))
                 lines += 1
             }
             guard step % snapshotEvery == 0 || step == steps else { continue }
@@ -63,9 +60,8 @@ public struct BenchRenderFixture {
             let info = CheckpointInfo(router: .ida, moeLayers: config.moeLayers, config: config.routerConfig, step: step)
             try RouterCheckpoint(info: info, routers: routers).write(to: run.layout.snapshot(step: step),
                                                                      extraMetadata: ["idamoe.vocab": "bytes"])
-            try run.appendEvent(step: step, kind: "snapshot", fields: [
-                "path": .string(RunLayout.relativeSnapshot(step: step)), "probe": .string(RunLayout.relativeProbe(step: step)),
-            ])
+            try run.append(RunEvent(step: step, .snapshot(SnapshotEvent(path: RunLayout.relativeSnapshot(step: step),
+                                                                         probe: RunLayout.relativeProbe(step: step)))))
             lines += 1
             snapshots.append(step)
         }
@@ -74,17 +70,10 @@ public struct BenchRenderFixture {
                                   eventLines: lines, probeBytes: bytes)
     }
 
-    /// run.json as the trainer writes it (sorted keys), from the model and training settings.
+    /// run.json as the trainer writes it, from the model and training settings (`RunManifest`).
     public static func manifest(config: ModelConfig, options: TrainingOptions, probeTokens: Int) throws -> String {
-        let encoder = JSONEncoder()
-        let model = try JSONSerialization.jsonObject(with: encoder.encode(config))
-        let training = try JSONSerialization.jsonObject(with: encoder.encode(options))
-        let object: [String: Any] = [
-            "format": 1, "model": model, "training": training, "domains": domainNames, "corpusBytes": 4_000_000,
-            "parameters": 2_500_000, "probeTokens": probeTokens, "created": Date().timeIntervalSince1970,
-        ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-        return String(decoding: data, as: UTF8.self) + "\n"
+        try RunManifest(model: config, training: options, domains: domainNames, corpusBytes: 4_000_000, parameters: 2_500_000,
+                        probeTokens: probeTokens, created: Date().timeIntervalSince1970).encoded()
     }
 
     /// A probe file: tokens, domains, documents and (for snapshots) `layers.{i}.hidden` [N, D] F32.

@@ -27,15 +27,15 @@ struct InfoCommand: ParsableCommand {
         guard let file else { return try printSystem() }
         let st = try SafetensorsFile(path: file)
         let isProbe = st.info("tokens") != nil
-        var summary: [String: Any] = ["path": file, "kind": isProbe ? "probe" : "checkpoint",
-                                      "metadata": st.metadata]
+        var summary: [String: JSONValue] = ["path": .string(file), "kind": .string(isProbe ? "probe" : "checkpoint"),
+                                            "metadata": .object(st.metadata.mapValues(JSONValue.string))]
         var lines: [String] = ["\(file): \(isProbe ? "probe" : "checkpoint"), \(st.tensors.count) tensors"]
         if isProbe {
             let probe = try Probe(path: file)
-            summary["tokens"] = probe.count
-            summary["layers"] = probe.layers
-            summary["hidden_dims"] = Dictionary(uniqueKeysWithValues: probe.hiddenDims.map { (String($0.key), $0.value) })
-            summary["domains"] = probe.domainNames
+            summary["tokens"] = .int(probe.count)
+            summary["layers"] = .array(probe.layers.map(JSONValue.int))
+            summary["hidden_dims"] = .object(Dictionary(uniqueKeysWithValues: probe.hiddenDims.map { (String($0.key), JSONValue.int($0.value)) }))
+            summary["domains"] = .array(probe.domainNames.map(JSONValue.string))
             lines.append("tokens \(probe.count), " + (probe.layers.isEmpty
                 ? "no hidden states (a run's probe: the snapshots' .probe. files hold its router inputs)"
                 : "MoE layers \(probe.layers.map(String.init).joined(separator: ",")), "
@@ -44,42 +44,43 @@ struct InfoCommand: ParsableCommand {
         } else if st.metadata["idamoe.format"] != nil {
             let ck = try RouterCheckpoint(file: st)
             let c = ck.info.config
-            var router: [String: Any] = ["router": ck.info.router.rawValue, "moe_layers": ck.info.moeLayers,
-                                         "experts": c.experts, "top_k": c.topK, "step": ck.info.step as Any]
+            var router: [String: JSONValue] = ["router": .string(ck.info.router.rawValue), "moe_layers": .array(ck.info.moeLayers.map(JSONValue.int)),
+                                               "experts": .int(c.experts), "top_k": .int(c.topK), "step": ck.info.step.map(JSONValue.int) ?? .null]
             var line = "router \(ck.info.router.rawValue), MoE layers \(ck.info.moeLayers.map(String.init).joined(separator: ",")), "
                 + "E \(c.experts), k \(c.topK)"
             if ck.info.router == .ida {
-                router["components_per_expert"] = c.componentsPerExpert
-                router["latent_dim"] = c.latentDim
-                router["activation"] = c.activation.rawValue
+                router["components_per_expert"] = .int(c.componentsPerExpert)
+                router["latent_dim"] = .int(c.latentDim)
+                router["activation"] = .string(c.activation.rawValue)
                 line += ", M \(c.componentsPerExpert), P \(c.latentDim), \(c.activation.rawValue), "
                     + "score \(c.expertScore.rawValue), input norm \(c.inputNorm.rawValue), latent norm \(c.latentNorm.rawValue)"
-                router["gate_temperature"] = c.gateTemperature
+                router["gate_temperature"] = .number(c.gateTemperature)
                 if c.gateTemperature != 1 { line += ", gate temperature \(c.gateTemperature)" }
             }
             let gate = ck.info.gate
             if gate != .standard {
-                router["gate_normalize"] = gate.normalize
-                router["gate_scale"] = Double(gate.scale)
-                router["expert_groups"] = gate.groups
-                router["group_top_k"] = gate.groupTopK
+                router["gate_normalize"] = .bool(gate.normalize)
+                router["gate_scale"] = .number(Double(gate.scale))
+                router["expert_groups"] = .int(gate.groups)
+                router["group_top_k"] = .int(gate.groupTopK)
                 line += ", gates \(gate.normalize ? "renormalised" : "unrenormalised") x \(gate.scale)"
                 if gate.groups > 1 { line += ", best \(gate.groupTopK) of \(gate.groups) expert groups" }
             }
             if let d = ck.routers.values.first?.hiddenDim {
-                router["hidden_dim"] = d
+                router["hidden_dim"] = .int(d)
                 line += ", D \(d)"
             }
             if let step = ck.info.step { line += ", step \(step)" }
-            summary["router"] = router
+            summary["router"] = .object(router)
             lines.append(line)
         } else {
             lines.append("no idamoe metadata: not an idamoe checkpoint or probe")
         }
-        summary["tensors"] = st.tensors.map { ["name": $0.name, "dtype": $0.dtype.rawValue, "shape": $0.shape] as [String: Any] }
+        summary["tensors"] = .array(st.tensors.map {
+            .object(["name": .string($0.name), "dtype": .string($0.dtype.rawValue), "shape": .array($0.shape.map(JSONValue.int))])
+        })
         if json {
-            let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
-            try StandardOutput.json(String(decoding: data, as: UTF8.self))
+            try StandardOutput.json(JSONValue.object(summary).serialized())
             return
         }
         for line in lines { try StandardOutput.line(line) }
@@ -95,16 +96,16 @@ struct InfoCommand: ParsableCommand {
         let s = BLASSystem.current()
         let best = KernelChoice.bestCore(for: s.cpu)
         if json {
-            let object: [String: Any] = [
-                "cpu": s.cpu.brand, "vendor": s.cpu.vendor, "family": s.cpu.family, "model": s.cpu.model,
-                "stepping": s.cpu.stepping, "features": s.cpu.usableNames, "cores": s.cores,
-                "openblas_config": s.config, "openblas_version": s.version, "core": s.kernel.core,
-                "core_source": s.kernel.explanation, "best_core": best as Any,
-                "runnable_cores": KernelChoice.runnableCores(for: s.cpu), "threads": s.threads,
-                "vector_level": s.vectorLevel.description,
+            let strings = { (list: [String]) in JSONValue.array(list.map(JSONValue.string)) }
+            let object: [String: JSONValue] = [
+                "cpu": .string(s.cpu.brand), "vendor": .string(s.cpu.vendor), "family": .int(s.cpu.family), "model": .int(s.cpu.model),
+                "stepping": .int(s.cpu.stepping), "features": strings(s.cpu.usableNames), "cores": .int(s.cores),
+                "openblas_config": .string(s.config), "openblas_version": .string(s.version), "core": .string(s.kernel.core),
+                "core_source": .string(s.kernel.explanation), "best_core": best.map(JSONValue.string) ?? .null,
+                "runnable_cores": strings(KernelChoice.runnableCores(for: s.cpu)), "threads": .int(s.threads),
+                "vector_level": .string(s.vectorLevel.description),
             ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            try StandardOutput.json(String(decoding: data, as: UTF8.self))
+            try StandardOutput.json(JSONValue.object(object).serialized())
             return
         }
         let env = ProcessInfo.processInfo.environment

@@ -1,6 +1,7 @@
 import Foundation
 import IdaFormats
 import IdaNumerics
+import IdaRouting
 
 extension MoETransformer {
     /// -log p(target) per token in nats, for tokens [B*T] (no gradients, nothing mutated).
@@ -92,9 +93,9 @@ extension Trainer {
             w += n
         }
         let ln2 = Foundation.log(2.0)
-        var perDomain: [String: JSONValue] = [:]
+        var perDomain: [String: Double] = [:]
         for (d, name) in dataset.domainNames.enumerated() where counts[d] > 0 {
-            perDomain[name] = .number(round6(sums[d] / Double(counts[d]) / ln2))
+            perDomain[name] = sums[d] / Double(counts[d]) / ln2
         }
         // val_bpb covers the domains the model trained on; held-out domains are reported apart.
         let seen = dataset.domainNames.indices.filter { !dataset.heldOut.contains($0) }
@@ -102,25 +103,21 @@ extension Trainer {
         guard overall.isFinite else { throw TrainingError.nonFinite(step: step, what: "the validation loss") }
         lastValidation = overall
         let metrics = routing.sorted { $0.key < $1.key }.map { ($0.key, $0.value.finish()) }
-        var fields: [String: JSONValue] = ["val_bpb": .number(round6(overall)), "domains": .object(perDomain)]
+        var record = EvalEvent(bitsPerByte: overall, domains: perDomain)
         let heldOut = dataset.heldOut.sorted().filter { counts[$0] > 0 }
         if !heldOut.isEmpty {
-            let bits = heldOut.reduce(0) { $0 + sums[$1] } / Double(heldOut.reduce(0) { $0 + counts[$1] }) / ln2
-            fields["heldout_domains_bpb"] = .number(round6(bits))
+            record.heldoutDomainsBitsPerByte = heldOut.reduce(0) { $0 + sums[$1] } / Double(heldOut.reduce(0) { $0 + counts[$1] }) / ln2
         }
         if !metrics.isEmpty {
             let count = Double(metrics.count)
-            fields["heldout_tokens"] = .number(Double(owners.count * t))
-            fields["heldout_cv_mean_top1"] = .number(round6(metrics.reduce(0) { $0 + $1.1.cvTop1 } / count))
-            fields["heldout_cv_mean_topk"] = .number(round6(metrics.reduce(0) { $0 + $1.1.cv } / count))
-            fields["heldout_cv_mean_gate"] = .number(round6(metrics.reduce(0) { $0 + $1.1.cvGate } / count))
-            fields["layers"] = .array(metrics.map { layer, m in
-                .object(["layer": .number(Double(layer)), "cv_top1": .number(round6(m.cvTop1)),
-                         "cv_topk": .number(round6(m.cv)), "cv_gate": .number(round6(m.cvGate)),
-                         "load_topk": .array(m.load.map { .number(round6($0)) }),
-                         "load_gate": .array(m.loadGate.map { .number(round6($0)) })])
-            })
+            record.heldoutTokens = owners.count * t
+            record.heldoutTop1 = metrics.reduce(0) { $0 + $1.1.cvTop1 } / count
+            record.heldoutTopK = metrics.reduce(0) { $0 + $1.1.cv } / count
+            record.heldoutGate = metrics.reduce(0) { $0 + $1.1.cvGate } / count
+            record.layers = metrics.map { layer, m in
+                EvalEvent.Layer(layer: layer, cvTop1: m.cvTop1, cvTopK: m.cv, cvGate: m.cvGate, loadTopK: m.load, loadGate: m.loadGate)
+            }
         }
-        try run.appendEvent(step: step, kind: "eval", fields: fields)
+        try run.append(RunEvent(step: step, .eval(record)))
     }
 }

@@ -39,10 +39,8 @@ extension Trainer {
 
     /// The `snapshot` event of the current step.
     func logSnapshot() throws {
-        try run.appendEvent(step: step, kind: "snapshot", fields: [
-            "path": .string(RunLayout.relativeSnapshot(step: step)),
-            "probe": .string(RunLayout.relativeProbe(step: step)),
-        ])
+        try run.append(RunEvent(step: step, .snapshot(SnapshotEvent(path: RunLayout.relativeSnapshot(step: step),
+                                                                     probe: RunLayout.relativeProbe(step: step)))))
     }
 
     /// The probe's router inputs at every MoE block, [N, D] each, in windows of T tokens.

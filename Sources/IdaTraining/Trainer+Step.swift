@@ -2,6 +2,7 @@ import Foundation
 import IdaBLAS
 import IdaFormats
 import IdaNumerics
+import IdaRouting
 
 /// What one training step measured, ready for the event log.
 struct StepSummary {
@@ -19,44 +20,17 @@ struct StepSummary {
         loads.isEmpty ? 0 : loads.map(LayerMetrics.coefficientOfVariation).reduce(0, +) / Double(loads.count)
     }
 
-    /// The `step` event's fields (docs/format.md).
-    func eventFields(tokensPerSecond: Double) -> [String: JSONValue] {
-        var layerObjects: [JSONValue] = []
-        for (slot, l) in layers.enumerated() {
-            var o: [String: JSONValue] = [
-                "layer": .number(Double(l.layer)),
-                "load": .array(loads[slot].map { .number(round6($0)) }),
-                "cv": .number(round6(LayerMetrics.coefficientOfVariation(loads[slot]))),
-                "entropy": .number(round6(mean(l.routing.entropyBits))),
-            ]
-            if let r = l.routerLosses {
-                o["nll"] = .number(round6(r.nll))
-                o["rec"] = .number(round6(r.reconstruction))
-                o["react"] = .number(round6(r.reactivation))
-                o["dead"] = .number(Double(dead[l.layer] ?? 0))
-            }
-            if let aux = l.auxiliaryLoss { o["aux"] = .number(round6(aux)) }
-            if let z = l.zLoss { o["z"] = .number(round6(z)) }
-            layerObjects.append(.object(o))
+    /// The `step` event (docs/format.md).
+    func event(tokensPerSecond: Double) -> StepEvent {
+        let records = layers.enumerated().map { slot, l in
+            StepEvent.Layer(layer: l.layer, load: loads[slot], cv: LayerMetrics.coefficientOfVariation(loads[slot]),
+                            entropy: mean(l.routing.entropyBits), nll: l.routerLosses?.nll,
+                            rec: l.routerLosses?.reconstruction, react: l.routerLosses?.reactivation,
+                            dead: l.routerLosses == nil ? nil : dead[l.layer] ?? 0, aux: l.auxiliaryLoss, z: l.zLoss)
         }
-        return [
-            "loss": .number(round6(loss)),
-            "lr": .number(Double(learningRate)),
-            "router_lr": .number(Double(routerLearningRate)),
-            "grad_norm": .number(round6(gradNorm)),
-            "router_grad_norm": .number(round6(routerGradNorm)),
-            "tokens_per_s": .number(tokensPerSecond.rounded()),
-            "cv_mean": .number(round6(cvMean)),
-            "layers": .array(layerObjects),
-        ]
+        return StepEvent(loss: loss, lr: Double(learningRate), routerLR: Double(routerLearningRate), gradNorm: gradNorm,
+                         routerGradNorm: routerGradNorm, tokensPerSecond: tokensPerSecond.rounded(), cvMean: cvMean, layers: records)
     }
-}
-
-/// x rounded to 6 significant decimals, to keep the event log readable.
-func round6(_ x: Double) -> Double {
-    guard x.isFinite, x != 0 else { return x }
-    let scale = Foundation.pow(10, 5 - Foundation.floor(Foundation.log10(abs(x))))
-    return (x * scale).rounded() / scale
 }
 
 func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
@@ -135,11 +109,8 @@ extension Trainer {
             reactivation[l.layer] = state
             dead[l.layer] = state.deadCount
             for e in events {
-                try run.appendEvent(step: step, kind: "reactivation", fields: [
-                    "event": .string(e.kind.rawValue), "layer": .number(Double(l.layer)),
-                    "component": .number(Double(e.component)), "expert": .number(Double(e.expert)),
-                    "prior": .number(e.prior), "usage": .number(e.usage),
-                ])
+                try run.append(RunEvent(step: step, .reactivation(ReactivationEvent(
+                    event: e.kind.rawValue, layer: l.layer, component: e.component, expert: e.expert, prior: e.prior, usage: e.usage))))
             }
         }
         let loads = layers.map { l -> [Double] in

@@ -126,7 +126,7 @@ public final class Trainer {
     /// Restores the newest complete snapshot (or, killed before the first one, starts over from step 0
     /// exactly as the run began), applies the plan change, and appends the `resume` event.
     func resume(_ request: ResumeRequest) throws {
-        var reader = EventLogReader(path: run.layout.events)
+        var reader = EventLogReader<RunEvent>(path: run.layout.events)
         let logged = (try? reader.readNew()) ?? []
         let newestSnapshot = run.completeSnapshotSteps().first
         // Refused before anything is written.
@@ -150,17 +150,17 @@ public final class Trainer {
         } else {
             initializeMixtures()
         }
-        var fields: [String: JSONValue] = ["from_step": .number(Double(step)), "steps": .number(Double(options.steps))]
+        var record = ResumeEvent(fromStep: step, steps: options.steps)
         if let steps = request.steps, steps != request.manifest.training.steps {
             var manifest = request.manifest
             manifest.training.steps = steps
             try run.writeManifest(try manifest.encoded())
-            fields["planned_steps_before"] = .number(Double(request.manifest.training.steps))
+            record.plannedStepsBefore = request.manifest.training.steps
         }
         if let threads = request.threads, threads != request.manifest.training.threads {
-            fields["threads"] = .number(Double(threads))
+            record.threads = threads
         }
-        try run.appendEvent(step: step, kind: "resume", fields: fields)
+        try run.append(RunEvent(step: step, .resume(record)))
     }
 
     /// Places every IDA mixture on the latents of a first batch (docs/decisions.md); deterministic in the seed.
@@ -189,11 +189,8 @@ public final class Trainer {
     /// The run's probe (tokens only) and its `start` event.
     func writeRunStart() throws {
         try writeProbe(to: run.layout.probe, hidden: [:])
-        try run.appendEvent(step: 0, kind: "start", fields: [
-            "parameters": .number(Double(model.parameterCount)),
-            "router": .string(config.router.rawValue),
-            "domains": .array(dataset.domainNames.map { .string($0) }),
-        ])
+        try run.append(RunEvent(step: 0, .start(StartEvent(parameters: model.parameterCount, router: config.router.rawValue,
+                                                            domains: dataset.domainNames))))
     }
 
     /// Runs until `options.steps` (or until step `stopAt`, as if interrupted there), snapshotting and
@@ -209,13 +206,13 @@ public final class Trainer {
             let elapsed = Date().timeIntervalSince(started)
             let tokensPerSecond = Double(options.batch * config.context) / max(elapsed, 1e-9)
             lastCV = layers.cvMean
-            try run.appendEvent(step: step, kind: "step", fields: layers.eventFields(tokensPerSecond: tokensPerSecond))
+            try run.append(RunEvent(step: step, .step(layers.event(tokensPerSecond: tokensPerSecond))))
             if step % options.evalEvery == 0 || step == options.steps { try validate() }
             if step % options.snapshotEvery == 0 || step == options.steps { try snapshot() }
             report(TrainerReport(step: step, steps: options.steps, loss: layers.loss, tokensPerSecond: tokensPerSecond,
                                  eta: Double(options.steps - step) * elapsed, validationBitsPerByte: lastValidation,
                                  cvMean: lastCV))
         }
-        if step == options.steps { try run.appendEvent(step: step, kind: "done") }
+        if step == options.steps { try run.append(RunEvent(step: step, .done)) }
     }
 }

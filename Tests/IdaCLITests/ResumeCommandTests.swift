@@ -12,7 +12,7 @@ struct ResumeCommandTests {
     /// The run's events as docs/format.md defines them after resumes: a `resume` event's later events
     /// replace those of steps after its `from_step`. Times, speeds and the resume events are left out.
     static func effectiveEvents(_ dir: String) throws -> [Event] {
-        var reader = EventLogReader(path: RunLayout(dir).events)
+        var reader = EventLogReader<EventRecord>(path: RunLayout(dir).events)
         var kept: [EventRecord] = []
         for record in try reader.readNew() {
             if record.kind == "resume" {
@@ -60,7 +60,7 @@ struct ResumeCommandTests {
             let command = ([idamoeBinary()] + trainArguments(dir, corpus: corpus)).map { "'\($0)'" }.joined(separator: " ")
             try shell("\(command) 2>/dev/null & pid=$!; while [ ! -e '\(dir)/run.json' ] && kill -0 $pid 2>/dev/null; do sleep 0.01; done; "
                       + "sleep \(String(format: "%.3f", delay)); kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true", timeout: 120)
-            var log = EventLogReader(path: RunLayout(dir).events)
+            var log = EventLogReader<EventRecord>(path: RunLayout(dir).events)
             let finishedBeforeKill = try log.readNew().contains { $0.kind == "done" }
             let resumed = try runIdamoe(["train", "--resume", dir, "--quiet"])
             let note = "trial \(trial), killed after \(String(format: "%.2f", delay)) s"
@@ -98,7 +98,7 @@ struct ResumeCommandTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: RunLayout(dir).events)) == before)
         let longer = try runIdamoe(["train", "--resume", dir, "--steps", "15", "--quiet"])
         #expect(longer.status == 0, "\(longer.stderr)")
-        var reader = EventLogReader(path: RunLayout(dir).events)
+        var reader = EventLogReader<EventRecord>(path: RunLayout(dir).events)
         let events = try reader.readNew()
         let resume = try #require(events.last { $0.kind == "resume" })
         #expect(resume.step == 12 && resume.fields["steps"]?.int == 15 && resume.fields["planned_steps_before"]?.int == 12)
@@ -125,11 +125,11 @@ struct ResumeCommandTests {
         #expect(limited.status == 1, "\(limited.stderr)")
         let errorLines = limited.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
         #expect(errorLines.count == 1 && errorLines.first?.contains("File too large") == true, "\(limited.stderr)")
-        var reader = EventLogReader(path: RunLayout(dir).events)
+        var reader = EventLogReader<EventRecord>(path: RunLayout(dir).events)
         #expect(try reader.readNew().contains { $0.kind == "done" } == false)
         let resumed = try runIdamoe(["train", "--resume", dir, "--quiet"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        var after = EventLogReader(path: RunLayout(dir).events)
+        var after = EventLogReader<EventRecord>(path: RunLayout(dir).events)
         #expect(try after.readNew().last?.kind == "done")
     }
 

@@ -36,7 +36,7 @@ struct UntrustedInputTests {
         #expect(throws: RegularFile.Failure.notRegular(path: fifo, kind: "a FIFO")) { _ = try RegularFile.open(fifo) }
         #expect(throws: SmallFile.Failure.notRegular(path: fifo, kind: "a FIFO")) { _ = try SmallFile.read(fifo) }
         #expect(throws: SafetensorsError.notRegularFile(path: fifo)) { _ = try SafetensorsFile(path: fifo) }
-        var reader = EventLogReader(path: fifo)
+        var reader = EventLogReader<EventRecord>(path: fifo)
         #expect(throws: EventLogError.notRegular(path: fifo, kind: "a FIFO")) { _ = try reader.readNew() }
         #expect(throws: RegularFile.Failure.notRegular(path: dir, kind: "a directory")) { _ = try RegularFile.open(dir) }
         #expect(throws: RegularFile.Failure.notRegular(path: "/dev/zero", kind: "a character device")) {

@@ -45,7 +45,7 @@ struct DataLayerTests {
         ]
         let dir = temporaryDirectory()
         try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/events.jsonl", atomically: true, encoding: .utf8)
-        var reader = EventLogReader(path: dir + "/events.jsonl")
+        var reader = EventLogReader<RunEvent>(path: dir + "/events.jsonl")
         var history = RunHistory()
         history.append(try reader.readNew())
         #expect(history.domains == ["a", "b"])

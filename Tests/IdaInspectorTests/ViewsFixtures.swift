@@ -141,14 +141,13 @@ enum ViewsFixture {
 
     /// The "step" field of a line (for ordering the log as a run writes it).
     static func step(of line: String) -> Int {
-        guard let value = try? JSONValue.parse(line), let record = EventRecord(json: value) else { return 0 }
-        return record.step
+        RunEvent(line: line)?.step ?? 0
     }
 
     /// A history from event lines.
     static func history(_ lines: [String] = eventLines) -> RunHistory {
         var history = RunHistory()
-        history.append(lines.compactMap { (try? JSONValue.parse($0)).flatMap(EventRecord.init(json:)) })
+        history.append(lines.compactMap { RunEvent(line: $0) })
         return history
     }
 

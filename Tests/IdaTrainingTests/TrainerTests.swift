@@ -40,7 +40,7 @@ struct TrainerTests {
         let manifest = try RunManifest.read(dir + "/run")
         #expect(manifest.model.router == router)
         #expect(manifest.domains.sorted() == ["code", "math", "poems"])
-        var reader = EventLogReader(path: RunLayout(dir + "/run").events)
+        var reader = EventLogReader<EventRecord>(path: RunLayout(dir + "/run").events)
         let events = try reader.readNew()
         #expect(reader.skippedLines == 0)
         #expect(events.filter { $0.kind == "step" }.map(\.step) == Array(1...6))
@@ -88,7 +88,7 @@ struct TrainerTests {
         let trainer = try Trainer(config: tinyTrainingConfig(), options: options, runDir: dir + "/run")
         #expect(!trainer.dataset.train.domains.contains(Int32(trainer.dataset.domainNames.firstIndex(of: "math") ?? -1)))
         try trainer.train()
-        var reader = EventLogReader(path: RunLayout(dir + "/run").events)
+        var reader = EventLogReader<EventRecord>(path: RunLayout(dir + "/run").events)
         let eval = try #require(try reader.readNew().last { $0.kind == "eval" })
         let perDomain = try #require(eval.fields["domains"]?.object)
         let seen = ["code", "poems"].compactMap { perDomain[$0]?.double }
@@ -146,7 +146,7 @@ struct TrainerTests {
         for t in a.tensors {
             #expect(try a.floats(t.name) == b.floats(t.name), "\(t.name) differs after resume")
         }
-        var reader = EventLogReader(path: events)
+        var reader = EventLogReader<EventRecord>(path: events)
         let all = try reader.readNew()
         #expect(reader.skippedLines == 1)  // the torn line, terminated on resume
         #expect(all.contains { $0.kind == "resume" && $0.step == resumesFrom })
@@ -168,7 +168,7 @@ struct TrainerTests {
             #expect(resumed.step == 6)
             try resumed.train()
         }  // the trainer (and its lock) ends here
-        var reader = EventLogReader(path: events)
+        var reader = EventLogReader<EventRecord>(path: events)
         let all = try reader.readNew()
         #expect(all.filter { $0.kind == "done" }.map(\.step) == [6])
         #expect(all.filter { $0.kind == "snapshot" && $0.step == 6 }.count == 1)
@@ -191,7 +191,7 @@ struct TrainerTests {
             #expect(resumed.step == 0)
             try resumed.train()
         }
-        var reader = EventLogReader(path: layout.events)
+        var reader = EventLogReader<EventRecord>(path: layout.events)
         let all = try reader.readNew()
         #expect(all.first?.kind == "start" && all.filter { $0.kind == "start" }.count == 1)
         #expect(all.dropFirst().first?.kind == "resume" && all.last?.kind == "done")

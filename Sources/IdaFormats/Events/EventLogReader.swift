@@ -6,15 +6,21 @@ import Musl
 import Darwin
 #endif
 
+/// A record of a JSON-lines file: decoded from one line's bytes, nil when the line is not one.
+public protocol JSONLine: Sendable {
+    /// The record of one line (without its newline), or nil.
+    static func decode(line: UnsafeRawBufferPointer) -> Self?
+}
+
 /// Follows a JSON-lines event log that another process is appending to.
 ///
 /// Each call to `readNew` returns the records of complete ('\n'-terminated) lines appended
 /// since the previous call. A torn last line is held back until its newline arrives. Lines
 /// that are not valid JSON (blank lines included) or lack a required field are skipped and
 /// counted. A missing file has no events yet; a truncated or replaced file is read from the start.
-public struct EventLogReader {
+public struct EventLogReader<Record: JSONLine> {
     /// Default for `maxLineBytes`: 16 MiB.
-    public static let defaultMaxLineBytes = 16 << 20
+    public static var defaultMaxLineBytes: Int { 16 << 20 }
 
     /// The log being followed.
     public let path: String
@@ -36,7 +42,7 @@ public struct EventLogReader {
     }
 
     /// Records from complete lines appended since the last call.
-    public mutating func readNew() throws -> [EventRecord] {
+    public mutating func readNew() throws -> [Record] {
         let fd: Int32
         var status = stat()
         do {
@@ -59,7 +65,7 @@ public struct EventLogReader {
         if current != identity || Int(status.st_size) < position || !lineBoundaryIntact(fd) {
             restart(identity: current)
         }
-        var records: [EventRecord] = []
+        var records: [Record] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position)) }
@@ -91,7 +97,7 @@ public struct EventLogReader {
     }
 
     /// Splits newly read bytes into lines, completing any pending line first.
-    private mutating func consume(_ bytes: ArraySlice<UInt8>, into records: inout [EventRecord]) {
+    private mutating func consume(_ bytes: ArraySlice<UInt8>, into records: inout [Record]) {
         var lineStart = bytes.startIndex
         while let newline = bytes[lineStart...].firstIndex(of: 0x0A) {
             if discarding {
@@ -117,9 +123,8 @@ public struct EventLogReader {
         position += bytes.count
     }
 
-    private mutating func handleLine(_ line: ArraySlice<UInt8>, into records: inout [EventRecord]) {
-        let json = line.withUnsafeBytes { raw in try? JSONValue.parse(bytes: raw) }
-        guard let json, let record = EventRecord(json: json) else {
+    private mutating func handleLine(_ line: ArraySlice<UInt8>, into records: inout [Record]) {
+        guard let record = line.withUnsafeBytes({ Record.decode(line: $0) }) else {
             skippedLines += 1
             return
         }

@@ -16,6 +16,9 @@ public enum JSONValue: Sendable, Equatable {
     /// 2^53: below it every integer is exactly representable as a `Double`, at it rounding begins.
     static let maxExactInteger: Double = 9_007_199_254_740_992
 
+    /// An integer as a JSON number.
+    public static func int(_ value: Int) -> JSONValue { .number(Double(value)) }
+
     /// The number, if this is a number.
     public var double: Double? {
         if case .number(let value) = self { return value }

@@ -11,7 +11,7 @@ extension SnapshotLoader {
         guard let ref = try? CheckpointReference.resolve(spec), let dir = ref.runDirectory else { return nil }
         let runA: String? = if case let .run(a) = source { CheckpointReference.canonical(a) } else { nil }
         guard CheckpointReference.canonical(dir) != runA else { return nil }
-        var reader = EventLogReader(path: RunLayout(dir).events)
+        var reader = EventLogReader<RunEvent>(path: RunLayout(dir).events)
         guard let records = try? reader.readNew() else { return nil }
         var history = RunHistory()
         history.append(records)

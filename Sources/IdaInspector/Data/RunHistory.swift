@@ -1,4 +1,5 @@
 import IdaFormats
+import IdaRouting
 
 /// Everything the event log has said about a run, as series the screens can draw.
 public struct RunHistory: Sendable, Equatable {
@@ -104,67 +105,47 @@ public struct RunHistory: Sendable, Equatable {
     /// An empty history.
     public init() {}
 
-    /// Folds new events in; unknown kinds and malformed fields are ignored.
-    public mutating func append(_ records: [EventRecord]) {
-        for r in records {
-            let f = r.fields
-            switch r.kind {
-            case "start":
-                domains = f["domains"]?.array?.compactMap(\.string).map(UntrustedText.sanitized) ?? domains
-            case "resume":
-                steps.removeAll { $0.step > r.step }
-                evals.removeAll { $0.step > r.step }
-                reactivations.removeAll { $0.step > r.step }
-                snapshots.removeAll { $0 > r.step }
+    /// Folds new events in; unknown kinds are ignored (their records read leniently: `RunEvent`).
+    public mutating func append(_ events: [RunEvent]) {
+        for e in events {
+            switch e.body {
+            case let .start(start):
+                domains = start.domains.map(UntrustedText.sanitized)
+            case .resume:
+                steps.removeAll { $0.step > e.step }
+                evals.removeAll { $0.step > e.step }
+                reactivations.removeAll { $0.step > e.step }
+                snapshots.removeAll { $0 > e.step }
                 finished = false
-            case "step":
-                let layers = (f["layers"]?.array ?? []).compactMap { l -> LayerRecord? in
-                    guard let layer = l["layer"]?.int, let load = l["load"]?.array?.compactMap(\.double) else { return nil }
-                    return LayerRecord(layer: layer, load: load, cv: l["cv"]?.double ?? .nan,
-                                       entropy: l["entropy"]?.double ?? .nan, nll: l["nll"]?.double, dead: l["dead"]?.int)
+            case let .step(s):
+                let layers = s.layers.map { l in
+                    LayerRecord(layer: l.layer, load: l.load, cv: l.cv ?? .nan, entropy: l.entropy ?? .nan, nll: l.nll, dead: l.dead)
                 }
-                steps.append(StepRecord(step: r.step, loss: Self.number(f["loss"]), cvMean: f["cv_mean"]?.double ?? .nan,
-                                        tokensPerSecond: f["tokens_per_s"]?.double ?? .nan, layers: layers))
-            case "eval":
-                if let eval = Self.eval(r) { evals.append(eval) }
-            case "reactivation":
-                if let event = f["event"]?.string, let layer = f["layer"]?.int, let component = f["component"]?.int {
-                    reactivations.append(ReactivationRecord(step: r.step, event: UntrustedText.sanitized(event), layer: layer, component: component,
-                                                            expert: f["expert"]?.int ?? 0, prior: f["prior"]?.double ?? .nan,
-                                                            usage: f["usage"]?.double ?? .nan))
-                }
-            case "snapshot":
-                if !snapshots.contains(r.step) { snapshots.append(r.step) }
-            case "done":
+                steps.append(StepRecord(step: e.step, loss: s.loss, cvMean: s.cvMean ?? .nan,
+                                        tokensPerSecond: s.tokensPerSecond ?? .nan, layers: layers))
+            case let .eval(v):
+                if let eval = Self.eval(v, step: e.step) { evals.append(eval) }
+            case let .reactivation(r):
+                reactivations.append(ReactivationRecord(step: e.step, event: UntrustedText.sanitized(r.event), layer: r.layer,
+                                                        component: r.component, expert: r.expert ?? 0, prior: r.prior ?? .nan,
+                                                        usage: r.usage ?? .nan))
+            case .snapshot:
+                if !snapshots.contains(e.step) { snapshots.append(e.step) }
+            case .done:
                 finished = true
-            default:
+            case .other:
                 continue
             }
         }
     }
 
-    /// A number field: its value, NaN for `null` (how non-finite numbers are written), nil for
-    /// anything else (absent, a string, true, an object): not a figure to plot or alert on.
-    static func number(_ value: JSONValue?) -> Double? {
-        switch value {
-        case let .number(v)?: return v
-        case .null?: return .nan
-        default: return nil
-        }
-    }
-
-    /// An eval line's figures, nil when it has neither bits per byte nor a held-out CV.
-    static func eval(_ r: EventRecord) -> EvalRecord? {
-        let f = r.fields
-        let layers = (f["layers"]?.array ?? []).compactMap { l -> EvalLayer? in
-            guard let layer = l["layer"]?.int else { return nil }
-            return EvalLayer(layer: layer, cvTop1: l["cv_top1"]?.double, cvTopK: l["cv_topk"]?.double, cvGate: l["cv_gate"]?.double)
-        }
-        let record = EvalRecord(step: r.step, bitsPerByte: f["val_bpb"]?.double ?? .nan,
-                                heldoutTop1: f["heldout_cv_mean_top1"]?.double, heldoutTopK: f["heldout_cv_mean_topk"]?.double,
-                                heldoutGate: f["heldout_cv_mean_gate"]?.double, heldoutTokens: f["heldout_tokens"]?.int,
-                                heldoutDomainsBitsPerByte: f["heldout_domains_bpb"]?.double, layers: layers)
-        return f["val_bpb"]?.double != nil || record.hasHeldoutCV ? record : nil
+    /// An eval record's figures, nil when it has neither bits per byte nor a held-out CV.
+    static func eval(_ v: EvalEvent, step: Int) -> EvalRecord? {
+        let layers = v.layers.map { EvalLayer(layer: $0.layer, cvTop1: $0.cvTop1, cvTopK: $0.cvTopK, cvGate: $0.cvGate) }
+        let record = EvalRecord(step: step, bitsPerByte: v.bitsPerByte ?? .nan, heldoutTop1: v.heldoutTop1,
+                                heldoutTopK: v.heldoutTopK, heldoutGate: v.heldoutGate, heldoutTokens: v.heldoutTokens,
+                                heldoutDomainsBitsPerByte: v.heldoutDomainsBitsPerByte, layers: layers)
+        return v.bitsPerByte != nil || record.hasHeldoutCV ? record : nil
     }
 
     /// The newest validation pass that carried a held-out CV.

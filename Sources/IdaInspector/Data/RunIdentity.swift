@@ -55,7 +55,7 @@ public struct RunIdentity: Sendable, Equatable {
 /// What one poll of a followed run found.
 public struct RunPoll: Sendable {
     /// Event lines completed since the last poll (after a replacement: the new run's from its start).
-    public var events: [EventRecord]
+    public var events: [RunEvent]
     /// Snapshot steps that appeared since the last poll, ascending.
     public var snapshots: [Int]
     /// Whether a writer holds the run's lock, asked before the log was read (so a `done` written

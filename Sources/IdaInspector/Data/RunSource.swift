@@ -58,7 +58,7 @@ public enum RunSource: Sendable, Equatable {
 public struct RunFollower {
     /// The run directory.
     public let directory: String
-    private var events: EventLogReader
+    private var events: EventLogReader<RunEvent>
     private var known: Set<Int> = []
     /// The run followed: read when the follower is made (or at the first poll that can read it).
     public private(set) var identity: RunIdentity?
@@ -68,7 +68,7 @@ public struct RunFollower {
     /// A follower that has read nothing yet; it takes the run in run.json now as the one it follows.
     public init(directory: String) {
         self.directory = directory
-        self.events = EventLogReader(path: RunLayout(directory).events)
+        self.events = EventLogReader<RunEvent>(path: RunLayout(directory).events)
         self.manifestStamp = FileStamp(path: RunLayout(directory).manifest)
         self.identity = RunIdentity.read(directory: directory)
     }
@@ -83,7 +83,7 @@ public struct RunFollower {
         let replacement = checkManifest()
         if replacement != nil {
             // Another run in the same place: start over from its first line and snapshot.
-            events = EventLogReader(path: RunLayout(directory).events)
+            events = EventLogReader<RunEvent>(path: RunLayout(directory).events)
             known = []
             records = try events.readNew()
             fresh = newSnapshots()

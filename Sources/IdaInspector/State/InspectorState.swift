@@ -119,7 +119,7 @@ public enum InspectorEvent: Sendable {
     /// The terminal changed size.
     case resize(width: Int, height: Int)
     /// New complete event-log lines.
-    case events([EventRecord])
+    case events([RunEvent])
     /// New complete snapshots.
     case snapshots([Int])
     /// A comparison of A's step with the target finished (or failed with a one-line message).

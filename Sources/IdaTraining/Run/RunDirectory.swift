@@ -114,14 +114,9 @@ public final class RunDirectory {
         }
     }
 
-    /// Appends one event line `{"v": 1, "step", "time", "kind", ...fields}` with a single write.
-    public func appendEvent(step: Int, kind: String, fields: [String: JSONValue] = [:]) throws {
-        var object = fields
-        object["v"] = .number(1)
-        object["step"] = .number(Double(step))
-        object["time"] = .number((Date().timeIntervalSince1970 * 1000).rounded() / 1000)
-        object["kind"] = .string(kind)
-        try appendRaw(JSONValue.object(object).serialized() + "\n")
+    /// Appends one event (docs/format.md, "Events") as one line, with a single write.
+    public func append(_ event: RunEvent) throws {
+        try appendRaw(try event.line())
     }
 
     /// Writes run.json atomically.
