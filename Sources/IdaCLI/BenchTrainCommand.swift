@@ -10,13 +10,14 @@ import IdaTraining
 struct BenchTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Training tokens per second (forward + backward + update) of the default model, and the share of time in GEMMs.")
+        abstract: "Training tokens per second (forward + backward + update) of the default model, and the share of time in GEMMs.",
+        discussion: "The model is the default unless changed by its flags:\n\n" + SettingOptions.help(training: false))
 
     @Option(help: "Timed steps per router.") var steps = 20
     @Option(help: "Routers to measure, comma-separated (each replaces --router).") var routers = "ida,softmax"
     @Option(help: "Worker threads (0: all cores).") var threads = 0
     @Flag(help: "Also print where each step's time went (ms per step by phase).") var phases = false
-    @OptionGroup(title: "Model (the default model unless changed)") var model: ModelOptions
+    @OptionGroup var settings: SettingOptions
 
     func validate() throws {
         if steps < 1 { throw ValidationError("--steps must be at least 1 (tokens per second over no steps is not a number)") }
@@ -30,7 +31,10 @@ struct BenchTrainCommand: ParsableCommand {
             }
             return kind
         }
-        let base = try model.applied(to: ModelConfig())
+        if let training = try settings.given().first(where: { if case .training = $0 { return true } else { return false } }) {
+            throw ValidationError("\(training.flag) is a training flag; bench train takes model flags only")
+        }
+        let base = try settings.applied().model
         let cores = try configureThreads(flag: threads)
         let dir = NSTemporaryDirectory() + "idamoe-bench-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -12,13 +12,10 @@ struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Train on the default corpus in the background and open the inspector on the run.",
-        discussion: "Quitting the inspector asks whether to stop training; --detach leaves it running.")
+        discussion: "Quitting the inspector asks whether to stop training; --detach leaves it running. The demo snapshots and "
+            + "evaluates every 100 steps unless told otherwise.\n\n" + SettingOptions.help())
 
-    @OptionGroup(title: "Model") var model: ModelOptions
-    @OptionGroup(title: "Training (the demo snapshots and evaluates every 100 steps unless told otherwise)")
-    var training: TrainingFlags
-    @Option(help: "IDA reactivation of dead components: reset (balances best; docs/results.md), loss or off \(defaultText(TrainingOptions().reactivation)).")
-    var reactivation: ReactivationMode = TrainingOptions().reactivation
+    @OptionGroup var settings: SettingOptions
     @Option(help: "Run directory (default: runs/<timestamp>-demo-<router>).") var runDir: String?
     @Flag(help: "Keep training running after the inspector quits, without asking.") var detach = false
     @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
@@ -27,19 +24,19 @@ struct DemoCommand: ParsableCommand {
         guard isatty(0) != 0, isatty(1) != 0 else {
             throw ValidationError("idamoe demo needs a terminal; run 'idamoe train' and 'idamoe inspect --headless' instead")
         }
-        let router = (try model.applied(to: ModelConfig())).router
+        let router = try settings.applied().model.router
         let dir = runDir ?? defaultRunDirectory(suffix: "demo-\(router.rawValue)")
         // The demo's presets come first; the user's flags, later on the line, win. The trainer creates
         // the run (a new or empty directory only) and then logs into RUN/train.log; until then its
         // output goes to a temporary file, read if it fails to start.
-        let presets = ["--snapshot-every", "100", "--eval-every", "100", "--reactivation", reactivation.rawValue]
+        let presets = ["--snapshot-every", "100", "--eval-every", "100"]
         var template = Array((NSTemporaryDirectory() + "idamoe-demo-XXXXXX").utf8CString)
         let made = mkstemp(&template)
         guard made >= 0 else { throw ValidationError("cannot create a temporary file for the trainer's first output") }
         close(made)
         let startLog = String(cString: template)
-        let pid = try spawnTrainer(arguments: ["train", "--run-dir", dir, "--quiet", "--log-in-run"] + presets + model.arguments
-                                       + training.arguments, log: startLog)
+        let pid = try spawnTrainer(arguments: ["train", "--run-dir", dir, "--quiet", "--log-in-run"] + presets + settings.arguments(),
+                                   log: startLog)
         // Wait for the manifest (corpus loaded, model built) or for the trainer to fail.
         let deadline = Date().addingTimeInterval(60)
         while !RunLayout(dir).isRun {

@@ -33,7 +33,7 @@ struct RouterStepCommand: ParsableCommand {
     @Option(help: "Reactivation mode.") var reactivation = ReactivationMode.off
     @Option(name: .customLong("react-every"), help: "Steps between dead-component checks.") var reactEvery = 50
     @Option(name: .customLong("react-steps"), help: "Steps of reactivation pull.") var reactSteps = 20
-    @Option(name: .customLong("react-tau"), help: "Dead threshold tau.") var reactTau = 0.1
+    @Option(name: .customLong("react-tau"), help: "Dead threshold tau.") var reactTau = ReactivationConfig.defaultTau
     @Option(name: .customLong("usage-decay"), help: "Decay of the usage EMA.") var usageDecay = 0.99
     @Option(help: "Seed of the reactivation draws (each block adds its index).") var seed: UInt64 = 1
 

@@ -9,15 +9,13 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a small MoE transformer on the CPU, writing a live run directory.",
-        discussion: "Default corpus: Debian's fortunes (one domain per file). Kill it at any moment; --resume DIR continues.")
+        discussion: "Default corpus: Debian's fortunes (one domain per file). Kill it at any moment; --resume DIR continues.\n\n"
+            + SettingOptions.help())
 
     @Option(help: "Run directory (default: runs/<timestamp>-<router>).") var runDir: String?
     @Option(help: "Continue the run in this directory from its newest complete snapshot to its planned step count, with the settings in its run.json (only --steps and --threads may be given).")
     var resume: String?
-    @OptionGroup(title: "Model") var model: ModelOptions
-    @OptionGroup(title: "Training") var training: TrainingFlags
-    @Option(help: "Reactivation of dead components: reset (balances best from scratch; docs/results.md), loss (L_react pull) or off \(defaultText(TrainingOptions().reactivation)).")
-    var reactivation: ReactivationMode?
+    @OptionGroup var settings: SettingOptions
     @Flag(help: "Plain log lines even in a terminal.") var quiet = false
     @Flag(name: .customLong("log-in-run"), help: ArgumentHelp("Once the run is created, append standard output and error to RUN/train.log (idamoe demo's trainer).", visibility: .hidden))
     var logInRun = false
@@ -27,13 +25,15 @@ struct TrainCommand: ParsableCommand {
         let trainer: Trainer
         let dir: String
         if let resume {
-            try refuseChangesOnResume()
+            let given = try settings.given()
+            try refuseChangesOnResume(given)
             dir = resume
-            trainer = try SettingFlags.naming { try Trainer(resuming: resume, steps: training.steps, threads: training.threads) }
+            let plan = try settings.applied().training
+            let steps = given.contains { $0.key == "steps" } ? plan.steps : nil
+            let threads = given.contains { $0.key == "threads" } ? plan.threads : nil
+            trainer = try SettingFlags.naming { try Trainer(resuming: resume, steps: steps, threads: threads) }
         } else {
-            let config = try model.applied(to: ModelConfig())
-            var options = training.applied(to: TrainingOptions())
-            if let reactivation { options.reactivation = reactivation }
+            let (config, options) = try settings.applied()
             dir = runDir ?? defaultRunDirectory(suffix: config.router.rawValue)
             trainer = try SettingFlags.naming { try Trainer(config: config, options: options, runDir: dir) }
         }
@@ -100,10 +100,8 @@ func formatDuration(_ seconds: Double) -> String {
 extension TrainCommand {
     /// A resumed run keeps the settings in its run.json: only --steps (a new plan, recorded) and
     /// --threads (recorded) may be given with --resume; any other setting would silently change the math.
-    func refuseChangesOnResume() throws {
-        var given = model.arguments.filter { $0.hasPrefix("--") }
-        given += training.arguments.filter { $0.hasPrefix("--") && $0 != "--steps" && $0 != "--threads" }
-        if reactivation != nil { given.append("--reactivation") }
+    func refuseChangesOnResume(_ flags: [SettingOptions.Given]) throws {
+        var given = flags.filter { $0.key != "steps" && $0.key != "threads" }.map(\.flag)
         if runDir != nil { given.append("--run-dir") }
         guard given.isEmpty else {
             throw ValidationError("\(given.joined(separator: ", ")) cannot be given with --resume: a resumed run keeps the "

@@ -26,7 +26,7 @@ public struct LayerMetrics: Sendable, Equatable {
 
     /// Components whose usage and prior are both below tau / K (the reactivation rule measured on a
     /// probe or batch), ascending; none when the arrays disagree in length.
-    public static func deadComponents(usage: [Double], priors: [Double], tau: Double = 0.1) -> [Int] {
+    public static func deadComponents(usage: [Double], priors: [Double], tau: Double = ReactivationConfig.defaultTau) -> [Int] {
         guard !priors.isEmpty, usage.count == priors.count else { return [] }
         let threshold = tau / Double(priors.count)
         return priors.indices.filter { usage[$0] < threshold && priors[$0] < threshold }
@@ -87,7 +87,7 @@ public struct LayerMetricsAccumulator: Sendable {
     }
 
     /// The metrics so far; `priors` [K] and tau enable the dead-component count.
-    public func finish(priors: [Double]? = nil, tau: Double = 0.1) -> LayerMetrics {
+    public func finish(priors: [Double]? = nil, tau: Double = ReactivationConfig.defaultTau) -> LayerMetrics {
         let total = assignments.reduce(0, +)
         let load = assignments.map { total > 0 ? $0 / total : 0 }
         let n = Double(max(tokens, 1))

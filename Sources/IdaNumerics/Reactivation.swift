@@ -24,6 +24,9 @@ extension Reseed: NamedChoice {}
 
 /// Settings of dead-component detection and reactivation.
 public struct ReactivationConfig: Sendable, Equatable {
+    /// The dead threshold tau: a component is dead when its usage and prior are both below tau / K. The
+    /// one home of 0.1: training, the probe's "dead" (route, diff, the inspector) and the Python package.
+    public static let defaultTau = 0.1
     /// What to do with dead components.
     public var mode: ReactivationMode
     /// Check for dead components every this many steps.
@@ -39,7 +42,7 @@ public struct ReactivationConfig: Sendable, Equatable {
 
     /// The defaults: reset (docs/decisions.md, "Defaults"), every 50 steps, 20 steps of pull (loss
     /// mode), tau 0.1, decay 0.99.
-    public init(mode: ReactivationMode = .reset, every: Int = 50, steps: Int = 20, tau: Double = 0.1,
+    public init(mode: ReactivationMode = .reset, every: Int = 50, steps: Int = 20, tau: Double = ReactivationConfig.defaultTau,
                 usageDecay: Double = 0.99, reseed: Reseed = .outliers) {
         self.reseed = reseed
         self.mode = mode

@@ -47,7 +47,7 @@ public struct RouterConfig: Sendable, Equatable {
     public init(experts: Int = 8, componentsPerExpert: Int = 16, latentDim: Int = 32, topK: Int = 2,
                 activation: Activation = .gelu, expertScore: ExpertScore = .max, inputNorm: InputNorm = .rms,
                 latentNorm: InputNorm = .none, logVarMin: Float = -6, logVarMax: Float = 6,
-                gateTemperature: Double = 1) {
+                gateTemperature: Double = GateTemperature.absent) {
         self.gateTemperature = gateTemperature
         self.experts = experts
         self.componentsPerExpert = componentsPerExpert

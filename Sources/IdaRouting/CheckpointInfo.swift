@@ -112,10 +112,9 @@ public struct CheckpointInfo: Sendable, Equatable {
             latentNorm: try choice("idamoe.latent_norm", default: InputNorm.none),
             logVarMin: try real("idamoe.log_var_min", default: -.greatestFiniteMagnitude),
             logVarMax: try real("idamoe.log_var_max", default: .greatestFiniteMagnitude),
-            gateTemperature: try real("idamoe.gate_temperature", default: 1.0))
-        guard config.gateTemperature > 0, config.gateTemperature <= 1_000 else {
-            throw RoutingError.badMetadata(path: path, key: "idamoe.gate_temperature",
-                                           problem: "\(config.gateTemperature) is outside (0, 1000]")
+            gateTemperature: try real("idamoe.gate_temperature", default: GateTemperature.absent))
+        if let problem = GateTemperature.problem(config.gateTemperature) {
+            throw RoutingError.badMetadata(path: path, key: "idamoe.gate_temperature", problem: "\(config.gateTemperature) \(problem)")
         }
         func bounded(_ key: String, _ value: Int, _ limit: Int) throws {
             guard SizeLimits.within(value, limit) else {
@@ -183,7 +182,7 @@ public struct CheckpointInfo: Sendable, Equatable {
             m["idamoe.latent_norm"] = config.latentNorm.rawValue
             m["idamoe.log_var_min"] = "\(config.logVarMin)"
             m["idamoe.log_var_max"] = "\(config.logVarMax)"
-            if config.gateTemperature != 1 { m["idamoe.gate_temperature"] = "\(config.gateTemperature)" }
+            if config.gateTemperature != GateTemperature.absent { m["idamoe.gate_temperature"] = "\(config.gateTemperature)" }
         }
         m.merge(Self.gateMetadata(gate)) { current, _ in current }
         if !layerExperts.isEmpty {

@@ -42,12 +42,12 @@ struct TrainCommandTests {
         // Exit 64 for a bad flag value (as every command), 1 for a problem met while running.
         let cases: [([String], String, Int32)] = [
             (["train", "--run-dir", dir + "/a", "--corpus", dir + "/nothing-here"] + tiny, "apt-get install fortunes", 1),
-            (["train", "--run-dir", dir + "/b", "--router", "hash"] + tiny, "Please provide one of 'ida', 'softmax' or 'sigmoid-bias'", 64),
+            (["train", "--run-dir", dir + "/b", "--router", "hash"] + tiny, "--router takes ida|softmax|sigmoid-bias, not 'hash'", 64),
             (["train", "--run-dir", dir + "/b", "--router", "sigmoid-bias", "--z-loss", "0.1"] + tiny,
              "--z-loss must be 0 for the sigmoid-bias router", 64),
             (["train", "--run-dir", dir + "/b", "--holdout-domains", ""] + tiny, "--holdout-domains domain names must not be empty", 64),
             (["train", "--run-dir", dir + "/b", "--holdout-domains", "nope"] + tiny, "--holdout-domains 'nope' is not a domain of the corpus", 64),
-            (["train", "--run-dir", dir + "/b", "--latent-norm", "layer"] + tiny, "'none' and 'rms'", 64),
+            (["train", "--run-dir", dir + "/b", "--latent-norm", "layer"] + tiny, "--latent-norm takes none|rms, not 'layer'", 64),
             (["train", "--run-dir", dir + "/c", "--top-k", "9"] + tiny, "--top-k must be 1...4", 64),
             (["train", "--run-dir", dir + "/c"] + tiny + ["--heads", "3"], "--width must be a positive multiple of heads", 64),
             (["train", "--resume", dir + "/none", "--quiet"], "is not a run directory", 1),

@@ -1,24 +1,47 @@
 import IdaFormats
+import IdaRouting
 import Testing
 @testable import IdaInspector
 
 @Suite("Run settings in titles")
 struct RunSettingsTests {
+    /// The lenient description of a run.json text.
+    func run(_ text: String) throws -> RunDescription { try #require(RunDescription(json: Array(text.utf8))) }
+
     @Test("IDA runs show reactivation, latent norm and seed; softmax runs their aux loss; old runs read as latent none")
     func summaries() throws {
-        let ida = try JSONValue.parse(#"{"model":{"router":"ida","latentNorm":"rms"},"training":{"reactivation":"reset","seed":3}}"#)
+        let ida = try run(#"{"model":{"router":"ida","latentNorm":"rms"},"training":{"reactivation":"reset","seed":3}}"#)
         #expect(RunSettings.summary(ida) == "reactivation reset · latent rms · seed 3")
-        let nll = try JSONValue.parse(#"{"model":{"router":"ida","latentNorm":"rms"},"training":{"reactivation":"reset","seed":3,"nllToEncoder":true}}"#)
+        let nll = try run(#"{"model":{"router":"ida","latentNorm":"rms"},"training":{"reactivation":"reset","seed":3,"nllToEncoder":true}}"#)
         #expect(RunSettings.summary(nll) == "reactivation reset · latent rms · nll to encoder · seed 3")
-        let current = try JSONValue.parse(#"{"model":{"router":"ida","latentNorm":"rms","gateTemperature":4},"training":{"reactivation":"reset","reseed":"pool","seed":1}}"#)
+        let current = try run(#"{"model":{"router":"ida","latentNorm":"rms","gateTemperature":4},"training":{"reactivation":"reset","reseed":"pool","seed":1}}"#)
         #expect(RunSettings.summary(current) == "reactivation reset from pool · latent rms · gate T 4 · seed 1")
-        let old = try JSONValue.parse(#"{"model":{"router":"ida"},"training":{"reactivation":"loss","seed":1}}"#)
+        let old = try run(#"{"model":{"router":"ida"},"training":{"reactivation":"loss","seed":1}}"#)
         #expect(RunSettings.summary(old) == "reactivation loss · latent none · seed 1")
-        let softmax = try JSONValue.parse(#"{"model":{"router":"softmax"},"training":{"auxLoss":0.01,"seed":2}}"#)
+        let softmax = try run(#"{"model":{"router":"softmax"},"training":{"auxLoss":0.01,"seed":2}}"#)
         #expect(RunSettings.summary(softmax) == "aux 0.010 · seed 2")
-        let plain = try JSONValue.parse(#"{"model":{"router":"softmax"},"training":{"auxLoss":0}}"#)
+        let plain = try run(#"{"model":{"router":"softmax"},"training":{"auxLoss":0}}"#)
         #expect(RunSettings.summary(plain) == "no aux loss")
-        #expect(RunSettings.summary(try JSONValue.parse("{}")) == nil)
+        #expect(RunSettings.summary(try run("{}")) == nil)
         #expect(RunSettings.summary(runDirectory: "/nonexistent") == nil)
+    }
+
+    @Test("run.json read leniently: other producers' keys, damaged fields as absent, absent optional settings as nil")
+    func lenient() throws {
+        let torch = try run(#"{"producer":"idamoe_torch 0.1.0","runId":"00ff","created":5,"domains":["a"],"#
+                            + #""model":{"router":"softmax","experts":64,"topK":"two","gateBias":true},"training":{"auxLoss":0.02,"reactTau":0.2}}"#)
+        #expect(torch.producer == "idamoe_torch 0.1.0" && torch.runId == "00ff" && torch.created == 5 && torch.domains == ["a"])
+        #expect(torch.model.router == .softmax && torch.model.experts == 64 && torch.model.gateBias)
+        #expect(torch.model.topK == ModelConfig().topK, "a string where a number belongs is absent")
+        #expect(torch.modelKeys == ["router", "experts", "gateBias"] && torch.trainingKeys == ["auxLoss", "reactTau"])
+        #expect(torch.model.latentNorm == nil && torch.model.gateTemperature == nil, "settings newer than the run read as nil")
+        #expect(torch.training.reseed == nil && torch.training.probeRule == nil)
+        #expect(RunDescription(json: Array("[1]".utf8)) == nil && RunDescription(json: Array("not json".utf8)) == nil)
+        // What idamoe train writes reads back whole.
+        let manifest = RunManifest(model: ModelConfig(), training: TrainingOptions(), domains: ["x"], corpusBytes: 1, parameters: 2,
+                                   probeTokens: 3, created: 4)
+        let written = try run(manifest.encoded())
+        #expect(written.model == manifest.model && written.training == manifest.training && written.runId == manifest.runId)
+        #expect(written.modelKeys.count == ModelConfig.settings.count && written.trainingKeys.count == TrainingOptions.settings.count)
     }
 }

@@ -1,3 +1,4 @@
+import IdaNumerics
 import Foundation
 import IdaRouting
 
@@ -64,7 +65,7 @@ public struct CheckpointComparison: Sendable {
     /// Loads both checkpoints, picks the probes (`probe` for both, else each side's snapshot probe, which
     /// must hold the same tokens), routes every compared layer on `workers` threads and compares.
     public init(a refA: CheckpointReference, b refB: CheckpointReference, probe probePath: String? = nil,
-                layer: Int? = nil, topK: Int? = nil, workers: Int = 1, tau: Double = 0.1) throws {
+                layer: Int? = nil, topK: Int? = nil, workers: Int = 1, tau: Double = ReactivationConfig.defaultTau) throws {
         let probes = try ComparisonProbes.resolve(override: probePath, checkpointA: refA.path,
                                                   probeA: refA.snapshotProbe, probeB: refB.snapshotProbe)
         try self.init(a: refA, b: refB, probes: probes, layer: layer, topK: topK, workers: workers, tau: tau)
@@ -73,7 +74,7 @@ public struct CheckpointComparison: Sendable {
     /// Loads both checkpoints and compares them on `probes` (for example two probes of one text made by
     /// each side's own model), routing every compared layer on `workers` threads.
     public init(a refA: CheckpointReference, b refB: CheckpointReference, probes: ComparisonProbes,
-                layer: Int? = nil, topK: Int? = nil, workers: Int = 1, tau: Double = 0.1) throws {
+                layer: Int? = nil, topK: Int? = nil, workers: Int = 1, tau: Double = ReactivationConfig.defaultTau) throws {
         let ckA = try RouterCheckpoint(path: refA.path)
         let ckB = try RouterCheckpoint(path: refB.path)
         let probeA = probes.a, probeB = probes.b

@@ -1,3 +1,4 @@
+import IdaNumerics
 import IdaRouting
 /// What a layer comparison needs to know beyond the two routings.
 public struct ComparisonOptions: Sendable, Equatable {
@@ -13,7 +14,7 @@ public struct ComparisonOptions: Sendable, Equatable {
     public var domainNames: [String]
 
     /// Options; `tau` defaults to the trainer's 0.1.
-    public init(sameRun: Bool, tau: Double = 0.1, domains: [Int32]? = nil, domainNames: [String] = []) {
+    public init(sameRun: Bool, tau: Double = ReactivationConfig.defaultTau, domains: [Int32]? = nil, domainNames: [String] = []) {
         self.sameRun = sameRun
         self.tau = tau
         self.domains = domains

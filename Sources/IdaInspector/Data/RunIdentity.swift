@@ -19,17 +19,15 @@ public struct RunIdentity: Sendable, Equatable {
         self.settings = settings
     }
 
-    /// The identity in a parsed run.json.
-    public init(_ json: JSONValue) {
-        self.init(runId: json["runId"]?.string, created: json["created"]?.double, settings: RunSettings.summary(json))
+    /// The identity of a run's description.
+    public init(_ run: RunDescription) {
+        self.init(runId: run.runId, created: run.created, settings: RunSettings.summary(run))
     }
 
     /// The identity of `directory`'s run.json, nil when it cannot be read or parsed (gone, being
     /// replaced, damaged).
     public static func read(directory: String) -> RunIdentity? {
-        guard let bytes = try? SmallFile.read(RunLayout(directory).manifest),
-              let json = try? JSONValue.parse(bytes: bytes), json.object != nil else { return nil }
-        return RunIdentity(json)
+        RunDescription.read(directory: directory).map(RunIdentity.init)
     }
 
     /// Whether `other` is another run: their ids differ or, when either lacks one, both have a

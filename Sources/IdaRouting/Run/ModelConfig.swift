@@ -49,7 +49,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// IDA gate temperature T (`idamoe.gate_temperature`): 4 for new runs, which closes most of the
     /// quality gap (docs/results.md, docs/decisions.md "Defaults"); absent in runs written before it
     /// was a setting (1).
-    public var gateTemperature: Double? = 4
+    public var gateTemperature: Double? = GateTemperature.newRuns
 
     /// The default configuration (sized for a 2-core machine).
     public init() {}
@@ -62,7 +62,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         RouterConfig(experts: experts, componentsPerExpert: componentsPerExpert, latentDim: latentDim, topK: topK,
                      activation: routerActivation, expertScore: expertScore, inputNorm: inputNorm,
                      latentNorm: latentNorm ?? .none,
-                     logVarMin: logVarMin, logVarMax: logVarMax, gateTemperature: gateTemperature ?? 1)
+                     logVarMin: logVarMin, logVarMax: logVarMax, gateTemperature: gateTemperature ?? GateTemperature.absent)
     }
 
     /// Checks that a model of this shape can read bytes (the trainer's corpus, the inspector's live
@@ -78,28 +78,16 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         func check(_ ok: Bool, _ key: String, _ problem: String) throws {
             if !ok { throw SettingError.invalidSetting(key: key, problem: problem) }
         }
-        func bounded(_ value: Int, _ low: Int, _ high: Int, _ key: String) throws {
-            try check(value >= low && value <= high, key, "must be \(low)...\(high)")
+        for setting in Self.settings {
+            if let problem = setting.problem(in: self) { throw SettingError.invalidSetting(key: setting.key, problem: problem) }
         }
-        try check((gateTemperature ?? 1) > 0 && (gateTemperature ?? 1) <= 1_000, "gateTemperature", "must be in (0, 1000]")
-        try bounded(vocab, 1, SizeLimits.vocab, "vocab")
-        try bounded(width, 1, SizeLimits.width, "width")
-        try bounded(heads, 1, width, "heads")
+        // Checks across settings.
         try check(width % heads == 0, "width", "must be a positive multiple of heads (\(heads))")
-        try bounded(blocks, 1, SizeLimits.blocks, "blocks")
-        try bounded(context, 2, SizeLimits.context, "context")
-        try bounded(experts, 1, SizeLimits.experts, "experts")
-        try check(topK >= 1 && topK <= min(experts, SizeLimits.topK), "topK", "must be 1...\(min(experts, SizeLimits.topK)) (at most the experts)")
-        try bounded(expertHidden, 1, SizeLimits.width, "expertHidden")
-        try check(moeEvery >= 1 && moeEvery <= blocks, "moeEvery", "must be 1...\(blocks) (the blocks)")
-        try bounded(componentsPerExpert, 1, SizeLimits.componentsPerExpert, "componentsPerExpert")
+        try check(heads <= width, "heads", "must be 1...\(width) (the width)")
+        try check(topK <= experts, "topK", "must be 1...\(min(experts, SizeLimits.topK)) (at most the experts)")
+        try check(moeEvery <= blocks, "moeEvery", "must be 1...\(blocks) (the blocks)")
         try check((SizeLimits.product(experts, componentsPerExpert) ?? .max) <= SizeLimits.components, "componentsPerExpert",
                   "gives E x M = \(experts) x \(componentsPerExpert) components, above \(SizeLimits.components)")
-        try bounded(latentDim, 1, SizeLimits.latentDim, "latentDim")
-        try check(routerHidden.count <= SizeLimits.encoderLayers, "routerHidden", "may list at most \(SizeLimits.encoderLayers) widths")
-        try check(!routerHidden.contains { !SizeLimits.within($0, SizeLimits.width) }, "routerHidden",
-                  "widths must be 1...\(SizeLimits.width)")
-        try check(logVarMin.isFinite && logVarMax.isFinite && logVarMin < logVarMax, "logVarMin",
-                  "must be finite and below the upper clamp (\(logVarMax))")
+        try check(logVarMin < logVarMax, "logVarMin", "must be below the upper clamp (\(logVarMax))")
     }
 }

@@ -54,7 +54,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// Steps of reactivation pull.
     public var reactSteps = 20
     /// Dead threshold tau (dead below tau / K).
-    public var reactTau = 0.1
+    public var reactTau = ReactivationConfig.defaultTau
     /// Softmax router auxiliary balance loss weight alpha.
     public var auxLoss = 0.0
     /// Softmax router z-loss weight beta.
@@ -76,7 +76,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     public init() {}
 
     /// How a run's probe documents are chosen (docs/decisions.md, "The probe belongs to the corpus").
-    public enum ProbeRule: String, Sendable, CaseIterable, Codable {
+    public enum ProbeRule: String, Sendable, CaseIterable {
         /// The leading validation documents of each domain under the seeded split (runs before issue 20).
         case seeded
         /// Each domain's documents with the smallest content hash, always held out of training,
@@ -103,30 +103,8 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
 
     /// Checks values; the error names the offending field (`SettingError.invalidSetting`).
     public func validate() throws {
-        func check(_ ok: Bool, _ key: String, _ problem: String) throws {
-            if !ok { throw SettingError.invalidSetting(key: key, problem: problem) }
-        }
-        try check(steps >= 1 && steps <= SizeLimits.steps, "steps", "must be 1...\(SizeLimits.steps)")
-        try check(batch >= 1 && batch <= SizeLimits.batch, "batch", "must be 1...\(SizeLimits.batch)")
-        try check(threads >= 0 && threads <= SizeLimits.threads, "threads", "must be 0 (every core) ... \(SizeLimits.threads)")
-        try check(learningRate > 0 && learningRate.isFinite, "learningRate", "must be positive and finite")
-        try check(routerLearningRate >= 0 && routerLearningRate.isFinite, "routerLearningRate", "must be 0 or more and finite")
-        try check(warmup >= 0, "warmup", "must be 0 or more")
-        try check(minLearningRateRatio >= 0 && minLearningRateRatio <= 1, "minLearningRateRatio", "must be in [0, 1]")
-        try check(weightDecay >= 0 && weightDecay.isFinite, "weightDecay", "must be 0 or more and finite")
-        try check(gradientClip > 0 && gradientClip.isFinite, "gradientClip", "must be positive and finite")
-        try check(snapshotEvery >= 1, "snapshotEvery", "must be at least 1")
-        try check(evalEvery >= 1, "evalEvery", "must be at least 1")
-        try check(evalWindows >= 1 && evalWindows <= 1 << 16, "evalWindows", "must be 1...65536")
-        try check(validationShare > 0 && validationShare < 1, "validationShare", "must be between 0 and 1")
-        try check(reactEvery >= 1, "reactEvery", "must be at least 1")
-        try check(reactSteps >= 1, "reactSteps", "must be at least 1")
-        try check(reactTau >= 0 && reactTau.isFinite, "reactTau", "must be 0 or more and finite")
-        try check(warmup <= SizeLimits.steps, "warmup", "must be 0...\(SizeLimits.steps)")
-        try check(!(holdoutDomains ?? []).contains(where: \.isEmpty), "holdoutDomains", "domain names must not be empty")
-        for (key, weight) in [("auxLoss", auxLoss), ("zLoss", zLoss), ("reconstructionWeight", reconstructionWeight),
-                              ("reactivationWeight", reactivationWeight), ("biasRate", biasRate ?? 0)] {
-            try check(weight >= 0 && weight.isFinite, key, "must be 0 or more")
+        for setting in Self.settings {
+            if let problem = setting.problem(in: self) { throw SettingError.invalidSetting(key: setting.key, problem: problem) }
         }
     }
 }

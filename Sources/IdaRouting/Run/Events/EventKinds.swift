@@ -370,13 +370,3 @@ struct Lenient<T: Decodable>: Decodable {
         value = try? T(from: decoder)
     }
 }
-
-/// A coding key made from any string (the names of a map such as per-domain figures).
-struct NameKey: CodingKey {
-    let stringValue: String
-    var intValue: Int? { nil }
-
-    init(_ name: String) { stringValue = name }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}

@@ -1,0 +1,52 @@
+import Foundation
+import IdaFormats
+
+/// run.json as any producer writes it (the Swift trainer, `RunWriter`, `capture`), read leniently: the
+/// readers' view derived from `RunManifest` and the settings tables. Every setting present and of the
+/// right type is taken; an absent one means what it means in `RunManifest` (nil for a setting newer
+/// than the run, else the default); a damaged field is as if absent. `present` says which were given.
+public struct RunDescription: Sendable, Equatable {
+    /// The writer when not `idamoe train` (`idamoe_torch 0.1.0`).
+    public var producer: String?
+    /// The run's identity (32 hex digits), absent in runs before it existed.
+    public var runId: String?
+    /// When the run started (seconds since the Unix epoch).
+    public var created: Double?
+    /// Domain names in id order.
+    public var domains: [String]
+    /// The model settings.
+    public var model: ModelConfig
+    /// The training settings.
+    public var training: TrainingOptions
+    /// Keys present in `model` and `training`.
+    public var modelKeys: Set<String>, trainingKeys: Set<String>
+
+    /// The description of run.json's bytes, nil when they are not a JSON object.
+    public init?(json bytes: [UInt8]) {
+        guard let json = try? JSONValue.parse(bytes: bytes), json.object != nil else { return nil }
+        producer = json["producer"]?.string
+        runId = json["runId"]?.string
+        created = json["created"]?.double
+        domains = json["domains"]?.array?.compactMap(\.string) ?? []
+        func section<R: Sendable & Codable>(_ key: String, _ rows: [AnySetting<R>], _ base: R) -> (R, Set<String>) {
+            let decoder = JSONDecoder()
+            decoder.userInfo[.settingRows] = rows
+            decoder.userInfo[.settingBase] = base
+            guard let object = json[key], object.object != nil,
+                  let s = try? decoder.decode(LenientSettings<R>.self, from: Data(object.serialized().utf8)) else {
+                var root = base
+                for row in rows { row.setAbsent(in: &root) }
+                return (root, [])
+            }
+            return (s.root, s.present)
+        }
+        (model, modelKeys) = section("model", ModelConfig.settings, ModelConfig())
+        (training, trainingKeys) = section("training", TrainingOptions.settings, TrainingOptions())
+    }
+
+    /// The description of `directory`'s run.json, nil when it cannot be read or is not a JSON object.
+    public static func read(directory: String) -> RunDescription? {
+        guard let bytes = try? SmallFile.read(RunLayout(directory).manifest) else { return nil }
+        return RunDescription(json: bytes)
+    }
+}
