@@ -11,7 +11,7 @@ public struct IdamoeCommand: ParsableCommand {
         commandName: "idamoe",
         abstract: "Train, route and inspect Input-Domain-Aware Mixture-of-Experts routers.",
         version: "0.1.0",
-        subcommands: [DemoCommand.self, InspectCommand.self, TrainCommand.self, InfoCommand.self, RouteCommand.self, DiffCommand.self, BenchCommand.self, RouterStepCommand.self]
+        subcommands: [DemoCommand.self, InspectCommand.self, TrainCommand.self, InfoCommand.self, RouteCommand.self, DiffCommand.self, BenchCommand.self, RouterStepCommand.self, SchemaCommand.self]
     )
 
     /// Required by ArgumentParser.
