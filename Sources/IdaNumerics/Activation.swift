@@ -89,21 +89,21 @@ public enum Activation: String, Sendable, CaseIterable {
     public func forward(_ input: [Float], into out: inout [Float], slope: inout [Float],
                         context: NumericContext = .serial) {
         precondition(input.count == out.count && input.count == slope.count)
-        let activation = self
-        input.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                slope.withUnsafeMutableBufferPointer { der in
-                    let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(dst.baseAddress)
-                    let slopes = SendableMutablePointer(der.baseAddress)
-                    Parallel.forEachChunk(src.count, context: context) { range in
-                        guard let s = source.pointer, let d = target.pointer, let g = slopes.pointer else { return }
-                        if activation == .gelu {
-                            VectorMath.gelu(s + range.lowerBound, value: d + range.lowerBound, slope: g + range.lowerBound,
-                                            count: range.count)
-                        } else {
-                            for i in range { (d[i], g[i]) = activation.valueAndDerivative(s[i]) }
-                        }
-                    }
+        let activation = self, count = input.count
+        let source = PinnedBuffer(input)
+        let values = PinnedMutableBuffer(taking: &out), slopes = PinnedMutableBuffer(taking: &slope)
+        defer { values.give(to: &out); slopes.give(to: &slope) }
+        withPinned(source, values, slopes) {
+            Parallel.forEachChunk(count, context: context) { range in
+                guard let input = source.buffer.baseAddress,  // [count] u
+                      let value = values.buffer.baseAddress,  // [count] f(u)
+                      let slope = slopes.buffer.baseAddress   // [count] f'(u)
+                else { return }
+                if activation == .gelu {
+                    VectorMath.gelu(input + range.lowerBound, value: value + range.lowerBound,
+                                    slope: slope + range.lowerBound, count: range.count)
+                } else {
+                    for i in range { (value[i], slope[i]) = activation.valueAndDerivative(input[i]) }
                 }
             }
         }

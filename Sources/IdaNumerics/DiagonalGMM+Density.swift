@@ -113,33 +113,33 @@ extension DiagonalGMM {
         precondition(z.cols == latentDim, "GMM expects latents of width \(latentDim), got \(z.cols)")
         let n = z.rows, k = components
         let pre = precompute()
-        var logJoint = quadraticTerms(z, pre)
-        var logDensity = [Double].uninitialized(n)  // both written row by row below
-        var posterior = [Double].uninitialized(n * k)
         // The numerators in float from double differences (`VectorMath.expShifted`, as routing's
         // row pass): every argument is at most 0 after the shift, so each posterior keeps about 7
         // digits, far more than the float gradients it feeds.
-        var numerators = [Float](repeating: 0, count: k)
+        let joint = PinnedMutableBuffer(quadraticTerms(z, pre))
+        let logDensity = PinnedMutableBuffer([Double].uninitialized(n))  // both written row by row below
+        let posterior = PinnedMutableBuffer([Double].uninitialized(n * k))
+        let numerators = PinnedMutableBuffer<Float>(repeating: 0, count: k)
         let level = VectorMath.level
-        logJoint.withUnsafeMutableBufferPointer { lj in
-            posterior.withUnsafeMutableBufferPointer { post in
-                numerators.withUnsafeMutableBufferPointer { num in
-                    guard let joint = lj.baseAddress, let numbers = num.baseAddress else { return }
-                    for r in 0..<n {
-                        let row = joint + r * k
-                        for c in 0..<k { row[c] += pre.offset[c] }
-                        let top = VectorMath.maximum(row, count: k, level: level)
-                        VectorMath.expShifted(row, into: numbers, shift: top, count: k, level: level)
-                        var sum = 0.0
-                        for c in 0..<k { sum += Double(numbers[c]) }
-                        let inv = 1 / sum
-                        for c in 0..<k { post[r * k + c] = Double(numbers[c]) * inv }
-                        logDensity[r] = top + Foundation.log(sum)
-                    }
-                }
+        withPinned(joint, logDensity, posterior, numerators) {
+            guard let logJoint = joint.buffer.baseAddress,        // [N, K] log p(z_n, k), offsets added below
+                  let numerators = numerators.buffer.baseAddress  // [K] the row's e^(log p - top)
+            else { return }
+            let logDensity = logDensity.buffer  // [N] log p(z_n)
+            let posterior = posterior.buffer    // [N, K]
+            for r in 0..<n {
+                let row = logJoint + r * k
+                for c in 0..<k { row[c] += pre.offset[c] }
+                let top = VectorMath.maximum(row, count: k, level: level)
+                VectorMath.expShifted(row, into: numerators, shift: top, count: k, level: level)
+                var sum = 0.0
+                for c in 0..<k { sum += Double(numerators[c]) }
+                let inv = 1 / sum
+                for c in 0..<k { posterior[r * k + c] = Double(numerators[c]) * inv }
+                logDensity[r] = top + Foundation.log(sum)
             }
         }
-        return GMMEvaluation(tokens: n, components: k, logJoint: logJoint,
-                             logDensity: logDensity, posterior: posterior)
+        return GMMEvaluation(tokens: n, components: k, logJoint: joint.take(),
+                             logDensity: logDensity.take(), posterior: posterior.take())
     }
 }

@@ -18,81 +18,78 @@ extension IDARouter {
         let k = config.components, e = config.experts, m = config.componentsPerExpert
         let top = config.topK
         precondition(logJoint.count == n * k && e * m == k, "decide: shapes differ")
-        let logJoint = logJoint
-        var selected = [Int32](repeating: 0, count: n * top)
-        var weights = [Float](repeating: 0, count: n * top)
-        var q = [Double](repeating: 0, count: n * e)
-        var entropy = [Double](repeating: 0, count: n)
-        var logDensity = [Double](repeating: 0, count: n)
-        var topComponent = [Int32](repeating: 0, count: n)
-        var posterior = posteriors ? [Double](repeating: 0, count: n * k) : []
-        var rankedComponents = [Int32](repeating: -1, count: n * rank)
-        var rankedPosteriors = [Float](repeating: 0, count: n * rank)
-        var numerators = [Float](repeating: 0, count: k)  // [K] for one row
-        var totals = [Double](repeating: 0, count: e)     // [E] sum of the row's numerators per expert
-        var score = [Double](repeating: 0, count: e)      // [E]
-        var largest = [Float](repeating: 0, count: e)     // [E] the row's largest numerator per expert
+        // The pass's tensors, pinned together for the row loop (`withPinned`); shapes on the pointers.
+        let joint = PinnedBuffer(logJoint)
+        let selected = PinnedMutableBuffer<Int32>(repeating: 0, count: n * top)
+        let weights = PinnedMutableBuffer<Float>(repeating: 0, count: n * top)
+        let q = PinnedMutableBuffer<Double>(repeating: 0, count: n * e)
+        let entropy = PinnedMutableBuffer<Double>(repeating: 0, count: n)
+        let logDensity = PinnedMutableBuffer<Double>(repeating: 0, count: n)
+        let topComponent = PinnedMutableBuffer<Int32>(repeating: 0, count: n)
+        let posterior = PinnedMutableBuffer<Double>(repeating: 0, count: posteriors ? n * k : 0)
+        let rankedComponents = PinnedMutableBuffer<Int32>(repeating: -1, count: n * rank)
+        let rankedPosteriors = PinnedMutableBuffer<Float>(repeating: 0, count: n * rank)
+        let numerators = PinnedMutableBuffer<Float>(repeating: 0, count: k)
+        let totals = PinnedMutableBuffer<Double>(repeating: 0, count: e)
+        let score = PinnedMutableBuffer<Double>(repeating: 0, count: e)
+        let largest = PinnedMutableBuffer<Float>(repeating: 0, count: e)
         let useMax = config.expertScore == .max
         let level = VectorMath.level
-        logJoint.withUnsafeBufferPointer { lj in
-        numerators.withUnsafeMutableBufferPointer { num in
-        totals.withUnsafeMutableBufferPointer { tot in
-        score.withUnsafeMutableBufferPointer { g in
-        q.withUnsafeMutableBufferPointer { pq in
-        posterior.withUnsafeMutableBufferPointer { post in
-        selected.withUnsafeMutableBufferPointer { sel in
-        weights.withUnsafeMutableBufferPointer { pw in
-        largest.withUnsafeMutableBufferPointer { big in
-        rankedComponents.withUnsafeMutableBufferPointer { rc in
-        rankedPosteriors.withUnsafeMutableBufferPointer { rp in
-            guard let row0 = lj.baseAddress, let numbers = num.baseAddress, let totalBase = tot.baseAddress,
-                  let largestBase = big.baseAddress else { return }
+        withPinned(joint, selected, weights, q, entropy, logDensity, topComponent, posterior, rankedComponents,
+                   rankedPosteriors, numerators, totals, score, largest) {
+            guard let logJoint = joint.buffer.baseAddress,         // [N, K] log p(z_n, k)
+                  let numerators = numerators.buffer.baseAddress,  // [K] the row's e^(log p - peak)
+                  let totals = totals.buffer.baseAddress,          // [E] the row's numerators summed per expert
+                  let largest = largest.buffer.baseAddress         // [E] the row's largest numerator per expert
+            else { return }
+            let score = score.buffer                        // [E] the row's expert scores
+            let selected = selected.buffer                  // [N, k] chosen experts, best first
+            let weights = weights.buffer                    // [N, k] gate weights
+            let q = q.buffer                                // [N, E] expert distribution
+            let entropy = entropy.buffer                    // [N] bits
+            let logDensity = logDensity.buffer              // [N] log p(z_n)
+            let topComponent = topComponent.buffer          // [N] most probable component
+            let posterior = posterior.buffer                // [N, K], or empty without `posteriors`
+            let rankedComponents = rankedComponents.buffer  // [N, rank]
+            let rankedPosteriors = rankedPosteriors.buffer  // [N, rank]
             for r in 0..<n {
-                let row = row0 + r * k
+                let row = logJoint + r * k
                 let peak = VectorMath.maximum(row, count: k, level: level)
-                VectorMath.expGroupSums(row, shift: peak, groups: e, size: m, numerators: numbers,
-                                        sums: totalBase, largest: largestBase, level: level)
-                topComponent[r] = Int32(firstAtPeak(row, peak: peak, groups: e, size: m, largest: largestBase))
+                VectorMath.expGroupSums(row, shift: peak, groups: e, size: m, numerators: numerators,
+                                        sums: totals, largest: largest, level: level)
+                topComponent[r] = Int32(firstAtPeak(row, peak: peak, groups: e, size: m, largest: largest))
                 var sum = 0.0
-                for x in 0..<e { sum += tot[x] }
+                for x in 0..<e { sum += totals[x] }
                 let inv = 1 / sum
                 logDensity[r] = peak + Foundation.log(sum)
                 for x in 0..<e {
-                    let share = tot[x] * inv
-                    pq[r * e + x] = share
-                    g[x] = useMax ? Double(largestBase[x]) * inv : share
+                    let share = totals[x] * inv
+                    q[r * e + x] = share
+                    score[x] = useMax ? Double(largest[x]) * inv : share
                 }
                 if posteriors {
-                    for c in 0..<k { post[r * k + c] = Double(numbers[c]) * inv }
+                    for c in 0..<k { posterior[r * k + c] = Double(numerators[c]) * inv }
                 }
                 if rank > 0 {
                     let slots = (r * rank)..<((r + 1) * rank)
-                    rankComponents(UnsafeBufferPointer(start: numbers, count: k), scale: inv,
-                                   into: UnsafeMutableBufferPointer(rebasing: rc[slots]),
-                                   posteriors: UnsafeMutableBufferPointer(rebasing: rp[slots]))
+                    rankComponents(UnsafeBufferPointer(start: numerators, count: k), scale: inv,
+                                   into: UnsafeMutableBufferPointer(rebasing: rankedComponents[slots]),
+                                   posteriors: UnsafeMutableBufferPointer(rebasing: rankedPosteriors[slots]))
                 }
-                chooseExperts(UnsafeBufferPointer(g), into: UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)]),
-                              weights: UnsafeMutableBufferPointer(rebasing: pw[(r * top)..<((r + 1) * top)]), temperature: config.gateTemperature)
-                entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: pq[(r * e)..<((r + 1) * e)]))
+                let choice = (r * top)..<((r + 1) * top)
+                chooseExperts(UnsafeBufferPointer(score), into: UnsafeMutableBufferPointer(rebasing: selected[choice]),
+                              weights: UnsafeMutableBufferPointer(rebasing: weights[choice]),
+                              temperature: config.gateTemperature)
+                entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: q[(r * e)..<((r + 1) * e)]))
             }
         }
-        }
-        }
-        }
-        }
-        }
-        }
-        }
-        }
-        }
-        }
-        var result = RoutingResult(tokens: n, topK: top, experts: e, selected: selected, weights: weights,
-                             expertProbabilities: q, posterior: posterior, posteriorWidth: k,
-                             entropyBits: entropy, logDensity: logDensity, topComponent: topComponent,
-                             latents: nil, reconstructionError: nil)
+        var result = RoutingResult(tokens: n, topK: top, experts: e, selected: selected.take(), weights: weights.take(),
+                                   expertProbabilities: q.take(), posterior: posterior.take(), posteriorWidth: k,
+                                   entropyBits: entropy.take(), logDensity: logDensity.take(),
+                                   topComponent: topComponent.take(), latents: nil, reconstructionError: nil)
         result.ranked = rank
-        result.rankedComponents = rankedComponents
-        result.rankedPosteriors = rankedPosteriors
+        result.rankedComponents = rankedComponents.take()
+        result.rankedPosteriors = rankedPosteriors.take()
         return result
     }
 

@@ -140,42 +140,44 @@ public struct IDARouter: Sendable, Equatable {
     public func decide(_ ev: GMMEvaluation) -> RoutingResult {
         let n = ev.tokens, k = ev.components, e = config.experts, m = config.componentsPerExpert
         let top = config.topK
-        var selected = [Int32](repeating: 0, count: n * top)
-        var weights = [Float](repeating: 0, count: n * top)
-        var q = [Double](repeating: 0, count: n * e)
-        var entropy = [Double](repeating: 0, count: n)
-        var topComponent = [Int32](repeating: 0, count: n)
-        var score = [Double](repeating: 0, count: e)
-        ev.posterior.withUnsafeBufferPointer { post in
-            selected.withUnsafeMutableBufferPointer { sel in
-            weights.withUnsafeMutableBufferPointer { pw in
-                q.withUnsafeMutableBufferPointer { pq in
-                    score.withUnsafeMutableBufferPointer { g in
-                        for r in 0..<n {
-                            var best = 0
-                            for c in 0..<k where post[r * k + c] > post[r * k + best] { best = c }
-                            topComponent[r] = Int32(best)
-                            for x in 0..<e {
-                                var total = 0.0, peak = 0.0
-                                for c in (x * m)..<((x + 1) * m) {
-                                    total += post[r * k + c]
-                                    peak = max(peak, post[r * k + c])
-                                }
-                                pq[r * e + x] = total
-                                g[x] = config.expertScore == .max ? peak : total
-                            }
-                            chooseExperts(UnsafeBufferPointer(g), into: UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)]),
-                                          weights: UnsafeMutableBufferPointer(rebasing: pw[(r * top)..<((r + 1) * top)]), temperature: config.gateTemperature)
-                            entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: pq[(r * e)..<((r + 1) * e)]))
-                        }
+        let posterior = PinnedBuffer(ev.posterior)
+        let selected = PinnedMutableBuffer<Int32>(repeating: 0, count: n * top)
+        let weights = PinnedMutableBuffer<Float>(repeating: 0, count: n * top)
+        let q = PinnedMutableBuffer<Double>(repeating: 0, count: n * e)
+        let score = PinnedMutableBuffer<Double>(repeating: 0, count: e)
+        let entropy = PinnedMutableBuffer<Double>(repeating: 0, count: n)
+        let topComponent = PinnedMutableBuffer<Int32>(repeating: 0, count: n)
+        withPinned(posterior, selected, weights, q, score, entropy, topComponent) {
+            let posterior = posterior.buffer        // [N, K]
+            let selected = selected.buffer          // [N, k] chosen experts, best first
+            let weights = weights.buffer            // [N, k] gate weights
+            let q = q.buffer                        // [N, E] expert distribution
+            let score = score.buffer                // [E] the row's expert scores
+            let entropy = entropy.buffer            // [N] bits
+            let topComponent = topComponent.buffer  // [N] most probable component
+            for r in 0..<n {
+                var best = 0
+                for c in 0..<k where posterior[r * k + c] > posterior[r * k + best] { best = c }
+                topComponent[r] = Int32(best)
+                for x in 0..<e {
+                    var total = 0.0, peak = 0.0
+                    for c in (x * m)..<((x + 1) * m) {
+                        total += posterior[r * k + c]
+                        peak = max(peak, posterior[r * k + c])
                     }
+                    q[r * e + x] = total
+                    score[x] = config.expertScore == .max ? peak : total
                 }
-            }
+                let choice = (r * top)..<((r + 1) * top)
+                chooseExperts(UnsafeBufferPointer(score), into: UnsafeMutableBufferPointer(rebasing: selected[choice]),
+                              weights: UnsafeMutableBufferPointer(rebasing: weights[choice]),
+                              temperature: config.gateTemperature)
+                entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: q[(r * e)..<((r + 1) * e)]))
             }
         }
-        return RoutingResult(tokens: n, topK: top, experts: e, selected: selected, weights: weights,
-                             expertProbabilities: q, posterior: ev.posterior, posteriorWidth: k,
-                             entropyBits: entropy, logDensity: ev.logDensity, topComponent: topComponent,
+        return RoutingResult(tokens: n, topK: top, experts: e, selected: selected.take(), weights: weights.take(),
+                             expertProbabilities: q.take(), posterior: ev.posterior, posteriorWidth: k,
+                             entropyBits: entropy.take(), logDensity: ev.logDensity, topComponent: topComponent.take(),
                              latents: nil, reconstructionError: nil)
     }
 

@@ -83,45 +83,47 @@ public struct SoftmaxRouter: Sendable, Equatable {
         precondition(h.cols == hiddenDim, "router expects hidden width \(hiddenDim), got \(h.cols)")
         let n = h.rows, e = experts, top = topK
         let logits = gate.forward(h)
-        var probs = [Double](repeating: 0, count: n * e)
-        var lse = [Double](repeating: 0, count: n)
-        var selected = [Int32](repeating: 0, count: n * top)
-        var weights = [Float](repeating: 0, count: n * top)
-        var entropy = [Double](repeating: 0, count: n)
         if scoring == .sigmoid {
             let (result, scores) = sigmoidForward(logits)
-            return (result, Cache(input: h, logNormalizer: lse, scores: scores))
+            return (result, Cache(input: h, logNormalizer: [Double](repeating: 0, count: n), scores: scores))
         }
         var scratch = GroupScratch(experts: e, options: gateOptions)
-        probs.withUnsafeMutableBufferPointer { pp in
-            selected.withUnsafeMutableBufferPointer { sel in
-                weights.withUnsafeMutableBufferPointer { wp in
-                    for r in 0..<n {
-                        var peak = -Double.infinity
-                        for x in 0..<e { peak = max(peak, Double(logits.data[r * e + x])) }
-                        var sum = 0.0
-                        for x in 0..<e {
-                            let v = Foundation.exp(Double(logits.data[r * e + x]) - peak)
-                            pp[r * e + x] = v
-                            sum += v
-                        }
-                        for x in 0..<e { pp[r * e + x] /= sum }
-                        lse[r] = peak + Foundation.log(sum)
-                        let rowProbs = UnsafeBufferPointer(rebasing: pp[(r * e)..<((r + 1) * e)])
-                        let row = UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)])
-                        selectExperts(rowProbs, into: row, scratch: &scratch)
-                        gateWeights(rowProbs, selected: UnsafeBufferPointer(row),
-                                    into: UnsafeMutableBufferPointer(rebasing: wp[(r * top)..<((r + 1) * top)]))
-                        entropy[r] = entropyBits(rowProbs)
-                    }
+        let probs = PinnedMutableBuffer<Double>(repeating: 0, count: n * e)
+        let logNormalizer = PinnedMutableBuffer<Double>(repeating: 0, count: n)
+        let selected = PinnedMutableBuffer<Int32>(repeating: 0, count: n * top)
+        let weights = PinnedMutableBuffer<Float>(repeating: 0, count: n * top)
+        let entropy = PinnedMutableBuffer<Double>(repeating: 0, count: n)
+        withPinned(probs, logNormalizer, selected, weights, entropy) {
+            let probs = probs.buffer                  // [N, E] softmax probabilities
+            let logNormalizer = logNormalizer.buffer  // [N] logsumexp of the logits
+            let selected = selected.buffer            // [N, k] chosen experts, best first
+            let weights = weights.buffer              // [N, k] gate weights
+            let entropy = entropy.buffer              // [N] bits
+            for r in 0..<n {
+                var peak = -Double.infinity
+                for x in 0..<e { peak = max(peak, Double(logits.data[r * e + x])) }
+                var sum = 0.0
+                for x in 0..<e {
+                    let v = Foundation.exp(Double(logits.data[r * e + x]) - peak)
+                    probs[r * e + x] = v
+                    sum += v
                 }
+                for x in 0..<e { probs[r * e + x] /= sum }
+                logNormalizer[r] = peak + Foundation.log(sum)
+                let rowProbs = UnsafeBufferPointer(rebasing: probs[(r * e)..<((r + 1) * e)])
+                let row = UnsafeMutableBufferPointer(rebasing: selected[(r * top)..<((r + 1) * top)])
+                selectExperts(rowProbs, into: row, scratch: &scratch)
+                gateWeights(rowProbs, selected: UnsafeBufferPointer(row),
+                            into: UnsafeMutableBufferPointer(rebasing: weights[(r * top)..<((r + 1) * top)]))
+                entropy[r] = entropyBits(rowProbs)
             }
         }
-        let result = RoutingResult(tokens: n, topK: top, experts: e, selected: selected, weights: weights,
-                                   expertProbabilities: probs, posterior: probs, posteriorWidth: e,
-                                   entropyBits: entropy, logDensity: nil, topComponent: nil,
+        let posterior = probs.take()
+        let result = RoutingResult(tokens: n, topK: top, experts: e, selected: selected.take(), weights: weights.take(),
+                                   expertProbabilities: posterior, posterior: posterior, posteriorWidth: e,
+                                   entropyBits: entropy.take(), logDensity: nil, topComponent: nil,
                                    latents: nil, reconstructionError: nil)
-        return (result, Cache(input: h, logNormalizer: lse, scores: []))
+        return (result, Cache(input: h, logNormalizer: logNormalizer.take(), scores: []))
     }
 
     /// Sigmoid scores s = sigmoid(logits), top-k by s + selection bias (within the eligible groups), gates
@@ -129,44 +131,43 @@ public struct SoftmaxRouter: Sendable, Equatable {
     /// over all experts.
     func sigmoidForward(_ logits: Matrix) -> (RoutingResult, [Double]) {
         let n = logits.rows, e = experts, top = topK
-        var scores = [Double](repeating: 0, count: n * e)
-        var probs = [Double](repeating: 0, count: n * e)
-        var selected = [Int32](repeating: 0, count: n * top)
-        var weights = [Float](repeating: 0, count: n * top)
-        var entropy = [Double](repeating: 0, count: n)
-        var biased = [Double](repeating: 0, count: e)
         var scratch = GroupScratch(experts: e, options: gateOptions)
         let bias = selectionBias
-        for r in 0..<n {
-            var total = 0.0
-            for x in 0..<e {
-                let s = 1 / (1 + Foundation.exp(-Double(logits.data[r * e + x])))
-                scores[r * e + x] = s
-                total += s
-                biased[x] = bias.isEmpty ? s : s + Double(bias[x])
-            }
-            for x in 0..<e { probs[r * e + x] = scores[r * e + x] / total }
-            biased.withUnsafeBufferPointer { pb in
-                selected.withUnsafeMutableBufferPointer { sel in
-                    let row = UnsafeMutableBufferPointer(rebasing: sel[(r * top)..<((r + 1) * top)])
-                    selectExperts(pb, into: row, scratch: &scratch)
-                    scores.withUnsafeBufferPointer { sp in
-                        weights.withUnsafeMutableBufferPointer { wp in
-                            gateWeights(UnsafeBufferPointer(rebasing: sp[(r * e)..<((r + 1) * e)]), selected: UnsafeBufferPointer(row),
-                                        into: UnsafeMutableBufferPointer(rebasing: wp[(r * top)..<((r + 1) * top)]))
-                        }
-                    }
+        let scores = PinnedMutableBuffer<Double>(repeating: 0, count: n * e)
+        let probs = PinnedMutableBuffer<Double>(repeating: 0, count: n * e)
+        let selected = PinnedMutableBuffer<Int32>(repeating: 0, count: n * top)
+        let weights = PinnedMutableBuffer<Float>(repeating: 0, count: n * top)
+        let entropy = PinnedMutableBuffer<Double>(repeating: 0, count: n)
+        let biased = PinnedMutableBuffer<Double>(repeating: 0, count: e)
+        withPinned(scores, probs, selected, weights, entropy, biased) {
+            let scores = scores.buffer      // [N, E] sigmoid scores
+            let probs = probs.buffer        // [N, E] scores normalised over the experts
+            let selected = selected.buffer  // [N, k] chosen experts, best first
+            let weights = weights.buffer    // [N, k] gate weights
+            let entropy = entropy.buffer    // [N] bits
+            let biased = biased.buffer      // [E] the row's selection scores, score + bias
+            for r in 0..<n {
+                var total = 0.0
+                for x in 0..<e {
+                    let s = 1 / (1 + Foundation.exp(-Double(logits.data[r * e + x])))
+                    scores[r * e + x] = s
+                    total += s
+                    biased[x] = bias.isEmpty ? s : s + Double(bias[x])
                 }
-            }
-            probs.withUnsafeBufferPointer { pp in
-                entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: pp[(r * e)..<((r + 1) * e)]))
+                for x in 0..<e { probs[r * e + x] = scores[r * e + x] / total }
+                let row = UnsafeMutableBufferPointer(rebasing: selected[(r * top)..<((r + 1) * top)])
+                selectExperts(UnsafeBufferPointer(biased), into: row, scratch: &scratch)
+                gateWeights(UnsafeBufferPointer(rebasing: scores[(r * e)..<((r + 1) * e)]), selected: UnsafeBufferPointer(row),
+                            into: UnsafeMutableBufferPointer(rebasing: weights[(r * top)..<((r + 1) * top)]))
+                entropy[r] = entropyBits(UnsafeBufferPointer(rebasing: probs[(r * e)..<((r + 1) * e)]))
             }
         }
-        let result = RoutingResult(tokens: n, topK: top, experts: e, selected: selected, weights: weights,
-                                   expertProbabilities: probs, posterior: probs, posteriorWidth: e,
-                                   entropyBits: entropy, logDensity: nil, topComponent: nil,
+        let posterior = probs.take()
+        let result = RoutingResult(tokens: n, topK: top, experts: e, selected: selected.take(), weights: weights.take(),
+                                   expertProbabilities: posterior, posterior: posterior, posteriorWidth: e,
+                                   entropyBits: entropy.take(), logDensity: nil, topComponent: nil,
                                    latents: nil, reconstructionError: nil)
-        return (result, scores)
+        return (result, scores.take())
     }
 
     /// Auxiliary-loss-free balancing: after a step, bias_e += rate where expert e took less than its
