@@ -218,7 +218,7 @@ def test_captured_routing_is_the_models_own(captures, name: str) -> None:
     assert {k: file_meta[k] for k in keys if k in file_meta} == GATE_METADATA[name]
     meta = json.loads((run / "run.json").read_text())
     assert meta["model"]["router"] == ("sigmoid-bias" if name.startswith("deepseek_v3") else "softmax")
-    assert meta["model"]["capture"]["tokens"] == ("tokenizer" if MODELS[name][1] else "bytes, no tokenizer")
+    assert meta["capture"]["tokens"] == ("tokenizer" if MODELS[name][1] else "bytes, no tokenizer")
 
 
 @pytest.mark.parametrize("name", ["qwen2_moe", "deepseek_v3_grouped"])

@@ -363,14 +363,14 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
         else:
             checked[b] = (-1, 0)
 
-    source = {"producer": "idamoe_torch capture", "modelDir": os.path.abspath(model_dir),
+    source = {"modelDir": os.path.abspath(model_dir),
               "architecture": (getattr(config, "architectures", None) or [type(model).__name__])[0],
               "gates": {str(b): g.name for b, g in gates.items()}, "notes": sorted({n for g in gates.values() for n in g.notes}),
               "tokens": tokens.source, "window": window}
     writer = RunWriter(out, routers, probe_tokens=torch.tensor(ids, dtype=torch.int64),
                        probe_forward=lambda _t: [r(states[b]) for b, r in routers.items()],
                        probe_documents=torch.tensor(documents), probe_domains=torch.zeros(len(ids), dtype=torch.int64),
-                       domain_names=[tokens.source], vocab=tokens.vocab, model_config={"capture": source},
+                       domain_names=[tokens.source], vocab=tokens.vocab, capture=source,
                        parameters=sum(p.numel() for p in model.parameters()))
     with writer:
         writer.snapshot(0)

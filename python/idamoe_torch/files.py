@@ -12,6 +12,7 @@ from torch import nn
 
 from .ida_router import IDARouter
 from .layers import ContractError
+from .contract import GATE_TEMPERATURE_ABSENT
 from .softmax_router import LinearGateRouter, SigmoidBiasRouter, SoftmaxRouter
 
 #: Every router kind of the contract.
@@ -224,7 +225,7 @@ def load_routers(path: str) -> Dict[int, Router]:
                                latent_norm=meta.get("idamoe.latent_norm", "none"),
                                log_var_min=float(meta.get("idamoe.log_var_min", "-3.0e38")),
                                log_var_max=float(meta.get("idamoe.log_var_max", "3.0e38")),
-                               gate_temperature=float(meta.get("idamoe.gate_temperature", "1")))
+                               gate_temperature=float(meta.get("idamoe.gate_temperature", str(GATE_TEMPERATURE_ABSENT))))
         try:
             router.load_state_dict({n: t.float() for n, t in own.items()}, strict=True)
         except RuntimeError as e:

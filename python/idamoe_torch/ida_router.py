@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .layers import EXPERT_SCORES, NORMS, ContractError, LinearStack, check_choice, rms_normalize
+from .contract import GATE_TEMPERATURE_ABSENT, GATE_TEMPERATURE_NEW_RUNS, check_gate_temperature
 from .mixture import DiagonalMixture
 from .reactivation import ReactivationConfig, ReactivationEvent, ReactivationState
 from .routing import RouterOutput, StepStats, accumulate, entropy_bits, flatten_tokens, top_k
@@ -31,7 +32,7 @@ class IDARouter(nn.Module):
                  input_norm: str = "rms", latent_norm: str = "rms", log_var_min: float = -6.0,
                  log_var_max: float = 6.0, reconstruction_weight: float = 1.0, reactivation_weight: float = 1.0,
                  nll_to_encoder: bool = False, reactivation: Optional[ReactivationConfig] = None,
-                 seed: int = 0, gate_temperature: float = 1.0) -> None:
+                 seed: int = 0, gate_temperature: float = GATE_TEMPERATURE_NEW_RUNS) -> None:
         super().__init__()
         if not 1 <= experts <= 1024:
             raise ContractError(f"experts must be 1...1024, got {experts}")
@@ -43,9 +44,10 @@ class IDARouter(nn.Module):
             raise ContractError(f"top-k must be 1...{experts}, got {top_k}")
         if not (np.isfinite(log_var_min) and np.isfinite(log_var_max) and log_var_min <= log_var_max):
             raise ContractError(f"log-variance clamp [{log_var_min}, {log_var_max}] is not a finite interval")
-        if not (np.isfinite(gate_temperature) and 0 < gate_temperature <= 1000):
-            raise ContractError(f"gate temperature must be in (0, 1000], got {gate_temperature}")
-        self.gate_temperature = float(gate_temperature)
+        try:
+            self.gate_temperature = check_gate_temperature(gate_temperature)
+        except ValueError as e:
+            raise ContractError(str(e)) from None
         self.hidden_dim = hidden_dim
         self.experts = experts
         self.components_per_expert = components_per_expert
@@ -86,7 +88,7 @@ class IDARouter(nn.Module):
             "idamoe.latent_norm": self.latent_norm,
             "idamoe.log_var_min": repr(self.gmm.log_var_min),
             "idamoe.log_var_max": repr(self.gmm.log_var_max),
-            **({"idamoe.gate_temperature": repr(self.gate_temperature)} if self.gate_temperature != 1.0 else {}),
+            **({"idamoe.gate_temperature": repr(self.gate_temperature)} if self.gate_temperature != GATE_TEMPERATURE_ABSENT else {}),
         }
 
     def router_input(self, h: torch.Tensor) -> torch.Tensor:

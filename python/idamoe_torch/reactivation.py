@@ -8,6 +8,7 @@ from typing import List, Optional
 import numpy as np
 import torch
 
+from .contract import TAU
 from . import distributed
 from .layers import check_choice
 from .mixture import DiagonalMixture
@@ -49,7 +50,7 @@ class ReactivationConfig:
     #: Steps for which L_react pulls a dead component (mode `loss`).
     steps: int = 20
     #: Dead when usage and prior are both below tau / K.
-    tau: float = 0.1
+    tau: float = TAU
     #: Decay of the usage EMA.
     usage_decay: float = 0.99
 

@@ -31,7 +31,8 @@ __version__ = "0.1.0"
 
 
 def round6(x: float) -> float:
-    """x to 6 significant decimals (as the Swift trainer logs), non-finite values unchanged."""
+    """x to 6 significant decimals, non-finite values unchanged: the one rounding rule of the event log
+    (docs/schema/events.schema.json; the Swift side's is `EventCoding.rounded`)."""
     if not math.isfinite(x) or x == 0:
         return x
     return float(f"{x:.6g}")
@@ -76,8 +77,11 @@ class RunWriter:
                  probe_domains: Optional[torch.Tensor] = None, probe_documents: Optional[torch.Tensor] = None,
                  domain_names: Sequence[str] = (), vocab: Union[str, Sequence[str]] = "bytes",
                  model_config: Optional[Mapping[str, Any]] = None, training_config: Optional[Mapping[str, Any]] = None,
-                 parameters: Optional[int] = None, corpus_bytes: int = 0) -> None:
+                 parameters: Optional[int] = None, corpus_bytes: int = 0,
+                 capture: Optional[Mapping[str, Any]] = None) -> None:
         self.run_dir = os.fspath(run_dir)
+        #: run.json `capture` (docs/schema/run.schema.json): where a captured model came from and how it was checked.
+        self.capture = dict(capture) if capture is not None else None
         self.model = model if isinstance(model, nn.Module) else None
         self.routers: Dict[int, Router] = collect_routers(model) if isinstance(model, nn.Module) else dict(sorted(model.items()))
         checkpoint_metadata(self.routers)  # one setting for all routers, checked before anything is written
@@ -136,6 +140,8 @@ class RunWriter:
             "created": time.time(),
             "runId": self.run_id,
         }
+        if self.capture is not None:
+            body["capture"] = self.capture
         publish((json.dumps(body, indent=2, sort_keys=True) + "\n").encode(), manifest)
         write_probe(os.path.join(self.run_dir, "probe.safetensors"), self.probe_tokens, None, self.probe_domains,
                     self.probe_documents, self.domain_names, self.vocab)
@@ -218,7 +224,7 @@ class RunWriter:
                 all_events.extend(events)
                 for e in events:
                     self._event(step, "reactivation", event=e.event, layer=i, component=e.component, expert=e.expert,
-                                prior=e.prior, usage=e.usage)
+                                prior=round6(e.prior), usage=round6(e.usage))
             elif isinstance(r, SigmoidBiasRouter):
                 r.observe(step, g)  # moves the selection bias by the global counts (the same on every rank)
             else:

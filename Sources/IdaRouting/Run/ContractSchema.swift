@@ -34,6 +34,7 @@ public enum ContractSchema {
                 "created": .object(["type": .string("number"), "description": .string("seconds since the Unix epoch")]),
                 "domains": .object(["type": .string("array"), "items": .object(["type": .string("string")])]),
                 "corpusBytes": integer, "parameters": integer, "probeTokens": integer,
+                "capture": CaptureInfo.schema,
                 "model": section(ModelConfig.settings, "the model's shape and routers (ModelConfig)"),
                 "training": section(TrainingOptions.settings, "optimisation, data and logging settings (TrainingOptions)"),
             ]),

@@ -14,6 +14,8 @@ public struct RunDescription: Sendable, Equatable {
     public var created: Double?
     /// Domain names in id order.
     public var domains: [String]
+    /// A capture's origin and checks, when the run is a capture.
+    public var capture: CaptureInfo?
     /// The model settings.
     public var model: ModelConfig
     /// The training settings.
@@ -28,6 +30,7 @@ public struct RunDescription: Sendable, Equatable {
         runId = json["runId"]?.string
         created = json["created"]?.double
         domains = json["domains"]?.array?.compactMap(\.string) ?? []
+        capture = json["capture"].flatMap { try? JSONDecoder().decode(CaptureInfo.self, from: Data($0.serialized().utf8)) }
         func section<R: Sendable & Codable>(_ key: String, _ rows: [AnySetting<R>], _ base: R) -> (R, Set<String>) {
             let decoder = JSONDecoder()
             decoder.userInfo[.settingRows] = rows

@@ -23,6 +23,8 @@ public struct RunManifest: Codable, Sendable, Equatable {
     /// a new run put in the same directory from the one it was reading; absent in runs written before it
     /// existed.
     public var runId: String?
+    /// Where a captured model came from and how its routers were checked (`capture` runs only).
+    public var capture: CaptureInfo?
 
     /// A manifest from its parts.
     public init(format: Int = 1, model: ModelConfig, training: TrainingOptions, domains: [String], corpusBytes: Int,

@@ -14,7 +14,7 @@ public struct StartEvent: Sendable, Equatable, Codable {
         self.domains = domains
     }
 
-    enum CodingKeys: String, CodingKey { case parameters, router, domains }
+    enum CodingKeys: String, CodingKey, CaseIterable { case parameters, router, domains }
 
     /// Reads leniently: a field of the wrong type is absent.
     public init(from decoder: Decoder) throws {
@@ -58,7 +58,7 @@ public struct StepEvent: Sendable, Equatable, Codable {
             self.z = z
         }
 
-        enum CodingKeys: String, CodingKey { case layer, load, cv, entropy, nll, rec, react, dead, aux, z }
+        enum CodingKeys: String, CodingKey, CaseIterable { case layer, load, cv, entropy, nll, rec, react, dead, aux, z }
 
         /// Reads leniently; a layer without `layer` or `load` is not a layer.
         public init(from decoder: Decoder) throws {
@@ -120,7 +120,7 @@ public struct StepEvent: Sendable, Equatable, Codable {
         self.layers = layers
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case loss, lr, routerLR = "router_lr", gradNorm = "grad_norm", routerGradNorm = "router_grad_norm"
         case tokensPerSecond = "tokens_per_s", cvMean = "cv_mean", layers
     }
@@ -174,7 +174,7 @@ public struct EvalEvent: Sendable, Equatable, Codable {
             self.loadGate = loadGate
         }
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case layer, cvTop1 = "cv_top1", cvTopK = "cv_topk", cvGate = "cv_gate", loadTopK = "load_topk", loadGate = "load_gate"
         }
 
@@ -231,7 +231,7 @@ public struct EvalEvent: Sendable, Equatable, Codable {
     /// Whether the record carries any held-out CV.
     public var hasHeldoutCV: Bool { heldoutTopK != nil || heldoutTop1 != nil || heldoutGate != nil }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case bitsPerByte = "val_bpb", domains, heldoutDomainsBitsPerByte = "heldout_domains_bpb", heldoutTokens = "heldout_tokens"
         case heldoutTop1 = "heldout_cv_mean_top1", heldoutTopK = "heldout_cv_mean_topk", heldoutGate = "heldout_cv_mean_gate", layers
     }
@@ -283,7 +283,7 @@ public struct ReactivationEvent: Sendable, Equatable, Codable {
         self.usage = usage
     }
 
-    enum CodingKeys: String, CodingKey { case event, layer, component, expert, prior, usage }
+    enum CodingKeys: String, CodingKey, CaseIterable { case event, layer, component, expert, prior, usage }
 
     /// Reads leniently; `event`, `layer` and `component` are required.
     public init(from decoder: Decoder) throws {
@@ -319,7 +319,7 @@ public struct SnapshotEvent: Sendable, Equatable, Codable {
         self.probe = probe
     }
 
-    enum CodingKeys: String, CodingKey { case path, probe }
+    enum CodingKeys: String, CodingKey, CaseIterable { case path, probe }
 
     /// Reads leniently.
     public init(from decoder: Decoder) throws {
@@ -349,7 +349,7 @@ public struct ResumeEvent: Sendable, Equatable, Codable {
         self.threads = threads
     }
 
-    enum CodingKeys: String, CodingKey { case fromStep = "from_step", steps, plannedStepsBefore = "planned_steps_before", threads }
+    enum CodingKeys: String, CodingKey, CaseIterable { case fromStep = "from_step", steps, plannedStepsBefore = "planned_steps_before", threads }
 
     /// Reads leniently.
     public init(from decoder: Decoder) throws {

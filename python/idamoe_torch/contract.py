@@ -1,0 +1,23 @@
+"""Constants of the file contract shared with the Swift side, each with one home here (the Swift homes:
+`GateTemperature` and `ReactivationConfig.defaultTau`; Tests/python/test_contract.py holds the two to the
+same values through `idamoe schema settings`)."""
+from __future__ import annotations
+
+#: The gate temperature a checkpoint without `idamoe.gate_temperature` means (runs before it existed).
+GATE_TEMPERATURE_ABSENT = 1.0
+#: The gate temperature of new routers, as `idamoe train` uses for new runs (docs/decisions.md, "Defaults").
+GATE_TEMPERATURE_NEW_RUNS = 4.0
+#: The allowed range of the gate temperature: (0, GATE_TEMPERATURE_MAX].
+GATE_TEMPERATURE_MAX = 1000.0
+#: The dead threshold tau: a component is dead when its usage and prior are both below tau / K.
+TAU = 0.1
+
+
+def check_gate_temperature(t: float) -> float:
+    """`t` as a float when it is in (0, 1000], else a ValueError naming the range."""
+    import math
+
+    t = float(t)
+    if not (math.isfinite(t) and 0 < t <= GATE_TEMPERATURE_MAX):
+        raise ValueError(f"gate temperature must be in (0, 1000], got {t}")
+    return t
