@@ -33,6 +33,14 @@ public struct LayerMetrics: Sendable, Equatable {
     }
 
     /// CV of a load vector: population standard deviation over mean (0 for an empty or all-zero load).
+    /// MaxVio of a load: the largest expert's load over the mean load, minus 1 (the measure of the
+    /// auxiliary-loss-free balancing paper; 0 when perfectly balanced, E - 1 when one expert takes all).
+    public static func maxViolation(_ load: [Double]) -> Double {
+        guard let largest = load.max() else { return 0 }
+        let mean = load.reduce(0, +) / Double(load.count)
+        return mean > 0 ? largest / mean - 1 : 0
+    }
+
     public static func coefficientOfVariation(_ load: [Double]) -> Double {
         guard !load.isEmpty else { return 0 }
         let mean = load.reduce(0, +) / Double(load.count)

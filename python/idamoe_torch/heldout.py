@@ -11,6 +11,14 @@ from . import distributed
 from .routing import RouterOutput
 
 
+def max_violation(load: Sequence[float]) -> float:
+    """MaxVio: the largest load over the mean load, minus 1 (0 when balanced); 0 for an empty or all-zero load."""
+    if not load:
+        return 0.0
+    mean = sum(load) / len(load)
+    return max(load) / mean - 1.0 if mean > 0 else 0.0
+
+
 def coefficient_of_variation(load: Sequence[float]) -> float:
     """Standard deviation over mean of the load (0 for an empty or all-zero load)."""
     if not load:

@@ -36,6 +36,8 @@ public struct StepEvent: Sendable, Equatable, Codable {
         public var load: [Double]
         /// CV of `load`.
         public var cv: Double?
+        /// MaxVio of `load`: the largest expert's load over the mean, minus 1.
+        public var maxVio: Double?
         /// Mean routing entropy, bits.
         public var entropy: Double?
         /// IDA: mixture negative log-likelihood, reconstruction and reactivation losses, dead components.
@@ -44,11 +46,12 @@ public struct StepEvent: Sendable, Equatable, Codable {
         public var aux: Double?, z: Double?
 
         /// A layer record.
-        public init(layer: Int, load: [Double], cv: Double?, entropy: Double?, nll: Double? = nil, rec: Double? = nil,
-                    react: Double? = nil, dead: Int? = nil, aux: Double? = nil, z: Double? = nil) {
+        public init(layer: Int, load: [Double], cv: Double?, maxVio: Double? = nil, entropy: Double?, nll: Double? = nil,
+                    rec: Double? = nil, react: Double? = nil, dead: Int? = nil, aux: Double? = nil, z: Double? = nil) {
             self.layer = layer
             self.load = load
             self.cv = cv
+            self.maxVio = maxVio
             self.entropy = entropy
             self.nll = nll
             self.rec = rec
@@ -58,7 +61,7 @@ public struct StepEvent: Sendable, Equatable, Codable {
             self.z = z
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case layer, load, cv, entropy, nll, rec, react, dead, aux, z }
+        enum CodingKeys: String, CodingKey, CaseIterable { case layer, load, cv, maxVio = "max_vio", entropy, nll, rec, react, dead, aux, z }
 
         /// Reads leniently; a layer without `layer` or `load` is not a layer.
         public init(from decoder: Decoder) throws {
@@ -69,6 +72,7 @@ public struct StepEvent: Sendable, Equatable, Codable {
             }
             self.load = load
             cv = c.figure(.cv)
+            maxVio = c.figure(.maxVio)
             entropy = c.figure(.entropy)
             nll = c.figure(.nll)
             rec = c.figure(.rec)
@@ -84,6 +88,7 @@ public struct StepEvent: Sendable, Equatable, Codable {
             try c.encode(layer, forKey: .layer)
             try c.encodeFigures(load, forKey: .load)
             try c.encodeFigureIfPresent(cv, forKey: .cv)
+            try c.encodeFigureIfPresent(maxVio, forKey: .maxVio)
             try c.encodeFigureIfPresent(entropy, forKey: .entropy)
             try c.encodeFigureIfPresent(nll, forKey: .nll)
             try c.encodeFigureIfPresent(rec, forKey: .rec)
