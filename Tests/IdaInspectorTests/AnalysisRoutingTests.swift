@@ -48,7 +48,7 @@ struct AnalysisRoutingTests {
         #expect(partial.layers.keys.sorted() == [3] && !partial.isComplete)
         var before = InspectorState(title: "t", live: false)
         before.analysis = partial
-        let after = InspectorApp.replay(["2", "]"], on: before, with: partial)
+        let after = InspectorApp.replay([.character("2"), .character("]")], on: before, with: partial)
         #expect(after.screen == .layer && after.layer == 3)
         // A preferred layer (the one on screen after a key) goes next.
         var order: [[Int]] = []

@@ -15,7 +15,7 @@ public final class InspectorApp {
     /// The MoE block on screen, for the running analysis to pick its next layer.
     let shownLayer = SharedLayer()
     /// The keys of a headless run, so its analysis can stop once the frame's layer is in.
-    var headlessKeys: [String]?
+    var headlessKeys: [Key]?
     let worker = DispatchQueue(label: "idamoe.inspector.analysis", qos: .userInitiated)
 
     /// Runs typed text through a snapshot's model (nil: live text is not available).
@@ -147,7 +147,7 @@ public final class InspectorApp {
     }
 
     /// The state after `keys` on `state` showing `analysis` (effects ignored): what a headless frame will show.
-    static func replay(_ keys: [String], on state: InspectorState, with analysis: SnapshotAnalysis) -> InspectorState {
+    static func replay(_ keys: [Key], on state: InspectorState, with analysis: SnapshotAnalysis) -> InspectorState {
         var s = state
         s.analysis = analysis
         for key in keys { _ = s.update(.key(key)) }
@@ -155,8 +155,8 @@ public final class InspectorApp {
     }
 
     /// Headless: load synchronously what the frame needs (the layer it shows; every layer for the
-    /// overview), press `keys` (key names), and return the frame.
-    public func headlessFrame(width: Int, height: Int, keys: [String], mode: DisplayMode) -> ScreenBuffer {
+    /// overview), press `keys`, and return the frame.
+    public func headlessFrame(width: Int, height: Int, keys: [Key], mode: DisplayMode) -> ScreenBuffer {
         headlessKeys = keys
         state.displayMode = mode
         _ = apply(.resize(width: width, height: height), synchronous: true)

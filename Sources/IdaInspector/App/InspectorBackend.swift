@@ -33,7 +33,7 @@ extension InspectorEvent {
     public init(_ event: TerminalEvent) {
         switch event {
         case let .key(key):
-            self = .key(key.name)
+            self = .key(key)
         case let .mouse(m):
             let button: MouseButtonName
             switch (m.button, m.action) {

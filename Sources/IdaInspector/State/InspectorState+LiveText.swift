@@ -1,13 +1,15 @@
+import IdaTerminal
+
 extension InspectorState {
     /// Longest text the prompt takes (bytes); the model runs it in windows of its context length.
     public static let liveTextLimit = 4096
 
     /// Keys while the text prompt is open: Enter runs the text, Escape cancels.
-    mutating func handleTextKey(_ name: String) -> [Effect] {
-        switch name {
-        case "Escape":
+    mutating func handleTextKey(_ key: Key) -> [Effect] {
+        switch key {
+        case .escape:
             textInput = nil
-        case "Enter":
+        case .enter:
             let text = textInput ?? ""
             textInput = nil
             guard !text.isEmpty else {
@@ -20,13 +22,14 @@ extension InspectorState {
             }
             message = "running \"\(text)\" through the model of step \(step)…"
             return [.routeText(text, step: step)]
-        case "Backspace":
+        case .backspace:
             if textInput?.isEmpty == false { textInput?.removeLast() }
-        case "C-c":
+        case .control("c"):
             return [.quit]
+        case let .character(c):
+            if (textInput?.utf8.count ?? 0) + c.utf8.count <= Self.liveTextLimit { textInput?.append(c) }
         default:
-            let add = name == "Space" ? " " : name.count == 1 ? name : ""
-            if (textInput?.utf8.count ?? 0) + add.utf8.count <= Self.liveTextLimit { textInput?.append(add) }
+            break
         }
         return []
     }

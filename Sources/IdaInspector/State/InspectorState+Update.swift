@@ -1,9 +1,11 @@
+import IdaTerminal
+
 extension InspectorState {
     /// Applies one event and returns the work to start. Pure apart from the state itself.
     public mutating func update(_ event: InspectorEvent) -> [Effect] {
         switch event {
-        case let .key(name):
-            return handleKey(name)
+        case let .key(key):
+            return handleKey(key)
         case let .mouse(x, y, button):
             return handleMouse(x: x, y: y, button: button)
         case let .click(target):
@@ -80,56 +82,62 @@ extension InspectorState {
         return []  // picked up when the running analysis finishes
     }
 
-    mutating func handleKey(_ name: String) -> [Effect] {
-        if searchInput != nil { return handleSearchKey(name) }
-        if textInput != nil { return handleTextKey(name) }
-        if jumpInput != nil { return handleJumpKey(name) }
+    /// A key: an open prompt takes it first, then the help overlay (any key closes it, the quit keys
+    /// quit), then Escape (clears the message, returns from typed text to the probe), then the table.
+    mutating func handleKey(_ key: Key) -> [Effect] {
+        if searchInput != nil { return handleSearchKey(key) }
+        if textInput != nil { return handleTextKey(key) }
+        if jumpInput != nil { return handleJumpKey(key) }
         if showHelp {
-            if name == "q" || name == "C-c" { return [.quit] }
+            if KeyTable.action(for: key, on: screen) == .quit { return [.quit] }
             showHelp = false
             return []
         }
-        if name == "Escape" {
+        if key == .escape {
             message = nil
             closeLiveText()
             return []
         }
-        guard let action = KeyTable.action(for: name, on: screen) else { return [] }
+        guard let action = KeyTable.action(for: key, on: screen) else { return [] }
         return perform(action)
     }
 
-    mutating func handleSearchKey(_ name: String) -> [Effect] {
-        switch name {
-        case "Escape":
+    mutating func handleSearchKey(_ key: Key) -> [Effect] {
+        switch key {
+        case .escape:
             searchInput = nil
-        case "Enter":
+        case .enter:
             searchQuery = searchInput ?? ""
             searchInput = nil
             jumpToMatch(from: cursor)
-        case "Backspace":
+        case .backspace:
             if searchInput?.isEmpty == false { searchInput?.removeLast() }
-        case "C-c":
+        case .control("c"):
             return [.quit]
+        case let .character(c):
+            searchInput?.append(c)
         default:
-            if name == "Space" { searchInput?.append(" ") } else if name.count == 1 { searchInput?.append(name) }
+            break
         }
         return []
     }
 
-    mutating func handleJumpKey(_ name: String) -> [Effect] {
-        switch name {
-        case "Escape":
+    mutating func handleJumpKey(_ key: Key) -> [Effect] {
+        switch key {
+        case .escape:
             jumpInput = nil
-        case "Enter":
+        case .enter:
             let text = jumpInput ?? ""
             jumpInput = nil
             jump(to: text)
-        case "Backspace":
+        case .backspace:
             if jumpInput?.isEmpty == false { jumpInput?.removeLast() }
-        case "C-c":
+        case .control("c"):
             return [.quit]
+        case let .character(c) where c != " ":
+            jumpInput?.append(c)
         default:
-            if name.count == 1 { jumpInput?.append(name) }
+            break
         }
         return []
     }

@@ -110,8 +110,8 @@ public struct InspectorState: Sendable {
 
 /// Things that happen to the inspector.
 public enum InspectorEvent: Sendable {
-    /// A key, by name ("q", "Tab", "Left", "C-c", ...).
-    case key(String)
+    /// A key press.
+    case key(Key)
     /// A mouse click or scroll at a cell.
     case mouse(x: Int, y: Int, button: MouseButtonName)
     /// A left click resolved to what it landed on (also what `.mouse` left clicks become).
@@ -138,6 +138,15 @@ public enum InspectorEvent: Sendable {
     case runReplaced(RunIdentity)
     /// The probe's tokens, domains and names for the screens (the run's probe appeared or changed).
     case probeText(ProbeText)
+}
+
+extension InspectorEvent {
+    /// A key given by its name ("PgDn", "q"), parsed once, here, for callers that still hold names
+    /// (`idamoe bench scale`'s key list); everything else passes `Key`s. A name `Key(name:)` does not
+    /// know stands for F0, a key no terminal sends and nothing is bound to.
+    public static func key(_ name: String) -> InspectorEvent {
+        .key(Key(name: name) ?? .function(0))
+    }
 }
 
 /// Something wrong with the followed run's files, shown in the alerts panel.
