@@ -9,16 +9,16 @@ struct LiveTextTests {
     func prompt() throws {
         var s = try ViewsFixture.state(screen: .tokens)
         #expect(s.update(.key(.character("e"))) == [])
-        #expect(s.textInput == "")
+        #expect(s.prompt == .text(""))
         for key in try Key.sequence("h i Space y o u Backspace") { _ = s.update(.key(key)) }
-        #expect(s.textInput == "hi yo")
+        #expect(s.prompt == .text("hi yo"))
         // Keys go to the prompt, not the key table: q does not quit, 1 does not switch screens.
         #expect(s.update(.key(.character("q"))) == [] && s.screen == .tokens)
         _ = s.update(.key(.backspace))
         #expect(s.update(.key(.enter)) == [.routeText("hi yo", step: 300)])
-        #expect(s.textInput == nil)
+        #expect(s.prompt == nil)
         _ = s.update(.key(.character("e")))
-        #expect(s.update(.key(.escape)) == [] && s.textInput == nil)
+        #expect(s.update(.key(.escape)) == [] && s.prompt == nil)
     }
 
     @Test("the routed text replaces the probe until Escape; probe analyses meanwhile are kept aside")

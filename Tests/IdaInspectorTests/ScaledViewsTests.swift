@@ -104,7 +104,7 @@ struct ScaledViewsTests {
     func jump() throws {
         var state = ScaledFixture.state(screen: .layer)
         for key in try Key.sequence("/ e 9 9 Enter") { _ = state.update(.key(key)) }
-        #expect(state.selectedExpert == 99 && state.jumpInput == nil)
+        #expect(state.selectedExpert == 99 && state.prompt == nil)
         #expect(render(state).contains("e99"))
         for key in try Key.sequence("/ L 4 0 Enter") { _ = state.update(.key(key)) }
         #expect(state.layerIndex == 40 && state.layer == 40)
@@ -117,7 +117,7 @@ struct ScaledViewsTests {
         // On the tokens screen / still searches the text.
         state.screen = .tokens
         _ = state.update(.key(.character("/")))
-        #expect(state.searchInput == "" && state.jumpInput == nil)
+        #expect(state.prompt == .search(""))
     }
 
     @Test("o orders experts by load (layer screen) and layers by probe CV (overview)")

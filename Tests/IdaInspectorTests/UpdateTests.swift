@@ -64,17 +64,42 @@ struct UpdateTests {
         _ = s.update(.key(.character("4")))
         _ = s.update(.key(.character("/")))
         for c in try Key.sequence("a b c") { _ = s.update(.key(c)) }
-        #expect(s.searchInput == "abc")
+        #expect(s.prompt == .search("abc"))
         _ = s.update(.key(.character("l")))  // typed, not a cursor move
         _ = s.update(.key(.backspace))
         _ = s.update(.key(.enter))
-        #expect(s.searchInput == nil && s.cursor == 0)
+        #expect(s.prompt == nil && s.cursor == 0)
         _ = s.update(.key(.character("n")))
         #expect(s.cursor == 9)
         _ = s.update(.key(.character("/")))
         _ = s.update(.key(.character("z")))
         _ = s.update(.key(.enter))
         #expect(s.message == "no match for \"z\"")
+    }
+
+    @Test("prompts: one open at a time takes every key; go-to takes no spaces, search and text do; Escape closes unsubmitted; C-c quits")
+    func prompts() throws {
+        var s = state(text: "a b")
+        _ = s.update(.key(.character("/")))
+        #expect(s.prompt == .jump(""))
+        for key in try Key.sequence("e Space 1 q Left F1 ? Tab") { _ = s.update(.key(key)) }
+        #expect(s.prompt == .jump("e1q?") && s.screen == .overview && !s.showHelp)
+        _ = s.update(.key(.escape))
+        #expect(s.prompt == nil && s.selectedExpert == nil && s.message == nil)
+        _ = s.update(.key(.character("4")))
+        _ = s.update(.key(.character("/")))
+        for key in try Key.sequence("a Space b") { _ = s.update(.key(key)) }
+        #expect(s.prompt == .search("a b"))
+        #expect(s.update(.key(.control("c"))) == [.quit])
+        _ = s.update(.key(.escape))
+        _ = s.update(.key(.character("e")))
+        for key in try Key.sequence("h Space i") { _ = s.update(.key(key)) }
+        #expect(s.prompt == .text("h i") && s.searchQuery.isEmpty)
+        // Typed text stops at the limit, in bytes.
+        s.prompt = .text(String(repeating: "x", count: InspectorState.liveTextLimit - 1))
+        _ = s.update(.key(.character("é")))
+        _ = s.update(.key(.character("y")))
+        #expect(s.prompt?.input.utf8.count == InspectorState.liveTextLimit && s.prompt?.input.last == "y")
     }
 
     @Test("following: new snapshots are analysed one at a time, newest wins")

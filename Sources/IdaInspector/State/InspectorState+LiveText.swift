@@ -1,37 +1,20 @@
-import IdaTerminal
-
 extension InspectorState {
     /// Longest text the prompt takes (bytes); the model runs it in windows of its context length.
     public static let liveTextLimit = 4096
 
-    /// Keys while the text prompt is open: Enter runs the text, Escape cancels.
-    mutating func handleTextKey(_ key: Key) -> [Effect] {
-        switch key {
-        case .escape:
-            textInput = nil
-        case .enter:
-            let text = textInput ?? ""
-            textInput = nil
-            guard !text.isEmpty else {
-                closeLiveText()
-                return []
-            }
-            guard let step = selectedStep else {
-                message = "no snapshot yet to run text through"
-                return []
-            }
-            message = "running \"\(text)\" through the model of step \(step)…"
-            return [.routeText(text, step: step)]
-        case .backspace:
-            if textInput?.isEmpty == false { textInput?.removeLast() }
-        case .control("c"):
-            return [.quit]
-        case let .character(c):
-            if (textInput?.utf8.count ?? 0) + c.utf8.count <= Self.liveTextLimit { textInput?.append(c) }
-        default:
-            break
+    /// Enter on the text prompt: runs `text` through the model of the shown snapshot; empty text
+    /// returns to the probe.
+    mutating func routeText(_ text: String) -> [Effect] {
+        guard !text.isEmpty else {
+            closeLiveText()
+            return []
         }
-        return []
+        guard let step = selectedStep else {
+            message = "no snapshot yet to run text through"
+            return []
+        }
+        message = "running \"\(text)\" through the model of step \(step)…"
+        return [.routeText(text, step: step)]
     }
 
     /// Shows the routed text in place of the probe (the probe is put aside), or reports the failure.

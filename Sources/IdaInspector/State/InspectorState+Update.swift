@@ -85,9 +85,7 @@ extension InspectorState {
     /// A key: an open prompt takes it first, then the help overlay (any key closes it, the quit keys
     /// quit), then Escape (clears the message, returns from typed text to the probe), then the table.
     mutating func handleKey(_ key: Key) -> [Effect] {
-        if searchInput != nil { return handleSearchKey(key) }
-        if textInput != nil { return handleTextKey(key) }
-        if jumpInput != nil { return handleJumpKey(key) }
+        if let open = prompt { return handlePromptKey(key, prompt: open) }
         if showHelp {
             if KeyTable.action(for: key, on: screen) == .quit { return [.quit] }
             showHelp = false
@@ -100,46 +98,6 @@ extension InspectorState {
         }
         guard let action = KeyTable.action(for: key, on: screen) else { return [] }
         return perform(action)
-    }
-
-    mutating func handleSearchKey(_ key: Key) -> [Effect] {
-        switch key {
-        case .escape:
-            searchInput = nil
-        case .enter:
-            searchQuery = searchInput ?? ""
-            searchInput = nil
-            jumpToMatch(from: cursor)
-        case .backspace:
-            if searchInput?.isEmpty == false { searchInput?.removeLast() }
-        case .control("c"):
-            return [.quit]
-        case let .character(c):
-            searchInput?.append(c)
-        default:
-            break
-        }
-        return []
-    }
-
-    mutating func handleJumpKey(_ key: Key) -> [Effect] {
-        switch key {
-        case .escape:
-            jumpInput = nil
-        case .enter:
-            let text = jumpInput ?? ""
-            jumpInput = nil
-            jump(to: text)
-        case .backspace:
-            if jumpInput?.isEmpty == false { jumpInput?.removeLast() }
-        case .control("c"):
-            return [.quit]
-        case let .character(c) where c != " ":
-            jumpInput?.append(c)
-        default:
-            break
-        }
-        return []
     }
 
     /// Performs a key-table action.
@@ -162,7 +120,7 @@ extension InspectorState {
             let size = max(1, InspectorView.pageSize(self))
             if screen == .overview { moveLayerRow(by: direction * size) } else { moveExpert(by: direction * size) }
         case .beginJump:
-            jumpInput = ""
+            prompt = .jump("")
         case .cycleOrder:
             order = order.next
             message = "order: " + order.label
@@ -173,9 +131,9 @@ extension InspectorState {
         case let .moveLine(direction):
             moveCursor(to: lineNeighbour(from: cursor, direction: direction))
         case .beginSearch:
-            searchInput = ""
+            prompt = .search("")
         case .beginTextEntry:
-            textInput = liveText?.text ?? ""
+            prompt = .text(liveText?.text ?? "")
         case .nextMatch:
             jumpToMatch(from: cursor + 1)
         case let .zoom(factor):

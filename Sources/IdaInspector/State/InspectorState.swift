@@ -18,10 +18,8 @@ public struct InspectorState: Sendable {
     public var layerIndex = 0
     /// Token under the cursor (tokens screen).
     public var cursor = 0
-    /// Search text being typed, when a search is open.
-    public var searchInput: String?
-    /// Expert or layer being typed after `/` on the overview, layer and latent screens.
-    public var jumpInput: String?
+    /// The prompt open in the footer (search, go to, typed text), which takes the keys (nil: none).
+    public var prompt: Prompt?
     /// How the overview and layer screens order experts and layers.
     public var order: ListOrder = .index
     /// The last search.
@@ -58,8 +56,6 @@ public struct InspectorState: Sendable {
     public var vocabulary: Vocabulary = .bytes
     /// Domain names.
     public var domainNames: [String] = []
-    /// Text being typed for live routing (`e`), when the prompt is open.
-    public var textInput: String?
     /// The probe put aside while typed text is shown in its place (nil: the probe is shown).
     public var liveText: LiveText?
     /// The comparison (B), when one is set up with `c` or `--compare`.
