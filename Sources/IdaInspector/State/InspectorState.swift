@@ -62,8 +62,6 @@ public struct InspectorState: Sendable {
     public var comparison: CompareState?
     /// Screens split into A | B (when a comparison exists).
     public var split = false
-    /// Differences drawn on one half of the split view (set by the compare view on its copies).
-    var compareMarks: CompareMarks?
     /// Expert selected by a click (highlighted on the overview and layer screens).
     public var selectedExpert: Int?
     /// Mixture component selected by a click on the prior heatmap.
