@@ -44,8 +44,8 @@ struct ScaledViewsTests {
         #expect(state.layerIndex == 47)
         let last = render(state)
         #expect(last.contains("▶ L47") && last.contains("of 48 ▲") && !last.contains("▶ L0"), "\(last)")
-        _ = state.update(.key(.pageUp))
-        #expect(state.layerIndex == 47 - InspectorView.pageSize(state))
+        state.receive(.key(.pageUp))
+        #expect(state.layerIndex == 47 - InspectorView.geometry(state).layersPerPage)
         state.selectedExpert = 77
         // Load of e77 on layer 17 (after PgUp from 47 at 120x40): weight over the layer's total.
         let shown = render(state)
@@ -85,12 +85,12 @@ struct ScaledViewsTests {
         #expect(first.contains("load · experts 0-") && first.contains("of 128 ▼"), "\(first)")
         _ = state.update(.key(.character("j")))
         #expect(state.selectedExpert == 0)
-        _ = state.update(.key(.pageDown))
-        let page = InspectorView.pageSize(state)
+        state.receive(.key(.pageDown))
+        let page = InspectorView.geometry(state).expertsPerPage
         #expect(page > 5 && state.selectedExpert == page)
         let second = render(state)
         #expect(second.contains("experts \(page)-") && second.contains("▲▼"), "\(second)")
-        _ = state.update(.mouse(x: 10, y: 10, button: .scrollDown))
+        state.wheel(up: false)
         #expect(state.selectedExpert == page + 1)
         for _ in 0..<200 { _ = state.update(.key(.character("j"))) }
         #expect(state.selectedExpert == 127)

@@ -128,12 +128,12 @@ struct UpdateTests {
         #expect(s.zoom == 256)
         _ = s.update(.key(.character("0")))
         #expect(s.zoom == 1)
-        _ = s.update(.mouse(x: 5, y: 10, button: .scrollUp))
+        s.wheel(up: true)
         #expect(s.zoom == 1.25)
         let x = TabBar.labels[0].1.count + TabBar.labels[1].1.count + 1
-        _ = s.update(.mouse(x: x, y: 0, button: .left))
+        s.leftClick(x: x, y: 0)
         #expect(s.screen == .latent)
-        _ = s.update(.mouse(x: 1, y: 0, button: .left))
+        s.leftClick(x: 1, y: 0)
         #expect(s.screen == .overview)
     }
 

@@ -86,7 +86,7 @@ public final class InspectorApp {
     func apply(_ event: InspectorEvent, synchronous: Bool) -> Bool {
         // Work still running for the old run must not land in the new one's state.
         if case .runReplaced = event { results.startOver() }
-        let effects = state.update(event)
+        let effects = Self.update(&state, with: event)
         shownLayer.value = state.layer  // a running analysis routes this layer next if it is still to do
         for effect in effects {
             let loader = self.loader, previous = state.analysis, prober = textProber
@@ -112,7 +112,7 @@ public final class InspectorApp {
                 if synchronous, let keys = headlessKeys {
                     let before = state
                     until = { partial in
-                        let after = Self.replay(keys, on: before, with: partial)
+                        let after = Self.replay(keys, on: before, with: partial, step: step)
                         wanted.value = after.layer
                         guard after.screen != .overview, let layer = after.layer else { return partial.isComplete }
                         return partial.layers[layer] != nil
@@ -146,11 +146,23 @@ public final class InspectorApp {
         return buffer
     }
 
-    /// The state after `keys` on `state` showing `analysis` (effects ignored): what a headless frame will show.
-    static func replay(_ keys: [Key], on state: InspectorState, with analysis: SnapshotAnalysis) -> InspectorState {
+    /// `event` applied to `state` as the runtime applies every event: a key first hands `update` the
+    /// views' geometry of the state as it now is (so a page key pages what is on screen), then the
+    /// event itself goes to `update`.
+    static func update(_ state: inout InspectorState, with event: InspectorEvent) -> [Effect] {
+        if case .key = event {
+            let geometry = InspectorView.geometry(state)
+            if geometry != state.geometry { _ = state.update(.geometry(geometry)) }
+        }
+        return state.update(event)
+    }
+
+    /// The state after `keys` on `state` once the layers of `analysis` (of `step`) are in (effects
+    /// ignored): what a headless frame will show.
+    static func replay(_ keys: [Key], on state: InspectorState, with analysis: SnapshotAnalysis, step: Int) -> InspectorState {
         var s = state
-        s.analysis = analysis
-        for key in keys { _ = s.update(.key(key)) }
+        _ = s.update(.analysisProgress(step: step, analysis))
+        for key in keys { _ = update(&s, with: .key(key)) }
         return s
     }
 
@@ -197,10 +209,10 @@ public final class InspectorApp {
             }
             // Sleep in the input wait: short while an analysis runs, otherwise until the next poll.
             let wait = state.analyzing != nil ? 100 : 500
-            if let event = backend.nextEvent(milliseconds: wait) {
+            if let input = backend.nextEvent(milliseconds: wait) {
                 if let signal = backend.stopSignal { return .signal(signal) }
                 dirty = true
-                if !apply(InspectorEvent(event), synchronous: false) { return .quit }
+                if let event = InspectorEvent(input, on: state), !apply(event, synchronous: false) { return .quit }
             }
         }
     }

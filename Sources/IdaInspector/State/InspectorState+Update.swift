@@ -6,13 +6,19 @@ extension InspectorState {
         switch event {
         case let .key(key):
             return handleKey(key)
-        case let .mouse(x, y, button):
-            return handleMouse(x: x, y: y, button: button)
+        case let .scroll(up):
+            return scroll(up: up)
         case let .click(target):
             return click(target)
         case let .resize(w, h):
             width = max(0, w)
             height = max(0, h)
+            return []
+        case let .display(mode):
+            displayMode = mode
+            return []
+        case let .geometry(g):
+            geometry = g
             return []
         case let .events(records):
             history.append(records)
@@ -117,8 +123,11 @@ extension InspectorState {
         case let .moveLayerRow(delta):
             moveLayerRow(by: delta)
         case let .page(direction):
-            let size = max(1, InspectorView.pageSize(self))
-            if screen == .overview { moveLayerRow(by: direction * size) } else { moveExpert(by: direction * size) }
+            if screen == .overview {
+                moveLayerRow(by: direction * geometry.layersPerPage)
+            } else {
+                moveExpert(by: direction * geometry.expertsPerPage)
+            }
         case .beginJump:
             prompt = .jump("")
         case .cycleOrder:
@@ -236,24 +245,17 @@ extension InspectorState {
         message = "no match for \"\(searchQuery)\""
     }
 
-    mutating func handleMouse(x: Int, y: Int, button: MouseButtonName) -> [Effect] {
-        switch button {
-        case .scrollUp where screen == .latent:
-            return perform(.zoom(1.25))
-        case .scrollDown where screen == .latent:
-            return perform(.zoom(1 / 1.25))
-        // The wheel walks the screen's long list: layers on the overview, experts on the layer screen.
-        case .scrollUp where screen == .overview:
-            moveLayerRow(by: -1)
-        case .scrollDown where screen == .overview:
-            moveLayerRow(by: 1)
-        case .scrollUp where screen == .layer:
-            moveExpert(by: -1)
-        case .scrollDown where screen == .layer:
-            moveExpert(by: 1)
-        case .left:
-            if let target = InspectorView.target(atX: x, y: y, state: self) { return click(target) }
-        default:
+    /// One notch of the wheel zooms the latent view and walks the screen's long list: layers on
+    /// the overview, experts on the layer screen.
+    mutating func scroll(up: Bool) -> [Effect] {
+        switch screen {
+        case .latent:
+            return perform(.zoom(up ? 1.25 : 1 / 1.25))
+        case .overview:
+            moveLayerRow(by: up ? -1 : 1)
+        case .layer:
+            moveExpert(by: up ? -1 : 1)
+        case .tokens, .timeline:
             break
         }
         return []

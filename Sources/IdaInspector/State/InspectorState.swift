@@ -68,6 +68,9 @@ public struct InspectorState: Sendable {
     public var selectedComponent: Int?
     /// Colours and glyphs of the terminal (the token layout and hit-testing depend on them).
     public var displayMode: DisplayMode = .full
+    /// How many items one page of the overview's layers and of the layer screen's experts shows, as
+    /// the views last said (`.geometry`).
+    public var geometry = ScreenGeometry()
     /// Terminal size.
     public var width = 80
     /// Terminal size.
@@ -106,12 +109,16 @@ public struct InspectorState: Sendable {
 public enum InspectorEvent: Sendable {
     /// A key press.
     case key(Key)
-    /// A mouse click or scroll at a cell.
-    case mouse(x: Int, y: Int, button: MouseButtonName)
-    /// A left click resolved to what it landed on (also what `.mouse` left clicks become).
+    /// The mouse wheel turned one notch, away from the user (up) or towards.
+    case scroll(up: Bool)
+    /// A left click, as the views resolved it: what is drawn where it landed.
     case click(ClickTarget)
     /// The terminal changed size.
     case resize(width: Int, height: Int)
+    /// The terminal's colours and glyphs (known once it is open; the token layout depends on them).
+    case display(DisplayMode)
+    /// The views' geometry for the state as it now is (page sizes), handed in by the runtime.
+    case geometry(ScreenGeometry)
     /// New complete event-log lines.
     case events([EventRecord])
     /// New complete snapshots.
@@ -155,18 +162,6 @@ public struct RunProblem: Sendable, Equatable {
         self.text = text
         self.serious = serious
     }
-}
-
-/// Mouse buttons the inspector reacts to.
-public enum MouseButtonName: Sendable, Equatable {
-    /// Left click.
-    case left
-    /// Wheel up.
-    case scrollUp
-    /// Wheel down.
-    case scrollDown
-    /// Anything else.
-    case other
 }
 
 /// A failed analysis, carried as its one-line message.
