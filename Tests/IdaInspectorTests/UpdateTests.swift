@@ -135,6 +135,10 @@ struct UpdateTests {
         #expect(s.screen == .latent)
         s.leftClick(x: 1, y: 0)
         #expect(s.screen == .overview)
+        // Other buttons, releases and presses on nothing never reach update.
+        #expect(InspectorEvent(.mouse(MouseEvent(x: 1, y: 0, button: .right, action: .pressed)), on: s) == nil)
+        #expect(InspectorEvent(.mouse(MouseEvent(x: 1, y: 0, button: .left, action: .released)), on: s) == nil)
+        #expect(InspectorEvent(.mouse(MouseEvent(x: 1, y: 5, button: .left, action: .pressed)), on: s) == nil)
     }
 
     @Test("every key in the table parses back from its name (as --keys reads it) to the binding's action on each of its screens")

@@ -28,28 +28,28 @@ public final class InspectorApp {
         loader = SnapshotLoader(source: source, probeOverride: probe, workers: workers, text: text)
         self.textProber = textProber
         // Titles are paths, which whoever made the directory named: escaped like any file's text.
+        let title: String, live: Bool, settings: String?
         switch source {
         case let .run(dir):
-            state = InspectorState(title: UntrustedText.sanitized(dir), live: true)
+            (title, live) = (UntrustedText.sanitized(dir), true)
             let follower = RunFollower(directory: dir)
-            state.settings = follower.identity?.settings ?? RunSettings.summary(runDirectory: dir)
+            settings = follower.identity?.settings ?? RunSettings.summary(runDirectory: dir)
             self.follower = follower
         case let .checkpoint(path, _):
-            state = InspectorState(title: UntrustedText.sanitized(path), live: false)
+            (title, live) = (UntrustedText.sanitized(path), false)
             // A snapshot inside RUN/snapshots/ has its run's settings.
             let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
-            if parent.lastPathComponent == "snapshots" {
-                state.settings = RunSettings.summary(runDirectory: parent.deletingLastPathComponent().path)
-            }
-            state.following = false
+            settings = parent.lastPathComponent == "snapshots"
+                ? RunSettings.summary(runDirectory: parent.deletingLastPathComponent().path) : nil
         }
+        var comparison: CompareState?
         if let compare {
-            state.comparison = CompareState(target: .checkpoint(compare))
+            comparison = CompareState(target: .checkpoint(compare))
             // Another run's log is read now, so the Timeline plots B's curves before any routing.
-            state.comparison?.otherHistory = loader.otherRunHistory(compare)
-            state.split = true
+            comparison?.otherHistory = loader.otherRunHistory(compare)
         }
-        if let text = loader.probeForText(step: nil) { state.show(text) }
+        state = InspectorState(title: title, live: live, settings: settings, following: live, comparison: comparison)
+        if let text = loader.probeForText(step: nil) { _ = state.update(.probeText(text)) }
     }
 
     /// Reads new events and snapshots and asks whether a writer holds the run (or, for a
@@ -170,11 +170,16 @@ public final class InspectorApp {
     /// overview), press `keys`, and return the frame.
     public func headlessFrame(width: Int, height: Int, keys: [Key], mode: DisplayMode) -> ScreenBuffer {
         headlessKeys = keys
-        state.displayMode = mode
-        _ = apply(.resize(width: width, height: height), synchronous: true)
+        open(width: width, height: height, mode: mode, synchronous: true)
         for event in pollSource() { _ = apply(event, synchronous: true) }
         for key in keys where !apply(.key(key), synchronous: true) { break }
         return frame(width: width, height: height, mode: mode)
+    }
+
+    /// Tells the state the terminal's colours, glyphs and size (how `run` and `headlessFrame` begin).
+    private func open(width: Int, height: Int, mode: DisplayMode, synchronous: Bool) {
+        _ = apply(.display(mode), synchronous: synchronous)
+        _ = apply(.resize(width: width, height: height), synchronous: synchronous)
     }
 
     /// Why the shown snapshot could not be analysed in the last headless frame (nil: it was, or
@@ -186,8 +191,7 @@ public final class InspectorApp {
     @discardableResult
     public func run(on backend: InspectorBackend) -> InspectorExit {
         let size = backend.cellSize
-        state.displayMode = backend.displayMode
-        _ = apply(.resize(width: size.width, height: size.height), synchronous: false)
+        open(width: size.width, height: size.height, mode: backend.displayMode, synchronous: false)
         var lastPoll = Date.distantPast
         var dirty = true
         while true {

@@ -86,10 +86,15 @@ public struct InspectorState: Sendable {
     /// Said in the alerts once the followed directory held another run and the inspector started over.
     public var runNotice: String?
 
-    /// A state for a run or checkpoint titled `title`.
-    public init(title: String, live: Bool) {
+    /// A state for a run or checkpoint titled `title`, with the run's `settings` for the title line,
+    /// following its newest snapshot or not, and split A | B against `comparison` when one is given.
+    public init(title: String, live: Bool, settings: String? = nil, following: Bool = true, comparison: CompareState? = nil) {
         self.title = title
         self.live = live
+        self.settings = settings
+        self.following = following
+        self.comparison = comparison
+        split = comparison != nil
     }
 
     /// The MoE block shown, if an analysis is loaded.
