@@ -149,7 +149,7 @@ public final class InspectorApp {
     /// `event` applied to `state` as the runtime applies every event: a key first hands `update` the
     /// views' geometry of the state as it now is (so a page key pages what is on screen), then the
     /// event itself goes to `update`.
-    static func update(_ state: inout InspectorState, with event: InspectorEvent) -> [Effect] {
+    public static func update(_ state: inout InspectorState, with event: InspectorEvent) -> [Effect] {
         if case .key = event {
             let geometry = InspectorView.geometry(state)
             if geometry != state.geometry { _ = state.update(.geometry(geometry)) }
