@@ -106,8 +106,8 @@ extension InspectorState {
         return perform(action)
     }
 
-    /// Performs a key-table action.
-    public mutating func perform(_ action: Action) -> [Effect] {
+    /// Performs a key-table action (reached only through `update`).
+    mutating func perform(_ action: Action) -> [Effect] {
         switch action {
         case let .show(s):
             screen = s
