@@ -44,14 +44,14 @@ public struct BenchRenderFrames {
 
     /// Rows of the key table: label, screen the presses start on, keys pressed in turn. None of them
     /// starts an analysis (stepping snapshots would), so each press is the UI thread's whole work.
-    public static let keys: [(String, Screen, [String])] = [
-        ("tokens: next token (l)", .tokens, ["l"]),
-        ("tokens: next word (w)", .tokens, ["w"]),
-        ("tokens: line down (j)", .tokens, ["j"]),
-        ("next screen (Tab)", .overview, ["Tab"]),
-        ("layer: next layer (])", .layer, ["]"]),
-        ("latent: zoom (+, -)", .latent, ["+", "-"]),
-        ("help on/off (?)", .overview, ["?", "?"]),
+    public static let keys: [(String, Screen, [Key])] = [
+        ("tokens: next token (l)", .tokens, [.character("l")]),
+        ("tokens: next word (w)", .tokens, [.character("w")]),
+        ("tokens: line down (j)", .tokens, [.character("j")]),
+        ("next screen (Tab)", .overview, [.tab]),
+        ("layer: next layer (])", .layer, [.character("]")]),
+        ("latent: zoom (+, -)", .latent, [.character("+"), .character("-")]),
+        ("help on/off (?)", .overview, [.character("?"), .character("?")]),
     ]
 
     /// Renders `state` into a fresh buffer of its size.
@@ -91,7 +91,7 @@ public struct BenchRenderFrames {
     }
 
     /// Key presses end to end: `update`, render and diff against the frame before, as the run loop does.
-    public func key(_ name: String, _ screen: Screen, keys: [String], width: Int, height: Int) -> Row {
+    public func key(_ name: String, _ screen: Screen, keys: [Key], width: Int, height: Int) -> Row {
         var state = base
         state.screen = screen
         state.showHelp = false

@@ -55,14 +55,14 @@ struct InspectCommand: ParsableCommand {
             guard width <= Self.maxSize, height <= Self.maxSize else {
                 throw ValidationError("--size \(width)x\(height) is larger than the limit of \(Self.maxSize)x\(Self.maxSize) cells")
             }
-            let names: [String]
+            let pressed: [Key]
             do {
-                names = try Key.sequence(keys).map(\.name)
+                pressed = try Key.sequence(keys)
             } catch {
                 throw ValidationError("--keys: \(error)")
             }
             let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode)
-            let buffer = app.headlessFrame(width: width, height: height, keys: names, mode: mode)
+            let buffer = app.headlessFrame(width: width, height: height, keys: pressed, mode: mode)
             try StandardOutput.line(buffer.lines(trimTrailingSpaces: true).joined(separator: "\n"))
             // The frame shows the error too; the exit status tells scripts what was asked could not be shown.
             if let failure = app.headlessFailure { throw InspectFailure(message: failure) }

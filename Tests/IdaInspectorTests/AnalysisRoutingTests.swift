@@ -47,8 +47,9 @@ struct AnalysisRoutingTests {
         let partial = try SnapshotAnalysis(checkpoint: ck, probe: probe, first: 3, until: { $0.layers[3] != nil })
         #expect(partial.layers.keys.sorted() == [3] && !partial.isComplete)
         var before = InspectorState(title: "t", live: false)
-        before.analysis = partial
-        let after = InspectorApp.replay(["2", "]"], on: before, with: partial)
+        #expect(before.update(.snapshots([0])) == [.analyze(step: 0)])
+        let after = InspectorApp.replay([.character("2"), .character("]")], on: before, with: partial, step: 0)
+        #expect(before.analysis == nil && after.analysis?.layers.keys.sorted() == [3])
         #expect(after.screen == .layer && after.layer == 3)
         // A preferred layer (the one on screen after a key) goes next.
         var order: [[Int]] = []

@@ -30,7 +30,7 @@ struct ClickTests {
         let before = frame(s)
         let label = try #require(locate("e3  ", in: before))
         #expect(InspectorView.target(atX: label.x + 6, y: label.y, state: s) == .expert(3))
-        _ = s.update(.mouse(x: label.x + 6, y: label.y, button: .left))
+        s.leftClick(x: label.x + 6, y: label.y)
         #expect(s.selectedExpert == 3)
         #expect(s.message?.contains("e3: load 40.1%") == true, "\(s.message ?? "nil")")
         let after = frame(s)
@@ -39,7 +39,7 @@ struct ClickTests {
         // The "fair" header line and the panel border select nothing.
         #expect(InspectorView.target(atX: label.x + 6, y: label.y - 4, state: s) == nil)
         #expect(InspectorView.target(atX: label.x - 1, y: label.y, state: s) == nil)
-        _ = s.update(.mouse(x: label.x + 6, y: label.y, button: .left))
+        s.leftClick(x: label.x + 6, y: label.y)
         #expect(s.selectedExpert == nil && s.message == nil)
     }
 
@@ -50,7 +50,7 @@ struct ClickTests {
         let row = try #require(locate("e2", in: frame(s), fromX: 50))
         let target = InspectorView.target(atX: header.x, y: row.y, state: s)
         #expect(target == .component(2 * 3 + 1))
-        _ = s.update(.mouse(x: header.x, y: row.y, button: .left))
+        s.leftClick(x: header.x, y: row.y)
         #expect(s.selectedComponent == 7 && s.selectedExpert == 2)
         #expect(s.message?.hasPrefix("layer 1 · k7 (e2, m1): prior 13.6%") == true, "\(s.message ?? "nil")")
         #expect(frame(s).cell(x: header.x, y: row.y)?.style.reverse == true)
@@ -67,7 +67,7 @@ struct ClickTests {
         let header = try #require(locate("e2", in: frame(s)))
         let row = try #require(locate("L3", in: frame(s)))
         #expect(InspectorView.target(atX: header.x, y: row.y, state: s) == .layerExpert(layerIndex: 1, expert: 2))
-        _ = s.update(.mouse(x: header.x, y: row.y, button: .left))
+        s.leftClick(x: header.x, y: row.y)
         #expect(s.layerIndex == 1 && s.layer == 3 && s.selectedExpert == 2)
         #expect(s.message?.hasPrefix("layer 3 · e2: load") == true)
         #expect(frame(s).cell(x: header.x, y: header.y)?.style.reverse == true)
@@ -77,10 +77,10 @@ struct ClickTests {
     func tokensAndNothing() throws {
         var s = try ViewsFixture.state(screen: .tokens)
         let word = try #require(locate("brown", in: frame(s)))
-        _ = s.update(.mouse(x: word.x + 2, y: word.y, button: .left))
+        s.leftClick(x: word.x + 2, y: word.y)
         #expect(s.cursor == 12)  // "brown" is tokens 10...14
         let cursor = s.cursor
-        _ = s.update(.mouse(x: 0, y: 5, button: .left))
+        s.leftClick(x: 0, y: 5)
         #expect(s.cursor == cursor)
         s.screen = .latent
         #expect(InspectorView.target(atX: 30, y: 10, state: s) == nil)

@@ -47,10 +47,10 @@ struct CompareViewTests {
     @Test("c pins the shown step and asks for the comparison when another step is shown; c again unpins")
     func pinning() throws {
         var s = try ViewsFixture.state(screen: .layer)
-        #expect(s.update(.key("c")) == [.compare(stepA: 300, target: .step(300))])
+        #expect(s.update(.key(.character("c"))) == [.compare(stepA: 300, target: .step(300))])
         #expect(s.pinnedStep == 300 && s.split && s.comparison?.running == true)
         // While one runs, moving A does not start another; when it lands, the newer A is compared.
-        #expect(s.update(.key("Left")) == [.analyze(step: 200)])
+        #expect(s.update(.key(.left)) == [.analyze(step: 200)])
         let result = try Self.state(screen: .layer).comparison!.result!
         #expect(s.update(.compared(stepA: 300, target: .step(300), result: .success(result))) ==
                 [.compare(stepA: 200, target: .step(300))])
@@ -58,13 +58,13 @@ struct CompareViewTests {
         #expect(s.update(.analyzed(step: 200, result: .success(try ViewsFixture.analysis()))) == [])
         _ = s.update(.compared(stepA: 200, target: .step(300), result: .failure(AnalysisFailure("B: broken"))))
         #expect(s.message == "B: broken" && s.comparison?.running == false)
-        _ = s.update(.key("|"))
+        _ = s.update(.key(.character("|")))
         #expect(!s.split)
-        _ = s.update(.key("Right"))
+        _ = s.update(.key(.right))
         _ = s.update(.analyzed(step: 300, result: .success(try ViewsFixture.analysis())))
-        _ = s.update(.key("c"))
+        _ = s.update(.key(.character("c")))
         #expect(s.comparison == nil && s.pinnedStep == nil && !s.split)
-        _ = s.update(.key("|"))
+        _ = s.update(.key(.character("|")))
         #expect(s.message?.hasPrefix("nothing to compare") == true)
     }
 

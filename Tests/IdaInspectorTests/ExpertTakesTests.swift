@@ -36,12 +36,12 @@ struct ExpertTakesTests {
     @Test("the t panel replaces the reactivation log on the Layer screen; t again brings it back")
     func panel() throws {
         var state = try ViewsFixture.state(screen: .layer)
-        _ = state.update(.key("t"))
+        _ = state.update(.key(.character("t")))
         #expect(state.showTakes)
         expectViewSnapshot(ViewsFixture.frames(state, sizes: [(120, 40), (80, 24), (60, 16)]), named: "layer-takes")
         let text = ViewsFixture.frames(state, sizes: [(120, 40)])[0].1.text()
         #expect(text.contains("what each expert takes") && text.contains("I/H(expert)") && !text.contains("reactivation ·"))
-        _ = state.update(.key("t"))
+        _ = state.update(.key(.character("t")))
         #expect(ViewsFixture.frames(state, sizes: [(120, 40)])[0].1.text().contains("reactivation"))
     }
 }

@@ -8,17 +8,17 @@ struct LiveTextTests {
     @Test("e opens a prompt; Enter asks for the text to be routed through the selected step")
     func prompt() throws {
         var s = try ViewsFixture.state(screen: .tokens)
-        #expect(s.update(.key("e")) == [])
-        #expect(s.textInput == "")
-        for key in ["h", "i", "Space", "y", "o", "u", "Backspace"] { _ = s.update(.key(key)) }
-        #expect(s.textInput == "hi yo")
+        #expect(s.update(.key(.character("e"))) == [])
+        #expect(s.prompt == .text(""))
+        for key in try Key.sequence("h i Space y o u Backspace") { _ = s.update(.key(key)) }
+        #expect(s.prompt == .text("hi yo"))
         // Keys go to the prompt, not the key table: q does not quit, 1 does not switch screens.
-        #expect(s.update(.key("q")) == [] && s.screen == .tokens)
-        _ = s.update(.key("Backspace"))
-        #expect(s.update(.key("Enter")) == [.routeText("hi yo", step: 300)])
-        #expect(s.textInput == nil)
-        _ = s.update(.key("e"))
-        #expect(s.update(.key("Escape")) == [] && s.textInput == nil)
+        #expect(s.update(.key(.character("q"))) == [] && s.screen == .tokens)
+        _ = s.update(.key(.backspace))
+        #expect(s.update(.key(.enter)) == [.routeText("hi yo", step: 300)])
+        #expect(s.prompt == nil)
+        _ = s.update(.key(.character("e")))
+        #expect(s.update(.key(.escape)) == [] && s.prompt == nil)
     }
 
     @Test("the routed text replaces the probe until Escape; probe analyses meanwhile are kept aside")
@@ -37,7 +37,7 @@ struct LiveTextTests {
         var buffer = ScreenBuffer(width: 120, height: 40)
         InspectorView.render(s, mode: .full, into: &buffer)
         #expect(buffer.text().contains("live text @ step 300"))
-        _ = s.update(.key("Escape"))
+        _ = s.update(.key(.escape))
         #expect(s.liveText == nil && s.tokens == probeTokens && s.analysis?.router == .ida)
         #expect(s.domains != nil && s.cursor == 10)
     }

@@ -65,7 +65,7 @@ struct RunReplacedTests {
         _ = state.update(.snapshots(first.snapshots))
         state.analysis = try ViewsFixture.analysis()
         state.analyzing = nil
-        _ = state.update(.key("c"))  // B pinned to step 20 of the old run
+        _ = state.update(.key(.character("c")))  // B pinned to step 20 of the old run
         #expect(state.comparison != nil && state.pinnedStep == 20)
 
         // The same run's run.json rewritten (a resume changing the plan): nothing starts over.

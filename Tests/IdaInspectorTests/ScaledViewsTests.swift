@@ -40,12 +40,12 @@ struct ScaledViewsTests {
         #expect(first.contains("▶ L0") && first.contains("layers 0-") && first.contains("of 48 ▼"), "\(first)")
         #expect(first.contains("/cell, furthest from fair"), "\(first)")
         #expect(!first.contains("L47"))
-        for _ in 0..<47 { _ = state.update(.key("j")) }
+        for _ in 0..<47 { _ = state.update(.key(.character("j"))) }
         #expect(state.layerIndex == 47)
         let last = render(state)
         #expect(last.contains("▶ L47") && last.contains("of 48 ▲") && !last.contains("▶ L0"), "\(last)")
-        _ = state.update(.key("PgUp"))
-        #expect(state.layerIndex == 47 - InspectorView.pageSize(state))
+        state.receive(.key(.pageUp))
+        #expect(state.layerIndex == 47 - InspectorView.geometry(state).layersPerPage)
         state.selectedExpert = 77
         // Load of e77 on layer 17 (after PgUp from 47 at 120x40): weight over the layer's total.
         let shown = render(state)
@@ -83,16 +83,16 @@ struct ScaledViewsTests {
         var state = ScaledFixture.state(screen: .layer)
         let first = render(state)
         #expect(first.contains("load · experts 0-") && first.contains("of 128 ▼"), "\(first)")
-        _ = state.update(.key("j"))
+        _ = state.update(.key(.character("j")))
         #expect(state.selectedExpert == 0)
-        _ = state.update(.key("PgDn"))
-        let page = InspectorView.pageSize(state)
+        state.receive(.key(.pageDown))
+        let page = InspectorView.geometry(state).expertsPerPage
         #expect(page > 5 && state.selectedExpert == page)
         let second = render(state)
         #expect(second.contains("experts \(page)-") && second.contains("▲▼"), "\(second)")
-        _ = state.update(.mouse(x: 10, y: 10, button: .scrollDown))
+        state.wheel(up: false)
         #expect(state.selectedExpert == page + 1)
-        for _ in 0..<200 { _ = state.update(.key("j")) }
+        for _ in 0..<200 { _ = state.update(.key(.character("j"))) }
         #expect(state.selectedExpert == 127)
         let last = render(state)
         #expect(last.contains("e127") && last.contains("of 128 ▲"), "\(last)")
@@ -101,29 +101,29 @@ struct ScaledViewsTests {
     }
 
     @Test("/ jumps to an expert or a layer; a wrong name is a one-line message")
-    func jump() {
+    func jump() throws {
         var state = ScaledFixture.state(screen: .layer)
-        for key in ["/", "e", "9", "9", "Enter"] { _ = state.update(.key(key)) }
-        #expect(state.selectedExpert == 99 && state.jumpInput == nil)
+        for key in try Key.sequence("/ e 9 9 Enter") { _ = state.update(.key(key)) }
+        #expect(state.selectedExpert == 99 && state.prompt == nil)
         #expect(render(state).contains("e99"))
-        for key in ["/", "L", "4", "0", "Enter"] { _ = state.update(.key(key)) }
+        for key in try Key.sequence("/ L 4 0 Enter") { _ = state.update(.key(key)) }
         #expect(state.layerIndex == 40 && state.layer == 40)
-        _ = state.update(.key("/"))
+        _ = state.update(.key(.character("/")))
         #expect(render(state).contains("go to "))
-        for key in ["x", "Enter"] { _ = state.update(.key(key)) }
+        for key in try Key.sequence("x Enter") { _ = state.update(.key(key)) }
         #expect(state.message?.contains("no expert") == true && state.message?.contains("\n") == false)
-        for key in ["/", "L", "9", "9", "Enter"] { _ = state.update(.key(key)) }
+        for key in try Key.sequence("/ L 9 9 Enter") { _ = state.update(.key(key)) }
         #expect(state.layerIndex == 40 && state.message?.contains("L0...L47") == true)
         // On the tokens screen / still searches the text.
         state.screen = .tokens
-        _ = state.update(.key("/"))
-        #expect(state.searchInput == "" && state.jumpInput == nil)
+        _ = state.update(.key(.character("/")))
+        #expect(state.prompt == .search(""))
     }
 
     @Test("o orders experts by load (layer screen) and layers by probe CV (overview)")
     func order() {
         var state = ScaledFixture.state(screen: .layer)
-        _ = state.update(.key("o"))
+        _ = state.update(.key(.character("o")))
         #expect(state.order == .load)
         guard let load = state.layerAnalysis?.metrics.load, let top = state.expertOrder.first else {
             Issue.record("no order")
@@ -134,7 +134,7 @@ struct ScaledViewsTests {
         #expect(text.first { $0.contains("fair 1/E") }.map { _ in true } == true)
         let firstBar = text.first { $0.hasPrefix("│e") }
         #expect(firstBar?.hasPrefix("│e\(top) ") == true, "\(text.joined(separator: "\n"))")
-        _ = state.update(.key("o"))
+        _ = state.update(.key(.character("o")))
         #expect(state.order == .cv)
         state.screen = .overview
         let rows = state.layerRowOrder

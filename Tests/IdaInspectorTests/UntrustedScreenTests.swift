@@ -58,9 +58,9 @@ struct UntrustedScreenTests {
         try Self.hostileProbe(from: repositoryFile("fixtures/tiny-probe.safetensors"), to: layout.probe(step: 1))
         try FileManager.default.copyItem(atPath: layout.probe(step: 1), toPath: layout.probe)
 
-        for keys in [["1"], ["2"], ["2", "t"], ["3", "d"], ["4"], ["4", "Right", "Right", "Right"], ["5"], ["?"]] {
+        for keys in ["1", "2", "2 t", "3 d", "4", "4 Right Right Right", "5", "?"] {
             let app = InspectorApp(source: .run(dir), probe: nil)
-            let frame = app.headlessFrame(width: 140, height: 44, keys: keys, mode: .full)
+            let frame = app.headlessFrame(width: 140, height: 44, keys: try Key.sequence(keys), mode: .full)
             #expect(Self.forbidden(frame).isEmpty, "\(keys): \(Self.forbidden(frame))\n\(frame.text())")
             #expect(app.headlessFailure == nil, "\(keys): \(app.headlessFailure ?? "")")
         }

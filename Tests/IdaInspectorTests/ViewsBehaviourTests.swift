@@ -213,7 +213,7 @@ struct ViewsBehaviourTests {
         let text = render(state).text()
         #expect(text.contains("routing entropy · mean \(ViewFormat.fixed2(h.mean)) bits · ida · \(la.entropy.count) tokens"))
         #expect(text.contains("2.00 bits"))  // log2 E for E = 4 at the right end of the x axis
-        let tallest = ViewFormat.percent(h.shares(bins: LayerView.bins(forWidth: 62)).max() ?? 0)
+        let tallest = NumberText.percent(h.shares(bins: LayerView.bins(forWidth: 62)).max() ?? 0)
         #expect(text.contains("│" + tallest + " █"))
         #expect(!render(state, width: 60, height: 16).text().contains("routing entropy"))
         state.layerIndex = 1  // the other layer's own distribution

@@ -94,9 +94,9 @@ struct ViewsSnapshotTests {
     @Test("footer: search prompt, message, paused and pinned, colour by domain, zoomed latent view")
     func variants() throws {
         var state = try ViewsFixture.state(screen: .tokens)
-        state.searchInput = "jum"
+        state.prompt = .search("jum")
         var frames = ViewsFixture.frames(state, sizes: [(80, 24)])
-        state.searchInput = nil
+        state.prompt = nil
         state.cursor = 250
         frames += ViewsFixture.frames(state, sizes: [(60, 16)])
         state.searchQuery = "box"

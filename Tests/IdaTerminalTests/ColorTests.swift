@@ -52,5 +52,10 @@ import Testing
         #expect(NumberText.compact(-0.00012) == "-1.2e-4")
         #expect(NumberText.compact(0) == "0")
         #expect(NumberText.fixed(1e30, decimals: 2) == "1.0e30")
+        #expect(NumberText.percent(0.125) == "12.5%")
+        #expect(NumberText.percent(0.0008) == "0.08%")
+        #expect(NumberText.percent(0.99996) == "100%")
+        #expect(NumberText.percent(0) == "0.0%")
+        #expect(NumberText.percent(.nan) == "nan")
     }
 }

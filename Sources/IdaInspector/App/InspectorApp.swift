@@ -15,7 +15,7 @@ public final class InspectorApp {
     /// The MoE block on screen, for the running analysis to pick its next layer.
     let shownLayer = SharedLayer()
     /// The keys of a headless run, so its analysis can stop once the frame's layer is in.
-    var headlessKeys: [String]?
+    var headlessKeys: [Key]?
     let worker = DispatchQueue(label: "idamoe.inspector.analysis", qos: .userInitiated)
 
     /// Runs typed text through a snapshot's model (nil: live text is not available).
@@ -28,28 +28,28 @@ public final class InspectorApp {
         loader = SnapshotLoader(source: source, probeOverride: probe, workers: workers, text: text)
         self.textProber = textProber
         // Titles are paths, which whoever made the directory named: escaped like any file's text.
+        let title: String, live: Bool, settings: String?
         switch source {
         case let .run(dir):
-            state = InspectorState(title: UntrustedText.sanitized(dir), live: true)
+            (title, live) = (UntrustedText.sanitized(dir), true)
             let follower = RunFollower(directory: dir)
-            state.settings = follower.identity?.settings ?? RunSettings.summary(runDirectory: dir)
+            settings = follower.identity?.settings ?? RunSettings.summary(runDirectory: dir)
             self.follower = follower
         case let .checkpoint(path, _):
-            state = InspectorState(title: UntrustedText.sanitized(path), live: false)
+            (title, live) = (UntrustedText.sanitized(path), false)
             // A snapshot inside RUN/snapshots/ has its run's settings.
             let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
-            if parent.lastPathComponent == "snapshots" {
-                state.settings = RunSettings.summary(runDirectory: parent.deletingLastPathComponent().path)
-            }
-            state.following = false
+            settings = parent.lastPathComponent == "snapshots"
+                ? RunSettings.summary(runDirectory: parent.deletingLastPathComponent().path) : nil
         }
+        var comparison: CompareState?
         if let compare {
-            state.comparison = CompareState(target: .checkpoint(compare))
+            comparison = CompareState(target: .checkpoint(compare))
             // Another run's log is read now, so the Timeline plots B's curves before any routing.
-            state.comparison?.otherHistory = loader.otherRunHistory(compare)
-            state.split = true
+            comparison?.otherHistory = loader.otherRunHistory(compare)
         }
-        if let text = loader.probeForText(step: nil) { state.show(text) }
+        state = InspectorState(title: title, live: live, settings: settings, following: live, comparison: comparison)
+        if let text = loader.probeForText(step: nil) { _ = state.update(.probeText(text)) }
     }
 
     /// Reads new events and snapshots and asks whether a writer holds the run (or, for a
@@ -86,7 +86,7 @@ public final class InspectorApp {
     func apply(_ event: InspectorEvent, synchronous: Bool) -> Bool {
         // Work still running for the old run must not land in the new one's state.
         if case .runReplaced = event { results.startOver() }
-        let effects = state.update(event)
+        let effects = Self.update(&state, with: event)
         shownLayer.value = state.layer  // a running analysis routes this layer next if it is still to do
         for effect in effects {
             let loader = self.loader, previous = state.analysis, prober = textProber
@@ -112,7 +112,7 @@ public final class InspectorApp {
                 if synchronous, let keys = headlessKeys {
                     let before = state
                     until = { partial in
-                        let after = Self.replay(keys, on: before, with: partial)
+                        let after = Self.replay(keys, on: before, with: partial, step: step)
                         wanted.value = after.layer
                         guard after.screen != .overview, let layer = after.layer else { return partial.isComplete }
                         return partial.layers[layer] != nil
@@ -146,23 +146,40 @@ public final class InspectorApp {
         return buffer
     }
 
-    /// The state after `keys` on `state` showing `analysis` (effects ignored): what a headless frame will show.
-    static func replay(_ keys: [String], on state: InspectorState, with analysis: SnapshotAnalysis) -> InspectorState {
+    /// `event` applied to `state` as the runtime applies every event: a key first hands `update` the
+    /// views' geometry of the state as it now is (so a page key pages what is on screen), then the
+    /// event itself goes to `update`.
+    public static func update(_ state: inout InspectorState, with event: InspectorEvent) -> [Effect] {
+        if case .key = event {
+            let geometry = InspectorView.geometry(state)
+            if geometry != state.geometry { _ = state.update(.geometry(geometry)) }
+        }
+        return state.update(event)
+    }
+
+    /// The state after `keys` on `state` once the layers of `analysis` (of `step`) are in (effects
+    /// ignored): what a headless frame will show.
+    static func replay(_ keys: [Key], on state: InspectorState, with analysis: SnapshotAnalysis, step: Int) -> InspectorState {
         var s = state
-        s.analysis = analysis
-        for key in keys { _ = s.update(.key(key)) }
+        _ = s.update(.analysisProgress(step: step, analysis))
+        for key in keys { _ = update(&s, with: .key(key)) }
         return s
     }
 
     /// Headless: load synchronously what the frame needs (the layer it shows; every layer for the
-    /// overview), press `keys` (key names), and return the frame.
-    public func headlessFrame(width: Int, height: Int, keys: [String], mode: DisplayMode) -> ScreenBuffer {
+    /// overview), press `keys`, and return the frame.
+    public func headlessFrame(width: Int, height: Int, keys: [Key], mode: DisplayMode) -> ScreenBuffer {
         headlessKeys = keys
-        state.displayMode = mode
-        _ = apply(.resize(width: width, height: height), synchronous: true)
+        open(width: width, height: height, mode: mode, synchronous: true)
         for event in pollSource() { _ = apply(event, synchronous: true) }
         for key in keys where !apply(.key(key), synchronous: true) { break }
         return frame(width: width, height: height, mode: mode)
+    }
+
+    /// Tells the state the terminal's colours, glyphs and size (how `run` and `headlessFrame` begin).
+    private func open(width: Int, height: Int, mode: DisplayMode, synchronous: Bool) {
+        _ = apply(.display(mode), synchronous: synchronous)
+        _ = apply(.resize(width: width, height: height), synchronous: synchronous)
     }
 
     /// Why the shown snapshot could not be analysed in the last headless frame (nil: it was, or
@@ -174,8 +191,7 @@ public final class InspectorApp {
     @discardableResult
     public func run(on backend: InspectorBackend) -> InspectorExit {
         let size = backend.cellSize
-        state.displayMode = backend.displayMode
-        _ = apply(.resize(width: size.width, height: size.height), synchronous: false)
+        open(width: size.width, height: size.height, mode: backend.displayMode, synchronous: false)
         var lastPoll = Date.distantPast
         var dirty = true
         while true {
@@ -197,10 +213,10 @@ public final class InspectorApp {
             }
             // Sleep in the input wait: short while an analysis runs, otherwise until the next poll.
             let wait = state.analyzing != nil ? 100 : 500
-            if let event = backend.nextEvent(milliseconds: wait) {
+            if let input = backend.nextEvent(milliseconds: wait) {
                 if let signal = backend.stopSignal { return .signal(signal) }
                 dirty = true
-                if !apply(InspectorEvent(event), synchronous: false) { return .quit }
+                if let event = InspectorEvent(input, on: state), !apply(event, synchronous: false) { return .quit }
             }
         }
     }

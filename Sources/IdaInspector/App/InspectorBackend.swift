@@ -29,22 +29,24 @@ public enum InspectorExit: Sendable, Equatable {
 }
 
 extension InspectorEvent {
-    /// The inspector event for a terminal event.
-    public init(_ event: TerminalEvent) {
+    /// The inspector event for a terminal event on `state`: keys and sizes as they are, a wheel
+    /// notch as `.scroll`, a left press as what the views draw where it landed (`.click`); nil for
+    /// a press on nothing and for other buttons.
+    public init?(_ event: TerminalEvent, on state: InspectorState) {
         switch event {
         case let .key(key):
-            self = .key(key.name)
-        case let .mouse(m):
-            let button: MouseButtonName
-            switch (m.button, m.action) {
-            case (.left, .pressed): button = .left
-            case (.scrollUp, _): button = .scrollUp
-            case (.scrollDown, _): button = .scrollDown
-            default: button = .other
-            }
-            self = .mouse(x: m.x, y: m.y, button: button)
+            self = .key(key)
         case let .resize(cols, rows):
             self = .resize(width: cols, height: rows)
+        case let .mouse(m):
+            switch (m.button, m.action) {
+            case (.scrollUp, _): self = .scroll(up: true)
+            case (.scrollDown, _): self = .scroll(up: false)
+            case (.left, .pressed):
+                guard let target = InspectorView.target(atX: m.x, y: m.y, state: state) else { return nil }
+                self = .click(target)
+            default: return nil
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
-/// What a left click landed on; found by `InspectorView.target(atX:y:state:)` from the same
-/// geometry the views draw with.
+/// What a left click landed on. The views find it from the geometry they draw with, so a click
+/// always means what the cell shows; the state only applies it.
 public enum ClickTarget: Sendable, Equatable {
     /// A tab of the tab bar.
     case tab(Screen)

@@ -38,14 +38,14 @@ extension InspectorState {
         guard let la = layerAnalysis, e >= 0, e < la.metrics.load.count else { return "expert \(e)" }
         let share = la.metrics.load[e]
         let fair = 1 / Double(max(1, la.metrics.load.count))
-        var parts = ["layer \(la.layer) · e\(e): load \(ViewFormat.percent(share)) (\(NumberText.fixed(share / fair, decimals: 2))x fair)"]
+        var parts = ["layer \(la.layer) · e\(e): load \(NumberText.percent(share)) (\(NumberText.fixed(share / fair, decimals: 2))x fair)"]
         let m = la.componentsPerExpert
         if m > 0, la.priors.count == la.experts * m {
-            let dead = Set(LayerView.deadComponents(la))
+            let dead = Set(la.deadComponents)
             let live = (e * m..<(e + 1) * m).filter { !dead.contains($0) }.count
             let mass = la.priors[e * m..<(e + 1) * m].reduce(0, +)
             parts.append("\(live) of \(m) components live")
-            parts.append("prior mass \(ViewFormat.percent(mass))")
+            parts.append("prior mass \(NumberText.percent(mass))")
         }
         return parts.joined(separator: " · ")
     }
@@ -54,13 +54,13 @@ extension InspectorState {
     func componentSummary(_ k: Int) -> String {
         guard let la = layerAnalysis, k >= 0, k < la.priors.count, la.componentsPerExpert > 0 else { return "component \(k)" }
         let m = la.componentsPerExpert
-        var parts = ["layer \(la.layer) · k\(k) (e\(k / m), m\(k % m)): prior \(ViewFormat.percent(la.priors[k]))"]
+        var parts = ["layer \(la.layer) · k\(k) (e\(k / m), m\(k % m)): prior \(NumberText.percent(la.priors[k]))"]
         if let usage = la.metrics.componentUsage, k < usage.count {
-            parts.append("probe usage \(ViewFormat.percent(usage[k]))")
+            parts.append("probe usage \(NumberText.percent(usage[k]))")
         }
         let fair = 1 / Double(la.priors.count)
-        parts.append("fair \(ViewFormat.percent(fair))")
-        if LayerView.deadComponents(la).contains(k) { parts.append("dead") }
+        parts.append("fair \(NumberText.percent(fair))")
+        if la.deadComponents.contains(k) { parts.append("dead") }
         return parts.joined(separator: " · ")
     }
 }

@@ -2,33 +2,19 @@ extension InspectorState {
     /// Longest text the prompt takes (bytes); the model runs it in windows of its context length.
     public static let liveTextLimit = 4096
 
-    /// Keys while the text prompt is open: Enter runs the text, Escape cancels.
-    mutating func handleTextKey(_ name: String) -> [Effect] {
-        switch name {
-        case "Escape":
-            textInput = nil
-        case "Enter":
-            let text = textInput ?? ""
-            textInput = nil
-            guard !text.isEmpty else {
-                closeLiveText()
-                return []
-            }
-            guard let step = selectedStep else {
-                message = "no snapshot yet to run text through"
-                return []
-            }
-            message = "running \"\(text)\" through the model of step \(step)…"
-            return [.routeText(text, step: step)]
-        case "Backspace":
-            if textInput?.isEmpty == false { textInput?.removeLast() }
-        case "C-c":
-            return [.quit]
-        default:
-            let add = name == "Space" ? " " : name.count == 1 ? name : ""
-            if (textInput?.utf8.count ?? 0) + add.utf8.count <= Self.liveTextLimit { textInput?.append(add) }
+    /// Enter on the text prompt: runs `text` through the model of the shown snapshot; empty text
+    /// returns to the probe.
+    mutating func routeText(_ text: String) -> [Effect] {
+        guard !text.isEmpty else {
+            closeLiveText()
+            return []
         }
-        return []
+        guard let step = selectedStep else {
+            message = "no snapshot yet to run text through"
+            return []
+        }
+        message = "running \"\(text)\" through the model of step \(step)…"
+        return [.routeText(text, step: step)]
     }
 
     /// Shows the routed text in place of the probe (the probe is put aside), or reports the failure.

@@ -12,7 +12,7 @@ extension InspectorState {
         analyzing = nil
         analysisFailure = nil
         liveText = nil
-        textInput = nil
+        if case .text? = prompt { prompt = nil }
         tokens = []
         domains = nil
         vocabulary = .bytes

@@ -1,16 +1,24 @@
+import IdaTerminal
+
 extension InspectorState {
     /// Applies one event and returns the work to start. Pure apart from the state itself.
     public mutating func update(_ event: InspectorEvent) -> [Effect] {
         switch event {
-        case let .key(name):
-            return handleKey(name)
-        case let .mouse(x, y, button):
-            return handleMouse(x: x, y: y, button: button)
+        case let .key(key):
+            return handleKey(key)
+        case let .scroll(up):
+            return scroll(up: up)
         case let .click(target):
             return click(target)
         case let .resize(w, h):
             width = max(0, w)
             height = max(0, h)
+            return []
+        case let .display(mode):
+            displayMode = mode
+            return []
+        case let .geometry(g):
+            geometry = g
             return []
         case let .events(records):
             history.append(records)
@@ -80,62 +88,26 @@ extension InspectorState {
         return []  // picked up when the running analysis finishes
     }
 
-    mutating func handleKey(_ name: String) -> [Effect] {
-        if searchInput != nil { return handleSearchKey(name) }
-        if textInput != nil { return handleTextKey(name) }
-        if jumpInput != nil { return handleJumpKey(name) }
+    /// A key: an open prompt takes it first, then the help overlay (any key closes it, the quit keys
+    /// quit), then Escape (clears the message, returns from typed text to the probe), then the table.
+    mutating func handleKey(_ key: Key) -> [Effect] {
+        if let open = prompt { return handlePromptKey(key, prompt: open) }
         if showHelp {
-            if name == "q" || name == "C-c" { return [.quit] }
+            if KeyTable.action(for: key, on: screen) == .quit { return [.quit] }
             showHelp = false
             return []
         }
-        if name == "Escape" {
+        if key == .escape {
             message = nil
             closeLiveText()
             return []
         }
-        guard let action = KeyTable.action(for: name, on: screen) else { return [] }
+        guard let action = KeyTable.action(for: key, on: screen) else { return [] }
         return perform(action)
     }
 
-    mutating func handleSearchKey(_ name: String) -> [Effect] {
-        switch name {
-        case "Escape":
-            searchInput = nil
-        case "Enter":
-            searchQuery = searchInput ?? ""
-            searchInput = nil
-            jumpToMatch(from: cursor)
-        case "Backspace":
-            if searchInput?.isEmpty == false { searchInput?.removeLast() }
-        case "C-c":
-            return [.quit]
-        default:
-            if name == "Space" { searchInput?.append(" ") } else if name.count == 1 { searchInput?.append(name) }
-        }
-        return []
-    }
-
-    mutating func handleJumpKey(_ name: String) -> [Effect] {
-        switch name {
-        case "Escape":
-            jumpInput = nil
-        case "Enter":
-            let text = jumpInput ?? ""
-            jumpInput = nil
-            jump(to: text)
-        case "Backspace":
-            if jumpInput?.isEmpty == false { jumpInput?.removeLast() }
-        case "C-c":
-            return [.quit]
-        default:
-            if name.count == 1 { jumpInput?.append(name) }
-        }
-        return []
-    }
-
-    /// Performs a key-table action.
-    public mutating func perform(_ action: Action) -> [Effect] {
+    /// Performs a key-table action (reached only through `update`).
+    mutating func perform(_ action: Action) -> [Effect] {
         switch action {
         case let .show(s):
             screen = s
@@ -151,10 +123,13 @@ extension InspectorState {
         case let .moveLayerRow(delta):
             moveLayerRow(by: delta)
         case let .page(direction):
-            let size = max(1, InspectorView.pageSize(self))
-            if screen == .overview { moveLayerRow(by: direction * size) } else { moveExpert(by: direction * size) }
+            if screen == .overview {
+                moveLayerRow(by: direction * geometry.layersPerPage)
+            } else {
+                moveExpert(by: direction * geometry.expertsPerPage)
+            }
         case .beginJump:
-            jumpInput = ""
+            prompt = .jump("")
         case .cycleOrder:
             order = order.next
             message = "order: " + order.label
@@ -165,9 +140,9 @@ extension InspectorState {
         case let .moveLine(direction):
             moveCursor(to: lineNeighbour(from: cursor, direction: direction))
         case .beginSearch:
-            searchInput = ""
+            prompt = .search("")
         case .beginTextEntry:
-            textInput = liveText?.text ?? ""
+            prompt = .text(liveText?.text ?? "")
         case .nextMatch:
             jumpToMatch(from: cursor + 1)
         case let .zoom(factor):
@@ -270,24 +245,17 @@ extension InspectorState {
         message = "no match for \"\(searchQuery)\""
     }
 
-    mutating func handleMouse(x: Int, y: Int, button: MouseButtonName) -> [Effect] {
-        switch button {
-        case .scrollUp where screen == .latent:
-            return perform(.zoom(1.25))
-        case .scrollDown where screen == .latent:
-            return perform(.zoom(1 / 1.25))
-        // The wheel walks the screen's long list: layers on the overview, experts on the layer screen.
-        case .scrollUp where screen == .overview:
-            moveLayerRow(by: -1)
-        case .scrollDown where screen == .overview:
-            moveLayerRow(by: 1)
-        case .scrollUp where screen == .layer:
-            moveExpert(by: -1)
-        case .scrollDown where screen == .layer:
-            moveExpert(by: 1)
-        case .left:
-            if let target = InspectorView.target(atX: x, y: y, state: self) { return click(target) }
-        default:
+    /// One notch of the wheel zooms the latent view and walks the screen's long list: layers on
+    /// the overview, experts on the layer screen.
+    mutating func scroll(up: Bool) -> [Effect] {
+        switch screen {
+        case .latent:
+            return perform(.zoom(up ? 1.25 : 1 / 1.25))
+        case .overview:
+            moveLayerRow(by: up ? -1 : 1)
+        case .layer:
+            moveExpert(by: up ? -1 : 1)
+        case .tokens, .timeline:
             break
         }
         return []

@@ -18,10 +18,8 @@ public struct InspectorState: Sendable {
     public var layerIndex = 0
     /// Token under the cursor (tokens screen).
     public var cursor = 0
-    /// Search text being typed, when a search is open.
-    public var searchInput: String?
-    /// Expert or layer being typed after `/` on the overview, layer and latent screens.
-    public var jumpInput: String?
+    /// The prompt open in the footer (search, go to, typed text), which takes the keys (nil: none).
+    public var prompt: Prompt?
     /// How the overview and layer screens order experts and layers.
     public var order: ListOrder = .index
     /// The last search.
@@ -58,22 +56,21 @@ public struct InspectorState: Sendable {
     public var vocabulary: Vocabulary = .bytes
     /// Domain names.
     public var domainNames: [String] = []
-    /// Text being typed for live routing (`e`), when the prompt is open.
-    public var textInput: String?
     /// The probe put aside while typed text is shown in its place (nil: the probe is shown).
     public var liveText: LiveText?
     /// The comparison (B), when one is set up with `c` or `--compare`.
     public var comparison: CompareState?
     /// Screens split into A | B (when a comparison exists).
     public var split = false
-    /// Differences drawn on one half of the split view (set by the compare view on its copies).
-    var compareMarks: CompareMarks?
     /// Expert selected by a click (highlighted on the overview and layer screens).
     public var selectedExpert: Int?
     /// Mixture component selected by a click on the prior heatmap.
     public var selectedComponent: Int?
     /// Colours and glyphs of the terminal (the token layout and hit-testing depend on them).
     public var displayMode: DisplayMode = .full
+    /// How many items one page of the overview's layers and of the layer screen's experts shows, as
+    /// the views last said (`.geometry`).
+    public var geometry = ScreenGeometry()
     /// Terminal size.
     public var width = 80
     /// Terminal size.
@@ -89,10 +86,15 @@ public struct InspectorState: Sendable {
     /// Said in the alerts once the followed directory held another run and the inspector started over.
     public var runNotice: String?
 
-    /// A state for a run or checkpoint titled `title`.
-    public init(title: String, live: Bool) {
+    /// A state for a run or checkpoint titled `title`, with the run's `settings` for the title line,
+    /// following its newest snapshot or not, and split A | B against `comparison` when one is given.
+    public init(title: String, live: Bool, settings: String? = nil, following: Bool = true, comparison: CompareState? = nil) {
         self.title = title
         self.live = live
+        self.settings = settings
+        self.following = following
+        self.comparison = comparison
+        split = comparison != nil
     }
 
     /// The MoE block shown, if an analysis is loaded.
@@ -110,14 +112,18 @@ public struct InspectorState: Sendable {
 
 /// Things that happen to the inspector.
 public enum InspectorEvent: Sendable {
-    /// A key, by name ("q", "Tab", "Left", "C-c", ...).
-    case key(String)
-    /// A mouse click or scroll at a cell.
-    case mouse(x: Int, y: Int, button: MouseButtonName)
-    /// A left click resolved to what it landed on (also what `.mouse` left clicks become).
+    /// A key press.
+    case key(Key)
+    /// The mouse wheel turned one notch, away from the user (up) or towards.
+    case scroll(up: Bool)
+    /// A left click, as the views resolved it: what is drawn where it landed.
     case click(ClickTarget)
     /// The terminal changed size.
     case resize(width: Int, height: Int)
+    /// The terminal's colours and glyphs (known once it is open; the token layout depends on them).
+    case display(DisplayMode)
+    /// The views' geometry for the state as it now is (page sizes), handed in by the runtime.
+    case geometry(ScreenGeometry)
     /// New complete event-log lines.
     case events([RunEvent])
     /// New complete snapshots.
@@ -140,6 +146,15 @@ public enum InspectorEvent: Sendable {
     case probeText(ProbeText)
 }
 
+extension InspectorEvent {
+    /// A key given by its name ("PgDn", "q"), parsed once, here, for callers that still hold names
+    /// (`idamoe bench scale`'s key list); everything else passes `Key`s. A name `Key(name:)` does not
+    /// know stands for F0, a key no terminal sends and nothing is bound to.
+    public static func key(_ name: String) -> InspectorEvent {
+        .key(Key(name: name) ?? .function(0))
+    }
+}
+
 /// Something wrong with the followed run's files, shown in the alerts panel.
 public struct RunProblem: Sendable, Equatable {
     /// One line for the user.
@@ -152,18 +167,6 @@ public struct RunProblem: Sendable, Equatable {
         self.text = text
         self.serious = serious
     }
-}
-
-/// Mouse buttons the inspector reacts to.
-public enum MouseButtonName: Sendable, Equatable {
-    /// Left click.
-    case left
-    /// Wheel up.
-    case scrollUp
-    /// Wheel down.
-    case scrollDown
-    /// Anything else.
-    case other
 }
 
 /// A failed analysis, carried as its one-line message.

@@ -1,8 +1,10 @@
+import IdaTerminal
+
 /// One row of the key table: the keys, what they do, and the help text. The `?` screen and the footer
 /// hints are generated from this table, and so is the handler.
 public struct KeyBinding: Sendable, Equatable {
-    /// Key names as the terminal layer spells them ("q", "Tab", "Left", "C-c", ...).
-    public var keys: [String]
+    /// The keys, as the terminal reports them (shown by their stable names: "q", "Tab", "Left", "C-c").
+    public var keys: [Key]
     /// The action.
     public var action: Action
     /// Help text.
@@ -17,54 +19,54 @@ public struct KeyBinding: Sendable, Equatable {
 public enum KeyTable {
     /// Every binding, in the order the help screen lists them.
     public static let bindings: [KeyBinding] = [
-        KeyBinding(keys: ["1"], action: .show(.overview), help: "overview", screens: nil, footer: false),
-        KeyBinding(keys: ["2"], action: .show(.layer), help: "layer", screens: nil, footer: false),
-        KeyBinding(keys: ["3"], action: .show(.latent), help: "latent space", screens: nil, footer: false),
-        KeyBinding(keys: ["4"], action: .show(.tokens), help: "tokens", screens: nil, footer: false),
-        KeyBinding(keys: ["5"], action: .show(.timeline), help: "timeline", screens: nil, footer: false),
-        KeyBinding(keys: ["Tab"], action: .cycleScreen(1), help: "next screen", screens: nil, footer: true),
-        KeyBinding(keys: ["BackTab"], action: .cycleScreen(-1), help: "previous screen", screens: nil, footer: false),
-        KeyBinding(keys: ["]"], action: .changeLayer(1), help: "next MoE layer", screens: nil, footer: true),
-        KeyBinding(keys: ["["], action: .changeLayer(-1), help: "previous MoE layer", screens: nil, footer: true),
-        KeyBinding(keys: ["Right", "l"], action: .moveCursor(1), help: "next token", screens: [.tokens], footer: true),
-        KeyBinding(keys: ["Left", "h"], action: .moveCursor(-1), help: "previous token", screens: [.tokens], footer: true),
-        KeyBinding(keys: ["w"], action: .moveWord(1), help: "next word", screens: [.tokens], footer: true),
-        KeyBinding(keys: ["b"], action: .moveWord(-1), help: "previous word", screens: [.tokens], footer: false),
-        KeyBinding(keys: ["Down", "j"], action: .moveLine(1), help: "line down", screens: [.tokens], footer: false),
-        KeyBinding(keys: ["Up", "k"], action: .moveLine(-1), help: "line up", screens: [.tokens], footer: false),
-        KeyBinding(keys: ["Down", "j"], action: .moveLayerRow(1), help: "next layer row", screens: [.overview], footer: false),
-        KeyBinding(keys: ["Up", "k"], action: .moveLayerRow(-1), help: "previous layer row", screens: [.overview], footer: false),
-        KeyBinding(keys: ["Down", "j"], action: .moveExpert(1), help: "next expert", screens: [.layer], footer: false),
-        KeyBinding(keys: ["Up", "k"], action: .moveExpert(-1), help: "previous expert", screens: [.layer], footer: false),
-        KeyBinding(keys: ["."], action: .moveExpert(1), help: "next expert", screens: [.overview, .layer, .latent], footer: false),
-        KeyBinding(keys: [","], action: .moveExpert(-1), help: "previous expert", screens: [.overview, .layer, .latent], footer: false),
-        KeyBinding(keys: ["PgDn"], action: .page(1), help: "page down (layers / experts)", screens: [.overview, .layer], footer: false),
-        KeyBinding(keys: ["PgUp"], action: .page(-1), help: "page up (layers / experts)", screens: [.overview, .layer], footer: false),
-        KeyBinding(keys: ["/"], action: .beginJump, help: "go to expert (e12) or layer (L7)", screens: [.overview, .layer, .latent], footer: false),
-        KeyBinding(keys: ["o"], action: .cycleOrder, help: "order: index / expert load / layer probe CV", screens: [.overview, .layer], footer: false),
-        KeyBinding(keys: ["/"], action: .beginSearch, help: "search the probe text", screens: [.tokens], footer: true),
-        KeyBinding(keys: ["e"], action: .beginTextEntry, help: "route typed text", screens: [.tokens], footer: true),
-        KeyBinding(keys: ["n"], action: .nextMatch, help: "next match", screens: [.tokens], footer: false),
-        KeyBinding(keys: ["+", "="], action: .zoom(1.5), help: "zoom in", screens: [.latent], footer: true),
-        KeyBinding(keys: ["-"], action: .zoom(1 / 1.5), help: "zoom out", screens: [.latent], footer: true),
-        KeyBinding(keys: ["Left", "h"], action: .pan(-0.1, 0), help: "pan left", screens: [.latent], footer: false),
-        KeyBinding(keys: ["Right", "l"], action: .pan(0.1, 0), help: "pan right", screens: [.latent], footer: false),
-        KeyBinding(keys: ["Up", "k"], action: .pan(0, 0.1), help: "pan up", screens: [.latent], footer: false),
-        KeyBinding(keys: ["Down", "j"], action: .pan(0, -0.1), help: "pan down", screens: [.latent], footer: false),
-        KeyBinding(keys: ["0"], action: .resetView, help: "reset zoom and pan", screens: [.latent], footer: false),
-        KeyBinding(keys: ["d"], action: .toggleColoring, help: "colour by expert / domain", screens: [.latent, .tokens], footer: true),
-        KeyBinding(keys: ["t"], action: .toggleTakes, help: "tokens per expert / reactivation", screens: [.layer], footer: true),
-        KeyBinding(keys: ["v"], action: .toggleValues, help: "show values", screens: [.overview, .layer], footer: true),
-        KeyBinding(keys: ["Left", "h"], action: .stepSnapshot(-1), help: "older snapshot", screens: [.timeline, .overview, .layer], footer: true),
-        KeyBinding(keys: ["Right", "l"], action: .stepSnapshot(1), help: "newer snapshot", screens: [.timeline, .overview, .layer], footer: true),
-        KeyBinding(keys: ["Space"], action: .toggleFollow, help: "pause / follow the live run", screens: nil, footer: true),
-        KeyBinding(keys: ["c"], action: .pinComparison, help: "compare with this step (again: unpin)", screens: nil, footer: false),
-        KeyBinding(keys: ["|"], action: .toggleSplit, help: "split screens A | B", screens: nil, footer: false),
-        KeyBinding(keys: ["?", "F1"], action: .toggleHelp, help: "help", screens: nil, footer: true),
-        KeyBinding(keys: ["q", "C-c"], action: .quit, help: "quit", screens: nil, footer: true),
+        KeyBinding(keys: [.character("1")], action: .show(.overview), help: "overview", screens: nil, footer: false),
+        KeyBinding(keys: [.character("2")], action: .show(.layer), help: "layer", screens: nil, footer: false),
+        KeyBinding(keys: [.character("3")], action: .show(.latent), help: "latent space", screens: nil, footer: false),
+        KeyBinding(keys: [.character("4")], action: .show(.tokens), help: "tokens", screens: nil, footer: false),
+        KeyBinding(keys: [.character("5")], action: .show(.timeline), help: "timeline", screens: nil, footer: false),
+        KeyBinding(keys: [.tab], action: .cycleScreen(1), help: "next screen", screens: nil, footer: true),
+        KeyBinding(keys: [.backTab], action: .cycleScreen(-1), help: "previous screen", screens: nil, footer: false),
+        KeyBinding(keys: [.character("]")], action: .changeLayer(1), help: "next MoE layer", screens: nil, footer: true),
+        KeyBinding(keys: [.character("[")], action: .changeLayer(-1), help: "previous MoE layer", screens: nil, footer: true),
+        KeyBinding(keys: [.right, .character("l")], action: .moveCursor(1), help: "next token", screens: [.tokens], footer: true),
+        KeyBinding(keys: [.left, .character("h")], action: .moveCursor(-1), help: "previous token", screens: [.tokens], footer: true),
+        KeyBinding(keys: [.character("w")], action: .moveWord(1), help: "next word", screens: [.tokens], footer: true),
+        KeyBinding(keys: [.character("b")], action: .moveWord(-1), help: "previous word", screens: [.tokens], footer: false),
+        KeyBinding(keys: [.down, .character("j")], action: .moveLine(1), help: "line down", screens: [.tokens], footer: false),
+        KeyBinding(keys: [.up, .character("k")], action: .moveLine(-1), help: "line up", screens: [.tokens], footer: false),
+        KeyBinding(keys: [.down, .character("j")], action: .moveLayerRow(1), help: "next layer row", screens: [.overview], footer: false),
+        KeyBinding(keys: [.up, .character("k")], action: .moveLayerRow(-1), help: "previous layer row", screens: [.overview], footer: false),
+        KeyBinding(keys: [.down, .character("j")], action: .moveExpert(1), help: "next expert", screens: [.layer], footer: false),
+        KeyBinding(keys: [.up, .character("k")], action: .moveExpert(-1), help: "previous expert", screens: [.layer], footer: false),
+        KeyBinding(keys: [.character(".")], action: .moveExpert(1), help: "next expert", screens: [.overview, .layer, .latent], footer: false),
+        KeyBinding(keys: [.character(",")], action: .moveExpert(-1), help: "previous expert", screens: [.overview, .layer, .latent], footer: false),
+        KeyBinding(keys: [.pageDown], action: .page(1), help: "page down (layers / experts)", screens: [.overview, .layer], footer: false),
+        KeyBinding(keys: [.pageUp], action: .page(-1), help: "page up (layers / experts)", screens: [.overview, .layer], footer: false),
+        KeyBinding(keys: [.character("/")], action: .beginJump, help: "go to expert (e12) or layer (L7)", screens: [.overview, .layer, .latent], footer: false),
+        KeyBinding(keys: [.character("o")], action: .cycleOrder, help: "order: index / expert load / layer probe CV", screens: [.overview, .layer], footer: false),
+        KeyBinding(keys: [.character("/")], action: .beginSearch, help: "search the probe text", screens: [.tokens], footer: true),
+        KeyBinding(keys: [.character("e")], action: .beginTextEntry, help: "route typed text", screens: [.tokens], footer: true),
+        KeyBinding(keys: [.character("n")], action: .nextMatch, help: "next match", screens: [.tokens], footer: false),
+        KeyBinding(keys: [.character("+"), .character("=")], action: .zoom(1.5), help: "zoom in", screens: [.latent], footer: true),
+        KeyBinding(keys: [.character("-")], action: .zoom(1 / 1.5), help: "zoom out", screens: [.latent], footer: true),
+        KeyBinding(keys: [.left, .character("h")], action: .pan(-0.1, 0), help: "pan left", screens: [.latent], footer: false),
+        KeyBinding(keys: [.right, .character("l")], action: .pan(0.1, 0), help: "pan right", screens: [.latent], footer: false),
+        KeyBinding(keys: [.up, .character("k")], action: .pan(0, 0.1), help: "pan up", screens: [.latent], footer: false),
+        KeyBinding(keys: [.down, .character("j")], action: .pan(0, -0.1), help: "pan down", screens: [.latent], footer: false),
+        KeyBinding(keys: [.character("0")], action: .resetView, help: "reset zoom and pan", screens: [.latent], footer: false),
+        KeyBinding(keys: [.character("d")], action: .toggleColoring, help: "colour by expert / domain", screens: [.latent, .tokens], footer: true),
+        KeyBinding(keys: [.character("t")], action: .toggleTakes, help: "tokens per expert / reactivation", screens: [.layer], footer: true),
+        KeyBinding(keys: [.character("v")], action: .toggleValues, help: "show values", screens: [.overview, .layer], footer: true),
+        KeyBinding(keys: [.left, .character("h")], action: .stepSnapshot(-1), help: "older snapshot", screens: [.timeline, .overview, .layer], footer: true),
+        KeyBinding(keys: [.right, .character("l")], action: .stepSnapshot(1), help: "newer snapshot", screens: [.timeline, .overview, .layer], footer: true),
+        KeyBinding(keys: [.character(" ")], action: .toggleFollow, help: "pause / follow the live run", screens: nil, footer: true),
+        KeyBinding(keys: [.character("c")], action: .pinComparison, help: "compare with this step (again: unpin)", screens: nil, footer: false),
+        KeyBinding(keys: [.character("|")], action: .toggleSplit, help: "split screens A | B", screens: nil, footer: false),
+        KeyBinding(keys: [.character("?"), .function(1)], action: .toggleHelp, help: "help", screens: nil, footer: true),
+        KeyBinding(keys: [.character("q"), .control("c")], action: .quit, help: "quit", screens: nil, footer: true),
     ]
 
-    /// What the mouse does, for the help screen (clicks are resolved by `InspectorView.target`).
+    /// What the mouse does, for the help screen (the views say what a click landed on: `ClickTarget`).
     public static let mouse: [(gesture: String, help: String, screens: [Screen])] = [
         ("click", "select a tab", []),
         ("click", "move the cursor to a token", [.tokens]),
@@ -75,7 +77,7 @@ public enum KeyTable {
     ]
 
     /// The action for a key on a screen: screen-specific bindings win over global ones.
-    public static func action(for key: String, on screen: Screen) -> Action? {
+    public static func action(for key: Key, on screen: Screen) -> Action? {
         if let specific = bindings.first(where: { $0.keys.contains(key) && ($0.screens?.contains(screen) ?? false) }) {
             return specific.action
         }
@@ -88,8 +90,8 @@ public enum KeyTable {
             .map { (displayName($0.keys), $0.help) }
     }
 
-    /// Keys as shown to people: "Left/h", "space".
-    public static func displayName(_ keys: [String]) -> String {
-        keys.map { $0 == "Space" ? "space" : $0 }.joined(separator: "/")
+    /// Keys as shown to people: their names, "Left/h", but "space" in lower case.
+    public static func displayName(_ keys: [Key]) -> String {
+        keys.map { $0 == .character(" ") ? "space" : $0.name }.joined(separator: "/")
     }
 }

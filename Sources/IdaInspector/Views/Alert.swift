@@ -1,3 +1,5 @@
+import IdaTerminal
+
 /// One line of the overview's alerts panel: how serious it is and what it says.
 struct Alert: Sendable, Equatable {
     /// Severity, most serious first.
@@ -44,12 +46,12 @@ struct Alert: Sendable, Equatable {
                 if list.count > 3 {
                     let names = list.prefix(8).map { "e\($0.expert)" }.joined(separator: " ") + (list.count > 8 ? " " + ellipsis : "")
                     out.append(Alert(level: .error, text: "layer \(matrix.layers[row]): \(list.count) experts starved "
-                        + "(under 10% of fair \(ViewFormat.percent(fair))): " + names))
+                        + "(under 10% of fair \(NumberText.percent(fair))): " + names))
                     continue
                 }
                 for s in list {
                     out.append(Alert(level: .error, text: "layer \(matrix.layers[s.row]) expert \(s.expert) starved: "
-                        + "\(ViewFormat.percent(s.share)) of assignments (fair \(ViewFormat.percent(fair)))"))
+                        + "\(NumberText.percent(s.share)) of assignments (fair \(NumberText.percent(fair)))"))
                 }
             }
             for (row, cv) in matrix.cvs.enumerated() where cv > 1 {

@@ -112,24 +112,17 @@ enum ChromeView {
         line.render(in: row, into: &buffer)
     }
 
-    /// The footer: the open search prompt, else the message, else the screen's key hints.
+    /// The footer: the open prompt, else the message, else the screen's key hints.
     static func renderFooter(_ state: InspectorState, theme: Theme, row: Rect, into buffer: inout ScreenBuffer) {
-        if let input = state.searchInput {
-            let prompt = StyledLine([("/", theme.key), (input, .plain), (theme.unicode ? "█" : "_", theme.key),
-                                     ("   Enter search, Escape cancel", theme.muted)], mode: theme.mode)
-            prompt.render(in: row, into: &buffer)
-            return
-        }
-        if let input = state.jumpInput {
-            let prompt = StyledLine([("go to ", theme.key), (input, .plain), (theme.unicode ? "█" : "_", theme.key),
-                                     ("   e12 expert, L7 layer; Enter go, Escape cancel", theme.muted)], mode: theme.mode)
-            prompt.render(in: row, into: &buffer)
-            return
-        }
-        if let input = state.textInput {
-            let prompt = StyledLine([("text> ", theme.key), (input, .plain), (theme.unicode ? "█" : "_", theme.key),
-                                     ("   Enter run through the model, Escape cancel", theme.muted)], mode: theme.mode)
-            prompt.render(in: row, into: &buffer)
+        if let prompt = state.prompt {
+            let (lead, hint): (String, String)
+            switch prompt {
+            case .search: (lead, hint) = ("/", "   Enter search, Escape cancel")
+            case .jump: (lead, hint) = ("go to ", "   e12 expert, L7 layer; Enter go, Escape cancel")
+            case .text: (lead, hint) = ("text> ", "   Enter run through the model, Escape cancel")
+            }
+            StyledLine([(lead, theme.key), (prompt.input, .plain), (theme.unicode ? "█" : "_", theme.key), (hint, theme.muted)],
+                       mode: theme.mode).render(in: row, into: &buffer)
             return
         }
         if let message = state.message {

@@ -47,8 +47,8 @@ enum CompareView {
 
         var a = state
         a.split = false
-        a.compareMarks = CompareMarks(changed: changedTop1(state.layerAnalysis, ready.flatMap { r in state.layer.flatMap { r.analysis.layers[$0] } }, lc))
-        InspectorView.renderScreen(a, theme: theme, in: halves[0], into: &buffer)
+        let marksA = CompareMarks(changed: changedTop1(state.layerAnalysis, ready.flatMap { r in state.layer.flatMap { r.analysis.layers[$0] } }, lc))
+        InspectorView.renderScreen(a, marks: marksA, theme: theme, in: halves[0], into: &buffer)
 
         guard let r = ready else {
             let inner = Panel.draw("B" + theme.dot + c.label, in: halves[1], theme: theme, into: &buffer)
@@ -65,10 +65,10 @@ enum CompareView {
             b.history = r.history ?? RunHistory()  // B's own log, never A's curves under B's name
             b.live = false
         }
-        b.compareMarks = CompareMarks(changed: a.compareMarks?.changed,
-                                      loadDelta: lc.flatMap { l in l.comparableIndices ? l.loadDelta : nil },
-                                      priorDelta: lc.flatMap { l in l.comparableIndices ? l.components?.priorChange : nil })
-        InspectorView.renderScreen(b, theme: theme, in: halves[1], into: &buffer)
+        let marksB = CompareMarks(changed: marksA.changed,
+                                  loadDelta: lc.flatMap { l in l.comparableIndices ? l.loadDelta : nil },
+                                  priorDelta: lc.flatMap { l in l.comparableIndices ? l.components?.priorChange : nil })
+        InspectorView.renderScreen(b, marks: marksB, theme: theme, in: halves[1], into: &buffer)
     }
 
     /// The Timeline split: each side's snapshot table in its half, and one CV plot across the whole
@@ -112,11 +112,11 @@ enum CompareView {
         let (lead, other) = lc.comparableIndices ? (lc.raw, lc.matched) : (lc.matched, lc.raw)
         line.append(" layer \(lc.layer): ", theme.muted)
         line.append("top-1 agree ", theme.muted)
-        line.append(ViewFormat.percent(lead.top1), lead.top1 < 0.5 ? theme.warn : theme.strong)
+        line.append(NumberText.percent(lead.top1), lead.top1 < 0.5 ? theme.warn : theme.strong)
         line.append(" · top-\(min(lc.topKA, lc.topKB)) Jaccard ", theme.muted)
         line.append(ViewFormat.fixed2(lead.topKJaccard), theme.strong)
         line.append(lc.comparableIndices ? " · matched " : " · raw indices ", theme.muted)
-        line.append(ViewFormat.percent(other.top1) + " / " + ViewFormat.fixed2(other.topKJaccard), .plain)
+        line.append(NumberText.percent(other.top1) + " / " + ViewFormat.fixed2(other.topKJaccard), .plain)
         if !lc.comparableIndices { line.append(" (experts matched)", theme.muted) }
         line.append(" · probe CV ", theme.muted)
         line.append(ViewFormat.fixed2(lc.cvA) + arrow + ViewFormat.fixed2(lc.cvB), .plain)

@@ -26,13 +26,15 @@ public enum InspectorView {
         if state.showHelp { HelpView.render(theme: theme, in: body, into: &buffer) }
     }
 
-    /// The current screen of `state` over `area`.
-    static func renderScreen(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
+    /// The current screen of `state` over `area`; `marks` are the differences one half of the split
+    /// view draws (nil: not split).
+    static func renderScreen(_ state: InspectorState, marks: CompareMarks? = nil, theme: Theme, in area: Rect,
+                             into buffer: inout ScreenBuffer) {
         switch state.screen {
         case .overview: OverviewView.render(state, theme: theme, in: area, into: &buffer)
-        case .layer: LayerView.render(state, theme: theme, in: area, into: &buffer)
+        case .layer: LayerView.render(state, marks: marks, theme: theme, in: area, into: &buffer)
         case .latent: LatentView.render(state, theme: theme, in: area, into: &buffer)
-        case .tokens: TokensView.render(state, theme: theme, in: area, into: &buffer)
+        case .tokens: TokensView.render(state, marks: marks, theme: theme, in: area, into: &buffer)
         case .timeline: TimelineView.render(state, theme: theme, in: area, into: &buffer)
         }
     }

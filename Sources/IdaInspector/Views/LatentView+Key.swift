@@ -16,7 +16,7 @@ extension LatentView {
                 (d, d < state.domainNames.count ? state.domainNames[d] : "domain \(d)", "\(groups.filter { $0 == d }.count) tok")
             }
         } else {
-            entries = la.metrics.load.enumerated().map { ($0.offset, "e\($0.offset)", ViewFormat.percent($0.element)) }
+            entries = la.metrics.load.enumerated().map { ($0.offset, "e\($0.offset)", NumberText.percent($0.element)) }
         }
         let markers = StyledLine([(String(theme.meanMark), theme.strong), (" mean  ", theme.muted),
                                   (String(theme.cursorMark), theme.selected), (" cursor", theme.muted)], mode: theme.mode)

@@ -24,7 +24,7 @@ extension LayerView {
         let bars = ColumnBars(values: shares, max: shares.max() ?? 1, barWidth: barWidth - gap, gap: gap,
                               style: Style(fg: theme.seriesColor(5)), mode: theme.mode)
         bars.render(in: plot, into: &buffer)
-        Text(ViewFormat.percent(shares.max() ?? 0), style: theme.muted, alignment: .right, mode: theme.mode)
+        Text(NumberText.percent(shares.max() ?? 0), style: theme.muted, alignment: .right, mode: theme.mode)
             .render(in: Rect(x: inner.x, y: plot.y, width: labelWidth - 1, height: 1), into: &buffer)
         if plot.height > 1 {
             Text("0", style: theme.muted, alignment: .right, mode: theme.mode)

@@ -65,7 +65,7 @@ extension LayerView {
         let grid = layout.grid
         let (labelWidth, cell, room, group) = (grid.labelWidth, grid.cell, grid.room, layout.group)
         let decimals: Int? = showValues && group == 1 && cell >= 4 ? (cell >= 5 ? 2 : 1) : nil
-        let dead = Set(deadComponents(la))
+        let dead = Set(la.deadComponents)
         let values = delta.flatMap { $0.count == k ? $0 : nil } ?? la.priors
         var y = inner.y
         if grid.hasHeader {
@@ -97,7 +97,7 @@ extension LayerView {
         }
         if y < inner.maxY {
             let legend = (delta != nil ? "points, ±\(NumberText.fixed(deltaScale, decimals: 2)) at the ends, middle = no change"
-                          : "% of mass; fair 1/K = \(ViewFormat.percent(1 / Double(k)))")
+                          : "% of mass; fair 1/K = \(NumberText.percent(1 / Double(k)))")
                 + (group > 1 ? "; \(group) components/cell, largest shown" : "")
                 + (dead.isEmpty || decimals != nil || group > 1 ? "" : (theme.unicode ? "; × dead" : "; x dead"))
                 + (showValues && decimals == nil ? "; too narrow for values" : "")
@@ -111,7 +111,7 @@ extension LayerView {
         let inner = Panel.draw("components" + theme.dot + "usage vs prior", in: area, theme: theme, into: &buffer)
         guard !inner.isEmpty, let usage = la.metrics.componentUsage, usage.count == la.priors.count else { return }
         let m = max(1, la.componentsPerExpert)
-        let dead = deadComponents(la)
+        let dead = la.deadComponents
         // "on the probe": the reactivation panel's count is the trainer's (usage over training batches).
         let named = inner.width >= 40 ? "dead on the probe" : "dead"
         let deadText = dead.isEmpty ? "\(named): none (usage and prior >= 0.1/K)"
@@ -130,9 +130,9 @@ extension LayerView {
         for (i, c) in order.prefix(max(0, tableRows - 1)).enumerated() {
             let row = inner.row(i + 1).columns([.fixed(10), .fixed(7), .fixed(1), .fixed(barWidth), .fixed(7), .fixed(1), .fixed(barWidth)])
             StyledLine([("k\(c) ", .plain), ("e\(c / m)", theme.series(c / m))], mode: theme.mode).render(in: row[0], into: &buffer)
-            Text(ViewFormat.percent(usage[c]), alignment: .right, mode: theme.mode).render(in: row[1], into: &buffer)
+            Text(NumberText.percent(usage[c]), alignment: .right, mode: theme.mode).render(in: row[1], into: &buffer)
             HorizontalBar(fraction: usage[c] / scale, style: theme.info, mode: theme.mode).render(in: row[3], into: &buffer)
-            Text(ViewFormat.percent(la.priors[c]), alignment: .right, mode: theme.mode).render(in: row[4], into: &buffer)
+            Text(NumberText.percent(la.priors[c]), alignment: .right, mode: theme.mode).render(in: row[4], into: &buffer)
             HorizontalBar(fraction: la.priors[c] / scale, style: Style(fg: theme.colored ? .magenta : .default),
                           mode: theme.mode).render(in: row[6], into: &buffer)
         }

@@ -87,9 +87,9 @@ extension LayerView {
             line.append(ViewFormat.padRight(event.event, 8), style(of: event.event, theme: theme))
             line.append("k\(event.component) ", .plain)
             line.append("e\(event.expert)", theme.series(event.expert))
-            line.append((theme.unicode ? "  π " : "  pi ") + ViewFormat.percent(event.prior), theme.muted)
+            line.append((theme.unicode ? "  π " : "  pi ") + NumberText.percent(event.prior), theme.muted)
             if event.event == "revived" && !event.usage.isNaN {
-                line.append("  used " + ViewFormat.percent(event.usage), theme.muted)
+                line.append("  used " + NumberText.percent(event.usage), theme.muted)
             }
             line.render(in: inner.row(y - inner.y), into: &buffer)
             y += 1

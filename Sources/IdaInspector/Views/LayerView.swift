@@ -5,17 +5,15 @@ import IdaTerminal
 /// heatmap, component usage against prior, dead components, and the died / revived timeline (or, with
 /// `t`, what each expert takes: its commonest tokens and character class).
 enum LayerView {
-    /// Dead-component threshold factor tau: dead when usage and prior are both below tau / K.
-    static let tau = 0.1
-
-    /// Lays out the panels over `area`.
-    static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
+    /// Lays out the panels over `area`; on B's half of a split `marks` hold B − A load and priors.
+    static func render(_ state: InspectorState, marks: CompareMarks? = nil, theme: Theme, in area: Rect,
+                       into buffer: inout ScreenBuffer) {
         let la = state.layerAnalysis
         let layer = state.layer ?? historyLayer(state)
         let load = currentLoad(state)
         let parts = layout(state, area: area)
         let source = la == nil && load != nil ? theme.dot + "training batch" : ""
-        let delta = state.compareMarks?.loadDelta
+        let delta = marks?.loadDelta
         renderLoadBars(load, order: state.expertOrder, selected: state.selectedExpert, delta: delta,
                        pending: la == nil && state.analysis != nil ? ViewFormat.waiting(state, ellipsis: theme.ellipsis) : nil, theme: theme,
                        title: "load" + source + (delta == nil ? "" : theme.dot + "Δ vs A"), in: parts.load, into: &buffer)
@@ -40,7 +38,7 @@ enum LayerView {
         }
         renderPriors(la, order: state.expertOrder, showValues: state.showValues,
                      selection: (state.selectedExpert, state.selectedComponent),
-                     delta: state.compareMarks?.priorDelta,
+                     delta: marks?.priorDelta,
                      theme: theme, in: priors, into: &buffer)
         renderComponents(la, theme: theme, in: components, into: &buffer)
     }
@@ -108,7 +106,7 @@ enum LayerView {
         }
         let fair = 1 / Double(load.count)
         let scale = max(2 * fair, load.filter(\.isFinite).max() ?? 0)
-        Text("fair 1/E = \(ViewFormat.percent(fair)) at " + (theme.unicode ? "│" : "|"), style: theme.muted,
+        Text("fair 1/E = \(NumberText.percent(fair)) at " + (theme.unicode ? "│" : "|"), style: theme.muted,
              mode: theme.mode).render(in: inner.row(0), into: &buffer)
         let labelWidth = load.count > 100 ? 5 : 4
         for (i, e) in order[window.range].enumerated() {
@@ -118,17 +116,11 @@ enum LayerView {
             let style = share < 0.1 * fair || !share.isFinite ? theme.bad : share < 0.5 * fair ? theme.warn : theme.good
             HorizontalBar(fraction: share / scale, style: style, marker: fair / scale, markerStyle: theme.strong,
                           mode: theme.mode).render(in: row[1], into: &buffer)
-            var label = ViewFormat.percent(share)
+            var label = NumberText.percent(share)
             if let delta, e < delta.count, delta[e].isFinite {
                 label += " " + ViewFormat.signedPoints(delta[e])
             }
             Text(label, style: style, alignment: .right, mode: theme.mode).render(in: row[2], into: &buffer)
         }
-    }
-
-    /// Components with usage and prior both below tau / K, ascending.
-    static func deadComponents(_ la: LayerAnalysis) -> [Int] {
-        guard let usage = la.metrics.componentUsage else { return [] }
-        return LayerMetrics.deadComponents(usage: usage, priors: la.priors, tau: tau)
     }
 }

@@ -56,7 +56,7 @@ extension OverviewView {
                 .render(in: Rect(x: x, y: y, width: min(10, max(0, inner.maxX - x)), height: 1), into: &buffer)
             x += 10
             let uniform = Set(matrix.loads.map(\.count)).count <= 1
-            Text(" 2x fair; fair 1/E = " + (uniform ? ViewFormat.percent(1 / Double(e)) : "per layer's E"), style: theme.muted,
+            Text(" 2x fair; fair 1/E = " + (uniform ? NumberText.percent(1 / Double(e)) : "per layer's E"), style: theme.muted,
                  mode: theme.mode)
                 .render(in: Rect(x: x, y: y, width: max(0, inner.maxX - x), height: 1), into: &buffer)
         }
@@ -83,7 +83,7 @@ extension OverviewView {
         var line = StyledLine(mode: theme.mode)
         if let e = state.selectedExpert, let layer = state.layer, let row = matrix.layers.firstIndex(of: layer),
            e < matrix.loads[row].count {
-            line.append("L\(layer) e\(e) " + ViewFormat.percent(matrix.loads[row][e]), theme.selected)
+            line.append("L\(layer) e\(e) " + NumberText.percent(matrix.loads[row][e]), theme.selected)
             line.append(" ", .plain)
         }
         var parts: [String] = []
@@ -128,7 +128,7 @@ extension OverviewView {
             Sparkline(values: ViewFormat.buckets(series, count: row[1].width), min: 0, max: 2 * fair, style: theme.series(e),
                       mode: theme.mode).render(in: row[1], into: &buffer)
             let now = series.last { !$0.isNaN }
-            Text(now.map(ViewFormat.percent) ?? "-", style: (now ?? fair) < 0.1 * fair ? theme.bad : .plain, alignment: .right,
+            Text(now.map(NumberText.percent) ?? "-", style: (now ?? fair) < 0.1 * fair ? theme.bad : .plain, alignment: .right,
                  mode: theme.mode).render(in: row[2], into: &buffer)
         }
     }

@@ -52,8 +52,10 @@ public enum TokensView {
         return Geometry(state, mode: mode, area: InspectorView.bodyArea(in: screen)).token(x: x, y: y)
     }
 
-    /// Draws the text panel and the token panel over `area`.
-    static func render(_ state: InspectorState, theme: Theme, in area: Rect, into buffer: inout ScreenBuffer) {
+    /// Draws the text panel and the token panel over `area`; in a split view `marks` say which
+    /// tokens' top-1 expert differs between A and B.
+    static func render(_ state: InspectorState, marks: CompareMarks? = nil, theme: Theme, in area: Rect,
+                       into buffer: inout ScreenBuffer) {
         let g = Geometry(state, mode: theme.mode, area: area)
         let la = state.layerAnalysis
         let byDomain = state.colorByDomain && state.domains != nil
@@ -62,7 +64,7 @@ public enum TokensView {
         let source = state.liveText.map { "typed text @ step \($0.step)" } ?? "probe text"
         Panel.draw(source + theme.dot + key, in: g.textPanel, theme: theme, into: &buffer)
         let groups = tokenGroups(state, byDomain: byDomain)
-        renderText(state, geometry: g, groups: groups, theme: theme, into: &buffer)
+        renderText(state, geometry: g, groups: groups, changed: marks?.changed, theme: theme, into: &buffer)
         renderDetail(state, side: g.side, theme: theme, in: g.detail, into: &buffer)
     }
 
@@ -89,8 +91,9 @@ public enum TokensView {
         return mask
     }
 
-    /// The visible lines of text; in monochrome each line is followed by a row of group ids.
-    static func renderText(_ state: InspectorState, geometry g: Geometry, groups: [Int?], theme: Theme,
+    /// The visible lines of text, `changed` tokens bold and underlined; in monochrome each line is
+    /// followed by a row of group ids.
+    static func renderText(_ state: InspectorState, geometry g: Geometry, groups: [Int?], changed: [Bool]?, theme: Theme,
                            into buffer: inout ScreenBuffer) {
         guard !g.text.isEmpty else { return }
         guard !state.tokens.isEmpty else {
@@ -105,7 +108,7 @@ public enum TokensView {
             var style = groups[i].map(theme.series) ?? .plain
             if state.vocabulary == .bytes && [0x0A, 0x09].contains(state.tokens[i] & 0xFF) { style.dim = true }
             if found[i] { style.underline = true }
-            if let changed = state.compareMarks?.changed, i < changed.count, changed[i] {
+            if let changed, i < changed.count, changed[i] {
                 style.underline = true
                 style.bold = true
             }

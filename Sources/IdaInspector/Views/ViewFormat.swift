@@ -11,14 +11,6 @@ enum ViewFormat {
         return points > 0 && text != "0.0" ? "+" + text : text
     }
 
-    /// A share as a percentage: "12.5%", "0.08%", "100%".
-    static func percent(_ share: Double) -> String {
-        guard share.isFinite else { return NumberText.fixed(share, decimals: 0) }
-        let p = share * 100
-        let decimals = abs(p) >= 99.95 ? 0 : abs(p) < 0.995 && p != 0 ? 2 : 1
-        return NumberText.fixed(p, decimals: decimals) + "%"
-    }
-
     /// A rate with a k/M suffix: "950", "12.3k", "1.2M".
     static func rate(_ value: Double) -> String {
         guard value.isFinite else { return NumberText.fixed(value, decimals: 0) }

@@ -21,6 +21,14 @@ public enum NumberText {
         return text
     }
 
+    /// A share as a percentage with the decimals its size needs: "12.5%", "0.08%", "100%".
+    public static func percent(_ share: Double) -> String {
+        guard share.isFinite else { return fixed(share, decimals: 0) }
+        let p = share * 100
+        let decimals = abs(p) >= 99.95 ? 0 : abs(p) < 0.995 && p != 0 ? 2 : 1
+        return fixed(p, decimals: decimals) + "%"
+    }
+
     /// A short label: up to three significant digits, exponent form for very large or small values.
     public static func compact(_ value: Double) -> String {
         if !value.isFinite { return fixed(value, decimals: 0) }
