@@ -147,12 +147,6 @@ public enum InspectorEvent: Sendable {
 }
 
 extension InspectorEvent {
-    /// A key given by its name ("PgDn", "q"), parsed once, here, for callers that still hold names
-    /// (`idamoe bench scale`'s key list); everything else passes `Key`s. A name `Key(name:)` does not
-    /// know stands for F0, a key no terminal sends and nothing is bound to.
-    public static func key(_ name: String) -> InspectorEvent {
-        .key(Key(name: name) ?? .function(0))
-    }
 }
 
 /// Something wrong with the followed run's files, shown in the alerts panel.
