@@ -26,7 +26,7 @@ struct BenchRenderCommand: ParsableCommand {
     @Option(help: "Frame sizes, comma-separated COLSxROWS.") var sizes = "80x24,200x60"
     @Option(name: .customLong("idle-seconds"), help: "Length of the idle CPU measurement (0: skip it).") var idleSeconds = 10.0
     @Option(help: "Repetitions of the snapshot analysis.") var analyses = 3
-    @Option(help: "Routing workers, each running BLAS single-threaded, as in inspect (0: all cores).") var threads = 0
+    @OptionGroup var threads: ThreadsOption
     @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
     @Flag(name: .customLong("no-color"), help: "Monochrome.") var noColor = false
     @Flag(help: "Print the figures as one JSON object instead of the table.") var json = false
@@ -36,7 +36,7 @@ struct BenchRenderCommand: ParsableCommand {
         guard tokens > 0, steps > 0, snapshotEvery > 0, frames > 0, analyses > 0, idleSeconds >= 0 else {
             throw ValidationError("--tokens, --steps, --snapshot-every, --frames and --analyses must be positive, --idle-seconds at least 0")
         }
-        let cores = try configureThreads(flag: threads)
+        let cores = try threads.workers()
         let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode)
         let root = NSTemporaryDirectory() + "idamoe-bench-render-\(getpid())"
         try? FileManager.default.removeItem(atPath: root)

@@ -27,7 +27,7 @@ struct BenchRouteCommand: ParsableCommand {
         guard !widths.isEmpty, widths.allSatisfy({ $0 > 0 }), tokens > 0, blockSize > 0 else {
             throw ValidationError("--dims needs positive integers; --tokens and --block-size must be positive")
         }
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = Cores.available
         let config = RouterConfig(experts: 8, componentsPerExpert: 16, latentDim: 32, topK: 2)
         try StandardOutput.line("system: \(BLASSystem.current().summary)")
         try StandardOutput.line("bench route: N \(tokens), P 32, E 8, M 16 (K 128), k 2, encoder D -> \(hidden) -> 32, block \(blockSize)")

@@ -18,8 +18,7 @@ struct BenchScaleCommand: ParsableCommand {
     @Option(help: "What to measure: inspect (analysis, frames, keys) or route (the table path of `idamoe route`); one per run, so each peak memory is its own.")
     var part = "inspect"
 
-    @Option(help: "Worker threads, each running BLAS single-threaded (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threads: ThreadsOption
 
     @Option(help: "Terminal size for the frames, WxH.")
     var size = "160x50"
@@ -28,7 +27,7 @@ struct BenchScaleCommand: ParsableCommand {
     var presses = 20
 
     func run() throws {
-        let workers = try configureThreads(flag: threads)
+        let workers = try threads.workers()
         let parts = size.split(separator: "x").compactMap { Int($0) }
         guard parts.count == 2, parts[0] > 0, parts[1] > 0, presses > 0 else {
             throw ValidationError("--size must look like 160x50 and --presses be positive")

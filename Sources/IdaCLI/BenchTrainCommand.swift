@@ -15,7 +15,7 @@ struct BenchTrainCommand: ParsableCommand {
 
     @Option(help: "Timed steps per router.") var steps = 20
     @Option(help: "Routers to measure, comma-separated (each replaces --router).") var routers = "ida,softmax"
-    @Option(help: "Worker threads (0: all cores).") var threads = 0
+    @OptionGroup var threads: ThreadsOption
     @Flag(help: "Also print where each step's time went (ms per step by phase).") var phases = false
     @OptionGroup var settings: SettingOptions
 
@@ -35,7 +35,7 @@ struct BenchTrainCommand: ParsableCommand {
             throw ValidationError("\(training.flag) is a training flag; bench train takes model flags only")
         }
         let base = try settings.applied().model
-        let cores = try configureThreads(flag: threads)
+        let cores = try threads.workers()
         let dir = NSTemporaryDirectory() + "idamoe-bench-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let corpus = try benchCorpus(in: dir)

@@ -42,8 +42,7 @@ struct DiffCommand: ParsableCommand {
     @Flag(help: "One JSON object instead of the tables.")
     var json = false
 
-    @Option(help: "Threads (default: all cores). Results do not depend on it.")
-    var threads: Int?
+    @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
         if probe != nil && text != nil {
@@ -52,7 +51,7 @@ struct DiffCommand: ParsableCommand {
     }
 
     func run() throws {
-        let workers = try configureThreads(flag: threads)
+        let workers = try threads.workers()
         let refA = try CheckpointReference.resolve(a)
         let refB = try CheckpointReference.resolve(b)
         let comparison: CheckpointComparison

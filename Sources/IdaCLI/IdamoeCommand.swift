@@ -39,7 +39,7 @@ func configureThreads(flag requested: Int?) throws -> Int {
 }
 
 private func configureThreads(checked requested: Int) -> Int {
-    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let cores = Cores.available
     tuneAllocator()
     return requested > 0 ? requested : cores
 }

@@ -44,8 +44,7 @@ struct RouteCommand: ParsableCommand {
     @Option(name: .customLong("ood-domains"), help: "Comma-separated probe domains the model never trained on (train --holdout-domains): after the table, per layer, AUROC of -log p(z) as an out-of-domain detector (IDA) and entropy and CV of held-out against seen tokens.")
     var oodDomains: String?
 
-    @Option(help: "Worker threads, each running BLAS single-threaded (default: all cores). Results do not depend on it.")
-    var threads: Int?
+    @OptionGroup var threads: ThreadsOption
 
     @Option(name: .customLong("block-size"), help: "Tokens per worker's block, rounded up to whole 256-token tiles; memory grows with it, not with N. Results do not depend on it.")
     var blockSize = 2048
@@ -58,7 +57,7 @@ struct RouteCommand: ParsableCommand {
     }
 
     func run() throws {
-        let workers = try configureThreads(flag: threads)
+        let workers = try threads.workers()
         let ck = try RouterCheckpoint(path: checkpoint)
         let pr = try Probe(path: probe)
         let routing = try ProbeRouting(checkpoint: ck, probe: pr, layer: layer, topK: topK, blockSize: blockSize)

@@ -1,3 +1,4 @@
+import IdaBLAS
 import Foundation
 
 /// What changes a computation's results beyond its inputs, handed explicitly to every kernel that
@@ -20,5 +21,5 @@ public struct NumericContext: Sendable, Equatable {
     public static let serial = NumericContext(threads: 1)
 
     /// One worker per core available to the process.
-    public static var allCores: NumericContext { NumericContext(threads: ProcessInfo.processInfo.activeProcessorCount) }
+    public static var allCores: NumericContext { NumericContext(threads: Cores.available) }
 }

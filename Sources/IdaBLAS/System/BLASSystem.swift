@@ -37,7 +37,7 @@ public struct BLASSystem: Sendable {
             kernel = .openBLAS(loaded)
         }
         return BLASSystem(cpu: .current(), config: BLAS.config, kernel: kernel, threads: BLAS.threads,
-                          cores: max(1, ProcessInfo.processInfo.activeProcessorCount))
+                          cores: Cores.available)
     }
 
     /// "Intel(R) Xeon(R) Processor (family 6 model 207)".
