@@ -27,21 +27,24 @@ let package = Package(
         // OpenBLAS's kernels) and glibc's mallopt.
         .target(name: "CPlatform"),
         // exp, erf and GELU: the one definition of the math (inline, for single values) and loops over
-        // buffers compiled once per instruction-set level, chosen at run time (IdaBLAS's VectorLevel).
+        // buffers compiled once per instruction-set level, chosen at run time (IdaSystem's VectorLevel).
         // Always optimised (debug builds included), so the tests run the vectorised loops that ship.
         .target(name: "CVectorMath", cSettings: [.unsafeFlags(["-O2", "-fno-math-errno"])]),
-        // The only Swift target that calls OpenBLAS; also what the machine is (CPU, kernel, threads).
-        .target(name: "IdaBLAS", dependencies: ["COpenBLAS", "CPlatform"]),
-        // Bytes in, typed values out: safetensors, JSON, the events.jsonl reader, atomic files (IdaBLAS
+        // What the machine is: CPU features, the OpenBLAS kernel to ask for, idamoe's vector level, the
+        // cores, the one monotonic clock, the allocator's tuning. No BLAS call.
+        .target(name: "IdaSystem", dependencies: ["CPlatform"]),
+        // The only Swift target that calls OpenBLAS, and the machine as benchmarks state it (BLASSystem).
+        .target(name: "IdaBLAS", dependencies: ["COpenBLAS", "IdaSystem"]),
+        // Bytes in, typed values out: safetensors, JSON, the events.jsonl reader, atomic files (IdaSystem
         // only for the vector level its F16 loop runs at).
-        .target(name: "IdaFormats", dependencies: ["CVectorMath", "IdaBLAS", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "IdaFormats", dependencies: ["CVectorMath", "IdaSystem", .product(name: "SystemPackage", package: "swift-system")]),
         // Layers, the IDA and softmax routers, losses and their backward passes.
-        .target(name: "IdaNumerics", dependencies: ["IdaBLAS", "CVectorMath"]),
+        .target(name: "IdaNumerics", dependencies: ["IdaSystem", "IdaBLAS", "CVectorMath"]),
         // The file contract of docs/format.md, one home for every reader and writer: checkpoints <->
         // routers, probes, run directories (RunLayout) and run.json (RunManifest, ModelConfig,
         // TrainingOptions), which probe each side of a comparison streams; then probe streaming,
         // per-layer routing metrics and the comparison.
-        .target(name: "IdaRouting", dependencies: ["IdaFormats", "IdaNumerics", "IdaBLAS", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "IdaRouting", dependencies: ["IdaSystem", "IdaFormats", "IdaNumerics", "IdaBLAS", .product(name: "SystemPackage", package: "swift-system")]),
         // What idamoe measures on routings: comparison (agreement, Hungarian matching, component and
         // domain changes), specialisation by token label, out-of-domain detection.
         .target(name: "IdaAnalysis", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics"]),
@@ -52,13 +55,14 @@ let package = Package(
         // The inspector: run following, snapshot analysis, state, update and views (no curses calls).
         .target(name: "IdaInspector", dependencies: ["IdaTerminal", "IdaRouting", "IdaAnalysis", "IdaFormats", "IdaNumerics"]),
         // Corpus, the MoE transformer, the training loop and live run directories.
-        .target(name: "IdaTraining", dependencies: ["IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS"]),
+        .target(name: "IdaTraining", dependencies: ["IdaSystem", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS"]),
         // Benchmarks and the runs, checkpoints and probes they fabricate (render frames, idle loop, synthetic
         // cases); the bench subcommands of IdaCLI drive them.
-        .target(name: "IdaBench", dependencies: ["IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS", "IdaTraining",
+        .target(name: "IdaBench", dependencies: ["IdaSystem", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS", "IdaTraining",
                                                  "IdaInspector", "IdaTerminal"]),
         // Subcommands (library so tests can call them).
         .target(name: "IdaCLI", dependencies: [
+            "IdaSystem",
             "IdaFormats", "IdaNumerics", "IdaRouting", "IdaAnalysis", "IdaBLAS", "IdaTraining", "IdaInspector", "IdaTerminal", "IdaCurses",
             "IdaBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -67,14 +71,14 @@ let package = Package(
         // Approximate comparisons and finite-difference checks for tests only.
         .target(name: "IdaTestSupport", dependencies: ["IdaNumerics", "IdaTerminal", "IdaRouting", "IdaTraining"],
                 path: "Tests/IdaTestSupport"),
-        .testTarget(name: "IdaBLASTests", dependencies: ["IdaBLAS"]),
-        .testTarget(name: "IdaFormatsTests", dependencies: ["IdaFormats", "IdaBLAS", "IdaTestSupport"]),
-        .testTarget(name: "IdaNumericsTests", dependencies: ["IdaNumerics", "IdaBLAS", "CVectorMath", "IdaTestSupport"]),
+        .testTarget(name: "IdaBLASTests", dependencies: ["IdaBLAS", "IdaSystem"]),
+        .testTarget(name: "IdaFormatsTests", dependencies: ["IdaSystem", "IdaFormats", "IdaBLAS", "IdaTestSupport"]),
+        .testTarget(name: "IdaNumericsTests", dependencies: ["IdaSystem", "IdaNumerics", "IdaBLAS", "CVectorMath", "IdaTestSupport"]),
         .testTarget(name: "IdaRoutingTests", dependencies: ["IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
         .testTarget(name: "IdaAnalysisTests", dependencies: ["IdaAnalysis", "IdaRouting", "IdaFormats", "IdaNumerics", "IdaTestSupport"]),
         .testTarget(name: "IdaTerminalTests", dependencies: ["IdaTerminal", "IdaCurses", "IdaTestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "IdaInspectorTests", dependencies: ["IdaInspector", "IdaTerminal", "IdaRouting", "IdaAnalysis", "IdaFormats", "IdaNumerics", "IdaTestSupport"], exclude: ["Snapshots", "Fixtures"]),
         .testTarget(name: "IdaTrainingTests", dependencies: ["IdaTraining", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaTestSupport"]),
-        .testTarget(name: "IdaCLITests", dependencies: ["IdaCLI", "IdaBLAS", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"]),
+        .testTarget(name: "IdaCLITests", dependencies: ["IdaSystem", "IdaCLI", "IdaBLAS", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"]),
     ]
 )

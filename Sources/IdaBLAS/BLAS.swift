@@ -1,6 +1,7 @@
 import COpenBLAS
 import Foundation
 import Synchronization
+import IdaSystem
 
 /// Single-precision BLAS entry points used by idamoe; the only Swift code that calls OpenBLAS.
 public enum BLAS {

@@ -1,6 +1,7 @@
 import IdaBLAS
 import IdaInspector
 import IdaTerminal
+import IdaSystem
 
 /// Times the inspector's frames on a loaded state: rendering into a fresh ScreenBuffer (as
 /// `InspectorApp.frame` does), the diff against the previous frame (as the curses backend does before

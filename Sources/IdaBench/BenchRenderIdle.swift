@@ -2,6 +2,7 @@ import Foundation
 import IdaBLAS
 import IdaInspector
 import IdaTerminal
+import IdaSystem
 
 /// The inspector's real run loop (`InspectorApp.run`) left alone on a live run that writes nothing new:
 /// CPU time over the window and what the loop did in it.

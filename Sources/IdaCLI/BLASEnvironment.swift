@@ -1,5 +1,6 @@
 import Foundation
 import IdaBLAS
+import IdaSystem
 
 /// Sets the OpenBLAS variables that are read only when the library loads, then re-executes the
 /// process once so they take effect:

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import IdaBLAS
 import IdaNumerics
+import IdaSystem
 
 /// `idamoe bench`: measured speed of the hot paths (benchmarks, not tests).
 struct BenchCommand: ParsableCommand {

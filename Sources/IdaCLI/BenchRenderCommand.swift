@@ -7,6 +7,7 @@ import IdaInspector
 import IdaRouting
 import IdaTerminal
 import IdaTraining
+import IdaSystem
 
 /// `idamoe bench render`: how long the inspector takes to analyse a snapshot, draw each screen and answer
 /// a key, and how much CPU it uses while idle, on a synthetic live run with a 50,000-token probe.

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import IdaBLAS
 import IdaNumerics
+import IdaSystem
 
 /// `idamoe bench route`: tokens per second through one IDA layer.
 struct BenchRouteCommand: ParsableCommand {

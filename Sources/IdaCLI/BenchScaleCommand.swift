@@ -5,6 +5,7 @@ import IdaBLAS
 import IdaInspector
 import IdaRouting
 import IdaTerminal
+import IdaSystem
 
 /// `idamoe bench scale`: the inspector and `idamoe route` on a large synthetic case (from `bench synth`).
 struct BenchScaleCommand: ParsableCommand {

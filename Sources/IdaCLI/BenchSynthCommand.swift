@@ -5,6 +5,7 @@ import IdaBench
 import IdaFormats
 import IdaNumerics
 import IdaRouting
+import IdaSystem
 
 /// `idamoe bench synth`: writes a synthetic checkpoint and probe of any size.
 struct BenchSynthCommand: ParsableCommand {

@@ -5,6 +5,7 @@ import IdaBLAS
 import IdaNumerics
 import IdaRouting
 import IdaTraining
+import IdaSystem
 
 /// `idamoe bench train`: training tokens per second of the default configuration.
 struct BenchTrainCommand: ParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import IdaBLAS
 import IdaNumerics
 import IdaFormats
+import IdaSystem
 
 /// The `idamoe` command line: one subcommand per job.
 public struct IdamoeCommand: ParsableCommand {

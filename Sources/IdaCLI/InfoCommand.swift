@@ -3,6 +3,7 @@ import Foundation
 import IdaBLAS
 import IdaFormats
 import IdaRouting
+import IdaSystem
 
 /// `idamoe info FILE`: what a checkpoint or probe holds; `idamoe info --system`: the machine.
 struct InfoCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import IdaBLAS
 import Foundation
+import IdaSystem
 
 /// What changes a computation's results beyond its inputs, handed explicitly to every kernel that
 /// splits work: the number of worker threads. No kernel reads or changes process-wide state for it.

@@ -1,5 +1,6 @@
 import CVectorMath
 import IdaBLAS
+import IdaSystem
 
 /// exp, erf and the exact GELU with stated error bounds, for single values and over buffers.
 ///

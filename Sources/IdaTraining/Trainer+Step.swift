@@ -3,6 +3,7 @@ import IdaBLAS
 import IdaFormats
 import IdaNumerics
 import IdaRouting
+import IdaSystem
 
 /// What one training step measured, ready for the event log.
 struct StepSummary {

@@ -1,5 +1,6 @@
 import IdaBLAS
 import Testing
+import IdaSystem
 
 /// Feature sets of real processor generations, as CPUID and XCR0 report them.
 enum Machines {

@@ -1,6 +1,7 @@
 import Foundation
 import IdaBLAS
 import Testing
+import IdaSystem
 
 @Suite("idamoe info --system and the kernel it runs")
 struct SystemInfoTests {

@@ -2,6 +2,7 @@ import CVectorMath
 import IdaFormats
 import IdaBLAS
 import Testing
+import IdaSystem
 
 @Suite("F16 and BF16 conversions")
 struct HalfTests {

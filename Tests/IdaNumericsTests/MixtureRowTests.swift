@@ -3,6 +3,7 @@ import Testing
 import IdaBLAS
 import IdaNumerics
 import IdaTestSupport
+import IdaSystem
 
 /// The row pass of `IDARouter.route` (issue 13): the double-input exp loops' bounds, the per-expert
 /// sums, and the fused decisions against the double-precision `evaluate` + `decide` path.

@@ -3,6 +3,7 @@ import IdaBLAS
 import IdaTestSupport
 import Testing
 @testable import IdaNumerics
+import IdaSystem
 
 @Suite("Passes over every tensor: merge, norms and AdamW in one hand-off")
 struct TensorPassTests {

@@ -3,6 +3,7 @@ import Testing
 import CVectorMath
 import IdaBLAS
 import IdaNumerics
+import IdaSystem
 
 /// The error bounds stated in VectorMath's documentation, checked against Foundation's double-precision
 /// exp and erf on dense grids (tails included) and on special values.

@@ -1,5 +1,5 @@
 import CVectorMath
-import IdaBLAS
+import IdaSystem
 extension SafetensorsFile {
     /// All elements of an F32, F16, BF16 or F64 tensor as `Float`, row-major (F64 rounds to nearest).
     public func floats(_ name: String) throws -> [Float] {

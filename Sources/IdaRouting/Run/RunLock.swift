@@ -1,5 +1,6 @@
 import Foundation
 import IdaBLAS
+import IdaSystem
 
 /// The one writer of a run, enforced by the kernel (docs/format.md, "One writer"): the writer holds
 /// `flock(LOCK_EX)` on a descriptor of the run directory itself for its whole life. Deleting or

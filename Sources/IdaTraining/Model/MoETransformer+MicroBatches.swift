@@ -1,6 +1,7 @@
 import Foundation
 import IdaBLAS
 import IdaNumerics
+import IdaSystem
 
 /// One micro-batch's forward and backward state, owned by the worker that runs it.
 private final class MicroBatch: @unchecked Sendable {

@@ -1,5 +1,6 @@
 import COpenBLAS
 import Foundation
+import IdaSystem
 
 /// The machine a computation ran on, as a benchmark or a bug report should state it: CPU, OpenBLAS
 /// version and kernel (and why that kernel), thread count.
