@@ -121,7 +121,7 @@ struct BenchScaleCommand: ParsableCommand {
         try StandardOutput.line("bench scale route: \(layers) layers, N \(probe.count), \(workers) threads, block \(routing.blockSize)")
         try StandardOutput.line(String(format: "%.2f s: %.0f tokens/s through all layers, %.0f token-layers/s; peak %.0f MiB",
                      seconds, Double(probe.count) / seconds, Double(probe.count * layers) / seconds, peakResidentMiB()))
-        // The issue-13 measure: the routing's CPU time against the time its threads spent inside GEMM
+        // The measure of the scale work: the routing's CPU time against the time its threads spent inside GEMM
         // calls, and against the GEMMs' compute bound (their FLOPs at one core's peak rates).
         let inside = BLAS.gemmSeconds
         var floatFLOPs = 0.0, doubleFLOPs = 0.0

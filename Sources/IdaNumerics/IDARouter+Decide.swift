@@ -1,7 +1,7 @@
 import Foundation
 
 extension IDARouter {
-    /// Routing decisions from the mixture's log-joints in one pass per token row (issue 13).
+    /// Routing decisions from the mixture's log-joints in one pass per token row.
     ///
     /// `logJoint` [N, K] holds log p(z_n, k) from `DiagonalGMM.logJoint` (double, where the
     /// expansion cancels; docs/decisions.md). The row pass takes the row's maximum, then the shifted

@@ -3,7 +3,7 @@ import IdaTestSupport
 import Testing
 
 /// The interactive inspector gives the terminal back whatever ends it, and refuses terminals it
-/// cannot drive (issue 19).
+/// cannot drive.
 @Suite("Inspector: signals and terminals (tmux)", .serialized)
 struct InspectorSignalTests {
     /// A finished tiny run (4 steps, snapshots at 2 and 4) under a fresh temporary directory.

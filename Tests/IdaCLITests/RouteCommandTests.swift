@@ -145,7 +145,7 @@ struct RouteCommandTests {
         let lines = run.stdout.split(separator: "\n")
         #expect(lines.count == 4)
         #expect(lines[0].contains("ida router, step 7"))
-        // The table says which CV each column is (issue 12: training-batch CV is another number).
+        // The table says which CV each column is (the training-batch CV is another number).
         #expect(lines[1].contains("CV1 first choices, CVk all top-k assignments, CVg gate-weighted"))
         #expect(lines[2].hasPrefix("layer   CV1   CVk   CVg  entropy"))
         #expect(lines[3].hasPrefix("    2 "))

@@ -122,7 +122,7 @@ enum ViewsFixture {
                 + #""tokens_per_s":\#(12000 + i * 37),"layers":[{"layer":1,"load":\#(load1),"cv":\#(0.19 + 0.5 * t),"entropy":1.7,"#
                 + #""nll":2.1,"dead":\#(dead1)},{"layer":3,"load":\#(load3),"cv":0.1,"entropy":1.8,"nll":2.4,"dead":0}]}"#)
             if step % 100 == 0 {
-                // Held-out CV (since issue 12): top-k falling below the train CV, top-1 and gate above it.
+                // Held-out CV: top-k falling below the train CV, top-1 and gate above it.
                 let k = 0.7 - Double(step) / 600
                 lines.append(#"{"v":1,"step":\#(step),"time":\#(i),"kind":"eval","val_bpb":\#(4.2 - Double(step) / 200),"#
                     + #""heldout_tokens":512,"heldout_cv_mean_top1":\#(k + 0.1),"heldout_cv_mean_topk":\#(k),"#

@@ -5,7 +5,7 @@ import IdaNumerics
 import IdaTestSupport
 import IdaSystem
 
-/// The row pass of `IDARouter.route` (issue 13): the double-input exp loops' bounds, the per-expert
+/// The row pass of `IDARouter.route`: the double-input exp loops' bounds, the per-expert
 /// sums, and the fused decisions against the double-precision `evaluate` + `decide` path.
 @Suite("Mixture row pass: float numerators from double log-joints")
 struct MixtureRowTests {

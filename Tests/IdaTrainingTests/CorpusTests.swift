@@ -84,7 +84,7 @@ struct CorpusTests {
         let corpus = try Corpus(paths: [writeCorpus(in: temporaryDirectory())])
         let a = Dataset(corpus: corpus, validationShare: 0.2, seed: 4, probeRule: .seeded)
         let b = Dataset(corpus: corpus, validationShare: 0.2, seed: 5, probeRule: .seeded)
-        #expect(a.probe != b.probe, "seeded probes differ by seed, as before issue 20")
+        #expect(a.probe != b.probe, "seeded probes differ by seed, as before the corpus rule")
         // The seeded probe is the leading validation documents of each domain, 64 bytes' worth.
         for (d, stream) in a.validation.enumerated() {
             let probe = a.probe.tokens.indices.filter { a.probe.domains[$0] == Int32(d) }.map { a.probe.documents[$0] }
@@ -101,7 +101,7 @@ struct CorpusTests {
 }
 
 private extension Data {
-    /// This JSON object without its "probeRule" key (a run.json of a run before issue 20).
+    /// This JSON object without its "probeRule" key (a run.json of a run before the corpus rule).
     func replacingProbeRule() throws -> Data {
         var object = try JSONSerialization.jsonObject(with: self) as? [String: Any] ?? [:]
         object["probeRule"] = nil

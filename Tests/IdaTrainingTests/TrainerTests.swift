@@ -45,7 +45,7 @@ struct TrainerTests {
         #expect(reader.skippedLines == 0)
         #expect(events.filter { $0.kind == "step" }.map(\.step) == Array(1...6))
         #expect(events.filter { $0.kind == "eval" }.count == 2)
-        // Held-out CV (issue 12): three loads' CVs per layer and their means over layers.
+        // Held-out CV: three loads' CVs per layer and their means over layers.
         let eval = try #require(events.last { $0.kind == "eval" })
         let heldout = eval.fields["layers"]?.array ?? []
         #expect(heldout.count == 2)

@@ -307,7 +307,7 @@ def test_a_bfloat16_model_is_captured_with_its_near_ties_counted(tmp_path: Path)
 
 
 def test_diff_a_trained_run_against_a_capture_of_the_same_text(captures, tmp_path: Path) -> None:
-    """`idamoe diff RUN CAPTURE --text FILE` (issue 20): the trained run's own model runs the text's
+    """`idamoe diff RUN CAPTURE --text FILE`: the trained run's own model runs the text's
     bytes; the capture, which holds routers only, is compared on its own probe, which holds exactly
     those bytes (no tokenizer: byte ids). The header and JSON say the same text went through each model;
     a text the capture did not see is refused with a way to make one."""

@@ -1,4 +1,4 @@
-"""Where a RunWriter may write and who may write there (issue 19, docs/format.md "Run directories"): a
+"""Where a RunWriter may write and who may write there (docs/format.md "Run directories"): a
 new run goes only into a new path or an empty directory, never through a symbolic link, and nothing is
 written into a refused one; the one writer holds flock on the directory itself, which deleting files
 cannot bypass and which dies with its process; run.json names the run by a fresh `runId`; a failing

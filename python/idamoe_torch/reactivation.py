@@ -43,7 +43,7 @@ class SplitMix64:
 class ReactivationConfig:
     """When a component counts as dead and what happens to it (the defaults of `idamoe train`)."""
 
-    #: `reset` by default, as `idamoe train` (docs/decisions.md, "Defaults (issue 12)").
+    #: `reset` by default, as `idamoe train` (docs/decisions.md, "Defaults").
     mode: str = "reset"
     #: Check every this many steps.
     every: int = 50

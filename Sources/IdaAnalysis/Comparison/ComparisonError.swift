@@ -39,7 +39,7 @@ public enum ComparisonError: Error, Equatable, CustomStringConvertible {
         case let .differentTokens(probeA, probeB, countA, countB, first):
             let detail = countA != countB ? "\(countA) vs \(countB) tokens" : "token \(first ?? 0) differs"
             return "the snapshot probes \(probeA) and \(probeB) hold different tokens (\(detail): runs written before "
-                + "issue 20 drew the probe with their seed, and runs of other context lengths or corpora hold other text); "
+                + "the probe belonged to the corpus drew it with their seed, and runs of other context lengths or corpora hold other text); "
                 + "compare on one text through each model with --text FILE, or stream one probe's hidden states through "
                 + "both routers with --probe"
         case let .noCommonLayer(layersA, layersB):

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import IdaRouting
 
-/// `idamoe inspect --text FILE` (issue 20): one text, run through the model of whichever snapshot is
+/// `idamoe inspect --text FILE`: one text, run through the model of whichever snapshot is
 /// shown or compared, in place of the run's probe. Each checkpoint's probe of the text is made once
 /// (the last few are kept: A's steps as the user walks them, and B).
 public struct TextProbes: Sendable {

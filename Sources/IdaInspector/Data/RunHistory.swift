@@ -35,7 +35,7 @@ public struct RunHistory: Sendable, Equatable {
         public var dead: Int?
     }
 
-    /// One validation pass: bits per byte and, in runs since issue 12, the held-out CV of the same
+    /// One validation pass: bits per byte and, in runs since the held-out CV was logged, the held-out CV of the same
     /// validation tokens (the paper's CVmean), each nil when the line has none.
     public struct EvalRecord: Sendable, Equatable {
         /// Step.

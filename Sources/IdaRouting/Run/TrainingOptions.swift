@@ -38,7 +38,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// absent in runs written before it was a setting, which trained with it off).
     public var nllToEncoder: Bool? = false
     /// Where the IDA mixture's means start: random latents of a first batch, or k-means++ seeds of
-    /// them (issue 12's part 7); absent in runs written before it was a setting (random).
+    /// them; absent in runs written before it was a setting (random).
     public var mixtureInit: MixtureInit? = .random
     /// The router learning rate after warm-up: the backbone's cosine decay, or constant at the peak;
     /// absent in runs written before it was a setting (cosine).
@@ -46,7 +46,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// Reactivation of dead components: `reset` balances best (docs/results.md, docs/decisions.md
     /// "Defaults"); the issue-era `loss` stays available.
     public var reactivation = ReactivationMode.reset
-    /// Where reactivated components go (issue 12's part 7): `pool` for new runs (docs/results.md);
+    /// Where reactivated components go: `pool` for new runs (docs/results.md);
     /// absent in runs written before it was a setting (outliers).
     public var reseed: Reseed? = .pool
     /// Steps between dead-component checks.
@@ -68,7 +68,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// out-of-domain experiment); absent in runs written before it existed (none).
     public var holdoutDomains: [String]? = []
     /// How the probe's documents are chosen: by the corpus alone, so runs on one corpus with other
-    /// seeds hold the same probe text and compare token by token (issue 20); absent in runs written
+    /// seeds hold the same probe text and compare token by token; absent in runs written
     /// before it existed, whose probe followed the seeded validation split (`seeded`).
     public var probeRule: ProbeRule? = .corpus
 
@@ -77,7 +77,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
 
     /// How a run's probe documents are chosen (docs/decisions.md, "The probe belongs to the corpus").
     public enum ProbeRule: String, Sendable, CaseIterable {
-        /// The leading validation documents of each domain under the seeded split (runs before issue 20).
+        /// The leading validation documents of each domain under the seeded split (runs written before the corpus rule).
         case seeded
         /// Each domain's documents with the smallest content hash, always held out of training,
         /// whatever the seed; the rest of the split stays seeded.
