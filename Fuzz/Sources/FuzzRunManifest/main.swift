@@ -2,7 +2,8 @@ import Foundation
 import FuzzSupport
 import IdaRouting
 
-// run.json as `idamoe train --resume` reads it: arbitrary bytes decode to a manifest or a one-line error.
+// run.json as `idamoe train --resume` reads it (strict: a manifest or a one-line error) and as every
+// reader reads any producer's (RunDescription, lenient through the settings tables).
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzRunManifest(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data = input else { return 0 }
@@ -13,6 +14,10 @@ func fuzzRunManifest(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         _ = try? manifest.model.validate()
         _ = try? manifest.training.validate()
         _ = manifest.model.routerConfig
+    }
+    if let run = RunDescription.read(directory: dir) {
+        _ = try? run.model.validate()
+        _ = try? run.training.validate()
     }
     return 0
 }
