@@ -8,7 +8,11 @@ router literally, in plain numpy, so the Swift tool can be checked against it:
 - `load_checkpoint(path)` parses `__metadata__` and builds one `Router` per MoE layer, discovering
   encoder/decoder Linear layers by name (`...encoder.0`, `...encoder.1`, ... up to the first gap).
 - `route_block(router, h)` routes one block of hidden states; `route_layer(router, hidden)` routes
-  any number of rows block by block (memory per block is linear in the block size).
+  any number of rows block by block (memory per block is linear in the block size). All three router
+  kinds (ida, softmax, sigmoid-bias with its expert_bias), the IDA gate temperature and the gate
+  options of linear gates (gate_normalize, gate_scale, expert_groups with group_top_k) follow
+  docs/format.md, "Checkpoints"; an `idamoe.*` metadata key or value the reference does not implement
+  is refused (RefError), never ignored.
 - `layer_metrics(...)` / `MetricsAccumulator` give load, CV, mean entropy (bits), NLL and dead
   components, as `idamoe route` prints them.
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -32,7 +37,7 @@ __all__ = [
     "activation", "encode", "decode", "router_input", "gmm_log_prob", "gmm_log_joint",
     "route_block", "route_layer", "iter_route", "layer_metrics", "MetricsAccumulator",
     "coefficient_of_variation", "entropy_bits", "DEFAULT_BLOCK", "check_layers",
-    "reference_routes", "compare_route_lines",
+    "reference_routes", "compare_route_lines", "tempered_weights", "group_limited_top_k", "ROUTER_KINDS",
 ]
 
 DEFAULT_BLOCK = 4096
@@ -140,10 +145,36 @@ class SafetensorsFile:
 # ----------------------------------------------------------------------------------------------
 # checkpoints
 
+ROUTER_KINDS = ("ida", "softmax", "sigmoid-bias")
+ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "silu", "tanh")
+
+# docs/format.md, "Limits".
+MAX_EXPERTS, MAX_COMPONENTS_PER_EXPERT, MAX_COMPONENTS, MAX_LATENT, MAX_BLOCK = 1024, 256, 65536, 4096, 4095
+MAX_GATE_TEMPERATURE = 1000.0
+
+# Every `__metadata__` key of the idamoe namespace this reference knows, by what it applies to. Any other
+# `idamoe.*` key is refused: the reference would otherwise route as if it were absent. Keys outside the
+# namespace belong to other producers and are ignored.
+COMMON_KEYS = ("idamoe.format", "idamoe.router", "idamoe.moe_layers", "idamoe.experts", "idamoe.layer_experts",
+               "idamoe.top_k")
+IDA_KEYS = ("idamoe.components_per_expert", "idamoe.latent_dim", "idamoe.activation", "idamoe.expert_score",
+            "idamoe.input_norm", "idamoe.latent_norm", "idamoe.log_var_min", "idamoe.log_var_max",
+            "idamoe.gate_temperature")
+GATE_KEYS = ("idamoe.gate_normalize", "idamoe.gate_scale", "idamoe.expert_groups", "idamoe.group_top_k")
+# Keys that describe the file, not its routing: the training step, a snapshot's model configuration and
+# vocabulary, the writer (docs/format.md, "Run directories"), and the probe python/idamoe_torch/fit.py fitted on.
+INFORMATIONAL_KEYS = ("idamoe.step", "idamoe.model", "idamoe.vocab", "idamoe.producer", "idamoe.fit_probe")
+
+
 @dataclass
 class Router:
-    """One MoE layer's router. Linear layers are (weight [out, in] float32, bias [out] float32 or None)."""
-    kind: str  # "ida" or "softmax"
+    """One MoE layer's router. Linear layers are (weight [out, in] float32, bias [out] float32 or None).
+
+    IDA routers use the encoder, decoder and mixture and `gate_temperature`; linear-gate routers
+    (softmax, sigmoid-bias) use `gate`, `expert_bias` (sigmoid-bias) and the gate options
+    `gate_normalize`, `gate_scale`, `expert_groups`, `group_top_k` (docs/format.md, "Gate options").
+    """
+    kind: str  # "ida", "softmax" or "sigmoid-bias"
     layer: int
     experts: int
     top_k: int
@@ -155,12 +186,18 @@ class Router:
     latent_norm: str = "none"
     log_var_min: float = -math.inf
     log_var_max: float = math.inf
+    gate_temperature: float = 1.0  # IDA: T
     encoder: List[Tuple[np.ndarray, Optional[np.ndarray]]] = field(default_factory=list)
     decoder: List[Tuple[np.ndarray, Optional[np.ndarray]]] = field(default_factory=list)
     logits: Optional[np.ndarray] = None    # [K]
     means: Optional[np.ndarray] = None     # [K, P]
     log_vars: Optional[np.ndarray] = None  # [K, P]
-    gate: Optional[Tuple[np.ndarray, Optional[np.ndarray]]] = None  # softmax: ([E, D], [E] or None)
+    gate: Optional[Tuple[np.ndarray, Optional[np.ndarray]]] = None  # linear gates: ([E, D], [E] or None)
+    expert_bias: Optional[np.ndarray] = None  # sigmoid-bias: [E] float32, the selection bias b
+    gate_normalize: bool = True
+    gate_scale: float = 1.0   # c, a float32 value (the Swift router keeps it as Float)
+    expert_groups: int = 1    # G
+    group_top_k: int = 1      # groups kept; G when the file does not say
     _gmm: Optional[dict] = None
 
     @property
@@ -179,9 +216,17 @@ class Router:
         e = np.exp(a - a.max())
         return e / e.sum()
 
-    def with_top_k(self, k: int) -> "Router":
+    def check_top_k(self, k: int) -> None:
+        """Refuses a k this router cannot choose: outside 1...E, or more than the kept groups hold."""
         if not 1 <= k <= self.experts:
             raise RefError(f"--top-k must be 1...{self.experts}, got {k}")
+        eligible = self.group_top_k * (self.experts // self.expert_groups)
+        if eligible < k:
+            raise RefError(f"--top-k {k} is more than the {eligible} experts of the {self.group_top_k} kept "
+                           f"groups of layer {self.layer}")
+
+    def with_top_k(self, k: int) -> "Router":
+        self.check_top_k(k)
         r = Router(**{f: getattr(self, f) for f in self.__dataclass_fields__ if f != "_gmm"})
         r.top_k = k
         return r
@@ -203,16 +248,18 @@ class Checkpoint:
     step: Optional[int]
 
 
+_INT = re.compile(r"[+-]?[0-9]+")
+
+
 def _meta_int(meta, path, key, default=None):
     text = meta.get(key)
     if text is None:
         if default is None:
             raise RefError(f"{path}: metadata {key}: missing")
         return default
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise RefError(f"{path}: metadata {key}: '{text}' is not an integer") from None
+    if not _INT.fullmatch(text.strip()):
+        raise RefError(f"{path}: metadata {key}: '{text}' is not an integer")
+    return int(text.strip())
 
 
 def _meta_real(meta, path, key, default):
@@ -220,7 +267,7 @@ def _meta_real(meta, path, key, default):
     if text is None:
         return default
     try:
-        v = float(text.strip())
+        v = float(text.strip()) if "_" not in text else math.nan
     except ValueError:
         v = math.nan
     if not math.isfinite(v):
@@ -233,11 +280,79 @@ def _meta_choice(meta, path, key, choices, default):
     if text is None:
         return default
     if text not in choices:
-        raise RefError(f"{path}: metadata {key}: unknown value '{text}'")
+        raise RefError(f"{path}: metadata {key}: unknown value '{text}' ({', '.join(choices)})")
     return text
 
 
-ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "silu", "tanh")
+def _check_keys(meta, path, kind):
+    """Refuses `idamoe.*` keys this reference does not implement, and keys of the other router kinds."""
+    for key in sorted(meta):
+        if not key.startswith("idamoe.") or key in COMMON_KEYS or key in INFORMATIONAL_KEYS:
+            continue
+        if key in IDA_KEYS:
+            if kind != "ida":
+                raise RefError(f"{path}: metadata {key}: applies to ida routers only")
+        elif key in GATE_KEYS:
+            if kind == "ida":
+                raise RefError(f"{path}: metadata {key}: applies to softmax and sigmoid-bias routers only")
+        else:
+            raise RefError(f"{path}: metadata {key}: not a key this reference implements")
+
+
+def _bounded(path, key, value, limit, what=""):
+    if not 1 <= value <= limit:
+        raise RefError(f"{path}: metadata {key}: {what}{value} is outside 1...{limit}")
+
+
+def _layer_experts(meta, path, layers, experts, m, top_k) -> Dict[int, int]:
+    """E of each MoE block: `idamoe.layer_experts` in the order of `idamoe.moe_layers`, else `idamoe.experts`."""
+    text = meta.get("idamoe.layer_experts")
+    if text is None:
+        return {i: experts for i in layers}
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != len(layers) or not all(_INT.fullmatch(p) for p in parts):
+        raise RefError(f"{path}: metadata idamoe.layer_experts: '{text}' must list one expert count per block "
+                       f"of idamoe.moe_layers ({len(layers)})")
+    out = {}
+    for i, part in zip(layers, parts):
+        e = int(part)
+        _bounded(path, "idamoe.layer_experts", e, MAX_EXPERTS, f"block {i}: ")
+        if e * m > MAX_COMPONENTS:
+            raise RefError(f"{path}: metadata idamoe.layer_experts: block {i}: E x M = {e} x {m} is above "
+                           f"{MAX_COMPONENTS} components")
+        if top_k > e:
+            raise RefError(f"{path}: metadata idamoe.top_k: {top_k} is above block {i}'s {e} experts")
+        out[i] = e
+    return out
+
+
+def _gate_options(meta, path, experts: Sequence[int], top_k: int) -> dict:
+    """The gate options of a linear-gate checkpoint, checked against every layer's E (docs/format.md)."""
+    opts = dict(gate_normalize=True, gate_scale=1.0, expert_groups=1, group_top_k=1)
+    text = meta.get("idamoe.gate_normalize")
+    if text is not None:
+        if text.strip() not in ("true", "false"):
+            raise RefError(f"{path}: metadata idamoe.gate_normalize: '{text}' is not true or false")
+        opts["gate_normalize"] = text.strip() == "true"
+    if "idamoe.gate_scale" in meta:
+        with np.errstate(over="ignore"):
+            c = float(np.float32(_meta_real(meta, path, "idamoe.gate_scale", 1.0)))
+        if not (math.isfinite(c) and c > 0):
+            raise RefError(f"{path}: metadata idamoe.gate_scale: '{meta['idamoe.gate_scale']}' is not a finite "
+                           "number > 0 (as a float32)")
+        opts["gate_scale"] = c
+    g = _meta_int(meta, path, "idamoe.expert_groups", 1)
+    kept = _meta_int(meta, path, "idamoe.group_top_k", g)
+    for e in sorted(set(experts)):
+        if not 1 <= g <= e or e % g:
+            raise RefError(f"{path}: metadata idamoe.expert_groups: {g} groups do not divide {e} experts evenly")
+        if not 1 <= kept <= g:
+            raise RefError(f"{path}: metadata idamoe.group_top_k: {kept} is outside 1...{g}")
+        if kept * (e // g) < top_k:
+            raise RefError(f"{path}: metadata idamoe.group_top_k: {kept} of {g} groups hold {kept * (e // g)} "
+                           f"of {e} experts, fewer than top_k {top_k}")
+    opts.update(expert_groups=g, group_top_k=kept)
+    return opts
 
 
 def _finite(f: SafetensorsFile, name: str, a: np.ndarray) -> np.ndarray:
@@ -274,7 +389,11 @@ def _stack(f, prefix):
 
 
 def load_checkpoint(path: str) -> Checkpoint:
-    """Reads every router of a checkpoint, checking shapes against the metadata."""
+    """Reads every router of a checkpoint, checking the metadata and the shapes against it.
+
+    Refuses (RefError) any `idamoe.*` key or value the reference does not implement, rather than
+    routing as if it were absent.
+    """
     f = SafetensorsFile(path)
     meta = f.metadata
     fmt = meta.get("idamoe.format")
@@ -283,23 +402,23 @@ def load_checkpoint(path: str) -> Checkpoint:
     if fmt != "1":
         raise RefError(f"{path}: metadata idamoe.format: version '{fmt}' is not supported (this idamoe reads 1)")
     kind = meta.get("idamoe.router")
-    if kind not in ("ida", "softmax"):
-        raise RefError(f"{path}: metadata idamoe.router: unknown router '{kind}' (ida or softmax)")
+    if kind not in ROUTER_KINDS:
+        raise RefError(f"{path}: metadata idamoe.router: unknown router '{kind}' ({', '.join(ROUTER_KINDS)})")
+    _check_keys(meta, path, kind)
     text = meta.get("idamoe.moe_layers")
     if text is None:
         raise RefError(f"{path}: metadata idamoe.moe_layers: missing")
-    try:
-        layers = [int(p.strip()) for p in text.split(",")]
-    except ValueError:
-        layers = [-1]
-    if any(i < 0 for i in layers):
+    parts = [p.strip() for p in text.split(",")]
+    if not all(_INT.fullmatch(p) and int(p) >= 0 for p in parts):
         raise RefError(f"{path}: metadata idamoe.moe_layers: '{text}' is not a list of block indices")
-    if len(set(layers)) != len(layers):
+    order = [int(p) for p in parts]
+    if any(i > MAX_BLOCK for i in order):
+        raise RefError(f"{path}: metadata idamoe.moe_layers: a block index of '{text}' is above {MAX_BLOCK}")
+    if len(set(order)) != len(order):
         raise RefError(f"{path}: metadata idamoe.moe_layers: '{text}' must list distinct block indices")
-    layers.sort()
+    layers = sorted(order)
     e = _meta_int(meta, path, "idamoe.experts")
-    if not 1 <= e <= 64:
-        raise RefError(f"{path}: metadata idamoe.experts: {e} is outside 1...64")
+    _bounded(path, "idamoe.experts", e, MAX_EXPERTS)
     top_k = _meta_int(meta, path, "idamoe.top_k", 2)
     if not 1 <= top_k <= e:
         raise RefError(f"{path}: metadata idamoe.top_k: {top_k} is outside 1...{e}")
@@ -312,10 +431,17 @@ def load_checkpoint(path: str) -> Checkpoint:
     if kind == "ida":
         m = _meta_int(meta, path, "idamoe.components_per_expert")
         p = _meta_int(meta, path, "idamoe.latent_dim")
-        if m < 1 or p < 1:
-            raise RefError(f"{path}: metadata idamoe.components_per_expert: M and P must be at least 1")
+        _bounded(path, "idamoe.components_per_expert", m, MAX_COMPONENTS_PER_EXPERT)
+        _bounded(path, "idamoe.latent_dim", p, MAX_LATENT)
+        if e * m > MAX_COMPONENTS:
+            raise RefError(f"{path}: metadata idamoe.components_per_expert: E x M = {e} x {m} is above "
+                           f"{MAX_COMPONENTS} components")
+        experts = _layer_experts(meta, path, order, e, m, top_k)
+        t = _meta_real(meta, path, "idamoe.gate_temperature", 1.0)
+        if not 0 < t <= MAX_GATE_TEMPERATURE:
+            raise RefError(f"{path}: metadata idamoe.gate_temperature: {t} must be in (0, {MAX_GATE_TEMPERATURE:g}]")
         common = dict(
-            experts=e, top_k=top_k, components_per_expert=m, latent_dim=p,
+            top_k=top_k, components_per_expert=m, latent_dim=p, gate_temperature=t,
             activation=_meta_choice(meta, path, "idamoe.activation", ACTIVATIONS, "gelu"),
             expert_score=_meta_choice(meta, path, "idamoe.expert_score", ("max", "sum"), "max"),
             input_norm=_meta_choice(meta, path, "idamoe.input_norm", ("none", "rms"), "none"),
@@ -325,9 +451,9 @@ def load_checkpoint(path: str) -> Checkpoint:
         )
         if common["log_var_min"] > common["log_var_max"]:
             raise RefError(f"{path}: metadata idamoe.log_var_min: exceeds idamoe.log_var_max")
-        k = e * m
         for i in layers:
             pre = f"layers.{i}.router"
+            k = experts[i] * m
             enc = _stack(f, pre + ".encoder")
             dec = _stack(f, pre + ".decoder")
             if enc[-1][0].shape[0] != p:
@@ -337,15 +463,21 @@ def load_checkpoint(path: str) -> Checkpoint:
             if dec[0][0].shape[1] != p or dec[-1][0].shape[0] != d:
                 raise RefError(f"{path}: tensor {pre}.decoder.0.weight: expected a stack from {p} back to {d}")
             routers[i] = Router(
-                kind="ida", layer=i, encoder=enc, decoder=dec,
+                kind="ida", layer=i, experts=experts[i], encoder=enc, decoder=dec,
                 logits=_tensor(f, pre + ".gmm.logits", [k]).astype(np.float32),
                 means=_tensor(f, pre + ".gmm.means", [k, p]).astype(np.float32),
                 log_vars=_tensor(f, pre + ".gmm.log_vars", [k, p]).astype(np.float32),
                 **common)
     else:
+        experts = _layer_experts(meta, path, order, e, 1, top_k)
+        opts = _gate_options(meta, path, [e, *experts.values()], top_k)
         for i in layers:
-            routers[i] = Router(kind="softmax", layer=i, experts=e, top_k=top_k,
-                                gate=_linear(f, f"layers.{i}.router.gate", outputs=e))
+            pre = f"layers.{i}.router"
+            bias = None
+            if kind == "sigmoid-bias":
+                bias = _tensor(f, pre + ".expert_bias", [experts[i]]).astype(np.float32)
+            routers[i] = Router(kind=kind, layer=i, experts=experts[i], top_k=top_k,
+                                gate=_linear(f, pre + ".gate", outputs=experts[i]), expert_bias=bias, **opts)
     return Checkpoint(path=path, kind=kind, moe_layers=layers, metadata=meta, routers=routers, step=step)
 
 
@@ -550,37 +682,95 @@ def entropy_bits(q: np.ndarray) -> np.ndarray:
     return -t.sum(axis=1)
 
 
+def _top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Top-k indices [n, k] by score descending, ties to the lower index."""
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
 def _top_k(scores: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
     """Top-k indices by score descending, ties to the lower index, and the renormalised weights."""
-    idx = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    idx = _top_k_indices(scores, k)
     sel = np.take_along_axis(scores, idx, axis=1)
     return idx, sel / sel.sum(axis=1, keepdims=True)
+
+
+def tempered_weights(selected: np.ndarray, temperature: float) -> np.ndarray:
+    """IDA gate weights [n, k] from the chosen expert scores [n, k] (best first): each score to the power
+    1/T, renormalised (docs/format.md, `idamoe.gate_temperature`). s^(1/T) / sum is computed as
+    exp((log s - log s_best) / T) / sum so that small scores do not underflow; a zero score weighs 0."""
+    selected = np.asarray(selected, dtype=np.float64)
+    if temperature == 1:
+        return selected / selected.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        logs = np.log(selected)
+    powered = np.where(selected > 0, np.exp((logs - logs[:, :1]) / temperature), 0.0)
+    return powered / powered.sum(axis=1, keepdims=True)
+
+
+def group_limited_top_k(selection: np.ndarray, k: int, groups: int, kept: int) -> np.ndarray:
+    """Experts [n, k] chosen by selection score [n, E] among the `kept` best of `groups` groups of
+    consecutive experts (docs/format.md, "Gate options"; DeepSeek-V3's n_group, topk_group).
+
+    A group's score is the sum of its two largest selection scores (its one score when a group holds
+    one expert); the best groups are kept, ties to the lower group; then the top-k among their experts,
+    ties to the lower index. With kept == groups this is the plain top-k."""
+    n, e = selection.shape
+    if groups <= 1 or kept >= groups:
+        return _top_k_indices(selection, k)
+    size = e // groups
+    by_group = selection.reshape(n, groups, size)
+    best_two = -np.sort(-by_group, axis=2)[:, :, :min(size, 2)]
+    group_scores = best_two[:, :, 0] + best_two[:, :, 1] if size > 1 else best_two[:, :, 0]
+    keep = np.zeros((n, groups), dtype=bool)
+    np.put_along_axis(keep, _top_k_indices(group_scores, kept), True, axis=1)
+    masked = np.where(np.repeat(keep, size, axis=1), selection, -np.inf)
+    return _top_k_indices(masked, k)
+
+
+def _route_gate(router: Router, h: np.ndarray, k: int) -> dict:
+    """Softmax and sigmoid-bias routers (docs/format.md, "Routing, exactly" and "Gate options").
+
+    Scores: softmax probabilities p, or sigmoids s = sigmoid(W h + b). Selection scores (what top-k
+    ranks): p, or s + expert_bias. Gate weights: c u_j with u_j the chosen scores renormalised
+    (gate_normalize) or as they are. Expert distribution (entropy, posterior): p, or s / sum(s)."""
+    w, b = router.gate
+    logits = h @ w.T
+    if b is not None:
+        logits += b
+    lg = logits.astype(np.float64)
+    if router.kind == "softmax":
+        ex = np.exp(lg - lg.max(axis=1, keepdims=True))
+        scores = ex / ex.sum(axis=1, keepdims=True)
+        selection = distribution = scores
+    else:
+        with np.errstate(over="ignore"):
+            scores = 1.0 / (1.0 + np.exp(-lg))
+        selection = scores + router.expert_bias.astype(np.float64)
+        distribution = scores / scores.sum(axis=1, keepdims=True)
+    experts = group_limited_top_k(selection, k, router.expert_groups, router.group_top_k)
+    chosen = np.take_along_axis(scores, experts, axis=1)
+    if router.gate_normalize:
+        chosen = chosen / chosen.sum(axis=1, keepdims=True)
+    return dict(experts=experts, weights=router.gate_scale * chosen, log_density=None,
+                entropy_bits=entropy_bits(distribution), posterior=distribution, scores=selection,
+                top_component=None, z=None, xhat=None)
 
 
 def route_block(router: Router, h: np.ndarray, top_k: Optional[int] = None, reconstruct: bool = True) -> dict:
     """Routes one block of hidden states h [n, D].
 
     Returns experts [n,k] int64, weights [n,k] f64, log_density [n] f64 or None, entropy_bits [n],
-    posterior [n,K] (softmax: probs [n,E]), scores [n,E] (expert scores g, softmax: probs),
-    top_component [n] or None, z [n,P] f32 or None, xhat [n,D] f32 or None.
+    posterior [n,K] (linear gates: the expert distribution [n,E]), scores [n,E] (what top-k ranks:
+    IDA expert scores g, softmax probabilities, sigmoid-bias s + expert_bias), top_component [n] or
+    None, z [n,P] f32 or None, xhat [n,D] f32 or None.
     """
     k = top_k or router.top_k
-    if not 1 <= k <= router.experts:
-        raise RefError(f"--top-k must be 1...{router.experts}, got {k}")
+    router.check_top_k(k)
     h = np.asarray(h, dtype=np.float32)
     if h.ndim != 2 or h.shape[1] != router.hidden_dim:
         raise RefError(f"router of layer {router.layer} expects hidden width {router.hidden_dim}, got {h.shape}")
-    if router.kind == "softmax":
-        w, b = router.gate
-        logits = h @ w.T
-        if b is not None:
-            logits += b
-        lg = logits.astype(np.float64)
-        ex = np.exp(lg - lg.max(axis=1, keepdims=True))
-        probs = ex / ex.sum(axis=1, keepdims=True)
-        experts, weights = _top_k(probs, k)
-        return dict(experts=experts, weights=weights, log_density=None, entropy_bits=entropy_bits(probs),
-                    posterior=probs, scores=probs, top_component=None, z=None, xhat=None)
+    if router.kind != "ida":
+        return _route_gate(router, h, k)
     x = router_input(router, h)
     z = encode(router, x)
     lj = gmm_log_joint(z, router.gmm_constants())
@@ -590,7 +780,8 @@ def route_block(router: Router, h: np.ndarray, top_k: Optional[int] = None, reco
     grouped = gamma.reshape(n, e, m)
     q = grouped.sum(axis=2)
     scores = grouped.max(axis=2) if router.expert_score == "max" else q
-    experts, weights = _top_k(scores, k)
+    experts = _top_k_indices(scores, k)
+    weights = tempered_weights(np.take_along_axis(scores, experts, axis=1), router.gate_temperature)
     return dict(experts=experts, weights=weights, log_density=log_density, entropy_bits=entropy_bits(q),
                 posterior=gamma, scores=scores, top_component=np.argmax(gamma, axis=1), z=z,
                 xhat=decode(router, z) if reconstruct else None)
@@ -763,7 +954,7 @@ def compare_route_lines(lines, layers, results, ck, probe, posterior=True, top_k
             problems.append(f"{where}: weights {obj['weights']}, reference {res['weights'][token].tolist()}")
         if res["log_density"] is None:
             if obj["log_density"] is not None:
-                problems.append(f"{where}: log_density {obj['log_density']}, expected null (softmax router)")
+                problems.append(f"{where}: log_density {obj['log_density']}, expected null ({router.kind} router)")
         elif obj["log_density"] is None or not _close(obj["log_density"], res["log_density"][token]):
             problems.append(f"{where}: log_density {obj['log_density']}, reference {float(res['log_density'][token])!r}")
         if obj["entropy_bits"] is None or not _close(obj["entropy_bits"], res["entropy_bits"][token]):
