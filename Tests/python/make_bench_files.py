@@ -13,7 +13,10 @@ router has real structure to find. IDA routers get encoder/decoder weights ~ N(0
 ~ N(0, 0.1^2); the last encoder layer is then rescaled so every latent coordinate has unit spread over
 the probe. The GMM means are latents of randomly chosen probe tokens plus N(0, 0.25^2) jitter, so
 components sit where the data is and are distinguishable; log-variances ~ N(-0.5, 0.3^2) and
-logits ~ N(0, 0.3^2). Softmax routers get a gate ~ N(0, 1/D) (plus a bias with --gate-bias).
+logits ~ N(0, 0.3^2). Softmax and sigmoid-bias routers get a gate ~ N(0, 1/D) (plus a bias with
+--gate-bias); sigmoid-bias routers also get an expert_bias ~ N(0, 0.1^2) (so it changes some choices).
+The IDA gate temperature and the gate options of docs/format.md ("Gate options") are written as
+metadata when given; absent, the file says nothing and the defaults apply.
 
 Importable: `make_checkpoint(...)`, `make_probe(...)` and `write_files(...)` return or write the
 same tensors; test_interop.py uses them.
@@ -108,9 +111,14 @@ def make_checkpoint(d: int, p: int = 32, experts: int = 8, components: int = 16,
                     activation: str = "gelu", expert_score: str = "max", input_norm: str = "rms",
                     log_var_min: float = -6.0, log_var_max: float = 6.0, gate_bias: bool = False,
                     probe_hidden: Optional[Dict[int, np.ndarray]] = None, step: int = 1000,
-                    latent_norm: str = "none"):
+                    latent_norm: str = "none", gate_temperature: Optional[float] = None,
+                    gate_normalize: Optional[bool] = None, gate_scale: Optional[float] = None,
+                    expert_groups: Optional[int] = None, group_top_k: Optional[int] = None,
+                    expert_bias_std: float = 0.1):
     """(tensors, metadata) of a checkpoint. `probe_hidden` (layer -> [n, d]) places the GMM means
-    on latents of real probe tokens; without it they are drawn from latents of random inputs."""
+    on latents of real probe tokens; without it they are drawn from latents of random inputs.
+    `gate_temperature` (IDA) and the gate options (softmax, sigmoid-bias) become their metadata keys
+    when given; `expert_bias_std` is the spread of a sigmoid-bias router's expert_bias."""
     import idamoe_ref as ref  # the encoder math, to place the means
 
     rng = np.random.default_rng(seed)
@@ -118,12 +126,18 @@ def make_checkpoint(d: int, p: int = 32, experts: int = 8, components: int = 16,
     meta = {"idamoe.format": "1", "idamoe.router": router,
             "idamoe.moe_layers": ",".join(str(i) for i in layers),
             "idamoe.experts": str(experts), "idamoe.top_k": str(top_k), "idamoe.step": str(step)}
-    if router == "softmax":
+    options = {"idamoe.gate_temperature": gate_temperature, "idamoe.gate_scale": gate_scale,
+               "idamoe.expert_groups": expert_groups, "idamoe.group_top_k": group_top_k,
+               "idamoe.gate_normalize": None if gate_normalize is None else str(bool(gate_normalize)).lower()}
+    meta.update({key: str(v) for key, v in options.items() if v is not None})
+    if router in ("softmax", "sigmoid-bias"):
         for i in layers:
             w, b = _linear(rng, d, experts, bias=gate_bias)
             tensors[f"layers.{i}.router.gate.weight"] = w
             if gate_bias:
                 tensors[f"layers.{i}.router.gate.bias"] = b
+            if router == "sigmoid-bias":
+                tensors[f"layers.{i}.router.expert_bias"] = _normal(rng, (experts,), expert_bias_std)
         return tensors, meta
     k = experts * components
     meta.update({"idamoe.components_per_expert": str(components), "idamoe.latent_dim": str(p),
@@ -174,15 +188,16 @@ def write_files(out_dir: str, d: int = 512, p: int = 32, experts: int = 8, compo
                 expert_score: str = "max", input_norm: str = "rms", domains: int = 4,
                 gate_bias: bool = False, checkpoint_name: str = "checkpoint.safetensors",
                 probe_name: str = "probe.safetensors", probe_d: Optional[int] = None,
-                latent_norm: str = "none"):
-    """Writes both files; returns (checkpoint path, probe path). `probe_d` makes a mismatched probe."""
+                latent_norm: str = "none", **gate):
+    """Writes both files; returns (checkpoint path, probe path). `probe_d` makes a mismatched probe;
+    `gate` holds make_checkpoint's gate_temperature, gate options and expert_bias_std."""
     os.makedirs(out_dir, exist_ok=True)
     layer_ids = list(range(layers))
     probe_tensors, probe_meta = make_probe(tokens, probe_d or d, layer_ids, domains, seed, dtype)
     hidden = {i: probe_tensors[f"layers.{i}.hidden"].astype(np.float32) for i in layer_ids} if not probe_d else None
     ck_tensors, ck_meta = make_checkpoint(d, p, experts, components, layer_ids, hidden_enc, seed, router, top_k,
                                           activation, expert_score, input_norm, gate_bias=gate_bias,
-                                          probe_hidden=hidden, latent_norm=latent_norm)
+                                          probe_hidden=hidden, latent_norm=latent_norm, **gate)
     ck_path = os.path.join(out_dir, checkpoint_name)
     probe_path = os.path.join(out_dir, probe_name)
     save_file(ck_tensors, ck_path, metadata=ck_meta)
@@ -203,18 +218,26 @@ def main(argv=None) -> int:
                     help="encoder hidden width(s), comma-separated (D->h1->..->P; decoder mirrors)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dtype", choices=["F32", "F16"], default="F32", help="probe hidden-state dtype")
-    ap.add_argument("--router", choices=["ida", "softmax"], default="ida")
+    ap.add_argument("--router", choices=["ida", "softmax", "sigmoid-bias"], default="ida")
     ap.add_argument("--top-k", type=int, default=2)
     ap.add_argument("--activation", choices=["gelu", "gelu_tanh", "relu", "silu", "tanh"], default="gelu")
     ap.add_argument("--expert-score", choices=["max", "sum"], default="max")
     ap.add_argument("--input-norm", choices=["none", "rms"], default="rms")
     ap.add_argument("--domains", type=int, default=4, help="hidden-state clusters / domains (1..8)")
-    ap.add_argument("--gate-bias", action="store_true", help="softmax routers: add a gate bias")
+    ap.add_argument("--gate-bias", action="store_true", help="softmax and sigmoid-bias routers: add a gate bias")
+    ap.add_argument("--gate-temperature", type=float, help="IDA: idamoe.gate_temperature")
+    ap.add_argument("--gate-normalize", choices=["true", "false"], help="idamoe.gate_normalize")
+    ap.add_argument("--gate-scale", type=float, help="idamoe.gate_scale")
+    ap.add_argument("--expert-groups", type=int, help="idamoe.expert_groups")
+    ap.add_argument("--group-top-k", type=int, help="idamoe.group_top_k")
     args = ap.parse_args(argv)
+    gate = dict(gate_temperature=args.gate_temperature, gate_scale=args.gate_scale,
+                expert_groups=args.expert_groups, group_top_k=args.group_top_k,
+                gate_normalize=None if args.gate_normalize is None else args.gate_normalize == "true")
     hidden_enc = [int(v) for v in args.hidden_enc.split(",") if v.strip()]
     ck, probe = write_files(args.out_dir, args.d, args.p, args.experts, args.components, args.tokens, args.layers,
                             hidden_enc, args.seed, args.dtype, args.router, args.top_k, args.activation,
-                            args.expert_score, args.input_norm, args.domains, args.gate_bias)
+                            args.expert_score, args.input_norm, args.domains, args.gate_bias, **gate)
     for path in (ck, probe):
         print(f"wrote {path} ({os.path.getsize(path)} bytes)")
     return 0
