@@ -100,10 +100,14 @@ def _route_numpy(*args):
                           timeout=300)
 
 
-@pytest.mark.parametrize("router", ["ida", "softmax"])
-def test_route_numpy_jsonl_matches_reference(tmp_path, router):
+GATE_OPTIONS = dict(gate_normalize=False, gate_scale=2.5, expert_groups=2, group_top_k=1)
+
+
+@pytest.mark.parametrize("router, gate", [("ida", dict(gate_temperature=4.0)), ("softmax", {}),
+                                          ("sigmoid-bias", GATE_OPTIONS)], ids=["ida", "softmax", "sigmoid-bias"])
+def test_route_numpy_jsonl_matches_reference(tmp_path, router, gate):
     ck_path, probe_path = mbf.write_files(str(tmp_path), **SHAPE, hidden_enc=[8], router=router, seed=5,
-                                          gate_bias=True, dtype="F16")
+                                          gate_bias=True, dtype="F16", **gate)
     proc = _route_numpy("--checkpoint", ck_path, "--probe", probe_path, "--jsonl", "--posterior",
                         "--block-size", "33", "--threads", "1")
     assert proc.returncode == 0, proc.stderr
