@@ -46,6 +46,18 @@ public struct CheckpointInfo: Sendable, Equatable {
         return c
     }
 
+    /// Metadata keys only IDA routers take.
+    static let idaOnlyKeys = ["idamoe.components_per_expert", "idamoe.latent_dim", "idamoe.activation", "idamoe.expert_score",
+                              "idamoe.input_norm", "idamoe.latent_norm", "idamoe.log_var_min", "idamoe.log_var_max",
+                              "idamoe.gate_temperature"]
+
+    /// Every `idamoe.` key a checkpoint may hold: the routing settings, and what snapshots carry beside
+    /// them (the whole model, the vocabulary, the writer, the step, the probe a fit used).
+    static let knownKeys: Set<String> = Set(idaOnlyKeys + GateKey.all + [
+        "idamoe.format", "idamoe.router", "idamoe.moe_layers", "idamoe.experts", "idamoe.top_k", "idamoe.layer_experts",
+        "idamoe.step", "idamoe.model", "idamoe.vocab", "idamoe.producer", "idamoe.fit_probe",
+    ])
+
     /// Reads and checks the metadata of `file`; shapes are checked later against the tensors.
     public init(file: SafetensorsFile) throws {
         let meta = file.metadata
@@ -85,6 +97,17 @@ public struct CheckpointInfo: Sendable, Equatable {
         let kindText = try value("idamoe.router")
         guard let kind = RouterKind(rawValue: kindText) else {
             throw RoutingError.badMetadata(path: path, key: "idamoe.router", problem: "unknown router '\(kindText)' (\(RouterKind.namesText))")
+        }
+        // The `idamoe.` keys are the contract: one this build does not know may change how tokens are
+        // routed, so it is refused, not ignored (other names are free for a producer's own notes).
+        if let key = meta.keys.sorted().first(where: { $0.hasPrefix("idamoe.") && !Self.knownKeys.contains($0) }) {
+            throw RoutingError.badMetadata(path: path, key: key, problem: "is not a key of the checkpoint contract this idamoe reads "
+                                           + "(docs/format.md, \"Checkpoints\"); a newer writer may need a newer idamoe")
+        }
+        // The IDA router's own keys mean nothing to softmax and sigmoid-bias routers: refused, not ignored
+        // (as their gate options are on an IDA checkpoint).
+        if kind != .ida, let key = Self.idaOnlyKeys.first(where: { meta[$0] != nil }) {
+            throw RoutingError.badMetadata(path: path, key: key, problem: "applies to IDA routers only")
         }
         let layerText = try value("idamoe.moe_layers")
         var layers: [Int] = []

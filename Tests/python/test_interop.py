@@ -28,15 +28,9 @@ sys.path.insert(0, str(HERE))
 import idamoe_ref as ref  # noqa: E402
 import make_bench_files as mbf  # noqa: E402
 
-_bin = os.environ.get("IDAMOE_BIN") or ".build/debug/idamoe"
-BIN = Path(_bin) if os.path.isabs(_bin) else REPO / _bin
-IN_CI = os.environ.get("CI") == "true"
-MISSING = not (BIN.is_file() and os.access(BIN, os.X_OK))
+from binary_support import idamoe_binary  # noqa: E402
 
-if MISSING and not IN_CI:
-    pytest.skip(f"idamoe binary not found at {BIN} (build it with `swift build`, or set IDAMOE_BIN); "
-                "skipping the Swift/numpy interoperability tests (they fail instead when CI=true)",
-                allow_module_level=True)
+BIN = Path(idamoe_binary())
 
 SHAPE = dict(d=16, p=4, experts=4, components=3, tokens=200, layers=2)
 
@@ -61,9 +55,6 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def idamoe():
-    if MISSING:
-        pytest.fail(f"CI=true but the idamoe binary is missing at {BIN} (IDAMOE_BIN={os.environ.get('IDAMOE_BIN')!r})",
-                    pytrace=False)
     return str(BIN)
 
 

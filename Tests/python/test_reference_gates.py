@@ -25,9 +25,7 @@ sys.path.insert(0, str(HERE))
 import idamoe_ref as ref  # noqa: E402
 import make_bench_files as mbf  # noqa: E402
 
-_bin = os.environ.get("IDAMOE_BIN") or ".build/debug/idamoe"
-BIN = Path(_bin) if os.path.isabs(_bin) else REPO / _bin
-MISSING = not (BIN.is_file() and os.access(BIN, os.X_OK))
+from binary_support import idamoe_binary  # noqa: E402
 
 IDA_SHAPE = dict(d=16, p=4, experts=4, components=3, tokens=200, layers=2, hidden_enc=[8], latent_norm="rms")
 GATE_SHAPE = dict(d=16, experts=8, tokens=200, layers=2)
@@ -51,11 +49,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def idamoe():
-    if MISSING:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but the idamoe binary is missing at {BIN}", pytrace=False)
-        pytest.skip(f"idamoe binary not found at {BIN} (build it with `swift build`, or set IDAMOE_BIN)")
-    return str(BIN)
+    return idamoe_binary()
 
 
 def route_jsonl(binary, ck_path, probe_path):

@@ -2,6 +2,7 @@
 resumed with `idamoe train --resume` summarises exactly like the same run trained without a stop."""
 import importlib.util
 import os
+import sys
 import subprocess
 import time
 from pathlib import Path
@@ -9,10 +10,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-_bin = os.environ.get("IDAMOE_BIN") or ".build/debug/idamoe"
-BIN = Path(_bin) if os.path.isabs(_bin) else REPO / _bin
-if not (BIN.is_file() and os.access(BIN, os.X_OK)) and os.environ.get("CI") != "true":
-    pytest.skip(f"idamoe binary not found at {BIN}", allow_module_level=True)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from binary_support import idamoe_binary  # noqa: E402
+
+BIN = Path(idamoe_binary())
 
 spec = importlib.util.spec_from_file_location("summarize_runs", REPO / "scripts" / "summarize_runs.py")
 summarize_runs = importlib.util.module_from_spec(spec)

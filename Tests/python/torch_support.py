@@ -15,6 +15,8 @@ from typing import Dict, List, Mapping, Sequence
 import numpy as np
 import torch
 
+from binary_support import idamoe_binary  # noqa: F401  (re-exported for the torch tests)
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
@@ -25,15 +27,6 @@ WEIGHT_TOL = 1e-4
 LOG_DENSITY_RTOL = 1e-3
 #: Expert scores this close (relative) count as tied: either expert may come first.
 TIE_RTOL = 1e-5
-
-
-def idamoe_binary() -> str:
-    """$IDAMOE_BIN or .build/debug/idamoe; an assertion error (not a skip) when it is not there."""
-    text = os.environ.get("IDAMOE_BIN") or ".build/debug/idamoe"
-    path = Path(text) if os.path.isabs(text) else REPO / text
-    assert path.is_file() and os.access(path, os.X_OK), (
-        f"idamoe binary not found at {path}: build it with `swift build` or set IDAMOE_BIN")
-    return str(path)
 
 
 def run_idamoe(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
