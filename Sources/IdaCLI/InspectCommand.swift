@@ -61,7 +61,7 @@ struct InspectCommand: ParsableCommand {
             } catch {
                 throw ValidationError("--keys: \(error)")
             }
-            let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode)
+            let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode, textOnly: true)
             let buffer = app.headlessFrame(width: width, height: height, keys: pressed, mode: mode)
             try StandardOutput.line(buffer.lines(trimTrailingSpaces: true).joined(separator: "\n"))
             // The frame shows the error too; the exit status tells scripts what was asked could not be shown.

@@ -44,4 +44,16 @@ struct RunSettingsTests {
         #expect(written.model == manifest.model && written.training == manifest.training && written.runId == manifest.runId)
         #expect(written.modelKeys.count == ModelConfig.settings.count && written.trainingKeys.count == TrainingOptions.settings.count)
     }
+
+    @Test("a capture says what it is a capture of, and that it has no training; an unverified one says so")
+    func captures() throws {
+        let capture = try run(#"{"format":1,"producer":"idamoe_torch 0.1.0","created":1,"domains":["bytes, no tokenizer"],"#
+                              + #""model":{"router":"softmax","experts":4},"training":{"auxLoss":0},"#
+                              + #""capture":{"architecture":"MixtralForCausalLM","modelDir":"/m","tokens":"bytes, no tokenizer","window":32}}"#)
+        #expect(RunSettings.summary(capture) == "capture of MixtralForCausalLM · tokens: bytes, no tokenizer")
+        #expect(RunSettings.trainingNote(capture) == "no training: the routers of MixtralForCausalLM captured on a text")
+        let unverified = try run(#"{"model":{"router":"softmax"},"training":{},"capture":{"architecture":"Llama4ForCausalLM","unverified":true}}"#)
+        #expect(RunSettings.summary(unverified) == "UNVERIFIED capture of Llama4ForCausalLM")
+        #expect(RunSettings.trainingNote(try run(#"{"model":{"router":"ida"},"training":{"seed":1}}"#)) == nil)
+    }
 }

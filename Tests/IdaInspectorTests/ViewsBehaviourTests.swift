@@ -224,3 +224,16 @@ struct ViewsBehaviourTests {
         #expect(buffer.text() == "█")
     }
 }
+
+@Suite("What the Overview says without training")
+struct TrainingNoteTests {
+    @Test("a run that says why it has no training (a capture) says it in the training panel")
+    func note() throws {
+        var s = InspectorState(title: "run", live: true, trainingNote: "no training: the routers of X captured on a text")
+        _ = s.update(.resize(width: 120, height: 40))
+        let frame = ViewsFixture.frames(s, sizes: [(120, 40)])[0].1.text()
+        #expect(frame.contains("no training: the routers of X captured on a text") && !frame.contains("waiting for the first training step"))
+        let plain = ViewsFixture.frames(InspectorState(title: "run", live: true), sizes: [(120, 40)])[0].1.text()
+        #expect(plain.contains("waiting for the first training step"))
+    }
+}

@@ -57,3 +57,20 @@ import Testing
         expectSnapshot(Snapshot.frames(labelled, sizes: widgetSizes), named: "heatmap-labels-\(name)")
     }
 }
+
+@Suite("Heatmaps read as text")
+struct HeatmapTextTests {
+    @Test("a frame read as text draws a colour heatmap's cells in intensity glyphs; on screen they stay colour")
+    func textOnly() {
+        let values: [[Double]] = [[0, 0.5, 1, .nan]]
+        var onScreen = ScreenBuffer(width: 4, height: 1)
+        Heatmap(values: values, range: 0...1, cellWidth: 1, mode: .full).render(in: Rect(x: 0, y: 0, width: 4, height: 1), into: &onScreen)
+        #expect(onScreen.text() == "", "colour alone, as before")
+        var asText = ScreenBuffer(width: 4, height: 1)
+        let textMode = DisplayMode(colors: .c256, glyphs: .unicode, textOnly: true)
+        Heatmap(values: values, range: 0...1, cellWidth: 1, mode: textMode).render(in: Rect(x: 0, y: 0, width: 4, height: 1), into: &asText)
+        #expect(asText.text() == " +@", "\(asText.text())")
+        // The colours are kept as well, for whoever shows the styles.
+        #expect(asText.cell(x: 2, y: 0)?.style.bg == onScreen.cell(x: 2, y: 0)?.style.bg)
+    }
+}

@@ -29,11 +29,14 @@ public final class InspectorApp {
         self.textProber = textProber
         // Titles are paths, which whoever made the directory named: escaped like any file's text.
         let title: String, live: Bool, settings: String?
+        var note: String?
         switch source {
         case let .run(dir):
             (title, live) = (UntrustedText.sanitized(dir), true)
             let follower = RunFollower(directory: dir)
-            settings = follower.identity?.settings ?? RunSettings.summary(runDirectory: dir)
+            let identity = follower.identity ?? RunIdentity.read(directory: dir)
+            settings = identity?.settings
+            note = identity?.trainingNote
             self.follower = follower
         case let .checkpoint(path, _):
             (title, live) = (UntrustedText.sanitized(path), false)
@@ -48,7 +51,8 @@ public final class InspectorApp {
             // Another run's log is read now, so the Timeline plots B's curves before any routing.
             comparison?.otherHistory = loader.otherRunHistory(compare)
         }
-        state = InspectorState(title: title, live: live, settings: settings, following: live, comparison: comparison)
+        state = InspectorState(title: title, live: live, settings: settings, trainingNote: note, following: live,
+                               comparison: comparison)
         if let text = loader.probeForText(step: nil) { _ = state.update(.probeText(text)) }
     }
 
@@ -57,7 +61,7 @@ public final class InspectorApp {
     /// applied to a state that has started over.
     func pollSource() -> [InspectorEvent] {
         guard var f = follower else {
-            return state.snapshots.isEmpty ? [.snapshots([0])] : []
+            return state.snapshots.isEmpty ? [.snapshots([loader.checkpointStep])] : []
         }
         defer { follower = f }
         var out: [InspectorEvent] = []

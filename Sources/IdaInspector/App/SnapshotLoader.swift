@@ -36,6 +36,14 @@ public struct SnapshotLoader: Sendable {
         return (checkpoint, try Probe(path: probe))
     }
 
+    /// The step a single checkpoint holds: its `idamoe.step`, else its file name's
+    /// (`step-XXXXXXXX.safetensors`), else 0.
+    public var checkpointStep: Int {
+        guard case let .checkpoint(path, _) = source else { return 0 }
+        if let file = try? SafetensorsFile(path: path), let step = (try? CheckpointInfo(file: file))?.step { return step }
+        return RunLayout.snapshotStep(fileName: URL(fileURLWithPath: path).lastPathComponent) ?? 0
+    }
+
     /// The checkpoint file of `step`.
     func checkpointPath(step: Int) throws -> String {
         switch source {

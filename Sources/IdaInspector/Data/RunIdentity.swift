@@ -11,6 +11,8 @@ public struct RunIdentity: Sendable, Equatable {
     public var created: Double?
     /// The settings summary for the title line (`RunSettings.summary`), escaped.
     public var settings: String?
+    /// What the training panel says without steps (`RunSettings.trainingNote`: captures), escaped.
+    public var trainingNote: String?
 
     /// An identity from its parts.
     public init(runId: String?, created: Double?, settings: String? = nil) {
@@ -22,6 +24,7 @@ public struct RunIdentity: Sendable, Equatable {
     /// The identity of a run's description.
     public init(_ run: RunDescription) {
         self.init(runId: run.runId, created: run.created, settings: RunSettings.summary(run))
+        trainingNote = RunSettings.trainingNote(run)
     }
 
     /// The identity of `directory`'s run.json, nil when it cannot be read or parsed (gone, being

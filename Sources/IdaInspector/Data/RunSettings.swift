@@ -14,11 +14,22 @@ public enum RunSettings {
         RunDescription.read(directory: runDirectory).flatMap(summary)
     }
 
+    /// What the Overview's training panel says when the log holds no step: a capture has no training.
+    public static func trainingNote(_ run: RunDescription) -> String? {
+        run.capture.map { UntrustedText.sanitized("no training: the routers of \($0.architecture ?? "a model") captured on a text") }
+    }
+
     /// The summary of a run's description (docs/format.md), escaped by `UntrustedText`; settings the
     /// run.json does not give are left out.
     public static func summary(_ run: RunDescription) -> String? {
         let model = run.model, training = run.training
         var parts: [String] = []
+        if let capture = run.capture {
+            // A capture has no training settings to tell it apart: what it is a capture of does.
+            parts.append(capture.summary)
+            if let tokens = capture.tokens { parts.append("tokens: " + tokens) }
+            return UntrustedText.sanitized(parts.joined(separator: " · "))
+        }
         if run.modelKeys.contains("router") {
             switch model.router {
             case .ida:

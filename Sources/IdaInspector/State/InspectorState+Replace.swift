@@ -38,6 +38,7 @@ extension InspectorState {
             break
         }
         settings = identity.settings
+        trainingNote = identity.trainingNote
         let started = identity.startedText.map { " (started \($0))" } ?? ""
         runNotice = "\(title) now holds a new run\(started); starting over"
         message = runNotice

@@ -8,6 +8,8 @@ public struct InspectorState: Sendable {
     public var title: String
     /// The run's distinguishing settings ("reactivation reset · latent rms · seed 1"), when known.
     public var settings: String?
+    /// What the training panel says while the log holds no step, when the run says why (a capture).
+    public var trainingNote: String?
     /// True for a live run directory, false for a single checkpoint.
     public var live: Bool
     /// Current screen.
@@ -88,10 +90,12 @@ public struct InspectorState: Sendable {
 
     /// A state for a run or checkpoint titled `title`, with the run's `settings` for the title line,
     /// following its newest snapshot or not, and split A | B against `comparison` when one is given.
-    public init(title: String, live: Bool, settings: String? = nil, following: Bool = true, comparison: CompareState? = nil) {
+    public init(title: String, live: Bool, settings: String? = nil, trainingNote: String? = nil, following: Bool = true,
+                comparison: CompareState? = nil) {
         self.title = title
         self.live = live
         self.settings = settings
+        self.trainingNote = trainingNote
         self.following = following
         self.comparison = comparison
         split = comparison != nil

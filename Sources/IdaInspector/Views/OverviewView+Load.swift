@@ -8,7 +8,7 @@ extension OverviewView {
         let title = "expert load" + (matrix.map { theme.dot + $0.source } ?? "")
         let inner = Panel.draw(title, in: area, theme: theme, into: &buffer)
         guard let matrix, matrix.experts > 0 else {
-            Panel.placeholder("waiting for the first snapshot" + theme.ellipsis, in: inner, style: theme.muted,
+            Panel.placeholder(ViewFormat.waiting(state, ellipsis: theme.ellipsis), in: inner, style: theme.muted,
                               mode: theme.mode, into: &buffer)
             return
         }

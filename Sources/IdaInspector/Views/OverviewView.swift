@@ -9,7 +9,7 @@ enum OverviewView {
         let matrix = LoadMatrix.from(state)
         let parts = layout(state, matrix: matrix, alerts: alerts.count, area: area)
         OverviewView.renderLoad(state, matrix: matrix, theme: theme, in: parts.load, into: &buffer)
-        renderCurves(state.history, theme: theme, live: state.live, in: parts.curves, into: &buffer)
+        renderCurves(state.history, theme: theme, live: state.live, note: state.trainingNote, in: parts.curves, into: &buffer)
         renderAlerts(alerts, theme: theme, in: parts.alerts, into: &buffer)
     }
 
@@ -25,10 +25,11 @@ enum OverviewView {
     }
 
     /// The training curves panel: three stacked sections with the current value in each header.
-    static func renderCurves(_ history: RunHistory, theme: Theme, live: Bool, in area: Rect, into buffer: inout ScreenBuffer) {
+    static func renderCurves(_ history: RunHistory, theme: Theme, live: Bool, note: String? = nil, in area: Rect,
+                             into buffer: inout ScreenBuffer) {
         let inner = Panel.draw("training", in: area, theme: theme, into: &buffer)
         guard history.latest != nil else {
-            let text = live ? "waiting for the first training step" + theme.ellipsis : "no training log (static checkpoint)"
+            let text = note ?? (live ? "waiting for the first training step" + theme.ellipsis : "no training log (static checkpoint)")
             Panel.placeholder(text, in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
             return
         }

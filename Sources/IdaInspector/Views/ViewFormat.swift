@@ -93,6 +93,7 @@ enum ViewFormat {
         if let analysis = state.analysis, !analysis.isComplete, let layer = state.layer {
             return "layer \(layer) is being analysed (\(analysis.layers.count)/\(analysis.layerOrder.count) layers done)" + ellipsis
         }
+        if state.analysisFailure != nil, state.analysis == nil { return "no analysis (see the alerts)" }
         return "waiting for the first snapshot" + ellipsis
     }
 }

@@ -15,16 +15,25 @@ public struct CaptureInfo: Sendable, Equatable, Codable {
     public var tokens: String?
     /// Tokens per forward window.
     public var window: Int?
+    /// True when the capture was written without being checked against the model's own routing on
+    /// every token (`capture --unverified`); readers say so wherever the capture is shown.
+    public var unverified: Bool?
 
     /// A capture record.
     public init(modelDir: String? = nil, architecture: String? = nil, gates: [String: String]? = nil, notes: [String]? = nil,
-                tokens: String? = nil, window: Int? = nil) {
+                tokens: String? = nil, window: Int? = nil, unverified: Bool? = nil) {
         self.modelDir = modelDir
         self.architecture = architecture
         self.gates = gates
         self.notes = notes
         self.tokens = tokens
         self.window = window
+        self.unverified = unverified
+    }
+
+    /// "capture of MixtralForCausalLM" (or "UNVERIFIED capture of ..."), for titles and headers.
+    public var summary: String {
+        (unverified == true ? "UNVERIFIED capture of " : "capture of ") + (architecture ?? "a model")
     }
 
     /// The JSON Schema of the record.
@@ -38,6 +47,8 @@ public struct CaptureInfo: Sendable, Equatable, Codable {
                 "gates": .object(["type": .string("object"), "additionalProperties": string]),
                 "notes": .object(["type": .string("array"), "items": string]),
                 "window": .object(["type": .string("integer"), "minimum": .int(1)]),
+                "unverified": .object(["type": .string("boolean"),
+                                       "description": .string("written without checking the routing against the model's own")]),
             ]),
         ])
     }

@@ -21,6 +21,12 @@ public enum HeatmapPalette {
 
     /// The fill glyph (nil for a space or when a label is drawn) and style for `norm`.
     public static func cell(_ norm: Double, label: String?, mode: DisplayMode) -> (text: Character?, style: Style) {
+        // Read as text, a colour is no value: the intensity glyph carries it.
+        if mode.textOnly, mode.colors != .monochrome {
+            var look = cell(norm, label: label, mode: DisplayMode(colors: mode.colors, glyphs: mode.glyphs))
+            if label == nil, let i = step(norm, count: intensity.count) { look.text = intensity[i] }
+            return look
+        }
         switch mode.colors {
         case .c256:
             guard let i = step(norm, count: viridis256.count) else { return (nil, .plain) }

@@ -1,0 +1,26 @@
+import Foundation
+import IdaTestSupport
+import Testing
+
+/// A single checkpoint opened as it is: its own step, and a frame that says why it shows nothing.
+@Suite("inspect on a checkpoint, end to end")
+struct InspectorCheckpointTests {
+    @Test("a checkpoint without a probe shows its step and one clear alert, not 'waiting'; exit 1 headless")
+    func withoutProbe() throws {
+        let out = try runIdamoe(["inspect", repositoryFile("fixtures/tiny-ida.safetensors"), "--headless", "--size", "100x20"])
+        #expect(out.status == 1)
+        let lines = out.stdout.split(separator: "\n")
+        #expect(lines.first?.hasSuffix("static  step 1000") == true, "\(out.stdout)")
+        #expect(out.stdout.contains("no analysis (see the alerts)") && out.stdout.contains("step 1000 cannot be analysed"))
+        #expect(!out.stdout.contains("waiting for the first snapshot"), "\(out.stdout)")
+    }
+
+    @Test("headless frames draw heatmaps in glyphs (styles are lost in text)")
+    func heatmapGlyphs() throws {
+        let out = try runIdamoe(["inspect", repositoryFile("fixtures/tiny-ida.safetensors"), "--probe",
+                                 repositoryFile("fixtures/tiny-probe.safetensors"), "--headless", "--size", "120x40"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let row = out.stdout.split(separator: "\n").first { $0.contains("▶ L0") }
+        #expect(row.map { $0.contains { "=+*#%@:-.".contains($0) } } == true, "\(out.stdout)")
+    }
+}
