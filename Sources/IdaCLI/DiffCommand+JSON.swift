@@ -21,6 +21,9 @@ extension DiffCommand {
     static func json(_ s: CheckpointComparison.Side) -> JSONValue {
         let ida = s.router == .ida
         return .object([
+            "capture": s.capture.map { c in
+                .object(["architecture": c.architecture.map(JSONValue.string) ?? .null, "unverified": .bool(c.unverified == true)])
+            } ?? .null,
             "spec": .string(s.reference.spec),
             "path": .string(s.reference.path),
             "run_dir": s.reference.runDirectory.map(JSONValue.string) ?? .null,

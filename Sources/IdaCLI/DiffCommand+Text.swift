@@ -40,7 +40,8 @@ extension DiffCommand {
         let step = s.step.map { "step \($0)" } ?? "step unknown"
         var shape = "E \(s.experts)"
         if s.router == .ida { shape += ", M \(s.componentsPerExpert), P \(s.latentDim)" }
-        return "\(name)  \(where_) · \(step) · \(s.router.rawValue) router, \(shape), top-\(s.topK)"
+        let capture = s.capture.map { " · " + $0.summary } ?? ""
+        return "\(name)  \(where_) · \(step) · \(s.router.rawValue) router, \(shape), top-\(s.topK)\(capture)"
     }
 
     static func layer(_ l: LayerComparison, tau: Double) -> [String] {

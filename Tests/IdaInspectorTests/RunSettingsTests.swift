@@ -55,5 +55,8 @@ struct RunSettingsTests {
         let unverified = try run(#"{"model":{"router":"softmax"},"training":{},"capture":{"architecture":"Llama4ForCausalLM","unverified":true}}"#)
         #expect(RunSettings.summary(unverified) == "UNVERIFIED capture of Llama4ForCausalLM")
         #expect(RunSettings.trainingNote(try run(#"{"model":{"router":"ida"},"training":{"seed":1}}"#)) == nil)
+        // What the loss is per: as run.json says, nats per byte when it says nothing (or nonsense).
+        #expect(try run(#"{"lossUnit":"nats/token"}"#).lossUnit == .natsPerToken)
+        #expect(try run(#"{}"#).lossUnit == .natsPerByte && (try run(#"{"lossUnit":"bits/word"}"#)).lossUnit == .natsPerByte)
     }
 }

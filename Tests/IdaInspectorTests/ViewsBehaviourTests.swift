@@ -236,4 +236,13 @@ struct TrainingNoteTests {
         let plain = ViewsFixture.frames(InspectorState(title: "run", live: true), sizes: [(120, 40)])[0].1.text()
         #expect(plain.contains("waiting for the first training step"))
     }
+
+    @Test("the loss is labelled by what the run says it is per")
+    func lossUnit() throws {
+        var s = try ViewsFixture.state(screen: .overview)
+        #expect(ViewsFixture.frames(s, sizes: [(120, 40)])[0].1.text().contains(" nats/byte"))
+        s.lossUnit = .natsPerToken
+        let frame = ViewsFixture.frames(s, sizes: [(120, 40)])[0].1.text()
+        #expect(frame.contains(" nats/token") && !frame.contains("nats/byte"), "\(frame)")
+    }
 }

@@ -26,6 +26,9 @@ public struct CheckpointComparison: Sendable {
         public var moeLayers: [Int]
         /// The probe file streamed through this side.
         public var probe: String
+        /// When the side is a capture of a Hugging Face model: what it is a capture of, and whether it
+        /// was checked (run.json's `capture`).
+        public var capture: CaptureInfo?
 
         /// A side from a loaded checkpoint.
         public init(reference: CheckpointReference, checkpoint: RouterCheckpoint, topK: Int?, probe: String) {
@@ -40,6 +43,7 @@ public struct CheckpointComparison: Sendable {
             self.moeLayers = info.moeLayers
             self.layerExperts = info.moeLayers.map { info.config(layer: $0).experts }
             self.probe = probe
+            self.capture = reference.runDirectory.flatMap { RunDescription.read(directory: $0)?.capture }
         }
     }
 

@@ -30,6 +30,7 @@ public final class InspectorApp {
         // Titles are paths, which whoever made the directory named: escaped like any file's text.
         let title: String, live: Bool, settings: String?
         var note: String?
+        var unit = LossUnit.natsPerByte
         switch source {
         case let .run(dir):
             (title, live) = (UntrustedText.sanitized(dir), true)
@@ -37,6 +38,7 @@ public final class InspectorApp {
             let identity = follower.identity ?? RunIdentity.read(directory: dir)
             settings = identity?.settings
             note = identity?.trainingNote
+            unit = identity?.lossUnit ?? .natsPerByte
             self.follower = follower
         case let .checkpoint(path, _):
             (title, live) = (UntrustedText.sanitized(path), false)
@@ -51,8 +53,8 @@ public final class InspectorApp {
             // Another run's log is read now, so the Timeline plots B's curves before any routing.
             comparison?.otherHistory = loader.otherRunHistory(compare)
         }
-        state = InspectorState(title: title, live: live, settings: settings, trainingNote: note, following: live,
-                               comparison: comparison)
+        state = InspectorState(title: title, live: live, settings: settings, trainingNote: note, lossUnit: unit,
+                               following: live, comparison: comparison)
         if let text = loader.probeForText(step: nil) { _ = state.update(.probeText(text)) }
     }
 

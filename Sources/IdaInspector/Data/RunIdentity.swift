@@ -13,6 +13,8 @@ public struct RunIdentity: Sendable, Equatable {
     public var settings: String?
     /// What the training panel says without steps (`RunSettings.trainingNote`: captures), escaped.
     public var trainingNote: String?
+    /// What the loss is per (run.json `lossUnit`).
+    public var lossUnit: LossUnit = .natsPerByte
 
     /// An identity from its parts.
     public init(runId: String?, created: Double?, settings: String? = nil) {
@@ -25,6 +27,7 @@ public struct RunIdentity: Sendable, Equatable {
     public init(_ run: RunDescription) {
         self.init(runId: run.runId, created: run.created, settings: RunSettings.summary(run))
         trainingNote = RunSettings.trainingNote(run)
+        lossUnit = run.lossUnit
     }
 
     /// The identity of `directory`'s run.json, nil when it cannot be read or parsed (gone, being

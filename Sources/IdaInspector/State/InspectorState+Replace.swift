@@ -39,6 +39,7 @@ extension InspectorState {
         }
         settings = identity.settings
         trainingNote = identity.trainingNote
+        lossUnit = identity.lossUnit
         let started = identity.startedText.map { " (started \($0))" } ?? ""
         runNotice = "\(title) now holds a new run\(started); starting over"
         message = runNotice

@@ -10,6 +10,8 @@ public struct InspectorState: Sendable {
     public var settings: String?
     /// What the training panel says while the log holds no step, when the run says why (a capture).
     public var trainingNote: String?
+    /// What the run's loss is per, for its label.
+    public var lossUnit: LossUnit = .natsPerByte
     /// True for a live run directory, false for a single checkpoint.
     public var live: Bool
     /// Current screen.
@@ -90,12 +92,13 @@ public struct InspectorState: Sendable {
 
     /// A state for a run or checkpoint titled `title`, with the run's `settings` for the title line,
     /// following its newest snapshot or not, and split A | B against `comparison` when one is given.
-    public init(title: String, live: Bool, settings: String? = nil, trainingNote: String? = nil, following: Bool = true,
-                comparison: CompareState? = nil) {
+    public init(title: String, live: Bool, settings: String? = nil, trainingNote: String? = nil,
+                lossUnit: LossUnit = .natsPerByte, following: Bool = true, comparison: CompareState? = nil) {
         self.title = title
         self.live = live
         self.settings = settings
         self.trainingNote = trainingNote
+        self.lossUnit = lossUnit
         self.following = following
         self.comparison = comparison
         split = comparison != nil

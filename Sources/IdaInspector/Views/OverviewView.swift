@@ -1,3 +1,4 @@
+import IdaRouting
 import IdaTerminal
 
 /// Screen 1: expert load per MoE layer (heatmap and per-layer figures), training curves
@@ -9,7 +10,8 @@ enum OverviewView {
         let matrix = LoadMatrix.from(state)
         let parts = layout(state, matrix: matrix, alerts: alerts.count, area: area)
         OverviewView.renderLoad(state, matrix: matrix, theme: theme, in: parts.load, into: &buffer)
-        renderCurves(state.history, theme: theme, live: state.live, note: state.trainingNote, in: parts.curves, into: &buffer)
+        renderCurves(state.history, theme: theme, live: state.live, note: state.trainingNote, lossUnit: state.lossUnit,
+                     in: parts.curves, into: &buffer)
         renderAlerts(alerts, theme: theme, in: parts.alerts, into: &buffer)
     }
 
@@ -25,8 +27,8 @@ enum OverviewView {
     }
 
     /// The training curves panel: three stacked sections with the current value in each header.
-    static func renderCurves(_ history: RunHistory, theme: Theme, live: Bool, note: String? = nil, in area: Rect,
-                             into buffer: inout ScreenBuffer) {
+    static func renderCurves(_ history: RunHistory, theme: Theme, live: Bool, note: String? = nil,
+                             lossUnit: LossUnit = .natsPerByte, in area: Rect, into buffer: inout ScreenBuffer) {
         let inner = Panel.draw("training", in: area, theme: theme, into: &buffer)
         guard history.latest != nil else {
             let text = note ?? (live ? "waiting for the first training step" + theme.ellipsis : "no training log (static checkpoint)")
@@ -38,7 +40,7 @@ enum OverviewView {
         let loss = history.latestLoss?.loss
         let lossText = loss.map(ViewFormat.fixed3) ?? "-"
         let lossStyle = loss?.isFinite ?? true ? theme.strong : theme.bad
-        renderCurve(header: [("loss ", theme.muted), (lossText, lossStyle), (" nats/byte", theme.muted)],
+        renderCurve(header: [("loss ", theme.muted), (lossText, lossStyle), (" " + lossUnit.rawValue, theme.muted)],
                     values: history.steps.compactMap(\.loss), color: theme.seriesColor(2), theme: theme,
                     in: sections[1], into: &buffer)
         guard let eval = history.evals.last(where: { $0.bitsPerByte.isFinite }) else {

@@ -16,6 +16,8 @@ public struct RunDescription: Sendable, Equatable {
     public var domains: [String]
     /// A capture's origin and checks, when the run is a capture.
     public var capture: CaptureInfo?
+    /// What the loss is per (absent or unknown: nats per byte, as every run before the field).
+    public var lossUnit: LossUnit
     /// The model settings.
     public var model: ModelConfig
     /// The training settings.
@@ -30,6 +32,7 @@ public struct RunDescription: Sendable, Equatable {
         runId = json["runId"]?.string
         created = json["created"]?.double
         domains = json["domains"]?.array?.compactMap(\.string) ?? []
+        lossUnit = json["lossUnit"]?.string.flatMap(LossUnit.init(rawValue:)) ?? .natsPerByte
         capture = json["capture"].flatMap { try? JSONDecoder().decode(CaptureInfo.self, from: Data($0.serialized().utf8)) }
         func section<R: Sendable & Codable>(_ key: String, _ rows: [AnySetting<R>], _ base: R) -> (R, Set<String>) {
             let decoder = JSONDecoder()

@@ -25,6 +25,8 @@ public struct RunManifest: Codable, Sendable, Equatable {
     public var runId: String?
     /// Where a captured model came from and how its routers were checked (`capture` runs only).
     public var capture: CaptureInfo?
+    /// What the training loss is per (`nats/byte` for idamoe train; absent in older runs: nats per byte).
+    public var lossUnit: LossUnit? = .natsPerByte
 
     /// A manifest from its parts.
     public init(format: Int = 1, model: ModelConfig, training: TrainingOptions, domains: [String], corpusBytes: Int,
