@@ -31,7 +31,12 @@ struct StepPlot {
 
     /// The cell column (0-based, within a plot `width` cells wide) of `step`.
     func column(of step: Int, width: Int) -> Int {
-        let range = steps
+        Self.column(of: step, in: steps, width: width)
+    }
+
+    /// The cell column of `step` on an axis over `range` (the axis computed once per plot, not per
+    /// point: a run logs thousands of steps).
+    static func column(of step: Int, in range: ClosedRange<Int>, width: Int) -> Int {
         let share = Double(step - range.lowerBound) / Double(range.upperBound - range.lowerBound)
         let dot = (min(max(share, 0), 1) * Double(max(0, 2 * width - 1))).rounded()
         return Int(dot) / 2
@@ -52,7 +57,7 @@ struct StepPlot {
             // One dot per cell column: the mean of the points falling in it.
             var sums = [(total: Double, count: Int)](repeating: (0, 0), count: plot.width)
             for p in finite {
-                let c = column(of: p.step, width: plot.width)
+                let c = Self.column(of: p.step, in: range, width: plot.width)
                 sums[c].total += p.value
                 sums[c].count += 1
             }
