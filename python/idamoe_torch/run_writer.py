@@ -28,6 +28,8 @@ from .softmax_router import SigmoidBiasRouter
 from safetensors.torch import save as safetensors_bytes
 
 __version__ = "0.1.0"
+#: run.json `lossUnit` values (docs/schema/run.schema.json): what the step events' loss is per.
+LOSS_UNITS = ("nats/byte", "nats/token")
 
 
 def round6(x: float) -> float:
@@ -67,6 +69,9 @@ class RunWriter:
     the routers capture their inputs, which must come to N rows per router in token order. It runs on
     rank 0 only, so it must not run collectives (call the unwrapped model, not DistributedDataParallel).
 
+    `loss_unit` (run.json `lossUnit`) says what the loss given to `step` is per: `nats/token` unless
+    `vocab` is `bytes`, then `nats/byte`, when not given.
+
     `run_dir` must not exist yet or be an empty directory (not a symbolic link); rank 0 holds the run's
     writer lock (run_lock.py) until `finish` or `close` (also `with RunWriter(...) as writer:`) or
     until the process ends.
@@ -78,8 +83,13 @@ class RunWriter:
                  domain_names: Sequence[str] = (), vocab: Union[str, Sequence[str]] = "bytes",
                  model_config: Optional[Mapping[str, Any]] = None, training_config: Optional[Mapping[str, Any]] = None,
                  parameters: Optional[int] = None, corpus_bytes: int = 0,
-                 capture: Optional[Mapping[str, Any]] = None) -> None:
+                 capture: Optional[Mapping[str, Any]] = None, loss_unit: Optional[str] = None) -> None:
         self.run_dir = os.fspath(run_dir)
+        #: run.json `lossUnit`: what `step`'s loss is per, `nats/byte` or `nats/token` (default: per byte when
+        #: the vocabulary is `bytes`, else per token); the inspector labels the loss by it.
+        self.loss_unit = loss_unit if loss_unit is not None else ("nats/byte" if vocab == "bytes" else "nats/token")
+        if self.loss_unit not in LOSS_UNITS:
+            raise ContractError(f"RunWriter: loss_unit {self.loss_unit!r} is not one of {', '.join(LOSS_UNITS)}")
         #: run.json `capture` (docs/schema/run.schema.json): where a captured model came from and how it was checked.
         self.capture = dict(capture) if capture is not None else None
         self.model = model if isinstance(model, nn.Module) else None
@@ -139,6 +149,7 @@ class RunWriter:
             "probeTokens": int(self.probe_tokens.numel()),
             "created": time.time(),
             "runId": self.run_id,
+            "lossUnit": self.loss_unit,
         }
         if self.capture is not None:
             body["capture"] = self.capture
@@ -276,22 +287,28 @@ class RunWriter:
             for h in handles:
                 h.remove()
 
-    def snapshot(self, step: int) -> None:
+    def snapshot(self, step: int, hidden: Optional[Mapping[int, torch.Tensor]] = None) -> None:
         """Rank 0: runs the probe through the model with hooks on the routers, then publishes the probe's
         router inputs and the routers (model file last, each atomically) and logs `snapshot`. Other
-        ranks return at once."""
+        ranks return at once. `hidden` ({block: [N, D]}, every router's block) gives the router inputs
+        instead of running the probe (a capture holds them already; no second copy is made)."""
         if not self.writes:
             return
-        with self._capture() as captured:
-            self.probe_forward(self.probe_tokens)
         n = int(self.probe_tokens.numel())
-        hidden: Dict[int, torch.Tensor] = {}
-        for i, parts in captured.items():
-            rows = torch.cat(parts) if parts else torch.zeros(0)
-            if rows.shape[0] != n:
+        if hidden is not None:
+            given = {i: hidden[i] for i in self.routers if i in hidden}
+            if sorted(given) != sorted(self.routers):
+                raise ContractError(f"RunWriter.snapshot: router inputs for blocks {sorted(hidden)}, routers of blocks "
+                                    f"{sorted(self.routers)}")
+            hidden = given
+        else:
+            with self._capture() as captured:
+                self.probe_forward(self.probe_tokens)
+            hidden = {i: torch.cat(parts) if parts else torch.zeros(0) for i, parts in captured.items()}
+        for i, rows in hidden.items():
+            if rows.dim() != 2 or rows.shape[0] != n:
                 raise ContractError(f"RunWriter.snapshot: the router of block {i} saw {rows.shape[0]} probe rows, "
                                     f"expected {n} (probe_forward must run every probe token once, in order)")
-            hidden[i] = rows
         name = step_name(step)
         snapshots = os.path.join(self.run_dir, "snapshots")
         write_probe(os.path.join(snapshots, f"{name}.probe.safetensors"), self.probe_tokens, hidden, self.probe_domains,
