@@ -67,7 +67,7 @@ struct InfoCommand: ParsableCommand {
                 line += ", gates \(gate.normalize ? "renormalised" : "unrenormalised") x \(gate.scale)"
                 if gate.groups > 1 { line += ", best \(gate.groupTopK) of \(gate.groups) expert groups" }
             }
-            if let d = ck.routers.values.first?.hiddenDim {
+            if let d = ck.routers.values.first?.hiddenDim, d > 0 {
                 router["hidden_dim"] = .int(d)
                 line += ", D \(d)"
             }

@@ -24,7 +24,7 @@ extension CheckpointInfo {
     /// IDA routers take none of these keys (their gates are always the renormalised posteriors).
     static func gateOptions(_ meta: [String: String], path: String, router: RouterKind, experts: Int,
                             topK: Int) throws -> GateOptions {
-        if router == .ida {
+        if router == .ida || router == .recorded {
             if let key = GateKey.all.first(where: { meta[$0] != nil }) {
                 throw RoutingError.badMetadata(path: path, key: key, problem: "applies to softmax and sigmoid-bias routers only")
             }

@@ -11,15 +11,21 @@ public enum RouterKind: String, NamedChoice {
     /// A sigmoid gate with a per-expert selection bias moved toward balance after each step, no
     /// auxiliary loss (DeepSeek-V3's auxiliary-loss-free balancing).
     case sigmoidBias = "sigmoid-bias"
+    /// Decisions another program recorded (no router weights; the probe holds the experts each token
+    /// went to): imports of Megatron, SGLang and vLLM records. Not a router idamoe trains.
+    case recorded
 
-    /// The linear gate's scoring (nil for IDA).
+    /// The linear gate's scoring (nil for IDA and recorded decisions).
     public var gateScoring: GateScoring? {
         switch self {
-        case .ida: return nil
+        case .ida, .recorded: return nil
         case .softmax: return .softmax
         case .sigmoidBias: return .sigmoid
         }
     }
+
+    /// Whether `idamoe train` can train this kind of router.
+    public var trainable: Bool { self != .recorded }
 }
 
 /// What a checkpoint's `__metadata__` says about its routers.

@@ -6,20 +6,24 @@ public enum LayerRouter: Sendable, Equatable {
     case ida(IDARouter)
     /// A softmax router.
     case softmax(SoftmaxRouter)
+    /// Recorded decisions: routed from the probe's records, not from hidden states.
+    case recorded(RecordedRouter)
 
     /// The router kind of the contract (`idamoe.router`) this router is.
     public var kind: RouterKind {
         switch self {
         case .ida: return .ida
         case let .softmax(r): return r.scoring == .sigmoid || !r.selectionBias.isEmpty ? .sigmoidBias : .softmax
+        case .recorded: return .recorded
         }
     }
 
-    /// Hidden width D the router reads.
+    /// Hidden width D the router reads (0 for recorded decisions, which read no hidden states).
     public var hiddenDim: Int {
         switch self {
         case let .ida(r): return r.hiddenDim
         case let .softmax(r): return r.hiddenDim
+        case .recorded: return 0
         }
     }
 
@@ -28,6 +32,7 @@ public enum LayerRouter: Sendable, Equatable {
         switch self {
         case let .ida(r): return r.config.experts
         case let .softmax(r): return r.experts
+        case let .recorded(r): return r.experts
         }
     }
 
@@ -49,6 +54,15 @@ public enum LayerRouter: Sendable, Equatable {
         return nil
     }
 
+    /// Experts per token k.
+    public var topK: Int {
+        switch self {
+        case let .ida(r): return r.config.topK
+        case let .softmax(r): return r.topK
+        case let .recorded(r): return r.topK
+        }
+    }
+
     /// Routes h [N, D]; with `posteriors` false an IDA router leaves its N x K posteriors out, and
     /// with `rankComponents` > 0 it ranks each token's most probable components instead.
     /// `mixture` is `mixture()` of this router, computed once for many calls.
@@ -61,6 +75,10 @@ public enum LayerRouter: Sendable, Equatable {
             return r.route(consume h, keepLatents: keepLatents, reconstruct: reconstruct, posteriors: posteriors,
                            rankComponents: rankComponents, mixture: mixture)
         case let .softmax(r): return r.route(h)
+        case .recorded:
+            // Recorded decisions are read from the probe's records (ProbeRouting.routeTile), never
+            // routed from hidden states: reaching here is a programming error.
+            preconditionFailure("recorded decisions route from the probe's records, not from hidden states")
         }
     }
 
@@ -77,6 +95,11 @@ public enum LayerRouter: Sendable, Equatable {
             }
             r.topK = k
             return .softmax(r)
+        case let .recorded(r):
+            guard k == r.topK else {
+                throw RoutingError.invalidOption("--top-k \(k): recorded decisions chose \(r.topK) experts per token; they cannot be re-chosen")
+            }
+            return self
         }
     }
 }

@@ -40,6 +40,19 @@ public struct Probe: Sendable {
     public let domainNames: [String]
     /// Hidden width D per MoE block index that has `layers.{i}.hidden`.
     public let hiddenDims: [Int: Int]
+    /// The recorded decisions per MoE block index that has `layers.{i}.experts` (a recorded routing).
+    public let recordedLayers: [Int: RecordedColumns]
+
+    /// What a block's recorded decisions hold: k experts per token, and whether gate weights and the
+    /// router's logits (E wide) were recorded too.
+    public struct RecordedColumns: Sendable, Equatable {
+        /// Experts per token k (`layers.{i}.experts` [N, k]).
+        public var topK: Int
+        /// Whether `layers.{i}.weights` [N, k] was recorded.
+        public var weights: Bool
+        /// The width E of `layers.{i}.logits` [N, E], when recorded.
+        public var logitsWidth: Int?
+    }
 
     /// Opens `path` and checks every tensor's shape and dtype against the contract.
     public init(path: String) throws {
@@ -75,6 +88,33 @@ public struct Probe: Sendable {
             }
             dims[i] = t.shape[1]
         }
+        var recorded: [Int: RecordedColumns] = [:]
+        for t in file.tensors where t.name.hasPrefix("layers.") && t.name.hasSuffix(".experts") {
+            let middle = t.name.dropFirst("layers.".count).dropLast(".experts".count)
+            guard let i = Int(middle), i >= 0, i <= SizeLimits.blockIndex else { continue }
+            guard t.shape.count == 2, t.shape[0] == n, SizeLimits.within(t.shape[1], SizeLimits.topK),
+                  DType.integral.contains(t.dtype) else {
+                throw RoutingError.shapeMismatch(path: path, tensor: t.name, expected: "[\(n), k] integers with k 1...\(SizeLimits.topK)",
+                                                 found: t.shape)
+            }
+            let k = t.shape[1]
+            var columns = RecordedColumns(topK: k, weights: false, logitsWidth: nil)
+            if let w = file.info("layers.\(i).weights") {
+                guard w.shape == [n, k], [.f32, .f16, .bf16, .f64].contains(w.dtype) else {
+                    throw RoutingError.shapeMismatch(path: path, tensor: w.name, expected: "[\(n), \(k)] floats", found: w.shape)
+                }
+                columns.weights = true
+            }
+            if let l = file.info("layers.\(i).logits") {
+                guard l.shape.count == 2, l.shape[0] == n, SizeLimits.within(l.shape[1], SizeLimits.experts),
+                      [.f32, .f16, .bf16, .f64].contains(l.dtype) else {
+                    throw RoutingError.shapeMismatch(path: path, tensor: l.name, expected: "[\(n), E] floats with E 1...\(SizeLimits.experts)",
+                                                     found: l.shape)
+                }
+                columns.logitsWidth = l.shape[1]
+            }
+            recorded[i] = columns
+        }
         var vocabulary = Vocabulary.bytes
         if let v = file.metadata["idamoe.vocab"], v != "bytes" {
             guard let list = try? JSONDecoder().decode([String].self, from: Data(v.utf8)) else {
@@ -97,6 +137,7 @@ public struct Probe: Sendable {
         self.vocabulary = vocabulary
         self.domainNames = names
         self.hiddenDims = dims
+        self.recordedLayers = recorded
     }
 
     /// Domain ids are -1 (no domain) or name a domain: below `names.count` when the probe names its
@@ -142,6 +183,48 @@ public struct Probe: Sendable {
             throw RoutingError.nonFinite(path: file.path, tensor: name, index: rows.lowerBound * d + bad)
         }
         return Matrix(rows: rows.count, cols: d, data: values)
+    }
+
+    /// The recorded decisions of `rows` at MoE block `layer`: experts [rows, k] (each in 0..<`experts`),
+    /// gate weights [rows, k] and logits [rows, E] when recorded; a value outside its range is an
+    /// error naming the token. The mapped pages are released once read.
+    public func recorded(layer: Int, rows: Range<Int>, experts: Int) throws -> (selected: [Int32], weights: [Float]?, logits: [Float]?) {
+        guard let columns = recordedLayers[layer] else {
+            throw RoutingError.missingLayer(path: file.path, layer: layer, available: recordedLayers.keys.sorted())
+        }
+        let name = "layers.\(layer).experts"
+        let ids = try readingFormat { try MappedIntegers(file: file, name: name) }
+        let k = columns.topK
+        var selected = [Int32](repeating: 0, count: rows.count * k)
+        for (r, row) in rows.enumerated() {
+            for j in 0..<k {
+                let e = ids[row * k + j]
+                guard e >= 0, Int(e) < experts else {
+                    throw RoutingError.badMetadata(path: file.path, key: name,
+                                                   problem: "token \(row) went to expert \(e); the checkpoint has \(experts) experts")
+                }
+                selected[r * k + j] = e
+            }
+        }
+        file.releaseRows(name, rows: rows)
+        func floats(_ tensor: String) throws -> [Float] {
+            let values = try readingFormat { try file.floatRows(tensor, rows: rows) }
+            file.releaseRows(tensor, rows: rows)
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw RoutingError.nonFinite(path: file.path, tensor: tensor, index: rows.lowerBound * (values.count / max(rows.count, 1)) + bad)
+            }
+            return values
+        }
+        let weights = columns.weights ? try floats("layers.\(layer).weights") : nil
+        var logits: [Float]?
+        if let width = columns.logitsWidth {
+            guard width == experts else {
+                throw RoutingError.shapeMismatch(path: file.path, tensor: "layers.\(layer).logits",
+                                                 expected: "[\(count), \(experts)] (the checkpoint's experts)", found: [count, width])
+            }
+            logits = try floats("layers.\(layer).logits")
+        }
+        return (selected, weights, logits)
     }
 
     /// Lets the mapped pages of `rows` at MoE block `layer` leave resident memory (streaming callers,

@@ -42,6 +42,20 @@ public struct ProbeRouting: Sendable {
         var routers: [Int: LayerRouter] = [:]
         for i in layers {
             guard var router = checkpoint.routers[i] else { throw RoutingError.unknownLayer(layer: i, available: available) }
+            if case let .recorded(r) = router {
+                // Recorded decisions come from the probe's records, which must be of this k.
+                guard let columns = probe.recordedLayers[i] else {
+                    throw RoutingError.missingLayer(path: probe.file.path, layer: i, available: probe.recordedLayers.keys.sorted())
+                }
+                guard columns.topK == r.topK else {
+                    throw RoutingError.shapeMismatch(path: probe.file.path, tensor: "layers.\(i).experts",
+                                                     expected: "[\(probe.count), \(r.topK)] (the checkpoint's top_k)",
+                                                     found: [probe.count, columns.topK])
+                }
+                if let topK { router = try router.withTopK(topK) }
+                routers[i] = router
+                continue
+            }
             guard let d = probe.hiddenDims[i] else {
                 throw RoutingError.missingLayer(path: probe.file.path, layer: i, available: probe.layers)
             }
@@ -144,6 +158,12 @@ public struct ProbeRouting: Sendable {
         var results: [RoutingResult] = []
         for i in layers {
             guard let router = routers[i] else { continue }
+            if case let .recorded(r) = router {
+                let records = try probe.recorded(layer: i, rows: rows, experts: r.experts)
+                let result = r.result(tokens: rows.count, selected: records.selected, weights: records.weights, logits: records.logits)
+                results.append(detail.expertProbabilities ? result : Self.slim(result, keepLatents: keepLatents))
+                continue
+            }
             var h = try probe.hidden(layer: i, rows: rows)
             // Converted: the mapped pages may go, with the kernel's fault-around window on either side
             // (`SafetensorsFile.releaseRows`); a page released early is only read again.

@@ -23,6 +23,9 @@ public struct RouterCheckpoint: Sendable {
             let prefix = "layers.\(i).router"
             let config = info.config(layer: i)
             switch info.router {
+            case .recorded:
+                // No tensors: the decisions are the probe's (`layers.{i}.experts`).
+                routers[i] = .recorded(RecordedRouter(experts: config.experts, topK: config.topK))
             case .softmax:
                 let gate = try reader.linear("\(prefix).gate", inputs: nil, outputs: config.experts)
                 routers[i] = .softmax(try Self.wrap(file.path, prefix) {
@@ -84,6 +87,8 @@ public struct RouterCheckpoint: Sendable {
             case var .softmax(r):
                 r.visitParameters(collect)
                 router = .softmax(r)
+            case .recorded:
+                continue
             }
         }
         return out

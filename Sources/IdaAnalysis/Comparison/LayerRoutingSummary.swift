@@ -98,11 +98,7 @@ public struct LayerRoutingSummary: Sendable, Equatable {
             guard let router = routing.routers[i], let m = metrics[i] else {
                 throw RoutingError.unknownLayer(layer: i, available: routing.checkpoint.info.moeLayers)
             }
-            var k = 0
-            switch router {
-            case let .ida(r): k = r.config.topK
-            case let .softmax(r): k = r.topK
-            }
+            let k = router.topK
             var summary = LayerRoutingSummary(
                 layer: i, routerKind: router.kind, experts: router.experts, componentsPerExpert: 0, topK: k,
                 selected: selected[slot], entropyBits: entropy[slot], load: m.load, cv: m.cv, topComponent: nil,

@@ -31,7 +31,7 @@ public enum DType: String, Sendable, CaseIterable {
     static let floating: [DType] = [.f32, .f16, .bf16, .f64]
 
     /// The dtypes that convert to `Int32` (`int32s`).
-    static let integral: [DType] = [.i32, .i64, .u8, .bool]
+    public static let integral: [DType] = [.i32, .i64, .u8, .bool]
 
     /// Bytes taken by a tensor of this dtype and `shape` (all entries non-negative), or nil on overflow.
     func byteCount(shape: [Int]) -> Int? {

@@ -46,6 +46,8 @@ public enum RunSettings {
                 parts.append(aux == 0 ? "no aux loss" : "aux \(NumberText.compact(aux))")
             case .sigmoidBias:
                 parts.append("bias rate " + (training.biasRate.map { NumberText.compact($0) } ?? "?"))
+            case .recorded:
+                parts.append("recorded decisions")
             }
         }
         if run.trainingKeys.contains("seed") { parts.append("seed \(training.seed)") }

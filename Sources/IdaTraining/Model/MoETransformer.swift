@@ -47,6 +47,9 @@ public struct MoETransformer: Sendable {
                                                       bias: config.gateBias,
                                                       scoring: config.router.gateScoring ?? .softmax,
                                                       selectionBias: config.router == .sigmoidBias, rng: &rng)
+                case .recorded:
+                    // Refused by `ModelConfig.validate` (a recorded routing has no router to train).
+                    throw SettingError.invalidSetting(key: "router", problem: "recorded decisions cannot be trained")
                 }
             } else {
                 var mlp = ExpertMLP(kind: kind, width: d, hidden: config.expertHidden, rng: &rng)
