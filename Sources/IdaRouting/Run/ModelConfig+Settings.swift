@@ -11,7 +11,7 @@ extension ModelConfig {
     /// Checks across settings (heads dividing the width, top-k within the experts) are `validate()`'s.
     public static let settings: [AnySetting<ModelConfig>] = [
         AnySetting(Setting("router", flag: "router", "Router kind", \ModelConfig.router,
-                           check: { $0.trainable ? nil : "must be a router idamoe trains (ida, softmax or sigmoid-bias)" })),
+                           offered: RouterKind.allCases.filter(\.trainable).map(\.rawValue), check: { $0.trainable ? nil : "must be a router idamoe trains (ida, softmax or sigmoid-bias)" })),
         AnySetting(Setting("context", flag: "context", "Context length T", \ModelConfig.context, check: range(2...SizeLimits.context))),
         AnySetting(Setting("width", flag: "width", "Model width D", \ModelConfig.width, check: range(1...SizeLimits.width))),
         AnySetting(Setting("heads", flag: "heads", "Attention heads", \ModelConfig.heads, check: range(1...SizeLimits.width))),

@@ -27,14 +27,18 @@ public struct Setting<Root: Sendable, Value: SettingValue>: Sendable {
     public let keyPath: WritableKeyPath<Root, Value> & Sendable
     /// The problem with a value ("must be 1...65536"), nil when it is allowed.
     public let problem: @Sendable (Value) -> String?
+    /// The values the flag offers in --help, when not every value of the type (a closed set whose
+    /// members are not all settable from the command line).
+    public let offered: [String]?
 
     /// A setting row.
     public init(_ key: String, flag: String?, _ summary: String, _ keyPath: WritableKeyPath<Root, Value> & Sendable,
-                check problem: @escaping @Sendable (Value) -> String? = { _ in nil }) {
+                offered: [String]? = nil, check problem: @escaping @Sendable (Value) -> String? = { _ in nil }) {
         self.key = key
         self.flag = flag
         self.summary = summary
         self.keyPath = keyPath
+        self.offered = offered
         self.problem = problem
     }
 }
@@ -67,7 +71,7 @@ public struct AnySetting<Root: Sendable>: Sendable {
         summary = setting.summary
         schema = Value.schema
         takesValue = !(Value.self == Bool.self || Value.self == Bool?.self)
-        valueName = Self.valueName(Value.schema)
+        valueName = setting.offered?.joined(separator: "|") ?? Self.valueName(Value.schema)
         let keyPath = setting.keyPath, problem = setting.problem, key = setting.key
         value = { $0[keyPath: keyPath].flagText }
         check = { problem($0[keyPath: keyPath]) }
