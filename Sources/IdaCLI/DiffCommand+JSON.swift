@@ -24,6 +24,9 @@ extension DiffCommand {
             "capture": s.capture.map { c in
                 .object(["architecture": c.architecture.map(JSONValue.string) ?? .null, "unverified": .bool(c.unverified == true)])
             } ?? .null,
+            "imported": s.imported.map { i in
+                .object(["producer": i.producer.map(JSONValue.string) ?? .null, "records": i.records.map(JSONValue.string) ?? .null])
+            } ?? .null,
             "spec": .string(s.reference.spec),
             "path": .string(s.reference.path),
             "run_dir": s.reference.runDirectory.map(JSONValue.string) ?? .null,

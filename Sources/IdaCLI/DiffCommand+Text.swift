@@ -1,5 +1,6 @@
 import Foundation
 import IdaAnalysis
+import IdaFormats
 import IdaRouting
 
 /// `idamoe diff` as readable tables: a header naming both sides and the probe, then one block per layer.
@@ -40,8 +41,9 @@ extension DiffCommand {
         let step = s.step.map { "step \($0)" } ?? "step unknown"
         var shape = "E \(s.experts)"
         if s.router == .ida { shape += ", M \(s.componentsPerExpert), P \(s.latentDim)" }
-        let capture = s.capture.map { " · " + $0.summary } ?? ""
-        return "\(name)  \(where_) · \(step) · \(s.router.rawValue) router, \(shape), top-\(s.topK)\(capture)"
+        // What a capture or an import is of comes from run.json: escaped before it is printed.
+        let origin = UntrustedText.sanitized((s.capture.map { " · " + $0.summary } ?? "") + (s.imported.map { " · " + $0.summary } ?? ""))
+        return "\(name)  \(where_) · \(step) · \(s.router.rawValue) router, \(shape), top-\(s.topK)\(origin)"
     }
 
     static func layer(_ l: LayerComparison, tau: Double) -> [String] {

@@ -66,7 +66,7 @@ struct DiffCommandTests {
         #expect(object["basis"] as? String == "own-probes")
         let a = try #require(object["a"] as? [String: Any])
         #expect(Set(a.keys) == ["spec", "path", "run_dir", "step", "router", "experts", "layer_experts",
-                                "components_per_expert", "latent_dim", "top_k", "moe_layers", "probe", "capture"])
+                                "components_per_expert", "latent_dim", "top_k", "moe_layers", "probe", "capture", "imported"])
         #expect(a["step"] as? Int == 2 && (object["b"] as? [String: Any])?["step"] as? Int == 4)
         #expect((object["probe"] as? [String: Any])?["shared"] as? Bool == false)
         for layer in try layers(object) {

@@ -106,3 +106,48 @@ struct DataLayerTests {
         #expect(throws: RunSource.ResolveError.missing(root + "/x")) { try RunSource.resolve(root + "/x") }
     }
 }
+
+@Suite("Imports: each snapshot's own tokens")
+struct SnapshotTextTests {
+    /// A run directory without probe.safetensors whose two snapshots (steps 1 and 2) hold recorded
+    /// decisions for different tokens, as `python -m idamoe_torch import` writes them.
+    static func importedRun() throws -> String {
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir + "/snapshots", withIntermediateDirectories: true)
+        try Data(#"{"format":1,"created":1,"domains":[],"model":{"router":"recorded","experts":4,"topK":1},"training":{}}"#.utf8)
+            .write(to: URL(fileURLWithPath: dir + "/run.json"))
+        try Data().write(to: URL(fileURLWithPath: dir + "/events.jsonl"))
+        for step in 1...2 {
+            let stem = dir + "/snapshots/" + RunLayout.stepName(step)
+            let info = CheckpointInfo(router: .recorded, moeLayers: [0],
+                                      config: RouterConfig(experts: 4, componentsPerExpert: 1, latentDim: 1, topK: 1), step: step)
+            try RouterCheckpoint(info: info, routers: [:]).write(to: stem + ".safetensors")
+            var w = SafetensorsWriter()
+            w.metadata = ["idamoe.vocab": "[]"]
+            let n = step * 3
+            try w.add("tokens", shape: [n], int32s: (0..<n).map { Int32(100 * step + $0) })
+            try w.add("layers.0.experts", shape: [n, 1], int32s: (0..<n).map { Int32($0 % 4) })
+            try w.write(to: stem + ".probe.safetensors")
+        }
+        return dir
+    }
+
+    @Test("a run without a run-level probe shows the analysed snapshot's tokens; a run with one, or --probe, does not")
+    func ownText() throws {
+        let dir = try Self.importedRun()
+        let loader = SnapshotLoader(source: .run(dir), probeOverride: nil)
+        #expect(loader.probeForText(step: nil) == nil)
+        for step in 1...2 {
+            let analysis = try loader.analyze(step: step, previous: nil).get()
+            #expect(analysis.ownText?.tokens == (0..<(step * 3)).map { Int32(100 * step + $0) })
+            #expect(analysis.ownText?.vocabulary.text(of: 101) == "<101>")
+            var state = InspectorState(title: "t", live: false)
+            _ = state.update(.snapshots([1, 2]))
+            state.selectedStep = step
+            _ = state.update(.analyzed(step: step, result: .success(analysis)))
+            #expect(state.tokens.count == step * 3 && state.tokens.first == Int32(100 * step))
+        }
+        let probe = dir + "/snapshots/" + RunLayout.stepName(1) + ".probe.safetensors"
+        #expect(try SnapshotLoader(source: .run(dir), probeOverride: probe).analyze(step: 2, previous: nil).get().ownText == nil)
+    }
+}

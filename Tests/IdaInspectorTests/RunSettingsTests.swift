@@ -59,4 +59,20 @@ struct RunSettingsTests {
         #expect(try run(#"{"lossUnit":"nats/token"}"#).lossUnit == .natsPerToken)
         #expect(try run(#"{}"#).lossUnit == .natsPerByte && (try run(#"{"lossUnit":"bits/word"}"#)).lossUnit == .natsPerByte)
     }
+
+    @Test("an import names what recorded it, its ranks and its tokens; its training panel says no loss was recorded")
+    func imports() throws {
+        let imported = try run(#"{"format":1,"created":1,"domains":["rank 0","rank 1"],"model":{"router":"recorded","experts":8,"topK":2},"#
+                               + #""training":{},"imported":{"producer":"Megatron-Core","records":"router trace","source":"/t","ranks":2,"#
+                               + #""tokens":"not recorded","notes":["4 mtp records left out"]}}"#)
+        #expect(imported.imported?.ranks == 2 && imported.imported?.notes == ["4 mtp records left out"])
+        #expect(imported.model.router == .recorded)
+        #expect(RunSettings.summary(imported) == "Megatron-Core router trace, imported · 2 ranks · tokens: not recorded")
+        #expect(RunSettings.trainingNote(imported) == "no loss recorded: routing decisions of Megatron-Core router trace, imported")
+        // A damaged record is as if absent; terminal controls in it are escaped before a screen shows them.
+        #expect(try run(#"{"imported":{"ranks":"two"}}"#).imported == nil)
+        let hostile = try run(#"{"imported":{"producer":"x\u001b[2Jy","records":"trace"}}"#)
+        #expect(hostile.imported?.producer == "x\u{1b}[2Jy")
+        #expect(RunSettings.summary(hostile)?.contains("\u{1b}") == false)
+    }
 }

@@ -29,6 +29,8 @@ public struct CheckpointComparison: Sendable {
         /// When the side is a capture of a Hugging Face model: what it is a capture of, and whether it
         /// was checked (run.json's `capture`).
         public var capture: CaptureInfo?
+        /// When the side is an import of another program's recorded decisions (run.json's `imported`).
+        public var imported: ImportInfo?
 
         /// A side from a loaded checkpoint.
         public init(reference: CheckpointReference, checkpoint: RouterCheckpoint, topK: Int?, probe: String) {
@@ -43,7 +45,9 @@ public struct CheckpointComparison: Sendable {
             self.moeLayers = info.moeLayers
             self.layerExperts = info.moeLayers.map { info.config(layer: $0).experts }
             self.probe = probe
-            self.capture = reference.runDirectory.flatMap { RunDescription.read(directory: $0)?.capture }
+            let run = reference.runDirectory.flatMap { RunDescription.read(directory: $0) }
+            self.capture = run?.capture
+            self.imported = run?.imported
         }
     }
 

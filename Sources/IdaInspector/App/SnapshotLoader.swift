@@ -44,6 +44,13 @@ public struct SnapshotLoader: Sendable {
         return RunLayout.snapshotStep(fileName: URL(fileURLWithPath: path).lastPathComponent) ?? 0
     }
 
+    /// Whether each snapshot's probe carries its own tokens: a run without a run-level probe.safetensors
+    /// (an import of recorded decisions), read without `--text` or `--probe`.
+    var snapshotOwnsText: Bool {
+        guard text == nil, probeOverride == nil, case let .run(dir) = source else { return false }
+        return !FileManager.default.fileExists(atPath: RunLayout(dir).probe)
+    }
+
     /// The checkpoint file of `step`.
     func checkpointPath(step: Int) throws -> String {
         switch source {
@@ -73,9 +80,17 @@ public struct SnapshotLoader: Sendable {
                         progress: ((SnapshotAnalysis) -> Void)? = nil) -> Result<SnapshotAnalysis, AnalysisFailure> {
         do {
             let (ck, pr) = try probe(step: step)
-            let analysis = try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: ck), probe: pr,
+            let own = snapshotOwnsText ? ProbeText(pr) : nil
+            var analysis = try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: ck), probe: pr,
                                                 previous: previous, workers: workers, first: first, prefer: prefer,
-                                                until: until, progress: progress)
+                                                until: until, progress: progress.map { report in
+                                                    { partial in
+                                                        var partial = partial
+                                                        partial.ownText = own
+                                                        report(partial)
+                                                    }
+                                                })
+            analysis.ownText = own
             return .success(analysis)
         } catch let failure as AnalysisFailure {
             return .failure(failure)

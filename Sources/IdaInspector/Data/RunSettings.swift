@@ -16,7 +16,10 @@ public enum RunSettings {
 
     /// What the Overview's training panel says when the log holds no step: a capture has no training.
     public static func trainingNote(_ run: RunDescription) -> String? {
-        run.capture.map { UntrustedText.sanitized("no training: the routers of \($0.architecture ?? "a model") captured on a text") }
+        if let imported = run.imported {
+            return UntrustedText.sanitized("no loss recorded: routing decisions of \(imported.summary)")
+        }
+        return run.capture.map { UntrustedText.sanitized("no training: the routers of \($0.architecture ?? "a model") captured on a text") }
     }
 
     /// The summary of a run's description (docs/format.md), escaped by `UntrustedText`; settings the
@@ -24,6 +27,13 @@ public enum RunSettings {
     public static func summary(_ run: RunDescription) -> String? {
         let model = run.model, training = run.training
         var parts: [String] = []
+        if let imported = run.imported {
+            // An import is told apart by what recorded it and from where.
+            parts.append(imported.summary)
+            if let ranks = imported.ranks, ranks > 1 { parts.append("\(ranks) ranks") }
+            if let tokens = imported.tokens { parts.append("tokens: " + tokens) }
+            return UntrustedText.sanitized(parts.joined(separator: " · "))
+        }
         if let capture = run.capture {
             // A capture has no training settings to tell it apart: what it is a capture of does.
             parts.append(capture.summary)

@@ -56,6 +56,9 @@ public struct SnapshotAnalysis: Sendable {
     public var layers: [Int: LayerAnalysis]
     /// MoE block indices in order.
     public var layerOrder: [Int]
+    /// The probe's own text when each snapshot holds different tokens (a run without a run-level probe,
+    /// such as an import of recorded decisions): the tokens screen shows it with this snapshot.
+    public var ownText: ProbeText?
 
     /// Probe tokens N the analysis routed.
     var tokenCount: Int { layers.values.first?.entropy.count ?? 0 }

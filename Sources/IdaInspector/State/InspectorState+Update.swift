@@ -49,6 +49,7 @@ extension InspectorState {
             // Shown while the rest are routed, unless typed text is on screen or another step is wanted.
             guard step == selectedStep, analyzing == step, liveText == nil else { return [] }
             analysis = partial
+            if let own = partial.ownText { show(own) }
             layerIndex = min(layerIndex, max(0, partial.layerOrder.count - 1))
             return []
         case let .analyzed(step, result):
@@ -58,6 +59,7 @@ extension InspectorState {
                 liveText?.probeAnalysis = a  // shown again when the live text is closed
             case let .success(a) where step == selectedStep:
                 analysis = a
+                if let own = a.ownText { show(own) }
                 layerIndex = min(layerIndex, max(0, a.layerOrder.count - 1))
                 cursor = min(cursor, max(0, tokens.count - 1))
                 message = nil

@@ -35,6 +35,13 @@ enum OverviewView {
             Panel.placeholder(text, in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
             return
         }
+        if let note, history.evals.isEmpty, history.steps.allSatisfy({ $0.loss == nil }) {
+            // Recorded routing (an import): loads and CVs per step, no loss or evaluation to plot.
+            let parts = inner.rows([.fill(1), .fixed(1)])
+            renderCV(history, theme: theme, in: parts[0], into: &buffer)
+            Text(note, style: theme.muted, mode: theme.mode).render(in: parts[1], into: &buffer)
+            return
+        }
         let sections = inner.rows([.fill(1), .fill(1), .fill(1)])
         renderCV(history, theme: theme, in: sections[0], into: &buffer)
         let loss = history.latestLoss?.loss

@@ -35,6 +35,7 @@ public enum ContractSchema {
                 "domains": .object(["type": .string("array"), "items": .object(["type": .string("string")])]),
                 "corpusBytes": integer, "parameters": integer, "probeTokens": integer,
                 "capture": CaptureInfo.schema,
+                "imported": ImportInfo.schema,
                 "lossUnit": .object(["enum": .array(LossUnit.names.map(JSONValue.string)),
                                      "description": .string("what the step events' loss is per (absent: nats/byte)")]),
                 "model": section(ModelConfig.settings, "the model's shape and routers (ModelConfig)"),

@@ -1,7 +1,7 @@
 import Foundation
 import IdaFormats
 
-/// run.json as any producer writes it (the Swift trainer, `RunWriter`, `capture`), read leniently: the
+/// run.json as any producer writes it (the Swift trainer, `RunWriter`, `capture`, `import`), read leniently: the
 /// readers' view derived from `RunManifest` and the settings tables. Every setting present and of the
 /// right type is taken; an absent one means what it means in `RunManifest` (nil for a setting newer
 /// than the run, else the default); a damaged field is as if absent. `present` says which were given.
@@ -16,6 +16,8 @@ public struct RunDescription: Sendable, Equatable {
     public var domains: [String]
     /// A capture's origin and checks, when the run is a capture.
     public var capture: CaptureInfo?
+    /// Where imported routing decisions came from, when the run is an import.
+    public var imported: ImportInfo?
     /// What the loss is per (absent or unknown: nats per byte, as every run before the field).
     public var lossUnit: LossUnit
     /// The model settings.
@@ -34,6 +36,7 @@ public struct RunDescription: Sendable, Equatable {
         domains = json["domains"]?.array?.compactMap(\.string) ?? []
         lossUnit = json["lossUnit"]?.string.flatMap(LossUnit.init(rawValue:)) ?? .natsPerByte
         capture = json["capture"].flatMap { try? JSONDecoder().decode(CaptureInfo.self, from: Data($0.serialized().utf8)) }
+        imported = json["imported"].flatMap { try? JSONDecoder().decode(ImportInfo.self, from: Data($0.serialized().utf8)) }
         func section<R: Sendable & Codable>(_ key: String, _ rows: [AnySetting<R>], _ base: R) -> (R, Set<String>) {
             let decoder = JSONDecoder()
             decoder.userInfo[.settingRows] = rows

@@ -44,10 +44,14 @@ public struct StepEvent: Sendable, Equatable, Codable {
         public var nll: Double?, rec: Double?, react: Double?, dead: Int?
         /// Softmax routers: auxiliary balance loss and z-loss.
         public var aux: Double?, z: Double?
+        /// Each rank's own load [R][E] (share of that rank's assignments per expert), when the step's
+        /// records came from several ranks (imports of Megatron-Core and SGLang records); `load` is their sum.
+        public var rankLoads: [[Double]]?
 
         /// A layer record.
         public init(layer: Int, load: [Double], cv: Double?, maxVio: Double? = nil, entropy: Double?, nll: Double? = nil,
-                    rec: Double? = nil, react: Double? = nil, dead: Int? = nil, aux: Double? = nil, z: Double? = nil) {
+                    rec: Double? = nil, react: Double? = nil, dead: Int? = nil, aux: Double? = nil, z: Double? = nil,
+                    rankLoads: [[Double]]? = nil) {
             self.layer = layer
             self.load = load
             self.cv = cv
@@ -59,9 +63,12 @@ public struct StepEvent: Sendable, Equatable, Codable {
             self.dead = dead
             self.aux = aux
             self.z = z
+            self.rankLoads = rankLoads
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case layer, load, cv, maxVio = "max_vio", entropy, nll, rec, react, dead, aux, z }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case layer, load, cv, maxVio = "max_vio", entropy, nll, rec, react, dead, aux, z, rankLoads = "rank_loads"
+        }
 
         /// Reads leniently; a layer without `layer` or `load` is not a layer.
         public init(from decoder: Decoder) throws {
@@ -80,6 +87,7 @@ public struct StepEvent: Sendable, Equatable, Codable {
             dead = c.lenient(Int.self, .dead)
             aux = c.figure(.aux)
             z = c.figure(.z)
+            rankLoads = c.lenient([[Double?]].self, .rankLoads).map { $0.map { $0.map { $0 ?? .nan } } }
         }
 
         /// Writes figures rounded, absent ones left out.
@@ -96,6 +104,15 @@ public struct StepEvent: Sendable, Equatable, Codable {
             try c.encodeIfPresent(dead, forKey: .dead)
             try c.encodeFigureIfPresent(aux, forKey: .aux)
             try c.encodeFigureIfPresent(z, forKey: .z)
+            if let rankLoads {
+                var ranks = c.nestedUnkeyedContainer(forKey: .rankLoads)
+                for load in rankLoads {
+                    var list = ranks.nestedUnkeyedContainer()
+                    for x in load {
+                        if x.isFinite { try list.encode(EventCoding.rounded(x)) } else { try list.encodeNil() }
+                    }
+                }
+            }
         }
     }
 
@@ -109,12 +126,14 @@ public struct StepEvent: Sendable, Equatable, Codable {
     public var tokensPerSecond: Double?
     /// Mean over MoE layers of `Layer.cv`.
     public var cvMean: Double?
+    /// Tokens routed at this step (over every rank), when the writer says (imports do).
+    public var tokens: Int?
     /// Per MoE layer.
     public var layers: [Layer]
 
     /// A step record.
     public init(loss: Double?, lr: Double? = nil, routerLR: Double? = nil, gradNorm: Double? = nil, routerGradNorm: Double? = nil,
-                tokensPerSecond: Double? = nil, cvMean: Double?, layers: [Layer]) {
+                tokensPerSecond: Double? = nil, cvMean: Double?, tokens: Int? = nil, layers: [Layer]) {
         self.loss = loss
         self.lr = lr
         self.routerLR = routerLR
@@ -122,12 +141,13 @@ public struct StepEvent: Sendable, Equatable, Codable {
         self.routerGradNorm = routerGradNorm
         self.tokensPerSecond = tokensPerSecond
         self.cvMean = cvMean
+        self.tokens = tokens
         self.layers = layers
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case loss, lr, routerLR = "router_lr", gradNorm = "grad_norm", routerGradNorm = "router_grad_norm"
-        case tokensPerSecond = "tokens_per_s", cvMean = "cv_mean", layers
+        case tokensPerSecond = "tokens_per_s", cvMean = "cv_mean", tokens, layers
     }
 
     /// Reads leniently: odd fields are absent, layers that are not layers are left out.
@@ -140,6 +160,7 @@ public struct StepEvent: Sendable, Equatable, Codable {
         routerGradNorm = c.figure(.routerGradNorm)
         tokensPerSecond = c.figure(.tokensPerSecond)
         cvMean = c.figure(.cvMean)
+        tokens = c.lenient(Int.self, .tokens)
         layers = c.lenient([Lenient<Layer>].self, .layers)?.compactMap(\.value) ?? []
     }
 
@@ -153,6 +174,7 @@ public struct StepEvent: Sendable, Equatable, Codable {
         try c.encodeFigureIfPresent(routerGradNorm, forKey: .routerGradNorm)
         try c.encodeFigureIfPresent(tokensPerSecond, forKey: .tokensPerSecond)
         try c.encodeFigureIfPresent(cvMean, forKey: .cvMean)
+        try c.encodeIfPresent(tokens, forKey: .tokens)
         try c.encode(layers, forKey: .layers)
     }
 }
