@@ -77,7 +77,7 @@ GATE_METADATA: Dict[str, Dict[str, str]] = {
     "qwen2_moe": {"idamoe.gate_normalize": "false"},
     "qwen3_moe": {},
     "olmoe": {"idamoe.gate_normalize": "false"},
-    "deepseek_v3": {"idamoe.gate_scale": "2.5", "idamoe.expert_groups": "2", "idamoe.group_top_k": "2"},
+    "deepseek_v3": {"idamoe.gate_scale": "2.5"},  # 2 groups, both kept: the plain top-k
     "deepseek_v3_grouped": {"idamoe.gate_scale": "2.5", "idamoe.expert_groups": "4", "idamoe.group_top_k": "2"},
 }
 
@@ -271,27 +271,28 @@ def test_the_summary_names_the_gate_options_and_the_weight_check(tmp_path: Path,
                 "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "group-limited routing: the best 1 of 2 expert groups" in out and "routed_scaling_factor 2.5" in out, out
-    assert out.count("gate weights within") == 2, out
+    assert "the best 1 of 2 expert groups" in out and "times 2.5" in out, out
+    assert out.count("gate weights within") == 2 + 1, out  # each block, and the note
 
 
 def test_gate_weights_the_contract_cannot_reproduce_are_refused(tmp_path: Path, monkeypatch, capsys) -> None:
-    """A gate whose weights follow another rule than the one captured (here: Mixtral's renormalised
-    weights, halved) is refused by the weight check with a one-line error, though its choices agree."""
+    """A gate whose weights follow no rule of the contract (here: Mixtral's renormalised weights, swapped
+    between the two experts chosen) is refused with a one-line error naming the closest rule, though its
+    choices agree."""
     model = build("mixtral", tmp_path / "model", mixtral())
     router_class = type(model_gates(model)[0])
     original = router_class.forward
 
     def halved(self, hidden_states):
         logits, weights, indices = original(self, hidden_states)
-        return logits, weights / 2, indices
+        return logits, weights.flip(-1), indices
     monkeypatch.setattr(router_class, "forward", halved)
     (tmp_path / "text.txt").write_text(TEXT)
     capsys.readouterr()
     code = cli(["capture", "--model", str(tmp_path / "model"), "--text", str(tmp_path / "text.txt"),
                 "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
-    assert code == 1 and "gate weights differ from the model's" in err and err.count("\n") == 1, err
+    assert code == 1 and "the same experts on every token, other gate weights" in err and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
 
 
@@ -300,8 +301,8 @@ def test_a_bfloat16_model_is_captured_with_its_near_ties_counted(tmp_path: Path)
     choices that differ only at near-ties of that precision and counts them (a few at most)."""
     build("mixtral", tmp_path / "model", mixtral())
     report = capture(str(tmp_path / "model"), TEXT, str(tmp_path / "run"), window=WINDOW, dtype=torch.bfloat16)
-    for block, (compared, ties) in report.checked.items():
-        assert compared == report.tokens and ties <= report.tokens // 50, (block, compared, ties)
+    for block, check in report.checks.items():
+        assert check.tokens == report.tokens and check.ties <= report.tokens // 50, (block, check)
     _, hidden, _ = read_probe(snapshot(tmp_path / "run")[1])
     assert sorted(hidden) == [0, 1, 2] and all(h.dtype == torch.float32 for h in hidden.values())
 

@@ -47,11 +47,19 @@ def main(argv: Optional[List[str]] = None) -> int:
                                           "`idamoe diff OUT OTHER` and fit-ida.")
     cap.add_argument("--model", required=True, help="model directory (save_pretrained layout)")
     cap.add_argument("--text", required=True, help="UTF-8 text file to run through the model")
-    cap.add_argument("--out", required=True, help="run directory to create")
+    cap.add_argument("--out", required=True, help="run directory to create (a new path or an empty directory)")
     cap.add_argument("--max-tokens", type=int, default=2048, help="tokens of the text to capture")
-    cap.add_argument("--window", type=int, default=256, help="tokens per forward (each window is its own sequence)")
+    cap.add_argument("--window", type=int, default=256, help="tokens per sequence (each window is its own sequence)")
+    cap.add_argument("--batch", type=int, default=4, help="windows per forward")
     cap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
-                     help="precision the model runs in (routers are written in float32)")
+                     help="precision the model runs in (routers and probe are written in float32)")
+    cap.add_argument("--device", default=None,
+                     help="cpu or cuda (default: cuda when PyTorch sees a GPU, else cpu)")
+    cap.add_argument("--device-map", choices=["auto"], default=None,
+                     help="spread a model larger than one device over every GPU and the CPU (needs accelerate)")
+    cap.add_argument("--unverified", action="store_true",
+                     help="write a capture whose routing cannot be checked, or that no rule of the contract reproduces "
+                          "on every token (run.json's capture says UNVERIFIED)")
     cap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads > 0:
@@ -74,29 +82,32 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _capture(args: argparse.Namespace) -> int:
-    """The capture command: one line per router and what was checked."""
-    from .capture import capture
+    """The capture command: one line per router and what was checked; errors in one line, exit 1."""
+    from .capture import DTYPES, capture
 
     try:
         with open(args.text, encoding="utf-8") as f:
             text = f.read()
-        report = capture(args.model, text, args.out, max_tokens=args.max_tokens, window=args.window,
-                         dtype=getattr(torch, args.dtype), log=print)
-    except (ContractError, ValueError, OSError, KeyError, RuntimeError) as e:
+        report = capture(args.model, text, args.out, max_tokens=args.max_tokens, window=args.window, batch=args.batch,
+                         dtype=DTYPES[args.dtype], device=args.device, device_map=args.device_map,
+                         unverified=args.unverified, log=print)
+    except (ContractError, ValueError, OSError, KeyError, RuntimeError, ImportError) as e:
         print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 1
     for block, gate in report.gates.items():
-        compared, differ = report.checked[block]
-        check = ("the gate returns no choices: not checked" if compared < 0 else
-                 f"same experts as the model on {compared - differ} of {compared} tokens, {differ} at ties")
-        largest = report.weights_checked.get(block)
-        if compared >= 0:
-            check += ("; gate weights not returned: not checked" if largest is None else
-                      f"; gate weights within {largest:.2g} of the model's")
-        print(f"block {block}: {gate.name} -> {gate.kind} router; {check}")
-    for note in sorted({n for g in report.gates.values() for n in g.notes}):
+        c = report.checks[block]
+        if report.unverified:
+            check = ("UNVERIFIED: not checked" if c.tokens == 0 else
+                     f"UNVERIFIED: other experts on {c.other_experts}, other gate weights on {c.other_weights} of {c.tokens} tokens")
+        else:
+            at = "what the block hands its experts" if c.source == "experts" else "the gate's output"
+            check = (f"same experts as the model on {c.tokens} of {c.tokens} tokens ({c.ties} at near-ties), gate weights "
+                     f"within {c.largest or 0.0:.2g} (read from {at})")
+        print(f"block {block}: {gate.name} -> {report.kind} router; {check}")
+    for note in report.notes:
         print(f"note: {note}")
-    print(f"wrote {args.out} ({report.tokens} tokens; idamoe inspect {args.out})")
+    print(f"wrote {args.out} ({report.tokens} tokens, {report.tokens_per_second:,.0f} tokens/s through the model; "
+          f"idamoe inspect {args.out})")
     return 0
 
 

@@ -2,21 +2,27 @@
 reach them on a text, written as a one-snapshot run directory (docs/python.md, "Capturing a Hugging Face
 model") that `idamoe inspect`, `idamoe diff`, `idamoe route` and `fit-ida` read.
 
-Routers are found by structure, not by model name: a module with a 2-D `weight` [E, D] (E >= 2, D the
-model's hidden size) whose parent also holds the `experts` it chooses among, and a top-k. Softmax gates
-(Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE) become `softmax` routers; a gate with an
-`e_score_correction_bias` (DeepSeek-V3) becomes a `sigmoid-bias` router whose `expert_bias` is that
-correction. The gate options of the contract carry how the model weights and limits its choices:
-`norm_topk_prob` (`idamoe.gate_normalize`), DeepSeek-V3's `routed_scaling_factor` (`idamoe.gate_scale`)
-and `n_group` / `topk_group` (`idamoe.expert_groups`, `idamoe.group_top_k`). Every captured router is
-checked against the model's own choices, and gate weights where the gate returns them, on the text.
+Routers are found by structure, not by model name: a module's 2-D `weight` [E, D] (D the model's hidden
+size) in a block that holds its E experts. How a gate routes is found from what the model does, not from
+config keys: the text runs through the model with hooks on every gate (its input, its output) and on
+every block's experts (the choices and gate weights the block hands them), and candidate rules of the
+contract (softmax or sigmoid scores, a selection bias found beside the gate, renormalised or not, a gate
+scale, expert groups) are compared with the model's own routing on every token, streamed window by
+window. The first rule that reproduces every block on every token is written; a model no rule
+reproduces, or whose routing cannot be seen, is refused with one line naming what differs, unless
+`unverified` is asked for, and then run.json's `capture.unverified` says so.
 """
 from __future__ import annotations
 
+import importlib.util
+import inspect
+import math
 import os
 import re
+import sys
+import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 import torch
 from torch import nn
@@ -32,150 +38,248 @@ TIE_RTOL = {torch.float32: 1e-5, torch.float64: 1e-5, torch.bfloat16: 2e-2, torc
 #: Gate weights must agree with the model's within this (absolute and relative) on tokens whose experts
 #: agree; half precision rounds the model's logits and its weights.
 WEIGHT_TOL = {torch.float32: 1e-4, torch.float64: 1e-4, torch.bfloat16: 5e-2, torch.float16: 1e-2}
+#: The precisions `--dtype` names.
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+#: Where a model keeps its gate scale, groups and kept groups (gate, its parent, its block, the config).
+SCALE_NAMES = ("routed_scaling_factor", "moe_routed_scaling_factor", "router_scaling_factor")
+GROUP_NAMES = ("n_group", "num_group", "num_expert_group", "moe_n_group")
+KEPT_GROUP_NAMES = ("topk_group", "num_topk_group", "moe_topk_group")
+TOP_K_NAMES = ("top_k", "num_experts_per_tok", "moe_topk", "moe_k", "top_k_experts", "num_experts_per_token",
+               "moe_top_k")
+#: The contract's expert limit (docs/format.md, "Limits").
+MAX_EXPERTS = 1024
+
+
+class ForwardError(ContractError):
+    """The model's own forward raised: which module, and the underlying message."""
+
+
+# ----------------------------------------------------------------------------------------------
+# structure: where the gates are
 
 
 @dataclass
 class FoundGate:
-    """One MoE router of the model: where it is, what it reads and how it scores."""
+    """One MoE router of the model: the module owning the gate weight [E, D], and the block around it."""
 
-    #: Transformer block index (the last integer of the module path).
+    #: Transformer block index (the last integer of the gate's module path).
     block: int
-    #: Module path, e.g. `model.layers.3.mlp.gate`.
+    #: Module path of the gate weight's owner, e.g. `model.layers.3.mlp.gate`.
     name: str
     module: nn.Module
+    #: The module holding the E experts this gate chooses among, e.g. `model.layers.3.mlp`.
+    block_name: str
+    block_module: nn.Module
     experts: int
-    top_k: int
-    #: `softmax` or `sigmoid-bias`.
-    kind: str
-    #: Gates renormalised over the chosen experts (`norm_topk_prob`; true when the model does not say).
-    normalize: bool = True
-    #: Factor on every gate (DeepSeek-V3's `routed_scaling_factor`).
-    scale: float = 1.0
-    #: Expert groups and how many of them are eligible (DeepSeek-V3's `n_group`, `topk_group`).
-    groups: int = 1
-    group_top_k: int = 1
-    #: What the summary should say about this gate.
-    notes: List[str] = field(default_factory=list)
+    #: [E] tensors beside the gate (a selection bias, when the model has one), by path relative to the block.
+    vectors: Dict[str, torch.Tensor] = field(default_factory=dict)
+    #: Modules whose attributes hold the gate's settings, nearest first (gate, its parents up to the block).
+    holders: List[nn.Module] = field(default_factory=list)
 
-    def options(self) -> Tuple[bool, float, int, int]:
-        """(normalize, scale, groups, group_top_k), as `set_gate_options` takes them."""
-        return self.normalize, self.scale, self.groups, self.group_top_k
-
-
-def _expert_count(parent: nn.Module) -> Optional[int]:
-    """How many routed experts the parent block holds, when its structure says so."""
-    experts = getattr(parent, "experts", None)
-    if experts is None:
+    def setting(self, names: Sequence[str], config: Any = None) -> Any:
+        """The first of the attributes `names` set on the gate, its parents, its block or the config."""
+        for holder in [*self.holders, config]:
+            for name in names:
+                value = getattr(holder, name, None) if holder is not None else None
+                if value is not None and not isinstance(value, (nn.Module, torch.Tensor)):
+                    return value
         return None
+
+
+def _count(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+
+
+def expert_count(module: nn.Module) -> Optional[int]:
+    """How many routed experts `module` holds by its structure: an `experts` child (a list, a module that
+    says how many, or fused weights [E, ...]), or a direct child of fused expert weights [E, ...]."""
+    experts = getattr(module, "experts", None)
     if isinstance(experts, (nn.ModuleList, list, tuple)):
         return len(experts)
-    for attr in ("num_experts", "num_local_experts", "n_routed_experts"):
-        value = getattr(experts, attr, None)
-        if isinstance(value, int):
-            return value
-    for p in experts.parameters(recurse=False):
-        if p.dim() == 3:  # fused expert weights [E, out, in]
-            return int(p.shape[0])
+    if isinstance(experts, nn.Module):
+        for attr in ("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts"):
+            if _count(getattr(experts, attr, None)):
+                return int(getattr(experts, attr))
+        for p in experts.parameters():
+            if p.dim() == 3:
+                return int(p.shape[0])
+        return None
+    for child in module.children():  # experts named as such, held as fused weights (JetMoe's ParallelExperts)
+        if "expert" in type(child).__name__.lower():
+            for p in child.parameters(recurse=False):
+                if p.dim() == 3 and p.shape[0] >= 2:
+                    return int(p.shape[0])
     return None
 
 
-def _config_value(config: Any, *names: str) -> Any:
-    """The first of the config attributes `names` that is set (None without a config or any of them)."""
-    for name in names:
-        value = getattr(config, name, None)
-        if value is not None:
-            return value
-    return None
-
-
-def find_gates(model: nn.Module, hidden_size: int, config: Any = None) -> Dict[int, FoundGate]:
-    """{block: gate} for every MoE router of `model` (see the module docstring). One-line errors for what
-    the contract cannot hold exactly: per-layer expert counts, top-k, kinds or gate options that differ,
-    two routers in one block (gate options that cannot route at all are refused by `router_module`)."""
+def find_gates(model: nn.Module, hidden_size: int) -> Dict[int, FoundGate]:
+    """{block: gate} for every MoE router of `model`: a `weight` [E, D] (2 <= E <= 1024, D = `hidden_size`)
+    whose parent or grandparent holds E experts, outside the experts themselves. One-line errors: no
+    router (naming the modules that came closest), two routers in one block, a path without a block index."""
     modules = dict(model.named_modules())
     found: Dict[int, FoundGate] = {}
+    blocks_seen: Dict[str, int] = {}
+    near: List[str] = []
+    for name, module in modules.items():
+        count = expert_count(module)
+        if count and count >= 2:
+            blocks_seen[name] = count
     for name, module in modules.items():
         weight = getattr(module, "weight", None)
         if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or weight.shape[1] != hidden_size:
             continue
         experts = int(weight.shape[0])
-        parent = modules.get(name.rsplit(".", 1)[0] if "." in name else "")
-        if experts < 2 or parent is None or parent is module or _expert_count(parent) != experts:
+        if not 2 <= experts <= MAX_EXPERTS:
             continue
-        top_k = getattr(module, "top_k", None) or getattr(parent, "top_k", None) or \
-            _config_value(config, "num_experts_per_tok", "moe_top_k", "top_k")
-        if not isinstance(top_k, int) or not 1 <= top_k <= experts:
-            raise ContractError(f"{name}: a gate over {experts} experts without a usable top-k ({top_k!r})")
+        parts = name.split(".")
+        block_name = None
+        for up in (1, 2):
+            candidate = ".".join(parts[:-up])
+            if len(parts) > up and blocks_seen.get(candidate) == experts:
+                block_name = candidate
+                break
+        if block_name is None:
+            if re.search(r"gate|router|\bwg\b", name.split(".", 2)[-1]):
+                beside = [f"{b} holds {e}" for b, e in blocks_seen.items() if name.startswith(b + ".")]
+                near.append(f"{name}.weight {list(weight.shape)} ({'; '.join(beside) or 'no experts beside it'})")
+            continue
+        inner = name[len(block_name) + 1:]
+        if inner.split(".")[0] == "experts" or "shared" in inner:
+            continue
         numbers = re.findall(r"(?:^|\.)(\d+)(?=\.|$)", name)
         if not numbers:
             raise ContractError(f"{name}: no block index in the gate's module path")
         block = int(numbers[-1])
-        gate = FoundGate(block, name, module, experts, top_k, "softmax")
-        _classify(gate, parent, config)
         if block in found:
-            raise ContractError(f"{name}: block {block} already has a router ({found[block].name})")
+            raise ContractError(f"{name} and {found[block].name}: two routers in block {block}; the file contract holds "
+                                "one router per block")
+        holders = [modules[".".join(parts[:len(parts) - up])] for up in range(0, len(parts) - block_name.count("."))]
+        gate = FoundGate(block, name, module, block_name, modules[block_name], experts, holders=holders)
+        gate.vectors = _selection_vectors(gate)
         found[block] = gate
     if not found:
-        raise ContractError("no MoE router found (a gate weight [E, D] next to its experts and a top-k)")
-    first = next(iter(found.values()))
-    for g in found.values():
-        if g.experts != first.experts:
-            raise ContractError(f"{g.name}: {g.experts} experts, {first.name}: {first.experts}; per-layer expert "
-                                "counts are not in the file contract yet")
-        if g.top_k != first.top_k or g.kind != first.kind or g.options() != first.options():
-            raise ContractError(f"{g.name}: top-{g.top_k} {g.kind} {g.options()}, {first.name}: top-{first.top_k} "
-                                f"{first.kind} {first.options()} (normalize, scale, groups, group top-k); one "
-                                "checkpoint holds routers of one setting")
+        lonely = [f"{b} holds {e} experts but no gate weight [{e}, {hidden_size}] beside them" for b, e in blocks_seen.items()
+                  if not any(n.startswith(b + ".") for n in near)]
+        closest = "; ".join(_one_per_layer(near + lonely)[:3])
+        raise ContractError("no MoE router found (a gate weight [E, D] in a block holding its E experts)"
+                            + (f"; closest: {closest}" if closest else "; no module holds experts"))
     return dict(sorted(found.items()))
 
 
-def _classify(gate: FoundGate, parent: nn.Module, config: Any) -> None:
-    """Sets the router kind and the gate options from the gate, its block or the config (in that order)."""
-    m = gate.module
-
-    def setting(*names: str) -> Any:
-        for name in names:
-            for holder in (m, parent):
-                value = getattr(holder, name, None)
-                if value is not None:
-                    return value
-        return _config_value(config, *names)
-
-    normalize = setting("norm_topk_prob")
-    gate.normalize = normalize is not False  # absent (Mixtral): the top-k is renormalised
-    if isinstance(getattr(m, "e_score_correction_bias", None), torch.Tensor):
-        gate.kind = "sigmoid-bias"
-        gate.scale = float(setting("routed_scaling_factor") or 1.0)
-        gate.groups = int(setting("num_group", "n_group") or 1)
-        gate.group_top_k = int(setting("topk_group") or gate.groups)
-    if gate.scale != 1.0:
-        gate.notes.append(f"routed_scaling_factor {gate.scale} multiplies every gate (idamoe.gate_scale)")
-    if not gate.normalize:
-        gate.notes.append("norm_topk_prob is false: gates are the selected scores unrenormalised "
-                          "(idamoe.gate_normalize false)")
-    if gate.groups > 1 and gate.group_top_k < gate.groups:
-        gate.notes.append(f"group-limited routing: the best {gate.group_top_k} of {gate.groups} expert groups "
-                          "(idamoe.expert_groups, idamoe.group_top_k)")
+def _one_per_layer(lines: List[str]) -> List[str]:
+    """`lines` without those that differ from an earlier one only in their numbers (the same module in
+    another layer)."""
+    seen, out = set(), []
+    for line in lines:
+        shape = re.sub(r"\d+", "N", line)
+        if shape not in seen:
+            seen.add(shape)
+            out.append(line)
+    return out
 
 
-def router_module(gate: FoundGate) -> Union[SoftmaxRouter, SigmoidBiasRouter]:
-    """A contract router holding a copy of the gate's weights (float32)."""
+def _selection_vectors(gate: FoundGate) -> Dict[str, torch.Tensor]:
+    """[E] (or [1, E]) buffers and parameters of the block outside its experts, shared experts and norms,
+    other than the gate's own bias: where a model keeps a selection bias."""
+    out: Dict[str, torch.Tensor] = {}
+    own_bias = getattr(gate.module, "bias", None)
+    tensors = list(gate.block_module.named_parameters()) + list(gate.block_module.named_buffers())
+    for name, t in tensors:
+        if t is own_bias or name.split(".")[0] == "experts" or "shared" in name or "norm" in name:
+            continue
+        if t.is_floating_point() and t.numel() == gate.experts and t.dim() in (1, 2) and t.shape[-1] == gate.experts:
+            out[name] = t
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# rules: the contract's routers, configured every way the model might route, and two it cannot hold
+
+
+@dataclass(frozen=True)
+class RuleKey:
+    """One way of routing, the same for every block (the bias named by its path within the block)."""
+
+    kind: str  # softmax | sigmoid-bias
+    bias: str  # "" none (zero), else the selection bias' path within the block
+    normalize: bool
+    groups: int = 1
+    group_top_k: int = 1
+    #: "" a rule of the contract; not in the contract: "max-group", groups scored by their best expert
+    #: (DeepSeek-V2's group_limited_greedy); "softmax-bias", softmax with a selection bias (Ernie 4.5);
+    #: "logit-bias", sigmoid gates chosen by logits + bias (Kolibri).
+    beyond: str = ""
+
+    def describe(self, scale: float = 1.0) -> str:
+        score = "sigmoid" if self.kind == "sigmoid-bias" else "softmax"
+        if self.beyond == "logit-bias":
+            parts = [f"sigmoid, chosen by logits + selection bias {self.bias}"]
+        else:
+            parts = [score + (f" + selection bias {self.bias}" if self.bias else "")]
+        parts.append("gates renormalised" if self.normalize else "gates unrenormalised")
+        if scale != 1.0:
+            parts.append(f"times {scale:g}")
+        if self.groups > 1 and self.group_top_k < self.groups:
+            how = "its best expert" if self.beyond == "max-group" else "its two best"
+            parts.append(f"the best {self.group_top_k} of {self.groups} expert groups (a group scored by {how})")
+        return ", ".join(parts)
+
+    def why_not(self) -> str:
+        """What the contract would need to hold this rule ('' when it holds it)."""
+        if self.beyond == "softmax-bias":
+            return "the contract's softmax router has no selection bias (expert_bias is the sigmoid-bias router's)"
+        if self.beyond == "max-group":
+            return "the contract scores a group by the sum of its two best experts, not its best one"
+        if self.beyond == "logit-bias":
+            return "the contract adds expert_bias to the sigmoid scores, not to the logits"
+        return ""
+
+
+class _Beyond(LinearGateRouter):
+    """Rules the contract does not hold, tried to say exactly what differs: softmax with a selection bias,
+    and groups scored by their best expert."""
+
+    def __init__(self, hidden_dim: int, experts: int, top_k: int, bias: bool, key: RuleKey, selection_bias: torch.Tensor) -> None:
+        super().__init__(hidden_dim, experts, top_k, bias)
+        self.key = key
+        self.selection_bias = selection_bias
+
+    def choose(self, selection: torch.Tensor) -> torch.Tensor:
+        if self.key.beyond != "max-group":
+            return super().choose(selection)
+        n, size = selection.shape[0], self.experts // self.key.groups
+        best = selection.reshape(n, self.key.groups, size).max(dim=-1).values
+        kept = torch.sort(best, dim=1, descending=True, stable=True).indices[:, :self.key.group_top_k]
+        eligible = torch.zeros_like(best, dtype=torch.bool).scatter_(1, kept, True).repeat_interleave(size, dim=1)
+        return torch.sort(selection.masked_fill(~eligible, float("-inf")), dim=1, descending=True, stable=True).indices[:, :self.top_k]
+
+    def decide(self, logits: torch.Tensor) -> Dict[str, torch.Tensor]:
+        scores = torch.sigmoid(logits) if self.key.kind == "sigmoid-bias" else torch.softmax(logits, dim=1)
+        ranked = logits if self.key.beyond == "logit-bias" else scores
+        selection = ranked + self.selection_bias.to(logits.device, torch.float64)
+        experts = self.choose(selection)
+        return dict(experts=experts, weights=self.gate_weights(scores, experts),
+                    probabilities=scores / scores.sum(dim=1, keepdim=True), selection=selection)
+
+
+def make_router(gate: FoundGate, key: RuleKey, top_k: int, scale: float = 1.0) -> LinearGateRouter:
+    """A router holding a float32 copy of the gate's weights (and bias) that routes by `key`."""
     weight: torch.Tensor = getattr(gate.module, "weight")
     w = weight.detach().float().cpu()
     b = getattr(gate.module, "bias", None)
-    has_bias = isinstance(b, torch.Tensor) and b.shape == (gate.experts,)
-    router: Union[SoftmaxRouter, SigmoidBiasRouter]
-    if gate.kind == "sigmoid-bias":
+    has_bias = isinstance(b, torch.Tensor) and tuple(b.shape) == (gate.experts,)
+    bias_vector = gate.vectors[key.bias].detach().reshape(-1).float().cpu() if key.bias else torch.zeros(gate.experts)
+    router: LinearGateRouter
+    if key.beyond:
+        router = _Beyond(int(w.shape[1]), gate.experts, top_k, has_bias, key, bias_vector.double())
+    elif key.kind == "sigmoid-bias":
         # bias_rate 0: a captured bias is the model's, moved by nothing here (run.json says so).
-        router = SigmoidBiasRouter(int(w.shape[1]), experts=gate.experts, top_k=gate.top_k, bias=has_bias, bias_rate=0.0)
-        correction: torch.Tensor = getattr(gate.module, "e_score_correction_bias")
-        router.expert_bias.copy_(correction.detach().float().cpu())
+        sigmoid = SigmoidBiasRouter(int(w.shape[1]), experts=gate.experts, top_k=top_k, bias=has_bias, bias_rate=0.0)
+        sigmoid.expert_bias.copy_(bias_vector)
+        router = sigmoid
     else:
-        router = SoftmaxRouter(int(w.shape[1]), experts=gate.experts, top_k=gate.top_k, bias=has_bias)
-    try:
-        router.set_gate_options(*gate.options())
-    except ContractError as e:
-        raise ContractError(f"{gate.name}: {e}") from None
+        router = SoftmaxRouter(int(w.shape[1]), experts=gate.experts, top_k=top_k, bias=has_bias)
+    router.set_gate_options(key.normalize, scale, key.groups, key.group_top_k)
     with torch.no_grad():
         router.gate.weight.copy_(w)
         if has_bias and router.gate.bias is not None and isinstance(b, torch.Tensor):
@@ -183,56 +287,312 @@ def router_module(gate: FoundGate) -> Union[SoftmaxRouter, SigmoidBiasRouter]:
     return router.eval()
 
 
-def model_choices(output: Any, tokens: int, top_k: int) -> Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
-    """(the experts the gate itself chose [N, k], their gate weights [N, k] or None) when its output holds
-    the choices: an integer tensor of that shape, with the weights the float tensor of that shape just
-    before it, as transformers' top-k routers return (logits, weights, indices). None for a gate that
-    returns logits only."""
-    items = output if isinstance(output, (tuple, list)) else (output,)
+def candidate_keys(gate: FoundGate, config: Any) -> List[RuleKey]:
+    """Every rule to try on this gate, in order of preference (the contract's first, then the two it
+    cannot hold): softmax; sigmoid with each selection bias found beside the gate, then without; each
+    renormalised or not; with the groups the model's settings name, then without."""
+    groups = _count(gate.setting(GROUP_NAMES, config)) or 1
+    kept = _count(gate.setting(KEPT_GROUP_NAMES, config)) or groups
+    grouping = [(groups, kept)] if 1 < groups <= gate.experts and gate.experts % groups == 0 and kept < groups else []
+    grouping.append((1, 1))
+    keys: List[RuleKey] = []
+    for kind, bias in [("softmax", "")] + [("sigmoid-bias", b) for b in gate.vectors] + [("sigmoid-bias", "")]:
+        keys += [RuleKey(kind, bias, normalize, g, t) for g, t in grouping for normalize in (True, False)]
+    for bias in gate.vectors:
+        keys += [RuleKey("softmax", bias, normalize, beyond="softmax-bias") for normalize in (True, False)]
+        keys += [RuleKey("sigmoid-bias", bias, normalize, beyond="logit-bias") for normalize in (True, False)]
+    if grouping[0][0] > 1:
+        keys += [RuleKey("softmax", "", normalize, *grouping[0], beyond="max-group") for normalize in (True, False)]
+    return keys
+
+
+def guessed_key(gate: FoundGate, config: Any) -> Tuple[RuleKey, float]:
+    """The rule the settings suggest (for `--unverified` captures of gates whose routing cannot be seen):
+    sigmoid-bias when a selection bias sits beside the gate, renormalised unless `norm_topk_prob` is false."""
+    bias = next(iter(gate.vectors), "")
+    groups = _count(gate.setting(GROUP_NAMES, config)) or 1
+    kept = _count(gate.setting(KEPT_GROUP_NAMES, config)) or groups
+    if gate.experts % groups:
+        groups = kept = 1
+    scale = float(gate.setting(SCALE_NAMES, config) or 1.0)
+    normalize = gate.setting(("norm_topk_prob",), config) is not False
+    return RuleKey("sigmoid-bias" if bias else "softmax", bias, normalize, groups, kept), scale
+
+
+# ----------------------------------------------------------------------------------------------
+# the model's own routing, as its blocks hand it to their experts
+
+
+Choices = Tuple[torch.Tensor, Optional[torch.Tensor]]
+
+
+def _rows(t: torch.Tensor, n: int) -> Optional[torch.Tensor]:
+    return t.reshape(n, -1) if n > 0 and t.numel() % n == 0 else None
+
+
+def experts_call(args: Sequence[Any], kwargs: Dict[str, Any], experts: int) -> Optional[Tuple[int, Choices]]:
+    """(rows, (experts [N, k], gate weights [N, k])) from the arguments of an experts module's call
+    `experts(hidden [N, D], indices [N, k], weights [N, k] or [N, E])`; None when the call does not look so."""
+    tensors = [a for a in list(args) + list(kwargs.values()) if isinstance(a, torch.Tensor)]
+    if len(tensors) < 3 or not tensors[0].is_floating_point():
+        return None
+    n = tensors[0].reshape(-1, tensors[0].shape[-1]).shape[0]
+    index = next((t for t in tensors[1:] if not t.is_floating_point() and t.dtype != torch.bool), None)
+    if index is None:
+        return None
+    idx = _rows(index, n)
+    if idx is None or not 1 <= idx.shape[1] <= experts:
+        return None
+    k = idx.shape[1]
+    for t in tensors[1:]:
+        if t.is_floating_point():
+            w = _rows(t, n)
+            if w is not None and w.shape[1] == k:
+                return n, (idx.detach().cpu().long(), w.detach().cpu().double())
+            if w is not None and w.shape[1] == experts:
+                return n, (idx.detach().cpu().long(), torch.gather(w.detach().cpu().double(), 1, idx.detach().cpu().long()))
+    return n, (idx.detach().cpu().long(), None)
+
+
+def gate_output(output: Any, n: int, experts: int) -> Optional[Choices]:
+    """(experts [N, k], gate weights [N, k] or None) from a gate's own output: an integer [N, k] with its
+    float [N, k] just before it (transformers' top-k routers: logits, weights, indices); a float [N, E]
+    with the same k < E non-zeros on every row (scores of the chosen experts, zero elsewhere: Llama 4);
+    or a dispatch sorted by expert (order, token rows [N k], gates [N k], per-expert counts: JetMoe)."""
+    items = list(output) if isinstance(output, (tuple, list)) else [output]
     for i in range(len(items) - 1, -1, -1):
         item = items[i]
-        if isinstance(item, torch.Tensor) and not item.is_floating_point() and tuple(item.shape[-1:]) == (top_k,) \
-                and item.numel() == tokens * top_k:
+        if isinstance(item, torch.Tensor) and not item.is_floating_point() and item.dim() >= 1:
+            idx = _rows(item, n)
+            if idx is None or not 1 <= idx.shape[1] < experts or item.shape[-1] != idx.shape[1]:
+                continue
             before = items[i - 1] if i > 0 else None
             weights = None
-            if isinstance(before, torch.Tensor) and before.is_floating_point() and before.numel() == tokens * top_k:
-                weights = before.detach().reshape(tokens, top_k).cpu().double()
-            return item.detach().reshape(tokens, top_k).cpu().long(), weights
+            if isinstance(before, torch.Tensor) and before.is_floating_point() and before.numel() == idx.numel():
+                weights = before.detach().reshape(n, -1).cpu().double()
+            return idx.detach().cpu().long(), weights
+    for item in items:
+        if isinstance(item, torch.Tensor) and item.is_floating_point() and item.numel() == n * experts:
+            dense = item.detach().reshape(n, experts).cpu().double()
+            chosen = dense != 0
+            counts = chosen.sum(dim=1)
+            k = int(counts[0]) if n else 0
+            if 0 < k < experts and bool((counts == k).all()):
+                idx = chosen.nonzero()[:, 1].reshape(n, k)
+                return idx, torch.gather(dense, 1, idx)
+    sizes = next((x for x in items if isinstance(x, (list, tuple)) and len(x) == experts
+                  and all(isinstance(v, int) for v in x)), None)
+    ints = [x for x in items if isinstance(x, torch.Tensor) and not x.is_floating_point() and x.dim() == 1]
+    floats = [x for x in items if isinstance(x, torch.Tensor) and x.is_floating_point() and x.dim() == 1]
+    if sizes is not None and len(ints) >= 2 and floats and n and sum(sizes) % n == 0 and sum(sizes) == ints[1].numel():
+        k = sum(sizes) // n
+        expert = torch.repeat_interleave(torch.arange(experts), torch.tensor(sizes))
+        token = ints[1].detach().cpu().long()
+        order = torch.argsort(token * experts + expert)
+        if bool((token[order].reshape(n, k) == torch.arange(n)[:, None]).all()):
+            return expert[order].reshape(n, k), floats[0].detach().cpu().double()[order].reshape(n, k)
     return None
 
 
-def disagreements(router: LinearGateRouter, hidden: torch.Tensor, choices: torch.Tensor,
-                  tie_rtol: float = 1e-5) -> Tuple[int, int]:
-    """(tokens whose expert set differs from `choices`, of which away from a tie): a tie is the k-th and
-    the (k+1)-th selection scores within `tie_rtol` (relative)."""
-    route = router.route(hidden)
-    ours = torch.sort(route["experts"], dim=1).values
-    theirs = torch.sort(choices, dim=1).values
-    differ = (ours != theirs).any(dim=1).nonzero().reshape(-1)
-    ranked = route.get("selection", route["probabilities"])
-    real = 0
-    k = router.top_k
-    for n in differ.tolist():
-        values = torch.sort(ranked[n], descending=True).values
-        if k >= values.numel() or abs(float(values[k - 1] - values[k])) > tie_rtol * abs(float(values[k - 1])):
-            real += 1
-    return int(differ.numel()), real
+# ----------------------------------------------------------------------------------------------
+# checking: every rule against the model's own routing, window by window
 
 
-def weight_mismatches(router: LinearGateRouter, hidden: torch.Tensor, choices: torch.Tensor, weights: torch.Tensor,
-                      tol: float = 1e-4) -> Tuple[int, float]:
-    """(tokens whose gate weights differ from the model's `weights` [N, k] beyond `tol` (absolute and
-    relative), the largest difference), over the tokens where the router chose the model's experts; the
-    weights are matched by expert, since a gate may list its choices in any order."""
-    route = router.route(hidden)
-    ours_order = torch.sort(route["experts"], dim=1)
-    theirs_order = torch.sort(choices, dim=1)
-    same = (ours_order.values == theirs_order.values).all(dim=1)
-    ours = torch.gather(route["weights"].double(), 1, ours_order.indices)[same]
-    theirs = torch.gather(weights, 1, theirs_order.indices)[same]
-    diff = (ours - theirs).abs()
-    bad = (diff > tol + tol * theirs.abs()).any(dim=1)
-    return int(bad.sum()), float(diff.max()) if diff.numel() else 0.0
+@dataclass
+class Tally:
+    """How one rule fared on one block so far."""
+
+    tokens: int = 0
+    #: Tokens whose experts differ away from a tie, and at ties.
+    other_experts: int = 0
+    ties: int = 0
+    #: Tokens (with the same experts) whose gate weights differ beyond the tolerance; the largest difference.
+    other_weights: int = 0
+    largest: float = 0.0
+    #: The gate scale, estimated on the first tokens whose experts agree.
+    scale: Optional[float] = None
+    #: Tokens the model gave no gate weights for.
+    unweighted: int = 0
+
+    @property
+    def exact(self) -> bool:
+        return self.tokens > 0 and self.other_experts == 0 and self.other_weights == 0 and self.unweighted == 0
+
+
+def _scale(estimate: float, known: Sequence[float]) -> float:
+    """The gate scale: a value the model's settings name when within 1e-4, 1 when within 1e-5, else six
+    significant digits of the estimate."""
+    for value in [1.0, *known]:
+        if value > 0 and abs(estimate - value) <= 1e-4 * value:
+            return float(value)
+    return float(f"{estimate:.6g}")
+
+
+def tally(router: LinearGateRouter, logits: torch.Tensor, choices: Choices, into: Tally, tie_rtol: float, tol: float,
+          scales: Sequence[float]) -> None:
+    """Adds the router's agreement with the model's own choices (experts [n, k], weights [n, k]) on these
+    tokens: expert sets compared away from ties (the k-th and (k+1)-th selection scores within `tie_rtol`,
+    relative), gate weights matched by expert on tokens whose experts agree, within `tol`."""
+    theirs, their_weights = choices
+    out = router.decide(logits)
+    ours = out["experts"]
+    k = ours.shape[1]
+    into.tokens += ours.shape[0]
+    if theirs.shape[1] != k:
+        into.other_experts += ours.shape[0]
+        return
+    ours_sorted, theirs_sorted = torch.sort(ours, dim=1), torch.sort(theirs, dim=1)
+    differ = (ours_sorted.values != theirs_sorted.values).any(dim=1)
+    if bool(differ.any()):
+        ranked = torch.sort(out.get("selection", out["probabilities"])[differ], dim=1, descending=True).values
+        if k < ranked.shape[1]:
+            gap = (ranked[:, k - 1] - ranked[:, k]).abs() <= tie_rtol * ranked[:, k - 1].abs()
+        else:
+            gap = torch.zeros(ranked.shape[0], dtype=torch.bool)
+        into.ties += int(gap.sum())
+        into.other_experts += int((~gap).sum())
+    same = ~differ
+    if their_weights is None:
+        into.unweighted += int(same.sum())
+        return
+    if not bool(same.any()):
+        return
+    u = torch.gather(out["weights"].double(), 1, ours_sorted.indices)[same]
+    w = torch.gather(their_weights, 1, theirs_sorted.indices)[same]
+    if into.scale is None:
+        ratio = w.sum(dim=1) / u.sum(dim=1)
+        ratio = ratio[torch.isfinite(ratio)]
+        into.scale = _scale(float(ratio.median()), scales) if ratio.numel() else 1.0
+    diff = (into.scale * u - w).abs()
+    bad = (diff > tol + tol * w.abs()).any(dim=1)
+    into.other_weights += int(bad.sum())
+    into.largest = max(into.largest, float(diff.max()))
+
+
+@dataclass
+class BlockCheck:
+    """What was checked on one block, for the summary."""
+
+    #: Tokens compared with the model's own routing (0: not checked).
+    tokens: int
+    ties: int = 0
+    #: Largest gate-weight difference from the model's own (None: not checked).
+    largest: Optional[float] = None
+    #: Where the model's own routing was read: `experts` (what the block hands its experts) or `gate`.
+    source: str = ""
+    #: Tokens where the written router differs from the model (only an unverified capture has any).
+    other_experts: int = 0
+    other_weights: int = 0
+
+
+class _Watch:
+    """One gate's hooks: its input rows and the model's own choices of the current batch."""
+
+    def __init__(self, gate: FoundGate, width: int) -> None:
+        self.gate = gate
+        self.width = width
+        self.rows: List[torch.Tensor] = []
+        self.called: List[Optional[Choices]] = []
+        self.returned: List[Optional[Choices]] = []
+        self.called_rows: List[int] = []
+
+    def pre(self, _m: nn.Module, args: tuple, kwargs: dict) -> None:
+        h = args[0] if args else next(iter(kwargs.values()))
+        self.rows.append(h.detach().reshape(-1, self.width))
+
+    def post(self, _m: nn.Module, _args: tuple, _kwargs: dict, output: Any) -> None:
+        n = self.rows[-1].shape[0] if self.rows else 0
+        self.returned.append(gate_output(output, n, self.gate.experts))
+
+    def experts_pre(self, _m: nn.Module, args: tuple, kwargs: dict) -> None:
+        decoded = experts_call(args, kwargs, self.gate.experts)
+        self.called_rows.append(decoded[0] if decoded else -1)
+        self.called.append(decoded[1] if decoded else None)
+
+    def take(self) -> Tuple[torch.Tensor, Optional[Choices], str, str]:
+        """(input rows [n, D] float32 on the CPU, the model's choices or None, their source, why none)."""
+        rows = torch.cat([r.to("cpu", torch.float32) for r in self.rows]) if self.rows else torch.zeros(0, self.width)
+        n = rows.shape[0]
+        choices: Optional[Choices] = None
+        source, why = "", ""
+        if self.called and all(c is not None for c in self.called) and sum(self.called_rows) == n:
+            parts = [c for c in self.called if c is not None]
+            source = "experts"
+        elif self.returned and len(self.returned) == len(self.rows) and all(c is not None for c in self.returned):
+            parts = [c for c in self.returned if c is not None]
+            source = "gate"
+        else:
+            parts = []
+            why = (f"its experts took {len(self.called)} calls for {len(self.rows)} gate calls" if self.called
+                   and len(self.called) != len(self.rows) else "neither its experts' arguments nor the gate's output "
+                   "hold the choices")
+        if parts:
+            idx = torch.cat([p[0] for p in parts])
+            weights = [p[1] for p in parts]
+            choices = (idx, torch.cat([w for w in weights if w is not None]) if all(w is not None for w in weights) else None)
+        self.rows, self.called, self.returned, self.called_rows = [], [], [], []
+        return rows, choices, source, why
+
+
+# ----------------------------------------------------------------------------------------------
+# running the model
+
+
+def _failing_module(error: BaseException, names: Dict[int, str]) -> str:
+    """The innermost module of the model whose code was running when `error` was raised."""
+    where = ""
+    tb = error.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        if isinstance(owner, nn.Module) and id(owner) in names:
+            where = f"{names[id(owner)] or '<model>'} ({type(owner).__name__})"
+        tb = tb.tb_next
+    return where
+
+
+class Progress:
+    """One progress line on stderr for long captures: redrawn in place on a terminal, else one line every
+    30 s once the capture has run for 10 s."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr, after: float = 10.0, every: float = 30.0) -> None:
+        self.total, self.stream, self.start = total, stream, time.monotonic()
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.next = self.start + (0.5 if self.tty else after)
+        self.every = 0.5 if self.tty else every
+        self.shown = False
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if now < self.next:
+            return
+        self.next = now + self.every
+        rate = done / max(now - self.start, 1e-9)
+        left = (self.total - done) / rate if rate > 0 else float("inf")
+        eta = f"{int(left // 60)}:{int(left % 60):02d}" if math.isfinite(left) else "?"
+        line = f"capture: {done:,} of {self.total:,} tokens ({100 * done / max(self.total, 1):.0f}%), {rate:,.0f} tokens/s, {eta} left"
+        self.stream.write(("\r\x1b[K" + line) if self.tty else line + "\n")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.tty and self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def resolve_device(device: Optional[str]) -> str:
+    """`cpu` or `cuda` (default: cuda when a GPU is present, else the CPU); cuda without a GPU is an error."""
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ContractError(f"--device {device}: cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ContractError(f"--device {device}: no CUDA device is available to PyTorch here (use --device cpu)")
+    return device
+
+
+# ----------------------------------------------------------------------------------------------
+# tokens
 
 
 @dataclass
@@ -265,6 +625,10 @@ def tokenize(model_dir: str, text: str, vocab_size: int) -> Tokens:
     return Tokens(list(text.encode("utf-8")), "bytes", "bytes, no tokenizer")
 
 
+# ----------------------------------------------------------------------------------------------
+# capture
+
+
 @dataclass
 class CaptureReport:
     """What `capture` wrote and checked."""
@@ -273,33 +637,60 @@ class CaptureReport:
     tokens: int
     gates: Dict[int, FoundGate]
     token_source: str
-    #: {block: (tokens compared with the gate's own choices or -1 when it returns none, mismatches at ties)}.
-    checked: Dict[int, Tuple[int, int]]
-    #: {block: largest gate-weight difference from the model's own weights, or None when the gate returns none}.
-    weights_checked: Dict[int, Optional[float]] = field(default_factory=dict)
+    checks: Dict[int, BlockCheck]
+    #: The router kind written (`softmax` or `sigmoid-bias`) and its routing in words.
+    kind: str
+    rule: str
+    notes: List[str]
+    #: True when written with `unverified` and not checked (or not matched) on every token.
+    unverified: bool = False
+    #: Tokens per second through the model (the forward passes alone).
+    tokens_per_second: float = 0.0
 
 
-def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, window: int = 256,
-            dtype: torch.dtype = torch.float32, log: Callable[[str], None] = lambda _: None) -> CaptureReport:
-    """Loads the causal LM in `model_dir` (local files only), runs `text` through it in windows of `window`
-    tokens (at most `max_tokens`), and writes run directory `out`: the routers (snapshot step 0) and the
-    hidden states that reached them (its probe), documents = windows. Refuses when a captured router
-    chooses other experts than the model on any token away from a tie, and `out` unless it is a new
-    path or an empty directory."""
+def _load(model_dir: str, dtype: torch.dtype, device: Optional[str], device_map: Optional[str]) -> Tuple[Any, nn.Module, str]:
+    """(config, the model in eval mode, where its inputs go)."""
     from transformers import AutoConfig, AutoModelForCausalLM
-    from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()  # stderr holds errors only
-    if window < 1 or max_tokens < 1:
-        raise ContractError(f"window ({window}) and max tokens ({max_tokens}) must be at least 1")
-    check_new_run_directory(out)  # before the model loads; RunWriter checks again as it creates the run
     if not os.path.isdir(model_dir):
         raise ContractError(f"{model_dir}: not a directory (a Hugging Face model saved with save_pretrained)")
     config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+    if device_map is not None:
+        if device_map != "auto":
+            raise ContractError(f"--device-map {device_map}: only auto (accelerate spreads the model over the devices)")
+        if importlib.util.find_spec("accelerate") is None:
+            raise ContractError("--device-map auto needs the accelerate package: pip install accelerate")
+        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=dtype, device_map="auto").eval()
+        first = model.get_input_embeddings().weight.device
+        return config, model, str(first)
+    where = resolve_device(device)
     model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=dtype).eval()
+    return config, model.to(where), where
+
+
+def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, window: int = 256, batch: int = 4,
+            dtype: torch.dtype = torch.float32, device: Optional[str] = None, device_map: Optional[str] = None,
+            unverified: bool = False, log: Callable[[str], None] = lambda _: None,
+            progress: Optional[Progress] = None) -> CaptureReport:
+    """Loads the causal LM in `model_dir` (local files only), runs the first `max_tokens` tokens of `text`
+    through it in windows of `window` tokens (`batch` windows a forward), finds how each gate routes by
+    comparing rules of the contract with what each block hands its experts on every token, and writes run
+    directory `out`: the routers (snapshot step 0) and the hidden states that reached them (its probe),
+    documents = windows. Refuses (one-line ContractError) an `out` that is not a new path or an empty
+    directory before the model loads, a model whose routing no rule reproduces on every token or cannot
+    be seen, unless `unverified`, and names the module when the model's own forward fails."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # stderr holds errors (and the progress line) only
+    if window < 1 or max_tokens < 1 or batch < 1:
+        raise ContractError(f"window ({window}), batch ({batch}) and max tokens ({max_tokens}) must be at least 1")
+    if dtype not in WEIGHT_TOL:
+        raise ContractError(f"dtype {dtype}: float32, bfloat16 or float16")
+    check_new_run_directory(out)  # before the model loads; RunWriter checks again as it creates the run
+    config, model, where = _load(model_dir, dtype, device, device_map)
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     hidden_size = int(text_config.hidden_size)
-    gates = find_gates(model, hidden_size, text_config)
+    gates = find_gates(model, hidden_size)
     positions = getattr(text_config, "max_position_embeddings", None)
     if isinstance(positions, int) and positions > 0:
         window = min(window, positions)  # each window is one sequence the model can take
@@ -307,72 +698,203 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
     ids = tokens.ids[:max_tokens]
     if not ids:
         raise ContractError("the text gives no tokens")
-    log(f"{len(gates)} MoE routers ({next(iter(gates.values())).kind}, {next(iter(gates.values())).experts} experts, "
-        f"top-{next(iter(gates.values())).top_k}) in blocks {','.join(map(str, gates))}; {len(ids)} tokens "
-        f"({tokens.source})")
+    n_tokens = len(ids)
+    log(f"{len(gates)} MoE routers over {next(iter(gates.values())).experts} experts in blocks "
+        f"{','.join(map(str, gates))}; {n_tokens} tokens ({tokens.source}), windows of {window}, {batch} a forward, "
+        f"{str(dtype).replace('torch.', '')} on {where}")
 
-    hidden: Dict[int, List[torch.Tensor]] = {b: [] for b in gates}
-    chosen: Dict[int, List[Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]]]] = {b: [] for b in gates}
+    watches = {b: _Watch(g, hidden_size) for b, g in gates.items()}
+    probe = {b: torch.empty(n_tokens, hidden_size, dtype=torch.float32) for b in gates}
+    filled = {b: 0 for b in gates}
+    keys = {b: candidate_keys(g, text_config) for b, g in gates.items()}
+    routers: Dict[int, Dict[RuleKey, LinearGateRouter]] = {}
+    tallies: Dict[int, Dict[RuleKey, Tally]] = {b: {} for b in gates}
+    sources: Dict[int, str] = {}
+    unseen: Dict[int, str] = {}
+    top_ks: Dict[int, int] = {}
+    tie_rtol, tol = TIE_RTOL[dtype], WEIGHT_TOL[dtype]
     handles = []
     for b, g in gates.items():
-        def pre(_m: nn.Module, args: tuple, kwargs: dict, block: int = b) -> None:
-            h = args[0] if args else kwargs["hidden_states"]
-            hidden[block].append(h.detach().reshape(-1, hidden_size).to("cpu", torch.float32))
-
-        def post(_m: nn.Module, _args: tuple, output: Any, block: int = b, k: int = g.top_k) -> None:
-            chosen[block].append(model_choices(output, hidden[block][-1].shape[0], k))
-        handles.append(g.module.register_forward_pre_hook(pre, with_kwargs=True))
-        handles.append(g.module.register_forward_hook(post))
-    documents: List[int] = []
+        w = watches[b]
+        handles.append(g.module.register_forward_pre_hook(w.pre, with_kwargs=True))
+        handles.append(g.module.register_forward_hook(w.post, with_kwargs=True))
+        experts = getattr(g.block_module, "experts", None)
+        if isinstance(experts, nn.Module) and not isinstance(experts, nn.ModuleList):
+            handles.append(experts.register_forward_pre_hook(w.experts_pre, with_kwargs=True))
+    names = {id(m): n for n, m in model.named_modules()}
+    windows = [ids[s:s + window] for s in range(0, n_tokens, window)]
+    documents = torch.cat([torch.full((len(p),), i, dtype=torch.int64) for i, p in enumerate(windows)])
+    extra: Dict[str, Any] = {"use_cache": False}
+    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+        extra["logits_to_keep"] = 1  # the LM head's output is not needed: one position, not [B, T, V]
+    progress = progress or Progress(n_tokens)
+    done, forward_seconds = 0, 0.0
     try:
         with torch.no_grad():
-            for start in range(0, len(ids), window):
-                piece = ids[start:start + window]
-                model(input_ids=torch.tensor([piece]), use_cache=False)
-                documents.extend([start // window] * len(piece))
+            for group in _batches(windows, batch):
+                started = time.monotonic()
+                try:
+                    model(input_ids=torch.tensor(group, device=where), **extra)
+                except Exception as e:  # the model's own code: say where, in one line
+                    message = str(e).splitlines()[0] if str(e) else type(e).__name__
+                    module = _failing_module(e, names)
+                    raise ForwardError(f"the model's forward failed{' in ' + module if module else ''}: "
+                                       f"{type(e).__name__}: {message}") from None
+                forward_seconds += time.monotonic() - started
+                done += sum(len(p) for p in group)
+                for b, g in gates.items():
+                    rows, choices, source, why = watches[b].take()
+                    if filled[b] + rows.shape[0] > n_tokens:
+                        raise ContractError(f"{g.name}: saw more rows than the {n_tokens} tokens (a gate called twice "
+                                            "per forward cannot be captured)")
+                    probe[b][filled[b]:filled[b] + rows.shape[0]] = rows
+                    filled[b] += rows.shape[0]
+                    if choices is None or b in unseen:
+                        unseen.setdefault(b, why or "the model gave no choices")
+                        continue
+                    sources[b] = source
+                    k = top_ks.setdefault(b, int(choices[0].shape[1]))
+                    if b not in routers:
+                        routers[b] = {}
+                        for key in keys[b]:
+                            try:
+                                routers[b][key] = make_router(g, key, k)
+                            except ContractError:
+                                continue  # options this gate cannot take (groups that do not divide E)
+                    logits = next(iter(routers[b].values())).logits(rows)
+                    scales = [float(v) for v in (g.setting(SCALE_NAMES, text_config),) if isinstance(v, (int, float))]
+                    for key, router in routers[b].items():
+                        tally(router, logits, choices, tallies[b].setdefault(key, Tally()), tie_rtol, tol, scales)
+                progress.update(done)
     finally:
+        progress.close()
         for h in handles:
             h.remove()
-
-    routers = {b: router_module(g) for b, g in gates.items()}
-    states: Dict[int, torch.Tensor] = {}
-    checked: Dict[int, Tuple[int, int]] = {}
-    weights_checked: Dict[int, Optional[float]] = {}
     for b, g in gates.items():
-        states[b] = torch.cat(hidden[b])
-        if states[b].shape[0] != len(ids):
-            raise ContractError(f"{g.name}: saw {states[b].shape[0]} token rows for {len(ids)} tokens (a gate that "
-                                "skips tokens cannot be captured)")
-        parts = [p for p in chosen[b] if p is not None]
-        weights_checked[b] = None
-        if len(parts) == len(chosen[b]):
-            own = torch.cat([p[0] for p in parts])
-            differ, real = disagreements(routers[b], states[b], own, TIE_RTOL.get(dtype, 2e-2))
-            if real:
-                raise ContractError(f"{g.name}: the captured router chooses other experts than the model on {real} of "
-                                    f"{len(ids)} tokens; this gate's routing is not the contract's {g.kind}")
-            checked[b] = (len(ids), differ)
-            own_weights = [p[1] for p in parts]
-            if all(w is not None for w in own_weights):
-                bad, largest = weight_mismatches(routers[b], states[b], own, torch.cat([w for w in own_weights if w is not None]),
-                                                 WEIGHT_TOL.get(dtype, 5e-2))
-                if bad:
-                    raise ContractError(f"{g.name}: the captured gate weights differ from the model's on {bad} of {len(ids)} "
-                                        f"tokens (by up to {largest:.3g}); this gate's weighting is not the contract's")
-                weights_checked[b] = largest
-        else:
-            checked[b] = (-1, 0)
+        if filled[b] != n_tokens:
+            raise ContractError(f"{g.name}: saw {filled[b]} token rows for {n_tokens} tokens (a gate that skips tokens "
+                                "cannot be captured)")
 
+    written, notes, checks, is_unverified = _decide(gates, keys, tallies, top_ks, sources, unseen, text_config, unverified, n_tokens)
     source = {"modelDir": os.path.abspath(model_dir),
               "architecture": (getattr(config, "architectures", None) or [type(model).__name__])[0],
-              "gates": {str(b): g.name for b, g in gates.items()}, "notes": sorted({n for g in gates.values() for n in g.notes}),
-              "tokens": tokens.source, "window": window}
-    writer = RunWriter(out, routers, probe_tokens=torch.tensor(ids, dtype=torch.int64),
-                       probe_forward=lambda _t: [r(states[b]) for b, r in routers.items()],
-                       probe_documents=torch.tensor(documents), probe_domains=torch.zeros(len(ids), dtype=torch.int64),
-                       domain_names=[tokens.source], vocab=tokens.vocab, capture=source,
-                       parameters=sum(p.numel() for p in model.parameters()))
+              "gates": {str(b): g.name for b, g in gates.items()}, "notes": notes, "tokens": tokens.source, "window": window}
+    if is_unverified:
+        source["unverified"] = True
+    parameters = sum(p.numel() for p in model.parameters())
+    del model, routers  # the probe and the written routers are all that is kept
+    writer = RunWriter(out, written, probe_tokens=torch.tensor(ids, dtype=torch.int64), probe_forward=lambda _t: None,
+                       probe_documents=documents, probe_domains=torch.zeros(n_tokens, dtype=torch.int64),
+                       domain_names=[tokens.source], vocab=tokens.vocab, capture=source, parameters=parameters)
     with writer:
-        writer.snapshot(0)
+        writer.snapshot(0, hidden=probe)
         writer.finish(0)
-    return CaptureReport(out, len(ids), gates, tokens.source, checked, weights_checked)
+    kind = next(iter(written.values())).kind
+    return CaptureReport(out, n_tokens, gates, tokens.source, checks, kind, notes[0], notes, is_unverified,
+                         n_tokens / forward_seconds if forward_seconds > 0 else 0.0)
+
+
+def _batches(windows: List[List[int]], batch: int) -> Iterator[List[List[int]]]:
+    """Windows of equal length `batch` at a time (no padding: a shorter last window goes alone)."""
+    group: List[List[int]] = []
+    for w in windows:
+        if group and (len(group) == batch or len(w) != len(group[0])):
+            yield group
+            group = []
+        group.append(w)
+    if group:
+        yield group
+
+
+def _decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies: Dict[int, Dict[RuleKey, Tally]],
+            top_ks: Dict[int, int], sources: Dict[int, str], unseen: Dict[int, str], config: Any, unverified: bool,
+            n_tokens: int) -> Tuple[Dict[int, LinearGateRouter], List[str], Dict[int, BlockCheck], bool]:
+    """The routers to write (one rule for every block), run.json's notes, what was checked, and whether the
+    capture is unverified; a one-line ContractError when no rule of the contract reproduces the model on
+    every token (or its routing cannot be seen) and `unverified` is not given."""
+    first = next(iter(gates.values()))
+    counts = {g.experts for g in gates.values()}
+    if len(counts) > 1:
+        other = next(g for g in gates.values() if g.experts != first.experts)
+        raise ContractError(f"{other.name}: {other.experts} experts, {first.name}: {first.experts}; captures of "
+                            "per-layer expert counts are not written yet")
+    if len(set(top_ks.values())) > 1:
+        other = next(gates[b] for b, k in top_ks.items() if k != top_ks[first.block])
+        raise ContractError(f"{other.name}: top-{top_ks[other.block]}, {first.name}: top-{top_ks[first.block]}; one "
+                            "checkpoint holds routers of one top-k")
+    if unseen:
+        b = next(iter(unseen))
+        reason = (f"{gates[b].name}: the model's own routing cannot be seen ({unseen[b]}), so the captured router "
+                  "cannot be checked")
+        if not unverified:
+            raise ContractError(reason + "; --unverified writes it unchecked")
+        key, scale = guessed_key(first, config)
+        k = top_ks.get(first.block) or _count(first.setting(TOP_K_NAMES, config)) or 2
+        routers = {b: make_router(g, key, k, scale) for b, g in gates.items()}
+        notes = [key.describe(scale) + " (from the model's settings)",
+                 f"UNVERIFIED (--unverified): {reason}"]
+        return routers, notes, {b: BlockCheck(0) for b in gates}, True
+
+    order = keys[first.block]
+    common = [key for key in order if all(key in tallies[b] for b in gates)]
+
+    def scale_of(key: RuleKey) -> Optional[float]:
+        values = {tallies[b][key].scale for b in gates if tallies[b][key].scale is not None}
+        return values.pop() if len(values) == 1 else (1.0 if not values else None)
+
+    notes_reason = ""
+    exact = [key for key in common if not key.beyond and all(tallies[b][key].exact for b in gates)
+             and scale_of(key) is not None]
+    if exact:
+        key = exact[0]
+        chosen, is_unverified = key, False
+    else:
+        def cost(key: RuleKey) -> Tuple[int, int]:
+            t = [tallies[b][key] for b in gates]
+            return sum(x.other_experts for x in t), sum(x.other_weights + x.unweighted for x in t)
+        closest = min(common, key=lambda k: sum(cost(k))) if common else None
+        if closest is None:
+            raise ContractError(f"{first.name}: no rule could be tried on this gate")
+        differ, weights = cost(closest)
+        where = next(gates[b].name for b in gates if not tallies[b][closest].exact) if differ + weights else first.name
+        largest = max(tallies[b][closest].largest for b in gates)
+        unweighted = sum(tallies[b][closest].unweighted for b in gates)
+        if closest.beyond and differ + weights == 0:
+            reason = (f"{where}: the model routes by {closest.describe(scale_of(closest) or 1.0)} on every token, which "
+                      f"the file contract cannot hold: {closest.why_not()}")
+        elif unweighted and differ == 0 and weights == unweighted:
+            reason = (f"{where}: the model hands its experts no gate weights to check against ({closest.describe()} "
+                      "chooses its experts on every token)")
+        else:
+            total = n_tokens * len(gates)
+            how = (f"the same experts on every token, other gate weights on {weights} of {total} token-blocks (by up "
+                   f"to {largest:.3g})" if differ == 0 else f"other experts on {differ} of {total} token-blocks")
+            reason = (f"{where}: no routing rule of the contract reproduces what the model hands its experts; closest, "
+                      f"{closest.describe(tallies[first.block][closest].scale or 1.0)}: {how}")
+        if not unverified:
+            raise ContractError(reason + "; --unverified writes the closest rule of the contract unchecked")
+        writable = [k for k in common if not k.beyond]
+        chosen = min(writable, key=lambda k: sum(cost(k))) if writable else guessed_key(first, config)[0]
+        is_unverified = True
+        notes_reason = f"UNVERIFIED (--unverified): {reason}"
+    scale = scale_of(chosen) or 1.0
+    if chosen.beyond:
+        raise ContractError(f"{first.name}: {chosen.why_not()}")
+    routers = {b: make_router(g, chosen, top_ks[b], scale) for b, g in gates.items()}
+    checks = {}
+    for b in gates:
+        t = tallies[b].get(chosen, Tally())
+        checks[b] = BlockCheck(t.tokens, t.ties, t.largest, sources.get(b, ""), t.other_experts, t.other_weights)
+    notes = [f"{chosen.describe(scale)}, top-{top_ks[first.block]} of {first.experts} experts"]
+    if chosen.bias:
+        notes.append(f"selection bias: each block's {chosen.bias} (expert_bias; nothing moves it here)")
+    if not is_unverified:
+        ties = sum(c.ties for c in checks.values())
+        largest_w = max((c.largest or 0.0) for c in checks.values())
+        where = " and ".join(sorted({"what each block hands its experts" if c.source == "experts" else "each gate's output"
+                                     for c in checks.values()}))
+        notes.append(f"checked on every token against {where}: the same experts ({ties} choices at near-ties) and "
+                     f"gate weights within {largest_w:.2g}")
+    else:
+        notes.append(notes_reason)
+    return routers, notes, checks, is_unverified

@@ -1,0 +1,183 @@
+"""What `python -m idamoe_torch capture` refuses, and when: an existing OUT before the model loads; a model
+whose own forward fails, in one line naming the module; a routing no rule of the contract reproduces,
+unless `--unverified`, which run.json, the inspector's title and diff then show; devices it cannot use.
+And what it does at the size of real models: windows batched without changing a decision, `--max-tokens`,
+a progress line on stderr only for long captures (or on a terminal)."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+
+from test_contract import check_run
+from torch_support import run_idamoe
+
+from idamoe_torch import read_probe
+from idamoe_torch import capture as capture_module
+from idamoe_torch.__main__ import main as cli
+from idamoe_torch.capture import Progress, capture
+
+TEXT = "Routers send each token to two experts; the experts balance their load. " * 8
+
+
+def mixtral(directory: Path) -> transformers.PreTrainedModel:
+    config = transformers.MixtralConfig(vocab_size=300, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                        num_key_value_heads=1, max_position_embeddings=64, intermediate_size=24,
+                                        num_local_experts=4, num_experts_per_tok=2, tie_word_embeddings=False)
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.mlp.gate.weight.normal_(0, 0.6)
+    model.save_pretrained(str(directory))
+    return model
+
+
+def run_cli(tmp_path: Path, capsys, *extra: str, model: str = "model", out: str = "out"):
+    (tmp_path / "text.txt").write_text(TEXT)
+    capsys.readouterr()
+    code = cli(["capture", "--model", str(tmp_path / model), "--text", str(tmp_path / "text.txt"),
+                "--out", str(tmp_path / out), "--threads", "1", *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_an_existing_out_is_refused_before_the_model_loads(tmp_path: Path, capsys, monkeypatch) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    monkeypatch.setattr(capture_module, "_load", lambda *a, **k: pytest.fail("the model loaded before OUT was checked"))
+    code, _, err = run_cli(tmp_path, capsys)
+    assert code == 1 and "exists and is not empty" in err and err.count("\n") == 1, err
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+
+
+def test_a_failing_forward_says_it_was_the_models_and_where(tmp_path: Path, capsys, monkeypatch) -> None:
+    model = mixtral(tmp_path / "model")
+    experts = type(model.model.layers[0].mlp.experts)
+
+    def broken(self, *args, **kwargs):
+        return torch.ones(4) + torch.ones(8)
+    monkeypatch.setattr(experts, "forward", broken)
+    code, _, err = run_cli(tmp_path, capsys)
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith(f"error: the model's forward failed in model.layers.0.mlp.experts ({experts.__name__}): "
+                          "RuntimeError: The size of tensor a (4) must match the size of tensor b (8)"), err
+    assert not (tmp_path / "out").exists()
+
+
+def flipped_weights(model: transformers.PreTrainedModel, monkeypatch) -> None:
+    """Mixtral's gate, handing its experts the two weights swapped: a rule outside the contract."""
+    router = type(model.model.layers[0].mlp.gate)
+    original = router.forward
+
+    def flipped(self, hidden_states):
+        logits, weights, indices = original(self, hidden_states)
+        return logits, weights.flip(-1), indices
+    monkeypatch.setattr(router, "forward", flipped)
+
+
+def test_unverified_writes_what_no_rule_reproduces_and_says_so_everywhere(tmp_path: Path, capsys, monkeypatch) -> None:
+    flipped_weights(mixtral(tmp_path / "model"), monkeypatch)
+    code, _, err = run_cli(tmp_path, capsys)
+    assert code == 1 and "--unverified writes the closest rule" in err and err.count("\n") == 1, err
+    code, out, err = run_cli(tmp_path, capsys, "--unverified")
+    assert code == 0, err
+    assert "UNVERIFIED: other experts on 0, other gate weights on" in out, out
+    run = tmp_path / "out"
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["capture"]["unverified"] is True
+    assert any(n.startswith("UNVERIFIED (--unverified): model.layers.0.mlp.gate: no routing rule") for n in meta["capture"]["notes"])
+    check_run(run)
+    frame = run_idamoe("inspect", str(run), "--headless", "--size", "120x40").stdout
+    assert "UNVERIFIED capture of Mixtral" in frame, frame  # the title, cut at the frame's width
+    diff = json.loads(run_idamoe("diff", str(run), str(run), "--json").stdout)
+    assert diff["a"]["capture"]["unverified"] is True, diff["a"]
+
+
+def test_a_gate_whose_choices_cannot_be_seen_is_refused_unless_unverified(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A block that hands its experts nothing readable and a gate returning logits only: the capture
+    cannot be checked; --unverified writes the rule the settings suggest."""
+    model = mixtral(tmp_path / "model")
+    block = type(model.model.layers[0].mlp)
+    router = type(model.model.layers[0].mlp.gate)
+
+    def opaque_block(self, hidden_states):
+        shape = hidden_states.shape
+        flat = hidden_states.reshape(-1, shape[-1])
+        logits = self.gate(flat)
+        weights, indices = torch.softmax(logits, -1).topk(2, dim=-1)
+        out = torch.zeros_like(flat)
+        for j in range(2):
+            for e in range(4):
+                rows = indices[:, j] == e
+                if rows.any():
+                    out[rows] += self.experts(flat[rows], torch.full((int(rows.sum()), 1), e),
+                                              (weights[rows, j] / weights[rows].sum(-1))[:, None])
+        return out.reshape(shape)
+
+    monkeypatch.setattr(router, "forward", lambda self, h: torch.nn.functional.linear(h, self.weight))
+    monkeypatch.setattr(block, "forward", opaque_block)
+    code, _, err = run_cli(tmp_path, capsys)
+    assert code == 1 and "the model's own routing cannot be seen" in err and "--unverified" in err, err
+    code, out, err = run_cli(tmp_path, capsys, "--unverified")
+    assert code == 0 and "UNVERIFIED: not checked" in out, (out, err)
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["capture"]["unverified"] is True
+
+
+def test_devices_it_cannot_use_are_one_line_errors_before_loading(tmp_path: Path, capsys, monkeypatch) -> None:
+    mixtral(tmp_path / "model")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, _, err = run_cli(tmp_path, capsys, "--device", "cuda")
+    assert code == 1 and "--device cuda: no CUDA device" in err and err.count("\n") == 1, err
+    monkeypatch.setattr(capture_module.importlib.util, "find_spec", lambda name: None)
+    code, _, err = run_cli(tmp_path, capsys, "--device-map", "auto")
+    assert code == 1 and "--device-map auto needs the accelerate package: pip install accelerate" in err, err
+    assert err.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_batched_windows_and_max_tokens_change_no_decision(tmp_path: Path) -> None:
+    """Windows batched 3 a forward (a shorter last window alone) give the probe and the routers of one
+    window a forward; --max-tokens cuts the text; the documents number the windows."""
+    mixtral(tmp_path / "model")
+    one = capture(str(tmp_path / "model"), TEXT, str(tmp_path / "one"), window=40, batch=1, max_tokens=500)
+    three = capture(str(tmp_path / "model"), TEXT, str(tmp_path / "three"), window=40, batch=3, max_tokens=500)
+    assert one.tokens == three.tokens == 500
+    probes = [read_probe(str(tmp_path / r / "snapshots" / "step-00000000.probe.safetensors")) for r in ("one", "three")]
+    for block in probes[0][1]:
+        assert torch.allclose(probes[0][1][block], probes[1][1][block], atol=1e-5), block
+    from safetensors import safe_open
+    with safe_open(str(tmp_path / "three" / "probe.safetensors"), framework="pt") as f:
+        documents = f.get_tensor("documents")
+    assert documents.tolist() == [i // 40 for i in range(500)]
+    assert one.notes[0] == three.notes[0] == "softmax, gates renormalised, top-2 of 4 experts"
+
+
+def test_progress_is_one_line_on_stderr_only_when_long_or_on_a_terminal(tmp_path: Path, capsys) -> None:
+    stream = io.StringIO()
+    progress = Progress(1000, stream, after=0.0, every=0.0)
+    progress.update(250)
+    progress.update(1000)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("capture: 250 of 1,000 tokens (25%), ") and "tokens/s" in lines[0], lines
+    mixtral(tmp_path / "model")
+    code, out, err = run_cli(tmp_path, capsys)  # a short capture, not a terminal: nothing but the summary
+    assert code == 0 and err == "", err
+    assert "same experts as the model on 576 of 576 tokens" in out and "read from what the block hands its experts" in out
+
+
+def test_deepseek_v2_group_limited_greedy_is_refused_naming_the_group_score(tmp_path: Path) -> None:
+    """DeepSeek-V2's group_limited_greedy keeps the groups whose best expert scores highest; the contract's
+    groups are scored by their two best: a refusal that names the difference (its greedy routing, a plain
+    top-k, is in the verified-architectures table as exact)."""
+    from idamoe_torch import ContractError
+    from test_capture_architectures import build
+
+    build("deepseek_v2", tmp_path / "model", topk_method="group_limited_greedy", n_group=4, topk_group=1)
+    with pytest.raises(ContractError) as refused:
+        capture(str(tmp_path / "model"), TEXT, str(tmp_path / "out"), window=48)
+    assert "best 1 of 4 expert groups (a group scored by its best expert)" in str(refused.value)
+    assert "the contract scores a group by the sum of its two best experts, not its best one" in str(refused.value)
