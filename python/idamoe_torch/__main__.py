@@ -1,4 +1,4 @@
-"""`python -m idamoe_torch fit-ida --probe P --experts E --components M --latent 32 --out C` and
+"""`python -m idamoe_torch fit-ida --probe P --experts E --components M --latent 32 --out C`, `python -m idamoe_torch import {megatron|sglang|vllm} SRC --out RUN` and
 `python -m idamoe_torch capture --model DIR --text FILE --out OUT`."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import List, Optional
 import torch
 
 from .fit import fit_ida
+from . import importing
 from .layers import ACTIVATIONS, EXPERT_SCORES, NORMS, ContractError
 
 
@@ -61,9 +62,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                      help="write a capture whose routing cannot be checked, or that no rule of the contract reproduces "
                           "on every token (run.json's capture says UNVERIFIED)")
     cap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    importing.add_parser(commands)
     args = parser.parse_args(argv)
-    if args.threads > 0:
+    if getattr(args, "threads", 0) > 0:
         torch.set_num_threads(args.threads)
+    if args.command == "import":
+        return _import(args)
     if args.command == "capture":
         return _capture(args)
     try:
@@ -109,6 +113,19 @@ def _capture(args: argparse.Namespace) -> int:
     print(f"wrote {args.out} ({report.tokens} tokens, {report.tokens_per_second:,.0f} tokens/s through the model; "
           f"idamoe inspect {args.out})")
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    """The import command: one line on stderr and status 1 for a bad input or directory; Ctrl-C stops a
+    --follow import with the run kept (status 0), a one-shot one with nothing written (status 130)."""
+    try:
+        return importing.run_command(args)
+    except ContractError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("import: interrupted; nothing was written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ public enum ComparisonError: Error, Equatable, CustomStringConvertible {
         case let .differentTokens(probeA, probeB, countA, countB, first):
             let detail = countA != countB ? "\(countA) vs \(countB) tokens" : "token \(first ?? 0) differs"
             return "the snapshot probes \(probeA) and \(probeB) hold different tokens (\(detail): runs written before "
-                + "the probe belonged to the corpus drew it with their seed, and runs of other context lengths or corpora hold other text); "
+                + "the probe belonged to the corpus drew it with their seed, runs of other context lengths or corpora hold other text, "
+                + "and imports of recorded decisions hold each step's own tokens); "
                 + "compare on one text through each model with --text FILE, or stream one probe's hidden states through "
                 + "both routers with --probe"
         case let .noCommonLayer(layersA, layersB):
