@@ -11,18 +11,43 @@ public struct GateOptions: Sendable, Equatable {
     /// The experts form this many equal groups of consecutive indices (1: no groups).
     public var groups: Int
     /// Only experts of the `groupTopK` best groups may be chosen (DeepSeek-V3's `topk_group`); a
-    /// group's score is the sum of its two best selection scores.
+    /// group's score is `groupScore` of its selection scores.
     public var groupTopK: Int
+    /// How a group is scored: the sum of its two best selection scores (DeepSeek-V3) or its best one
+    /// (DeepSeek-V2's `group_limited_greedy`).
+    public var groupScore: GroupScore
+    /// What the selection bias is added to for the choice: the scores (DeepSeek-V3, Ernie 4.5) or the
+    /// logits (Kolibri). The gates use the scores without the bias either way.
+    public var biasOn: BiasTarget
+
+    /// A group's score from its members' selection scores.
+    public enum GroupScore: String, Sendable, Equatable, CaseIterable {
+        /// The sum of the two best (the one score when a group holds one expert).
+        case topTwoSum = "top2sum"
+        /// The best.
+        case max
+    }
+
+    /// What a selection bias is added to.
+    public enum BiasTarget: String, Sendable, Equatable, CaseIterable {
+        /// The expert scores (softmax probabilities or sigmoids).
+        case scores
+        /// The gate's logits.
+        case logits
+    }
 
     /// The contract's default: renormalised gates, scale 1, no groups.
     public static let standard = GateOptions()
 
     /// Options; `groupTopK` defaults to `groups` (every group eligible).
-    public init(normalize: Bool = true, scale: Float = 1, groups: Int = 1, groupTopK: Int? = nil) {
+    public init(normalize: Bool = true, scale: Float = 1, groups: Int = 1, groupTopK: Int? = nil,
+                groupScore: GroupScore = .topTwoSum, biasOn: BiasTarget = .scores) {
         self.normalize = normalize
         self.scale = scale
         self.groups = groups
         self.groupTopK = groupTopK ?? groups
+        self.groupScore = groupScore
+        self.biasOn = biasOn
     }
 
     /// Whether selection drops groups (otherwise it is a plain top-k over all experts).

@@ -17,9 +17,9 @@ struct GroupScratch {
 extension SoftmaxRouter {
     /// The top-k experts of one token by its selection scores [E] into `out` [k], best first, ties to
     /// the lower index. With group-limited routing (DeepSeek-V3's `n_group`, `topk_group`) a group's
-    /// score is the sum of its two best selection scores (its one score when a group holds one expert),
-    /// the `groupTopK` best groups are kept (ties to the lower group) and the top-k is taken among
-    /// their experts only.
+    /// score is the sum of its two best selection scores (its one score when a group holds one expert)
+    /// or, with `groupScore` `max`, its best one (DeepSeek-V2), the `groupTopK` best groups are kept
+    /// (ties to the lower group) and the top-k is taken among their experts only.
     func selectExperts(_ selection: UnsafeBufferPointer<Double>, into out: UnsafeMutableBufferPointer<Int32>,
                        scratch: inout GroupScratch) {
         let options = gateOptions
@@ -34,7 +34,7 @@ extension SoftmaxRouter {
                 let v = selection[x]
                 if v > first { second = first; first = v } else if v > second { second = v }
             }
-            scratch.groupScores[g] = size == 1 ? first : first + second
+            scratch.groupScores[g] = size == 1 || options.groupScore == .max ? first : first + second
         }
         scratch.groupScores.withUnsafeBufferPointer { gs in
             scratch.kept.withUnsafeMutableBufferPointer { topKIndices(gs, k: options.groupTopK, into: $0) }

@@ -10,8 +10,9 @@ public enum GateScoring: String, NamedChoice {
 }
 
 /// The baseline routers: logits = W h (+ b), scores by softmax or sigmoid, top-k, renormalised gates
-/// trained by the task loss (`gateOptions`: unrenormalised or scaled gates, group-limited top-k). With a selection bias (the `sigmoid-bias` router, auxiliary-loss-free
-/// balancing as in DeepSeek-V3) top-k picks by score + bias_e while the gates use the scores alone;
+/// trained by the task loss (`gateOptions`: unrenormalised or scaled gates, group-limited top-k). With a
+/// selection bias (the `sigmoid-bias` router, auxiliary-loss-free balancing as in DeepSeek-V3; a softmax
+/// router's, as Ernie 4.5's) top-k picks by score + bias_e (or logit + bias_e) while the gates use the scores alone;
 /// the bias is not trained by gradients but moved toward balance after each step
 /// (`updateSelectionBias`).
 public struct SoftmaxRouter: Sendable, Equatable {
@@ -88,17 +89,20 @@ public struct SoftmaxRouter: Sendable, Equatable {
             return (result, Cache(input: h, logNormalizer: [Double](repeating: 0, count: n), scores: scores))
         }
         var scratch = GroupScratch(experts: e, options: gateOptions)
+        let bias = selectionBias, onLogits = gateOptions.biasOn == .logits
         let probs = PinnedMutableBuffer<Double>(repeating: 0, count: n * e)
         let logNormalizer = PinnedMutableBuffer<Double>(repeating: 0, count: n)
         let selected = PinnedMutableBuffer<Int32>(repeating: 0, count: n * top)
         let weights = PinnedMutableBuffer<Float>(repeating: 0, count: n * top)
         let entropy = PinnedMutableBuffer<Double>(repeating: 0, count: n)
-        withPinned(probs, logNormalizer, selected, weights, entropy) {
+        let biased = PinnedMutableBuffer<Double>(repeating: 0, count: bias.isEmpty ? 0 : e)
+        withPinned(probs, logNormalizer, selected, weights, entropy, biased) {
             let probs = probs.buffer                  // [N, E] softmax probabilities
             let logNormalizer = logNormalizer.buffer  // [N] logsumexp of the logits
             let selected = selected.buffer            // [N, k] chosen experts, best first
             let weights = weights.buffer              // [N, k] gate weights
             let entropy = entropy.buffer              // [N] bits
+            let biased = biased.buffer                // [E] with a selection bias (Ernie 4.5): the row's selection scores
             for r in 0..<n {
                 var peak = -Double.infinity
                 for x in 0..<e { peak = max(peak, Double(logits.data[r * e + x])) }
@@ -112,7 +116,12 @@ public struct SoftmaxRouter: Sendable, Equatable {
                 logNormalizer[r] = peak + Foundation.log(sum)
                 let rowProbs = UnsafeBufferPointer(rebasing: probs[(r * e)..<((r + 1) * e)])
                 let row = UnsafeMutableBufferPointer(rebasing: selected[(r * top)..<((r + 1) * top)])
-                selectExperts(rowProbs, into: row, scratch: &scratch)
+                if bias.isEmpty {
+                    selectExperts(rowProbs, into: row, scratch: &scratch)
+                } else {
+                    for x in 0..<e { biased[x] = (onLogits ? Double(logits.data[r * e + x]) : rowProbs[x]) + Double(bias[x]) }
+                    selectExperts(UnsafeBufferPointer(biased), into: row, scratch: &scratch)
+                }
                 gateWeights(rowProbs, selected: UnsafeBufferPointer(row),
                             into: UnsafeMutableBufferPointer(rebasing: weights[(r * top)..<((r + 1) * top)]))
                 entropy[r] = entropyBits(rowProbs)
@@ -126,13 +135,14 @@ public struct SoftmaxRouter: Sendable, Equatable {
         return (result, Cache(input: h, logNormalizer: logNormalizer.take(), scores: []))
     }
 
-    /// Sigmoid scores s = sigmoid(logits), top-k by s + selection bias (within the eligible groups), gates
+    /// Sigmoid scores s = sigmoid(logits), top-k by s + selection bias (or logit + bias with `biasOn`
+    /// `logits`, Kolibri) within the eligible groups, gates
     /// from the selected s (`gateWeights`); the expert distribution (entropy, posterior) is s normalised
     /// over all experts.
     func sigmoidForward(_ logits: Matrix) -> (RoutingResult, [Double]) {
         let n = logits.rows, e = experts, top = topK
         var scratch = GroupScratch(experts: e, options: gateOptions)
-        let bias = selectionBias
+        let bias = selectionBias, onLogits = gateOptions.biasOn == .logits
         let scores = PinnedMutableBuffer<Double>(repeating: 0, count: n * e)
         let probs = PinnedMutableBuffer<Double>(repeating: 0, count: n * e)
         let selected = PinnedMutableBuffer<Int32>(repeating: 0, count: n * top)
@@ -152,7 +162,7 @@ public struct SoftmaxRouter: Sendable, Equatable {
                     let s = 1 / (1 + Foundation.exp(-Double(logits.data[r * e + x])))
                     scores[r * e + x] = s
                     total += s
-                    biased[x] = bias.isEmpty ? s : s + Double(bias[x])
+                    biased[x] = bias.isEmpty ? s : (onLogits ? Double(logits.data[r * e + x]) : s) + Double(bias[x])
                 }
                 for x in 0..<e { probs[r * e + x] = scores[r * e + x] / total }
                 let row = UnsafeMutableBufferPointer(rebasing: selected[(r * top)..<((r + 1) * top)])

@@ -7,7 +7,9 @@ enum GateKey {
     static let scale = "idamoe.gate_scale"
     static let groups = "idamoe.expert_groups"
     static let groupTopK = "idamoe.group_top_k"
-    static let all = [normalize, scale, groups, groupTopK]
+    static let groupScore = "idamoe.group_score"
+    static let biasOn = "idamoe.selection_bias_on"
+    static let all = [normalize, scale, groups, groupTopK, groupScore, biasOn]
 
     /// The key that holds a field.
     static func key(_ field: GateOptions.Field) -> String {
@@ -54,6 +56,18 @@ extension CheckpointInfo {
             options.groupTopK = groups
         }
         if let kept = try integer(GateKey.groupTopK) { options.groupTopK = kept }
+        if let v = text(GateKey.groupScore) {
+            guard let score = GateOptions.GroupScore(rawValue: v) else {
+                throw RoutingError.badMetadata(path: path, key: GateKey.groupScore, problem: "'\(v)' is not top2sum or max")
+            }
+            options.groupScore = score
+        }
+        if let v = text(GateKey.biasOn) {
+            guard let target = GateOptions.BiasTarget(rawValue: v) else {
+                throw RoutingError.badMetadata(path: path, key: GateKey.biasOn, problem: "'\(v)' is not scores or logits")
+            }
+            options.biasOn = target
+        }
         if let problem = options.problem(experts: experts, topK: topK) {
             throw RoutingError.badMetadata(path: path, key: GateKey.key(problem.field), problem: problem.message)
         }
@@ -70,6 +84,8 @@ extension CheckpointInfo {
             m[GateKey.groups] = String(options.groups)
             m[GateKey.groupTopK] = String(options.groupTopK)
         }
+        if options.groupScore != .topTwoSum { m[GateKey.groupScore] = options.groupScore.rawValue }
+        if options.biasOn != .scores { m[GateKey.biasOn] = options.biasOn.rawValue }
         return m
     }
 }

@@ -13,7 +13,7 @@ public enum LayerRouter: Sendable, Equatable {
     public var kind: RouterKind {
         switch self {
         case .ida: return .ida
-        case let .softmax(r): return r.scoring == .sigmoid || !r.selectionBias.isEmpty ? .sigmoidBias : .softmax
+        case let .softmax(r): return r.scoring == .sigmoid ? .sigmoidBias : .softmax
         case .recorded: return .recorded
         }
     }

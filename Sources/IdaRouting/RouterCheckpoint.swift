@@ -28,8 +28,10 @@ public struct RouterCheckpoint: Sendable {
                 routers[i] = .recorded(RecordedRouter(experts: config.experts, topK: config.topK))
             case .softmax:
                 let gate = try reader.linear("\(prefix).gate", inputs: nil, outputs: config.experts)
+                // An optional selection bias on the probabilities or logits (Ernie 4.5's e_score_correction_bias).
+                let bias = file.info("\(prefix).expert_bias") == nil ? [] : try reader.floats("\(prefix).expert_bias", shape: [config.experts])
                 routers[i] = .softmax(try Self.wrap(file.path, prefix) {
-                    try SoftmaxRouter(gate: gate, topK: config.topK, gateOptions: info.gate)
+                    try SoftmaxRouter(gate: gate, topK: config.topK, selectionBias: bias, gateOptions: info.gate)
                 })
             case .sigmoidBias:
                 let gate = try reader.linear("\(prefix).gate", inputs: nil, outputs: config.experts)

@@ -83,6 +83,50 @@ struct GateOptionsTests {
         #expect(single.route(one).selected == [0, 6])
     }
 
+    @Test("DeepSeek-V2's group-limited greedy: a group scores its best expert, not its two best")
+    func groupScoredByItsBest() throws {
+        // Best probabilities: group 0 e^2, group 1 e^1, group 2 e^0.5, group 3 e^1.5: groups 0 and 3 kept,
+        // where the sum of the two best keeps groups 0 and 1.
+        let best = try router(logits: grouped, topK: 2, scoring: .softmax,
+                              options: GateOptions(normalize: false, groups: 4, groupTopK: 2, groupScore: .max))
+        let result = best.route(one)
+        #expect(result.selected == [0, 6])
+        let total = grouped.reduce(0.0) { $0 + exp(Double($1)) }
+        let check = checkTensor("weights", result.weights, [Float(exp(2) / total), Float(exp(1.5) / total)], rtol: 1e-6)
+        #expect(check.ok, "\(check)")
+        let sum = try router(logits: grouped, topK: 2, scoring: .softmax, options: GateOptions(groups: 4, groupTopK: 2))
+        #expect(sum.route(one).selected == [0, 2])
+    }
+
+    @Test("a softmax router with a selection bias (Ernie 4.5): top-k by p + b, gates from p renormalised")
+    func softmaxSelectionBias() throws {
+        let logits: [Float] = [2, 1, 0, -1]
+        let total = logits.reduce(0.0) { $0 + exp(Double($1)) }
+        let p = logits.map { exp(Double($0)) / total }  // 0.644, 0.237, 0.087, 0.032
+        let r = try router(logits: logits, topK: 2, scoring: .softmax, bias: [0, 0, 0, 0.5], options: .standard)
+        let result = r.route(one)
+        #expect(result.selected == [0, 3])  // p3 + 0.5 = 0.532 passes p1 = 0.237
+        let check = checkTensor("weights", result.weights, [Float(p[0] / (p[0] + p[3])), Float(p[3] / (p[0] + p[3]))], rtol: 1e-6)
+        #expect(check.ok, "\(check)")
+        // The distribution is the probabilities, whatever the bias.
+        #expect(zip(result.posterior, p).allSatisfy { abs($0 - $1) < 1e-12 })
+    }
+
+    @Test("a selection bias on the logits (Kolibri): top-k by l + b, which differs from s + b")
+    func biasOnLogits() throws {
+        let logits: [Float] = [2, 1, 0, -1], bias: [Float] = [0, 0, 0, 0.7]
+        // On the scores: sigmoid(-1) + 0.7 = 0.969 > sigmoid(2) = 0.881, so expert 3 first.
+        let scores = try router(logits: logits, topK: 2, scoring: .sigmoid, bias: bias, options: .standard)
+        #expect(scores.route(one).selected == [3, 0])
+        // On the logits: -1 + 0.7 = -0.3 stays last; gates from the sigmoids of the chosen, renormalised.
+        let onLogits = try router(logits: logits, topK: 2, scoring: .sigmoid, bias: bias, options: GateOptions(biasOn: .logits))
+        let result = onLogits.route(one)
+        #expect(result.selected == [0, 1])
+        let s0 = sigmoid(2), s1 = sigmoid(1)
+        let check = checkTensor("weights", result.weights, [Float(s0 / (s0 + s1)), Float(s1 / (s0 + s1))], rtol: 1e-6)
+        #expect(check.ok, "\(check)")
+    }
+
     @Test("tied group scores keep the lower group")
     func groupTies() throws {
         let r = try router(logits: [1, 0, 0, 1, 3, -9], topK: 1, scoring: .softmax, options: GateOptions(groups: 3, groupTopK: 1))

@@ -5,7 +5,7 @@ import IdaFormats
 import IdaNumerics
 import IdaRouting
 
-@Suite("Gate metadata: idamoe.gate_normalize, gate_scale, expert_groups, group_top_k")
+@Suite("Gate metadata: idamoe.gate_normalize, gate_scale, expert_groups, group_top_k, group_score, selection_bias_on")
 struct GateMetadataTests {
     /// A sigmoid-bias checkpoint over 8 experts (top-2) in MoE blocks 0 and 2 with these gate options.
     func checkpoint(_ options: GateOptions, kind: RouterKind = .sigmoidBias) throws -> RouterCheckpoint {
@@ -31,7 +31,8 @@ struct GateMetadataTests {
     func defaults() throws {
         for kind in [RouterKind.softmax, .sigmoidBias] {
             let ck = try checkpoint(.standard, kind: kind)
-            let keys = ["idamoe.gate_normalize", "idamoe.gate_scale", "idamoe.expert_groups", "idamoe.group_top_k"]
+            let keys = ["idamoe.gate_normalize", "idamoe.gate_scale", "idamoe.expert_groups", "idamoe.group_top_k",
+                        "idamoe.group_score", "idamoe.selection_bias_on"]
             #expect(keys.allSatisfy { ck.info.metadata[$0] == nil })
             let back = try load(ck, metadata: [:])
             #expect(back.info.gate == .standard)
@@ -45,7 +46,7 @@ struct GateMetadataTests {
 
     @Test("a checkpoint carrying every option round-trips through a file and routes with them")
     func roundTrip() throws {
-        let options = GateOptions(normalize: false, scale: 2.5, groups: 4, groupTopK: 2)
+        let options = GateOptions(normalize: false, scale: 2.5, groups: 4, groupTopK: 2, groupScore: .max, biasOn: .logits)
         let ck = try checkpoint(options)
         let path = temporaryDirectory() + "/options.safetensors"
         try ck.write(to: path)
@@ -54,6 +55,8 @@ struct GateMetadataTests {
         #expect(file.metadata["idamoe.gate_scale"] == "2.5")
         #expect(file.metadata["idamoe.expert_groups"] == "4")
         #expect(file.metadata["idamoe.group_top_k"] == "2")
+        #expect(file.metadata["idamoe.group_score"] == "max")
+        #expect(file.metadata["idamoe.selection_bias_on"] == "logits")
         let back = try RouterCheckpoint(path: path)
         #expect(back.info.router == .sigmoidBias && back.info.moeLayers == [0, 2] && back.info.gate == options)
         #expect(back.routers == ck.routers)
@@ -88,6 +91,8 @@ struct GateMetadataTests {
               (["idamoe.expert_groups": "4", "idamoe.group_top_k": "5"], "idamoe.group_top_k: group top-k must be 1...4"),
               (["idamoe.expert_groups": "8", "idamoe.group_top_k": "1"], "idamoe.group_top_k: 1 of 8 groups hold 1 experts, fewer than top-k 2"),
               (["idamoe.group_top_k": "2"], "idamoe.group_top_k: group top-k must be 1...1"),
+              (["idamoe.group_score": "sum"], "idamoe.group_score: 'sum' is not top2sum or max"),
+              (["idamoe.selection_bias_on": "weights"], "idamoe.selection_bias_on: 'weights' is not scores or logits"),
           ] as [([String: String], String)])
     func refusals(metadata: [String: String], needle: String) throws {
         do {
@@ -108,8 +113,29 @@ struct GateMetadataTests {
         } catch {
             #expect(String(describing: error).contains("idamoe.gate_scale: applies to softmax and sigmoid-bias routers only"))
         }
+        for key in ["idamoe.group_score", "idamoe.selection_bias_on"] {
+            let ida = try writeCheckpoint(makeIDACheckpoint(), metadata: [key: "max"])
+            #expect(throws: RoutingError.self) { try RouterCheckpoint(path: ida) }
+        }
         let grouped = try #require(checkpoint(GateOptions(groups: 4, groupTopK: 2)).routers[0])
         #expect(try grouped.withTopK(4).experts == 8)
         #expect(throws: RoutingError.self) { try grouped.withTopK(5) }
+    }
+
+    @Test("a softmax checkpoint may carry a selection bias (Ernie 4.5): read back, routed by p + b, still a softmax router")
+    func softmaxSelectionBias() throws {
+        var ck = try checkpoint(.standard, kind: .softmax)
+        for i in [0, 2] {
+            guard case var .softmax(r)? = ck.routers[i] else { Issue.record("not a gate router"); return }
+            r.selectionBias = (0..<8).map { $0 == 5 ? 0.6 : 0 }
+            ck.routers[i] = .softmax(r)
+        }
+        let back = try load(ck, metadata: [:])
+        #expect(back.info.router == .softmax && back.routers == ck.routers && back.routers[0]?.kind == .softmax)
+        let h = randomMatrix(rows: 40, cols: 5, scale: 1, seed: 3)
+        let routed = try #require(back.routers[0]).route(h)
+        // A bias of 0.6 on a probability puts expert 5 among every token's two choices.
+        #expect((0..<40).allSatisfy { t in routed.selected[(t * 2)..<(t * 2 + 2)].contains(5) })
+        #expect(zip(routed.weights.indices, routed.weights).allSatisfy { $1 > 0 && $1 <= 1 })
     }
 }
