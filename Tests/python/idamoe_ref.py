@@ -160,7 +160,8 @@ COMMON_KEYS = ("idamoe.format", "idamoe.router", "idamoe.moe_layers", "idamoe.ex
 IDA_KEYS = ("idamoe.components_per_expert", "idamoe.latent_dim", "idamoe.activation", "idamoe.expert_score",
             "idamoe.input_norm", "idamoe.latent_norm", "idamoe.log_var_min", "idamoe.log_var_max",
             "idamoe.gate_temperature")
-GATE_KEYS = ("idamoe.gate_normalize", "idamoe.gate_scale", "idamoe.expert_groups", "idamoe.group_top_k")
+GATE_KEYS = ("idamoe.gate_normalize", "idamoe.gate_scale", "idamoe.expert_groups", "idamoe.group_top_k",
+             "idamoe.group_score", "idamoe.selection_bias_on")
 # Keys that describe the file, not its routing: the training step, a snapshot's model configuration and
 # vocabulary, the writer (docs/format.md, "Run directories"), and the probe python/idamoe_torch/fit.py fitted on.
 INFORMATIONAL_KEYS = ("idamoe.step", "idamoe.model", "idamoe.vocab", "idamoe.producer", "idamoe.fit_probe")
@@ -171,8 +172,9 @@ class Router:
     """One MoE layer's router. Linear layers are (weight [out, in] float32, bias [out] float32 or None).
 
     IDA routers use the encoder, decoder and mixture and `gate_temperature`; linear-gate routers
-    (softmax, sigmoid-bias) use `gate`, `expert_bias` (sigmoid-bias) and the gate options
-    `gate_normalize`, `gate_scale`, `expert_groups`, `group_top_k` (docs/format.md, "Gate options").
+    (softmax, sigmoid-bias) use `gate`, `expert_bias` (required for sigmoid-bias, optional for softmax)
+    and the gate options `gate_normalize`, `gate_scale`, `expert_groups`, `group_top_k`, `group_score`,
+    `selection_bias_on` (docs/format.md, "Gate options").
     """
     kind: str  # "ida", "softmax" or "sigmoid-bias"
     layer: int
@@ -193,11 +195,13 @@ class Router:
     means: Optional[np.ndarray] = None     # [K, P]
     log_vars: Optional[np.ndarray] = None  # [K, P]
     gate: Optional[Tuple[np.ndarray, Optional[np.ndarray]]] = None  # linear gates: ([E, D], [E] or None)
-    expert_bias: Optional[np.ndarray] = None  # sigmoid-bias: [E] float32, the selection bias b
+    expert_bias: Optional[np.ndarray] = None  # [E] float32, the selection bias b (sigmoid-bias; softmax optional)
     gate_normalize: bool = True
     gate_scale: float = 1.0   # c, a float32 value (the Swift router keeps it as Float)
     expert_groups: int = 1    # G
     group_top_k: int = 1      # groups kept; G when the file does not say
+    group_score: str = "top2sum"  # or "max": a group's score
+    selection_bias_on: str = "scores"  # or "logits": what expert_bias is added to for the choice
     _gmm: Optional[dict] = None
 
     @property
@@ -328,7 +332,13 @@ def _layer_experts(meta, path, layers, experts, m, top_k) -> Dict[int, int]:
 
 def _gate_options(meta, path, experts: Sequence[int], top_k: int) -> dict:
     """The gate options of a linear-gate checkpoint, checked against every layer's E (docs/format.md)."""
-    opts = dict(gate_normalize=True, gate_scale=1.0, expert_groups=1, group_top_k=1)
+    opts = dict(gate_normalize=True, gate_scale=1.0, expert_groups=1, group_top_k=1, group_score="top2sum",
+                selection_bias_on="scores")
+    for key, choices in (("idamoe.group_score", ("top2sum", "max")), ("idamoe.selection_bias_on", ("scores", "logits"))):
+        if key in meta:
+            if meta[key].strip() not in choices:
+                raise RefError(f"{path}: metadata {key}: '{meta[key]}' is not {' or '.join(choices)}")
+            opts[key.split(".", 1)[1]] = meta[key].strip()
     text = meta.get("idamoe.gate_normalize")
     if text is not None:
         if text.strip() not in ("true", "false"):
@@ -474,7 +484,7 @@ def load_checkpoint(path: str) -> Checkpoint:
         for i in layers:
             pre = f"layers.{i}.router"
             bias = None
-            if kind == "sigmoid-bias":
+            if kind == "sigmoid-bias" or f.info(pre + ".expert_bias") is not None:
                 bias = _tensor(f, pre + ".expert_bias", [experts[i]]).astype(np.float32)
             routers[i] = Router(kind=kind, layer=i, experts=experts[i], top_k=top_k,
                                 gate=_linear(f, pre + ".gate", outputs=experts[i]), expert_bias=bias, **opts)
@@ -707,20 +717,21 @@ def tempered_weights(selected: np.ndarray, temperature: float) -> np.ndarray:
     return powered / powered.sum(axis=1, keepdims=True)
 
 
-def group_limited_top_k(selection: np.ndarray, k: int, groups: int, kept: int) -> np.ndarray:
+def group_limited_top_k(selection: np.ndarray, k: int, groups: int, kept: int, score: str = "top2sum") -> np.ndarray:
     """Experts [n, k] chosen by selection score [n, E] among the `kept` best of `groups` groups of
     consecutive experts (docs/format.md, "Gate options"; DeepSeek-V3's n_group, topk_group).
 
     A group's score is the sum of its two largest selection scores (its one score when a group holds
-    one expert); the best groups are kept, ties to the lower group; then the top-k among their experts,
-    ties to the lower index. With kept == groups this is the plain top-k."""
+    one expert), or its largest with `score` "max" (DeepSeek-V2); the best groups are kept, ties to
+    the lower group; then the top-k among their experts, ties to the lower index. With kept == groups
+    this is the plain top-k."""
     n, e = selection.shape
     if groups <= 1 or kept >= groups:
         return _top_k_indices(selection, k)
     size = e // groups
     by_group = selection.reshape(n, groups, size)
     best_two = -np.sort(-by_group, axis=2)[:, :, :min(size, 2)]
-    group_scores = best_two[:, :, 0] + best_two[:, :, 1] if size > 1 else best_two[:, :, 0]
+    group_scores = best_two[:, :, 0] + best_two[:, :, 1] if size > 1 and score == "top2sum" else best_two[:, :, 0]
     keep = np.zeros((n, groups), dtype=bool)
     np.put_along_axis(keep, _top_k_indices(group_scores, kept), True, axis=1)
     masked = np.where(np.repeat(keep, size, axis=1), selection, -np.inf)
@@ -731,7 +742,8 @@ def _route_gate(router: Router, h: np.ndarray, k: int) -> dict:
     """Softmax and sigmoid-bias routers (docs/format.md, "Routing, exactly" and "Gate options").
 
     Scores: softmax probabilities p, or sigmoids s = sigmoid(W h + b). Selection scores (what top-k
-    ranks): p, or s + expert_bias. Gate weights: c u_j with u_j the chosen scores renormalised
+    ranks): the scores, plus expert_bias when the router has one (added to the logits instead with
+    selection_bias_on "logits"). Gate weights: c u_j with u_j the chosen scores renormalised
     (gate_normalize) or as they are. Expert distribution (entropy, posterior): p, or s / sum(s)."""
     w, b = router.gate
     logits = h @ w.T
@@ -741,13 +753,15 @@ def _route_gate(router: Router, h: np.ndarray, k: int) -> dict:
     if router.kind == "softmax":
         ex = np.exp(lg - lg.max(axis=1, keepdims=True))
         scores = ex / ex.sum(axis=1, keepdims=True)
-        selection = distribution = scores
+        distribution = scores
     else:
         with np.errstate(over="ignore"):
             scores = 1.0 / (1.0 + np.exp(-lg))
-        selection = scores + router.expert_bias.astype(np.float64)
         distribution = scores / scores.sum(axis=1, keepdims=True)
-    experts = group_limited_top_k(selection, k, router.expert_groups, router.group_top_k)
+    selection = scores
+    if router.expert_bias is not None:
+        selection = (lg if router.selection_bias_on == "logits" else scores) + router.expert_bias.astype(np.float64)
+    experts = group_limited_top_k(selection, k, router.expert_groups, router.group_top_k, router.group_score)
     chosen = np.take_along_axis(scores, experts, axis=1)
     if router.gate_normalize:
         chosen = chosen / chosen.sum(axis=1, keepdims=True)

@@ -114,11 +114,13 @@ def make_checkpoint(d: int, p: int = 32, experts: int = 8, components: int = 16,
                     latent_norm: str = "none", gate_temperature: Optional[float] = None,
                     gate_normalize: Optional[bool] = None, gate_scale: Optional[float] = None,
                     expert_groups: Optional[int] = None, group_top_k: Optional[int] = None,
-                    expert_bias_std: float = 0.1):
+                    expert_bias_std: float = 0.1, group_score: Optional[str] = None,
+                    selection_bias_on: Optional[str] = None, softmax_expert_bias: bool = False):
     """(tensors, metadata) of a checkpoint. `probe_hidden` (layer -> [n, d]) places the GMM means
     on latents of real probe tokens; without it they are drawn from latents of random inputs.
     `gate_temperature` (IDA) and the gate options (softmax, sigmoid-bias) become their metadata keys
-    when given; `expert_bias_std` is the spread of a sigmoid-bias router's expert_bias."""
+    when given; `expert_bias_std` is the spread of a sigmoid-bias router's expert_bias (and of a softmax
+    router's, with `softmax_expert_bias`)."""
     import idamoe_ref as ref  # the encoder math, to place the means
 
     rng = np.random.default_rng(seed)
@@ -128,6 +130,7 @@ def make_checkpoint(d: int, p: int = 32, experts: int = 8, components: int = 16,
             "idamoe.experts": str(experts), "idamoe.top_k": str(top_k), "idamoe.step": str(step)}
     options = {"idamoe.gate_temperature": gate_temperature, "idamoe.gate_scale": gate_scale,
                "idamoe.expert_groups": expert_groups, "idamoe.group_top_k": group_top_k,
+               "idamoe.group_score": group_score, "idamoe.selection_bias_on": selection_bias_on,
                "idamoe.gate_normalize": None if gate_normalize is None else str(bool(gate_normalize)).lower()}
     meta.update({key: str(v) for key, v in options.items() if v is not None})
     if router in ("softmax", "sigmoid-bias"):
@@ -136,7 +139,7 @@ def make_checkpoint(d: int, p: int = 32, experts: int = 8, components: int = 16,
             tensors[f"layers.{i}.router.gate.weight"] = w
             if gate_bias:
                 tensors[f"layers.{i}.router.gate.bias"] = b
-            if router == "sigmoid-bias":
+            if router == "sigmoid-bias" or softmax_expert_bias:
                 tensors[f"layers.{i}.router.expert_bias"] = _normal(rng, (experts,), expert_bias_std)
         return tensors, meta
     k = experts * components

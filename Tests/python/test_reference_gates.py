@@ -44,6 +44,19 @@ CASES = {
                                   {"gate_normalize": dict(gate_normalize=True), "gate_scale": dict(gate_scale=1.0),
                                    "expert_groups": dict(expert_groups=1, group_top_k=1),
                                    "expert_bias": dict(expert_bias=np.zeros(8, np.float32))}),
+    # DeepSeek-V2's group-limited greedy: a group scores its best expert; unrenormalised, scaled gates.
+    "softmax_group_score_max": (dict(GATE_SHAPE, router="softmax", top_k=2, seed=27, gate_normalize=False, gate_scale=2.5,
+                                     expert_groups=4, group_top_k=2, group_score="max"),
+                                {"group_score": dict(group_score="top2sum")}),
+    # Ernie 4.5: a softmax router choosing by probability + expert_bias.
+    "softmax_expert_bias": (dict(GATE_SHAPE, router="softmax", top_k=2, seed=28, softmax_expert_bias=True,
+                                 expert_bias_std=0.1),
+                            {"expert_bias": dict(expert_bias=None)}),
+    # Kolibri: a sigmoid router choosing by logit + expert_bias.
+    "sigmoid_bias_on_logits": (dict(GATE_SHAPE, router="sigmoid-bias", top_k=2, seed=29, selection_bias_on="logits",
+                                    expert_bias_std=1.0),
+                               {"selection_bias_on": dict(selection_bias_on="scores"),
+                                "expert_bias": dict(expert_bias=np.zeros(8, np.float32))}),
 }
 
 
@@ -131,3 +144,5 @@ def test_group_limited_top_k_literal():
     tied = np.array([[0.2, 0.3, 0.3, 0.2]])
     assert ref.group_limited_top_k(tied, 2, 2, 1).tolist() == [[1, 0]]
     assert ref.group_limited_top_k(tied, 2, 4, 2).tolist() == [[1, 2]]
+    # A group scored by its best member (DeepSeek-V2): groups 0 (0.9) and 2 (0.8) kept, not group 1 (0.95 summed).
+    assert ref.group_limited_top_k(sel, 3, 4, 2, "max").tolist() == [[0, 4, 1]]

@@ -118,6 +118,8 @@ GATE_OPTIONS = {
     "unrenormalised": dict(normalize=False),
     "scaled": dict(scale=2.5),
     "grouped": dict(normalize=False, scale=0.5, groups=3, group_top_k=1),
+    "grouped_by_best": dict(groups=3, group_top_k=1, group_score="max"),  # DeepSeek-V2
+    "bias_on_logits": dict(bias_on="logits"),  # Kolibri (sigmoid-bias); a softmax router here has an Ernie bias
 }
 
 
@@ -127,12 +129,13 @@ def test_gate_options_route_as_pytorch_does(tmp_path: Path, kind: str, options: 
     """set_gate_options (what capture sets from a model's config): trained a few steps with them, saved,
     routed by `idamoe route` as PyTorch routes, and read back by load_routers with the same options."""
     torch.manual_seed(14)
-    make = SoftmaxRouter if kind == "softmax" else SigmoidBiasRouter
-    routers = {b: make(D, experts=6, top_k=2) for b in BLOCKS}
+    ernie = kind == "softmax" and options == "bias_on_logits"  # a softmax router with a selection bias
+    routers = {b: (SoftmaxRouter(D, experts=6, top_k=2, selection_bias=ernie) if kind == "softmax"
+                   else SigmoidBiasRouter(D, experts=6, top_k=2)) for b in BLOCKS}
     for r in routers.values():
         r.set_gate_options(**GATE_OPTIONS[options])
-        if isinstance(r, SigmoidBiasRouter):
-            r.expert_bias.copy_(torch.linspace(-0.1, 0.1, 6))
+        if r.expert_bias is not None:
+            r.expert_bias.copy_(torch.linspace(-0.1, 0.1, 6) * (10 if options == "bias_on_logits" else 1))
     h = hidden_states(seed=5)
     opt = torch.optim.Adam([p for r in routers.values() for p in r.parameters()], lr=1e-2)
     for _ in range(3):
@@ -148,6 +151,7 @@ def test_gate_options_route_as_pytorch_does(tmp_path: Path, kind: str, options: 
     for b, r in load_routers(ck).items():
         assert r.metadata() == routers[b].metadata()
         assert torch.equal(r.route(h[b])["experts"], routes[b]["experts"])
+        assert (r.expert_bias is None) == (routers[b].expert_bias is None)
     if options == "grouped":  # one group of two kept: both choices in it
         assert all(int(e[0]) // 2 == int(e[1]) // 2 for e in routes[BLOCKS[0]]["experts"])
 

@@ -149,7 +149,8 @@ def _metadata_int(path: str, meta: Mapping[str, str], key: str, default: Optiona
 
 def _apply_gate_options(path: str, meta: Mapping[str, str], router: LinearGateRouter) -> None:
     """Sets a linear-gate router's gate options from `idamoe.gate_normalize`, `idamoe.gate_scale`,
-    `idamoe.expert_groups` and `idamoe.group_top_k` (absent: the defaults)."""
+    `idamoe.expert_groups`, `idamoe.group_top_k`, `idamoe.group_score` and `idamoe.selection_bias_on`
+    (absent: the defaults)."""
     normalize = meta.get("idamoe.gate_normalize", "true").strip()
     if normalize not in ("true", "false"):
         raise ContractError(f"{path}: metadata idamoe.gate_normalize: '{normalize}' is not true or false")
@@ -159,8 +160,10 @@ def _apply_gate_options(path: str, meta: Mapping[str, str], router: LinearGateRo
         raise ContractError(f"{path}: metadata idamoe.gate_scale: '{meta['idamoe.gate_scale']}' is not a number") from None
     groups = _metadata_int(path, meta, "idamoe.expert_groups", 1)
     kept = _metadata_int(path, meta, "idamoe.group_top_k", groups)
+    group_score = meta.get("idamoe.group_score", "top2sum").strip()
+    bias_on = meta.get("idamoe.selection_bias_on", "scores").strip()
     try:
-        router.set_gate_options(normalize == "true", scale, groups, kept)
+        router.set_gate_options(normalize == "true", scale, groups, kept, group_score, bias_on)
     except ContractError as e:
         raise ContractError(f"{path}: metadata: {e}") from None
 
@@ -209,9 +212,13 @@ def load_routers(path: str) -> Dict[int, Router]:
             for name in ("gate.weight", "expert_bias") if kind == "sigmoid-bias" else ("gate.weight",):
                 if name not in own:
                     raise ContractError(f"{path}: missing tensor {pre}{name}")
-            gate_class = SoftmaxRouter if kind == "softmax" else SigmoidBiasRouter
-            gate_router = gate_class(int(own["gate.weight"].shape[1]), experts=experts, top_k=top_k,
-                                     bias="gate.bias" in own)
+            width = int(own["gate.weight"].shape[1])
+            gate_router: LinearGateRouter
+            if kind == "softmax":
+                gate_router = SoftmaxRouter(width, experts=experts, top_k=top_k, bias="gate.bias" in own,
+                                            selection_bias="expert_bias" in own)
+            else:
+                gate_router = SigmoidBiasRouter(width, experts=experts, top_k=top_k, bias="gate.bias" in own)
             _apply_gate_options(path, meta, gate_router)
             router: Router = gate_router
         else:

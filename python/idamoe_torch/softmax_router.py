@@ -5,8 +5,11 @@ balancing); top-k, renormalised gates trained by the task loss.
 
 `set_gate_options` gives either router the gates and choices of published models (docs/format.md,
 "Routing, exactly"): unrenormalised gates (`norm_topk_prob = false`), a gate scale
-(`routed_scaling_factor`) and group-limited top-k (DeepSeek-V3's `n_group`, `topk_group`). `capture`
-sets them from a model's config; routers built for training keep the defaults unless told otherwise."""
+(`routed_scaling_factor`), group-limited top-k (DeepSeek-V3's `n_group`, `topk_group`; DeepSeek-V2's
+`group_limited_greedy` with `group_score="max"`) and a selection bias added to the logits rather than
+the scores (`bias_on="logits"`, Kolibri). A `SoftmaxRouter(selection_bias=True)` chooses by probability
++ `expert_bias` (Ernie 4.5). `capture` sets them from what a model does; routers built for training
+keep the defaults unless told otherwise."""
 from __future__ import annotations
 
 from typing import Dict, List, Optional
@@ -45,13 +48,22 @@ class LinearGateRouter(nn.Module):
         self.gate_scale = 1.0
         self.expert_groups = 1
         self.group_top_k = 1
+        self.group_score = "top2sum"
+        self.bias_on = "scores"
 
     def set_gate_options(self, normalize: bool = True, scale: float = 1.0, groups: int = 1,
-                         group_top_k: Optional[int] = None) -> None:
+                         group_top_k: Optional[int] = None, group_score: str = "top2sum",
+                         bias_on: str = "scores") -> None:
         """Gates = the selected scores renormalised (`normalize`) or as they are, times `scale`; with
         `groups` > 1 the experts form equal groups of consecutive indices and only those of the
         `group_top_k` best groups (default: all) may be chosen, a group scoring the sum of its two best
-        selection scores. One-line errors as `idamoe route` gives for the same metadata."""
+        selection scores (`group_score` "top2sum") or its best ("max"); a selection bias is added to the
+        scores (`bias_on` "scores") or to the logits ("logits"). One-line errors as `idamoe route` gives
+        for the same metadata."""
+        if group_score not in ("top2sum", "max"):
+            raise ContractError(f"group score {group_score!r} is not top2sum or max")
+        if bias_on not in ("scores", "logits"):
+            raise ContractError(f"selection bias target {bias_on!r} is not scores or logits")
         kept = groups if group_top_k is None else group_top_k
         if not (scale > 0 and scale != float("inf")):
             raise ContractError(f"gate scale must be finite and positive, got {scale}")
@@ -64,6 +76,7 @@ class LinearGateRouter(nn.Module):
                                 f"than top-k {self.top_k}")
         self.gate_normalize, self.gate_scale = bool(normalize), float(scale)
         self.expert_groups, self.group_top_k = int(groups), int(kept)
+        self.group_score, self.bias_on = group_score, bias_on
 
     def metadata(self) -> Dict[str, str]:
         """The checkpoint `__metadata__` entries of this router (gate options only where not the defaults)."""
@@ -75,6 +88,10 @@ class LinearGateRouter(nn.Module):
         if self.expert_groups != 1:
             meta["idamoe.expert_groups"] = str(self.expert_groups)
             meta["idamoe.group_top_k"] = str(self.group_top_k)
+        if self.group_score != "top2sum":
+            meta["idamoe.group_score"] = self.group_score
+        if self.bias_on != "scores":
+            meta["idamoe.selection_bias_on"] = self.bias_on
         return meta
 
     def choose(self, selection: torch.Tensor) -> torch.Tensor:
@@ -83,12 +100,24 @@ class LinearGateRouter(nn.Module):
         groups, kept = self.expert_groups, self.group_top_k
         if groups > 1 and kept < groups:
             n, size = selection.shape[0], self.experts // groups
-            group_scores = selection.reshape(n, groups, size).topk(min(2, size), dim=-1).values.sum(dim=-1)
+            members = selection.reshape(n, groups, size)
+            if self.group_score == "max":
+                group_scores = members.max(dim=-1).values
+            else:
+                group_scores = members.topk(min(2, size), dim=-1).values.sum(dim=-1)
             best_groups, _ = top_k(group_scores, kept)
             eligible = torch.zeros(n, groups, dtype=torch.bool, device=selection.device).scatter_(1, best_groups, True)
             selection = selection.masked_fill(~eligible.repeat_interleave(size, dim=1), float("-inf"))
         experts, _ = top_k(selection, self.top_k)
         return experts
+
+    def biased(self, scores: torch.Tensor, logits: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+        """The selection scores [N, E] (no gradient): scores, or with a selection bias scores + bias (logits +
+        bias when `bias_on` is "logits")."""
+        if bias is None:
+            return scores.detach()
+        base = logits if self.bias_on == "logits" else scores
+        return base.detach() + bias.to(logits.device, torch.float64)
 
     def gate_weights(self, scores: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
         """Gates [N, k] from the scores [N, E] (no selection bias) of the chosen experts: renormalised
@@ -144,20 +173,27 @@ class SoftmaxRouter(LinearGateRouter):
 
     In training its loss is alpha * aux + beta * z with aux = E sum_e f_e P_e (f_e: share of the N*k
     assignments, constant; P_e: mean probability) and z = mean_n logsumexp(logits_n)^2.
-    state_dict names: `gate.weight` [E, D], `gate.bias` [E].
+    With `selection_bias` (Ernie 4.5) a buffer `expert_bias` [E] is added to the probabilities (or
+    logits) for the choice only; it is not trained.
+    state_dict names: `gate.weight` [E, D], `gate.bias` [E], `expert_bias` [E].
     """
 
     kind = "softmax"
 
     def __init__(self, hidden_dim: int, experts: int = 8, top_k: int = 2, bias: bool = False,
-                 aux_loss: float = 0.0, z_loss: float = 0.0) -> None:
+                 aux_loss: float = 0.0, z_loss: float = 0.0, selection_bias: bool = False) -> None:
         super().__init__(hidden_dim, experts, top_k, bias)
         self.aux_loss = float(aux_loss)
         self.z_loss = float(z_loss)
+        self.expert_bias: Optional[torch.Tensor]
+        if selection_bias:
+            self.register_buffer("expert_bias", torch.zeros(experts, dtype=torch.float32))
+        else:
+            self.expert_bias = None
 
     def decide(self, logits: torch.Tensor) -> Dict[str, torch.Tensor]:
         probs = torch.softmax(logits, dim=1)
-        experts = self.choose(probs.detach())
+        experts = self.choose(self.biased(probs, logits, self.expert_bias))
         return dict(experts=experts, weights=self.gate_weights(probs, experts), probabilities=probs)
 
     def training_loss(self, logits: torch.Tensor, out: Dict[str, torch.Tensor], counts: torch.Tensor,
@@ -172,7 +208,8 @@ class SoftmaxRouter(LinearGateRouter):
 
 class SigmoidBiasRouter(LinearGateRouter):
     """Auxiliary-loss-free balancing (docs/format.md, "Routing, exactly"): scores s = sigmoid(W h + b) in
-    float64; the top-k experts by s_e + expert_bias_e (ties to the lower index); gates = the selected s
+    float64; the top-k experts by s_e + expert_bias_e (l_e + expert_bias_e with `bias_on` "logits";
+    ties to the lower index); gates = the selected s
     renormalised (differentiable; the bias only selects); expert distribution s / sum_e s_e.
 
     `expert_bias` [E] (float32, a buffer: no gradient) starts at 0; `observe` moves it by `bias_rate`
@@ -193,7 +230,7 @@ class SigmoidBiasRouter(LinearGateRouter):
 
     def decide(self, logits: torch.Tensor) -> Dict[str, torch.Tensor]:
         scores = torch.sigmoid(logits)
-        selection = scores.detach() + self.expert_bias.to(logits.device, torch.float64)
+        selection = self.biased(scores, logits, self.expert_bias)
         experts = self.choose(selection)
         return dict(experts=experts, weights=self.gate_weights(scores, experts),
                     probabilities=scores / scores.sum(dim=1, keepdim=True),
