@@ -11,8 +11,10 @@ struct RouteCommand: ParsableCommand {
         commandName: "route",
         abstract: "Stream probe tokens through a checkpoint's routers.",
         discussion: """
-            Default output is a per-layer table of expert load, CV (of the top-1, top-k and gate-weighted
-            load over the probe), mean entropy, NLL and dead components.
+            Default output is a per-layer table of expert load, CV and MaxVio (of the top-1, top-k and
+            gate-weighted load over the probe), mean entropy, NLL and dead components, then the quantiles of
+            CV and MaxVio across layers.
+            With --json: the same figures as one JSON document (docs/format.md, "idamoe route --json").
             With --jsonl: one JSON object per token and layer, token-major, layer-minor:
             {"token": n, "layer": i, "experts": [..], "weights": [..], "log_density": x, "entropy_bits": x}
             """)
@@ -31,6 +33,9 @@ struct RouteCommand: ParsableCommand {
 
     @Flag(help: "One JSON line per token and layer.")
     var jsonl = false
+
+    @Flag(help: "The table's figures as one JSON document: per layer its loads, CVs, MaxVios and load quantiles; quantiles across layers.")
+    var json = false
 
     @Flag(help: "The table lists every expert's load even when there are more than 16 (default: a summary).")
     var full = false
@@ -51,6 +56,10 @@ struct RouteCommand: ParsableCommand {
 
     func validate() throws {
         if posterior && !jsonl { throw ValidationError("--posterior needs --jsonl") }
+        if json && jsonl { throw ValidationError("--json and --jsonl are two outputs; pick one") }
+        if json && (specialisation || oodDomains != nil || full) {
+            throw ValidationError("--json holds every figure; --specialisation, --ood-domains and --full go with the table")
+        }
         if specialisation && jsonl { throw ValidationError("--specialisation goes with the table, not --jsonl") }
         if oodDomains != nil && jsonl { throw ValidationError("--ood-domains goes with the table, not --jsonl") }
         if blockSize < 1 { throw ValidationError("--block-size must be at least 1") }
@@ -91,7 +100,11 @@ struct RouteCommand: ParsableCommand {
             if let ood, let names { try printOutOfDomain(ood, names: names) }
         } else {
             let metrics = try routing.run(workers: workers, detail: .decisions, transform: { _, _ in () }, consume: { _ in })
-            try printTable(ck, pr, routing.layers, metrics)
+            if json {
+                try StandardOutput.json(jsonDocument(ck, pr, routing.layers, metrics).serialized())
+            } else {
+                try printTable(ck, pr, routing.layers, metrics)
+            }
         }
     }
 
@@ -136,17 +149,25 @@ struct RouteCommand: ParsableCommand {
         let fair = counts.allSatisfy { $0 == e } ? String(format: "%.1f", 100 / Double(e)) : "1/E of the layer"
         let listed = full || e <= Self.listedExperts
         let what = listed ? "load per expert (% of assignments, fair share \(fair))"
-            : "load (% of assignments, fair share \(fair)): min, max, most and least loaded, starved (< 10% of fair)"
-        try StandardOutput.line("CV of this probe's expert load: CV1 first choices, CVk all top-k assignments, CVg gate-weighted")
-        try StandardOutput.line("layer   CV1   CVk   CVg  entropy        NLL     dead   " + what)
+            : "load (% of assignments, fair share \(fair)): quantiles over experts, most and least loaded, starved (< 10% of fair)"
+        try StandardOutput.line("CV of this probe's expert load: CV1 first choices, CVk all top-k assignments, CVg gate-weighted;")
+        try StandardOutput.line("MaxVio (MV1, MVk, MVg) of the same loads: the largest expert's load over the mean, minus 1")
+        try StandardOutput.line("layer   CV1   CVk   CVg   MV1   MVk   MVg  entropy        NLL     dead   " + what)
+        var shown: [LayerMetrics] = []
         for i in layers {
             guard let m = metrics[i] else { continue }
+            shown.append(m)
             let nll = m.nll.map { Self.column($0, width: 10) } ?? "         -"
             let dead = m.deadComponents.map { "\($0)/\(m.componentUsage?.count ?? 0)" } ?? "-"
             let load = listed ? m.load.map { String(format: "%5.1f", 100 * $0) }.joined(separator: " ") : Self.loadSummary(m.load)
-            try StandardOutput.line(String(format: "%5d ", i) + [m.cvTop1, m.cv, m.cvGate].map { Self.column($0, width: 5) }.joined(separator: " ")
+            let figures = [m.cvTop1, m.cv, m.cvGate, m.maxVioTop1, m.maxVio, m.maxVioGate]
+            try StandardOutput.line(String(format: "%5d ", i) + figures.map { Self.column($0, width: 5) }.joined(separator: " ")
                   + " " + Self.column(m.meanEntropyBits, width: 8) + " \(nll) "
                   + dead.leftPadded(to: 8) + "   " + load)
+        }
+        if shown.count > 1 {
+            try StandardOutput.line("across \(shown.count) layers: CVk \(Self.acrossText(shown.map(\.cv))); "
+                                    + "MVk \(Self.acrossText(shown.map(\.maxVio)))")
         }
     }
 
@@ -207,7 +228,8 @@ struct RouteCommand: ParsableCommand {
         }
     }
 
-    /// "min 0.0 max 0.9 | most e10 0.9, e13 0.8, e9 0.8 | least e13 0.0, e0 0.1, e4 0.1 | starved 3/256".
+    /// "p50 0.95x p90 1.60x p99 2.20x max 2.40x fair | most e10 0.9, e13 0.8, e9 0.8 | least e13 0.0, e0 0.1,
+    /// e4 0.1 | starved 3/256".
     static func loadSummary(_ load: [Double]) -> String {
         let ranked = load.indices.sorted { load[$0] > load[$1] || (load[$0] == load[$1] && $0 < $1) }
         func named(_ ids: ArraySlice<Int>) -> String {
@@ -215,8 +237,7 @@ struct RouteCommand: ParsableCommand {
         }
         let fair = 1 / Double(max(load.count, 1))
         let starved = load.filter { $0 < 0.1 * fair }.count
-        return String(format: "min %.1f max %.1f", 100 * (load.min() ?? 0), 100 * (load.max() ?? 0))
-            + " | most " + named(ranked.prefix(3)) + " | least " + named(ranked.suffix(3).reversed()[...])
+        return quantileText(load) + " | most " + named(ranked.prefix(3)) + " | least " + named(ranked.suffix(3).reversed()[...])
             + " | starved \(starved)/\(load.count)"
     }
 }

@@ -32,7 +32,13 @@ public struct LayerMetrics: Sendable, Equatable {
         return priors.indices.filter { usage[$0] < threshold && priors[$0] < threshold }
     }
 
-    /// CV of a load vector: population standard deviation over mean (0 for an empty or all-zero load).
+    /// MaxVio of the top-1 load.
+    public var maxVioTop1: Double { LayerMetrics.maxViolation(loadTop1) }
+    /// MaxVio of the top-k load.
+    public var maxVio: Double { LayerMetrics.maxViolation(load) }
+    /// MaxVio of the gate-weighted load.
+    public var maxVioGate: Double { LayerMetrics.maxViolation(loadGate) }
+
     /// MaxVio of a load: the largest expert's load over the mean load, minus 1 (the measure of the
     /// auxiliary-loss-free balancing paper; 0 when perfectly balanced, E - 1 when one expert takes all).
     public static func maxViolation(_ load: [Double]) -> Double {
@@ -41,6 +47,27 @@ public struct LayerMetrics: Sendable, Equatable {
         return mean > 0 ? largest / mean - 1 : 0
     }
 
+    /// The q-quantile (q in [0, 1]) of `values` by linear interpolation between order statistics (rank
+    /// q (n - 1), numpy's default); 0 for no values.
+    public static func quantile(_ values: [Double], _ q: Double) -> Double {
+        quantiles(values, [q])[0]
+    }
+
+    /// Several quantiles of `values` from one sort.
+    public static func quantiles(_ values: [Double], _ qs: [Double]) -> [Double] {
+        guard !values.isEmpty else { return qs.map { _ in 0 } }
+        let sorted = values.sorted()
+        return qs.map { q in
+            let rank = min(max(q, 0), 1) * Double(sorted.count - 1)
+            let low = Int(rank.rounded(.down)), high = min(low + 1, sorted.count - 1)
+            return sorted[low] + (sorted[high] - sorted[low]) * (rank - Double(low))
+        }
+    }
+
+    /// The quantiles route, the inspector and the event log report a distribution by: p50, p90, p99, max.
+    public static let reportedQuantiles: [Double] = [0.5, 0.9, 0.99, 1]
+
+    /// CV of a load vector: population standard deviation over mean (0 for an empty or all-zero load).
     public static func coefficientOfVariation(_ load: [Double]) -> Double {
         guard !load.isEmpty else { return 0 }
         let mean = load.reduce(0, +) / Double(load.count)

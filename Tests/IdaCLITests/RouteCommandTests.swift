@@ -86,7 +86,14 @@ struct RouteCommandTests {
         #expect(row.contains("| most e") && row.contains("| least e") && row.contains("/40"), "\(row)")
         let full = try runIdamoe(base + ["--full"])
         let fullRow = try #require(full.stdout.split(separator: "\n").last)
-        #expect(fullRow.split(separator: " ").count == 7 + 40, "\(fullRow)")
+        #expect(fullRow.split(separator: " ").count == 10 + 40, "\(fullRow)")
+        // The summary's quantiles of the load, over the fair share, as --json gives them.
+        let json = try runIdamoe(base + ["--json"])
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let layer = try #require((doc["layers"] as? [[String: Any]])?.first)
+        let q = try #require(layer["load_quantiles"] as? [String: Double])
+        let p90 = try #require(q["p90"])
+        #expect(row.contains(String(format: "p90 %.2fx", p90 * 40)), "\(row)")
     }
 
     @Test("--specialisation: mutual information per layer equals the one computed from --jsonl's first choices")
@@ -143,13 +150,54 @@ struct RouteCommandTests {
         let run = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--layer", "2"])
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n")
-        #expect(lines.count == 4)
+        #expect(lines.count == 5)
         #expect(lines[0].contains("ida router, step 7"))
         // The table says which CV each column is (the training-batch CV is another number).
         #expect(lines[1].contains("CV1 first choices, CVk all top-k assignments, CVg gate-weighted"))
-        #expect(lines[2].hasPrefix("layer   CV1   CVk   CVg  entropy"))
-        #expect(lines[3].hasPrefix("    2 "))
-        #expect(lines[3].split(separator: " ").count == 7 + 4)
+        #expect(lines[2].contains("MaxVio (MV1, MVk, MVg) of the same loads"))
+        #expect(lines[3].hasPrefix("layer   CV1   CVk   CVg   MV1   MVk   MVg  entropy"))
+        #expect(lines[4].hasPrefix("    2 "))
+        #expect(lines[4].split(separator: " ").count == 10 + 4)
+        // Every layer: a row each, then the quantiles of CVk and MaxVio across them.
+        let all = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe])
+        let last = try #require(all.stdout.split(separator: "\n").last)
+        #expect(last.hasPrefix("across 2 layers: CVk p50 ") && last.contains("; MVk p50 "), "\(last)")
+    }
+
+    @Test("--json: per layer its loads, CVs, MaxVios and load quantiles as the table prints them; quantiles across layers")
+    func jsonDocument() throws {
+        let (ck, probe) = try writeRouteFiles(in: temporaryDirectory())
+        let run = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.split(separator: "\n").count == 1)
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(doc["v"] as? Int == 1 && doc["router"] as? String == "ida" && doc["step"] as? Int == 7)
+        let layers = try #require(doc["layers"] as? [[String: Any]])
+        #expect(layers.map { $0["layer"] as? Int } == [0, 2])
+        let table = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe]).stdout.split(separator: "\n")
+        var maxVios: [Double] = []
+        for (row, layer) in zip(table[4...], layers) {
+            let load = try #require((layer["load"] as? [String: Any])?["topk"] as? [Double])
+            let mean = load.reduce(0, +) / Double(load.count)
+            let maxVio = try #require((layer["max_vio"] as? [String: Double])?["topk"])
+            #expect(abs(maxVio - ((load.max() ?? 0) / mean - 1)) < 1e-12)
+            maxVios.append(maxVio)
+            let cv = try #require(layer["cv"] as? [String: Double])
+            let mv = try #require(layer["max_vio"] as? [String: Double])
+            let columns = row.split(separator: " ").map(String.init)
+            let printed = [cv["top1"], cv["topk"], cv["gate"], mv["top1"], mv["topk"], mv["gate"]].map { String(format: "%.3f", $0 ?? .nan) }
+            #expect(Array(columns[1...6]) == printed, "\(row)")
+            // Quantiles of the load by linear interpolation between order statistics.
+            let sorted = load.sorted()
+            let q = try #require(layer["load_quantiles"] as? [String: Double])
+            let rank = 0.9 * Double(sorted.count - 1), low = Int(rank)
+            #expect(abs((q["p90"] ?? .nan) - (sorted[low] + (sorted[min(low + 1, sorted.count - 1)] - sorted[low]) * (rank - Double(low)))) < 1e-12)
+            #expect(q["max"] == sorted.last && q["p50"].map { $0 >= sorted.first! && $0 <= sorted.last! } == true)
+        }
+        let across = try #require((doc["across_layers"] as? [String: Any])?["max_vio_topk"] as? [String: Double])
+        #expect(across["max"] == maxVios.max() && abs((across["p50"] ?? .nan) - (maxVios[0] + maxVios[1]) / 2) < 1e-12)
+        let both = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--json", "--jsonl"])
+        #expect(both.status != 0 && both.stderr.contains("pick one"))
     }
 
     @Test("bad input: one line on stderr, non-zero exit, nothing on stdout")

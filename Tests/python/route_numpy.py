@@ -95,16 +95,31 @@ def print_table(args, ck, probe, layers, metrics, out):
     out.write(f"{args.checkpoint}: {ck.kind} router{step}; {args.probe}: {probe.count} tokens\n")
     e = ck.routers[layers[0]].experts if layers else 0
     fair = f"{100 / e:.1f}" if e else "-"
-    out.write("CV of this probe's expert load: CV1 first choices, CVk all top-k assignments, CVg gate-weighted\n")
-    out.write(f"layer   CV1   CVk   CVg  entropy        NLL     dead   load per expert (% of assignments, fair share {fair})\n")
+    out.write("CV of this probe's expert load: CV1 first choices, CVk all top-k assignments, CVg gate-weighted;\n")
+    out.write("MaxVio (MV1, MVk, MVg) of the same loads: the largest expert's load over the mean, minus 1\n")
+    out.write(f"layer   CV1   CVk   CVg   MV1   MVk   MVg  entropy        NLL     dead   load per expert (% of assignments, fair share {fair})\n")
+
+    def max_vio(load):
+        mean = sum(load) / len(load) if len(load) else 0.0
+        return max(load) / mean - 1 if mean > 0 else 0.0
+
     for i in layers:
         m = metrics[i]
         nll = f"{m['nll']:10.3f}" if m["nll"] is not None else "         -"
         usage = m["component_usage"]
         dead = f"{m['dead_components']}/{len(usage)}" if m["dead_components"] is not None else "-"
         load = " ".join(f"{100 * v:5.1f}" for v in m["load"])
-        out.write(f"{i:5d} {m['cv_top1']:5.3f} {m['cv']:5.3f} {m['cv_gate']:5.3f} {m['mean_entropy_bits']:8.3f} "
+        vios = " ".join(f"{max_vio(m[key]):5.3f}" for key in ("load_top1", "load", "load_gate"))
+        out.write(f"{i:5d} {m['cv_top1']:5.3f} {m['cv']:5.3f} {m['cv_gate']:5.3f} {vios} {m['mean_entropy_bits']:8.3f} "
                   f"{nll} {dead:>8}   {load}\n")
+    if len(layers) > 1:
+        import numpy as np
+
+        def across(values):
+            q = np.quantile(np.asarray(values, dtype=np.float64), [0.5, 0.9, 0.99, 1.0])
+            return f"p50 {q[0]:.3f} p90 {q[1]:.3f} p99 {q[2]:.3f} max {q[3]:.3f}"
+        out.write(f"across {len(layers)} layers: CVk {across([metrics[i]['cv'] for i in layers])}; "
+                  f"MVk {across([max_vio(metrics[i]['load']) for i in layers])}\n")
 
 
 def main(argv=None) -> int:

@@ -113,6 +113,35 @@ def test_table_output(idamoe, files, case):
         assert all(abs(g - w) <= 0.0015 for g, w in zip(got, want)), f"layer {i}: CVs {got}, reference {want}"
 
 
+@pytest.mark.parametrize("case", ["ida", "softmax_bias"])
+def test_json_figures_match_the_reference(idamoe, files, case):
+    """route --json: each layer's loads, CVs, MaxVios (largest load over the mean, minus 1) and load
+    quantiles (numpy's linear interpolation), and their quantiles across layers, as the reference computes them."""
+    import json
+
+    import numpy as np
+
+    ck_path, probe_path = files[case]
+    proc = run(idamoe, "route", "--checkpoint", ck_path, "--probe", probe_path, "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    layers, results, ck, probe = ref.reference_routes(ck_path, probe_path)
+    qs = [0.5, 0.9, 0.99, 1.0]
+    vios = []
+    for got, i in zip(doc["layers"], layers):
+        m = ref.layer_metrics(results[i], ck.routers[i].experts)
+        assert got["layer"] == i and got["tokens"] == probe.count
+        for key, load in (("top1", m["load_top1"]), ("topk", m["load"]), ("gate", m["load_gate"])):
+            np.testing.assert_allclose(got["load"][key], load, atol=2e-6)
+            assert abs(got["max_vio"][key] - (load.max() / load.mean() - 1)) < 2e-5
+        assert abs(got["cv"]["topk"] - m["cv"]) < 2e-5
+        want = np.quantile(np.asarray(got["load"]["topk"]), qs)
+        np.testing.assert_allclose([got["load_quantiles"][k] for k in ("p50", "p90", "p99", "max")], want, rtol=1e-12)
+        vios.append(got["max_vio"]["topk"])
+    across = doc["across_layers"]["max_vio_topk"]
+    np.testing.assert_allclose([across[k] for k in ("p50", "p90", "p99", "max")], np.quantile(vios, qs), rtol=1e-12)
+
+
 def test_wrong_hidden_width_is_one_line_error(idamoe, files, tmp_path):
     ck_path, _ = files["ida"]
     _, bad_probe = mbf.write_files(str(tmp_path), **{**SHAPE, "layers": 1}, probe_d=SHAPE["d"] + 1,

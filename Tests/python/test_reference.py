@@ -115,7 +115,7 @@ def test_route_numpy_jsonl_matches_reference(tmp_path, router, gate):
     problems = ref.compare_route_lines(proc.stdout.splitlines(), layers, results, ck, probe, posterior=True)
     assert not problems, "\n".join(problems)
     table = _route_numpy("--checkpoint", ck_path, "--probe", probe_path)
-    assert table.returncode == 0 and len(table.stdout.splitlines()) == 3 + SHAPE["layers"], table.stdout
+    assert table.returncode == 0 and len(table.stdout.splitlines()) == 4 + SHAPE["layers"] + (SHAPE["layers"] > 1), table.stdout
 
 
 def test_route_numpy_wrong_width_is_one_line_error(tmp_path):
