@@ -17,6 +17,7 @@ from .routing import RouterOutput, StepStats, combine_experts
 from .run_lock import acquire_writer_lock, writer_is_live
 from .run_writer import RunWriter
 from .softmax_router import SigmoidBiasRouter, SoftmaxRouter
+from .trainer_callback import IdamoeCallback
 
 __all__ = [
     "IDARouter", "SoftmaxRouter", "SigmoidBiasRouter", "RouterOutput", "combine_experts", "StepStats", "ReactivationConfig", "ReactivationEvent",

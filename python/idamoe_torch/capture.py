@@ -606,6 +606,11 @@ class Tokens:
     source: str
 
 
+def vocabulary(tokenizer: Any) -> List[str]:
+    """A probe's `idamoe.vocab` from a Hugging Face tokenizer: every id's text, decoded one id at a time."""
+    return [str(t) for t in tokenizer.batch_decode([[i] for i in range(len(tokenizer))])]
+
+
 def tokenize(model_dir: str, text: str, vocab_size: int) -> Tokens:
     """The model's tokenizer on `text` when DIR holds one (token strings decoded one id at a time), else
     the UTF-8 bytes as ids (needs a vocabulary of at least 256)."""
@@ -617,8 +622,7 @@ def tokenize(model_dir: str, text: str, vocab_size: int) -> Tokens:
         tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     if tokenizer is not None:
         ids = [int(i) for i in tokenizer(text)["input_ids"]]
-        vocab = [str(t) for t in tokenizer.batch_decode([[i] for i in range(len(tokenizer))])]
-        return Tokens(ids, vocab, "tokenizer")
+        return Tokens(ids, vocabulary(tokenizer), "tokenizer")
     if vocab_size < 256:
         raise ContractError(f"{model_dir}: no tokenizer and a vocabulary of {vocab_size} (< 256): the text's bytes "
                             "cannot be its token ids")
@@ -703,16 +707,76 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
         f"{','.join(map(str, gates))}; {n_tokens} tokens ({tokens.source}), windows of {window}, {batch} a forward, "
         f"{str(dtype).replace('torch.', '')} on {where}")
 
-    watches = {b: _Watch(g, hidden_size) for b, g in gates.items()}
-    probe = {b: torch.empty(n_tokens, hidden_size, dtype=torch.float32) for b in gates}
+    windows = [ids[s:s + window] for s in range(0, n_tokens, window)]
+    documents = torch.cat([torch.full((len(p),), i, dtype=torch.int64) for i, p in enumerate(windows)])
+    routing = check_routing(model, gates, windows, text_config, device=where, dtype=dtype, batch=batch,
+                            unverified=unverified, progress=progress or Progress(n_tokens))
+    written, notes, checks, is_unverified = routing.routers, routing.notes, routing.checks, routing.unverified
+    probe, forward_seconds = routing.hidden, routing.forward_seconds
+    source = {"modelDir": os.path.abspath(model_dir),
+              "architecture": (getattr(config, "architectures", None) or [type(model).__name__])[0],
+              "gates": {str(b): g.name for b, g in gates.items()}, "notes": notes, "tokens": tokens.source, "window": window}
+    if is_unverified:
+        source["unverified"] = True
+    parameters = sum(p.numel() for p in model.parameters())
+    del model  # the probe and the written routers are all that is kept
+    writer = RunWriter(out, written, probe_tokens=torch.tensor(ids, dtype=torch.int64), probe_forward=lambda _t: None,
+                       probe_documents=documents, probe_domains=torch.zeros(n_tokens, dtype=torch.int64),
+                       domain_names=[tokens.source], vocab=tokens.vocab, capture=source, parameters=parameters)
+    with writer:
+        writer.snapshot(0, hidden=probe)
+        writer.finish(0)
+    kind = next(iter(written.values())).kind
+    return CaptureReport(out, n_tokens, gates, tokens.source, checks, kind, notes[0], notes, is_unverified,
+                         n_tokens / forward_seconds if forward_seconds > 0 else 0.0)
+
+
+@dataclass
+class Routing:
+    """How a model routes, found by `check_routing` on token windows: the routers of the rule that
+    reproduces it (or, `unverified`, the closest), what was checked, and what reached the gates."""
+
+    #: {block: router} of one rule, holding float32 copies of the gates as they were.
+    routers: Dict[int, LinearGateRouter]
+    #: run.json's `capture.notes`: the rule, the selection bias, what was checked (or why unverified).
+    notes: List[str]
+    checks: Dict[int, BlockCheck]
+    #: True when no rule of the contract reproduces the model on every token (only with `unverified`).
+    unverified: bool
+    #: {block: router inputs [N, D] float32 on the CPU}, the windows' tokens in order.
+    hidden: Dict[int, torch.Tensor]
+    #: Where each block's own choices were read: `experts` (what the block hands its experts) or `gate`.
+    sources: Dict[int, str]
+    #: Blocks whose own choices could not be seen, and why.
+    unseen: Dict[int, str]
+    #: {block: (experts [N, k] best first, gate weights [N, k] or None)}: the model's own choices, when asked.
+    choices: Dict[int, Choices]
+    #: Seconds in the model's forward passes.
+    forward_seconds: float
+
+
+def check_routing(model: nn.Module, gates: Dict[int, FoundGate], windows: List[List[int]], config: Any, *, device: str,
+                  dtype: torch.dtype = torch.float32, batch: int = 4, unverified: bool = False, keep_choices: bool = False,
+                  progress: Optional[Progress] = None) -> Routing:
+    """Runs `windows` of token ids through `model` (each window one sequence, `batch` of equal length a
+    forward, gradients off, on `device`) with hooks on every gate (`find_gates`) and its block's experts,
+    and compares every candidate rule of the contract with the model's own routing on every token
+    (`dtype`'s tolerances). One-line ContractError as `capture` gives them (no rule reproduces the model,
+    its routing cannot be seen, unless `unverified`); the model's own failure is a ForwardError naming
+    the module. `keep_choices` keeps the model's own choices of every token."""
+    hidden_size = next(iter(gates.values())).module.weight.shape[1]  # type: ignore[union-attr]
+    n_tokens = sum(len(w) for w in windows)
+    watches = {b: _Watch(g, int(hidden_size)) for b, g in gates.items()}
+    probe = {b: torch.empty(n_tokens, int(hidden_size), dtype=torch.float32) for b in gates}
+    kept: Dict[int, List[Choices]] = {b: [] for b in gates}
     filled = {b: 0 for b in gates}
-    keys = {b: candidate_keys(g, text_config) for b, g in gates.items()}
+    keys = {b: candidate_keys(g, config) for b, g in gates.items()}
     routers: Dict[int, Dict[RuleKey, LinearGateRouter]] = {}
     tallies: Dict[int, Dict[RuleKey, Tally]] = {b: {} for b in gates}
     sources: Dict[int, str] = {}
     unseen: Dict[int, str] = {}
     top_ks: Dict[int, int] = {}
-    tie_rtol, tol = TIE_RTOL[dtype], WEIGHT_TOL[dtype]
+    tie_rtol, tol = TIE_RTOL.get(dtype, TIE_RTOL[torch.float32]), WEIGHT_TOL.get(dtype, WEIGHT_TOL[torch.float32])
     handles = []
     for b, g in gates.items():
         w = watches[b]
@@ -722,19 +786,16 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
         if isinstance(experts, nn.Module) and not isinstance(experts, nn.ModuleList):
             handles.append(experts.register_forward_pre_hook(w.experts_pre, with_kwargs=True))
     names = {id(m): n for n, m in model.named_modules()}
-    windows = [ids[s:s + window] for s in range(0, n_tokens, window)]
-    documents = torch.cat([torch.full((len(p),), i, dtype=torch.int64) for i, p in enumerate(windows)])
     extra: Dict[str, Any] = {"use_cache": False}
     if "logits_to_keep" in inspect.signature(model.forward).parameters:
         extra["logits_to_keep"] = 1  # the LM head's output is not needed: one position, not [B, T, V]
-    progress = progress or Progress(n_tokens)
     done, forward_seconds = 0, 0.0
     try:
         with torch.no_grad():
             for group in _batches(windows, batch):
                 started = time.monotonic()
                 try:
-                    model(input_ids=torch.tensor(group, device=where), **extra)
+                    model(input_ids=torch.tensor(group, device=device), **extra)
                 except Exception as e:  # the model's own code: say where, in one line
                     message = str(e).splitlines()[0] if str(e) else type(e).__name__
                     module = _failing_module(e, names)
@@ -752,6 +813,8 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
                     if choices is None or b in unseen:
                         unseen.setdefault(b, why or "the model gave no choices")
                         continue
+                    if keep_choices:
+                        kept[b].append(choices)
                     sources[b] = source
                     k = top_ks.setdefault(b, int(choices[0].shape[1]))
                     if b not in routers:
@@ -762,36 +825,28 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
                             except ContractError:
                                 continue  # options this gate cannot take (groups that do not divide E)
                     logits = next(iter(routers[b].values())).logits(rows)
-                    scales = [float(v) for v in (g.setting(SCALE_NAMES, text_config),) if isinstance(v, (int, float))]
+                    scales = [float(v) for v in (g.setting(SCALE_NAMES, config),) if isinstance(v, (int, float))]
                     for key, router in routers[b].items():
                         tally(router, logits, choices, tallies[b].setdefault(key, Tally()), tie_rtol, tol, scales)
-                progress.update(done)
+                if progress is not None:
+                    progress.update(done)
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
         for h in handles:
             h.remove()
     for b, g in gates.items():
         if filled[b] != n_tokens:
             raise ContractError(f"{g.name}: saw {filled[b]} token rows for {n_tokens} tokens (a gate that skips tokens "
                                 "cannot be captured)")
-
-    written, notes, checks, is_unverified = _decide(gates, keys, tallies, top_ks, sources, unseen, text_config, unverified, n_tokens)
-    source = {"modelDir": os.path.abspath(model_dir),
-              "architecture": (getattr(config, "architectures", None) or [type(model).__name__])[0],
-              "gates": {str(b): g.name for b, g in gates.items()}, "notes": notes, "tokens": tokens.source, "window": window}
-    if is_unverified:
-        source["unverified"] = True
-    parameters = sum(p.numel() for p in model.parameters())
-    del model, routers  # the probe and the written routers are all that is kept
-    writer = RunWriter(out, written, probe_tokens=torch.tensor(ids, dtype=torch.int64), probe_forward=lambda _t: None,
-                       probe_documents=documents, probe_domains=torch.zeros(n_tokens, dtype=torch.int64),
-                       domain_names=[tokens.source], vocab=tokens.vocab, capture=source, parameters=parameters)
-    with writer:
-        writer.snapshot(0, hidden=probe)
-        writer.finish(0)
-    kind = next(iter(written.values())).kind
-    return CaptureReport(out, n_tokens, gates, tokens.source, checks, kind, notes[0], notes, is_unverified,
-                         n_tokens / forward_seconds if forward_seconds > 0 else 0.0)
+    written, notes, checks, is_unverified = _decide(gates, keys, tallies, top_ks, sources, unseen, config, unverified, n_tokens)
+    choices_out: Dict[int, Choices] = {}
+    for b, parts in kept.items():
+        if parts and b not in unseen:
+            weights = [p[1] for p in parts]
+            choices_out[b] = (torch.cat([p[0] for p in parts]),
+                              torch.cat([w for w in weights if w is not None]) if all(w is not None for w in weights) else None)
+    return Routing(written, notes, checks, is_unverified, probe, sources, unseen, choices_out, forward_seconds)
 
 
 def _batches(windows: List[List[int]], batch: int) -> Iterator[List[List[int]]]:
