@@ -167,17 +167,3 @@ def test_progress_is_one_line_on_stderr_only_when_long_or_on_a_terminal(tmp_path
     code, out, err = run_cli(tmp_path, capsys)  # a short capture, not a terminal: nothing but the summary
     assert code == 0 and err == "", err
     assert "same experts as the model on 576 of 576 tokens" in out and "read from what the block hands its experts" in out
-
-
-def test_deepseek_v2_group_limited_greedy_is_refused_naming_the_group_score(tmp_path: Path) -> None:
-    """DeepSeek-V2's group_limited_greedy keeps the groups whose best expert scores highest; the contract's
-    groups are scored by their two best: a refusal that names the difference (its greedy routing, a plain
-    top-k, is in the verified-architectures table as exact)."""
-    from idamoe_torch import ContractError
-    from test_capture_architectures import build
-
-    build("deepseek_v2", tmp_path / "model", topk_method="group_limited_greedy", n_group=4, topk_group=1)
-    with pytest.raises(ContractError) as refused:
-        capture(str(tmp_path / "model"), TEXT, str(tmp_path / "out"), window=48)
-    assert "best 1 of 4 expert groups (a group scored by its best expert)" in str(refused.value)
-    assert "the contract scores a group by the sum of its two best experts, not its best one" in str(refused.value)

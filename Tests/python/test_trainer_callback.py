@@ -6,8 +6,8 @@ built from configs (nothing downloaded), token ids fed directly (no tokenizer bu
   router logits (hooks on the gates' outputs, top-k of their softmax) for the same micro-batches, summed
   between logs; each eval event's held-out loads likewise for the eval forwards;
 - every snapshot routes, by the Swift binary (`idamoe route`), the probe to the experts the model at that
-  step chooses (a softmax router for Mixtral; recorded decisions for Ernie 4.5, whose selection bias on
-  softmax scores the contract cannot hold);
+  step chooses (a softmax router for Mixtral; a softmax router with a selection bias for Ernie 4.5;
+  recorded decisions for an Ernie 4.5 whose gate weights no rule of the contract gives);
 - the training is the same with and without the callback: losses, gradient norms and every parameter;
 - a model without an MoE router, and a run directory that is not new or empty, are refused in one line;
 - TRL's SFTTrainer takes it as the Trainer does;
@@ -50,14 +50,16 @@ def mixtral(seed: int = 0) -> torch.nn.Module:
     return transformers.MixtralForCausalLM(config)
 
 
-def ernie(seed: int = 0) -> torch.nn.Module:
+def ernie(seed: int = 0, norm_min: float = 1e-12) -> torch.nn.Module:
     """Ernie 4.5 MoE: softmax scores, chosen by score + a selection bias (drawn at random here, so it
-    changes choices): exact, but beyond the contract's rules, so its snapshots are recorded decisions."""
+    changes choices): a softmax router with an `expert_bias`. With a large `norm_min` its gates are the
+    chosen probabilities over max(their sum, norm_min), which no rule of the contract gives, so its
+    snapshots are recorded decisions."""
     torch.manual_seed(seed)
     config = transformers.Ernie4_5_MoeConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
                                              num_attention_heads=4, num_key_value_heads=2, moe_intermediate_size=24,
                                              moe_k=K, moe_num_experts=E, moe_num_shared_experts=0, moe_layer_start_index=0,
-                                             moe_layer_end_index=1, max_position_embeddings=64)
+                                             moe_layer_end_index=1, max_position_embeddings=64, moe_norm_min=norm_min)
     model = transformers.Ernie4_5_MoeForCausalLM(config)
     with torch.no_grad():
         for layer in model.model.layers:
@@ -249,14 +251,35 @@ def test_the_training_is_the_same_without_the_callback(finetune) -> None:
         assert torch.equal(a[name], b[name]), name
 
 
-def test_a_routing_the_contract_cannot_hold_is_recorded(tmp_path: Path) -> None:
+def test_a_softmax_router_with_a_selection_bias_is_written(tmp_path: Path) -> None:
     from test_contract import check_run
 
     trainer, reference, run = train(tmp_path, "ernie", build=ernie, bias=True, eval_steps=4, save_steps=4)
     check_run(run)
     manifest = json.loads((run / "run.json").read_text())
+    assert manifest["model"]["router"] == "softmax", manifest["model"]
+    assert manifest["capture"]["notes"][0].startswith("softmax + selection bias gate.moe_statics.e_score_correction_bias")
+    for e in (e for e in events(run) if e["kind"] == "step"):
+        for layer in e["layers"]:
+            want = reference.steps[e["step"]][layer["layer"]]
+            assert layer["load"] == pytest.approx((want / want.sum()).tolist(), abs=1e-6)
+    for step in (0, STEPS):
+        probe = run / "snapshots" / f"step-{step:08d}.probe.safetensors"
+        model = ernie() if step == 0 else trainer.model
+        own = model_routing(model, probe, bias=True)
+        assert swift_experts(run, step) == {b: e.tolist() for b, e in own.items()}, f"step {step}"
+
+
+def test_a_routing_the_contract_cannot_hold_is_recorded(tmp_path: Path) -> None:
+    from test_contract import check_run
+
+    trainer, reference, run = train(tmp_path, "ernie", build=lambda: ernie(norm_min=0.9), bias=True, eval_steps=4,
+                                    save_steps=4)
+    check_run(run)
+    manifest = json.loads((run / "run.json").read_text())
     assert manifest["model"]["router"] == "recorded" and "imported" not in manifest
-    assert "selection bias" in manifest["capture"]["notes"][0], manifest["capture"]["notes"]
+    notes = manifest["capture"]["notes"]
+    assert "selection bias" in notes[0] and "other gate weights on" in notes[0], notes
     for e in (e for e in events(run) if e["kind"] == "step"):
         for layer in e["layers"]:
             want = reference.steps[e["step"]][layer["layer"]]

@@ -6,11 +6,12 @@ Routers are found by structure, not by model name: a module's 2-D `weight` [E, D
 size) in a block that holds its E experts. How a gate routes is found from what the model does, not from
 config keys: the text runs through the model with hooks on every gate (its input, its output) and on
 every block's experts (the choices and gate weights the block hands them), and candidate rules of the
-contract (softmax or sigmoid scores, a selection bias found beside the gate, renormalised or not, a gate
-scale, expert groups) are compared with the model's own routing on every token, streamed window by
-window. The first rule that reproduces every block on every token is written; a model no rule
-reproduces, or whose routing cannot be seen, is refused with one line naming what differs, unless
-`unverified` is asked for, and then run.json's `capture.unverified` says so.
+contract (softmax or sigmoid scores, a selection bias found beside the gate added to the scores or the
+logits, renormalised or not, a gate scale, expert groups scored by their two best experts or their best)
+are compared with the model's own routing on every token, streamed window by window. The first rule
+that reproduces every block on every token is written; a model no rule reproduces, or whose routing
+cannot be seen, is refused with one line naming what differs, unless `unverified` is asked for, and then
+run.json's `capture.unverified` says so.
 """
 from __future__ import annotations
 
@@ -193,93 +194,62 @@ def _selection_vectors(gate: FoundGate) -> Dict[str, torch.Tensor]:
 
 
 # ----------------------------------------------------------------------------------------------
-# rules: the contract's routers, configured every way the model might route, and two it cannot hold
+# rules: the contract's routers, configured every way the model might route
 
 
 @dataclass(frozen=True)
 class RuleKey:
-    """One way of routing, the same for every block (the bias named by its path within the block)."""
+    """One way of routing, the same for every block (the bias named by its path within the block): a
+    router kind and gate options of the contract (docs/format.md, "Gate options")."""
 
     kind: str  # softmax | sigmoid-bias
-    bias: str  # "" none (zero), else the selection bias' path within the block
+    #: "" none (a sigmoid-bias router's zero bias; a softmax router without one), else the selection bias'
+    #: path within the block: the sigmoid-bias router's `expert_bias`, or a softmax router's (Ernie 4.5).
+    bias: str
     normalize: bool
     groups: int = 1
     group_top_k: int = 1
-    #: "" a rule of the contract; not in the contract: "max-group", groups scored by their best expert
-    #: (DeepSeek-V2's group_limited_greedy); "softmax-bias", softmax with a selection bias (Ernie 4.5);
-    #: "logit-bias", sigmoid gates chosen by logits + bias (Kolibri).
-    beyond: str = ""
+    #: `idamoe.group_score`: "top2sum" (DeepSeek-V3) or "max" (DeepSeek-V2's group_limited_greedy).
+    group_score: str = "top2sum"
+    #: `idamoe.selection_bias_on`: "scores", or "logits" (Kolibri: chosen by logit + bias).
+    bias_on: str = "scores"
 
     def describe(self, scale: float = 1.0) -> str:
         score = "sigmoid" if self.kind == "sigmoid-bias" else "softmax"
-        if self.beyond == "logit-bias":
-            parts = [f"sigmoid, chosen by logits + selection bias {self.bias}"]
+        if self.bias and self.bias_on == "logits":
+            parts = [f"{score}, chosen by logits + selection bias {self.bias}"]
         else:
             parts = [score + (f" + selection bias {self.bias}" if self.bias else "")]
         parts.append("gates renormalised" if self.normalize else "gates unrenormalised")
         if scale != 1.0:
             parts.append(f"times {scale:g}")
         if self.groups > 1 and self.group_top_k < self.groups:
-            how = "its best expert" if self.beyond == "max-group" else "its two best"
+            how = "its best expert" if self.group_score == "max" else "its two best"
             parts.append(f"the best {self.group_top_k} of {self.groups} expert groups (a group scored by {how})")
         return ", ".join(parts)
 
-    def why_not(self) -> str:
-        """What the contract would need to hold this rule ('' when it holds it)."""
-        if self.beyond == "softmax-bias":
-            return "the contract's softmax router has no selection bias (expert_bias is the sigmoid-bias router's)"
-        if self.beyond == "max-group":
-            return "the contract scores a group by the sum of its two best experts, not its best one"
-        if self.beyond == "logit-bias":
-            return "the contract adds expert_bias to the sigmoid scores, not to the logits"
-        return ""
-
-
-class _Beyond(LinearGateRouter):
-    """Rules the contract does not hold, tried to say exactly what differs: softmax with a selection bias,
-    and groups scored by their best expert."""
-
-    def __init__(self, hidden_dim: int, experts: int, top_k: int, bias: bool, key: RuleKey, selection_bias: torch.Tensor) -> None:
-        super().__init__(hidden_dim, experts, top_k, bias)
-        self.key = key
-        self.selection_bias = selection_bias
-
-    def choose(self, selection: torch.Tensor) -> torch.Tensor:
-        if self.key.beyond != "max-group":
-            return super().choose(selection)
-        n, size = selection.shape[0], self.experts // self.key.groups
-        best = selection.reshape(n, self.key.groups, size).max(dim=-1).values
-        kept = torch.sort(best, dim=1, descending=True, stable=True).indices[:, :self.key.group_top_k]
-        eligible = torch.zeros_like(best, dtype=torch.bool).scatter_(1, kept, True).repeat_interleave(size, dim=1)
-        return torch.sort(selection.masked_fill(~eligible, float("-inf")), dim=1, descending=True, stable=True).indices[:, :self.top_k]
-
-    def decide(self, logits: torch.Tensor) -> Dict[str, torch.Tensor]:
-        scores = torch.sigmoid(logits) if self.key.kind == "sigmoid-bias" else torch.softmax(logits, dim=1)
-        ranked = logits if self.key.beyond == "logit-bias" else scores
-        selection = ranked + self.selection_bias.to(logits.device, torch.float64)
-        experts = self.choose(selection)
-        return dict(experts=experts, weights=self.gate_weights(scores, experts),
-                    probabilities=scores / scores.sum(dim=1, keepdim=True), selection=selection)
-
 
 def make_router(gate: FoundGate, key: RuleKey, top_k: int, scale: float = 1.0) -> LinearGateRouter:
-    """A router holding a float32 copy of the gate's weights (and bias) that routes by `key`."""
+    """A router holding a float32 copy of the gate's weights (and bias, and selection bias) that routes by
+    `key`."""
     weight: torch.Tensor = getattr(gate.module, "weight")
     w = weight.detach().float().cpu()
     b = getattr(gate.module, "bias", None)
     has_bias = isinstance(b, torch.Tensor) and tuple(b.shape) == (gate.experts,)
     bias_vector = gate.vectors[key.bias].detach().reshape(-1).float().cpu() if key.bias else torch.zeros(gate.experts)
     router: LinearGateRouter
-    if key.beyond:
-        router = _Beyond(int(w.shape[1]), gate.experts, top_k, has_bias, key, bias_vector.double())
-    elif key.kind == "sigmoid-bias":
+    if key.kind == "sigmoid-bias":
         # bias_rate 0: a captured bias is the model's, moved by nothing here (run.json says so).
         sigmoid = SigmoidBiasRouter(int(w.shape[1]), experts=gate.experts, top_k=top_k, bias=has_bias, bias_rate=0.0)
         sigmoid.expert_bias.copy_(bias_vector)
         router = sigmoid
     else:
-        router = SoftmaxRouter(int(w.shape[1]), experts=gate.experts, top_k=top_k, bias=has_bias)
-    router.set_gate_options(key.normalize, scale, key.groups, key.group_top_k)
+        softmax = SoftmaxRouter(int(w.shape[1]), experts=gate.experts, top_k=top_k, bias=has_bias,
+                                selection_bias=bool(key.bias))
+        if softmax.expert_bias is not None:
+            softmax.expert_bias.copy_(bias_vector)
+        router = softmax
+    router.set_gate_options(key.normalize, scale, key.groups, key.group_top_k, key.group_score, key.bias_on)
     with torch.no_grad():
         router.gate.weight.copy_(w)
         if has_bias and router.gate.bias is not None and isinstance(b, torch.Tensor):
@@ -287,23 +257,38 @@ def make_router(gate: FoundGate, key: RuleKey, top_k: int, scale: float = 1.0) -
     return router.eval()
 
 
-def candidate_keys(gate: FoundGate, config: Any) -> List[RuleKey]:
-    """Every rule to try on this gate, in order of preference (the contract's first, then the two it
-    cannot hold): softmax; sigmoid with each selection bias found beside the gate, then without; each
-    renormalised or not; with the groups the model's settings name, then without."""
+def _grouping(gate: FoundGate, config: Any) -> Tuple[int, int]:
+    """(expert groups, kept groups) the model's settings name, (1, 1) when they name none that fits."""
     groups = _count(gate.setting(GROUP_NAMES, config)) or 1
     kept = _count(gate.setting(KEPT_GROUP_NAMES, config)) or groups
-    grouping = [(groups, kept)] if 1 < groups <= gate.experts and gate.experts % groups == 0 and kept < groups else []
-    grouping.append((1, 1))
-    keys: List[RuleKey] = []
-    for kind, bias in [("softmax", "")] + [("sigmoid-bias", b) for b in gate.vectors] + [("sigmoid-bias", "")]:
-        keys += [RuleKey(kind, bias, normalize, g, t) for g, t in grouping for normalize in (True, False)]
-    for bias in gate.vectors:
-        keys += [RuleKey("softmax", bias, normalize, beyond="softmax-bias") for normalize in (True, False)]
-        keys += [RuleKey("sigmoid-bias", bias, normalize, beyond="logit-bias") for normalize in (True, False)]
-    if grouping[0][0] > 1:
-        keys += [RuleKey("softmax", "", normalize, *grouping[0], beyond="max-group") for normalize in (True, False)]
-    return keys
+    if not (1 < groups <= gate.experts and gate.experts % groups == 0 and kept < groups):
+        return 1, 1
+    return groups, kept
+
+
+def _group_scores(gate: FoundGate, config: Any) -> List[str]:
+    """How a group may be scored, the one the settings suggest first (`topk_method` group_limited_greedy:
+    its best expert; otherwise the sum of its two best); one way when every group holds one expert."""
+    groups, _ = _grouping(gate, config)
+    if groups == 1 or gate.experts // groups == 1:
+        return ["top2sum"]
+    method = gate.setting(("topk_method",), config)
+    return ["max", "top2sum"] if method == "group_limited_greedy" else ["top2sum", "max"]
+
+
+def candidate_keys(gate: FoundGate, config: Any) -> List[RuleKey]:
+    """Every rule to try on this gate, in order of preference: softmax; sigmoid with each selection bias
+    found beside the gate, then without; softmax with each selection bias (Ernie 4.5); sigmoid chosen by
+    logits + each selection bias (Kolibri); each with the groups the model's settings name (scored both
+    ways, the settings' way first), then without, and renormalised or not."""
+    groups, kept = _grouping(gate, config)
+    grouping = [(groups, kept, score) for score in _group_scores(gate, config)] if groups > 1 else []
+    grouping.append((1, 1, "top2sum"))
+    ways = ([("softmax", "", "scores")] + [("sigmoid-bias", v, "scores") for v in gate.vectors]
+            + [("sigmoid-bias", "", "scores")] + [("softmax", v, "scores") for v in gate.vectors]
+            + [("sigmoid-bias", v, "logits") for v in gate.vectors])
+    return [RuleKey(kind, bias, normalize, g, t, score, bias_on)
+            for kind, bias, bias_on in ways for g, t, score in grouping for normalize in (True, False)]
 
 
 def guessed_key(gate: FoundGate, config: Any) -> Tuple[RuleKey, float]:
@@ -316,7 +301,8 @@ def guessed_key(gate: FoundGate, config: Any) -> Tuple[RuleKey, float]:
         groups = kept = 1
     scale = float(gate.setting(SCALE_NAMES, config) or 1.0)
     normalize = gate.setting(("norm_topk_prob",), config) is not False
-    return RuleKey("sigmoid-bias" if bias else "softmax", bias, normalize, groups, kept), scale
+    return RuleKey("sigmoid-bias" if bias else "softmax", bias, normalize, groups, kept,
+                   _group_scores(gate, config)[0]), scale
 
 
 # ----------------------------------------------------------------------------------------------
@@ -444,7 +430,11 @@ def tally(router: LinearGateRouter, logits: torch.Tensor, choices: Choices, into
     ours_sorted, theirs_sorted = torch.sort(ours, dim=1), torch.sort(theirs, dim=1)
     differ = (ours_sorted.values != theirs_sorted.values).any(dim=1)
     if bool(differ.any()):
-        ranked = torch.sort(out.get("selection", out["probabilities"])[differ], dim=1, descending=True).values
+        # what the router ranks: a softmax router's probabilities (+ its selection bias), a sigmoid-bias
+        # router's scores or logits + bias
+        selection = out["selection"] if "selection" in out else router.biased(
+            out["probabilities"], logits, getattr(router, "expert_bias", None))
+        ranked = torch.sort(selection[differ], dim=1, descending=True).values
         if k < ranked.shape[1]:
             gap = (ranked[:, k - 1] - ranked[:, k]).abs() <= tie_rtol * ranked[:, k - 1].abs()
         else:
@@ -898,8 +888,7 @@ def _decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies
         return values.pop() if len(values) == 1 else (1.0 if not values else None)
 
     notes_reason = ""
-    exact = [key for key in common if not key.beyond and all(tallies[b][key].exact for b in gates)
-             and scale_of(key) is not None]
+    exact = [key for key in common if all(tallies[b][key].exact for b in gates) and scale_of(key) is not None]
     if exact:
         key = exact[0]
         chosen, is_unverified = key, False
@@ -914,10 +903,7 @@ def _decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies
         where = next(gates[b].name for b in gates if not tallies[b][closest].exact) if differ + weights else first.name
         largest = max(tallies[b][closest].largest for b in gates)
         unweighted = sum(tallies[b][closest].unweighted for b in gates)
-        if closest.beyond and differ + weights == 0:
-            reason = (f"{where}: the model routes by {closest.describe(scale_of(closest) or 1.0)} on every token, which "
-                      f"the file contract cannot hold: {closest.why_not()}")
-        elif unweighted and differ == 0 and weights == unweighted:
+        if unweighted and differ == 0 and weights == unweighted:
             reason = (f"{where}: the model hands its experts no gate weights to check against ({closest.describe()} "
                       "chooses its experts on every token)")
         else:
@@ -928,13 +914,9 @@ def _decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies
                       f"{closest.describe(tallies[first.block][closest].scale or 1.0)}: {how}")
         if not unverified:
             raise ContractError(reason + "; --unverified writes the closest rule of the contract unchecked")
-        writable = [k for k in common if not k.beyond]
-        chosen = min(writable, key=lambda k: sum(cost(k))) if writable else guessed_key(first, config)[0]
-        is_unverified = True
+        chosen, is_unverified = closest, True
         notes_reason = f"UNVERIFIED (--unverified): {reason}"
     scale = scale_of(chosen) or 1.0
-    if chosen.beyond:
-        raise ContractError(f"{first.name}: {chosen.why_not()}")
     routers = {b: make_router(g, chosen, top_ks[b], scale) for b, g in gates.items()}
     checks = {}
     for b in gates:
