@@ -1,5 +1,5 @@
 """`IdamoeCallback`: one line added to a Hugging Face `Trainer` (or TRL's `SFTTrainer`) turns any MoE
-fine-tune into a run directory `idamoe inspect` follows live (docs/importing-trainer.md).
+fine-tune into a run directory `idamoe inspect` follows live (docs/importing.md, "Hugging Face Trainer").
 
     trainer.add_callback(IdamoeCallback("runs/ft"))          # or Trainer(..., callbacks=[IdamoeCallback("runs/ft")])
 
@@ -13,34 +13,33 @@ the Trainer logs; eval-mode forwards give the held-out CV of `on_evaluate`; `on_
 
 The hooks read and never write: they run under `no_grad` on detached tensors, draw no random numbers and
 leave every module's mode alone, so the loss and the gradients are those of the run without them.
+
+Here: the Trainer's events, the run and its snapshots. The hooks are trainer_hooks.py's, the probe's
+source trainer_probe.py's, run.json's records of the fine-tune trainer_records.py's.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import logging
-import math
 import os
 import time
-from collections.abc import Mapping as MappingABC
-from itertools import islice
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import distributed
-from .capture import FoundGate, Routing, check_routing, experts_call, find_gates, gate_output, vocabulary
+from .capture import FoundGate, Routing, check_routing, find_gates, vocabulary
 from .files import publish, write_probe
 from .heldout import HeldoutLoads
 from .layers import ContractError
 from .recorded import ProbeRows, RecordedRun, cv_and_max_vio, load_shares
-from .routing import entropy_bits
 from .run_lock import check_new_run_directory
 from .run_writer import RunWriter, __version__, json_safe, round6
-from .softmax_router import LinearGateRouter
+from .trainer_hooks import BlockWatcher, outside_backward
+from .trainer_probe import calling_trainer, probe_windows
+from .trainer_records import as_number, capture_record, language_config, model_settings, training_settings
 
 try:  # the package itself does not need transformers; the callback does
     from transformers import TrainerCallback as _CallbackBase
@@ -95,7 +94,7 @@ class IdamoeCallback(_CallbackBase):  # type: ignore[misc,valid-type]
         self.text_config: Any = None
         self.writer: Optional[RunWriter] = None
         self.recorded: Optional[RecordedRun] = None
-        self.watchers: Dict[int, _Watcher] = {}
+        self.watchers: Dict[int, BlockWatcher] = {}
         self.handles: List[Any] = []
         self.heldout: Optional[HeldoutLoads] = None
         self.metadata: Dict[str, str] = {}
@@ -117,10 +116,10 @@ class IdamoeCallback(_CallbackBase):  # type: ignore[misc,valid-type]
             raise ContractError(f"IdamoeCallback: {self.run_dir} already records a training; one callback per run")
         if model is None:
             raise ContractError("IdamoeCallback: the Trainer handed no model to on_train_begin")
-        trainer = _calling_trainer()
+        trainer = calling_trainer()
         self.model = model
         self.config = getattr(model, "config", None)
-        text_config = self.text_config = _text_config(self.config)
+        text_config = self.text_config = language_config(self.config)
         hidden_size = getattr(text_config, "hidden_size", None)
         if not isinstance(hidden_size, int):
             raise ContractError(f"IdamoeCallback: {type(model).__name__} has no config.hidden_size to find its routers by")
@@ -147,7 +146,7 @@ class IdamoeCallback(_CallbackBase):  # type: ignore[misc,valid-type]
         self.kind = "recorded" if routing.unverified else router.kind
         self.top_k = router.top_k
         self.metadata = router.metadata()
-        self.watchers = {b: _Watcher(self, b, g, routing.routers[b], routing.sources[b]) for b, g in self.gates.items()}
+        self.watchers = {b: BlockWatcher(self, b, g, routing.routers[b], routing.sources[b]) for b, g in self.gates.items()}
         self.heldout = HeldoutLoads({b: g.experts for b, g in self.gates.items()})
         ok = torch.ones(1, dtype=torch.float64)
         error: Optional[BaseException] = None
@@ -224,38 +223,7 @@ class IdamoeCallback(_CallbackBase):  # type: ignore[misc,valid-type]
 
     def _probe_windows(self, trainer: Any, train_loader: Any, text_config: Any) -> Tuple[List[List[int]], str]:
         """The probe's token-id sequences and where they came from (run.json `capture.tokens`)."""
-        limit = getattr(text_config, "max_position_embeddings", None)
-        longest = limit if isinstance(limit, int) and limit > 0 else None
-        if self.probe is not None:
-            sequences, source = self.probe, "given probe"
-        else:
-            dataset, name = None, ""
-            if trainer is not None:
-                evals = getattr(trainer, "eval_dataset", None)
-                if isinstance(evals, MappingABC):
-                    name, dataset = next(iter(evals.items()), ("", None))
-                    name = f"eval dataset {name}"
-                elif evals is not None:
-                    dataset, name = evals, "eval dataset"
-                if dataset is None and getattr(trainer, "train_dataset", None) is not None:
-                    dataset, name = trainer.train_dataset, "train dataset"
-            if dataset is None and train_loader is not None:
-                dataset, name = getattr(train_loader, "dataset", None), "train dataset"
-            if dataset is None:
-                raise ContractError("IdamoeCallback: no dataset to take the probe from; pass probe=[[token ids], ...]")
-            sequences, source = _token_ids(dataset, name, self.probe_tokens), name
-        windows: List[List[int]] = []
-        total = 0
-        for seq in sequences:
-            take = list(seq)[:longest][: self.probe_tokens - total]
-            if take:
-                windows.append(take)
-                total += len(take)
-            if total >= self.probe_tokens:
-                break
-        if not windows:
-            raise ContractError(f"IdamoeCallback: the {source} gives no probe tokens")
-        return windows, f"first {total} tokens of the {source}"
+        return probe_windows(self.probe, self.probe_tokens, trainer, train_loader, text_config)
 
     def _check(self, keep_choices: bool) -> Routing:
         """`capture`'s check of every routing rule on the probe, with the model in eval mode and gradients
@@ -280,8 +248,8 @@ class IdamoeCallback(_CallbackBase):  # type: ignore[misc,valid-type]
         domains = torch.zeros(tokens.numel(), dtype=torch.int64)
         vocab: List[str] = vocabulary(tokenizer) if tokenizer is not None and hasattr(tokenizer, "batch_decode") else []
         parameters = sum(p.numel() for p in self.model.parameters())
-        model_config, training_config = _model_settings(self.config), _training_settings(args, state, self.config)
-        capture = _capture_record(self.model, self.config, self.gates, routing, source, args, trainer, tokenizer)
+        model_config, training_config = model_settings(self.config), training_settings(args, state, self.config)
+        capture = capture_record(self.model, self.config, self.gates, routing, source, args, trainer, tokenizer)
         step = int(state.global_step)
         if self.kind != "recorded":
             self.writer = RunWriter(self.run_dir, routing.routers, probe_tokens=tokens, probe_forward=lambda _t: None,
@@ -388,7 +356,7 @@ class IdamoeCallback(_CallbackBase):  # type: ignore[misc,valid-type]
         fields: Dict[str, Any] = {"layers": layers, "cv_mean": round6(sum(l["cv"] for l in layers) / len(layers)),
                                   "tokens": tokens}
         for key, name in (("loss", "loss"), ("learning_rate", "lr"), ("grad_norm", "grad_norm")):
-            value = _number(logs.get(key))
+            value = as_number(logs.get(key))
             if value is not None:
                 fields[name] = round6(value)
         now = time.time()
@@ -425,99 +393,8 @@ class IdamoeCallback(_CallbackBase):  # type: ignore[misc,valid-type]
         if self.paused or self.failed:
             return None
         if module.training:
-            return "train" if _outside_backward() else None
+            return "train" if outside_backward() else None
         return "eval"
-
-
-class _Watcher:
-    """One MoE block's hooks and counts: its gate's input (tokens, the router distribution's entropy) and
-    the experts the model chose (what the block hands its experts, or the gate's own output)."""
-
-    def __init__(self, owner: IdamoeCallback, block: int, gate: FoundGate, router: LinearGateRouter, source: str) -> None:
-        self.owner, self.block, self.gate, self.router, self.source = owner, block, gate, router, source
-        self.experts = gate.experts
-        self.width = int(gate.module.weight.shape[1])  # type: ignore[union-attr]
-        self.phase: Optional[str] = None
-        self.rows = 0
-        self.tokens = 0
-        self.entropy: Any = 0.0  # a tensor on the model's device once a forward was counted (no sync per forward)
-        self.counts = torch.zeros(self.experts, dtype=torch.float64)
-        self.missed = 0
-        #: The first exception a hook met (the forward goes on; the next step event stops the recording).
-        self.error = ""
-
-    def install(self) -> List[Any]:
-        handles = [self.gate.module.register_forward_pre_hook(self._guarded(self.gate_pre), with_kwargs=True)]
-        if self.source == "experts":
-            experts = getattr(self.gate.block_module, "experts")
-            handles.append(experts.register_forward_pre_hook(self._guarded(self.experts_pre), with_kwargs=True))
-        else:
-            handles.append(self.gate.module.register_forward_hook(self._guarded(self.gate_post), with_kwargs=True))
-        return handles
-
-    def _guarded(self, hook: Any) -> Any:
-        """`hook` that never raises into the model's forward: a failure is counted as a missed call."""
-        def run(*args: Any) -> None:
-            try:
-                hook(*args)
-            except Exception as e:  # noqa: BLE001 - the training must go on; the run says why it stopped
-                self.missed += 1
-                self.phase = None
-                self.error = self.error or f"{self.gate.name}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        return run
-
-    def gate_pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
-        self.phase = self.owner.counting(module)
-        if self.phase is None:
-            return
-        h = args[0] if args else next(iter(kwargs.values()))
-        x = h.detach().reshape(-1, self.width)
-        self.rows = int(x.shape[0])
-        if self.phase != "train":
-            return
-        weight = self.gate.module.weight  # type: ignore[union-attr]
-        bias = getattr(self.gate.module, "bias", None)
-        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-            logits = F.linear(x.float(), weight.detach().float(),
-                              bias.detach().float() if isinstance(bias, torch.Tensor) else None)
-            probabilities = self.router.decide(logits.double())["probabilities"]
-            self.entropy = self.entropy + entropy_bits(probabilities).sum()
-        self.tokens += self.rows
-
-    def experts_pre(self, _module: nn.Module, args: tuple, kwargs: dict) -> None:
-        if self.phase is None:
-            return
-        decoded = experts_call(args, kwargs, self.experts)
-        self.count(decoded[1] if decoded is not None else None)
-
-    def gate_post(self, _module: nn.Module, _args: tuple, _kwargs: dict, output: Any) -> None:
-        if self.phase is None:
-            return
-        self.count(gate_output(output, self.rows, self.experts))
-
-    def count(self, choices: Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]]) -> None:
-        phase, self.phase = self.phase, None
-        if choices is None:
-            self.missed += 1
-            return
-        experts, weights = choices
-        if phase == "train":
-            self.counts += torch.bincount(experts.reshape(-1), minlength=self.experts).double()
-        elif self.owner.heldout is not None:
-            if weights is None:
-                weights = torch.full(experts.shape, 1.0 / experts.shape[1], dtype=torch.float64)
-            self.owner.heldout.add(self.block, experts, weights)
-
-    def take(self) -> torch.Tensor:
-        """[tokens, entropy sum (bits), counts [E]] since the last call, float64 on the CPU; reset."""
-        entropy = float(self.entropy) if isinstance(self.entropy, torch.Tensor) else float(self.entropy)
-        out = torch.cat([torch.tensor([float(self.tokens), entropy], dtype=torch.float64), self.counts])
-        self.tokens, self.entropy, self.counts = 0, 0.0, torch.zeros(self.experts, dtype=torch.float64)
-        return out
-
-    def take_missed(self) -> int:
-        missed, self.missed = self.missed, 0
-        return missed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -532,169 +409,3 @@ def _launch_rank() -> int:
         return int(os.environ.get("RANK", "0") or 0)
     except ValueError:
         return 0
-
-
-def _outside_backward() -> bool:
-    """False while the autograd engine runs a backward pass (where gradient checkpointing recomputes)."""
-    current = getattr(torch._C, "_current_graph_task_id", None)
-    return current is None or current() == -1
-
-
-def _calling_trainer() -> Any:
-    """The transformers Trainer whose method is calling this callback (its datasets hold the probe), or None."""
-    try:
-        from transformers import Trainer
-    except ImportError:  # pragma: no cover
-        return None
-    frame = inspect.currentframe()
-    try:
-        while frame is not None:
-            owner = frame.f_locals.get("self")
-            if isinstance(owner, Trainer):
-                return owner
-            frame = frame.f_back
-    finally:
-        del frame
-    return None
-
-
-def _examples(dataset: Any) -> Iterator[Any]:
-    """The dataset's examples from the first: by index when it has a length, else a fresh iterator."""
-    if hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__"):
-        for i in range(len(dataset)):
-            yield dataset[i]
-    else:
-        yield from iter(dataset)
-
-
-def _token_ids(dataset: Any, name: str, limit: int) -> List[List[int]]:
-    """Token-id sequences of the first examples (their `input_ids`, padding left out by `attention_mask`),
-    up to `limit` tokens."""
-    out: List[List[int]] = []
-    total = 0
-    for n, example in enumerate(islice(_examples(dataset), 100_000)):
-        ids = example.get("input_ids") if isinstance(example, MappingABC) else None
-        if ids is None:
-            keys = sorted(example) if isinstance(example, MappingABC) else type(example).__name__
-            raise ContractError(f"IdamoeCallback: example {n} of the {name} has no input_ids ({keys}); the probe needs "
-                                "tokenized examples, or pass probe=[[token ids], ...]")
-        flat = _int_list(ids)
-        mask = example.get("attention_mask")
-        if mask is not None:
-            keep = _int_list(mask)
-            if len(keep) == len(flat):
-                flat = [t for t, m in zip(flat, keep) if m]
-        if flat:
-            out.append(flat)
-            total += len(flat)
-        if total >= limit:
-            break
-    return out
-
-
-def _int_list(values: Any) -> List[int]:
-    if isinstance(values, torch.Tensor):
-        return [int(v) for v in values.reshape(-1).tolist()]
-    array = np.asarray(values)
-    return [int(v) for v in array.reshape(-1).tolist()]
-
-
-def _number(value: Any) -> Optional[float]:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def _text_config(config: Any) -> Any:
-    """The language model's config (a multimodal config's text part)."""
-    return config.get_text_config() if hasattr(config, "get_text_config") else config
-
-
-def _positive_int(value: Any) -> Optional[int]:
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _model_settings(config: Any) -> Dict[str, Any]:
-    """run.json `model` keys the Hugging Face config gives (ModelConfig's names; the routers give the rest)."""
-    text = _text_config(config)
-    out: Dict[str, Any] = {}
-    for key, names in (("blocks", ("num_hidden_layers",)), ("width", ("hidden_size",)), ("vocab", ("vocab_size",)),
-                       ("heads", ("num_attention_heads",))):
-        for name in names:
-            value = _positive_int(getattr(text, name, None))
-            if value is not None:
-                out[key] = value
-                break
-    return out
-
-
-def _training_settings(args: Any, state: Any, config: Any) -> Dict[str, Any]:
-    """run.json `training` keys (TrainingOptions' names) the Trainer's arguments give."""
-    world = _positive_int(getattr(args, "world_size", 1)) or 1
-    batch = (_positive_int(getattr(args, "per_device_train_batch_size", None)) or 0) * \
-        (_positive_int(getattr(args, "gradient_accumulation_steps", 1)) or 1) * world
-    out: Dict[str, Any] = {}
-    if batch:
-        out["batch"] = batch
-    steps = _positive_int(getattr(state, "max_steps", None))
-    if steps:
-        out["steps"] = steps
-        if hasattr(args, "get_warmup_steps"):
-            out["warmup"] = int(args.get_warmup_steps(steps))
-    for key, name in (("learningRate", "learning_rate"), ("weightDecay", "weight_decay"),
-                      ("gradientClip", "max_grad_norm")):
-        value = _number(getattr(args, name, None))
-        if value is not None and math.isfinite(value):
-            out[key] = value
-    seed = getattr(args, "seed", None)
-    if isinstance(seed, int) and seed >= 0:
-        out["seed"] = seed
-    for key, strategy, every in (("evalEvery", "eval_strategy", "eval_steps"), ("snapshotEvery", "save_strategy", "save_steps")):
-        if str(getattr(getattr(args, strategy, None), "value", getattr(args, strategy, None))) == "steps":
-            value = getattr(args, every, None)
-            if isinstance(value, float) and 0 < value < 1 and steps:
-                value = math.ceil(value * steps)  # a share of the steps
-            value = _positive_int(int(value)) if isinstance(value, (int, float)) and value >= 1 else None
-            if value:
-                out[key] = value
-    # The Switch auxiliary loss the model adds to the task loss (only when it returns router logits).
-    text = _text_config(config)
-    aux = _number(getattr(text, "router_aux_loss_coef", None))
-    if aux is not None:
-        out["auxLoss"] = aux if getattr(text, "output_router_logits", False) else 0.0
-    z = _number(getattr(text, "router_z_loss_coef", None))
-    if z is not None:
-        out["zLoss"] = z if getattr(text, "output_router_logits", False) else 0.0
-    return out
-
-
-def _capture_record(model: nn.Module, config: Any, gates: Dict[int, FoundGate], routing: Routing, source: str,
-                    args: Any, trainer: Any, tokenizer: Any) -> Dict[str, Any]:
-    """run.json `capture`: the architecture, each gate's module, how the snapshots route and were checked,
-    and the fine-tune's settings the schema has no key for."""
-    architecture = (getattr(config, "architectures", None) or [type(model).__name__])[0]
-    notes = list(routing.notes)
-    if routing.unverified:
-        notes = [f"recorded decisions: snapshots hold the probe tokens' experts and gate weights as each block hands "
-                 f"them to its experts, because {notes[-1].replace('UNVERIFIED (--unverified): ', '')}"]
-    world = getattr(args, "world_size", 1)
-    precision = "bf16" if getattr(args, "bf16", False) else "fp16" if getattr(args, "fp16", False) else "fp32"
-    scheduler = getattr(getattr(args, "lr_scheduler_type", None), "value", getattr(args, "lr_scheduler_type", None))
-    optim = getattr(getattr(args, "optim", None), "value", getattr(args, "optim", None))
-    notes.append(f"fine-tuned by {type(trainer).__name__ if trainer is not None else 'a transformers Trainer'} with "
-                 f"IdamoeCallback: {getattr(args, 'per_device_train_batch_size', '?')} sequences a device x "
-                 f"{getattr(args, 'gradient_accumulation_steps', 1)} accumulated x {world} ranks a step, {precision}, "
-                 f"{optim}, lr schedule {scheduler}, gradient checkpointing "
-                 f"{'on' if getattr(args, 'gradient_checkpointing', False) else 'off'}")
-    notes.append("step loads: the experts each block handed its experts in the training forwards since the previous "
-                 "log (summed over micro-batches and ranks); loss: the Trainer's, nats per token")
-    record: Dict[str, Any] = {"architecture": str(architecture), "gates": {str(b): g.name for b, g in gates.items()},
-                              "notes": notes, "tokens": source + (" (tokenizer)" if tokenizer is not None else
-                                                                  " (token ids, no tokenizer)")}
-    name = getattr(config, "_name_or_path", "")
-    if isinstance(name, str) and name and os.path.isdir(name):
-        record["modelDir"] = os.path.abspath(name)
-    return record
-
