@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import contextlib
-import io
 import json
 import math
 import os
@@ -46,62 +44,16 @@ FORWARD_MODES = ["extend", "decode", "mixed", "idle", "target verify", "draft ex
 # running the command
 
 
-def _cli_dispatches_import() -> bool:
-    """Whether `python -m idamoe_torch` has the import command (its main() asked for `import --help`)."""
-    from idamoe_torch.__main__ import main
-
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        try:
-            main(["import", "--help"])
-        except SystemExit as e:
-            return e.code == 0
-    return False
-
-
-CLI = _cli_dispatches_import()
-# The same command through importing.add_parser and run_command, for a __main__ that does not dispatch
-# `import` (what __main__._import does: one line and status 1 for a bad input).
-SHIM = """
-import argparse, sys
-from idamoe_torch import importing
-from idamoe_torch.layers import ContractError
-parser = argparse.ArgumentParser(prog="python -m idamoe_torch")
-importing.add_parser(parser.add_subparsers(dest="command", required=True))
-args = parser.parse_args(sys.argv[1:])
-try:
-    sys.exit(importing.run_command(args))
-except ContractError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
-except KeyboardInterrupt:
-    print("import: interrupted; nothing was written", file=sys.stderr)
-    sys.exit(130)
-"""
-
-
 def command(*args: str) -> List[str]:
-    return [sys.executable, "-m", "idamoe_torch", "import", *args] if CLI else [sys.executable, "-c", SHIM, "import", *args]
+    """`python -m idamoe_torch import ARGS` as a child process's argv."""
+    return [sys.executable, "-m", "idamoe_torch", "import", *args]
 
 
 def import_in_process(capsys: Any, *args: str) -> subprocess.CompletedProcess:
-    """The import in this interpreter: status, stdout and stderr."""
-    if CLI:
-        from idamoe_torch.__main__ import main
+    """`python -m idamoe_torch import ARGS` through its main() in this interpreter: status, stdout and stderr."""
+    from idamoe_torch.__main__ import main
 
-        status = main(["import", *args])
-    else:
-        import argparse
-
-        from idamoe_torch import importing
-        from idamoe_torch.layers import ContractError
-
-        parser = argparse.ArgumentParser()
-        importing.add_parser(parser.add_subparsers(dest="command", required=True))
-        try:
-            status = importing.run_command(parser.parse_args(["import", *args]))
-        except ContractError as e:
-            print(f"error: {e}", file=sys.stderr)
-            status = 1
+    status = main(["import", *args])
     out = capsys.readouterr()
     return subprocess.CompletedProcess(args, status, out.out, out.err)
 
@@ -568,15 +520,31 @@ class Gadget:
 @pytest.mark.parametrize("damage, message", [
     ("truncated-line", "responses.jsonl:2: not a JSON line"),
     ("torn-last", "the last line is cut off"),
+    ("responses-no-top-k", "give --top-k K (the model's num_experts_per_tok)"),
     ("other-version", "no key 'last_physical_to_logical_map'"),
+    ("not-a-dict", "holds a list, expected the dict SGLang's recorder dumps"),
     ("record-key", "record 1: no key 'input_ids'"),
     ("pickle", "not a file of plain tensors"),
+    ("truncated-pt", "_0.pt: cut off: a torch.save zip without its end record"),
     ("missing-rank", "expert_distribution_recorder_*_1.pt is missing"),
     ("rank-file-missing", "rank 1 has 1 dump files, rank 0 2"),
+    ("rank-mismatch", "record 0: rank 1 in the file of rank 0"),
     ("wrong-shape", "record 0: topk_ids_of_layer of shape [3, 6, 8], expected [3, 7 (input_ids), at least 2]"),
     ("slot-out-of-range", "topk_ids_of_layer holds slot 8, outside -1 (padding) ... 7"),
     ("counts-disagree", "global_physical_count disagrees with topk_ids_of_layer"),
+    ("seq-lens", "record 0: extend_seq_lens [1] do not add up to the 7 input_ids"),
+    ("dense-routes-later", "record 0: layer 0 routes tokens, but routed none in the first dump"),
+    ("no-records", "holds no forward pass recorded by SGLang's expert distribution recorder"),
     ("experts-too-few", "--experts 4: "),
+    ("top-k-disagrees", "--top-k 3: the per_token records route each token to 2 experts"),
+    ("per-pass-no-top-k", "per_pass dumps count assignments, not tokens: give --top-k K"),
+    ("tokenizer-no-ids", "the records hold no token ids to decode"),
+    ("stat-no-top-k", "stat dumps count assignments, not tokens: give --top-k K"),
+    ("stat-experts", "--experts 7: "),
+    ("follow-pt", "--follow watches a dump directory"),
+    ("group-zero", "--group must be at least 1"),
+    ("out-inside-src", "inside SRC; pick a directory elsewhere"),
+    ("missing-src", "nowhere: no such file or directory"),
     ("rows-mismatch", "rows of routed experts; the"),
     ("response-index", "expert 7 is not below E = 5"),
     ("empty", "holds no expert_distribution_recorder_*.pt"),
@@ -584,10 +552,17 @@ class Gadget:
 ])
 def test_bad_inputs_give_one_line_and_leave_nothing(tmp_path: Path, capsys: Any, damage: str, message: str) -> None:
     src = tmp_path / "dumps"
+    out = tmp_path / "run"
     sc = scenario(seed=4, ranks=3 if damage == "missing-rank" else 2)
     extra: List[str] = []
     dump_files = lambda: sorted(src.glob("*_0.pt"))  # noqa: E731
-    if damage in ("truncated-line", "torn-last", "rows-mismatch", "response-index"):
+
+    def edit(path: Path, change: Any) -> None:
+        data = torch.load(path, weights_only=True)
+        change(data)
+        torch.save(data, path)
+
+    if damage in ("truncated-line", "torn-last", "responses-no-top-k", "rows-mismatch", "response-index"):
         data = responses(np.random.default_rng(5), count=3)
         lines = [json.dumps(_response(p, o, r)) + "\n" for p, o, r in data]
         if damage == "truncated-line":
@@ -597,7 +572,7 @@ def test_bad_inputs_give_one_line_and_leave_nothing(tmp_path: Path, capsys: Any,
         elif damage == "rows-mismatch":
             p, o, r = data[2]
             lines[2] = json.dumps(_response(p, o + [1], r)) + "\n"
-        else:
+        elif damage == "response-index":
             p, o, r = data[2]
             r = r.copy()
             r[0, 0] = [7, 1]
@@ -605,47 +580,80 @@ def test_bad_inputs_give_one_line_and_leave_nothing(tmp_path: Path, capsys: Any,
             extra = ["--experts", "5"]
         src = tmp_path / "responses.jsonl"
         src.write_text("".join(lines))
-        extra += ["--top-k", "2"]
+        if damage != "responses-no-top-k":
+            extra += ["--top-k", "2"]
+    elif damage in ("stat-no-top-k", "stat-experts"):
+        write_stat(src, sc)
+        extra = ["--experts", "7", "--top-k", "2"] if damage == "stat-experts" else []
+    elif damage in ("per-pass-no-top-k", "tokenizer-no-ids"):
+        write_detail(src, sc, mode="per_pass")
+        extra = ["--top-k", "2", "--tokenizer", str(tmp_path)] if damage == "tokenizer-no-ids" else []
+    elif damage == "missing-src":
+        src = tmp_path / "nowhere"
     else:
         write_detail(src, sc)
         first = dump_files()[0]
         if damage == "other-version":
-            data = torch.load(first, weights_only=True)
-            data["physical_to_logical_map"] = data.pop("last_physical_to_logical_map")
-            torch.save(data, first)
+            edit(first, lambda d: d.__setitem__("physical_to_logical_map", d.pop("last_physical_to_logical_map")))
+        elif damage == "not-a-dict":
+            torch.save([torch.zeros(2)], first)
         elif damage == "record-key":
-            data = torch.load(first, weights_only=True)
-            del data["records"][1]["input_ids"]
-            torch.save(data, first)
+            edit(first, lambda d: d["records"][1].pop("input_ids"))
         elif damage == "pickle":
             torch.save({"records": [Gadget()], "last_physical_to_logical_map": torch.tensor(P2L)}, first)
+        elif damage == "truncated-pt":
+            whole = first.read_bytes()
+            first.write_bytes(whole[: len(whole) // 2])
         elif damage == "missing-rank":
             for p in src.glob("*_1.pt"):
                 p.unlink()
         elif damage == "rank-file-missing":
             sorted(src.glob("*_1.pt"))[-1].unlink()
-        elif damage in ("wrong-shape", "slot-out-of-range", "counts-disagree"):
+        elif damage == "rank-mismatch":
+            edit(first, lambda d: d["records"][0].__setitem__("rank", 1))
+        elif damage in ("wrong-shape", "slot-out-of-range", "counts-disagree", "seq-lens"):
             data = torch.load(first, weights_only=True)
-            rec = data["records"][0]
+            rec = data["records"][0]  # an extend pass of 7 tokens, in the first step's probe
             if damage == "wrong-shape":
                 rec["topk_ids_of_layer"] = rec["topk_ids_of_layer"][:, :-1]
             elif damage == "slot-out-of-range":
                 rec["topk_ids_of_layer"][1, 0, 0] = 8
-            else:
+            elif damage == "counts-disagree":
                 rec["global_physical_count"][1, 0] += 1
+            else:
+                rec["extend_seq_lens"] = [1]
             torch.save(data, first)
+        elif damage == "dense-routes-later":
+            # Layer 0 routes no token in the first dump (dense); a token of the second dump goes to slot 0 there.
+            later = dump_files()[1]
+            data = torch.load(later, weights_only=True)
+            rec = data["records"][0]
+            rec["topk_ids_of_layer"][0, 0, 0] = 0
+            rec["global_physical_count"][0, 0] += 1
+            torch.save(data, later)
+        elif damage == "no-records":
+            for p in src.glob("*.pt"):
+                edit(p, lambda d: d.__setitem__("records", []))
         elif damage == "experts-too-few":
             extra = ["--experts", "4"]
+        elif damage == "top-k-disagrees":
+            extra = ["--top-k", "3"]
+        elif damage == "follow-pt":
+            src, extra = first, ["--follow"]
+        elif damage == "group-zero":
+            extra = ["--group", "0"]
+        elif damage == "out-inside-src":
+            out = src / "run"
         elif damage == "empty":
             for p in src.glob("*.pt"):
                 p.unlink()
         elif damage == "mixed-kinds":
             write_stat(src, sc)
-    done = import_in_process(capsys, "sglang", str(src), "--out", str(tmp_path / "run"), *extra)
+    done = import_in_process(capsys, "sglang", str(src), "--out", str(out), *extra)
     assert done.returncode == 1, done.stdout
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and message in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr
-    assert _no_run(tmp_path, "run")
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert _no_run(out.parent, out.name)
     assert not os.path.exists("/tmp/idamoe-pwned-sglang")
 
 

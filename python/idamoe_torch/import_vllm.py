@@ -78,11 +78,24 @@ def load_pt(path: str) -> Any:
             return torch.load(f, map_location="cpu", weights_only=True)
     except ContractError:
         raise
-    except Exception as e:  # an unpickler refusal names the forbidden global; a torn zip says so
+    except Exception as e:  # an unpickler refusal names the forbidden global
+        if _cut_off_zip(fd):
+            raise ContractError(f"{path}: cut off: a torch.save zip without its end record (still being written, or "
+                                "copied in part?)") from None
         raise ContractError(f"{path}: not a file of plain tensors ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__}); "
                             "nothing else is unpickled") from None
     finally:
         os.close(fd)
+
+
+def _cut_off_zip(fd: int) -> bool:
+    """Whether the file is the start of a zip (torch.save's format) without the end-of-central-directory
+    record torch.save writes last (22 bytes, no comment)."""
+    try:
+        size = os.fstat(fd).st_size
+        return os.pread(fd, 4, 0) == b"PK\x03\x04" and (size < 22 or os.pread(fd, 4, size - 22) != b"PK\x05\x06")
+    except OSError:
+        return False
 
 
 def tokenizer_vocab(directory: str) -> List[str]:
