@@ -274,6 +274,17 @@ class Gadget:
     ("bad-base64", "routed_experts is not base64 of a .npy array"),
     ("tokenizer-no-ids", "the records hold no token ids to decode"),
     ("empty", "holds no routed experts"),
+    ("truncated-pt", "routed.pt: cut off: a torch.save zip without its end record"),
+    ("not-a-list", "routed.pt: holds a str, expected a list of request dicts"),
+    ("directory", "a directory; give the .jsonl (or .pt) file of vLLM's request outputs"),
+    ("missing-src", "nowhere.jsonl: no such file"),
+    ("top-k-disagrees", "--top-k 3: the routed experts record top-2"),
+    ("follow-no-experts", "do not say how many experts the model has: give --experts E"),
+    ("ids-then-none", "routed.jsonl:2: outputs[0]: no token ids, as the first request has"),
+    ("no-moe-layer", "routed.jsonl:1: outputs[0]: every layer routes every token to expert 0 only: no MoE layer found"),
+    ("prompt-start", "routed.jsonl:2: routed_experts_prompt_start -1 is not a count of tokens"),
+    ("group-zero", "--group must be at least 1"),
+    ("experts-zero", "--experts must be at least 1"),
 ])
 def test_bad_inputs_give_one_line_and_leave_nothing(tmp_path: Path, capsys: Any, damage: str, message: str) -> None:
     reqs = requests(seed=3, count=3)
@@ -281,6 +292,37 @@ def test_bad_inputs_give_one_line_and_leave_nothing(tmp_path: Path, capsys: Any,
     src = tmp_path / "routed.jsonl"
     extra: List[str] = []
     obj = json.loads(lines[1])
+    if damage in ("truncated-pt", "not-a-list"):
+        src = tmp_path / "routed.pt"
+        if damage == "not-a-list":
+            torch.save("requests", str(src))
+        else:
+            torch.save([{"outputs": [{"routed_experts": torch.zeros((2, 3, 2), dtype=torch.uint8)}]}], str(src))
+            whole = src.read_bytes()
+            src.write_bytes(whole[: len(whole) // 2])
+    elif damage == "directory":
+        src = tmp_path / "outputs"
+        src.mkdir()
+    elif damage == "missing-src":
+        src = tmp_path / "nowhere.jsonl"
+    elif damage == "top-k-disagrees":
+        extra = ["--top-k", "3"]
+    elif damage == "follow-no-experts":
+        extra = ["--follow"]
+    elif damage == "ids-then-none":
+        del obj["prompt_token_ids"]
+        lines[1] = json.dumps(obj) + "\n"
+    elif damage == "no-moe-layer":
+        first = json.loads(lines[0])
+        first["outputs"][0]["routed_experts"] = np.zeros(np.array(reqs[0]["rows"]).shape, dtype=int).tolist()
+        lines[0] = json.dumps(first) + "\n"
+    elif damage == "prompt-start":
+        obj["routed_experts_prompt_start"] = -1
+        lines[1] = json.dumps(obj) + "\n"
+    elif damage == "group-zero":
+        extra = ["--group", "0"]
+    elif damage == "experts-zero":
+        extra = ["--experts", "0"]
     if damage == "truncated-line":
         lines[1] = lines[1][: len(lines[1]) // 2] + "\n"
     elif damage == "torn-last":
@@ -328,12 +370,12 @@ def test_bad_inputs_give_one_line_and_leave_nothing(tmp_path: Path, capsys: Any,
         extra = ["--tokenizer", str(tmp_path)]
     elif damage == "empty":
         lines = [json.dumps({"prompt_token_ids": [1, 2], "outputs": [{"token_ids": [3], "routed_experts": None}]}) + "\n"]
-    if src.suffix == ".jsonl":
+    if src.suffix == ".jsonl" and damage != "missing-src":
         src.write_text("".join(lines))
     done = import_in_process(capsys, "vllm", str(src), "--out", str(tmp_path / "run"), *extra)
     assert done.returncode == 1, done.stdout
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and message in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
     assert _no_run(tmp_path, "run")
     assert not os.path.exists("/tmp/idamoe-pwned-vllm")
 
