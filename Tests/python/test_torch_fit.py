@@ -1,6 +1,7 @@
 """`python -m idamoe_torch fit-ida`: fits IDA routers to a probe's router inputs and writes a checkpoint
 that `idamoe route` reads and routes as the fitted routers do (load_routers reads it back in PyTorch);
-fitting lowers the NLL; a probe without hidden states is a one-line error.
+fitting lowers the NLL; a probe without hidden states is a one-line error. Test_fit_speed.py holds the
+early stops, the progress lines, the help's defaults and the device fallback.
 """
 from __future__ import annotations
 
@@ -28,6 +29,13 @@ def clustered_probe(path: Path) -> None:
     write_probe(str(path), torch.arange(N) % 256, hidden, domains=torch.arange(N) % 2, domain_names=["x", "y"])
 
 
+def at_float_precision(route: dict) -> dict:
+    """The route with its expert scores rounded to float: `idamoe route` exponentiates log p(z, k) - max
+    in float (IDARouter+Decide.swift), so on these well-separated clusters a token's second choice can
+    be two experts whose scores both underflow: a tie at 0 there (to the lower index), as here once rounded."""
+    return {**route, "scores": route["scores"].float().double()}
+
+
 def fit(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "idamoe_torch", "fit-ida", *args, "--threads", "1"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
@@ -47,8 +55,17 @@ def test_fit_ida_writes_a_checkpoint_idamoe_routes(tmp_path: Path) -> None:
     assert sorted(routers) == [0, 3] and routers[0].experts == 4 and routers[0].components_per_expert == 3
     from idamoe_torch import read_probe
     _, hidden, _ = read_probe(str(probe))
-    routes = {b: r.route(hidden[b]) for b, r in routers.items()}
-    problems = compare_routes(route_lines(str(out), str(probe)), routes, N)
+    routes = {b: at_float_precision(r.route(hidden[b])) for b, r in routers.items()}
+    lines = route_lines(str(out), str(probe))
+    # Log-densities cross 0 on these tight clusters, where compare_routes' relative tolerance alone is
+    # too tight: they are held here to 1e-3 relative or 1e-4 absolute (nats), the rest by compare_routes.
+    swift_density = {b: torch.tensor([line["log_density"] for line in lines if line["layer"] == b], dtype=torch.float64)
+                     for b in routes}
+    for b, r in routes.items():
+        ours = r["log_density"].double()
+        assert torch.allclose(swift_density[b], ours, rtol=1e-3, atol=1e-4), \
+            f"layer {b}: largest log-density difference {float((swift_density[b] - ours).abs().max()):.3g}"
+    problems = compare_routes(lines, {b: {**r, "log_density": swift_density[b]} for b, r in routes.items()}, N)
     assert not problems, "\n".join(problems)
 
 

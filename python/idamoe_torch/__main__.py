@@ -8,37 +8,65 @@ from typing import List, Optional
 
 import torch
 
-from .fit import fit_ida
+from .fit import DEFAULTS as FIT, FIT_REACTIVATIONS, fit_ida
 from . import importing
 from .layers import ACTIVATIONS, EXPERT_SCORES, NORMS, ContractError
+
+
+class _DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """fit-ida's help: every default shown, except where the help itself says what absence means."""
+
+    def _get_help_string(self, action: argparse.Action) -> Optional[str]:
+        return action.help if action.default is None else super()._get_help_string(action)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m idamoe_torch", description="idamoe's PyTorch tools.")
     commands = parser.add_subparsers(dest="command", required=True)
-    fit = commands.add_parser("fit-ida", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    fit = commands.add_parser("fit-ida", formatter_class=_DefaultsShown,
                               help="fit IDA routers post hoc to a probe's router inputs; write a checkpoint",
-                              description="Fits one IDA router per MoE block of the probe (autoencoder and mixture, "
-                                          "NLL on the mixture only, with reactivation) and writes checkpoint OUT, "
-                                          "which `idamoe route --probe P`, `idamoe diff` and `idamoe inspect` read.")
+                              description="Fits one IDA router per MoE block of the probe and writes checkpoint OUT, "
+                                          "which `idamoe route --probe P`, `idamoe diff` and `idamoe inspect` read: "
+                                          "the autoencoders of a group of blocks together (reconstruction) until the "
+                                          "loss stops falling, then each block's mixture by EM on its latents from "
+                                          "k-means++ seeds, components grouped into experts by load. One progress "
+                                          "line per group and per block on stderr.")
     fit.add_argument("--probe", required=True, help="probe with layers.{i}.hidden (e.g. a run's snapshot probe)")
     fit.add_argument("--out", required=True, help="checkpoint to write")
-    fit.add_argument("--experts", type=int, required=True)
-    fit.add_argument("--components", type=int, default=16, help="components per expert M")
-    fit.add_argument("--latent", type=int, default=32, help="latent width P")
-    fit.add_argument("--hidden", type=int, nargs="*", default=[128], help="encoder hidden widths")
-    fit.add_argument("--top-k", type=int, default=2)
-    fit.add_argument("--layer", type=int, action="append", help="fit only this block (repeatable; default: every block)")
-    fit.add_argument("--steps", type=int, default=500)
-    fit.add_argument("--batch", type=int, default=1024, help="tokens per step")
-    fit.add_argument("--lr", type=float, default=1e-2)
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--reactivation", choices=["reset", "loss", "off"], default="reset")
-    fit.add_argument("--react-every", type=int, default=50)
-    fit.add_argument("--activation", choices=ACTIVATIONS, default="gelu")
-    fit.add_argument("--expert-score", choices=EXPERT_SCORES, default="max")
-    fit.add_argument("--input-norm", choices=NORMS, default="rms")
-    fit.add_argument("--latent-norm", choices=NORMS, default="rms")
+    fit.add_argument("--experts", type=int, required=True, help="experts E per block")
+    fit.add_argument("--components", type=int, default=FIT.components, help="components per expert M")
+    fit.add_argument("--latent", type=int, default=FIT.latent, help="latent width P")
+    fit.add_argument("--hidden", type=int, nargs="*", default=list(FIT.hidden), help="encoder hidden widths")
+    fit.add_argument("--top-k", type=int, default=FIT.top_k, help="experts per token k")
+    fit.add_argument("--layer", type=int, action="append", metavar="I",
+                     help="fit only block I (repeatable; when absent, every block of the probe)")
+    fit.add_argument("--steps", type=int, default=FIT.steps,
+                     help="autoencoder steps at most (fewer once the reconstruction loss plateaus)")
+    fit.add_argument("--batch", type=int, default=FIT.batch, help="tokens per autoencoder step")
+    fit.add_argument("--lr", type=float, default=FIT.lr, help="Adam learning rate of the autoencoders")
+    fit.add_argument("--plateau", type=float, default=FIT.plateau,
+                     help="autoencoders stop when the mean loss of the last 25 steps is less than this fraction "
+                          "of the input's mean square below that of the 25 before, in every block of the group")
+    fit.add_argument("--em-steps", type=int, default=FIT.em_steps, help="EM iterations of the mixture at most")
+    fit.add_argument("--em-tol", type=float, default=FIT.em_tol,
+                     help="EM stops once the NLL per token falls by less than this (nats)")
+    fit.add_argument("--em-tokens", type=int, default=FIT.em_tokens,
+                     help="latents EM fits on (a random subset of the probe's tokens when it has more)")
+    fit.add_argument("--variance-prior", type=float, default=FIT.variance_prior,
+                     help="weight in tokens pulling each component's variances toward the pooled one (0: plain EM)")
+    fit.add_argument("--seed", type=int, default=FIT.seed, help="seed of initialisation and draws")
+    fit.add_argument("--reactivation", choices=FIT_REACTIVATIONS, default=FIT.reactivation,
+                     help="reset: dead components (prior and top-1 share below 0.1/K) move to badly explained latents")
+    fit.add_argument("--react-every", type=int, default=FIT.react_every, help="EM iterations between dead-component checks")
+    fit.add_argument("--activation", choices=ACTIVATIONS, default=FIT.activation, help="encoder and decoder activation")
+    fit.add_argument("--expert-score", choices=EXPERT_SCORES, default=FIT.expert_score,
+                     help="an expert's score: the max or the sum of its components' posteriors")
+    fit.add_argument("--input-norm", choices=NORMS, default=FIT.input_norm, help="norm of the router input")
+    fit.add_argument("--latent-norm", choices=NORMS, default=FIT.latent_norm, help="norm of the latent")
+    fit.add_argument("--device", default=FIT.device,
+                     help="cpu, cuda or cuda:N (cuda without a GPU: a message, then the CPU)")
+    fit.add_argument("--group-mib", type=int, default=FIT.group_bytes >> 20,
+                     help="MiB of hidden states (as stored) whose blocks are fitted together")
     fit.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     cap = commands.add_parser("capture", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                               help="capture a Hugging Face MoE model's routers and their inputs on a text",
@@ -70,12 +98,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _import(args)
     if args.command == "capture":
         return _capture(args)
+    return _fit_ida(args)
+
+
+def _fit_ida(args: argparse.Namespace) -> int:
+    """The fit-ida command: a progress line per group and per block on stderr as they finish, a summary
+    line per block on stdout at the end."""
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
     try:
         reports = fit_ida(args.probe, args.out, args.experts, args.components, args.latent, hidden=args.hidden,
                           top_k=args.top_k, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                           reactivation=args.reactivation, react_every=args.react_every, activation=args.activation,
                           expert_score=args.expert_score, input_norm=args.input_norm, latent_norm=args.latent_norm,
-                          layers=args.layer)
+                          layers=args.layer, plateau=args.plateau, em_steps=args.em_steps, em_tol=args.em_tol,
+                          em_tokens=args.em_tokens, variance_prior=args.variance_prior, device=args.device, group_bytes=args.group_mib << 20, log=progress)
     except (ContractError, ValueError, OSError) as e:
         print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 1
