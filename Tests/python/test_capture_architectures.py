@@ -7,7 +7,7 @@ downloaded; the few configs that need it get a line in OVERRIDES), its gates' we
 decide clearly and every [E] vector beside a gate (a selection bias) drawn at random so it changes choices.
 `capture` writes it or refuses it; a capture's routers then go through `idamoe route --jsonl`, whose
 experts and gate weights must be, on every token of every MoE block, what the model's own blocks hand
-their experts (read here by hooks of this file's own, independently of capture.py).
+their experts (read here by hooks of this file's own, independently of the capture modules).
 
 The results form the verified-architectures table of docs/python.md; the test fails when that table and
 these results differ (a new transformers, a new architecture), or when a written capture routes otherwise

@@ -25,9 +25,9 @@ from safetensors import safe_open
 
 from test_capture_architectures import TEXT, WINDOW, build, own_routing, route_mismatches
 
-from idamoe_torch import ContractError
-from idamoe_torch import capture as capture_module
-from idamoe_torch.capture import RuleKey, capture
+from idamoe_torch import ContractError, capture_check
+from idamoe_torch.capture import capture
+from idamoe_torch.capture_rules import RuleKey
 
 CASES: Dict[str, Dict[str, Any]] = {
     "deepseek_v2_group_limited_greedy": dict(
@@ -87,12 +87,12 @@ def test_the_rule_is_found_written_and_routes_as_the_model(tmp_path: Path, name:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_without_the_rule_the_model_is_refused(tmp_path: Path, name: str, monkeypatch) -> None:
     case = CASES[name]
-    original = capture_module.candidate_keys
+    original = capture_check.candidate_keys
 
     def without(gate: Any, config: Any) -> List[RuleKey]:
         return [key for key in original(gate, config) if not case["uses"](key)]
 
-    monkeypatch.setattr(capture_module, "candidate_keys", without)
+    monkeypatch.setattr(capture_check, "candidate_keys", without)  # where check_routing finds it
     build(case["model_type"], tmp_path / "model", **case["config"])
     with pytest.raises(ContractError) as refused:
         capture(str(tmp_path / "model"), TEXT, str(tmp_path / "run"), window=WINDOW, batch=2)

@@ -1,0 +1,201 @@
+"""How each candidate rule fares against the model's own routing (`Tally`, `tally`: experts compared away
+from near-ties, gate weights matched by expert, a gate scale estimated), and the decision: the first rule
+that reproduces every block on every token, or a one-line refusal naming the closest rule and how it
+differs (`decide`; with `unverified`, the closest rule written and marked so)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from .capture_gates import FoundGate, positive_count
+from .capture_rules import TOP_K_NAMES, RuleKey, guessed_key, make_router
+from .capture_watch import Choices
+from .layers import ContractError
+from .softmax_router import LinearGateRouter
+
+
+#: Scores closer than this (relative) count as tied: either expert may be chosen. A model run in half
+#: precision rounds its gate logits (bfloat16: 2^-8 relative), so its near-ties are wider.
+TIE_RTOL = {torch.float32: 1e-5, torch.float64: 1e-5, torch.bfloat16: 2e-2, torch.float16: 5e-3}
+#: Gate weights must agree with the model's within this (absolute and relative) on tokens whose experts
+#: agree; half precision rounds the model's logits and its weights.
+WEIGHT_TOL = {torch.float32: 1e-4, torch.float64: 1e-4, torch.bfloat16: 5e-2, torch.float16: 1e-2}
+
+
+@dataclass
+class Tally:
+    """How one rule fared on one block so far."""
+
+    tokens: int = 0
+    #: Tokens whose experts differ away from a tie, and at ties.
+    other_experts: int = 0
+    ties: int = 0
+    #: Tokens (with the same experts) whose gate weights differ beyond the tolerance; the largest difference.
+    other_weights: int = 0
+    largest: float = 0.0
+    #: The gate scale, estimated on the first tokens whose experts agree.
+    scale: Optional[float] = None
+    #: Tokens the model gave no gate weights for.
+    unweighted: int = 0
+
+    @property
+    def exact(self) -> bool:
+        return self.tokens > 0 and self.other_experts == 0 and self.other_weights == 0 and self.unweighted == 0
+
+
+def _scale(estimate: float, known: Sequence[float]) -> float:
+    """The gate scale: a value the model's settings name when within 1e-4, 1 when within 1e-5, else six
+    significant digits of the estimate."""
+    for value in [1.0, *known]:
+        if value > 0 and abs(estimate - value) <= 1e-4 * value:
+            return float(value)
+    return float(f"{estimate:.6g}")
+
+
+def tally(router: LinearGateRouter, logits: torch.Tensor, choices: Choices, into: Tally, tie_rtol: float, tol: float,
+          scales: Sequence[float]) -> None:
+    """Adds the router's agreement with the model's own choices (experts [n, k], weights [n, k]) on these
+    tokens: expert sets compared away from ties (the k-th and (k+1)-th selection scores within `tie_rtol`,
+    relative), gate weights matched by expert on tokens whose experts agree, within `tol`."""
+    theirs, their_weights = choices
+    out = router.decide(logits)
+    ours = out["experts"]
+    k = ours.shape[1]
+    into.tokens += ours.shape[0]
+    if theirs.shape[1] != k:
+        into.other_experts += ours.shape[0]
+        return
+    ours_sorted, theirs_sorted = torch.sort(ours, dim=1), torch.sort(theirs, dim=1)
+    differ = (ours_sorted.values != theirs_sorted.values).any(dim=1)
+    if bool(differ.any()):
+        # what the router ranks: a softmax router's probabilities (+ its selection bias), a sigmoid-bias
+        # router's scores or logits + bias
+        selection = out["selection"] if "selection" in out else router.biased(
+            out["probabilities"], logits, getattr(router, "expert_bias", None))
+        ranked = torch.sort(selection[differ], dim=1, descending=True).values
+        if k < ranked.shape[1]:
+            gap = (ranked[:, k - 1] - ranked[:, k]).abs() <= tie_rtol * ranked[:, k - 1].abs()
+        else:
+            gap = torch.zeros(ranked.shape[0], dtype=torch.bool)
+        into.ties += int(gap.sum())
+        into.other_experts += int((~gap).sum())
+    same = ~differ
+    if their_weights is None:
+        into.unweighted += int(same.sum())
+        return
+    if not bool(same.any()):
+        return
+    u = torch.gather(out["weights"].double(), 1, ours_sorted.indices)[same]
+    w = torch.gather(their_weights, 1, theirs_sorted.indices)[same]
+    if into.scale is None:
+        ratio = w.sum(dim=1) / u.sum(dim=1)
+        ratio = ratio[torch.isfinite(ratio)]
+        into.scale = _scale(float(ratio.median()), scales) if ratio.numel() else 1.0
+    diff = (into.scale * u - w).abs()
+    bad = (diff > tol + tol * w.abs()).any(dim=1)
+    into.other_weights += int(bad.sum())
+    into.largest = max(into.largest, float(diff.max()))
+
+
+@dataclass
+class BlockCheck:
+    """What was checked on one block, for the summary."""
+
+    #: Tokens compared with the model's own routing (0: not checked).
+    tokens: int
+    ties: int = 0
+    #: Largest gate-weight difference from the model's own (None: not checked).
+    largest: Optional[float] = None
+    #: Where the model's own routing was read: `experts` (what the block hands its experts) or `gate`.
+    source: str = ""
+    #: Tokens where the written router differs from the model (only an unverified capture has any).
+    other_experts: int = 0
+    other_weights: int = 0
+
+
+def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies: Dict[int, Dict[RuleKey, Tally]],
+           top_ks: Dict[int, int], sources: Dict[int, str], unseen: Dict[int, str], config: Any, unverified: bool,
+           n_tokens: int) -> Tuple[Dict[int, LinearGateRouter], List[str], Dict[int, BlockCheck], bool]:
+    """The routers to write (one rule for every block), run.json's notes, what was checked, and whether the
+    capture is unverified; a one-line ContractError when no rule of the contract reproduces the model on
+    every token (or its routing cannot be seen) and `unverified` is not given."""
+    first = next(iter(gates.values()))
+    counts = {g.experts for g in gates.values()}
+    if len(counts) > 1:
+        other = next(g for g in gates.values() if g.experts != first.experts)
+        raise ContractError(f"{other.name}: {other.experts} experts, {first.name}: {first.experts}; captures of "
+                            "per-layer expert counts are not written yet")
+    if len(set(top_ks.values())) > 1:
+        other = next(gates[b] for b, k in top_ks.items() if k != top_ks[first.block])
+        raise ContractError(f"{other.name}: top-{top_ks[other.block]}, {first.name}: top-{top_ks[first.block]}; one "
+                            "checkpoint holds routers of one top-k")
+    if unseen:
+        b = next(iter(unseen))
+        reason = (f"{gates[b].name}: the model's own routing cannot be seen ({unseen[b]}), so the captured router "
+                  "cannot be checked")
+        if not unverified:
+            raise ContractError(reason + "; --unverified writes it unchecked")
+        key, scale = guessed_key(first, config)
+        k = top_ks.get(first.block) or positive_count(first.setting(TOP_K_NAMES, config)) or 2
+        routers = {b: make_router(g, key, k, scale) for b, g in gates.items()}
+        notes = [key.describe(scale) + " (from the model's settings)",
+                 f"UNVERIFIED (--unverified): {reason}"]
+        return routers, notes, {b: BlockCheck(0) for b in gates}, True
+
+    order = keys[first.block]
+    common = [key for key in order if all(key in tallies[b] for b in gates)]
+
+    def scale_of(key: RuleKey) -> Optional[float]:
+        values = {tallies[b][key].scale for b in gates if tallies[b][key].scale is not None}
+        return values.pop() if len(values) == 1 else (1.0 if not values else None)
+
+    notes_reason = ""
+    exact = [key for key in common if all(tallies[b][key].exact for b in gates) and scale_of(key) is not None]
+    if exact:
+        key = exact[0]
+        chosen, is_unverified = key, False
+    else:
+        def cost(key: RuleKey) -> Tuple[int, int]:
+            t = [tallies[b][key] for b in gates]
+            return sum(x.other_experts for x in t), sum(x.other_weights + x.unweighted for x in t)
+        closest = min(common, key=lambda k: sum(cost(k))) if common else None
+        if closest is None:
+            raise ContractError(f"{first.name}: no rule could be tried on this gate")
+        differ, weights = cost(closest)
+        where = next(gates[b].name for b in gates if not tallies[b][closest].exact) if differ + weights else first.name
+        largest = max(tallies[b][closest].largest for b in gates)
+        unweighted = sum(tallies[b][closest].unweighted for b in gates)
+        if unweighted and differ == 0 and weights == unweighted:
+            reason = (f"{where}: the model hands its experts no gate weights to check against ({closest.describe()} "
+                      "chooses its experts on every token)")
+        else:
+            total = n_tokens * len(gates)
+            how = (f"the same experts on every token, other gate weights on {weights} of {total} token-blocks (by up "
+                   f"to {largest:.3g})" if differ == 0 else f"other experts on {differ} of {total} token-blocks")
+            reason = (f"{where}: no routing rule of the contract reproduces what the model hands its experts; closest, "
+                      f"{closest.describe(tallies[first.block][closest].scale or 1.0)}: {how}")
+        if not unverified:
+            raise ContractError(reason + "; --unverified writes the closest rule of the contract unchecked")
+        chosen, is_unverified = closest, True
+        notes_reason = f"UNVERIFIED (--unverified): {reason}"
+    scale = scale_of(chosen) or 1.0
+    routers = {b: make_router(g, chosen, top_ks[b], scale) for b, g in gates.items()}
+    checks = {}
+    for b in gates:
+        t = tallies[b].get(chosen, Tally())
+        checks[b] = BlockCheck(t.tokens, t.ties, t.largest, sources.get(b, ""), t.other_experts, t.other_weights)
+    notes = [f"{chosen.describe(scale)}, top-{top_ks[first.block]} of {first.experts} experts"]
+    if chosen.bias:
+        notes.append(f"selection bias: each block's {chosen.bias} (expert_bias; nothing moves it here)")
+    if not is_unverified:
+        ties = sum(c.ties for c in checks.values())
+        largest_w = max((c.largest or 0.0) for c in checks.values())
+        where = " and ".join(sorted({"what each block hands its experts" if c.source == "experts" else "each gate's output"
+                                     for c in checks.values()}))
+        notes.append(f"checked on every token against {where}: the same experts ({ties} choices at near-ties) and "
+                     f"gate weights within {largest_w:.2g}")
+    else:
+        notes.append(notes_reason)
+    return routers, notes, checks, is_unverified
