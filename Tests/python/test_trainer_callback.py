@@ -93,10 +93,13 @@ def gate_modules(model: torch.nn.Module) -> Dict[int, torch.nn.Module]:
 class Reference(TrainerCallback):
     """The loads, computed apart from idamoe_torch: the top-k of the softmax of each gate's own logits
     (Mixtral's routing), plus the selection bias for Ernie, counted per training forward (grouped by the
-    Trainer's logs) and per eval forward (grouped by evaluation)."""
+    Trainer's logs) and per eval forward (grouped by evaluation); and per log the mean entropy in bits of
+    the training tokens' softmax distributions."""
 
     def __init__(self, model: torch.nn.Module, bias: bool = False) -> None:
         self.steps: Dict[int, Dict[int, torch.Tensor]] = {}
+        self.entropies: Dict[int, Dict[int, float]] = {}
+        self.entropy: Dict[int, Tuple[float, int]] = {}
         self.evals: Dict[int, Dict[int, torch.Tensor]] = {}
         self.train: Dict[int, torch.Tensor] = {}
         self.eval: Dict[int, torch.Tensor] = {}
@@ -112,11 +115,17 @@ class Reference(TrainerCallback):
             counts = torch.bincount(chosen.reshape(-1), minlength=E).double()
             into = self.train if module.training else self.eval
             into[block] = into.get(block, torch.zeros(E, dtype=torch.float64)) + counts
+            if module.training:
+                bits = -(scores * torch.log2(scores)).sum().item()
+                total, n = self.entropy.get(block, (0.0, 0))
+                self.entropy[block] = (total + bits, n + scores.shape[0])
         return count
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "loss" in logs:
             self.steps[state.global_step], self.train = self.train, {}
+            self.entropies[state.global_step] = {b: total / n for b, (total, n) in self.entropy.items()}
+            self.entropy = {}
 
     def on_step_end(self, args, state, control, **kwargs):
         self.eval = {}
@@ -163,6 +172,36 @@ def test_the_run_validates_and_holds_every_log_eval_and_save(finetune) -> None:
     assert manifest["capture"]["architecture"] == "MixtralForCausalLM"
     assert manifest["training"]["steps"] == STEPS and manifest["training"]["batch"] == 4
     assert [e["step"] for e in events(run) if e["kind"] == "snapshot"] == [0, 2, 4]
+    # The probe: the eval set's examples in order (all 128 of their tokens: fewer than the 512 asked for),
+    # one document each, one domain named for where they came from.
+    from safetensors.torch import load_file
+
+    evals = examples(8, 2)
+    assert manifest["capture"]["tokens"] == f"first {8 * T} tokens of the eval dataset (token ids, no tokenizer)"
+    for probe in [run / "probe.safetensors"] + [run / "snapshots" / f"step-{s:08d}.probe.safetensors" for s in (0, 2, 4)]:
+        tensors = load_file(str(probe))
+        assert tensors["tokens"].tolist() == torch.cat([e["input_ids"] for e in evals]).tolist(), probe
+        assert tensors["documents"].tolist() == [i for i in range(8) for _ in range(T)], probe
+        assert tensors["domains"].tolist() == [0] * (8 * T), probe
+    assert manifest["domains"] == [f"first {8 * T} tokens of the eval dataset"]
+
+
+def test_a_given_probe_is_cut_to_the_context_and_to_probe_tokens(tmp_path: Path) -> None:
+    """`probe=` sequences replace the dataset's: each cut at max_position_embeddings (64), all at probe_tokens."""
+    from safetensors.torch import load_file
+
+    long, short, unused = [i % VOCAB for i in range(70)], [5, 6, 7, 8, 9], [1, 2, 3]
+    callback = IdamoeCallback(tmp_path / "run", probe=[long, short, unused], probe_tokens=67)
+    trainer = Trainer(model=mixtral(), args=arguments(tmp_path / "out", max_steps=1, eval_strategy="no", save_steps=1),
+                      train_dataset=examples(8, 1), callbacks=[callback])
+    trainer.train()
+    tensors = load_file(str(tmp_path / "run" / "snapshots" / "step-00000000.probe.safetensors"))
+    assert tensors["tokens"].tolist() == long[:64] + short[:3]
+    assert tensors["documents"].tolist() == [0] * 64 + [1] * 3
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["capture"]["tokens"].startswith(
+        "first 67 tokens of the given probe")
+    with pytest.raises(ContractError, match="probe_tokens must be at least 1, got 0"):
+        IdamoeCallback(tmp_path / "other", probe_tokens=0)
 
 
 def test_step_loads_are_the_experts_the_model_chose(finetune) -> None:
@@ -176,6 +215,7 @@ def test_step_loads_are_the_experts_the_model_chose(finetune) -> None:
         for layer in e["layers"]:
             want = reference.steps[e["step"]][layer["layer"]]
             assert layer["load"] == pytest.approx((want / want.sum()).tolist(), abs=1e-6), f"step {e['step']}"
+            assert layer["entropy"] == pytest.approx(reference.entropies[e["step"]][layer["layer"]], rel=1e-5)  # 6 digits
             assert 0 < layer["entropy"] <= 2.0  # bits, 4 experts
 
 
@@ -287,6 +327,32 @@ def test_a_routing_the_contract_cannot_hold_is_recorded(tmp_path: Path) -> None:
     probe = run / "snapshots" / f"step-{STEPS:08d}.probe.safetensors"
     own = model_routing(trainer.model, probe, bias=True)
     assert {b: e for b, e in swift_experts(run, STEPS).items()} == {b: e.tolist() for b, e in own.items()}
+
+
+def test_a_forward_whose_choices_cannot_be_read_stops_the_recording_not_the_training(tmp_path: Path, monkeypatch,
+                                                                                      caplog) -> None:
+    """From step 3 on, what the blocks hand their experts cannot be decoded: one warning, the run keeps steps 1
+    and 2 and its first snapshot (no later snapshot, no `done`), its lock is released, and the training ends."""
+    import logging
+
+    from idamoe_torch import trainer_hooks, writer_is_live
+
+    class Unreadable(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 2:
+                monkeypatch.setattr(trainer_hooks, "experts_call", lambda *_args: None)
+
+    run = tmp_path / "run"
+    trainer = Trainer(model=mixtral(), args=arguments(tmp_path / "out", eval_strategy="no", save_steps=STEPS),
+                      train_dataset=examples(32, 1), callbacks=[IdamoeCallback(run), Unreadable()])
+    with caplog.at_level(logging.WARNING, logger="idamoe_torch.trainer_callback"):
+        trainer.train()
+    assert trainer.state.global_step == STEPS
+    logged = events(run)
+    assert [(e["kind"], e["step"]) for e in logged] == [("start", 0), ("snapshot", 0), ("step", 1), ("step", 2)]
+    warnings = [r.getMessage() for r in caplog.records if "stopped recording" in r.getMessage()]
+    assert len(warnings) == 1 and "forwards' expert choices could not be read by step 3" in warnings[0], warnings
+    assert not writer_is_live(str(run))
 
 
 def test_a_model_without_an_moe_router_is_refused_in_one_line(tmp_path: Path) -> None:
