@@ -7,6 +7,9 @@
   under torch.distributed (only rank 0 writes); `HeldoutLoads`: the held-out CV of its eval events;
   `acquire_writer_lock`, `writer_is_live`: a run directory's one-writer lock (run_lock.py).
 - `python -m idamoe_torch capture`: a Hugging Face MoE model's routers and their inputs (capture.py).
+- `IdamoeCallback`: a Hugging Face Trainer callback writing a run of the model's own routing as it fine-tunes
+  (trainer_callback.py; docs/importing.md, "Hugging Face Trainer").
+- `python -m idamoe_torch import {megatron|sglang|vllm}`: routing other programs recorded, as a run (importing.py).
 """
 from .files import collect_routers, load_routers, read_probe, save_routers, write_probe
 from .heldout import HeldoutLoads
@@ -22,5 +25,5 @@ from .trainer_callback import IdamoeCallback
 __all__ = [
     "IDARouter", "SoftmaxRouter", "SigmoidBiasRouter", "RouterOutput", "combine_experts", "StepStats", "ReactivationConfig", "ReactivationEvent",
     "ContractError", "collect_routers", "load_routers", "read_probe", "save_routers", "write_probe", "RunWriter", "HeldoutLoads",
-    "acquire_writer_lock", "writer_is_live",
+    "acquire_writer_lock", "writer_is_live", "IdamoeCallback",
 ]
