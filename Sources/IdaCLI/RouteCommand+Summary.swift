@@ -25,11 +25,13 @@ extension RouteCommand {
     }
 
     /// The `--json` document: one object per layer and the quantiles across layers.
-    func jsonDocument(_ ck: RouterCheckpoint, _ pr: Probe, _ layers: [Int], _ metrics: [Int: LayerMetrics]) -> JSONValue {
+    func jsonDocument(_ ck: RouterCheckpoint, _ pr: Probe, _ layers: [Int], _ metrics: [Int: LayerMetrics],
+                      parallel: ExpertParallelRequest? = nil, views: [RankView] = []) -> JSONValue {
         func numbers(_ xs: [Double]) -> JSONValue { .array(xs.map(JSONValue.number)) }
         let rows = layers.compactMap { i -> (Int, LayerMetrics)? in metrics[i].map { (i, $0) } }
+        let byLayer = Dictionary(uniqueKeysWithValues: views.map { ($0.layer, $0) })
         let perLayer: [JSONValue] = rows.map { i, m in
-            .object([
+            var members: [String: JSONValue] = [
                 "layer": .int(i),
                 "experts": .int(m.load.count),
                 "tokens": .int(m.tokens),
@@ -41,10 +43,20 @@ extension RouteCommand {
                 "nll": m.nll.map(JSONValue.number) ?? .null,
                 "dead": m.deadComponents.map(JSONValue.int) ?? .null,
                 "components": m.componentUsage.map { .int($0.count) } ?? .null,
-            ])
+            ]
+            if let v = byLayer[i] { members["ep"] = Self.rankObject(v, redundant: parallel?.redundant) }
+            return .object(members)
         }
         let ms = rows.map(\.1)
-        return .object([
+        var across: [String: JSONValue] = [
+            "cv_top1": Self.quantileObject(ms.map(\.cvTop1)),
+            "cv_topk": Self.quantileObject(ms.map(\.cv)),
+            "cv_gate": Self.quantileObject(ms.map(\.cvGate)),
+            "max_vio_top1": Self.quantileObject(ms.map(\.maxVioTop1)),
+            "max_vio_topk": Self.quantileObject(ms.map(\.maxVio)),
+            "max_vio_gate": Self.quantileObject(ms.map(\.maxVioGate)),
+        ]
+        var document: [String: JSONValue] = [
             "v": .int(1),
             "checkpoint": .string(checkpoint),
             "probe": .string(probe),
@@ -53,14 +65,16 @@ extension RouteCommand {
             "tokens": .int(pr.count),
             "top_k": .int(topK ?? ck.info.config.topK),
             "layers": .array(perLayer),
-            "across_layers": .object([
-                "cv_top1": Self.quantileObject(ms.map(\.cvTop1)),
-                "cv_topk": Self.quantileObject(ms.map(\.cv)),
-                "cv_gate": Self.quantileObject(ms.map(\.cvGate)),
-                "max_vio_top1": Self.quantileObject(ms.map(\.maxVioTop1)),
-                "max_vio_topk": Self.quantileObject(ms.map(\.maxVio)),
-                "max_vio_gate": Self.quantileObject(ms.map(\.maxVioGate)),
-            ]),
-        ])
+        ]
+        if let parallel, let ranks = views.first?.placed.load.count {
+            across["ep_max_vio"] = Self.quantileObject(views.map(\.placed.maxVio))
+            if parallel.redundant != nil {
+                across["ep_max_vio_replicated"] = Self.quantileObject(views.compactMap { $0.replicated?.maxVio })
+            }
+            document["ep"] = .object(["ranks": .int(ranks), "placement": .string(parallel.placement?.path ?? "contiguous"),
+                                      "redundant": parallel.redundant.map(JSONValue.int) ?? .null])
+        }
+        document["across_layers"] = .object(across)
+        return .object(document)
     }
 }

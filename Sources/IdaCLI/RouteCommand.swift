@@ -15,6 +15,8 @@ struct RouteCommand: ParsableCommand {
             gate-weighted load over the probe), mean entropy, NLL and dead components, then the quantiles of
             CV and MaxVio across layers.
             With --json: the same figures as one JSON document (docs/format.md, "idamoe route --json").
+            With --ep G or --placement FILE: each layer's load per rank under expert parallelism, its MaxVio
+            and the busiest rank; with --redundant R also after R slots replicate the hottest experts.
             With --jsonl: one JSON object per token and layer, token-major, layer-minor:
             {"token": n, "layer": i, "experts": [..], "weights": [..], "log_density": x, "entropy_bits": x}
             """)
@@ -49,6 +51,15 @@ struct RouteCommand: ParsableCommand {
     @Option(name: .customLong("ood-domains"), help: "Comma-separated probe domains the model never trained on (train --holdout-domains): after the table, per layer, AUROC of -log p(z) as an out-of-domain detector (IDA) and entropy and CV of held-out against seen tokens.")
     var oodDomains: String?
 
+    @Option(help: "Expert parallelism over G ranks: after the table, each layer's load per rank (expert e on rank floor(e G / E)), its MaxVio and the busiest rank.")
+    var ep: Int?
+
+    @Option(help: "A physical-to-logical expert map (JSON: docs/format.md, \"The expert-parallel view\") placing the experts on the ranks instead of contiguously; --ep G gives the ranks if the file does not.")
+    var placement: String?
+
+    @Option(help: "With --ep or --placement: the what-if of R extra slots replicating the hottest experts, packed onto the ranks as EPLB does, and each layer's rank MaxVio after.")
+    var redundant: Int?
+
     @OptionGroup var threads: ThreadsOption
 
     @Option(name: .customLong("block-size"), help: "Tokens per worker's block, rounded up to whole 256-token tiles; memory grows with it, not with N. Results do not depend on it.")
@@ -63,6 +74,12 @@ struct RouteCommand: ParsableCommand {
         if specialisation && jsonl { throw ValidationError("--specialisation goes with the table, not --jsonl") }
         if oodDomains != nil && jsonl { throw ValidationError("--ood-domains goes with the table, not --jsonl") }
         if blockSize < 1 { throw ValidationError("--block-size must be at least 1") }
+        if let ep, ep < 1 { throw ValidationError("--ep must be at least 1 rank") }
+        if let redundant, redundant < 0 { throw ValidationError("--redundant must be 0 or more slots") }
+        if redundant != nil && ep == nil && placement == nil { throw ValidationError("--redundant needs --ep G or --placement FILE") }
+        if (ep != nil || placement != nil) && (jsonl || specialisation || oodDomains != nil) {
+            throw ValidationError("--ep and --placement go with the table or --json")
+        }
     }
 
     func run() throws {
@@ -70,6 +87,8 @@ struct RouteCommand: ParsableCommand {
         let ck = try RouterCheckpoint(path: checkpoint)
         let pr = try Probe(path: probe)
         let routing = try ProbeRouting(checkpoint: ck, probe: pr, layer: layer, topK: topK, blockSize: blockSize)
+        let parallel = try expertParallel
+        try parallel?.check(ck, routing.layers)
         if jsonl {
             let layers = routing.layers
             let withPosterior = posterior
@@ -100,10 +119,12 @@ struct RouteCommand: ParsableCommand {
             if let ood, let names { try printOutOfDomain(ood, names: names) }
         } else {
             let metrics = try routing.run(workers: workers, detail: .decisions, transform: { _, _ in () }, consume: { _ in })
+            let views = try parallel.map { try $0.views(ck, routing.layers, metrics) }
             if json {
-                try StandardOutput.json(jsonDocument(ck, pr, routing.layers, metrics).serialized())
+                try StandardOutput.json(jsonDocument(ck, pr, routing.layers, metrics, parallel: parallel, views: views ?? []).serialized())
             } else {
                 try printTable(ck, pr, routing.layers, metrics)
+                if let parallel, let views { try printRanks(parallel, views) }
             }
         }
     }

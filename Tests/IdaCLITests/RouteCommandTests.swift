@@ -200,6 +200,74 @@ struct RouteCommandTests {
         #expect(both.status != 0 && both.stderr.contains("pick one"))
     }
 
+    @Test("--ep, --placement, --redundant: each rank's load is its experts' load, in the table and --json")
+    func expertParallel() throws {
+        let dir = temporaryDirectory()
+        let (ck, probe) = try writeRouteFiles(in: dir)
+        let run = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--json", "--ep", "2", "--redundant", "2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let ep = try #require(doc["ep"] as? [String: Any])
+        #expect(ep["ranks"] as? Int == 2 && ep["placement"] as? String == "contiguous" && ep["redundant"] as? Int == 2)
+        var maxVios: [Double] = []
+        for layer in try #require(doc["layers"] as? [[String: Any]]) {
+            let load = try #require((layer["load"] as? [String: Any])?["topk"] as? [Double])
+            let view = try #require(layer["ep"] as? [String: Any])
+            let ranks = try #require(view["rank_load"] as? [Double])
+            // Experts 0, 1 on rank 0 and 2, 3 on rank 1.
+            #expect(abs(ranks[0] - (load[0] + load[1])) < 1e-12 && abs(ranks[1] - (load[2] + load[3])) < 1e-12)
+            let maxVio = try #require(view["max_vio"] as? Double)
+            #expect(abs(maxVio - (2 * (ranks.max() ?? 0) - 1)) < 1e-12)
+            #expect(view["hottest"] as? Int == (ranks[1] > ranks[0] ? 1 : 0))
+            maxVios.append(maxVio)
+            let what = try #require(view["replicated"] as? [String: Any])
+            let replicas = try #require(what["replicas"] as? [Int])
+            #expect(replicas.reduce(0, +) == 6 && (what["rank_load"] as? [Double])?.count == 2)
+            // The hottest expert is replicated first.
+            let hottest = load.indices.max { load[$0] < load[$1] || (load[$0] == load[$1] && $0 > $1) } ?? 0
+            #expect(replicas[hottest] >= 2, "\(load) \(replicas)")
+        }
+        let across = try #require((doc["across_layers"] as? [String: Any])?["ep_max_vio"] as? [String: Double])
+        #expect(across["max"] == maxVios.max())
+        // The table prints the same figures.
+        let table = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--ep", "2"])
+        #expect(table.status == 0, "\(table.stderr)")
+        let lines = table.stdout.split(separator: "\n").map(String.init)
+        let head = try #require(lines.firstIndex { $0.hasPrefix("expert parallelism: 2 ranks") })
+        let rows = lines[(head + 2)...].filter { !$0.hasPrefix("across") }
+        #expect(rows.map { $0.split(separator: " ")[1] } == maxVios.map { Substring(String(format: "%.3f", $0)) })
+        // A placement file: expert 3 twice, on both ranks.
+        let file = dir + "/placement.json"
+        try Data(#"{"ranks": 2, "physical_to_logical": [[0, 3, 1], [], [2, 3, 0]]}"#.utf8).write(to: URL(fileURLWithPath: file))
+        let empty = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--json", "--placement", file])
+        #expect(empty.status == 1 && empty.stderr.contains("physical_to_logical[1]: expected a non-empty array"), "\(empty.stderr)")
+        try Data(#"{"ranks": 2, "physical_to_logical": {"0": [0, 3, 1, 2, 3, 0], "2": [0, 1, 2, 3]}}"#.utf8).write(to: URL(fileURLWithPath: file))
+        let placed = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe, "--json", "--placement", file])
+        #expect(placed.status == 0, "\(placed.stderr)")
+        let pdoc = try #require(try JSONSerialization.jsonObject(with: Data(placed.stdout.utf8)) as? [String: Any])
+        let first = try #require((pdoc["layers"] as? [[String: Any]])?.first)
+        let load = try #require((first["load"] as? [String: Any])?["topk"] as? [Double])
+        let ranks = try #require((first["ep"] as? [String: Any])?["rank_load"] as? [Double])
+        #expect(abs(ranks[0] - (load[0] / 2 + load[3] / 2 + load[1])) < 1e-12 && abs(ranks[1] - (load[2] + load[3] / 2 + load[0] / 2)) < 1e-12)
+        // Refused before routing, one line each.
+        try Data(#"{"physical_to_logical": [0, 1, 2]}"#.utf8).write(to: URL(fileURLWithPath: file))
+        let cases: [([String], String)] = [
+            (["--ep", "5"], "5 ranks for 4 expert slots"),
+            (["--ep", "0"], "--ep must be at least 1"),
+            (["--redundant", "1"], "--redundant needs --ep G or --placement FILE"),
+            (["--ep", "3", "--redundant", "1"], "E + R must be a multiple of G"),
+            (["--placement", file, "--ep", "2"], "expert 3 has no slot"),
+            (["--placement", file], "the file names no ranks; give --ep G"),
+            (["--placement", dir + "/none.json"], "none.json"),
+            (["--ep", "2", "--jsonl"], "--ep and --placement go with the table or --json"),
+        ]
+        for (extra, needle) in cases {
+            let bad = try runIdamoe(["route", "--checkpoint", ck, "--probe", probe] + extra)
+            #expect(bad.status != 0 && bad.stdout.isEmpty, "\(extra)")
+            #expect(bad.stderr.contains(needle) && bad.stderr.split(separator: "\n").count == 1, "\(extra): \(bad.stderr)")
+        }
+    }
+
     @Test("bad input: one line on stderr, non-zero exit, nothing on stdout")
     func badInput() throws {
         let dir = temporaryDirectory()
