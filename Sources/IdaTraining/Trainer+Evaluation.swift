@@ -114,8 +114,12 @@ extension Trainer {
             record.heldoutTop1 = metrics.reduce(0) { $0 + $1.1.cvTop1 } / count
             record.heldoutTopK = metrics.reduce(0) { $0 + $1.1.cv } / count
             record.heldoutGate = metrics.reduce(0) { $0 + $1.1.cvGate } / count
+            record.heldoutMaxVioTop1 = metrics.reduce(0) { $0 + $1.1.maxVioTop1 } / count
+            record.heldoutMaxVioTopK = metrics.reduce(0) { $0 + $1.1.maxVio } / count
+            record.heldoutMaxVioGate = metrics.reduce(0) { $0 + $1.1.maxVioGate } / count
             record.layers = metrics.map { layer, m in
-                EvalEvent.Layer(layer: layer, cvTop1: m.cvTop1, cvTopK: m.cv, cvGate: m.cvGate, loadTopK: m.load, loadGate: m.loadGate)
+                EvalEvent.Layer(layer: layer, cvTop1: m.cvTop1, cvTopK: m.cv, cvGate: m.cvGate, maxVioTop1: m.maxVioTop1,
+                                maxVioTopK: m.maxVio, maxVioGate: m.maxVioGate, loadTopK: m.load, loadGate: m.loadGate)
             }
         }
         try run.append(RunEvent(step: step, .eval(record)))

@@ -57,6 +57,18 @@ struct TrainerTests {
         }
         let gateLoad = heldout.first?["load_gate"]?.array?.compactMap(\.double) ?? []
         #expect(gateLoad.count == 4 && abs(gateLoad.reduce(0, +) - 1) < 1e-5)
+        // Held-out MaxVio: the largest load over the mean, minus 1, of the loads written beside it.
+        var vios: [Double] = []
+        for layer in heldout {
+            let topk = layer["load_topk"]?.array?.compactMap(\.double) ?? []
+            let vio = try #require(layer["max_vio_topk"]?.double)
+            #expect(abs(vio - ((topk.max() ?? .nan) * Double(topk.count) / topk.reduce(0, +) - 1)) < 1e-4)
+            let gate = layer["load_gate"]?.array?.compactMap(\.double) ?? []
+            #expect(abs((layer["max_vio_gate"]?.double ?? .nan) - ((gate.max() ?? .nan) * Double(gate.count) / gate.reduce(0, +) - 1)) < 1e-4)
+            #expect((layer["max_vio_top1"]?.double ?? -1) >= 0)
+            vios.append(vio)
+        }
+        #expect(abs((eval.fields["heldout_max_vio_mean_topk"]?.double ?? .nan) - vios.reduce(0, +) / 2) < 2e-6)
         #expect((eval.fields["heldout_tokens"]?.double ?? 0) > 0)
         #expect(events.first?.kind == "start" && events.last?.kind == "done")
         let step = events.first { $0.kind == "step" }

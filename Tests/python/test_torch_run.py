@@ -150,6 +150,7 @@ def test_sigmoid_bias_run_logs_held_out_cv_and_is_inspected(tmp_path: Path) -> N
     ev = next(x for x in events if x["kind"] == "eval")
     assert ev["heldout_tokens"] == 33 and [l["layer"] for l in ev["layers"]] == [1, 3]
     means = {"top1": [], "topk": [], "gate": []}
+    vio_means = {"top1": [], "topk": [], "gate": []}
     for layer in ev["layers"]:
         r = routers[layer["layer"]]
         routes = [r.route(x) for x in val]
@@ -164,7 +165,11 @@ def test_sigmoid_bias_run_logs_held_out_cv_and_is_inspected(tmp_path: Path) -> N
             cv = coefficient_of_variation(load.tolist())
             assert layer[f"cv_{name}"] == pytest.approx(cv, rel=1e-5)
             means[name].append(cv)
+            vio = float(load.max() / load.mean() - 1)
+            assert layer[f"max_vio_{name}"] == pytest.approx(vio, rel=1e-5, abs=1e-6)
+            vio_means[name].append(vio)
     for name, values in means.items():
         assert ev[f"heldout_cv_mean_{name}"] == pytest.approx(sum(values) / 2, rel=1e-5)
+        assert ev[f"heldout_max_vio_mean_{name}"] == pytest.approx(sum(vio_means[name]) / 2, rel=1e-5, abs=1e-6)
     frame = run_idamoe("inspect", str(run_dir), "--headless", "--size", "120x40").stdout
     assert "finished" in frame and "sigmoid-bias" in frame, frame

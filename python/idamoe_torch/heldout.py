@@ -83,6 +83,7 @@ class HeldoutLoads:
         summed = torch.cat([self.counts[b] for b in blocks])
         layers: List[Dict[str, Any]] = []
         cvs: List[List[float]] = []
+        vios: List[List[float]] = []
         tokens = 0
         offset = 0
         for b in blocks:
@@ -95,11 +96,17 @@ class HeldoutLoads:
             tokens = max(tokens, n)
             top1, topk, gate = [float(v) / n for v in c[1 + e:1 + 2 * e]], shares(c[1:1 + e]), shares(c[1 + 2 * e:])
             cv = [coefficient_of_variation(top1), coefficient_of_variation(topk), coefficient_of_variation(gate)]
+            vio = [max_violation(top1), max_violation(topk), max_violation(gate)]
             cvs.append(cv)
+            vios.append(vio)
             layers.append(dict(layer=b, cv_top1=round_to(cv[0]), cv_topk=round_to(cv[1]), cv_gate=round_to(cv[2]),
+                               max_vio_top1=round_to(vio[0]), max_vio_topk=round_to(vio[1]), max_vio_gate=round_to(vio[2]),
                                load_topk=[round_to(v) for v in topk], load_gate=[round_to(v) for v in gate]))
         if not layers:
             return {}
         mean = [sum(cv[j] for cv in cvs) / len(cvs) for j in range(3)]
+        vio_mean = [sum(v[j] for v in vios) / len(vios) for j in range(3)]
         return dict(heldout_tokens=tokens, heldout_cv_mean_top1=round_to(mean[0]),
-                    heldout_cv_mean_topk=round_to(mean[1]), heldout_cv_mean_gate=round_to(mean[2]), layers=layers)
+                    heldout_cv_mean_topk=round_to(mean[1]), heldout_cv_mean_gate=round_to(mean[2]),
+                    heldout_max_vio_mean_top1=round_to(vio_mean[0]), heldout_max_vio_mean_topk=round_to(vio_mean[1]),
+                    heldout_max_vio_mean_gate=round_to(vio_mean[2]), layers=layers)

@@ -188,21 +188,28 @@ public struct EvalEvent: Sendable, Equatable, Codable {
         public var layer: Int
         /// CV of the top-1, top-k and gate-weighted load.
         public var cvTop1: Double?, cvTopK: Double?, cvGate: Double?
+        /// MaxVio of the top-1, top-k and gate-weighted load.
+        public var maxVioTop1: Double?, maxVioTopK: Double?, maxVioGate: Double?
         /// The top-k and gate-weighted loads [E].
         public var loadTopK: [Double]?, loadGate: [Double]?
 
         /// A layer record.
-        public init(layer: Int, cvTop1: Double?, cvTopK: Double?, cvGate: Double?, loadTopK: [Double]?, loadGate: [Double]?) {
+        public init(layer: Int, cvTop1: Double?, cvTopK: Double?, cvGate: Double?, maxVioTop1: Double? = nil,
+                    maxVioTopK: Double? = nil, maxVioGate: Double? = nil, loadTopK: [Double]?, loadGate: [Double]?) {
             self.layer = layer
             self.cvTop1 = cvTop1
             self.cvTopK = cvTopK
             self.cvGate = cvGate
+            self.maxVioTop1 = maxVioTop1
+            self.maxVioTopK = maxVioTopK
+            self.maxVioGate = maxVioGate
             self.loadTopK = loadTopK
             self.loadGate = loadGate
         }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case layer, cvTop1 = "cv_top1", cvTopK = "cv_topk", cvGate = "cv_gate", loadTopK = "load_topk", loadGate = "load_gate"
+            case maxVioTop1 = "max_vio_top1", maxVioTopK = "max_vio_topk", maxVioGate = "max_vio_gate"
         }
 
         /// Reads leniently; a layer without `layer` is not a layer.
@@ -212,6 +219,9 @@ public struct EvalEvent: Sendable, Equatable, Codable {
             cvTop1 = c.figure(.cvTop1)
             cvTopK = c.figure(.cvTopK)
             cvGate = c.figure(.cvGate)
+            maxVioTop1 = c.figure(.maxVioTop1)
+            maxVioTopK = c.figure(.maxVioTopK)
+            maxVioGate = c.figure(.maxVioGate)
             loadTopK = c.figures(.loadTopK)
             loadGate = c.figures(.loadGate)
         }
@@ -223,6 +233,9 @@ public struct EvalEvent: Sendable, Equatable, Codable {
             try c.encodeFigureIfPresent(cvTop1, forKey: .cvTop1)
             try c.encodeFigureIfPresent(cvTopK, forKey: .cvTopK)
             try c.encodeFigureIfPresent(cvGate, forKey: .cvGate)
+            try c.encodeFigureIfPresent(maxVioTop1, forKey: .maxVioTop1)
+            try c.encodeFigureIfPresent(maxVioTopK, forKey: .maxVioTopK)
+            try c.encodeFigureIfPresent(maxVioGate, forKey: .maxVioGate)
             if let loadTopK { try c.encodeFigures(loadTopK, forKey: .loadTopK) }
             if let loadGate { try c.encodeFigures(loadGate, forKey: .loadGate) }
         }
@@ -238,6 +251,8 @@ public struct EvalEvent: Sendable, Equatable, Codable {
     public var heldoutTokens: Int?
     /// Held-out CV of the top-1, top-k and gate-weighted load, averaged over MoE layers.
     public var heldoutTop1: Double?, heldoutTopK: Double?, heldoutGate: Double?
+    /// Held-out MaxVio of the top-1, top-k and gate-weighted load, averaged over MoE layers.
+    public var heldoutMaxVioTop1: Double?, heldoutMaxVioTopK: Double?, heldoutMaxVioGate: Double?
     /// Per MoE layer.
     public var layers: [Layer]
 
@@ -261,6 +276,8 @@ public struct EvalEvent: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case bitsPerByte = "val_bpb", domains, heldoutDomainsBitsPerByte = "heldout_domains_bpb", heldoutTokens = "heldout_tokens"
         case heldoutTop1 = "heldout_cv_mean_top1", heldoutTopK = "heldout_cv_mean_topk", heldoutGate = "heldout_cv_mean_gate", layers
+        case heldoutMaxVioTop1 = "heldout_max_vio_mean_top1", heldoutMaxVioTopK = "heldout_max_vio_mean_topk"
+        case heldoutMaxVioGate = "heldout_max_vio_mean_gate"
     }
 
     /// Reads leniently.
@@ -273,6 +290,9 @@ public struct EvalEvent: Sendable, Equatable, Codable {
         heldoutTop1 = c.figure(.heldoutTop1)
         heldoutTopK = c.figure(.heldoutTopK)
         heldoutGate = c.figure(.heldoutGate)
+        heldoutMaxVioTop1 = c.figure(.heldoutMaxVioTop1)
+        heldoutMaxVioTopK = c.figure(.heldoutMaxVioTopK)
+        heldoutMaxVioGate = c.figure(.heldoutMaxVioGate)
         layers = c.lenient([Lenient<Layer>].self, .layers)?.compactMap(\.value) ?? []
     }
 
@@ -287,6 +307,9 @@ public struct EvalEvent: Sendable, Equatable, Codable {
         try c.encodeFigureIfPresent(heldoutTop1, forKey: .heldoutTop1)
         try c.encodeFigureIfPresent(heldoutTopK, forKey: .heldoutTopK)
         try c.encodeFigureIfPresent(heldoutGate, forKey: .heldoutGate)
+        try c.encodeFigureIfPresent(heldoutMaxVioTop1, forKey: .heldoutMaxVioTop1)
+        try c.encodeFigureIfPresent(heldoutMaxVioTopK, forKey: .heldoutMaxVioTopK)
+        try c.encodeFigureIfPresent(heldoutMaxVioGate, forKey: .heldoutMaxVioGate)
         if !layers.isEmpty { try c.encode(layers, forKey: .layers) }
     }
 }
