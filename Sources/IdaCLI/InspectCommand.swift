@@ -21,6 +21,8 @@ struct InspectCommand: ParsableCommand {
                                valueName: "B")) var compare: String?
     @Option(help: "Text file (up to 256 KiB, one token per byte) run through each shown or compared snapshot's own model in place of the probe; with --compare, the same text through each model.")
     var text: String?
+    @Option(help: "Expert parallelism over G ranks: the Overview's layer table adds each layer's rank MaxVio and hottest rank (expert e on rank floor(e G / E); key g cycles G).")
+    var ep: Int?
     @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
     @Flag(name: .customLong("no-color"), help: "Monochrome.") var noColor = false
     @Flag(help: "Print one frame as text instead of opening the terminal (tests, screenshots).") var headless = false
@@ -29,6 +31,7 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Headless: print the frame (the default when --headless).") var frame = false
 
     func run() throws {
+        if let ep, ep < 1 { throw ValidationError("--ep must be at least 1 rank") }
         // Analyses route on every core, BLAS single-threaded in each worker: the same digits as `idamoe route`.
         let workers = configureThreads(nil)
         let source = try RunSource.resolve(path, probe: probe)
@@ -46,7 +49,7 @@ struct InspectCommand: ParsableCommand {
             }
         }
         let app = InspectorApp(source: source, probe: probe, textProber: prober, compare: compare,
-                               workers: workers, text: textProbes)
+                               workers: workers, text: textProbes, expertRanks: ep)
         if headless || frame {
             let parts = size.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
             guard parts.count == 2, let width = parts[0], let height = parts[1], width >= 0, height >= 0 else {

@@ -24,7 +24,7 @@ public final class InspectorApp {
     /// An app for a resolved source; `probe` overrides the run's probe; `textProber` runs typed text
     /// through a snapshot's model for the tokens screen's `e`; `workers` threads route each analysis.
     public init(source: RunSource, probe: String?, textProber: TextProber? = nil, compare: String? = nil,
-                workers: Int = 1, text: TextProbes? = nil) {
+                workers: Int = 1, text: TextProbes? = nil, expertRanks: Int? = nil) {
         loader = SnapshotLoader(source: source, probeOverride: probe, workers: workers, text: text)
         self.textProber = textProber
         // Titles are paths, which whoever made the directory named: escaped like any file's text.
@@ -54,7 +54,7 @@ public final class InspectorApp {
             comparison?.otherHistory = loader.otherRunHistory(compare)
         }
         state = InspectorState(title: title, live: live, settings: settings, trainingNote: note, lossUnit: unit,
-                               following: live, comparison: comparison)
+                               following: live, comparison: comparison, expertRanks: expertRanks)
         if let text = loader.probeForText(step: nil) { _ = state.update(.probeText(text)) }
     }
 

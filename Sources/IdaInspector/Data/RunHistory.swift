@@ -1,3 +1,4 @@
+import IdaNumerics
 import IdaFormats
 import IdaRouting
 
@@ -54,6 +55,8 @@ public struct RunHistory: Sendable, Equatable {
         public var heldoutDomainsBitsPerByte: Double?
         /// Per MoE layer: block index and its held-out CVs.
         public var layers: [EvalLayer] = []
+        /// Held-out MaxVio of the top-k load averaged over MoE layers: the event's, else from the layers' loads.
+        public var heldoutMaxVioTopK: Double?
 
         /// Whether the line carried any held-out CV.
         public var hasHeldoutCV: Bool { heldoutTopK != nil || heldoutTop1 != nil || heldoutGate != nil }
@@ -142,9 +145,13 @@ public struct RunHistory: Sendable, Equatable {
     /// An eval record's figures, nil when it has neither bits per byte nor a held-out CV.
     static func eval(_ v: EvalEvent, step: Int) -> EvalRecord? {
         let layers = v.layers.map { EvalLayer(layer: $0.layer, cvTop1: $0.cvTop1, cvTopK: $0.cvTopK, cvGate: $0.cvGate) }
+        // Runs written before the held-out MaxVio was logged: computed from the top-k loads they hold.
+        let loads = v.layers.compactMap(\.loadTopK)
+        let fromLoads = loads.isEmpty ? nil : loads.reduce(0) { $0 + LayerMetrics.maxViolation($1) } / Double(loads.count)
         let record = EvalRecord(step: step, bitsPerByte: v.bitsPerByte ?? .nan, heldoutTop1: v.heldoutTop1,
                                 heldoutTopK: v.heldoutTopK, heldoutGate: v.heldoutGate, heldoutTokens: v.heldoutTokens,
-                                heldoutDomainsBitsPerByte: v.heldoutDomainsBitsPerByte, layers: layers)
+                                heldoutDomainsBitsPerByte: v.heldoutDomainsBitsPerByte, layers: layers,
+                                heldoutMaxVioTopK: v.heldoutMaxVioTopK ?? fromLoads)
         return v.bitsPerByte != nil || record.hasHeldoutCV ? record : nil
     }
 

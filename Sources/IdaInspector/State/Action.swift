@@ -39,6 +39,8 @@ public enum Action: Sendable, Equatable {
     /// Show values on heatmaps.
     case toggleValues
     /// Layer screen: what each expert takes (tokens, character class) in place of the reactivation log.
+    /// Expert-parallel ranks on the Overview: off, 2, 4, 8, ... up to the experts, then off.
+    case cycleRanks
     case toggleTakes
     /// Select an older (-1) or newer (+1) snapshot.
     case stepSnapshot(Int)

@@ -36,6 +36,9 @@ public struct InspectorState: Sendable {
     public var colorByDomain = false
     /// Values printed on heatmaps.
     public var showValues = false
+    /// Expert-parallel ranks G the Overview's layer table shows per-rank balance for (nil: off;
+    /// `--ep G`, key `g`); experts sit contiguously, expert e on rank floor(e G / E).
+    public var expertRanks: Int?
     /// The Layer screen shows what each expert takes instead of the reactivation log (`t`).
     public var showTakes = false
     /// Following the live run's newest snapshot.
@@ -93,7 +96,9 @@ public struct InspectorState: Sendable {
     /// A state for a run or checkpoint titled `title`, with the run's `settings` for the title line,
     /// following its newest snapshot or not, and split A | B against `comparison` when one is given.
     public init(title: String, live: Bool, settings: String? = nil, trainingNote: String? = nil,
-                lossUnit: LossUnit = .natsPerByte, following: Bool = true, comparison: CompareState? = nil) {
+                lossUnit: LossUnit = .natsPerByte, following: Bool = true, comparison: CompareState? = nil,
+                expertRanks: Int? = nil) {
+        self.expertRanks = expertRanks
         self.title = title
         self.live = live
         self.settings = settings

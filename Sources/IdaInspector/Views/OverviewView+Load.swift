@@ -1,3 +1,4 @@
+import IdaNumerics
 import IdaTerminal
 
 extension OverviewView {
@@ -133,29 +134,54 @@ extension OverviewView {
         }
     }
 
-    /// One row per MoE layer: CV, mean routing entropy, NLL, dead components, and the layer's CV
-    /// over the logged steps as a sparkline in whatever width is left.
+    /// One row per MoE layer: CV, MaxVio, mean routing entropy, NLL, dead components, and the layer's CV
+    /// over the logged steps as a sparkline in whatever width is left. With expert parallelism (`g`,
+    /// `--ep G`) the entropy and NLL give way to the busiest rank's MaxVio and index.
     static func renderLayerTable(_ matrix: LoadMatrix, order: [Int], focus: Int, state: InspectorState, theme: Theme,
                                  in area: Rect, into buffer: inout ScreenBuffer) {
         guard !area.isEmpty else { return }
-        let widths = [6, 9, 7, 8, 5]
+        let ranks = state.expertRanks.flatMap { g in g <= matrix.experts ? g : nil }
+        // Columns by name, leaving out the NLL, then the entropy, while they would leave the trend
+        // sparkline fewer than 8 cells (the Layer screen shows both).
+        var names = [matrix.cvName, "MaxVio"] + (ranks == nil ? ["H bits", "nll"] : ["rank MV", "hot"]) + ["dead"]
+        let width: [String: Int] = [matrix.cvName: 9, "MaxVio": 7, "H bits": 7, "nll": 8, "rank MV": 8, "hot": 5, "dead": 5]
+        for optional in ["nll", "H bits"] where 6 + names.reduce(1) { $0 + (width[$1] ?? 0) } + 8 > area.width {
+            names.removeAll { $0 == optional }
+        }
+        let widths = [6] + names.map { width[$0] ?? 0 }
         let fixed = widths.reduce(0, +) + 1
-        let header = ViewFormat.padRight("layer", widths[0]) + zip([matrix.cvName, "H bits", "nll", "dead"], widths.dropFirst())
-            .map { ViewFormat.padLeft($0.0, $0.1) }.joined() + (area.width > fixed + 4 ? " train CV over steps" : "")
+        let trendTitle = ranks.map { " train CV over steps, \($0) ranks" } ?? " train CV over steps"
+        let header = ViewFormat.padRight("layer", widths[0]) + zip(names, widths.dropFirst())
+            .map { ViewFormat.padLeft($0.0, $0.1) }.joined() + (area.width > fixed + 4 ? trendTitle : "")
         Text(header, style: theme.muted, mode: theme.mode).render(in: area.row(0), into: &buffer)
         let window = ListWindow(total: order.count, visible: area.height - 1, focus: focus)
         for (line, position) in window.range.enumerated() {
             let row = order[position]
             let layer = matrix.layers[row]
-            let cv = matrix.cvs[row]
-            let dead = matrix.dead[row]
-            let cells: [(String, Style)] = [
-                (ViewFormat.padRight("L\(layer)", widths[0]), layer == state.layer ? theme.strong : .plain),
-                (ViewFormat.padLeft(ViewFormat.fitting(cv, width: widths[1] - 1), widths[1]), cv > 1 || !cv.isFinite ? theme.warn : .plain),
-                (ViewFormat.padLeft(ViewFormat.fitting(matrix.entropies[row], width: widths[2] - 1, decimals: 2), widths[2]), .plain),
-                (ViewFormat.padLeft(matrix.nlls[row].map { ViewFormat.fitting($0, width: widths[3] - 1) } ?? "-", widths[3]), .plain),
-                (ViewFormat.padLeft(dead.map(String.init) ?? "-", widths[4]), (dead ?? 0) > 0 ? theme.warn : .plain),
-            ]
+            let load = matrix.loads[row]
+            let rank = ranks.flatMap { g in (try? ExpertPlacement.contiguous(experts: load.count, ranks: min(g, load.count)))
+                .map { RankLoad(placement: $0, expertLoad: load) } }
+            var cells: [(String, Style)] = [(ViewFormat.padRight("L\(layer)", widths[0]), layer == state.layer ? theme.strong : .plain)]
+            for (name, w) in zip(names, widths.dropFirst()) {
+                func number(_ value: Double?, decimals: Int = 3) -> String {
+                    ViewFormat.padLeft(value.map { ViewFormat.fitting($0, width: w - 1, decimals: decimals) } ?? "-", w)
+                }
+                switch name {
+                case "MaxVio":
+                    let v = LayerMetrics.maxViolation(load)
+                    cells.append((number(v, decimals: 2), v > 1 ? theme.warn : .plain))
+                case "H bits": cells.append((number(matrix.entropies[row], decimals: 2), .plain))
+                case "nll": cells.append((number(matrix.nlls[row]), .plain))
+                case "rank MV": cells.append((number(rank?.maxVio, decimals: 2), (rank?.maxVio ?? 0) > 0.5 ? theme.warn : .plain))
+                case "hot": cells.append((ViewFormat.padLeft(rank.map { "r\($0.hottest)" } ?? "-", w), .plain))
+                case "dead":
+                    let dead = matrix.dead[row]
+                    cells.append((ViewFormat.padLeft(dead.map(String.init) ?? "-", w), (dead ?? 0) > 0 ? theme.warn : .plain))
+                default:
+                    let cv = matrix.cvs[row]
+                    cells.append((number(cv), cv > 1 || !cv.isFinite ? theme.warn : .plain))
+                }
+            }
             let rect = area.row(line + 1)
             StyledLine(cells, mode: theme.mode).render(in: rect, into: &buffer)
             let trend = state.history.steps.map { step in step.layers.first { $0.layer == layer }?.cv ?? .nan }

@@ -1,3 +1,4 @@
+import IdaNumerics
 import IdaRouting
 import IdaTerminal
 
@@ -71,11 +72,15 @@ enum OverviewView {
         let trainColor = theme.seriesColor(4), heldoutColor = theme.seriesColor(0)
         let eval = history.latestHeldout
         // The widest header that fits: with the steps and held-out top-1 / gate, without them, bare.
-        func header(steps: Bool, detail: Bool, names: (String, String)) -> StyledLine {
+        // MaxVio of the batch's top-k load, averaged over layers as cvMean is.
+        let batchVio = latest.layers.isEmpty ? nil
+            : latest.layers.reduce(0) { $0 + LayerMetrics.maxViolation($1.load) } / Double(latest.layers.count)
+        func header(steps: Bool, detail: Bool, names: (String, String), vio: Bool = true) -> StyledLine {
             var line = StyledLine(mode: theme.mode)
             line.append(StepPlot.swatch(dotted: true, unicode: theme.unicode) + " ", Style(fg: trainColor))
             line.append(names.0 + " ", theme.muted)
             line.append(ViewFormat.fixed3(latest.cvMean), latest.cvMean > 1 || !latest.cvMean.isFinite ? theme.warn : theme.strong)
+            if vio, let batchVio { line.append(" MaxVio " + ViewFormat.fixed3(batchVio), theme.muted) }
             if steps { line.append(" batch @\(latest.step)", theme.muted) }
             line.append("  ")
             line.append(StepPlot.swatch(dotted: false, unicode: theme.unicode) + " ", Style(fg: heldoutColor))
@@ -85,6 +90,7 @@ enum OverviewView {
                 return line
             }
             line.append(e.heldoutTopK.map(ViewFormat.fixed3) ?? "-", (e.heldoutTopK ?? 0) > 1 ? theme.warn : theme.strong)
+            if vio, let v = e.heldoutMaxVioTopK { line.append(" MaxVio " + ViewFormat.fixed3(v), theme.muted) }
             if steps { line.append(" @\(e.step)", theme.muted) }
             if detail {
                 line.append(" top-1 " + (e.heldoutTop1.map(ViewFormat.fixed3) ?? "-") + " gate "
@@ -94,7 +100,9 @@ enum OverviewView {
         }
         let full = ("train CV", "held-out CV")
         let choices = [header(steps: true, detail: true, names: full), header(steps: true, detail: false, names: full),
-                       header(steps: false, detail: false, names: full), header(steps: false, detail: false, names: ("train", "held-out"))]
+                       header(steps: false, detail: false, names: full),
+                       header(steps: false, detail: false, names: full, vio: false),
+                       header(steps: false, detail: false, names: ("train", "held-out"), vio: false)]
         (choices.first { $0.width <= area.width } ?? choices[choices.count - 1]).render(in: area.row(0), into: &buffer)
         let plotArea = area.inset(top: 1)
         guard !plotArea.isEmpty else { return }
