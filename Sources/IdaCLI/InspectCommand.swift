@@ -25,10 +25,18 @@ struct InspectCommand: ParsableCommand {
     var ep: Int?
     @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
     @Flag(name: .customLong("no-color"), help: "Monochrome.") var noColor = false
-    @Flag(help: "Print one frame as text instead of opening the terminal (tests, screenshots).") var headless = false
+    @Flag(help: "Print one frame instead of opening the terminal (tests, screenshots).") var headless = false
+    @Option(help: ArgumentHelp("Headless: write the frame as text (its characters) or svg (a picture with its colours, as a dark terminal shows them). (default: text)",
+                               valueName: "text|svg")) var format: FrameFormat?
     @Option(help: "Headless frame size, e.g. 120x40.") var size = "120x40"
     @Option(help: "Headless: keys to press first, space-separated names, e.g. \"3 ] l l\".") var keys = ""
     @Flag(help: "Headless: print the frame (the default when --headless).") var frame = false
+
+    func validate() throws {
+        if format != nil && !(headless || frame) {
+            throw ValidationError("--format applies to a headless frame; add --headless")
+        }
+    }
 
     func run() throws {
         if let ep, ep < 1 { throw ValidationError("--ep must be at least 1 rank") }
@@ -64,9 +72,11 @@ struct InspectCommand: ParsableCommand {
             } catch {
                 throw ValidationError("--keys: \(error)")
             }
-            let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode, textOnly: true)
+            let format = format ?? .text
+            let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode,
+                                   textOnly: format.textOnly)
             let buffer = app.headlessFrame(width: width, height: height, keys: pressed, mode: mode)
-            try StandardOutput.line(buffer.lines(trimTrailingSpaces: true).joined(separator: "\n"))
+            try StandardOutput.text(format.document(buffer))
             // The frame shows the error too; the exit status tells scripts what was asked could not be shown.
             if let failure = app.headlessFailure { throw InspectFailure(message: failure) }
             return

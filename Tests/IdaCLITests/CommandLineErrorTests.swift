@@ -10,6 +10,8 @@ struct CommandLineErrorTests {
         let cases: [([String], String)] = [
             (["inspect", fixture, "--headless", "--size", "10x"], "--size must look like 120x40"),
             (["inspect", fixture, "--headless", "--keys", "zz9"], "unknown key name 'zz9'"),
+            (["inspect", fixture, "--format", "svg"], "--format applies to a headless frame; add --headless"),
+            (["inspect", fixture, "--headless", "--format", "png"], "The value 'png' is invalid for '--format <text|svg>'"),
             (["info"], "give a checkpoint or probe file, or --system"),
             (["info", "x", "--bogus"], "Unknown option '--bogus'"),
             (["nosuchcommand"], "nosuchcommand"),

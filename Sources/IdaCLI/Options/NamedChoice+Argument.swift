@@ -1,6 +1,7 @@
 import ArgumentParser
 import IdaNumerics
 import IdaRouting
+import IdaTerminal
 
 // The closed sets as option values: ArgumentParser parses them (and lists the allowed values in
 // --help and in its error) from the same enums the library uses.
@@ -13,6 +14,7 @@ extension MixtureInit: ExpressibleByArgument {}
 extension Reseed: ExpressibleByArgument {}
 extension TrainingOptions.RouterSchedule: ExpressibleByArgument {}
 extension ExpertMLP.Kind: ExpressibleByArgument {}
+extension FrameFormat: ExpressibleByArgument {}
 
 
 /// "(default: 128)" from the value the library uses, for help texts of optional flags.
