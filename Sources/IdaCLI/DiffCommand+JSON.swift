@@ -1,10 +1,11 @@
 import IdaFormats
 import IdaAnalysis
+import IdaNumerics
 import IdaRouting
 
 /// `idamoe diff --json`: one object, schema version 1 (docs/format.md, "idamoe diff --json").
 extension DiffCommand {
-    static func json(_ c: CheckpointComparison) -> JSONValue {
+    static func json(_ c: CheckpointComparison, ranks: Int? = nil) -> JSONValue {
         .object([
             "v": number(1),
             "a": json(c.a),
@@ -14,7 +15,7 @@ extension DiffCommand {
                               "domains": .array(c.domainNames.map(JSONValue.string))]),
             "same_run": .bool(c.sameRun),
             "tau": .number(c.tau),
-            "layers": .array(c.layers.map(json)),
+            "layers": .array(c.layers.map { json($0, ranks: ranks) }),
         ])
     }
 
@@ -42,7 +43,7 @@ extension DiffCommand {
         ])
     }
 
-    static func json(_ l: LayerComparison) -> JSONValue {
+    static func json(_ l: LayerComparison, ranks: Int? = nil) -> JSONValue {
         func agreement(_ x: LayerComparison.Agreement) -> JSONValue {
             .object(["top1": .number(x.top1), "topk_jaccard": .number(x.topKJaccard)])
         }
@@ -70,6 +71,15 @@ extension DiffCommand {
                 "delta_matched": optionalNumbers(l.matchedLoadDelta),
             ]),
             "cv": .object(["a": .number(l.cvA), "b": .number(l.cvB)]),
+            "max_vio": .object(["a": .number(LayerMetrics.maxViolation(l.loadA)), "b": .number(LayerMetrics.maxViolation(l.loadB)),
+                                "top1_a": .number(LayerMetrics.maxViolation(l.top1SharesA)),
+                                "top1_b": .number(LayerMetrics.maxViolation(l.top1SharesB))]),
+            "ep": ranks.flatMap { g in
+                guard let a = rankLoad(l.loadA, g), let b = rankLoad(l.loadB, g) else { return nil }
+                return .object(["ranks": .int(g),
+                                "a": .object(["rank_load": numbers(a.load), "max_vio": .number(a.maxVio), "hottest": .int(a.hottest)]),
+                                "b": .object(["rank_load": numbers(b.load), "max_vio": .number(b.maxVio), "hottest": .int(b.hottest)])])
+            } ?? .null,
             "entropy": .object([
                 "mean_a": .number(l.meanEntropyA), "mean_b": .number(l.meanEntropyB),
                 "change": .object([

@@ -1,11 +1,12 @@
 import Foundation
 import IdaAnalysis
 import IdaFormats
+import IdaNumerics
 import IdaRouting
 
 /// `idamoe diff` as readable tables: a header naming both sides and the probe, then one block per layer.
 extension DiffCommand {
-    static func text(_ c: CheckpointComparison) -> String {
+    static func text(_ c: CheckpointComparison, ranks: Int? = nil) -> String {
         var lines = [side("A", c.a), side("B", c.b)]
         let domains = c.domainNames.isEmpty ? "" : ", \(c.domainNames.count) domains"
         lines.append("basis  " + c.basis.summary)
@@ -24,7 +25,7 @@ extension DiffCommand {
             lines.append("different runs: expert indices are unrelated, so experts are matched by co-assignment "
                          + "on the probe (Hungarian) and matched figures lead")
         }
-        for l in c.layers { lines += [""] + layer(l, tau: c.tau) }
+        for l in c.layers { lines += [""] + layer(l, tau: c.tau, ranks: ranks) }
         lines += ["", "load: share of all top-k assignments; top-1: share of tokens by first choice (fair share 1/E); "
                     + "kept: share of the tokens",
                   "whose first choice in A is the row's expert that go first to its counterpart in B; "
@@ -46,7 +47,7 @@ extension DiffCommand {
         return "\(name)  \(where_) · \(step) · \(s.router.rawValue) router, \(shape), top-\(s.topK)\(origin)"
     }
 
-    static func layer(_ l: LayerComparison, tau: Double) -> [String] {
+    static func layer(_ l: LayerComparison, tau: Double, ranks: Int? = nil) -> [String] {
         let lead = l.comparableIndices
         var out = ["layer \(l.layer)"]
         let jaccard = l.topKA == l.topKB ? "top-\(l.topKA) Jaccard" : "top-k Jaccard (k \(l.topKA) | \(l.topKB))"
@@ -63,14 +64,14 @@ extension DiffCommand {
             : wrapped(matchedLine + (lead ? "matching A→B moves " : "matching A→B: "), pairs,
                       suffix: lead ? " (others fixed)" : "")
         out += lead ? [rawLine] + matching : matching + [rawLine]
-        out += loadTable(l, byIndex: lead)
+        out += loadTable(l, byIndex: lead, ranks: ranks)
         out += components(l, tau: tau)
         out += domains(l)
         return out
     }
 
     /// Load, top-1 share and kept tokens per expert; B's expert is the same index (`byIndex`) or A's match.
-    static func loadTable(_ l: LayerComparison, byIndex: Bool) -> [String] {
+    static func loadTable(_ l: LayerComparison, byIndex: Bool, ranks: Int? = nil) -> [String] {
         func columns(_ values: [String]) -> String { values.map { $0.leftPadded(to: 9) }.joined() }
         var out = ["  " + (byIndex ? "expert" : "A → B").padded(10)
                    + columns(["load A", "load B", "Δ pts", "top-1 A", "top-1 B", "kept"]) + "   fair 1/E = " + fair(l)]
@@ -96,6 +97,14 @@ extension DiffCommand {
         }
         out.append("  CV".padded(12) + columns([String(format: "%.3f", l.cvA), String(format: "%.3f", l.cvB),
                                                signed(l.cvB - l.cvA, digits: 3)]))
+        let vio = (LayerMetrics.maxViolation(l.loadA), LayerMetrics.maxViolation(l.loadB))
+        out.append("  MaxVio".padded(12) + columns([String(format: "%.3f", vio.0), String(format: "%.3f", vio.1),
+                                                   signed(vio.1 - vio.0, digits: 3)]) + "   largest load over the mean, minus 1")
+        if let ranks, let a = rankLoad(l.loadA, ranks), let b = rankLoad(l.loadB, ranks) {
+            out.append("  rank MV".padded(12) + columns([String(format: "%.3f", a.maxVio), String(format: "%.3f", b.maxVio),
+                                                        signed(b.maxVio - a.maxVio, digits: 3)])
+                       + "   \(ranks) ranks; hottest A r\(a.hottest) \(pct(a.load[a.hottest])), B r\(b.hottest) \(pct(b.load[b.hottest]))")
+        }
         let maxA = log2(Double(l.expertsA)), maxB = log2(Double(l.expertsB))
         let ceiling = maxA == maxB ? String(format: "%.3f", maxA) : String(format: "%.3f | %.3f", maxA, maxB)
         out.append("  entropy".padded(12) + columns([String(format: "%.3f", l.meanEntropyA), String(format: "%.3f", l.meanEntropyB),
@@ -157,5 +166,12 @@ extension String {
     /// The string left-aligned in `width` columns.
     func padded(_ width: Int) -> String {
         count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
+}
+
+extension DiffCommand {
+    /// A side's load per rank with experts placed contiguously, nil when it has fewer experts than ranks.
+    static func rankLoad(_ load: [Double], _ ranks: Int) -> RankLoad? {
+        (try? ExpertPlacement.contiguous(experts: load.count, ranks: ranks)).map { RankLoad(placement: $0, expertLoad: load) }
     }
 }

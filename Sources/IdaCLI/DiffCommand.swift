@@ -42,9 +42,13 @@ struct DiffCommand: ParsableCommand {
     @Flag(help: "One JSON object instead of the tables.")
     var json = false
 
+    @Option(help: "Expert parallelism over G ranks (expert e on rank floor(e G / E)): each layer's rank MaxVio and hottest rank on both sides.")
+    var ep: Int?
+
     @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
+        if let ep, ep < 1 { throw ValidationError("--ep must be at least 1 rank") }
         if probe != nil && text != nil {
             throw ValidationError("--probe and --text answer different questions; give one (see idamoe diff --help)")
         }
@@ -62,9 +66,9 @@ struct DiffCommand: ParsableCommand {
             comparison = try CheckpointComparison(a: refA, b: refB, probe: probe, layer: layer, topK: topK, workers: workers)
         }
         if json {
-            try StandardOutput.json(Self.json(comparison).serialized())
+            try StandardOutput.json(Self.json(comparison, ranks: ep).serialized())
         } else {
-            try StandardOutput.text(Self.text(comparison))
+            try StandardOutput.text(Self.text(comparison, ranks: ep))
         }
     }
 }

@@ -71,7 +71,7 @@ struct DiffCommandTests {
         #expect((object["probe"] as? [String: Any])?["shared"] as? Bool == false)
         for layer in try layers(object) {
             #expect(Set(layer.keys) == ["layer", "experts", "tokens", "comparable_indices", "agreement", "matching", "load",
-                                        "cv", "entropy", "components", "domains"])
+                                        "cv", "max_vio", "ep", "entropy", "components", "domains"])
             #expect(layer["comparable_indices"] as? Bool == true)
             let load = try #require(layer["load"] as? [String: Any])
             #expect(Set(load.keys) == ["a", "b", "delta", "delta_matched", "top1_a", "top1_b"])
@@ -84,6 +84,32 @@ struct DiffCommandTests {
             let domains = try #require(layer["domains"] as? [[String: Any]])
             #expect(domains.map { $0["name"] as? String } == ["d0", "d1"])
         }
+    }
+
+    @Test("MaxVio of both sides' loads, and with --ep 2 each side's rank loads, MaxVio and hottest rank, in JSON and text")
+    func balance() throws {
+        let run = try DiffRun.directory.get()
+        let object = try json([run + "@2", run, "--ep", "2"])
+        for layer in try layers(object) {
+            let load = try #require(layer["load"] as? [String: Any])
+            let vio = try #require(layer["max_vio"] as? [String: Double])
+            for side in ["a", "b"] {
+                let l = try #require(load[side] as? [Double])
+                let mean = l.reduce(0, +) / Double(l.count)
+                #expect(abs((vio[side] ?? .nan) - ((l.max() ?? 0) / mean - 1)) < 1e-12)
+                let t = try #require(load["top1_" + side] as? [Double])
+                #expect(abs((vio["top1_" + side] ?? .nan) - ((t.max() ?? 0) / (t.reduce(0, +) / Double(t.count)) - 1)) < 1e-12)
+                let ep = try #require((layer["ep"] as? [String: Any])?[side] as? [String: Any])
+                let ranks = try #require(ep["rank_load"] as? [Double])
+                #expect(abs(ranks[0] - (l[0] + l[1])) < 1e-12 && abs(ranks[1] - (l[2] + l[3])) < 1e-12)
+                #expect(abs((ep["max_vio"] as? Double ?? .nan) - (2 * (ranks.max() ?? 0) / (ranks[0] + ranks[1]) - 1)) < 1e-12)
+            }
+        }
+        #expect(try layers(try json([run + "@2", run])).allSatisfy { $0["ep"] is NSNull })
+        let text = try runIdamoe(["diff", run + "@2", run, "--ep", "2", "--layer", "1", "--threads", "1"])
+        #expect(text.stdout.contains("  MaxVio  ") && text.stdout.contains("2 ranks; hottest A r"), "\(text.stdout)")
+        let bad = try runIdamoe(["diff", run, run, "--ep", "0"])
+        #expect(bad.status != 0 && bad.stderr.contains("--ep must be at least 1 rank"))
     }
 
     @Test("two runs that differ only in seed compare out of the box; --text runs one text through each model; IDA against sigmoid-bias with other E and top-k")
