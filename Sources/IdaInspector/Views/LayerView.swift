@@ -13,10 +13,13 @@ enum LayerView {
         let load = currentLoad(state)
         let parts = layout(state, area: area)
         let source = la == nil && load != nil ? theme.dot + "training batch" : ""
+        // The shown load's balance, CV and MaxVio, in the title (dropped by the panel when it does not fit).
+        let balance = load.map { l in theme.dot + "CV " + ViewFormat.fixed3(LayerMetrics.coefficientOfVariation(l))
+            + " MaxVio " + ViewFormat.fixed3(LayerMetrics.maxViolation(l)) } ?? ""
         let delta = marks?.loadDelta
         renderLoadBars(load, order: state.expertOrder, selected: state.selectedExpert, delta: delta,
                        pending: la == nil && state.analysis != nil ? ViewFormat.waiting(state, ellipsis: theme.ellipsis) : nil, theme: theme,
-                       title: "load" + source + (delta == nil ? "" : theme.dot + "Δ vs A"), in: parts.load, into: &buffer)
+                       title: "load" + source + (delta == nil ? "" : theme.dot + "Δ vs A"), titleTail: balance, in: parts.load, into: &buffer)
         if state.showTakes {
             renderTakes(state, theme: theme, in: parts.reactivations, into: &buffer)
         } else {
@@ -94,12 +97,13 @@ enum LayerView {
     /// the `selected` expert's label is highlighted. Experts go in `order` (by index when it does not
     /// list them all), a page at a time, with the page's position in the title.
     static func renderLoadBars(_ load: [Double]?, order: [Int] = [], selected: Int? = nil, delta: [Double]? = nil,
-                               pending: String? = nil, theme: Theme, title: String, in area: Rect, into buffer: inout ScreenBuffer) {
+                               pending: String? = nil, theme: Theme, title: String, titleTail: String = "", in area: Rect,
+                               into buffer: inout ScreenBuffer) {
         let count = load?.count ?? 0
         let order = order.count == count ? order : Array(0..<count)
         let window = loadWindow(experts: count, order: order, selected: selected, inner: Panel.innerArea(area))
         let position = window.label("experts", unicode: theme.unicode)
-        let inner = Panel.draw(title + (position.isEmpty ? "" : theme.dot + position), in: area, theme: theme, into: &buffer)
+        let inner = Panel.draw(title + (position.isEmpty ? "" : theme.dot + position) + titleTail, in: area, theme: theme, into: &buffer)
         guard let load, !load.isEmpty else {
             Panel.placeholder(pending ?? "no load yet", in: inner, style: theme.muted, mode: theme.mode, into: &buffer)
             return

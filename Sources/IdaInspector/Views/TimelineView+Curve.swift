@@ -1,3 +1,4 @@
+import IdaNumerics
 import IdaTerminal
 
 extension TimelineView {
@@ -96,7 +97,7 @@ extension TimelineView {
         }
     }
 
-    /// "A runs/x  ── held-out CV 0.258 @1200 (top-1 0.264, gate 0.263)  ⠂⠂ train CV 0.210 (batch) @1200"
+    /// "A runs/x  ── held-out CV 0.258 @1200 (top-1 0.264, gate 0.263, MaxVio 0.61)  ⠂⠂ train CV 0.210 (batch, MaxVio 0.52) @1200"
     /// (the run's label only when two runs share the plot; the top-1 and gate figures when they fit `width`).
     static func legend(_ run: CurveRun, labelled: Bool, width: Int, theme: Theme) -> StyledLine {
         func line(detail: Bool) -> StyledLine {
@@ -109,7 +110,8 @@ extension TimelineView {
                 line.append(" @\(e.step)", theme.muted)
                 if detail {
                     line.append(" (top-1 " + (e.heldoutTop1.map(ViewFormat.fixed3) ?? "-") + ", gate "
-                                + (e.heldoutGate.map(ViewFormat.fixed3) ?? "-") + ")", theme.muted)
+                                + (e.heldoutGate.map(ViewFormat.fixed3) ?? "-")
+                                + (e.heldoutMaxVioTopK.map { ", MaxVio " + ViewFormat.fixed3($0) } ?? "") + ")", theme.muted)
                 }
             } else {
                 line.append("held-out CV: none logged", theme.muted)
@@ -119,7 +121,8 @@ extension TimelineView {
             if let s = run.history.latest {
                 line.append("train CV ", theme.muted)
                 line.append(ViewFormat.fixed3(s.cvMean), s.cvMean > 1 || !s.cvMean.isFinite ? theme.warn : theme.strong)
-                line.append(" (batch) @\(s.step)", theme.muted)
+                let vio = s.layers.isEmpty ? nil : s.layers.reduce(0) { $0 + LayerMetrics.maxViolation($1.load) } / Double(s.layers.count)
+                line.append(" (batch" + (detail ? vio.map { ", MaxVio " + ViewFormat.fixed3($0) } ?? "" : "") + ") @\(s.step)", theme.muted)
             } else {
                 line.append("train CV: no steps", theme.muted)
             }
