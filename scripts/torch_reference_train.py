@@ -235,6 +235,8 @@ def main() -> None:
     parser.add_argument("--components", type=int, default=16)
     parser.add_argument("--latent", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the model (inductor on the CPU); the warm-up steps include compiling")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -275,10 +277,13 @@ def main() -> None:
                 r.log_vars.copy_(z.var(0, unbiased=False).clamp_min(1e-6).log().clamp(-6, 6).expand_as(r.log_vars))
                 x, _ = block(x)
 
+    # dynamic: the experts' token counts change every step; without it each new count recompiles.
+    forward = torch.compile(model, dynamic=True) if args.compile else model
+
     def step() -> float:
         inputs, targets = batch()
         optimizer.zero_grad(set_to_none=False)
-        loss = model(inputs, targets)
+        loss = forward(inputs, targets)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for _, p in backbone], 1.0)
         if router:
@@ -293,7 +298,7 @@ def main() -> None:
         loss = step()
     elapsed = time.perf_counter() - t0
     tokens = args.steps * args.batch * args.context
-    print(f"torch {torch.__version__} eager, {torch.get_num_threads()} threads, router {args.router}: "
+    print(f"torch {torch.__version__} {'compile' if args.compile else 'eager'}, {torch.get_num_threads()} threads, router {args.router}: "
           f"{tokens / elapsed:.0f} tokens/s, {1000 * elapsed / args.steps:.1f} ms/step, loss {loss:.3f}")
 
 
