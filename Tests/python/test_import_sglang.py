@@ -13,7 +13,6 @@ import (seconds) overlaps the other tests.
 """
 from __future__ import annotations
 
-import atexit
 import base64
 import json
 import math
@@ -22,7 +21,6 @@ import signal
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -32,6 +30,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from peer_writers import start_writer
 from binary_support import REPO, idamoe_binary
 from test_contract import check_run
 
@@ -361,27 +360,7 @@ print(__version__)
 """
 
 
-def _start_sglang_writer() -> Optional[Tuple[subprocess.Popen, Path]]:
-    """SGLang's recorder writing the dumps of scenario(seed=2) into a scratch directory, in the background."""
-    if not os.access(SGLANG_PYTHON, os.X_OK):
-        return None
-    scratch = Path(tempfile.mkdtemp(prefix="idamoe-sglang-own-"))
-    (scratch / "scenario.json").write_text(json.dumps(scenario(seed=2)))
-    (scratch / "own").mkdir()
-    proc = subprocess.Popen([SGLANG_PYTHON, "-c", SGLANG_WRITER, str(scratch / "scenario.json"), str(scratch / "own")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(scratch))
-
-    def cleanup() -> None:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(scratch, ignore_errors=True)
-
-    atexit.register(cleanup)
-    return proc, scratch
-
-
-SGLANG_OWN = _start_sglang_writer()
+SGLANG_OWN = start_writer(SGLANG_PYTHON, SGLANG_WRITER, "scenario", scenario(seed=2), "own")
 
 
 def test_sglangs_own_recorder_writes_what_the_fixtures_do_and_it_imports(tmp_path: Path, capsys: Any) -> None:

@@ -13,24 +13,22 @@ missing.
 """
 from __future__ import annotations
 
-import atexit
 import base64
 import io
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List
 
 import numpy as np
 import pytest
 import torch
 
+from peer_writers import start_writer
 from test_contract import check_run
 from test_import_sglang import (ENV, REPO, _no_run, close, command, events, idamoe, import_in_process, ok,
                                 probe_tensors, route_table, shares)
@@ -207,26 +205,7 @@ print(__version__)
 """
 
 
-def _start_vllm_writer() -> Optional[Tuple[subprocess.Popen, Path]]:
-    """vLLM's classes writing requests(seed=2) into a scratch directory, in the background."""
-    if not os.access(VLLM_PYTHON, os.X_OK):
-        return None
-    scratch = Path(tempfile.mkdtemp(prefix="idamoe-vllm-own-"))
-    (scratch / "requests.json").write_text(json.dumps(requests(seed=2)))
-    proc = subprocess.Popen([VLLM_PYTHON, "-c", VLLM_WRITER, str(scratch / "requests.json"), str(scratch)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(scratch))
-
-    def cleanup() -> None:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(scratch, ignore_errors=True)
-
-    atexit.register(cleanup)
-    return proc, scratch
-
-
-VLLM_OWN = _start_vllm_writer()
+VLLM_OWN = start_writer(VLLM_PYTHON, VLLM_WRITER, "requests", requests(seed=2))
 
 
 def test_vllms_own_outputs_and_server_responses_import_with_their_decisions(tmp_path: Path, capsys: Any) -> None:

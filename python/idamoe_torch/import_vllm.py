@@ -35,7 +35,6 @@ import base64
 import binascii
 import io
 import os
-import stat
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -43,7 +42,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 import torch
 
-from .jsonlines import JsonLines
+from .jsonlines import JsonLines, open_regular
 from .layers import ContractError
 from .recorded import MAX_BLOCK, MAX_EXPERTS, ProbeRows, StepRecords
 
@@ -64,16 +63,8 @@ MAX_TOKEN_ID = (1 << 31) - 1
 def load_pt(path: str) -> Any:
     """A .pt file read with torch.load(weights_only=True) from a regular file: tensors, numbers,
     strings and containers only; anything else is one line naming the file."""
+    fd = open_regular(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise ContractError(f"{path}: no such file") from None
-    except OSError as e:
-        raise ContractError(f"{path}: cannot be opened ({e.strerror})") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ContractError(f"{path}: is not a regular file")
-        os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as f:
             return torch.load(f, map_location="cpu", weights_only=True)
     except ContractError:

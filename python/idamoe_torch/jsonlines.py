@@ -19,6 +19,22 @@ MAX_LINE_BYTES = 256 << 20
 CHUNK = 1 << 20
 
 
+def open_regular(path: str) -> int:
+    """A blocking read-only descriptor of `path`, which must be a regular file (a FIFO or device is
+    refused without blocking on it); one-line ContractErrors naming the file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ContractError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ContractError(f"{path}: cannot be opened ({e.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ContractError(f"{path}: is not a regular file")
+    os.set_blocking(fd, True)
+    return fd
+
+
 class JsonLines:
     """A JSON-lines file read in complete lines as it grows. `lines()` yields (line number, object) for
     every complete line not yet read; `torn` says whether a partial last line is waiting."""
@@ -28,16 +44,7 @@ class JsonLines:
         #: Keys whose value is a list of equal-length integer lists, read straight into an int64 array
         #: [rows, columns] (a fast path; anything it does not recognise is parsed by json as usual).
         self.tables = tuple((key, f'"{key}"'.encode()) for key in tables)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise ContractError(f"{path}: no such file") from None
-        except OSError as e:
-            raise ContractError(f"{path}: cannot be opened ({e.strerror})") from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise ContractError(f"{path}: is not a regular file")
-        os.set_blocking(fd, True)
+        fd = open_regular(path)
         self._file = os.fdopen(fd, "rb", buffering=0)
         self._buffer = b""
         self._pos = 0
