@@ -132,7 +132,11 @@ class IdamoeCallback(_CallbackBase):  # type: ignore[misc,valid-type]
         first = weight if isinstance(weight, torch.Tensor) else next(model.parameters())
         self.device = str(first.device)
         gate_weight = next(iter(self.gates.values())).module.weight  # type: ignore[union-attr]
-        self.dtype = gate_weight.dtype if isinstance(gate_weight, torch.Tensor) else torch.float32
+        # The check's tolerances are those of the precision the gates compute in: the Trainer's mixed
+        # precision (accelerate runs the model's forward under autocast, the check's included) or
+        # the gate weights' own type.
+        mixed = torch.bfloat16 if getattr(args, "bf16", False) else torch.float16 if getattr(args, "fp16", False) else None
+        self.dtype = mixed or (gate_weight.dtype if isinstance(gate_weight, torch.Tensor) else torch.float32)
         self.windows, source = self._probe_windows(trainer, kwargs.get("train_dataloader"), text_config)
         try:
             routing = self._check(keep_choices=True)
