@@ -7,11 +7,15 @@ import IdaSystem
 
 /// The `idamoe` command line: one subcommand per job.
 public struct IdamoeCommand: ParsableCommand {
+    /// What `idamoe --version` prints: VERSION at the repository's root, the one version of the binary, the
+    /// PyTorch package and the wheel (Tests/python/test_version.py holds this copy to it).
+    public static let version = "0.1.0"
+
     /// Subcommands and help text.
     public static let configuration = CommandConfiguration(
         commandName: "idamoe",
         abstract: "Train, route and inspect Input-Domain-Aware Mixture-of-Experts routers.",
-        version: "0.1.0",
+        version: version,
         subcommands: [DemoCommand.self, InspectCommand.self, TrainCommand.self, InfoCommand.self, RouteCommand.self, DiffCommand.self, BenchCommand.self, RouterStepCommand.self, SchemaCommand.self]
     )
 

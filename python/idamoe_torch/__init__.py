@@ -11,6 +11,7 @@
   (trainer_callback.py; docs/importing.md, "Hugging Face Trainer").
 - `python -m idamoe_torch import {megatron|sglang|vllm}`: routing other programs recorded, as a run (importing.py).
 """
+from ._version import __version__
 from .files import collect_routers, load_routers, read_probe, save_routers, write_probe
 from .heldout import HeldoutLoads
 from .ida_router import IDARouter
@@ -25,5 +26,5 @@ from .trainer_callback import IdamoeCallback
 __all__ = [
     "IDARouter", "SoftmaxRouter", "SigmoidBiasRouter", "RouterOutput", "combine_experts", "StepStats", "ReactivationConfig", "ReactivationEvent",
     "ContractError", "collect_routers", "load_routers", "read_probe", "save_routers", "write_probe", "RunWriter", "HeldoutLoads",
-    "acquire_writer_lock", "writer_is_live", "IdamoeCallback",
+    "acquire_writer_lock", "writer_is_live", "IdamoeCallback", "__version__",
 ]

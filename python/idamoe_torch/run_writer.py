@@ -25,9 +25,9 @@ from .reactivation import ReactivationEvent
 from .routing import RouterOutput, StepStats
 from .run_lock import claim_new_run_directory
 from .softmax_router import SigmoidBiasRouter
+from ._version import __version__
 from safetensors.torch import save as safetensors_bytes
 
-__version__ = "0.1.0"
 #: run.json `lossUnit` values (docs/schema/run.schema.json): what the step events' loss is per.
 LOSS_UNITS = ("nats/byte", "nats/token")
 
