@@ -72,7 +72,7 @@ class IdamoeCallback(_CallbackBase):  # type: ignore[misc,valid-type]
     def __init__(self, run_dir: "str | os.PathLike[str]", *, probe_tokens: int = PROBE_TOKENS,
                  probe: Optional[Sequence[Sequence[int]]] = None) -> None:
         if _CallbackBase is object:
-            raise ContractError("IdamoeCallback needs transformers: pip install './python[capture]' accelerate")
+            raise ContractError("IdamoeCallback needs transformers: pip install transformers accelerate")
         if probe_tokens < 1:
             raise ContractError(f"IdamoeCallback: probe_tokens must be at least 1, got {probe_tokens}")
         self.run_dir = os.fspath(run_dir)
