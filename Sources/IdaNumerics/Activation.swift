@@ -58,7 +58,7 @@ public enum Activation: String, Sendable, CaseIterable {
                 Parallel.forEachChunk(src.count, context: context) { range in
                     guard let s = source.pointer, let d = target.pointer else { return }
                     if activation == .gelu {
-                        VectorMath.gelu(s + range.lowerBound, value: d + range.lowerBound, slope: nil, count: range.count)
+                        VectorMath.activation(.gelu, s + range.lowerBound, value: d + range.lowerBound, slope: nil, count: range.count)
                     } else {
                         for i in range { d[i] = activation.apply(s[i]) }
                     }
@@ -100,7 +100,7 @@ public enum Activation: String, Sendable, CaseIterable {
                       let slope = slopes.buffer.baseAddress   // [count] f'(u)
                 else { return }
                 if activation == .gelu {
-                    VectorMath.gelu(input + range.lowerBound, value: value + range.lowerBound,
+                    VectorMath.activation(.gelu, input + range.lowerBound, value: value + range.lowerBound,
                                     slope: slope + range.lowerBound, count: range.count)
                 } else {
                     for i in range { (value[i], slope[i]) = activation.valueAndDerivative(input[i]) }
@@ -117,7 +117,7 @@ public enum Activation: String, Sendable, CaseIterable {
             Parallel.forEachChunk(v.count, context: context) { range in
                 guard let d = target.pointer else { return }
                 if activation == .gelu {
-                    VectorMath.gelu(d + range.lowerBound, value: d + range.lowerBound, slope: nil, count: range.count)
+                    VectorMath.activation(.gelu, d + range.lowerBound, value: d + range.lowerBound, slope: nil, count: range.count)
                 } else {
                     for i in range { d[i] = activation.apply(d[i]) }
                 }
@@ -136,7 +136,7 @@ public enum Activation: String, Sendable, CaseIterable {
                 Parallel.forEachChunk(v.count, context: context) { range in
                     guard let d = target.pointer, let g = slopes.pointer else { return }
                     if activation == .gelu {
-                        VectorMath.gelu(d + range.lowerBound, value: d + range.lowerBound, slope: g + range.lowerBound,
+                        VectorMath.activation(.gelu, d + range.lowerBound, value: d + range.lowerBound, slope: g + range.lowerBound,
                                         count: range.count)
                     } else {
                         for i in range { (d[i], g[i]) = activation.valueAndDerivative(d[i]) }
