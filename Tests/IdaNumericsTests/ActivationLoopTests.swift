@@ -216,4 +216,35 @@ struct ActivationLoopTests {
         }
         #expect(valueOnly.map(\.bitPattern) == value.map(\.bitPattern), "\(activation.rawValue) at \(level): values without slopes")
     }
+
+    @Test("the generic loop gives the single-value functions' bits; Activation's buffer paths are the loop's",
+          arguments: Activation.allCases)
+    func pathsAgree(activation: Activation) {
+        let input = (0..<37).map { Float($0) * 0.37 - 6.1 } + [.infinity, -.infinity, 0, -1e30, 1e30]
+        let generic = Self.loop(activation, input, level: .generic)
+        for i in input.indices {
+            let (v, s) = activation.valueAndDerivative(input[i])
+            #expect(generic.value[i].bitPattern == v.bitPattern && generic.slope[i].bitPattern == s.bitPattern,
+                    "\(activation.rawValue): element \(i): \(generic.value[i]), \(generic.slope[i]) vs \(v), \(s)")
+            #expect(activation.apply(input[i]).bitPattern == v.bitPattern && activation.derivative(input[i]).bitPattern == s.bitPattern)
+        }
+        let expected = Self.loop(activation, input, level: VectorMath.level)
+        var value = [Float](repeating: 0, count: input.count), slope = value
+        activation.forward(input, into: &value, slope: &slope)
+        #expect(value == expected.value && slope == expected.slope)
+        var valueOnly = [Float](repeating: 0, count: input.count)
+        activation.forward(input, into: &valueOnly)
+        #expect(valueOnly == expected.value)
+        var inPlace = input, inPlaceSlope = [Float](repeating: 0, count: input.count)
+        activation.forwardInPlace(&inPlace, slope: &inPlaceSlope)
+        #expect(inPlace == expected.value && inPlaceSlope == expected.slope)
+        var applied = input
+        activation.applyInPlace(&applied)
+        #expect(applied == expected.value)
+        // backward multiplies by the loop's slopes, over more than one 512-value block.
+        let long = (0..<1_200).map { Float($0) * 0.01 - 6 }
+        var grad = [Float](repeating: 2, count: long.count)
+        activation.backward(preActivation: long, grad: &grad)
+        #expect(grad == Self.loop(activation, long, level: VectorMath.level).slope.map { 2 * $0 })
+    }
 }
