@@ -26,9 +26,10 @@ let package = Package(
         // What the platform offers that Swift's modules do not: CPUID and XGETBV (for choosing
         // OpenBLAS's kernels) and glibc's mallopt.
         .target(name: "CPlatform"),
-        // exp, erf and GELU: the one definition of the math (inline, for single values) and loops over
-        // buffers compiled once per instruction-set level, chosen at run time (IdaSystem's VectorLevel).
-        // Always optimised (debug builds included), so the tests run the vectorised loops that ship.
+        // exp, erf and the activations: the one definition of the math (inline, for single values) and
+        // loops over buffers compiled once per instruction-set level, chosen at run time (IdaSystem's
+        // VectorLevel). Always optimised (debug builds included), so the tests run the vectorised loops
+        // that ship.
         .target(name: "CVectorMath", cSettings: [.unsafeFlags(["-O2", "-fno-math-errno"])]),
         // What the machine is: CPU features, the OpenBLAS kernel to ask for, idamoe's vector level, the
         // cores, the one monotonic clock, the allocator's tuning. No BLAS call.

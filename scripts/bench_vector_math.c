@@ -18,20 +18,25 @@ int main(int argc, char **argv) {
     srand(1);
     for (long i = 0; i < n; i++) a[i] = ((float)rand() / (float)RAND_MAX - 0.5f) * 8;
     static const char *names[] = {"generic", "avx2", "avx512"};
+    static const char *kinds[] = {"gelu", "gelu_tanh", "relu", "silu", "tanh"};
     for (int level = IDAMOE_VECTOR_GENERIC; level <= top; level++) {
-        double gelu = 1e9, exp = 1e9;
+        double best[5] = {1e9, 1e9, 1e9, 1e9, 1e9}, exp = 1e9;
         for (int r = 0; r < 200; r++) {
+            for (int kind = IDAMOE_ACTIVATION_GELU; kind <= IDAMOE_ACTIVATION_TANH; kind++) {
+                double t = now();
+                idamoe_activation_loop(level, kind, a, v, s, n);
+                t = now() - t;
+                if (t < best[kind]) best[kind] = t;
+            }
             double t = now();
-            idamoe_gelu_loop(level, a, v, s, n);
-            t = now() - t;
-            if (t < gelu) gelu = t;
-            t = now();
             idamoe_exp_shifted_loop(level, a, v, 1.0f, n);
             t = now() - t;
             if (t < exp) exp = t;
         }
-        printf("%-8s GELU value + slope %5.2f ns/element   exp %5.2f ns/element   (%ld values, best of 200)\n",
-               names[level], gelu / n * 1e9, exp / n * 1e9, n);
+        printf("%-8s value + slope ns/element:", names[level]);
+        for (int kind = IDAMOE_ACTIVATION_GELU; kind <= IDAMOE_ACTIVATION_TANH; kind++)
+            printf(" %s %.2f", kinds[kind], best[kind] / n * 1e9);
+        printf("   exp %.2f ns/element   (%ld values, best of 200)\n", exp / n * 1e9, n);
     }
     return 0;
 }

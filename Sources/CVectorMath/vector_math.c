@@ -4,12 +4,13 @@
 // reads its input before writing its output, so there is no dependence between iterations).
 #include "vector_math.h"
 
-#define IDAMOE_GELU_BODY                                                        \
+// One activation's loop: values and slopes, or values alone (the slope's work is then left out).
+#define IDAMOE_ACTIVATION_LOOP(function)                                        \
     if (slope) {                                                                \
         _Pragma("clang loop vectorize(assume_safety)")                          \
         for (long i = 0; i < n; i++) {                                          \
             float v, s;                                                         \
-            idamoe_gelu(input[i], &v, &s);                                      \
+            function(input[i], &v, &s);                                         \
             value[i] = v;                                                       \
             slope[i] = s;                                                       \
         }                                                                       \
@@ -17,9 +18,19 @@
         _Pragma("clang loop vectorize(assume_safety)")                          \
         for (long i = 0; i < n; i++) {                                          \
             float v, s;                                                         \
-            idamoe_gelu(input[i], &v, &s);                                      \
+            function(input[i], &v, &s);                                         \
             value[i] = v;                                                       \
         }                                                                       \
+    }
+
+#define IDAMOE_ACTIVATION_BODY                                                  \
+    switch (kind) {                                                             \
+    case IDAMOE_ACTIVATION_GELU: IDAMOE_ACTIVATION_LOOP(idamoe_gelu) break;     \
+    case IDAMOE_ACTIVATION_GELU_TANH: IDAMOE_ACTIVATION_LOOP(idamoe_gelu_tanh) break; \
+    case IDAMOE_ACTIVATION_RELU: IDAMOE_ACTIVATION_LOOP(idamoe_relu) break;     \
+    case IDAMOE_ACTIVATION_SILU: IDAMOE_ACTIVATION_LOOP(idamoe_silu) break;     \
+    case IDAMOE_ACTIVATION_TANH: IDAMOE_ACTIVATION_LOOP(idamoe_tanh) break;     \
+    default: break;                                                             \
     }
 
 #define IDAMOE_EXP_BODY                                                         \
@@ -120,7 +131,7 @@
 
 static void f16_generic(const uint8_t *bytes, float *out, long n) { IDAMOE_F16_BODY }
 static void bf16_generic(const uint8_t *bytes, float *out, long n) { IDAMOE_BF16_BODY }
-static void gelu_generic(const float *input, float *value, float *slope, long n) { IDAMOE_GELU_BODY }
+static void activation_generic(int kind, const float *input, float *value, float *slope, long n) { IDAMOE_ACTIVATION_BODY }
 static void exp_generic(const float *input, float *out, float shift, long n) { IDAMOE_EXP_BODY }
 static void exp_double_generic(const double *input, float *out, double shift, long n) { IDAMOE_EXP_DOUBLE_BODY }
 static double max_double_generic(const double *x, long n) { IDAMOE_MAX_DOUBLE_BODY }
@@ -134,7 +145,7 @@ static void adamw_generic(float *p, const float *g, float *m, float *v, long n,
 #define IDAMOE_AVX2 __attribute__((target("avx2,fma")))
 #define IDAMOE_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"), min_vector_width(512)))
 
-IDAMOE_AVX2 static void gelu_avx2(const float *input, float *value, float *slope, long n) { IDAMOE_GELU_BODY }
+IDAMOE_AVX2 static void activation_avx2(int kind, const float *input, float *value, float *slope, long n) { IDAMOE_ACTIVATION_BODY }
 IDAMOE_AVX2 static void exp_avx2(const float *input, float *out, float shift, long n) { IDAMOE_EXP_BODY }
 IDAMOE_AVX2 static void exp_double_avx2(const double *input, float *out, double shift, long n) { IDAMOE_EXP_DOUBLE_BODY }
 IDAMOE_AVX2 static double max_double_avx2(const double *x, long n) { IDAMOE_MAX_DOUBLE_BODY }
@@ -149,7 +160,7 @@ IDAMOE_AVX2 static void adamw_avx2(float *p, const float *g, float *m, float *v,
                           const idamoe_adamw_coefficients *c) { IDAMOE_ADAMW_BODY }
 IDAMOE_AVX512 static void adamw_avx512(float *p, const float *g, float *m, float *v, long n,
                           const idamoe_adamw_coefficients *c) { IDAMOE_ADAMW_BODY }
-IDAMOE_AVX512 static void gelu_avx512(const float *input, float *value, float *slope, long n) { IDAMOE_GELU_BODY }
+IDAMOE_AVX512 static void activation_avx512(int kind, const float *input, float *value, float *slope, long n) { IDAMOE_ACTIVATION_BODY }
 IDAMOE_AVX512 static void exp_avx512(const float *input, float *out, float shift, long n) { IDAMOE_EXP_BODY }
 IDAMOE_AVX512 static void exp_double_avx512(const double *input, float *out, double shift, long n) { IDAMOE_EXP_DOUBLE_BODY }
 IDAMOE_AVX512 static double max_double_avx512(const double *x, long n) { IDAMOE_MAX_DOUBLE_BODY }
@@ -161,11 +172,11 @@ int idamoe_vector_level_compiled(int level) {
     return level >= IDAMOE_VECTOR_GENERIC && level <= IDAMOE_VECTOR_AVX512;
 }
 
-void idamoe_gelu_loop(int level, const float *input, float *value, float *slope, long n) {
+void idamoe_activation_loop(int level, int kind, const float *input, float *value, float *slope, long n) {
     switch (level) {
-    case IDAMOE_VECTOR_AVX512: gelu_avx512(input, value, slope, n); break;
-    case IDAMOE_VECTOR_AVX2: gelu_avx2(input, value, slope, n); break;
-    default: gelu_generic(input, value, slope, n); break;
+    case IDAMOE_VECTOR_AVX512: activation_avx512(kind, input, value, slope, n); break;
+    case IDAMOE_VECTOR_AVX2: activation_avx2(kind, input, value, slope, n); break;
+    default: activation_generic(kind, input, value, slope, n); break;
     }
 }
 
@@ -243,9 +254,9 @@ void idamoe_adamw_loop(int level, float *p, const float *g, float *m, float *v, 
     adamw_generic(p, g, m, v, n, c);
 }
 
-void idamoe_gelu_loop(int level, const float *input, float *value, float *slope, long n) {
+void idamoe_activation_loop(int level, int kind, const float *input, float *value, float *slope, long n) {
     (void)level;
-    gelu_generic(input, value, slope, n);
+    activation_generic(kind, input, value, slope, n);
 }
 
 void idamoe_exp_shifted_loop(int level, const float *input, float *out, float shift, long n) {

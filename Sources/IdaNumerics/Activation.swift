@@ -1,10 +1,8 @@
-import Foundation
-
 /// The element-wise nonlinearity between Linear layers (`idamoe.activation`).
 public enum Activation: String, Sendable, CaseIterable {
     /// Exact GELU, 0.5 x (1 + erf(x / sqrt 2)).
     case gelu
-    /// The tanh approximation of GELU.
+    /// The tanh approximation of GELU, 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
     case geluTanh = "gelu_tanh"
     /// max(0, x).
     case relu
@@ -13,42 +11,28 @@ public enum Activation: String, Sendable, CaseIterable {
     /// Hyperbolic tangent.
     case tanh
 
-    /// f(u) for one value.
+    /// f(u) for one value (VectorMath's bounds; the same bits as the generic loop).
     @inlinable
-    public func apply(_ u: Float) -> Float {
-        switch self {
-        case .gelu: return VectorMath.gelu(u).value
-        case .geluTanh:
-            let inner = 0.7978845608028654 * (u + 0.044715 * u * u * u)
-            return 0.5 * u * (1 + Foundation.tanh(inner))
-        case .relu: return u > 0 ? u : 0
-        case .silu: return u / (1 + Foundation.exp(-u))
-        case .tanh: return Foundation.tanh(u)
-        }
-    }
+    public func apply(_ u: Float) -> Float { valueAndDerivative(u).0 }
 
     /// f'(u) for one value.
     @inlinable
-    public func derivative(_ u: Float) -> Float {
+    public func derivative(_ u: Float) -> Float { valueAndDerivative(u).1 }
+
+    /// f(u) and f'(u) together, sharing the expensive part (erf or exp). Every activation but ReLU is
+    /// VectorMath's branch-free function, whose error bounds it states.
+    @inlinable
+    public func valueAndDerivative(_ u: Float) -> (Float, Float) {
         switch self {
-        case .gelu:
-            // d/du [u Phi(u)] = Phi(u) + u phi(u)
-            return VectorMath.gelu(u).slope
-        case .geluTanh:
-            let c: Float = 0.7978845608028654
-            let t = Foundation.tanh(c * (u + 0.044715 * u * u * u))
-            return 0.5 * (1 + t) + 0.5 * u * (1 - t * t) * c * (1 + 3 * 0.044715 * u * u)
-        case .relu: return u > 0 ? 1 : 0
-        case .silu:
-            let s = 1 / (1 + Foundation.exp(-u))
-            return s * (1 + u * (1 - s))
-        case .tanh:
-            let t = Foundation.tanh(u)
-            return 1 - t * t
+        case .gelu: return VectorMath.gelu(u)
+        case .geluTanh: return VectorMath.geluTanh(u)
+        case .relu: return u > 0 ? (u, 1) : (0, 0)
+        case .silu: return VectorMath.silu(u)
+        case .tanh: return VectorMath.tanh(u)
         }
     }
 
-    /// out[i] = f(input[i]) over whole buffers (split over cores when large).
+    /// out[i] = f(input[i]) over whole buffers, through the vectorised loop (split over cores when large).
     public func forward(_ input: [Float], into out: inout [Float], context: NumericContext = .serial) {
         precondition(input.count == out.count)
         let activation = self
@@ -57,30 +41,10 @@ public enum Activation: String, Sendable, CaseIterable {
                 let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(dst.baseAddress)
                 Parallel.forEachChunk(src.count, context: context) { range in
                     guard let s = source.pointer, let d = target.pointer else { return }
-                    if activation == .gelu {
-                        VectorMath.gelu(s + range.lowerBound, value: d + range.lowerBound, slope: nil, count: range.count)
-                    } else {
-                        for i in range { d[i] = activation.apply(s[i]) }
-                    }
+                    VectorMath.activation(activation, s + range.lowerBound, value: d + range.lowerBound, slope: nil,
+                                          count: range.count)
                 }
             }
-        }
-    }
-
-    /// f(u) and f'(u) together, sharing the expensive part (erf for GELU).
-    @inlinable
-    public func valueAndDerivative(_ u: Float) -> (Float, Float) {
-        switch self {
-        case .gelu:
-            return VectorMath.gelu(u)
-        case .silu:
-            let s = 1 / (1 + Foundation.exp(-u))
-            return (u * s, s * (1 + u * (1 - s)))
-        case .tanh:
-            let t = Foundation.tanh(u)
-            return (t, 1 - t * t)
-        default:
-            return (apply(u), derivative(u))
         }
     }
 
@@ -99,12 +63,8 @@ public enum Activation: String, Sendable, CaseIterable {
                       let value = values.buffer.baseAddress,  // [count] f(u)
                       let slope = slopes.buffer.baseAddress   // [count] f'(u)
                 else { return }
-                if activation == .gelu {
-                    VectorMath.gelu(input + range.lowerBound, value: value + range.lowerBound,
-                                    slope: slope + range.lowerBound, count: range.count)
-                } else {
-                    for i in range { (value[i], slope[i]) = activation.valueAndDerivative(input[i]) }
-                }
+                VectorMath.activation(activation, input + range.lowerBound, value: value + range.lowerBound,
+                                      slope: slope + range.lowerBound, count: range.count)
             }
         }
     }
@@ -116,11 +76,8 @@ public enum Activation: String, Sendable, CaseIterable {
             let target = SendableMutablePointer(v.baseAddress)
             Parallel.forEachChunk(v.count, context: context) { range in
                 guard let d = target.pointer else { return }
-                if activation == .gelu {
-                    VectorMath.gelu(d + range.lowerBound, value: d + range.lowerBound, slope: nil, count: range.count)
-                } else {
-                    for i in range { d[i] = activation.apply(d[i]) }
-                }
+                VectorMath.activation(activation, d + range.lowerBound, value: d + range.lowerBound, slope: nil,
+                                      count: range.count)
             }
         }
     }
@@ -135,12 +92,8 @@ public enum Activation: String, Sendable, CaseIterable {
                 let target = SendableMutablePointer(v.baseAddress), slopes = SendableMutablePointer(der.baseAddress)
                 Parallel.forEachChunk(v.count, context: context) { range in
                     guard let d = target.pointer, let g = slopes.pointer else { return }
-                    if activation == .gelu {
-                        VectorMath.gelu(d + range.lowerBound, value: d + range.lowerBound, slope: g + range.lowerBound,
-                                        count: range.count)
-                    } else {
-                        for i in range { (d[i], g[i]) = activation.valueAndDerivative(d[i]) }
-                    }
+                    VectorMath.activation(activation, d + range.lowerBound, value: d + range.lowerBound,
+                                          slope: g + range.lowerBound, count: range.count)
                 }
             }
         }
@@ -169,7 +122,19 @@ public enum Activation: String, Sendable, CaseIterable {
                 let source = SendablePointer(src.baseAddress), target = SendableMutablePointer(g.baseAddress)
                 Parallel.forEachChunk(src.count, context: context) { range in
                     guard let s = source.pointer, let d = target.pointer else { return }
-                    for i in range { d[i] *= activation.derivative(s[i]) }
+                    // The loop's slopes a block at a time, in scratch space on the stack.
+                    let block = 512
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * block) { scratch in
+                        guard let values = scratch.baseAddress else { return }
+                        let slopes = values + block
+                        var start = range.lowerBound
+                        while start < range.upperBound {
+                            let n = min(block, range.upperBound - start)
+                            VectorMath.activation(activation, s + start, value: values, slope: slopes, count: n)
+                            for i in 0..<n { d[start + i] *= slopes[i] }
+                            start += n
+                        }
+                    }
                 }
             }
         }

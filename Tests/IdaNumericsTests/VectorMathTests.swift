@@ -127,7 +127,8 @@ struct VectorMathTests {
         input.withUnsafeBufferPointer { i in
             value.withUnsafeMutableBufferPointer { v in
                 slope.withUnsafeMutableBufferPointer { g in
-                    VectorMath.gelu(i.baseAddress!, value: v.baseAddress!, slope: g.baseAddress!, count: i.count, level: level)
+                    VectorMath.activation(.gelu, i.baseAddress!, value: v.baseAddress!, slope: g.baseAddress!, count: i.count,
+                                          level: level)
                 }
             }
         }
@@ -189,7 +190,7 @@ struct VectorMathTests {
         }
         var inPlace = input
         inPlace.withUnsafeMutableBufferPointer { v in
-            VectorMath.gelu(v.baseAddress!, value: v.baseAddress!, slope: nil, count: v.count, level: level)
+            VectorMath.activation(.gelu, v.baseAddress!, value: v.baseAddress!, slope: nil, count: v.count, level: level)
         }
         #expect(inPlace == value)
         let exps = Self.expLoop(input, shift: 0.25, level: level)

@@ -49,7 +49,7 @@ def test_activations():
     erf = np.array([math.erf(v / math.sqrt(2)) for v in u.astype(np.float64)])
     np.testing.assert_allclose(ref.activation("gelu", u), 0.5 * u * (1 + erf), rtol=1e-6, atol=1e-7)
     t = np.tanh(math.sqrt(2 / math.pi) * (u.astype(np.float64) + 0.044715 * u.astype(np.float64) ** 3))
-    # float32 1 + tanh(.) cancels for u << 0 (as in the Swift Float code): absolute error ~ |u| eps.
+    # float32 1 + tanh(.) cancels for u << 0 (as in PyTorch; Swift computes u sigmoid(2k) instead): absolute error ~ |u| eps.
     np.testing.assert_allclose(ref.activation("gelu_tanh", u), 0.5 * u * (1 + t), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(ref.activation("silu", u), u / (1 + np.exp(-u.astype(np.float64))), rtol=1e-6)
     np.testing.assert_array_equal(ref.activation("relu", u), np.maximum(u, 0))
