@@ -7,15 +7,17 @@ import IdaSystem
 ///
 /// The math lives once, in CVectorMath's header (branch-free float code: +, -, *, /, selects and
 /// integer bit operations, no libm call). Single values run it as compiled for baseline x86-64. The
-/// buffer loops (`activation(_:_:value:slope:count:level:)`, `expShifted`) run the same code compiled for the
-/// widest instruction set the processor has (`VectorLevel.current`: 16 floats a vector with AVX-512,
-/// 8 with AVX2, 4 otherwise); with FMA there, products and sums contract, which moves last bits but
-/// stays inside the bounds below. A value computes to the same bits wherever it sits in a buffer (the
-/// loop's tail runs the same operations one at a time), and one machine always picks the same level,
-/// so results are reproducible on a machine; across machines only the bounds hold (docs/decisions.md).
-/// VectorMathTests checks every bound, at every level the processor runs, against Foundation's
-/// double-precision exp, erf and tanh on dense grids, tails and special values; the measured worst
-/// cases quoted below come from its opt-in exhaustive test (every float with 2^-14 <= |u| <= 128).
+/// buffer loops (`activation(_:_:value:slope:count:level:)`, `expShifted`) run the same code compiled
+/// for the widest instruction set the processor has (`VectorLevel.current`: 16 floats a vector with
+/// AVX-512, 8 with AVX2, 4 otherwise); with FMA there, products and sums contract, which moves last
+/// bits but stays inside the bounds below. A value computes to the same bits wherever it sits in a
+/// buffer (the loop's tail runs the same operations one at a time), and one machine always picks the
+/// same level, so results are reproducible on a machine; across machines only the bounds hold
+/// (docs/decisions.md). VectorMathTests and ActivationLoopTests check every bound, at every level the
+/// processor runs, against Foundation's double-precision exp, erf and tanh on dense grids, tails and
+/// special values; the worst cases quoted for the tanh GELU, SiLU and tanh were measured by
+/// ActivationLoopTests' opt-in exhaustive test (every float with 2^-14 <= |u| <= 128, every 97th
+/// below).
 public enum VectorMath {
     /// The level the buffer loops use unless told otherwise.
     public static var level: VectorLevel { VectorLevel.current }
@@ -50,7 +52,7 @@ public enum VectorMath {
     /// (1 + |t|) 4 x 2^-24 (s + |u s (1 - s) t'|), s = sigmoid(t) (measured 3.71), and below 2.6e-7
     /// absolutely. The |t| grows from the rounding of t, in the lower tail where the function is
     /// itself that sensitive to u. Further down both are within 7e-37 of the truth.
-    /// (+-inf, +-1e30, NaN: see `idamoe_gelu_tanh`.)
+    /// gelu_tanh(+inf) = (+inf, 1), gelu_tanh(-inf) = (0, 0), NaN gives NaN.
     @inlinable @inline(__always)
     public static func geluTanh(_ u: Float) -> (value: Float, slope: Float) {
         var value: Float = 0, slope: Float = 0
