@@ -75,7 +75,9 @@ struct RouteCommand: ParsableCommand {
         if oodDomains != nil && jsonl { throw ValidationError("--ood-domains goes with the table, not --jsonl") }
         if blockSize < 1 { throw ValidationError("--block-size must be at least 1") }
         if let ep, ep < 1 { throw ValidationError("--ep must be at least 1 rank") }
-        if let redundant, redundant < 0 { throw ValidationError("--redundant must be 0 or more slots") }
+        if let redundant, redundant < 0 || redundant > ExpertPlacement.maxSlots {
+            throw ValidationError("--redundant must be 0 to \(ExpertPlacement.maxSlots) slots")
+        }
         if redundant != nil && ep == nil && placement == nil { throw ValidationError("--redundant needs --ep G or --placement FILE") }
         if (ep != nil || placement != nil) && (jsonl || specialisation || oodDomains != nil) {
             throw ValidationError("--ep and --placement go with the table or --json")

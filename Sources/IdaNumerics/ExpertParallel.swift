@@ -10,12 +10,16 @@ public struct ExpertPlacement: Sendable, Equatable {
     public let ranks: Int
     /// Logical expert of each physical slot [S].
     public let slots: [Int]
+    /// The most physical slots a placement or a what-if may have (E + R): far beyond any deployment's,
+    /// and small enough that a mistyped R costs no memory to refuse.
+    public static let maxSlots = 1 << 16
 
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case ranks(ranks: Int, slots: Int)
         case expert(slot: Int, expert: Int, experts: Int)
         case unplaced(expert: Int)
         case slotsNotDivisible(slots: Int, ranks: Int)
+        case tooManySlots(slots: Int)
 
         public var description: String {
             switch self {
@@ -24,6 +28,7 @@ public struct ExpertPlacement: Sendable, Equatable {
             case .unplaced(let e): return "expert \(e) has no slot: every expert must be placed on some rank"
             case .slotsNotDivisible(let s, let g):
                 return "\(s) slots do not split evenly over \(g) ranks: E + R must be a multiple of G"
+            case .tooManySlots(let s): return "\(s) slots: at most \(ExpertPlacement.maxSlots)"
             }
         }
     }
@@ -65,7 +70,9 @@ public struct ExpertPlacement: Sendable, Equatable {
     /// E + R slots are packed onto the ranks, the heaviest first, each onto the least loaded rank with
     /// a slot free (ties: the lower rank), `(E + R) / G` slots a rank.
     public static func replicated(load: [Double], ranks: Int, redundant: Int) throws(Failure) -> ExpertPlacement {
-        let experts = load.count, total = experts + max(redundant, 0)
+        let experts = load.count
+        guard redundant <= maxSlots - experts else { throw .tooManySlots(slots: redundant > Int.max - experts ? Int.max : experts + redundant) }
+        let total = experts + max(redundant, 0)
         guard ranks >= 1, ranks <= total else { throw .ranks(ranks: ranks, slots: total) }
         guard total % ranks == 0 else { throw .slotsNotDivisible(slots: total, ranks: ranks) }
         var replicas = [Int](repeating: 1, count: experts)

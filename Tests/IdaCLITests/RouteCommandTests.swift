@@ -256,6 +256,8 @@ struct RouteCommandTests {
             (["--ep", "0"], "--ep must be at least 1"),
             (["--redundant", "1"], "--redundant needs --ep G or --placement FILE"),
             (["--ep", "3", "--redundant", "1"], "E + R must be a multiple of G"),
+            (["--ep", "2", "--redundant", "100000000000"], "--redundant must be 0 to 65536 slots"),
+            (["--ep", "2", "--redundant", "65535"], "65539 slots: at most 65536"),
             (["--placement", file, "--ep", "2"], "expert 3 has no slot"),
             (["--placement", file], "the file names no ranks; give --ep G"),
             (["--placement", dir + "/none.json"], "none.json"),
