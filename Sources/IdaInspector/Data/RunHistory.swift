@@ -18,6 +18,12 @@ public struct RunHistory: Sendable, Equatable {
         public var tokensPerSecond: Double
         /// Per MoE layer: block index, load [E], CV, entropy, dead components (IDA) or nil.
         public var layers: [LayerRecord]
+
+        /// The mean over MoE layers of the MaxVio of this step's batch load (nil without layers), as
+        /// `cvMean` is of the CV.
+        public var maxVioMean: Double? {
+            layers.isEmpty ? nil : layers.reduce(0) { $0 + LayerMetrics.maxViolation($1.load) } / Double(layers.count)
+        }
     }
 
     /// One MoE layer's figures at one step.

@@ -1,4 +1,3 @@
-import IdaNumerics
 import IdaRouting
 import IdaTerminal
 
@@ -72,9 +71,7 @@ enum OverviewView {
         let trainColor = theme.seriesColor(4), heldoutColor = theme.seriesColor(0)
         let eval = history.latestHeldout
         // The widest header that fits: with the steps and held-out top-1 / gate, without them, bare.
-        // MaxVio of the batch's top-k load, averaged over layers as cvMean is.
-        let batchVio = latest.layers.isEmpty ? nil
-            : latest.layers.reduce(0) { $0 + LayerMetrics.maxViolation($1.load) } / Double(latest.layers.count)
+        let batchVio = latest.maxVioMean
         func header(steps: Bool, detail: Bool, names: (String, String), vio: Bool = true) -> StyledLine {
             var line = StyledLine(mode: theme.mode)
             line.append(StepPlot.swatch(dotted: true, unicode: theme.unicode) + " ", Style(fg: trainColor))

@@ -1,4 +1,3 @@
-import IdaNumerics
 import IdaTerminal
 
 extension TimelineView {
@@ -121,8 +120,7 @@ extension TimelineView {
             if let s = run.history.latest {
                 line.append("train CV ", theme.muted)
                 line.append(ViewFormat.fixed3(s.cvMean), s.cvMean > 1 || !s.cvMean.isFinite ? theme.warn : theme.strong)
-                let vio = s.layers.isEmpty ? nil : s.layers.reduce(0) { $0 + LayerMetrics.maxViolation($1.load) } / Double(s.layers.count)
-                line.append(" (batch" + (detail ? vio.map { ", MaxVio " + ViewFormat.fixed3($0) } ?? "" : "") + ") @\(s.step)", theme.muted)
+                line.append(" (batch" + (detail ? s.maxVioMean.map { ", MaxVio " + ViewFormat.fixed3($0) } ?? "" : "") + ") @\(s.step)", theme.muted)
             } else {
                 line.append("train CV: no steps", theme.muted)
             }
