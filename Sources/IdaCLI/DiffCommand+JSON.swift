@@ -75,7 +75,7 @@ extension DiffCommand {
                                 "top1_a": .number(LayerMetrics.maxViolation(l.top1SharesA)),
                                 "top1_b": .number(LayerMetrics.maxViolation(l.top1SharesB))]),
             "ep": ranks.flatMap { g in
-                guard let a = rankLoad(l.loadA, g), let b = rankLoad(l.loadB, g) else { return nil }
+                guard let a = RankLoad.contiguous(l.loadA, ranks: g), let b = RankLoad.contiguous(l.loadB, ranks: g) else { return nil }
                 return .object(["ranks": .int(g),
                                 "a": .object(["rank_load": numbers(a.load), "max_vio": .number(a.maxVio), "hottest": .int(a.hottest)]),
                                 "b": .object(["rank_load": numbers(b.load), "max_vio": .number(b.maxVio), "hottest": .int(b.hottest)])])

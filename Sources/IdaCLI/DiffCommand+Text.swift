@@ -100,7 +100,7 @@ extension DiffCommand {
         let vio = (LayerMetrics.maxViolation(l.loadA), LayerMetrics.maxViolation(l.loadB))
         out.append("  MaxVio".padded(12) + columns([String(format: "%.3f", vio.0), String(format: "%.3f", vio.1),
                                                    signed(vio.1 - vio.0, digits: 3)]) + "   largest load over the mean, minus 1")
-        if let ranks, let a = rankLoad(l.loadA, ranks), let b = rankLoad(l.loadB, ranks) {
+        if let ranks, let a = RankLoad.contiguous(l.loadA, ranks: ranks), let b = RankLoad.contiguous(l.loadB, ranks: ranks) {
             out.append("  rank MV".padded(12) + columns([String(format: "%.3f", a.maxVio), String(format: "%.3f", b.maxVio),
                                                         signed(b.maxVio - a.maxVio, digits: 3)])
                        + "   \(ranks) ranks; hottest A r\(a.hottest) \(pct(a.load[a.hottest])), B r\(b.hottest) \(pct(b.load[b.hottest]))")
@@ -166,12 +166,5 @@ extension String {
     /// The string left-aligned in `width` columns.
     func padded(_ width: Int) -> String {
         count >= width ? self + " " : self + String(repeating: " ", count: width - count)
-    }
-}
-
-extension DiffCommand {
-    /// A side's load per rank with experts placed contiguously, nil when it has fewer experts than ranks.
-    static func rankLoad(_ load: [Double], _ ranks: Int) -> RankLoad? {
-        (try? ExpertPlacement.contiguous(experts: load.count, ranks: ranks)).map { RankLoad(placement: $0, expertLoad: load) }
     }
 }

@@ -120,4 +120,10 @@ public struct RankLoad: Sendable, Equatable {
     public init(placement: ExpertPlacement, expertLoad: [Double]) {
         self.init(load: placement.rankLoads(expertLoad))
     }
+
+    /// The rank loads of `load` [E] with the experts placed contiguously over `ranks`; nil when there
+    /// are fewer experts than ranks (or no ranks).
+    public static func contiguous(_ load: [Double], ranks: Int) -> RankLoad? {
+        (try? ExpertPlacement.contiguous(experts: load.count, ranks: ranks)).map { RankLoad(placement: $0, expertLoad: load) }
+    }
 }

@@ -159,8 +159,7 @@ extension OverviewView {
             let row = order[position]
             let layer = matrix.layers[row]
             let load = matrix.loads[row]
-            let rank = ranks.flatMap { g in (try? ExpertPlacement.contiguous(experts: load.count, ranks: min(g, load.count)))
-                .map { RankLoad(placement: $0, expertLoad: load) } }
+            let rank = ranks.flatMap { RankLoad.contiguous(load, ranks: min($0, load.count)) }
             var cells: [(String, Style)] = [(ViewFormat.padRight("L\(layer)", widths[0]), layer == state.layer ? theme.strong : .plain)]
             for (name, w) in zip(names, widths.dropFirst()) {
                 func number(_ value: Double?, decimals: Int = 3) -> String {
