@@ -4,7 +4,8 @@ extension DiagonalGMM {
     /// Backward pass of `weight * L_nll`, L_nll = -mean_n log p(z_n).
     ///
     /// With gamma the posterior [N, K] (`posterior`, rows summing to 1) and prec = exp(-s):
-    /// dL/da_k = weight (pi_k - mean_n gamma_nk);
+    /// dL/da_k = weight (q_k mean_n sum_{j in group(k)} gamma_nj - mean_n gamma_nk), q_k = G pi_k the
+    /// softmax within k's prior group (G 1: weight (pi_k - mean_n gamma_nk), the rows summing to 1);
     /// dL/dmu_kj = -weight/N prec_kj (sum_n gamma_nk z_nj - mu_kj sum_n gamma_nk);
     /// dL/ds_kj = -weight/(2N) (prec_kj sum_n gamma_nk (z_nj - mu_kj)^2 - sum_n gamma_nk), zero where s is clamped;
     /// dL/dz_nj = weight/N (z_nj sum_k gamma_nk prec_kj - sum_k gamma_nk mu_kj prec_kj).
@@ -40,8 +41,12 @@ extension DiagonalGMM {
         dgemm(posterior, n, k, transA: true, both, n, 2 * p, into: &s12)
 
         let pi = priors
+        // Each group's posterior mass sum_{j in g} Nk_j; one group holds every token's whole mass.
+        let groupMass = (0..<priorGroups).map { g in priorGroups == 1 ? Double(n) : priorGroupRange(g).reduce(0.0) { $0 + nk[$1] } }
         for c in 0..<k {
-            gradLogits[c] += Float(weight * pi[c] - scale * nk[c])
+            let q = Double(priorGroups) * pi[c]
+            gradLogits[c] += Float(priorGroups == 1 ? weight * pi[c] - scale * nk[c]
+                                                    : scale * (q * groupMass[priorGroup(ofComponent: c)] - nk[c]))
             for j in 0..<p {
                 let idx = c * p + j
                 let mu = Double(means.data[idx])

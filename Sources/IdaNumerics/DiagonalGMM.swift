@@ -2,8 +2,10 @@ import Foundation
 
 /// A Gaussian mixture with K diagonal components over latents z in R^P; the density the IDA router routes by.
 ///
-/// log p(z,k) = a_k - logsumexp(a) - 1/2 sum_j ((z_j - mu_kj)^2 exp(-s_kj) + s_kj + log 2 pi),
-/// with s clamped to [logVarMin, logVarMax]. Densities are evaluated in Double (see docs/decisions.md).
+/// log p(z,k) = log pi_k - 1/2 sum_j ((z_j - mu_kj)^2 exp(-s_kj) + s_kj + log 2 pi), with s clamped to
+/// [logVarMin, logVarMax] and log pi_k = a_k - logsumexp over k's prior group of a - log G: G groups of
+/// K/G contiguous components each hold 1/G of the mass (G 1: one softmax over all K; G E: per expert).
+/// Densities are evaluated in Double (see docs/decisions.md).
 public struct DiagonalGMM: Sendable, Equatable {
     /// Prior logits a [K]; pi = softmax(a).
     public var logits: [Float]
@@ -15,6 +17,9 @@ public struct DiagonalGMM: Sendable, Equatable {
     public var logVarMin: Float
     /// Upper clamp for log-variances where they are used.
     public var logVarMax: Float
+    /// Prior groups G (`RouterConfig.priorGroups`): each of G contiguous groups of K/G components holds
+    /// exactly 1/G of the prior mass; 1 is one softmax over all K.
+    public let priorGroups: Int
     /// Gradient with respect to `logits` [K].
     public var gradLogits: [Float]
     /// Gradient with respect to `means` [K, P].
@@ -23,9 +28,11 @@ public struct DiagonalGMM: Sendable, Equatable {
     public var gradLogVars: Matrix
 
     /// A mixture over existing parameters with zero gradients.
-    public init(logits: [Float], means: Matrix, logVars: Matrix, logVarMin: Float, logVarMax: Float) {
+    public init(logits: [Float], means: Matrix, logVars: Matrix, logVarMin: Float, logVarMax: Float, priorGroups: Int = 1) {
         precondition(logits.count == means.rows && means.rows == logVars.rows && means.cols == logVars.cols,
                      "GMM parameter shapes disagree")
+        precondition(priorGroups >= 1 && logits.count % priorGroups == 0, "\(priorGroups) prior groups do not divide \(logits.count) components")
+        self.priorGroups = priorGroups
         self.logits = logits
         self.means = means
         self.logVars = logVars
@@ -41,10 +48,37 @@ public struct DiagonalGMM: Sendable, Equatable {
     /// Latent width P.
     public var latentDim: Int { means.cols }
 
-    /// Mixing weights pi = softmax(a) [K].
+    /// Components in each prior group, K/G.
+    public var priorGroupSize: Int { components / priorGroups }
+
+    /// The prior group of component k (its expert when G is E).
+    @inlinable
+    public func priorGroup(ofComponent k: Int) -> Int { k / priorGroupSize }
+
+    /// The components of prior group g.
+    public func priorGroupRange(_ g: Int) -> Range<Int> { (g * priorGroupSize)..<((g + 1) * priorGroupSize) }
+
+    /// Mixing weights pi [K]: softmax(a) within each prior group, times 1/G.
     public var priors: [Double] {
-        let lse = logSumExp(logits.map(Double.init))
-        return logits.map { Foundation.exp(Double($0) - lse) }
+        guard priorGroups > 1 else {
+            let lse = logSumExp(logits.map(Double.init))
+            return logits.map { Foundation.exp(Double($0) - lse) }
+        }
+        var out = [Double](repeating: 0, count: components)
+        let share = 1 / Double(priorGroups)
+        for g in 0..<priorGroups {
+            let range = priorGroupRange(g)
+            let lse = logSumExp(logits[range].map(Double.init))
+            for c in range { out[c] = share * Foundation.exp(Double(logits[c]) - lse) }
+        }
+        return out
+    }
+
+    /// The mean logit of component k's prior group: where a reset puts its logit (the group's mean
+    /// share) and what L_react pulls it toward.
+    public func meanGroupLogit(ofComponent k: Int) -> Double {
+        let range = priorGroupRange(priorGroup(ofComponent: k))
+        return logits[range].reduce(0.0) { $0 + Double($1) } / Double(max(range.count, 1))
     }
 
     /// The log-variance actually used for component k, feature j.

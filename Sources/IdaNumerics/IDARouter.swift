@@ -27,6 +27,9 @@ public struct IDARouter: Sendable, Equatable {
         guard gmm.components == k, gmm.latentDim == p else {
             throw .shapeMismatch(what: "gmm.means", expected: [k, p], found: [gmm.means.rows, gmm.means.cols])
         }
+        guard gmm.priorGroups == config.priorGroups else {
+            throw .invalidConfig("the mixture shares its prior among \(gmm.priorGroups) groups, prior mass \(config.priorMass.rawValue) needs \(config.priorGroups)")
+        }
         self.config = config
         self.encoder = encoder
         self.decoder = decoder
@@ -43,7 +46,7 @@ public struct IDARouter: Sendable, Equatable {
         for i in means.data.indices { means.data[i] = rng.normal() }
         let gmm = DiagonalGMM(logits: [Float](repeating: 0, count: k), means: means,
                               logVars: Matrix(rows: k, cols: p), logVarMin: config.logVarMin,
-                              logVarMax: config.logVarMax)
+                              logVarMax: config.logVarMax, priorGroups: config.priorGroups)
         try self.init(config: config, encoder: enc, decoder: dec, gmm: gmm)
     }
 

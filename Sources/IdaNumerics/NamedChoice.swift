@@ -36,6 +36,7 @@ public struct ChoiceError: Error, Equatable, CustomStringConvertible {
 
 extension Activation: NamedChoice {}
 extension ExpertScore: NamedChoice {}
+extension PriorMass: NamedChoice {}
 extension InputNorm: NamedChoice {}
 extension ReactivationMode: NamedChoice {}
 extension ExpertMLP.Kind: NamedChoice {}

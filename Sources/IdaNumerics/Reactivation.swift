@@ -18,6 +18,11 @@ public enum Reseed: String, Sendable, CaseIterable {
     /// A latent drawn uniformly from a pool of the worst-explained tenth of each of the last four
     /// batches: poorly explained regions rather than single outliers.
     case pool
+    /// A latent of the check's batch won by one of the most used live components (the busiest first,
+    /// one donor per dead component), and, on a reset, that donor's variances: the dead component
+    /// takes over part of a region where tokens are, rather than an outlier nobody else explains
+    /// (docs/decisions.md, "Reactivation that revives").
+    case split
 }
 
 extension Reseed: NamedChoice {}
@@ -96,6 +101,14 @@ public struct ReactivationState: Sendable, Equatable {
     public var targets: [[Float]]
     /// Steps of L_react left per component [K].
     public var remaining: [Int]
+    /// Interventions on each component since it last revived [K] (`react.{i}.attempts` in snapshots).
+    public var attempts: [Int]
+    /// Checks each dead component still waits before its next intervention [K] (`react.{i}.wait`):
+    /// after its n-th intervention without reviving it waits min(2^(n-1), `maxBackoff`) checks, so a
+    /// component that does not come back is not moved every check for ever.
+    public var wait: [Int]
+    /// The longest back-off, in checks.
+    public static let maxBackoff = 8
     /// `Reseed.pool`: the worst-explained latents of the last `poolBatches` batches, oldest first
     /// (saved in snapshots as `react.{i}.pool`, so a resumed run continues with it).
     public var pool: [[Float]] = []
@@ -111,6 +124,8 @@ public struct ReactivationState: Sendable, Equatable {
         self.dead = [Bool](repeating: false, count: components)
         self.targets = [[Float]](repeating: [], count: components)
         self.remaining = [Int](repeating: 0, count: components)
+        self.attempts = [Int](repeating: 0, count: components)
+        self.wait = [Int](repeating: 0, count: components)
         self.rng = SeededGenerator(seed: seed)
     }
 
@@ -118,10 +133,10 @@ public struct ReactivationState: Sendable, Equatable {
     public var deadCount: Int { dead.filter { $0 }.count }
 
     /// Adds weight * L_react, L_react = sum over pulled k of mean_j (mu_kj - z*_j)^2 + (a_k - stopgrad(mean a))^2,
-    /// to the GMM's gradients and returns the unweighted loss.
+    /// the mean over k's prior group (all K, or its expert's M), to the GMM's gradients and returns the
+    /// unweighted loss.
     public func accumulateLoss(gmm: inout DiagonalGMM, weight: Double) -> Double {
         let p = gmm.latentDim
-        let meanLogit = gmm.logits.reduce(0.0) { $0 + Double($1) } / Double(max(gmm.components, 1))
         var loss = 0.0
         for k in 0..<gmm.components where remaining[k] > 0 && targets[k].count == p {
             for j in 0..<p {
@@ -129,7 +144,7 @@ public struct ReactivationState: Sendable, Equatable {
                 loss += diff * diff / Double(p)
                 gmm.gradMeans[k, j] += Float(weight * 2 * diff / Double(p))
             }
-            let da = Double(gmm.logits[k]) - meanLogit
+            let da = Double(gmm.logits[k]) - gmm.meanGroupLogit(ofComponent: k)
             loss += da * da
             gmm.gradLogits[k] += Float(weight * 2 * da)
         }
@@ -172,33 +187,45 @@ public struct ReactivationState: Sendable, Equatable {
                 dead[c] = false
                 remaining[c] = 0
                 targets[c] = []
+                attempts[c] = 0
+                wait[c] = 0
                 events.append(ReactivationEvent(kind: .revived, component: c, expert: c / m, prior: priors[c], usage: usage[c]))
             } else if !dead[c] && low {
                 dead[c] = true
                 needTarget.append(c)
                 events.append(ReactivationEvent(kind: .died, component: c, expert: c / m, prior: priors[c], usage: usage[c]))
             } else if dead[c] && remaining[c] == 0 {
-                needTarget.append(c)
+                if wait[c] > 0 { wait[c] -= 1 } else { needTarget.append(c) }
             }
         }
         guard config.mode != .off, !needTarget.isEmpty, let z = result.latents, let density = result.logDensity else {
             return events
         }
         let fromPool = config.reseed == .pool && !pool.isEmpty
-        let drawn = fromPool ? drawFromPool(count: needTarget.count) : drawPoorlyExplained(count: needTarget.count, logDensity: density)
-        let meanLogit = gmm.logits.reduce(0.0) { $0 + Double($1) } / Double(k)
-        for (c, row) in zip(needTarget, drawn) {
+        let donors = config.reseed == .split ? splitDonors(count: needTarget.count, top: top) : []
+        let drawn = !donors.isEmpty ? drawFromDonors(donors, top: top)
+            : fromPool ? drawFromPool(count: needTarget.count) : drawPoorlyExplained(count: needTarget.count, logDensity: density)
+        // Each reset logit takes its prior group's mean from before any reset of this check.
+        let groupMeanLogit = (0..<gmm.priorGroups).map { gmm.meanGroupLogit(ofComponent: $0 * gmm.priorGroupSize) }
+        for (i, (c, row)) in zip(needTarget, drawn).enumerated() {
             let target = fromPool ? pool[row] : Array(z.data[(row * z.cols)..<((row + 1) * z.cols)])
             events.append(ReactivationEvent(kind: config.mode == .reset ? .reset : .pulled, component: c,
                                             expert: c / m, prior: priors[c], usage: usage[c]))
+            attempts[c] += 1
+            wait[c] = min(1 << min(attempts[c] - 1, 30), Self.maxBackoff) - 1
             if config.mode == .reset {
+                let donor = i < donors.count ? donors[i] : nil
                 for j in 0..<z.cols {
                     gmm.means[c, j] = target[j]
-                    var meanS = 0.0
-                    for other in 0..<k { meanS += Double(gmm.logVars[other, j]) }
-                    gmm.logVars[c, j] = Float(meanS / Double(k))
+                    if let donor {
+                        gmm.logVars[c, j] = gmm.logVars[donor, j]
+                    } else {
+                        var meanS = 0.0
+                        for other in 0..<k { meanS += Double(gmm.logVars[other, j]) }
+                        gmm.logVars[c, j] = Float(meanS / Double(k))
+                    }
                 }
-                gmm.logits[c] = Float(meanLogit)
+                gmm.logits[c] = Float(groupMeanLogit[gmm.priorGroup(ofComponent: c)])
             } else {
                 targets[c] = target
                 remaining[c] = config.steps
@@ -217,6 +244,26 @@ public struct ReactivationState: Sendable, Equatable {
         for r in worst { pool.append(Array(z.data[(r * z.cols)..<((r + 1) * z.cols)])) }
         let capacity = Self.poolBatches * take
         if pool.count > capacity { pool.removeFirst(pool.count - capacity) }
+    }
+
+    /// `Reseed.split`: the live components that won the most of the check's batch, busiest first, one
+    /// per dead component (cycling when there are fewer); empty when no live component won a token.
+    func splitDonors(count: Int, top: [Int32]) -> [Int] {
+        var wins = [Int](repeating: 0, count: usage.count)
+        for c in top { wins[Int(c)] += 1 }
+        let live = wins.indices.filter { !dead[$0] && wins[$0] > 0 }.sorted { wins[$0] != wins[$1] ? wins[$0] > wins[$1] : $0 < $1 }
+        guard !live.isEmpty else { return [] }
+        return (0..<count).map { live[$0 % live.count] }
+    }
+
+    /// For each donor, a token row of the batch it won, drawn uniformly.
+    mutating func drawFromDonors(_ donors: [Int], top: [Int32]) -> [Int] {
+        var rows: [Int: [Int]] = [:]
+        for (r, c) in top.enumerated() { rows[Int(c), default: []].append(r) }
+        return donors.map { donor in
+            let own = rows[donor] ?? [0]
+            return own[Int(rng.unitDouble() * Double(own.count)) % own.count]
+        }
     }
 
     /// `count` pool indices drawn uniformly, without replacement while the pool lasts.

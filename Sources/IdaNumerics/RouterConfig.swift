@@ -6,6 +6,18 @@ public enum ExpertScore: String, Sendable, CaseIterable {
     case sum
 }
 
+/// How the mixture's prior mass is shared among the experts (`idamoe.prior_mass`).
+public enum PriorMass: String, Sendable, CaseIterable {
+    /// pi = softmax(a) over all K components: the NLL fit may give an expert any share of the mass.
+    case global
+    /// pi_k = softmax of a over expert(k)'s M components, times 1/E: every expert holds exactly 1/E
+    /// of the prior mass, whatever the fit (docs/decisions.md, "Expert-level prior mass").
+    case perExpert = "per-expert"
+
+    /// Contiguous groups of components that each hold an equal share of the mass: 1, or E.
+    public func groups(experts: Int) -> Int { self == .global ? 1 : experts }
+}
+
 /// Normalisation of the router input before the encoder (`idamoe.input_norm`).
 public enum InputNorm: String, Sendable, CaseIterable {
     /// x = h.
@@ -42,13 +54,16 @@ public struct RouterConfig: Sendable, Equatable {
     /// their scores to the power 1/T, renormalised. A mixture's posteriors are nearly one-hot, so
     /// with T 1 the second expert gets almost no weight; T > 1 shares it (docs/decisions.md).
     public var gateTemperature: Double
+    /// How the prior mass is shared among experts (`idamoe.prior_mass`; absent: global).
+    public var priorMass: PriorMass
 
     /// A configuration; defaults follow the paper's setting where it gives one (docs/decisions.md).
     public init(experts: Int = 8, componentsPerExpert: Int = 16, latentDim: Int = 32, topK: Int = 2,
                 activation: Activation = .gelu, expertScore: ExpertScore = .max, inputNorm: InputNorm = .rms,
                 latentNorm: InputNorm = .none, logVarMin: Float = -6, logVarMax: Float = 6,
-                gateTemperature: Double = GateTemperature.absent) {
+                gateTemperature: Double = GateTemperature.absent, priorMass: PriorMass = .global) {
         self.gateTemperature = gateTemperature
+        self.priorMass = priorMass
         self.experts = experts
         self.componentsPerExpert = componentsPerExpert
         self.latentDim = latentDim
@@ -63,6 +78,9 @@ public struct RouterConfig: Sendable, Equatable {
 
     /// Total components K = E * M.
     public var components: Int { experts * componentsPerExpert }
+
+    /// The mixture's prior groups G (`DiagonalGMM.priorGroups`): 1 for a global prior, E per expert.
+    public var priorGroups: Int { priorMass.groups(experts: experts) }
 
     /// The expert that owns component k.
     @inlinable

@@ -55,7 +55,7 @@ public struct CheckpointInfo: Sendable, Equatable {
     /// Metadata keys only IDA routers take.
     static let idaOnlyKeys = ["idamoe.components_per_expert", "idamoe.latent_dim", "idamoe.activation", "idamoe.expert_score",
                               "idamoe.input_norm", "idamoe.latent_norm", "idamoe.log_var_min", "idamoe.log_var_max",
-                              "idamoe.gate_temperature"]
+                              "idamoe.gate_temperature", "idamoe.prior_mass"]
 
     /// Every `idamoe.` key a checkpoint may hold: the routing settings, and what snapshots carry beside
     /// them (the whole model, the vocabulary, the writer, the step, the probe a fit used).
@@ -141,7 +141,8 @@ public struct CheckpointInfo: Sendable, Equatable {
             latentNorm: try choice("idamoe.latent_norm", default: InputNorm.none),
             logVarMin: try real("idamoe.log_var_min", default: -.greatestFiniteMagnitude),
             logVarMax: try real("idamoe.log_var_max", default: .greatestFiniteMagnitude),
-            gateTemperature: try real("idamoe.gate_temperature", default: GateTemperature.absent))
+            gateTemperature: try real("idamoe.gate_temperature", default: GateTemperature.absent),
+            priorMass: try choice("idamoe.prior_mass", default: PriorMass.global))
         if let problem = GateTemperature.problem(config.gateTemperature) {
             throw RoutingError.badMetadata(path: path, key: "idamoe.gate_temperature", problem: "\(config.gateTemperature) \(problem)")
         }
@@ -212,6 +213,7 @@ public struct CheckpointInfo: Sendable, Equatable {
             m["idamoe.log_var_min"] = "\(config.logVarMin)"
             m["idamoe.log_var_max"] = "\(config.logVarMax)"
             if config.gateTemperature != GateTemperature.absent { m["idamoe.gate_temperature"] = "\(config.gateTemperature)" }
+            m["idamoe.prior_mass"] = config.priorMass.rawValue
         }
         m.merge(Self.gateMetadata(gate)) { current, _ in current }
         if !layerExperts.isEmpty {

@@ -58,7 +58,8 @@ public struct RouterCheckpoint: Sendable {
                 let logVars = try reader.floats("\(prefix).gmm.log_vars", shape: [k, p])
                 let gmm = DiagonalGMM(logits: logits, means: Matrix(rows: k, cols: p, data: means),
                                       logVars: Matrix(rows: k, cols: p, data: logVars),
-                                      logVarMin: config.logVarMin, logVarMax: config.logVarMax)
+                                      logVarMin: config.logVarMin, logVarMax: config.logVarMax,
+                                      priorGroups: config.priorGroups)
                 routers[i] = .ida(try Self.wrap(file.path, prefix) {
                     try IDARouter(config: config, encoder: encoder, decoder: decoder, gmm: gmm)
                 })

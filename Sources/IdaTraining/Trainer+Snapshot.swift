@@ -73,6 +73,8 @@ extension Trainer {
             try writer.add("react.\(i).usage", shape: [k], doubles: state.usage)
             try writer.add("react.\(i).dead", shape: [k], int32s: state.dead.map { $0 ? 1 : 0 })
             try writer.add("react.\(i).remaining", shape: [k], int32s: state.remaining.map { Int32($0) })
+            try writer.add("react.\(i).attempts", shape: [k], int32s: state.attempts.map { Int32(clamping: $0) })
+            try writer.add("react.\(i).wait", shape: [k], int32s: state.wait.map { Int32(clamping: $0) })
             let targets = state.targets.flatMap { $0.count == p ? $0 : [Float](repeating: .nan, count: p) }
             try writer.add("react.\(i).targets", shape: [k, p], floats: targets)
             if !state.pool.isEmpty {  // --reseed pool: the recent worst-explained latents, oldest first
@@ -104,6 +106,17 @@ extension Trainer {
             state.usage = try optimFile.doubles("react.\(i).usage")
             state.dead = try optimFile.int32s("react.\(i).dead").map { $0 != 0 }
             state.remaining = try optimFile.int32s("react.\(i).remaining").map(Int.init)
+            // Written before the back-off existed: no intervention counted, none waiting.
+            for (key, path) in [("attempts", \ReactivationState.attempts), ("wait", \ReactivationState.wait)] {
+                let name = "react.\(i).\(key)"
+                guard optimFile.info(name) != nil else { continue }
+                let values = try optimFile.int32s(name).map { max(0, Int($0)) }
+                guard values.count == state.usage.count else {
+                    throw TrainingError.unreadable(path: run.layout.optimizer(step: snapshotStep),
+                                                   reason: "\(name) has \(values.count) values, expected \(state.usage.count)")
+                }
+                state[keyPath: path] = values
+            }
             let flat = try optimFile.floats("react.\(i).targets")
             state.targets = (0..<state.usage.count).map { k in
                 let row = Array(flat[(k * p)..<((k + 1) * p)])

@@ -4,11 +4,11 @@ import IdaTestSupport
 
 /// A tiny router: D = 6, encoder 6 -> 5 -> 3, E = 3, M = 2 (K = 6), P = 3.
 func tinyRouter(activation: Activation = .gelu, inputNorm: InputNorm = .rms, latentNorm: InputNorm = .none,
-                expertScore: ExpertScore = .max, seed: UInt64 = 7) throws -> IDARouter {
+                expertScore: ExpertScore = .max, priorMass: PriorMass = .global, seed: UInt64 = 7) throws -> IDARouter {
     var rng = SeededGenerator(seed: seed)
     let config = RouterConfig(experts: 3, componentsPerExpert: 2, latentDim: 3, topK: 2,
                               activation: activation, expertScore: expertScore, inputNorm: inputNorm,
-                              latentNorm: latentNorm, logVarMin: -4, logVarMax: 4)
+                              latentNorm: latentNorm, logVarMin: -4, logVarMax: 4, priorMass: priorMass)
     var router = try IDARouter(config: config, hiddenDim: 6, hidden: [5], rng: &rng)
     // Spread priors and variances so every term of the gradient is exercised (all inside the clamp).
     for k in 0..<6 {
@@ -56,14 +56,16 @@ struct IDARouterGradientTests {
             grads[name] = grad
         }
         #expect(names.count == 4 + 4 + 3)
-        // L_react holds mean(a) fixed (stop-gradient); finite differences move it, adding
-        // -(2 lambda / K) sum over pulled k of (a_k - mean a) to every logit's derivative.
-        var meanTermShift = 0.0
+        // L_react holds its group's mean logit fixed (stop-gradient); finite differences move it, adding
+        // -(2 lambda / |g|) sum over pulled k in group g of (a_k - mean_g a) to the derivative of every
+        // logit of g (one group of all K with a global prior, an expert's M per expert).
+        var meanTermShift = [Double](repeating: 0, count: router.gmm.components)
         if let state = reactivation {
-            let logits = router.gmm.logits.map(Double.init)
-            let mean = logits.reduce(0, +) / Double(logits.count)
-            for k in logits.indices where state.remaining[k] > 0 {
-                meanTermShift -= weights.reactivation * 2 * (logits[k] - mean) / Double(logits.count)
+            let gmm = router.gmm
+            for k in 0..<gmm.components where state.remaining[k] > 0 {
+                let group = gmm.priorGroupRange(gmm.priorGroup(ofComponent: k))
+                let shift = weights.reactivation * 2 * (Double(gmm.logits[k]) - gmm.meanGroupLogit(ofComponent: k)) / Double(group.count)
+                for j in group { meanTermShift[j] -= shift }
             }
         }
         for name in names {
@@ -71,7 +73,7 @@ struct IDARouterGradientTests {
                 var probe = replacing(router, name, with: values)
                 return probe.trainStep(h, weights: weights, reactivation: reactivation).1.total
             }
-            if name == "gmm.logits" { numeric = numeric.map { $0 - meanTermShift } }
+            if name == "gmm.logits" { numeric = zip(numeric, meanTermShift).map { $0 - $1 } }
             let check = checkTensor(name, grads[name] ?? [], numeric.map(Float.init), rtol: 2e-2, atol: 2e-3)
             #expect(check.ok, "\(check)")
         }
@@ -82,6 +84,20 @@ struct IDARouterGradientTests {
         let router = try tinyRouter(activation: activation)
         checkAllParameters(router, reactivation: nil,
                            weights: RouterLossWeights(reconstruction: 0.7, reactivation: 0, nllToEncoder: true))
+    }
+
+    @Test("per-expert prior mass: every parameter, with and without a reactivation pull",
+          arguments: [false, true])
+    func perExpertPriorMass(pull: Bool) throws {
+        let router = try tinyRouter(priorMass: .perExpert)
+        #expect(router.gmm.priorGroups == 3)
+        var state = ReactivationState(components: 6)
+        state.targets[2] = [0.5, -1, 2]
+        state.remaining[2] = 3
+        state.targets[5] = [1, 1, -1]
+        state.remaining[5] = 1
+        checkAllParameters(router, reactivation: pull ? state : nil,
+                           weights: RouterLossWeights(reconstruction: 0.7, reactivation: pull ? 0.5 : 0, nllToEncoder: true))
     }
 
     @Test("with RMS-normalised latents")

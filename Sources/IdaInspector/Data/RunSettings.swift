@@ -44,7 +44,7 @@ public enum RunSettings {
             switch model.router {
             case .ida:
                 if run.trainingKeys.contains("reactivation") {
-                    parts.append("reactivation \(training.reactivation.rawValue)" + (training.reseed == .pool ? " from pool" : ""))
+                    parts.append("reactivation \(training.reactivation.rawValue)" + (training.reseed == .pool ? " from pool" : training.reseed == .split ? " by split" : ""))
                 }
                 parts.append("latent " + (model.latentNorm?.rawValue ?? "none"))
                 if let t = model.gateTemperature, t != GateTemperature.absent {

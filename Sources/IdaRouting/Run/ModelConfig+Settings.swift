@@ -3,6 +3,7 @@ import IdaNumerics
 extension RouterKind: SettingValue {}
 extension Activation: SettingValue {}
 extension ExpertScore: SettingValue {}
+extension PriorMass: SettingValue {}
 extension InputNorm: SettingValue {}
 extension ExpertMLP.Kind: SettingValue {}
 
@@ -43,6 +44,9 @@ extension ModelConfig {
         AnySetting(Setting("gateTemperature", flag: "gate-temperature",
                            "IDA gate temperature T: top-k gate weights are scores to the power 1/T, renormalised",
                            \ModelConfig.gateTemperature, check: { $0.flatMap(GateTemperature.problem) })),
+        AnySetting(Setting("priorMass", flag: "prior-mass",
+                           "IDA prior mass: global (one softmax over all components) or per-expert (each expert holds 1/E)",
+                           \ModelConfig.priorMass)),
         AnySetting(Setting("vocab", flag: nil, "Vocabulary V", \ModelConfig.vocab, check: range(1...SizeLimits.vocab))),
         AnySetting(Setting("gateBias", flag: nil, "Softmax router gate bias", \ModelConfig.gateBias)),
     ]

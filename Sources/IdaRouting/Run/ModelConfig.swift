@@ -50,6 +50,9 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// quality gap (docs/results.md, docs/decisions.md "Defaults"); absent in runs written before it
     /// was a setting (1).
     public var gateTemperature: Double? = GateTemperature.newRuns
+    /// How the IDA mixture's prior mass is shared among experts (`idamoe.prior_mass`); absent in runs
+    /// written before it was a setting, which trained with a global prior (nil reads as global).
+    public var priorMass: PriorMass? = .global
 
     /// The default configuration (sized for a 2-core machine).
     public init() {}
@@ -62,7 +65,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         RouterConfig(experts: experts, componentsPerExpert: componentsPerExpert, latentDim: latentDim, topK: topK,
                      activation: routerActivation, expertScore: expertScore, inputNorm: inputNorm,
                      latentNorm: latentNorm ?? .none,
-                     logVarMin: logVarMin, logVarMax: logVarMax, gateTemperature: gateTemperature ?? GateTemperature.absent)
+                     logVarMin: logVarMin, logVarMax: logVarMax, gateTemperature: gateTemperature ?? GateTemperature.absent,
+                     priorMass: priorMass ?? .global)
     }
 
     /// Checks that a model of this shape can read bytes (the trainer's corpus, the inspector's live

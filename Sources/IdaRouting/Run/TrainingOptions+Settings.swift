@@ -53,7 +53,7 @@ extension TrainingOptions {
         AnySetting(Setting("routerSchedule", flag: "router-lr-schedule",
                            "Router learning rate after warm-up: the backbone's cosine decay or constant", \TrainingOptions.routerSchedule)),
         AnySetting(Setting("reseed", flag: "reseed",
-                           "Where IDA reactivation sends a dead component: a batch's worst outliers or a pool of the worst-explained tenth of the last four batches",
+                           "Where IDA reactivation sends a dead component: a batch's worst outliers, a pool of the worst-explained tenth of the last four batches, or a token of the busiest component with its variances (split)",
                            \TrainingOptions.reseed)),
         AnySetting(Setting("minLearningRateRatio", flag: nil, "Final learning rate as a share of the peak", \TrainingOptions.minLearningRateRatio,
                            check: { $0 >= 0 && $0 <= 1 ? nil : "must be in [0, 1]" })),
