@@ -147,6 +147,8 @@ class SafetensorsFile:
 
 ROUTER_KINDS = ("ida", "softmax", "sigmoid-bias")
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "silu", "tanh")
+# `idamoe.prior_mass`: the prior normalised over all K components, or within each expert's M (1/E each).
+PRIOR_MASSES = ("global", "per-expert")
 
 # docs/format.md, "Limits".
 MAX_EXPERTS, MAX_COMPONENTS_PER_EXPERT, MAX_COMPONENTS, MAX_LATENT, MAX_BLOCK = 1024, 256, 65536, 4096, 4095
@@ -159,7 +161,7 @@ COMMON_KEYS = ("idamoe.format", "idamoe.router", "idamoe.moe_layers", "idamoe.ex
                "idamoe.top_k")
 IDA_KEYS = ("idamoe.components_per_expert", "idamoe.latent_dim", "idamoe.activation", "idamoe.expert_score",
             "idamoe.input_norm", "idamoe.latent_norm", "idamoe.log_var_min", "idamoe.log_var_max",
-            "idamoe.gate_temperature")
+            "idamoe.gate_temperature", "idamoe.prior_mass")
 GATE_KEYS = ("idamoe.gate_normalize", "idamoe.gate_scale", "idamoe.expert_groups", "idamoe.group_top_k",
              "idamoe.group_score", "idamoe.selection_bias_on")
 # Keys that describe the file, not its routing: the training step, a snapshot's model configuration and
@@ -189,6 +191,7 @@ class Router:
     log_var_min: float = -math.inf
     log_var_max: float = math.inf
     gate_temperature: float = 1.0  # IDA: T
+    prior_mass: str = "global"     # IDA: "global" or "per-expert"
     encoder: List[Tuple[np.ndarray, Optional[np.ndarray]]] = field(default_factory=list)
     decoder: List[Tuple[np.ndarray, Optional[np.ndarray]]] = field(default_factory=list)
     logits: Optional[np.ndarray] = None    # [K]
@@ -213,10 +216,17 @@ class Router:
         return int(self.encoder[0][0].shape[1] if self.kind == "ida" else self.gate[0].shape[1])
 
     @property
+    def prior_groups(self) -> int:
+        """G: the prior is normalised within G contiguous groups of K/G components (E for per-expert)."""
+        return self.experts if self.kind == "ida" and self.prior_mass == "per-expert" else 1
+
+    @property
     def priors(self) -> Optional[np.ndarray]:
         if self.kind != "ida":
             return None
         a = self.logits.astype(np.float64)
+        if self.prior_groups > 1:
+            return np.exp(grouped_log_priors(a, self.prior_groups))
         e = np.exp(a - a.max())
         return e / e.sum()
 
@@ -238,7 +248,8 @@ class Router:
     def gmm_constants(self) -> dict:
         """Per-component float64 quantities of the sklearn formula, computed once."""
         if self._gmm is None:
-            self._gmm = gmm_constants(self.logits, self.means, self.log_vars, self.log_var_min, self.log_var_max)
+            self._gmm = gmm_constants(self.logits, self.means, self.log_vars, self.log_var_min, self.log_var_max,
+                                      self.prior_groups)
         return self._gmm
 
 
@@ -456,6 +467,7 @@ def load_checkpoint(path: str) -> Checkpoint:
             expert_score=_meta_choice(meta, path, "idamoe.expert_score", ("max", "sum"), "max"),
             input_norm=_meta_choice(meta, path, "idamoe.input_norm", ("none", "rms"), "none"),
             latent_norm=_meta_choice(meta, path, "idamoe.latent_norm", ("none", "rms"), "none"),
+            prior_mass=_meta_choice(meta, path, "idamoe.prior_mass", PRIOR_MASSES, "global"),
             log_var_min=_meta_real(meta, path, "idamoe.log_var_min", -math.inf),
             log_var_max=_meta_real(meta, path, "idamoe.log_var_max", math.inf),
         )
@@ -646,13 +658,27 @@ def decode(router: Router, z: np.ndarray) -> np.ndarray:
     return mlp(router.decoder, z, router.activation)
 
 
-def gmm_constants(logits, means, log_vars, log_var_min=-math.inf, log_var_max=math.inf) -> dict:
-    """Float64 per-component quantities: clipped s, prec = exp(-s), mu*prec, sum mu^2 prec, log_det, log pi."""
+def grouped_log_priors(logits, groups: int = 1) -> np.ndarray:
+    """log pi [K] in float64: a_k - logsumexp of a over k's group - log G, for G contiguous groups of K/G
+    components (G = 1: log softmax over all K; G = E: the per-expert prior mass)."""
     a = np.asarray(logits, dtype=np.float64)
+    k = a.shape[0]
+    if groups < 1 or k % groups:
+        raise ValueError(f"prior groups must divide the {k} components, got {groups}")
+    if groups == 1:
+        return a - (a.max() + np.log(np.sum(np.exp(a - a.max()))))
+    g = a.reshape(groups, k // groups)
+    top = g.max(axis=1, keepdims=True)
+    return (g - (top + np.log(np.sum(np.exp(g - top), axis=1, keepdims=True)))).reshape(k) - math.log(groups)
+
+
+def gmm_constants(logits, means, log_vars, log_var_min=-math.inf, log_var_max=math.inf, prior_groups=1) -> dict:
+    """Float64 per-component quantities: clipped s, prec = exp(-s), mu*prec, sum mu^2 prec, log_det, log pi
+    (normalised within `prior_groups` contiguous groups; 1: over all K)."""
     mu = np.asarray(means, dtype=np.float64)
     s = np.clip(np.asarray(log_vars, dtype=np.float64), log_var_min, log_var_max)
     prec = np.exp(-s)
-    log_w = a - (a.max() + np.log(np.sum(np.exp(a - a.max()))))
+    log_w = grouped_log_priors(logits, prior_groups)
     return dict(
         prec=prec,                                  # [K, P] precisions (= precisions_cholesky^2)
         mu_prec=mu * prec,                          # [K, P]
@@ -676,9 +702,10 @@ def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
     return top + np.log(np.sum(np.exp(a - top[:, None]), axis=1))
 
 
-def gmm_log_prob(z, logits, means, log_vars, log_var_min=-math.inf, log_var_max=math.inf):
-    """(log p(z) [N], posterior gamma [N, K]) for latents z; matches score_samples / predict_proba."""
-    lj = gmm_log_joint(z, gmm_constants(logits, means, log_vars, log_var_min, log_var_max))
+def gmm_log_prob(z, logits, means, log_vars, log_var_min=-math.inf, log_var_max=math.inf, prior_groups=1):
+    """(log p(z) [N], posterior gamma [N, K]) for latents z; matches score_samples / predict_proba (with
+    prior_groups 1)."""
+    lj = gmm_log_joint(z, gmm_constants(logits, means, log_vars, log_var_min, log_var_max, prior_groups))
     lp = _logsumexp_rows(lj)
     return lp, np.exp(lj - lp[:, None])
 

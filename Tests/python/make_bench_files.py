@@ -115,12 +115,14 @@ def make_checkpoint(d: int, p: int = 32, experts: int = 8, components: int = 16,
                     gate_normalize: Optional[bool] = None, gate_scale: Optional[float] = None,
                     expert_groups: Optional[int] = None, group_top_k: Optional[int] = None,
                     expert_bias_std: float = 0.1, group_score: Optional[str] = None,
-                    selection_bias_on: Optional[str] = None, softmax_expert_bias: bool = False):
+                    selection_bias_on: Optional[str] = None, softmax_expert_bias: bool = False,
+                    prior_mass: Optional[str] = None, logit_std: float = 0.3):
     """(tensors, metadata) of a checkpoint. `probe_hidden` (layer -> [n, d]) places the GMM means
     on latents of real probe tokens; without it they are drawn from latents of random inputs.
     `gate_temperature` (IDA) and the gate options (softmax, sigmoid-bias) become their metadata keys
-    when given; `expert_bias_std` is the spread of a sigmoid-bias router's expert_bias (and of a softmax
-    router's, with `softmax_expert_bias`)."""
+    when given, and so does `prior_mass` (IDA: idamoe.prior_mass); `expert_bias_std` is the spread of a
+    sigmoid-bias router's expert_bias (and of a softmax router's, with `softmax_expert_bias`), `logit_std`
+    that of an IDA router's prior logits."""
     import idamoe_ref as ref  # the encoder math, to place the means
 
     rng = np.random.default_rng(seed)
@@ -131,6 +133,7 @@ def make_checkpoint(d: int, p: int = 32, experts: int = 8, components: int = 16,
     options = {"idamoe.gate_temperature": gate_temperature, "idamoe.gate_scale": gate_scale,
                "idamoe.expert_groups": expert_groups, "idamoe.group_top_k": group_top_k,
                "idamoe.group_score": group_score, "idamoe.selection_bias_on": selection_bias_on,
+               "idamoe.prior_mass": prior_mass,
                "idamoe.gate_normalize": None if gate_normalize is None else str(bool(gate_normalize)).lower()}
     meta.update({key: str(v) for key, v in options.items() if v is not None})
     if router in ("softmax", "sigmoid-bias"):
@@ -179,7 +182,7 @@ def make_checkpoint(d: int, p: int = 32, experts: int = 8, components: int = 16,
         picks = z[rng.choice(z.shape[0], size=k, replace=z.shape[0] < k)]
         means = picks + rng.standard_normal((k, p)) * 0.25
         log_vars = rng.normal(-0.5, 0.3, (k, p))
-        tensors[f"{pre}.gmm.logits"] = rng.normal(0.0, 0.3, k).astype(np.float32)
+        tensors[f"{pre}.gmm.logits"] = rng.normal(0.0, logit_std, k).astype(np.float32)
         tensors[f"{pre}.gmm.means"] = means.astype(np.float32)
         tensors[f"{pre}.gmm.log_vars"] = np.clip(log_vars, log_var_min, log_var_max).astype(np.float32)
     return tensors, meta
@@ -193,7 +196,7 @@ def write_files(out_dir: str, d: int = 512, p: int = 32, experts: int = 8, compo
                 probe_name: str = "probe.safetensors", probe_d: Optional[int] = None,
                 latent_norm: str = "none", **gate):
     """Writes both files; returns (checkpoint path, probe path). `probe_d` makes a mismatched probe;
-    `gate` holds make_checkpoint's gate_temperature, gate options and expert_bias_std."""
+    `gate` holds make_checkpoint's gate_temperature, gate options, expert_bias_std, prior_mass and logit_std."""
     os.makedirs(out_dir, exist_ok=True)
     layer_ids = list(range(layers))
     probe_tensors, probe_meta = make_probe(tokens, probe_d or d, layer_ids, domains, seed, dtype)

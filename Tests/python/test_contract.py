@@ -147,6 +147,7 @@ def test_python_defaults_are_the_settings_tables() -> None:
         (ida["expert_score"], ("model", "expertScore")), (ida["input_norm"], ("model", "inputNorm")),
         (ida["latent_norm"], ("model", "latentNorm")), (ida["log_var_min"], ("model", "logVarMin")),
         (ida["log_var_max"], ("model", "logVarMax")), (ida["gate_temperature"], ("model", "gateTemperature")),
+        (ida["prior_mass"], ("model", "priorMass")),
         (ida["reconstruction_weight"], ("training", "reconstructionWeight")),
         (ida["reactivation_weight"], ("training", "reactivationWeight")), (ida["nll_to_encoder"], ("training", "nllToEncoder")),
         (react.mode, ("training", "reactivation")), (react.every, ("training", "reactEvery")),

@@ -1,5 +1,6 @@
-"""The reference's gate rules against `idamoe route` (Swift): the IDA gate temperature, sigmoid-bias
-routers, the gate options of linear gates and per-layer expert counts (docs/format.md, "Checkpoints").
+"""The reference's gate rules against `idamoe route` (Swift): the IDA gate temperature and prior mass,
+sigmoid-bias routers, the gate options of linear gates and per-layer expert counts (docs/format.md,
+"Checkpoints").
 
 Each case writes a small checkpoint and probe with make_bench_files (D=16, 200 tokens, 2 MoE layers),
 runs `$IDAMOE_BIN route --checkpoint C --probe P --jsonl --posterior` and compares every line with
@@ -35,6 +36,11 @@ OPTIONS = dict(gate_normalize=False, gate_scale=2.5, expert_groups=4, group_top_
 CASES = {
     "ida_temperature_4": (dict(IDA_SHAPE, router="ida", gate_temperature=4.0, top_k=2, seed=21),
                           {"temperature": dict(gate_temperature=1.0)}),
+    # Each expert holds 1/E of the prior; logits spread widely, so a global softmax would weigh experts unevenly.
+    # (_gmm=None: the ablated router recomputes its constants rather than keep the per-expert ones.)
+    "ida_prior_mass_per_expert": (dict(IDA_SHAPE, router="ida", prior_mass="per-expert", logit_std=1.5, top_k=2,
+                                       seed=30),
+                                  {"per-expert prior mass": dict(prior_mass="global", _gmm=None)}),
     "sigmoid_bias": (dict(GATE_SHAPE, router="sigmoid-bias", gate_bias=True, top_k=2, seed=22),
                      {"expert_bias": dict(expert_bias=np.zeros(8, np.float32)), "sigmoid": dict(kind="softmax")}),
     "softmax_gate_options": (dict(GATE_SHAPE, router="softmax", gate_bias=True, top_k=3, seed=23, **OPTIONS),

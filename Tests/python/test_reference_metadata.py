@@ -51,6 +51,8 @@ BOTH_REFUSE = {
     "softmax_temperature": ("softmax", 2, {"idamoe.gate_temperature": "4"}, None, "idamoe.gate_temperature"),
     "sigmoid_activation": ("sigmoid-bias", 2, {"idamoe.activation": "gelu"}, None, "idamoe.activation"),
     "softmax_latent_norm": ("softmax", 2, {"idamoe.latent_norm": "rms"}, None, "idamoe.latent_norm"),
+    "prior_mass_bogus": ("ida", 2, {"idamoe.prior_mass": "bogus"}, None, "idamoe.prior_mass"),
+    "softmax_prior_mass": ("softmax", 2, {"idamoe.prior_mass": "global"}, None, "idamoe.prior_mass"),
     "unknown_ida_key": ("ida", 2, {"idamoe.gate_noise": "0.1"}, None, "idamoe.gate_noise"),
     "unknown_gate_key": ("softmax", 2, {"idamoe.norm_topk_prob": "false"}, None, "idamoe.norm_topk_prob"),
 }

@@ -1,7 +1,7 @@
 """`python -m idamoe_torch fit-ida`: fits IDA routers to a probe's router inputs and writes a checkpoint
-that `idamoe route` reads and routes as the fitted routers do (load_routers reads it back in PyTorch);
-fitting lowers the NLL; a probe without hidden states is a one-line error. Test_fit_speed.py holds the
-early stops, the progress lines, the help's defaults and the device fallback.
+that `idamoe route` reads and routes as the fitted routers do, under either prior mass (load_routers
+reads it back in PyTorch); fitting lowers the NLL; a probe without hidden states is a one-line error.
+Test_fit_speed.py holds the early stops, the progress lines, the help's defaults and the device fallback.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from torch_support import REPO, compare_routes, route_lines
@@ -41,11 +42,12 @@ def fit(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_fit_ida_writes_a_checkpoint_idamoe_routes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("prior_mass", ["global", "per-expert"])
+def test_fit_ida_writes_a_checkpoint_idamoe_routes(tmp_path: Path, prior_mass: str) -> None:
     probe, out = tmp_path / "probe.safetensors", tmp_path / "fit.safetensors"
     clustered_probe(probe)
     proc = fit("--probe", str(probe), "--out", str(out), "--experts", "4", "--components", "3", "--latent", "4",
-               "--hidden", "8", "--steps", "80", "--batch", "128", "--react-every", "20")
+               "--hidden", "8", "--steps", "80", "--batch", "128", "--react-every", "20", "--prior-mass", prior_mass)
     assert proc.returncode == 0, proc.stderr
     reports = re.findall(r"layer (\d+): NLL (-?[\d.]+) -> (-?[\d.]+)", proc.stdout)
     assert [int(r[0]) for r in reports] == [0, 3], proc.stdout
@@ -53,6 +55,7 @@ def test_fit_ida_writes_a_checkpoint_idamoe_routes(tmp_path: Path) -> None:
         assert float(after) < float(before), f"fitting did not lower the NLL:\n{proc.stdout}"
     routers = load_routers(str(out))
     assert sorted(routers) == [0, 3] and routers[0].experts == 4 and routers[0].components_per_expert == 3
+    assert routers[0].prior_mass == prior_mass
     from idamoe_torch import read_probe
     _, hidden, _ = read_probe(str(probe))
     routes = {b: at_float_precision(r.route(hidden[b])) for b, r in routers.items()}

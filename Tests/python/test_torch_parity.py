@@ -3,7 +3,8 @@
 1e-4, log-densities within 1e-3 relative), for several activations, norms, score modes and top-k, and
 for softmax routers with and without a gate bias, and for sigmoid-bias routers whose selection bias
 has moved. The routers are trained a few steps first, so the
-files hold trained parameters rather than their initialisation.
+files hold trained parameters rather than their initialisation (and a per-expert prior mass case has
+its logits spread, so that the prior mass shows in the densities).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Dict
 import pytest
 import torch
 
-from torch_support import compare_routes, route_lines
+from torch_support import LOG_DENSITY_RTOL, compare_routes, route_lines
 
 from idamoe_torch import (ContractError, IDARouter, SigmoidBiasRouter, SoftmaxRouter, combine_experts, load_routers,
                           save_routers, write_probe)
@@ -30,6 +31,8 @@ IDA_CASES = {
     "tanh_max": dict(activation="tanh", expert_score="max", input_norm="rms", latent_norm="rms", top_k=2),
     "gate_temperature_4": dict(activation="gelu", expert_score="max", input_norm="rms", latent_norm="rms", top_k=3,
                                gate_temperature=4.0),
+    "per_expert_prior_sum": dict(activation="gelu", expert_score="sum", input_norm="rms", latent_norm="rms", top_k=2,
+                                 prior_mass="per-expert"),
 }
 
 
@@ -54,6 +57,19 @@ def train_a_little(routers: Dict[int, torch.nn.Module], h: Dict[int, torch.Tenso
         opt.step()
 
 
+def spread_logits(routers: Dict[int, IDARouter], h: Dict[int, torch.Tensor]) -> None:
+    """Logits spread widely (a few steps barely move them from 0), so that a reader taking the prior as
+    global would give log-densities beyond compare_routes' tolerance: the case tests the prior mass."""
+    g = torch.Generator().manual_seed(15)
+    for b, r in routers.items():
+        with torch.no_grad():
+            r.gmm.logits.copy_(torch.randn(r.components, generator=g) * 2)
+            joint = r.gmm.log_joint(r.encode(r.router_input(h[b])))
+            global_joint = joint - r.gmm.log_priors() + torch.log_softmax(r.gmm.logits.double(), dim=0)
+            grouped, plain = joint.logsumexp(dim=1), global_joint.logsumexp(dim=1)
+        assert float(((grouped - plain).abs() / grouped.abs()).max()) > 10 * LOG_DENSITY_RTOL
+
+
 @pytest.mark.parametrize("case", list(IDA_CASES))
 def test_ida_checkpoint_routes_as_pytorch_does(tmp_path: Path, case: str) -> None:
     torch.manual_seed(11)
@@ -65,6 +81,8 @@ def test_ida_checkpoint_routes_as_pytorch_does(tmp_path: Path, case: str) -> Non
     for b, r in routers.items():
         r.initialize_mixture(h[b], generator=torch.Generator().manual_seed(b))
     train_a_little(routers, h)
+    if opts.get("prior_mass") == "per-expert":
+        spread_logits(routers, h)
     ck, probe = str(tmp_path / "ida.safetensors"), str(tmp_path / "probe.safetensors")
     save_routers(ck, routers, step=5)
     write_probe(probe, torch.arange(N) % 256, h)

@@ -100,9 +100,16 @@ def compare_lines(swift: List[dict], torch_lines: List[dict]) -> List[str]:
     dict(activation="gelu", input_norm="rms", latent_norm="rms"),
     dict(activation="tanh", input_norm="none", latent_norm="none", expert_score="sum", reconstruction_weight=0.5),
     dict(activation="silu", input_norm="rms", latent_norm="none", nll_to_encoder=True),
-], ids=["gelu-rms-rms", "tanh-none-none-sum", "silu-nll-to-encoder"])
+    dict(activation="gelu", input_norm="rms", latent_norm="rms", prior_mass="per-expert"),
+], ids=["gelu-rms-rms", "tanh-none-none-sum", "silu-nll-to-encoder", "per-expert-prior"])
 def test_one_step_updates_every_parameter_as_swift_does(tmp_path: Path, opts: dict) -> None:
     routers, h = make_routers(3, ReactivationConfig(mode="off"), **opts)
+    if opts.get("prior_mass") == "per-expert":
+        # Spread logits, whose gradient under the per-expert prior differs from the global one's.
+        g = torch.Generator().manual_seed(4)
+        with torch.no_grad():
+            for r in routers.values():
+                r.gmm.logits.copy_(torch.randn(r.components, generator=g) * 1.5)
     flags = ["--lambda-rec", str(opts.get("reconstruction_weight", 1.0))]
     if opts.get("nll_to_encoder"):
         flags.append("--nll-to-encoder")
@@ -115,13 +122,15 @@ def test_one_step_updates_every_parameter_as_swift_does(tmp_path: Path, opts: di
     assert moved > 1e-3, f"the step barely moved the mixture ({moved}): the comparison would prove nothing"
 
 
+@pytest.mark.parametrize("prior_mass", ["global", "per-expert"])
 @pytest.mark.parametrize("mode", ["reset", "loss"])
-def test_reactivation_kills_and_revives_as_swift_does(tmp_path: Path, mode: str) -> None:
+def test_reactivation_kills_and_revives_as_swift_does(tmp_path: Path, mode: str, prior_mass: str) -> None:
     """Components starved on purpose (prior logits -12) die at the first check; `reset` moves them onto
-    latents drawn with the same generator and seed, `loss` pulls them with L_react; the events, the
-    dead counts and the final parameters agree after four steps."""
+    latents drawn with the same generator and seed, `loss` pulls them with L_react (logits toward the
+    mean of their prior group: all K, or their expert's M under the per-expert prior mass); the events,
+    the dead counts and the final parameters agree after four steps."""
     react = ReactivationConfig(mode=mode, every=2, steps=3, tau=0.5, usage_decay=0.0)
-    routers, h = make_routers(5, react)
+    routers, h = make_routers(5, react, prior_mass=prior_mass)
     with torch.no_grad():
         for r in routers.values():
             r.gmm.logits[[1, 4, 10]] = -12.0

@@ -10,7 +10,7 @@ import torch
 
 from .fit import DEFAULTS as FIT, FIT_REACTIVATIONS, fit_ida
 from . import importing
-from .layers import ACTIVATIONS, EXPERT_SCORES, NORMS, ContractError
+from .layers import ACTIVATIONS, EXPERT_SCORES, NORMS, PRIOR_MASSES, ContractError
 
 
 class _DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
@@ -63,6 +63,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                      help="an expert's score: the max or the sum of its components' posteriors")
     fit.add_argument("--input-norm", choices=NORMS, default=FIT.input_norm, help="norm of the router input")
     fit.add_argument("--latent-norm", choices=NORMS, default=FIT.latent_norm, help="norm of the latent")
+    fit.add_argument("--prior-mass", choices=PRIOR_MASSES, default=FIT.prior_mass,
+                     help="mixture prior normalised over all components, or within each expert (each holds 1/E)")
     fit.add_argument("--device", default=FIT.device,
                      help="cpu, cuda or cuda:N (cuda without a GPU: a message, then the CPU)")
     fit.add_argument("--group-mib", type=int, default=FIT.group_bytes >> 20,
@@ -112,7 +114,8 @@ def _fit_ida(args: argparse.Namespace) -> int:
                           top_k=args.top_k, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                           reactivation=args.reactivation, react_every=args.react_every, activation=args.activation,
                           expert_score=args.expert_score, input_norm=args.input_norm, latent_norm=args.latent_norm,
-                          layers=args.layer, plateau=args.plateau, em_steps=args.em_steps, em_tol=args.em_tol,
+                          prior_mass=args.prior_mass, layers=args.layer, plateau=args.plateau, em_steps=args.em_steps,
+                          em_tol=args.em_tol,
                           em_tokens=args.em_tokens, variance_prior=args.variance_prior, device=args.device, group_bytes=args.group_mib << 20, log=progress)
     except (ContractError, ValueError, OSError) as e:
         print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)

@@ -11,7 +11,7 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from .ida_router import IDARouter
-from .layers import ContractError
+from .layers import PRIOR_MASSES, ContractError
 from .contract import GATE_TEMPERATURE_ABSENT
 from .softmax_router import LinearGateRouter, SigmoidBiasRouter, SoftmaxRouter
 
@@ -147,6 +147,14 @@ def _metadata_int(path: str, meta: Mapping[str, str], key: str, default: Optiona
         raise ContractError(f"{path}: metadata {key}: '{text}' is not an integer") from None
 
 
+def _metadata_choice(path: str, meta: Mapping[str, str], key: str, choices: Sequence[str], default: str) -> str:
+    """The value of `key`, one of `choices` (absent: `default`), else a one-line error naming the key."""
+    text = meta.get(key, default).strip()
+    if text not in choices:
+        raise ContractError(f"{path}: metadata {key}: unknown value '{text}' ({', '.join(choices)})")
+    return text
+
+
 def _apply_gate_options(path: str, meta: Mapping[str, str], router: LinearGateRouter) -> None:
     """Sets a linear-gate router's gate options from `idamoe.gate_normalize`, `idamoe.gate_scale`,
     `idamoe.expert_groups`, `idamoe.group_top_k`, `idamoe.group_score` and `idamoe.selection_bias_on`
@@ -232,7 +240,8 @@ def load_routers(path: str) -> Dict[int, Router]:
                                latent_norm=meta.get("idamoe.latent_norm", "none"),
                                log_var_min=float(meta.get("idamoe.log_var_min", "-3.0e38")),
                                log_var_max=float(meta.get("idamoe.log_var_max", "3.0e38")),
-                               gate_temperature=float(meta.get("idamoe.gate_temperature", str(GATE_TEMPERATURE_ABSENT))))
+                               gate_temperature=float(meta.get("idamoe.gate_temperature", str(GATE_TEMPERATURE_ABSENT))),
+                               prior_mass=_metadata_choice(path, meta, "idamoe.prior_mass", PRIOR_MASSES, "global"))
         try:
             router.load_state_dict({n: t.float() for n, t in own.items()}, strict=True)
         except RuntimeError as e:

@@ -18,7 +18,7 @@ from .contract import TAU
 from .files import save_routers
 from .heldout import coefficient_of_variation
 from .ida_router import IDARouter
-from .layers import ContractError, activate, rms_normalize
+from .layers import PRIOR_MASSES, ContractError, activate, check_choice, rms_normalize
 from .mixture import LOG_2PI, DiagonalMixture
 from .run_writer import __version__
 
@@ -59,6 +59,8 @@ class FitDefaults:
     expert_score: str = "max"
     input_norm: str = "rms"
     latent_norm: str = "rms"
+    #: `idamoe.prior_mass` of the fitted routers (layers.PRIOR_MASSES).
+    prior_mass: str = "global"
     device: str = "cpu"
     #: Hidden states (bytes, as stored) of the blocks fitted together; blocks are read group by group.
     group_bytes: int = 1 << 30
@@ -396,7 +398,9 @@ def _em(router: IDARouter, gmm: DiagonalMixture, z: torch.Tensor, em_steps: int,
     router's range. With `reset`, every `every` iterations and whenever the NLL settles, components whose
     prior and top-1 share are below tau/K move to latents drawn with probability softmax(-log p(z)), as
     reactivation's reset does (the log-variance and logit to the mean of all K), and EM goes on.
-    Returns the M-steps taken."""
+    EM fits one global prior (experts do not exist until the grouping); under the per-expert prior mass
+    the stored logits log(N_k / n) then give pi_k = (1/E) N_k / sum of N_j over k's expert, the M-step's
+    prior under that constraint for the grouping found. Returns the M-steps taken."""
     k, z = router.components, z.float()
     n = z.shape[0]
     low = TAU / k
@@ -499,7 +503,8 @@ def fit_ida(probe: str, out: str, experts: int, components: int = DEFAULTS.compo
             reactivation: str = DEFAULTS.reactivation, react_every: int = DEFAULTS.react_every,
             activation: str = DEFAULTS.activation, expert_score: str = DEFAULTS.expert_score,
             input_norm: str = DEFAULTS.input_norm, latent_norm: str = DEFAULTS.latent_norm,
-            layers: Optional[Sequence[int]] = None, plateau: float = DEFAULTS.plateau,
+            prior_mass: str = DEFAULTS.prior_mass, layers: Optional[Sequence[int]] = None,
+            plateau: float = DEFAULTS.plateau,
             em_steps: int = DEFAULTS.em_steps, em_tol: float = DEFAULTS.em_tol, em_tokens: int = DEFAULTS.em_tokens,
             variance_prior: float = DEFAULTS.variance_prior,
             device: str = DEFAULTS.device, group_bytes: int = DEFAULTS.group_bytes,
@@ -515,6 +520,7 @@ def fit_ida(probe: str, out: str, experts: int, components: int = DEFAULTS.compo
     if reactivation not in FIT_REACTIVATIONS:
         raise ContractError(f"reactivation: fit-ida fits the mixture by EM: '{reactivation}' is not one of "
                             f"{', '.join(FIT_REACTIVATIONS)}")
+    check_choice("prior_mass", prior_mass, PRIOR_MASSES)
     if not (plateau >= 0 and em_tol >= 0 and variance_prior >= 0):
         raise ContractError(f"plateau ({plateau}), em-tol ({em_tol}) and variance-prior ({variance_prior}) must be at least 0")
     where = resolve_device(device, say)
@@ -541,7 +547,7 @@ def fit_ida(probe: str, out: str, experts: int, components: int = DEFAULTS.compo
             group_routers.append(IDARouter(h.shape[2], experts=experts, components_per_expert=components,
                                            latent_dim=latent, top_k=top_k, hidden=hidden, activation=activation,
                                            expert_score=expert_score, input_norm=input_norm, latent_norm=latent_norm,
-                                           seed=seed + i))
+                                           prior_mass=prior_mass, seed=seed + i))
         generators = [torch.Generator().manual_seed(seed + i) for i in group]
         taken, plateaued, rec = _train_autoencoders(group_routers, h, steps, batch, lr, plateau, generators)
         ae_seconds = time.perf_counter() - t0

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .layers import EXPERT_SCORES, NORMS, ContractError, LinearStack, check_choice, rms_normalize
+from .layers import EXPERT_SCORES, NORMS, PRIOR_MASSES, ContractError, LinearStack, check_choice, rms_normalize
 from .contract import GATE_TEMPERATURE_ABSENT, GATE_TEMPERATURE_NEW_RUNS, check_gate_temperature
 from .mixture import DiagonalMixture
 from .reactivation import ReactivationConfig, ReactivationEvent, ReactivationState
@@ -22,7 +22,9 @@ class IDARouter(nn.Module):
     autoencoder, L_react for pulled dead components) never reaches the backbone, and the gate weights
     it returns carry no gradient. state_dict names are the contract's (`encoder.{j}.weight`,
     `decoder.{j}.weight`, `gmm.logits`, `gmm.means`, `gmm.log_vars`), so a checkpoint written with
-    `save_routers` is read by `idamoe route` and `idamoe inspect`.
+    `save_routers` is read by `idamoe route` and `idamoe inspect`. `prior_mass` (`idamoe.prior_mass`)
+    normalises the mixture's prior over all K components (`global`) or within each expert's M, each
+    expert holding 1/E of it (`per-expert`).
     """
 
     kind = "ida"
@@ -32,7 +34,8 @@ class IDARouter(nn.Module):
                  input_norm: str = "rms", latent_norm: str = "rms", log_var_min: float = -6.0,
                  log_var_max: float = 6.0, reconstruction_weight: float = 1.0, reactivation_weight: float = 1.0,
                  nll_to_encoder: bool = False, reactivation: Optional[ReactivationConfig] = None,
-                 seed: int = 0, gate_temperature: float = GATE_TEMPERATURE_NEW_RUNS) -> None:
+                 seed: int = 0, gate_temperature: float = GATE_TEMPERATURE_NEW_RUNS,
+                 prior_mass: str = "global") -> None:
         super().__init__()
         if not 1 <= experts <= 1024:
             raise ContractError(f"experts must be 1...1024, got {experts}")
@@ -57,12 +60,15 @@ class IDARouter(nn.Module):
         self.expert_score = check_choice("expert_score", expert_score, EXPERT_SCORES)
         self.input_norm = check_choice("input_norm", input_norm, NORMS)
         self.latent_norm = check_choice("latent_norm", latent_norm, NORMS)
+        #: `global` (pi = softmax(a) over all K) or `per-expert` (softmax within each expert's M, times 1/E).
+        self.prior_mass = check_choice("prior_mass", prior_mass, PRIOR_MASSES)
         self.reconstruction_weight = float(reconstruction_weight)
         self.reactivation_weight = float(reactivation_weight)
         self.nll_to_encoder = bool(nll_to_encoder)
         self.encoder = LinearStack([hidden_dim, *hidden, latent_dim], activation)
         self.decoder = LinearStack([latent_dim, *reversed(list(hidden)), hidden_dim], activation)
-        self.gmm = DiagonalMixture(experts * components_per_expert, latent_dim, log_var_min, log_var_max)
+        self.gmm = DiagonalMixture(experts * components_per_expert, latent_dim, log_var_min, log_var_max,
+                                   prior_groups=experts if self.prior_mass == "per-expert" else 1)
         #: Reactivation bookkeeping (not in state_dict: checkpoints hold the router only).
         self.reactivation = ReactivationState(self.components, reactivation or ReactivationConfig(), seed)
         #: Statistics of the training forwards since the last `observe` (summed over micro-batches), None
@@ -88,6 +94,7 @@ class IDARouter(nn.Module):
             "idamoe.latent_norm": self.latent_norm,
             "idamoe.log_var_min": repr(self.gmm.log_var_min),
             "idamoe.log_var_max": repr(self.gmm.log_var_max),
+            "idamoe.prior_mass": self.prior_mass,
             **({"idamoe.gate_temperature": repr(self.gate_temperature)} if self.gate_temperature != GATE_TEMPERATURE_ABSENT else {}),
         }
 
@@ -185,7 +192,8 @@ class IDARouter(nn.Module):
     def initialize_mixture(self, h: torch.Tensor, generator: Optional[torch.Generator] = None) -> None:
         """Places the mixture on real data before training, as the Swift trainer does: means on K latents
         drawn (without replacement while possible) from h, log-variances at the per-feature latent
-        variance (clamped), equal priors. The draw order differs from Swift's (torch's generator)."""
+        variance (clamped), equal logits (equal priors under either prior mass). The draw order differs
+        from Swift's (torch's generator)."""
         z = self.encode(self.router_input(h))
         n, k = z.shape[0], self.components
         if n == 0:

@@ -17,6 +17,9 @@ ACTIVATIONS: Tuple[str, ...] = ("gelu", "gelu_tanh", "relu", "silu", "tanh")
 EXPERT_SCORES: Tuple[str, ...] = ("max", "sum")
 #: `idamoe.input_norm` and `idamoe.latent_norm` values.
 NORMS: Tuple[str, ...] = ("none", "rms")
+#: `idamoe.prior_mass` values (IDA): the mixture's prior normalised over all K components, or within each
+#: expert's M so that every expert holds 1/E of it. A checkpoint without the key means `global`.
+PRIOR_MASSES: Tuple[str, ...] = ("global", "per-expert")
 #: The epsilon of every RMS norm in the contract: h / sqrt(mean(h^2) + 1e-6).
 RMS_EPS = 1e-6
 

@@ -99,14 +99,15 @@ class ReactivationState:
         return int(self.dead.sum())
 
     def loss(self, gmm: DiagonalMixture) -> torch.Tensor:
-        """L_react = sum over pulled k of mean_j (mu_kj - z*_j)^2 + (a_k - stopgrad(mean a))^2 (float64)."""
+        """L_react = sum over pulled k of mean_j (mu_kj - z*_j)^2 + (a_k - stopgrad(mean of a over k's prior
+        group))^2 (float64); the group is all K under the global prior mass, k's expert under per-expert."""
         pulled = [k for k in range(len(self.remaining)) if self.remaining[k] > 0]
         if not pulled or self.targets is None:
             return gmm.logits.new_zeros((), dtype=torch.float64)
         idx = torch.tensor(pulled, device=gmm.means.device)
         target = self.targets.to(gmm.means.device)[idx].double()
         diff = gmm.means.double()[idx] - target
-        mean_logit = gmm.logits.detach().double().mean()
+        mean_logit = gmm.group_mean_logits().to(gmm.logits.device)[idx]
         da = gmm.logits.double()[idx] - mean_logit
         return diff.pow(2).mean(dim=1).sum() + da.pow(2).sum()
 
@@ -116,8 +117,9 @@ class ReactivationState:
         sets it), and every `every` steps flags dead components (usage and prior below tau/K) and revived
         ones (usage alone back at or above tau/K) and, unless the mode is off, gives each dead component
         that needs one a target drawn from `latents` with probability softmax(-log p(z)): `reset` moves it
-        there, `loss` pulls it with L_react. Events: died and revived in component order, then one
-        `reset` or `pulled` per intervention (prior and usage as they were before it).
+        there (its logit to the mean logit of its prior group), `loss` pulls it with L_react. Events: died
+        and revived in component order, then one `reset` or `pulled` per intervention (prior and usage as
+        they were before it).
 
         Under torch.distributed every rank holds the same counts and parameters, so every rank takes
         the same decisions; rank 0 draws the targets from its own batch and broadcasts them.
@@ -172,12 +174,13 @@ class ReactivationState:
         events.extend(event("reset" if self.config.mode == "reset" else "pulled", c) for c in need)
         with torch.no_grad():
             if self.config.mode == "reset":
-                mean_logit = gmm.logits.double().mean()
+                # Each group's mean logit before any reset of this check (as Swift computes the mean of all K).
+                mean_logit = gmm.group_mean_logits()
                 for c, target in zip(need, drawn):
                     gmm.means[c] = target.to(gmm.means)
                     # The mean over all K rows, including those reset earlier in this loop (as Swift does).
                     gmm.log_vars[c] = gmm.log_vars.double().mean(dim=0).to(gmm.log_vars)
-                    gmm.logits[c] = mean_logit.to(gmm.logits)
+                    gmm.logits[c] = mean_logit[c].to(gmm.logits)
             else:
                 if self.targets is None:
                     self.targets = torch.full((k, p), float("nan"))

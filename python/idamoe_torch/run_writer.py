@@ -166,7 +166,8 @@ class RunWriter:
             out.update(componentsPerExpert=r.components_per_expert, latentDim=r.latent_dim,
                        routerHidden=[layer.out_features for layer in r.encoder][:-1], routerActivation=r.activation,
                        expertScore=r.expert_score, inputNorm=r.input_norm, latentNorm=r.latent_norm,
-                       logVarMin=r.gmm.log_var_min, logVarMax=r.gmm.log_var_max, gateTemperature=r.gate_temperature)
+                       logVarMin=r.gmm.log_var_min, logVarMax=r.gmm.log_var_max, gateTemperature=r.gate_temperature,
+                       priorMass=r.prior_mass)
         else:
             out.update(gateBias=r.gate.bias is not None)
         return out
