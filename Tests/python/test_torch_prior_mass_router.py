@@ -175,3 +175,22 @@ def test_the_numpy_reference_routes_a_per_expert_checkpoint_as_pytorch_does(tmp_
         np.testing.assert_allclose(got["log_density"], ours["log_density"].numpy(), rtol=1e-5)
         np.testing.assert_allclose(got["posterior"], ours["posterior"].numpy(), rtol=1e-4, atol=1e-6)
         assert np.array_equal(got["experts"], ours["experts"].numpy())
+
+
+def test_reset_back_off_matches_the_swift_trainer() -> None:
+    """A component that never comes back is reset at checks 1, 2, 4, 8, then every 8 (as
+    ReactivationBackoffTests in Swift); winning tokens again revives it and clears the count."""
+    gmm, state, counts, latents, log_density = starved_state(1, "reset")
+    resets = []
+    for step in range(1, 31):
+        events = state.observe(step, gmm, M, counts, int(counts.sum()), latents, log_density)
+        if any(e.event == "reset" and e.component == 1 for e in events):
+            resets.append(step)
+        with torch.no_grad():
+            gmm.logits[1] = -12.0  # the fit starves it again at once
+    assert resets == [1, 2, 4, 8, 16, 24]
+    assert int(state.attempts[1]) == 6
+    counts[1] = 10.0
+    events = state.observe(31, gmm, M, counts, int(counts.sum()), latents, log_density)
+    assert ("revived", 1) in [(e.event, e.component) for e in events]
+    assert int(state.attempts[1]) == 0 and int(state.wait[1]) == 0

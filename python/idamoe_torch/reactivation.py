@@ -19,6 +19,9 @@ MODES = ("loss", "reset", "off")
 
 _MASK = (1 << 64) - 1
 
+#: The longest back-off between interventions on a component that does not revive, in checks.
+MAX_BACKOFF = 8
+
 
 class SplitMix64:
     """The Swift trainer's generator (SeededGenerator), so that a seed draws the same targets."""
@@ -91,6 +94,11 @@ class ReactivationState:
         self.targets: Optional[torch.Tensor] = None
         #: Steps of L_react left per component [K].
         self.remaining = np.zeros(components, dtype=np.int64)
+        #: Interventions on each component since it last revived [K].
+        self.attempts = np.zeros(components, dtype=np.int64)
+        #: Checks each dead component still waits before its next intervention [K]: after the n-th
+        #: intervention without reviving, min(2^(n-1), MAX_BACKOFF) checks (as the Swift trainer).
+        self.wait = np.zeros(components, dtype=np.int64)
         self.rng = SplitMix64(seed)
 
     @property
@@ -153,6 +161,8 @@ class ReactivationState:
             if self.dead[c] and not unused:
                 self.dead[c] = False
                 self.remaining[c] = 0
+                self.attempts[c] = 0
+                self.wait[c] = 0
                 if self.targets is not None:
                     self.targets[c] = float("nan")
                 events.append(event("revived", c))
@@ -161,7 +171,10 @@ class ReactivationState:
                 need.append(c)
                 events.append(event("died", c))
             elif self.dead[c] and self.remaining[c] == 0:
-                need.append(c)
+                if self.wait[c] > 0:
+                    self.wait[c] -= 1
+                else:
+                    need.append(c)
         if self.config.mode == "off" or not need or latents is None or log_density is None:
             return events
         p = gmm.means.shape[1]
@@ -172,6 +185,9 @@ class ReactivationState:
             drawn = z[rows].clone()
         drawn = distributed.broadcast_from_writer(drawn)
         events.extend(event("reset" if self.config.mode == "reset" else "pulled", c) for c in need)
+        for c in need:
+            self.attempts[c] += 1
+            self.wait[c] = min(1 << int(min(self.attempts[c] - 1, 30)), MAX_BACKOFF) - 1
         with torch.no_grad():
             if self.config.mode == "reset":
                 # Each group's mean logit before any reset of this check (as Swift computes the mean of all K).
