@@ -38,7 +38,8 @@ public struct ReactivationConfig: Sendable, Equatable {
     public var every: Int
     /// Steps for which L_react pulls a dead component.
     public var steps: Int
-    /// A component is dead when usage and prior are both below tau / K.
+    /// A component is dead when usage and prior are both below tau / K (usage alone under a per-expert
+    /// prior, where an unused expert's components keep their share of its fixed mass).
     public var tau: Double
     /// Decay of the usage EMA.
     public var usageDecay: Double
@@ -180,9 +181,11 @@ public struct ReactivationState: Sendable, Equatable {
         var needTarget: [Int] = []
         for c in 0..<k {
             // Dead needs both low; revived needs usage alone back up (an intervention restores the
-            // prior at once, which says nothing about use).
+            // prior at once, which says nothing about use). Under a per-expert prior an expert's mass
+            // is fixed, so an expert nobody routes to keeps its components' priors near 1/K for ever:
+            // there usage alone decides (docs/decisions.md, "Expert-level prior mass").
             let unused = usage[c] < threshold
-            let low = unused && priors[c] < threshold
+            let low = unused && (gmm.priorGroups > 1 || priors[c] < threshold)
             if dead[c] && !unused {
                 dead[c] = false
                 remaining[c] = 0

@@ -166,7 +166,8 @@ class ReactivationState:
                 if self.targets is not None:
                     self.targets[c] = float("nan")
                 events.append(event("revived", c))
-            elif not self.dead[c] and unused and priors[c] < threshold:
+            # Under a per-expert prior an expert's mass is fixed: usage alone decides (as Swift).
+            elif not self.dead[c] and unused and (gmm.prior_groups > 1 or priors[c] < threshold):
                 self.dead[c] = True
                 need.append(c)
                 events.append(event("died", c))
