@@ -98,4 +98,20 @@ struct PriorMassTests {
         #expect(gmm.logits[1] == -2.5)  // (4 + -9) / 2, expert 0's mean before the reset
         #expect(abs(gmm.priors[0] + gmm.priors[1] - 1.0 / 3) < 1e-12)
     }
+
+    @Test("under a per-expert prior an unused expert's components are dead on usage alone; globally they need a low prior too")
+    func deadOnUsage() throws {
+        for groups in [1, 3] {
+            // Equal logits: every prior is 1/6 whatever the groups; only components 0-3 win tokens.
+            var gmm = mixture([0, 0, 0, 0, 0, 0], groups: groups)
+            var state = ReactivationState(components: 6, config: ReactivationConfig(mode: .off, every: 1))
+            let n = 8
+            let top = (0..<n).map { Int32($0 % 4) }
+            let result = RoutingResult(tokens: n, topK: 1, experts: 3, selected: top, weights: [Float](repeating: 1, count: n),
+                                       expertProbabilities: [], posterior: [], posteriorWidth: 6, entropyBits: [],
+                                       logDensity: nil, topComponent: top, latents: nil, reconstructionError: nil)
+            let died = state.observe(step: 1, result: result, gmm: &gmm, componentsPerExpert: 2).filter { $0.kind == .died }.map(\.component)
+            #expect(died == (groups == 3 ? [4, 5] : []), "groups \(groups): \(died)")
+        }
+    }
 }
