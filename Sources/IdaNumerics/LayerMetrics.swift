@@ -26,10 +26,13 @@ public struct LayerMetrics: Sendable, Equatable {
 
     /// Components whose usage and prior are both below tau / K (the reactivation rule measured on a
     /// probe or batch), ascending; none when the arrays disagree in length.
-    public static func deadComponents(usage: [Double], priors: [Double], tau: Double = ReactivationConfig.defaultTau) -> [Int] {
+    public static func deadComponents(usage: [Double], priors: [Double], tau: Double = ReactivationConfig.defaultTau,
+                                      priorMass: PriorMass = .global) -> [Int] {
         guard !priors.isEmpty, usage.count == priors.count else { return [] }
         let threshold = tau / Double(priors.count)
-        return priors.indices.filter { usage[$0] < threshold && priors[$0] < threshold }
+        return priors.indices.filter {
+            ReactivationState.isDead(usage: usage[$0], prior: priors[$0], threshold: threshold, priorMass: priorMass)
+        }
     }
 
     /// MaxVio of the top-1 load.
@@ -122,7 +125,7 @@ public struct LayerMetricsAccumulator: Sendable {
     }
 
     /// The metrics so far; `priors` [K] and tau enable the dead-component count.
-    public func finish(priors: [Double]? = nil, tau: Double = ReactivationConfig.defaultTau) -> LayerMetrics {
+    public func finish(priors: [Double]? = nil, priorMass: PriorMass = .global, tau: Double = ReactivationConfig.defaultTau) -> LayerMetrics {
         let total = assignments.reduce(0, +)
         let load = assignments.map { total > 0 ? $0 / total : 0 }
         let n = Double(max(tokens, 1))
@@ -132,7 +135,7 @@ public struct LayerMetricsAccumulator: Sendable {
             let u = componentCounts.map { $0 / n }
             usage = u
             if let pi = priors, pi.count == components {
-                dead = LayerMetrics.deadComponents(usage: u, priors: pi, tau: tau).count
+                dead = LayerMetrics.deadComponents(usage: u, priors: pi, tau: tau, priorMass: priorMass).count
             }
         }
         var metrics = LayerMetrics(tokens: tokens, load: load, cv: LayerMetrics.coefficientOfVariation(load),

@@ -91,6 +91,14 @@ public struct ReactivationEvent: Sendable, Equatable {
 public struct ReactivationState: Sendable, Equatable {
     /// Settings.
     public var config: ReactivationConfig
+
+    /// The one definition of a dead component, for training (usage an EMA of training batches) and for
+    /// a probe (usage its share of the probe's tokens): usage below tau/K and, under a global prior,
+    /// the prior too; under a per-expert prior usage alone (an unused expert's components keep their
+    /// share of its fixed 1/E mass).
+    public static func isDead(usage: Double, prior: Double, threshold: Double, priorMass: PriorMass) -> Bool {
+        usage < threshold && (priorMass == .perExpert || prior < threshold)
+    }
     /// Usage EMA u [K]: share of tokens whose most probable component is k; the first observed batch
     /// sets it (not a fair-share guess), so a check can find dead components from the first one.
     public var usage: [Double]
@@ -185,7 +193,8 @@ public struct ReactivationState: Sendable, Equatable {
             // is fixed, so an expert nobody routes to keeps its components' priors near 1/K for ever:
             // there usage alone decides (docs/decisions.md, "Expert-level prior mass").
             let unused = usage[c] < threshold
-            let low = unused && (gmm.priorGroups > 1 || priors[c] < threshold)
+            let low = Self.isDead(usage: usage[c], prior: priors[c], threshold: threshold,
+                                  priorMass: gmm.priorGroups > 1 ? .perExpert : .global)
             if dead[c] && !unused {
                 dead[c] = false
                 remaining[c] = 0

@@ -48,6 +48,12 @@ public enum LayerRouter: Sendable, Equatable {
         return nil
     }
 
+    /// How the prior mass is shared (global for routers without a mixture).
+    public var priorMass: PriorMass {
+        if case let .ida(r) = self { return r.config.priorMass }
+        return .global
+    }
+
     /// Priors pi [K] (IDA only).
     public var priors: [Double]? {
         if case let .ida(r) = self { return r.gmm.priors }

@@ -133,7 +133,7 @@ public struct ProbeRouting: Sendable {
         }
         var metrics: [Int: LayerMetrics] = [:]
         for (slot, i) in layers.enumerated() {
-            metrics[i] = accumulators[slot].finish(priors: routers[i]?.priors)
+            metrics[i] = accumulators[slot].finish(priors: routers[i]?.priors, priorMass: routers[i]?.priorMass ?? .global)
         }
         return metrics
     }

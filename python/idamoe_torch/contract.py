@@ -9,7 +9,8 @@ GATE_TEMPERATURE_ABSENT = 1.0
 GATE_TEMPERATURE_NEW_RUNS = 4.0
 #: The allowed range of the gate temperature: (0, GATE_TEMPERATURE_MAX].
 GATE_TEMPERATURE_MAX = 1000.0
-#: The dead threshold tau: a component is dead when its usage and prior are both below tau / K.
+#: The dead threshold tau: a component is dead when its usage and prior are both below tau / K (usage
+#: alone under a per-expert prior, whose experts' mass is fixed: ReactivationState.isDead in Swift).
 TAU = 0.1
 
 

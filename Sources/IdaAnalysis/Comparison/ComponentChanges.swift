@@ -37,8 +37,8 @@ public struct ComponentChanges: Sendable, Equatable {
         priorsB = piB
         usageA = uA
         usageB = uB
-        deadA = LayerMetrics.deadComponents(usage: uA, priors: piA, tau: options.tau)
-        deadB = LayerMetrics.deadComponents(usage: uB, priors: piB, tau: options.tau)
+        deadA = LayerMetrics.deadComponents(usage: uA, priors: piA, tau: options.tau, priorMass: a.priorMass)
+        deadB = LayerMetrics.deadComponents(usage: uB, priors: piB, tau: options.tau, priorMass: b.priorMass)
         priorChange = nil
         meanShift = nil
         died = []

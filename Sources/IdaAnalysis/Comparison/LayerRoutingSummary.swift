@@ -28,6 +28,8 @@ public struct LayerRoutingSummary: Sendable, Equatable {
     public var componentUsage: [Double]?
     /// Component priors pi [K] (IDA only).
     public var priors: [Double]?
+    /// How the prior mass is shared (global for routers without a mixture).
+    public var priorMass: PriorMass = .global
     /// Component means mu [K, P], row-major (IDA only).
     public var means: [Float]?
     /// Latent width P (0 for softmax routers).
@@ -109,6 +111,7 @@ public struct LayerRoutingSummary: Sendable, Equatable {
                 summary.topComponent = top[slot]
                 summary.componentUsage = m.componentUsage
                 summary.priors = r.gmm.priors
+                summary.priorMass = r.config.priorMass
                 summary.means = r.gmm.means.data
                 summary.latentDim = r.config.latentDim
             }

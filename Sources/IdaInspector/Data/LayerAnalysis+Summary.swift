@@ -14,6 +14,7 @@ extension LayerRoutingSummary {
             topComponent = la.topComponent
             componentUsage = la.metrics.componentUsage
             priors = r.gmm.priors
+            priorMass = r.config.priorMass
             means = r.gmm.means.data
             latentDim = r.config.latentDim
         }

@@ -38,6 +38,8 @@ public struct LayerAnalysis: Sendable {
     public var projection: Projection?
     /// Component priors [K] (IDA).
     public var priors: [Double]
+    /// How the prior mass is shared (IDA; global otherwise), for the one definition of dead.
+    public var priorMass: PriorMass = .global
     /// Component means projected to 2-D [K] (IDA).
     public var means: [(Double, Double)]
     /// One-sigma radii of each component along the two axes [K] (IDA).
@@ -126,7 +128,7 @@ public struct SnapshotAnalysis: Sendable {
             part.append(result)
             var accumulator = LayerMetricsAccumulator(experts: router.experts, components: router.components)
             accumulator.add(result)
-            layers[i] = Self.layer(i, router: router, part: part, metric: accumulator.finish(priors: router.priors),
+            layers[i] = Self.layer(i, router: router, part: part, metric: accumulator.finish(priors: router.priors, priorMass: router.priorMass),
                                    topK: checkpoint.info.config.topK, previous: previous?.layers[i])
         }
     }
@@ -148,6 +150,7 @@ public struct SnapshotAnalysis: Sendable {
             a.projection = projection
             a.points = stride(from: 0, to: z.count, by: p).map { projection.project(z[$0..<($0 + p)]) }
             a.priors = r.gmm.priors
+            a.priorMass = r.config.priorMass
             for k in 0..<r.gmm.components {
                 a.means.append(projection.project(r.gmm.means.data[(k * p)..<((k + 1) * p)]))
                 let variance = (0..<p).map { Foundation.exp(r.gmm.clampedLogVar(r.gmm.logVars[k, $0])) }
