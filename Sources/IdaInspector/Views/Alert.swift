@@ -118,7 +118,7 @@ struct Alert: Sendable, Equatable {
         }
         if let dead = m.deadComponents, dead > 0 {
             out.append(Alert(level: .warning, text: "layer \(la.layer): \(dead) of \(la.priors.count) components dead "
-                + "(usage and prior < 0.1/K)"))
+                + (la.priorMass == .perExpert ? "(usage < 0.1/K; per-expert prior)" : "(usage and prior < 0.1/K)")))
         }
         return out
     }
