@@ -26,7 +26,8 @@ public struct ExpertMLP: Sendable, Equatable {
         public var preActivation: Matrix
         /// The input of `down` [n, F].
         public var hidden: Matrix
-        /// GELU'(preActivation) [n, F] (GELU experts only; empty for SwiGLU).
+        /// GELU'(preActivation) [n, F] for GELU experts; for SwiGLU, [SiLU'(g) | SiLU(g)] [2, n, F] of
+        /// the gate half g.
         public var slope: [Float] = []
     }
 
@@ -67,17 +68,16 @@ public struct ExpertMLP: Sendable, Equatable {
             slope = [Float].uninitialized(n * f)
             Activation.gelu.forward(pre.data, into: &h.data, slope: &slope, context: context)
         case .swiglu:
-            pre.data.withUnsafeBufferPointer { pp in
-                h.data.withUnsafeMutableBufferPointer { ph in
-                    for r in 0..<n {
-                        let gate = r * 2 * f, value = gate + f
-                        for c in 0..<f {
-                            let g = pp[gate + c]
-                            ph[r * f + c] = g / (1 + Foundation.exp(-g)) * pp[value + c]
-                        }
-                    }
-                }
+            // SiLU of the gate half through the vectorised loops (value and slope), then times the value half.
+            var gates = [Float].uninitialized(n * f)
+            for r in 0..<n { for c in 0..<f { gates[r * f + c] = pre.data[r * 2 * f + c] } }
+            var silu = [Float].uninitialized(n * f), siluSlope = [Float].uninitialized(n * f)
+            Activation.silu.forward(gates, into: &silu, slope: &siluSlope, context: context)
+            for r in 0..<n {
+                let value = r * 2 * f + f
+                for c in 0..<f { h.data[r * f + c] = silu[r * f + c] * pre.data[value + c] }
             }
+            slope = siluSlope + silu
         }
         return (down.forward(h, context: context), Cache(input: x, preActivation: pre, hidden: h, slope: slope))
     }
@@ -92,18 +92,19 @@ public struct ExpertMLP: Sendable, Equatable {
             Activation.multiply(&dh.data, bySlope: cache.slope, context: context)
             dPre = dh
         case .swiglu:
-            // h = silu(g) v with silu(g) = g s, s = sigmoid(g): dg = dh v s (1 + g (1 - s)), dv = dh g s.
+            // h = silu(g) v: dg = dh v silu'(g), dv = dh silu(g), both kept by the forward pass.
             dPre = Matrix(uninitializedRows: n, cols: 2 * f)  // every element is written below
             cache.preActivation.data.withUnsafeBufferPointer { pp in
                 dh.data.withUnsafeBufferPointer { pdh in
-                    dPre.data.withUnsafeMutableBufferPointer { pd in
-                        for r in 0..<n {
-                            let gate = r * 2 * f, value = gate + f
-                            for c in 0..<f {
-                                let g = pp[gate + c], grad = pdh[r * f + c]
-                                let s = 1 / (1 + Foundation.exp(-g))
-                                pd[gate + c] = grad * pp[value + c] * s * (1 + g * (1 - s))
-                                pd[value + c] = grad * g * s
+                    cache.slope.withUnsafeBufferPointer { ps in
+                        dPre.data.withUnsafeMutableBufferPointer { pd in
+                            for r in 0..<n {
+                                let gate = r * 2 * f, value = gate + f
+                                for c in 0..<f {
+                                    let grad = pdh[r * f + c], i = r * f + c
+                                    pd[gate + c] = grad * pp[value + c] * ps[i]
+                                    pd[value + c] = grad * ps[n * f + i]
+                                }
                             }
                         }
                     }
