@@ -125,15 +125,16 @@ struct TrainerTests {
 
     /// Killed after step 4 (the step-3 snapshot is the newest) or after step 2 (before the first
     /// snapshot: resume starts over from step 0), a resumed run ends with the uninterrupted run's weights.
-    /// With `--reseed pool` the pool of recent latents is part of the saved state.
+    /// With `--reseed pool` the pool of recent latents is part of the saved state; with `split` (resets
+    /// at every check, 2, 4 and 6) the back-off: the step-4 reset makes the component wait out step 6.
     @Test("resume continues exactly where an uninterrupted run would be",
-          arguments: [(4, 3, Reseed.outliers), (2, 0, .outliers), (4, 3, .pool)])
+          arguments: [(4, 3, Reseed.outliers), (2, 0, .outliers), (4, 3, .pool), (4, 3, .split)])
     func resumeMatches(killedAfter: Int, resumesFrom: Int, reseed: Reseed) throws {
         let dir = temporaryDirectory()
         let corpus = try writeCorpus(in: dir)
         var options = tinyOptions(corpus: corpus)
         options.reseed = reseed
-        if reseed == .pool { options.reactTau = 1.5 }  // unused components die at every check, so resets draw from the pool
+        if reseed != .outliers { options.reactTau = 1.5 }  // unused components die at every check, so resets draw from the pool or split
         let straight = try Trainer(config: tinyTrainingConfig(), options: options, runDir: dir + "/a")
         try straight.train()
         if reseed == .pool {
@@ -143,6 +144,11 @@ struct TrainerTests {
         do {
             let first = try Trainer(config: tinyTrainingConfig(), options: options, runDir: dir + "/b")
             try first.train(stopAt: killedAfter)
+        }
+        if reseed == .split {
+            let optim = try SafetensorsFile(path: RunLayout(dir + "/b").optimizer(step: 3))
+            let attempts = try optim.int32s("react.0.attempts") + optim.int32s("react.1.attempts")
+            #expect(attempts.contains { $0 > 0 }, "the back-off is saved")
         }
         // Simulate a crash mid-write: a torn event line.
         let events = RunLayout(dir + "/b").events

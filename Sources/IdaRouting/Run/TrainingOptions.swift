@@ -46,9 +46,9 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// Reactivation of dead components: `reset` balances best (docs/results.md, docs/decisions.md
     /// "Defaults"); the issue-era `loss` stays available.
     public var reactivation = ReactivationMode.reset
-    /// Where reactivated components go: `pool` for new runs (docs/results.md);
-    /// absent in runs written before it was a setting (outliers).
-    public var reseed: Reseed? = .pool
+    /// Where reactivated components go: `split` for new runs (docs/results.md, "Balance by
+    /// construction"); absent in runs written before it was a setting (outliers).
+    public var reseed: Reseed? = .split
     /// Steps between dead-component checks.
     public var reactEvery = 50
     /// Steps of reactivation pull.
