@@ -35,12 +35,14 @@ struct RouterStepCommand: ParsableCommand {
     @Option(name: .customLong("react-steps"), help: "Steps of reactivation pull.") var reactSteps = 20
     @Option(name: .customLong("react-tau"), help: "Dead threshold tau.") var reactTau = ReactivationConfig.defaultTau
     @Option(name: .customLong("usage-decay"), help: "Decay of the usage EMA.") var usageDecay = 0.99
+    @Option(help: "Where reactivated components go (outliers or split; pool needs a trainer's history).") var reseed = Reseed.outliers
     @Option(help: "Seed of the reactivation draws (each block adds its index).") var seed: UInt64 = 1
 
     func validate() throws {
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
         if !lr.isFinite || lr < 0 { throw ValidationError("--lr must be 0 or more") }
         if reactEvery < 1 || reactSteps < 1 { throw ValidationError("--react-every and --react-steps must be at least 1") }
+        if reseed == .pool { throw ValidationError("--reseed pool is not offered here: its pool is built over a trainer's batches") }
     }
 
     func run() throws {
@@ -50,7 +52,7 @@ struct RouterStepCommand: ParsableCommand {
         }
         let pr = try Probe(path: probe)
         let config = ReactivationConfig(mode: reactivation, every: reactEvery, steps: reactSteps, tau: reactTau,
-                                        usageDecay: usageDecay)
+                                        usageDecay: usageDecay, reseed: reseed)
         let weights = RouterLossWeights(reconstruction: lambdaRec, reactivation: lambdaReact, nllToEncoder: nllToEncoder)
         var batches: [Int: Matrix] = [:]
         var states: [Int: ReactivationState] = [:]

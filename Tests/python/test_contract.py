@@ -152,6 +152,7 @@ def test_python_defaults_are_the_settings_tables() -> None:
         (ida["reactivation_weight"], ("training", "reactivationWeight")), (ida["nll_to_encoder"], ("training", "nllToEncoder")),
         (react.mode, ("training", "reactivation")), (react.every, ("training", "reactEvery")),
         (react.steps, ("training", "reactSteps")), (react.tau, ("training", "reactTau")),
+        (react.reseed, ("training", "reseed")),
         (softmax["experts"], ("model", "experts")), (softmax["top_k"], ("model", "topK")),
         (softmax["aux_loss"], ("training", "auxLoss")), (softmax["z_loss"], ("training", "zLoss")),
         (bias["bias_rate"], ("training", "biasRate")),

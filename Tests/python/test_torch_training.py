@@ -122,14 +122,15 @@ def test_one_step_updates_every_parameter_as_swift_does(tmp_path: Path, opts: di
     assert moved > 1e-3, f"the step barely moved the mixture ({moved}): the comparison would prove nothing"
 
 
+@pytest.mark.parametrize("reseed", ["outliers", "split"])
 @pytest.mark.parametrize("prior_mass", ["global", "per-expert"])
 @pytest.mark.parametrize("mode", ["reset", "loss"])
-def test_reactivation_kills_and_revives_as_swift_does(tmp_path: Path, mode: str, prior_mass: str) -> None:
+def test_reactivation_kills_and_revives_as_swift_does(tmp_path: Path, mode: str, prior_mass: str, reseed: str) -> None:
     """Components starved on purpose (prior logits -12) die at the first check; `reset` moves them onto
     latents drawn with the same generator and seed, `loss` pulls them with L_react (logits toward the
     mean of their prior group: all K, or their expert's M under the per-expert prior mass); the events,
     the dead counts and the final parameters agree after four steps."""
-    react = ReactivationConfig(mode=mode, every=2, steps=3, tau=0.5, usage_decay=0.0)
+    react = ReactivationConfig(mode=mode, every=2, steps=3, tau=0.5, usage_decay=0.0, reseed=reseed)
     routers, h = make_routers(5, react, prior_mass=prior_mass)
     with torch.no_grad():
         for r in routers.values():
@@ -137,7 +138,7 @@ def test_reactivation_kills_and_revives_as_swift_does(tmp_path: Path, mode: str,
             r.gmm.means[[1, 4, 10]] += 40.0
     before = {f"layers.{b}.router.{k}": v.numpy().copy() for b, r in routers.items() for k, v in r.state_dict().items()}
     swift, swift_lines = swift_steps(tmp_path, routers, h, 4, 0.02, "--reactivation", mode, "--react-every", "2",
-                                     "--react-steps", "3", "--react-tau", "0.5", "--usage-decay", "0")
+                                     "--react-steps", "3", "--react-tau", "0.5", "--usage-decay", "0", "--reseed", reseed)
     torch_lines = python_steps(routers, h, 4, 0.02)
     died = [l for l in torch_lines if l.get("event") == "died"]
     assert len(died) >= 3, f"expected the starved components to die: {torch_lines}"

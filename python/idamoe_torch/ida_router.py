@@ -162,7 +162,8 @@ class IDARouter(nn.Module):
             rec_count=int(squares.numel()),
             react=float(react.detach()),
             component_counts=torch.bincount(decided["top_component"], minlength=self.components).double().cpu(),
-            extras=dict(latents=z.detach(), log_density=decided["log_density"].detach()),
+            extras=dict(latents=z.detach(), log_density=decided["log_density"].detach(),
+                        top_component=decided["top_component"].detach()),
         ))
         return RouterOutput(decided["experts"], weights, loss.float())
 
@@ -186,7 +187,8 @@ class IDARouter(nn.Module):
                 raise ValueError("IDARouter.observe: statistics without component counts (not an IDA router's)")
             tokens, counts = stats.tokens, stats.component_counts.numpy()
         return self.reactivation.observe(step, self.gmm, self.components_per_expert, counts, tokens,
-                                         local.extras.get("latents"), local.extras.get("log_density"))
+                                         local.extras.get("latents"), local.extras.get("log_density"),
+                                         local.extras.get("top_component"))
 
     @torch.no_grad()
     def initialize_mixture(self, h: torch.Tensor, generator: Optional[torch.Generator] = None) -> None:

@@ -16,6 +16,10 @@ from .mixture import DiagonalMixture
 #: Reactivation modes: pull dead components with L_react (`loss`), move them at once (`reset`), or
 #: only report them (`off`).
 MODES = ("loss", "reset", "off")
+#: Where a dead component is sent: a latent drawn with probability softmax(-log p(z)) (`outliers`), or a
+#: token won by one of the busiest live components, with that component's variances on a reset
+#: (`split`, the default of `idamoe train`; docs/decisions.md, "Reactivation that revives").
+RESEEDS = ("outliers", "split")
 
 _MASK = (1 << 64) - 1
 
@@ -56,9 +60,12 @@ class ReactivationConfig:
     tau: float = TAU
     #: Decay of the usage EMA.
     usage_decay: float = 0.99
+    #: Where dead components go (RESEEDS).
+    reseed: str = "split"
 
     def __post_init__(self) -> None:
         check_choice("reactivation", self.mode, MODES)
+        check_choice("reseed", self.reseed, RESEEDS)
         if self.every < 1 or self.steps < 1:
             raise ValueError(f"reactivation every ({self.every}) and steps ({self.steps}) must be at least 1")
         if not (self.tau >= 0 and 0 <= self.usage_decay <= 1):
@@ -120,7 +127,8 @@ class ReactivationState:
         return diff.pow(2).mean(dim=1).sum() + da.pow(2).sum()
 
     def observe(self, step: int, gmm: DiagonalMixture, components_per_expert: int, top_counts: np.ndarray,
-                tokens: int, latents: Optional[torch.Tensor], log_density: Optional[torch.Tensor]) -> List[ReactivationEvent]:
+                tokens: int, latents: Optional[torch.Tensor], log_density: Optional[torch.Tensor],
+                top_components: Optional[torch.Tensor] = None) -> List[ReactivationEvent]:
         """Updates usage from a step's routing (global top-component counts over `tokens`; the first batch
         sets it), and every `every` steps flags dead components (usage and prior below tau/K) and revived
         ones (usage alone back at or above tau/K) and, unless the mode is off, gives each dead component
@@ -180,9 +188,14 @@ class ReactivationState:
             return events
         p = gmm.means.shape[1]
         drawn = torch.empty(len(need), p, dtype=torch.float32)
+        # Split: donors by the step's global counts (the same on every rank), rows from the writer's batch.
+        donors = self._donors(len(need), top_counts) if self.config.reseed == "split" and top_components is not None else []
         if distributed.is_writer():
             z = latents.detach().float().cpu()
-            rows = self._draw(len(need), log_density.detach().double().cpu().numpy())
+            if donors:
+                rows = self._draw_from_donors(donors, top_components.detach().cpu().numpy())
+            else:
+                rows = self._draw(len(need), log_density.detach().double().cpu().numpy())
             drawn = z[rows].clone()
         drawn = distributed.broadcast_from_writer(drawn)
         events.extend(event("reset" if self.config.mode == "reset" else "pulled", c) for c in need)
@@ -193,10 +206,12 @@ class ReactivationState:
             if self.config.mode == "reset":
                 # Each group's mean logit before any reset of this check (as Swift computes the mean of all K).
                 mean_logit = gmm.group_mean_logits()
-                for c, target in zip(need, drawn):
+                for i, (c, target) in enumerate(zip(need, drawn)):
                     gmm.means[c] = target.to(gmm.means)
-                    # The mean over all K rows, including those reset earlier in this loop (as Swift does).
-                    gmm.log_vars[c] = gmm.log_vars.double().mean(dim=0).to(gmm.log_vars)
+                    if donors:  # the donor's variances (donors are live: none is reset in this loop)
+                        gmm.log_vars[c] = gmm.log_vars[donors[i]]
+                    else:  # the mean over all K rows, including those reset earlier in this loop (as Swift does)
+                        gmm.log_vars[c] = gmm.log_vars.double().mean(dim=0).to(gmm.log_vars)
                     gmm.logits[c] = mean_logit[c].to(gmm.logits)
             else:
                 if self.targets is None:
@@ -205,6 +220,23 @@ class ReactivationState:
                     self.targets[c] = target
                     self.remaining[c] = self.config.steps
         return events
+
+    def _donors(self, count: int, wins: np.ndarray) -> List[int]:
+        """The live components that won the most tokens, busiest first (ties to the lower index), one per
+        dead component, cycling when there are fewer; empty when no live component won a token."""
+        live = sorted((c for c in range(len(wins)) if not self.dead[c] and wins[c] > 0), key=lambda c: (-wins[c], c))
+        return [live[i % len(live)] for i in range(count)] if live else []
+
+    def _draw_from_donors(self, donors: List[int], top: np.ndarray) -> List[int]:
+        """For each donor, a row of the batch it won, drawn uniformly (row 0 when this batch has none)."""
+        rows = {}
+        for r, c in enumerate(top.tolist()):
+            rows.setdefault(int(c), []).append(r)
+        out = []
+        for donor in donors:
+            own = rows.get(donor, [0])
+            out.append(own[int(self.rng.unit() * len(own)) % len(own)])
+        return out
 
     def _draw(self, count: int, log_density: np.ndarray) -> List[int]:
         """`count` rows drawn with probability proportional to softmax(-log p(z)), without replacement

@@ -177,7 +177,7 @@ class RunWriter:
         r = next(iter(self.routers.values()))
         if isinstance(r, IDARouter):
             c = r.reactivation.config
-            return dict(reactivation=c.mode, reactEvery=c.every, reactSteps=c.steps, reactTau=c.tau,
+            return dict(reactivation=c.mode, reactEvery=c.every, reactSteps=c.steps, reactTau=c.tau, reseed=c.reseed,
                         reconstructionWeight=r.reconstruction_weight, reactivationWeight=r.reactivation_weight,
                         nllToEncoder=r.nll_to_encoder)
         if isinstance(r, SigmoidBiasRouter):
