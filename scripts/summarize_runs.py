@@ -80,6 +80,9 @@ def summarize(path):
         "layer_cv": layer_cv,
         "layer_nll": layer_nll,
         "heldout": heldout(evals),
+        "heldout_max_vio": heldout_max_vio(evals),
+        # Revivals over interventions: the share of resets (or pulls) that brought a component back.
+        "revived_per_reset": react["revived"] / (react["reset"] + react["pulled"]) if react["reset"] + react["pulled"] else None,
         "curve": [(e["step"], e["heldout_cv_mean_topk"]) for e in evals if "heldout_cv_mean_topk" in e],
     }
 
@@ -92,6 +95,14 @@ def heldout(evals):
     return None
 
 
+def heldout_max_vio(evals):
+    """(top-1, top-k, gate) held-out MaxVio averaged over layers, of the last evaluation that has them."""
+    for e in reversed(evals):
+        if "heldout_max_vio_mean_topk" in e:
+            return e["heldout_max_vio_mean_top1"], e["heldout_max_vio_mean_topk"], e["heldout_max_vio_mean_gate"]
+    return None
+
+
 def setting_of(run):
     return re.sub(r"-seed\d+$", "", run)
 
@@ -101,8 +112,9 @@ def by_setting(rows):
     groups = {}
     for r in rows:
         groups.setdefault(setting_of(r["run"]), []).append(r)
-    print("| setting | seeds | held-out CVmean top-1 | top-k | gate-weighted | val bpb | training-batch CV (last 10%) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| setting | seeds | held-out CVmean top-1 | top-k | gate-weighted | held-out MaxVio top-1 / top-k | val bpb | "
+          "training-batch CV (last 10%) | revived per reset |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, rs in groups.items():
         def stat(values, digits=3):
             values = [v for v in values if v is not None]
@@ -113,8 +125,11 @@ def by_setting(rows):
                 return f"{mean:.{digits}f}"
             return f"{mean:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
         h = [r["heldout"] for r in rs]
+        mv = [r["heldout_max_vio"] for r in rs]
+        mv_text = " / ".join(stat([x[i] if x else None for x in mv], 2) for i in (0, 1))
         print(f"| {name} | {len(rs)} | {stat([x[0] if x else None for x in h])} | {stat([x[1] if x else None for x in h])} | "
-              f"{stat([x[2] if x else None for x in h])} | {stat([r['val_bpb'] for r in rs])} | {stat([r['cv_mean'] for r in rs])} |")
+              f"{stat([x[2] if x else None for x in h])} | {mv_text} | {stat([r['val_bpb'] for r in rs])} | "
+              f"{stat([r['cv_mean'] for r in rs])} | {stat([r['revived_per_reset'] for r in rs], 2)} |")
 
 
 def write_curves(rows, path):
