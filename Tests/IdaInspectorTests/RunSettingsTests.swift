@@ -16,6 +16,8 @@ struct RunSettingsTests {
         #expect(RunSettings.summary(nll) == "reactivation reset · latent rms · nll to encoder · seed 3")
         let current = try run(#"{"model":{"router":"ida","latentNorm":"rms","gateTemperature":4},"training":{"reactivation":"reset","reseed":"pool","seed":1}}"#)
         #expect(RunSettings.summary(current) == "reactivation reset from pool · latent rms · gate T 4 · seed 1")
+        let split = try run(#"{"model":{"router":"ida","latentNorm":"rms","gateTemperature":4,"priorMass":"per-expert"},"training":{"reactivation":"reset","reseed":"split","seed":4}}"#)
+        #expect(RunSettings.summary(split) == "reactivation reset by split · latent rms · gate T 4 · prior 1/E per expert · seed 4")
         let old = try run(#"{"model":{"router":"ida"},"training":{"reactivation":"loss","seed":1}}"#)
         #expect(RunSettings.summary(old) == "reactivation loss · latent none · seed 1")
         let softmax = try run(#"{"model":{"router":"softmax"},"training":{"auxLoss":0.01,"seed":2}}"#)

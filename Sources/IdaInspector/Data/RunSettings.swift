@@ -51,6 +51,7 @@ public enum RunSettings {
                     parts.append("gate T " + (t == t.rounded() && abs(t) < 1e6 ? String(Int(t)) : NumberText.compact(t)))
                 }
                 if training.nllToEncoder == true { parts.append("nll to encoder") }
+                if model.priorMass == .perExpert { parts.append("prior 1/E per expert") }
             case .softmax:
                 let aux = run.trainingKeys.contains("auxLoss") ? training.auxLoss : 0
                 parts.append(aux == 0 ? "no aux loss" : "aux \(NumberText.compact(aux))")
