@@ -186,7 +186,7 @@ struct DiffCommandTests {
         #expect(other.status == 0, "\(other.stderr)")
         let frame = try runIdamoe(["inspect", run, "--compare", dir + "/softmax", "--headless", "--size", "200x30"])
         #expect(frame.status == 0, "\(frame.stderr)")
-        #expect(frame.stdout.contains("reactivation reset from pool · latent rms") && frame.stdout.contains("aux 0.010"), "\(frame.stdout)")
+        #expect(frame.stdout.contains("reactivation reset by split · latent rms") && frame.stdout.contains("aux 0.010"), "\(frame.stdout)")
         // Each half's training panel leads with its own train CV (the dotted swatch of its curve).
         #expect(frame.stdout.components(separatedBy: "⠂⠂ train").count - 1 == 2, "\(frame.stdout)")
         // The Timeline plots both runs' CVs on one plot, a legend line each.
