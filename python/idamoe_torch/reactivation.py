@@ -132,8 +132,10 @@ class ReactivationState:
         """Updates usage from a step's routing (global top-component counts over `tokens`; the first batch
         sets it), and every `every` steps flags dead components (usage and prior below tau/K) and revived
         ones (usage alone back at or above tau/K) and, unless the mode is off, gives each dead component
-        that needs one a target drawn from `latents` with probability softmax(-log p(z)): `reset` moves it
-        there (its logit to the mean logit of its prior group), `loss` pulls it with L_react. Events: died
+        that needs one (not waiting out its back-off) a target from `latents`: a token won by one of the
+        busiest live components (`split`, with `top_components`), else one drawn with probability
+        softmax(-log p(z)); `reset` moves it there (its logit to the mean logit of its prior group, its
+        log-variances to the donor's or to the mean), `loss` pulls it with L_react. Events: died
         and revived in component order, then one `reset` or `pulled` per intervention (prior and usage as
         they were before it).
 
