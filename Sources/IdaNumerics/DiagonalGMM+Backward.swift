@@ -41,8 +41,9 @@ extension DiagonalGMM {
         dgemm(posterior, n, k, transA: true, both, n, 2 * p, into: &s12)
 
         let pi = priors
-        // Each group's posterior mass sum_{j in g} Nk_j; one group holds every token's whole mass.
-        let groupMass = (0..<priorGroups).map { g in priorGroups == 1 ? Double(n) : priorGroupRange(g).reduce(0.0) { $0 + nk[$1] } }
+        // Each group's posterior mass sum_{j in g} Nk_j (a single group holds every token's whole mass,
+        // which the G 1 form below uses exactly).
+        let groupMass = priorGroups == 1 ? [] : (0..<priorGroups).map { g in priorGroupRange(g).reduce(0.0) { $0 + nk[$1] } }
         for c in 0..<k {
             let q = Double(priorGroups) * pi[c]
             gradLogits[c] += Float(priorGroups == 1 ? weight * pi[c] - scale * nk[c]

@@ -60,12 +60,8 @@ public struct DiagonalGMM: Sendable, Equatable {
 
     /// Mixing weights pi [K]: softmax(a) within each prior group, times 1/G.
     public var priors: [Double] {
-        guard priorGroups > 1 else {
-            let lse = logSumExp(logits.map(Double.init))
-            return logits.map { Foundation.exp(Double($0) - lse) }
-        }
         var out = [Double](repeating: 0, count: components)
-        let share = 1 / Double(priorGroups)
+        let share = 1 / Double(priorGroups)  // exactly 1 for a global prior: softmax(a) bit for bit
         for g in 0..<priorGroups {
             let range = priorGroupRange(g)
             let lse = logSumExp(logits[range].map(Double.init))

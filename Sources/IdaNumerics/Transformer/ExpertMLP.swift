@@ -71,13 +71,15 @@ public struct ExpertMLP: Sendable, Equatable {
             // SiLU of the gate half through the vectorised loops (value and slope), then times the value half.
             var gates = [Float].uninitialized(n * f)
             for r in 0..<n { for c in 0..<f { gates[r * f + c] = pre.data[r * 2 * f + c] } }
-            var silu = [Float].uninitialized(n * f), siluSlope = [Float].uninitialized(n * f)
-            Activation.silu.forward(gates, into: &silu, slope: &siluSlope, context: context)
+            // h holds SiLU(g) until it is multiplied by the value half; the slope keeps SiLU'(g) | SiLU(g).
+            slope = [Float].uninitialized(n * f)
+            slope.reserveCapacity(2 * n * f)
+            Activation.silu.forward(gates, into: &h.data, slope: &slope, context: context)
+            slope.append(contentsOf: h.data)
             for r in 0..<n {
                 let value = r * 2 * f + f
-                for c in 0..<f { h.data[r * f + c] = silu[r * f + c] * pre.data[value + c] }
+                for c in 0..<f { h.data[r * f + c] *= pre.data[value + c] }
             }
-            slope = siluSlope + silu
         }
         return (down.forward(h, context: context), Cache(input: x, preActivation: pre, hidden: h, slope: slope))
     }
