@@ -139,6 +139,21 @@ public struct IDARouter: Sendable, Equatable {
         return result
     }
 
+    /// Routes n rows of hidden states read in place (row-major, D wide), when the router reads them
+    /// as they are (no RMS input norm, which scales its own copy): the result `route(_:)` gives for a
+    /// copy of them, without reconstruction; nil when there is an input norm. `inspectFirst` sees the
+    /// encoder's first layer output before its activation and may stop the pass.
+    public func route(rows x: UnsafePointer<Float>, count n: Int, keepLatents: Bool = false,
+                      posteriors: Bool = true, rankComponents: Int = 0, mixture: DiagonalGMM.JointTerms? = nil,
+                      inspectFirst: (Matrix) throws -> Void) rethrows -> RoutingResult? {
+        guard config.inputNorm != .rms else { return nil }
+        let z = latent(try encoder(rows: x, count: n, inspectFirst: inspectFirst)).z
+        let terms = mixture ?? gmm.jointTerms()
+        var result = decide(logJoint: gmm.logJoint(z, terms), tokens: z.rows, posteriors: posteriors, rank: rankComponents)
+        if keepLatents { result.latents = z }
+        return result
+    }
+
     /// Turns component posteriors into expert scores, top-k choices, gate weights and entropies.
     public func decide(_ ev: GMMEvaluation) -> RoutingResult {
         let n = ev.tokens, k = ev.components, e = config.experts, m = config.componentsPerExpert

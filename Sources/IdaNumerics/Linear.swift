@@ -38,18 +38,30 @@ public struct Linear: Sendable, Equatable {
     /// pass over y.
     public func forward(_ x: Matrix, context: NumericContext = .serial) -> Matrix {
         precondition(x.cols == inputs, "Linear expects \(inputs) inputs, got \(x.cols)")
-        var y = Matrix(uninitializedRows: x.rows, cols: outputs)
-        guard let b = bias else {
-            gemm(x, weight, transB: true, into: &y, context: context)
-            return y
-        }
+        var y = startingOutput(rows: x.rows)
+        gemm(x, weight, transB: true, into: &y, beta: bias == nil ? 0 : 1, context: context)
+        return y
+    }
+
+    /// y [n, out] from n rows of x read in place (row-major, `inputs` wide): the same GEMM as
+    /// `forward(_:)`, without x being a `Matrix` of its own.
+    public func forward(rows x: UnsafePointer<Float>, count n: Int, context: NumericContext = .serial) -> Matrix {
+        var y = startingOutput(rows: n)
+        gemm(x, lda: inputs, m: n, k: inputs, weight, transB: true, into: &y, beta: bias == nil ? 0 : 1,
+             context: context)
+        return y
+    }
+
+    /// The output before the GEMM: the bias in every row, or uninitialised rows the GEMM writes whole.
+    private func startingOutput(rows n: Int) -> Matrix {
+        var y = Matrix(uninitializedRows: n, cols: outputs)
+        guard let b = bias else { return y }
         y.data.withUnsafeMutableBufferPointer { py in
             b.withUnsafeBufferPointer { pb in
                 guard let dst = py.baseAddress, let src = pb.baseAddress else { return }
-                for r in 0..<x.rows { (dst + r * pb.count).update(from: src, count: pb.count) }
+                for r in 0..<n { (dst + r * pb.count).update(from: src, count: pb.count) }
             }
         }
-        gemm(x, weight, transB: true, into: &y, beta: 1, context: context)
         return y
     }
 

@@ -49,6 +49,21 @@ public struct MLP: Sendable, Equatable {
         return h
     }
 
+    /// The output [n, out] for n rows of x read in place (row-major, `inputs` wide), the same
+    /// computation as `callAsFunction(_:)`; `inspectFirst` sees the first layer's output before its
+    /// activation (where a non-finite input shows in every value of its row) and may stop the pass.
+    public func callAsFunction(rows x: UnsafePointer<Float>, count n: Int, context: NumericContext = .serial,
+                               inspectFirst: (Matrix) throws -> Void) rethrows -> Matrix {
+        guard let first = layers.first else { return Matrix(rows: n, cols: 0) }
+        var h = first.forward(rows: x, count: n, context: context)
+        try inspectFirst(h)
+        for j in layers.indices.dropFirst() {
+            activation.applyInPlace(&h.data, context: context)
+            h = layers[j].forward(h, context: context)
+        }
+        return h
+    }
+
     /// The output [N, out] and the cache for `backward`.
     public func forward(_ x: Matrix, context: NumericContext = .serial) -> (Matrix, Cache) {
         var cache = Cache(inputs: [], slopes: [])

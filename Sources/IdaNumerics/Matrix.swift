@@ -60,30 +60,43 @@ public func gemm(_ a: Matrix, transA: Bool = false, _ b: Matrix, transB: Bool = 
     let n = transB ? b.rows : b.cols
     precondition(k == kb, "gemm inner dimensions differ: \(k) vs \(kb)")
     precondition(c.rows == m && c.cols == n, "gemm output is [\(c.rows),\(c.cols)], needs [\(m),\(n)]")
-    let lda = a.cols, ldb = b.cols, ldc = c.cols
+    a.data.withUnsafeBufferPointer { pa in
+        guard let aa = pa.baseAddress else { return }
+        gemm(aa, lda: a.cols, m: m, k: k, transA: transA, b, transB: transB, into: &c, alpha: alpha, beta: beta,
+             context: context)
+    }
+}
+
+/// The same product with A given as row-major memory of leading dimension `lda` (for example rows of a
+/// mapped file read in place): op(A) is [m, k]; every other argument as in the `Matrix` form, and the
+/// same GEMM calls, so the same bits for the same values.
+public func gemm(_ aa: UnsafePointer<Float>, lda: Int, m: Int, k: Int, transA: Bool = false,
+                 _ b: Matrix, transB: Bool = false,
+                 into c: inout Matrix, alpha: Float = 1, beta: Float = 0, context: NumericContext = .serial) {
+    let kb = transB ? b.cols : b.rows
+    let n = transB ? b.rows : b.cols
+    precondition(k == kb, "gemm inner dimensions differ: \(k) vs \(kb)")
+    precondition(c.rows == m && c.cols == n, "gemm output is [\(c.rows),\(c.cols)], needs [\(m),\(n)]")
+    let ldb = b.cols, ldc = c.cols
     // Enough work per worker to pay for the hand-off: at least 32 rows and about 2^18 multiply-adds.
     let lanes = min(context.threads, m / 32, max(1, m * n * k / (1 << 18)))
-    a.data.withUnsafeBufferPointer { pa in
-        b.data.withUnsafeBufferPointer { pb in
-            c.data.withUnsafeMutableBufferPointer { pc in
-                guard let aa = pa.baseAddress, let bb = pb.baseAddress, let cc = pc.baseAddress else {
-                    return
-                }
-                guard lanes > 1 else {
-                    BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: aa, lda: lda,
-                               b: bb, ldb: ldb, beta: beta, c: cc, ldc: ldc)
-                    return
-                }
-                let (pA, pB, pC) = (SendablePointer(aa), SendablePointer(bb), SendableMutablePointer(cc))
-                let block = ((m + lanes - 1) / lanes + 15) / 16 * 16
-                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                    let r0 = lane * block, r1 = min(m, r0 + block)
-                    guard r0 < r1, let a0 = pA.pointer, let b0 = pB.pointer, let c0 = pC.pointer else { return }
-                    // Rows r0..<r1 of op(A): rows of A, or columns of a transposed A.
-                    let aBlock = transA ? a0 + r0 : a0 + r0 * lda
-                    BLAS.sgemm(transA: transA, transB: transB, m: r1 - r0, n: n, k: k, alpha: alpha, a: aBlock,
-                               lda: lda, b: b0, ldb: ldb, beta: beta, c: c0 + r0 * ldc, ldc: ldc)
-                }
+    b.data.withUnsafeBufferPointer { pb in
+        c.data.withUnsafeMutableBufferPointer { pc in
+            guard let bb = pb.baseAddress, let cc = pc.baseAddress else { return }
+            guard lanes > 1 else {
+                BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: aa, lda: lda,
+                           b: bb, ldb: ldb, beta: beta, c: cc, ldc: ldc)
+                return
+            }
+            let (pA, pB, pC) = (SendablePointer(aa), SendablePointer(bb), SendableMutablePointer(cc))
+            let block = ((m + lanes - 1) / lanes + 15) / 16 * 16
+            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                let r0 = lane * block, r1 = min(m, r0 + block)
+                guard r0 < r1, let a0 = pA.pointer, let b0 = pB.pointer, let c0 = pC.pointer else { return }
+                // Rows r0..<r1 of op(A): rows of A, or columns of a transposed A.
+                let aBlock = transA ? a0 + r0 : a0 + r0 * lda
+                BLAS.sgemm(transA: transA, transB: transB, m: r1 - r0, n: n, k: k, alpha: alpha, a: aBlock,
+                           lda: lda, b: b0, ldb: ldb, beta: beta, c: c0 + r0 * ldc, ldc: ldc)
             }
         }
     }

@@ -179,10 +179,29 @@ public struct Probe: Sendable {
         let values = try readingFormat { try file.floatRows(name, rows: rows) }
         // NaN and infinity propagate through a sum, so one vectorised pass clears the common case;
         // only a non-finite sum (a bad value, or an overflow of huge finite ones) needs the exact scan.
-        if !Self.sumIsFinite(values), let bad = values.firstIndex(where: { !$0.isFinite }) {
-            throw RoutingError.nonFinite(path: file.path, tensor: name, index: rows.lowerBound * d + bad)
+        if !Self.sumIsFinite(values) {
+            try values.withUnsafeBufferPointer { try requireFinite($0, layer: layer, rows: rows) }
         }
         return Matrix(rows: rows.count, cols: d, data: values)
+    }
+
+    /// Hidden states of `rows` at MoE block `layer` [rows, D] read in place from the mapping when the
+    /// file stores them as F32 this host reads as they are; nil (and `body` not called) otherwise, when
+    /// `hidden` converts them. `body` is responsible for finiteness (`requireFinite`).
+    public func withMappedHidden<R>(layer: Int, rows: Range<Int>,
+                                    _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R? {
+        guard hiddenDims[layer] != nil else {
+            throw RoutingError.missingLayer(path: file.path, layer: layer, available: layers)
+        }
+        return try readingFormat { try file.withMappedFloatRows("layers.\(layer).hidden", rows: rows, body) }
+    }
+
+    /// Throws `nonFinite` naming the first non-finite value of `values`, rows `rows` of block `layer`'s
+    /// hidden states; nothing when all are finite.
+    public func requireFinite(_ values: UnsafeBufferPointer<Float>, layer: Int, rows: Range<Int>) throws {
+        guard let bad = values.firstIndex(where: { !$0.isFinite }) else { return }
+        let d = hiddenDims[layer] ?? 0
+        throw RoutingError.nonFinite(path: file.path, tensor: "layers.\(layer).hidden", index: rows.lowerBound * d + bad)
     }
 
     /// The recorded decisions of `rows` at MoE block `layer`: experts [rows, k] (each in 0..<`experts`),

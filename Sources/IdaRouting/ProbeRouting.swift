@@ -13,7 +13,7 @@ import IdaNumerics
 /// the same for any `--threads` and `--block-size` on one machine and kernel (docs/decisions.md).
 public struct ProbeRouting: Sendable {
     /// Tokens per routed tile: the row count of every GEMM a router runs on the probe.
-    public static let tileRows = 256
+    public static let tileRows = 1024
 
     /// The routers.
     public let checkpoint: RouterCheckpoint
@@ -161,6 +161,22 @@ public struct ProbeRouting: Sendable {
             if case let .recorded(r) = router {
                 let records = try probe.recorded(layer: i, rows: rows, experts: r.experts)
                 let result = r.result(tokens: rows.count, selected: records.selected, weights: records.weights, logits: records.logits)
+                results.append(detail.expertProbabilities ? result : Self.slim(result, keepLatents: keepLatents))
+                continue
+            }
+            // A whole tile of F32 rows goes from the mapping straight into the encoder's first GEMM; the
+            // check for non-finite values reads that GEMM's output (a NaN or infinity in a row makes
+            // every value of its output row non-finite), 1/D of the work of reading the rows again.
+            if rows.count == Self.tileRows, !reconstruct, case let .ida(r) = router,
+               let routed = try probe.withMappedHidden(layer: i, rows: rows, { x -> RoutingResult? in
+                   guard let base = x.baseAddress else { return nil }
+                   return try r.route(rows: base, count: rows.count, keepLatents: keepLatents,
+                                      posteriors: detail.posteriors, rankComponents: detail.rankedComponents,
+                                      mixture: mixtures[i]) { first in
+                       if !Probe.sumIsFinite(first.data) { try probe.requireFinite(x, layer: i, rows: rows) }
+                   }
+               }), let result = routed {
+                probe.release(layer: i, rows: rows)
                 results.append(detail.expertProbabilities ? result : Self.slim(result, keepLatents: keepLatents))
                 continue
             }

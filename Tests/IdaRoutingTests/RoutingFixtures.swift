@@ -33,18 +33,24 @@ func makeIDACheckpoint(seed: UInt64 = 1) throws -> RouterCheckpoint {
                             routers: routers)
 }
 
-/// A probe with `count` tokens and hidden states of width `width` for the given layers.
+/// A probe with `count` tokens and hidden states of width `width` for the given layers; `misaligned`
+/// puts one byte before the hidden states, so their F32 data does not sit on a 4-byte boundary;
+/// `edit` changes the hidden states of a layer before they are written.
 func writeProbe(to path: String, count: Int, width: Int = 6, layers: [Int] = [1, 3], seed: UInt64 = 5,
-                dtype: DType = .f32) throws {
+                dtype: DType = .f32, misaligned: Bool = false,
+                edit: (_ layer: Int, _ values: inout [Float]) -> Void = { _, _ in }) throws {
     var writer = SafetensorsWriter()
     writer.metadata = ["idamoe.vocab": "bytes", "idamoe.domain_names": "[\"a\", \"b\"]"]
     try writer.add("tokens", shape: [count], int32s: (0..<count).map { Int32(65 + $0 % 26) })
     try writer.add("domains", shape: [count], int32s: (0..<count).map { Int32($0 % 2) })
+    if misaligned { try writer.add("pad", dtype: .u8, shape: [1], bytes: [0]) }
     for (offset, i) in layers.enumerated() {
-        let h = randomMatrix(rows: count, cols: width, scale: 1, seed: seed + UInt64(offset))
+        var h = randomMatrix(rows: count, cols: width, scale: 1, seed: seed + UInt64(offset))
+        edit(i, &h.data)
         switch dtype {
         case .f16: try writer.add("layers.\(i).hidden", shape: [count, width], float16From: h.data)
         case .bf16: try writer.add("layers.\(i).hidden", shape: [count, width], bfloat16From: h.data)
+        case .f64: try writer.add("layers.\(i).hidden", shape: [count, width], doubles: h.data.map(Double.init))
         default: try writer.add("layers.\(i).hidden", shape: [count, width], floats: h.data)
         }
     }

@@ -19,6 +19,24 @@ extension SafetensorsFile {
         return convertFloats(info, elements: rows.lowerBound * rowElements..<rows.upperBound * rowElements)
     }
 
+    /// Rows `rows` of an F32 tensor (viewed as `[shape[0], rest...]`) read in place from the mapping,
+    /// when this host's `Float` is the stored bytes (little-endian) and they sit on a 4-byte boundary:
+    /// `body` sees them without a copy and its result is returned. Nil, without calling `body`, for
+    /// other dtypes or placements (`floatRows` converts those).
+    public func withMappedFloatRows<R>(_ name: String, rows: Range<Int>,
+                                       _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R? {
+        let info = try require(name, dtypes: DType.floating)
+        guard let rowCount = info.shape.first, rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+            throw SafetensorsError.rowsOutOfRange(path: path, tensor: name, rows: rows, shape: info.shape)
+        }
+        guard info.dtype == .f32, UInt32(1).littleEndian == 1 else { return nil }
+        let raw = rawBytes(info)
+        let rowElements = info.shape.dropFirst().reduce(1, *)
+        guard let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 else { return nil }
+        let first = base.assumingMemoryBound(to: Float.self) + rows.lowerBound * rowElements
+        return try body(UnsafeBufferPointer(start: first, count: rows.count * rowElements))
+    }
+
     /// All elements of an F32, F16, BF16 or F64 tensor as `Double` (exact for every source dtype).
     public func doubles(_ name: String) throws -> [Double] {
         let info = try require(name, dtypes: DType.floating)
