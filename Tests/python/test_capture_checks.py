@@ -5,8 +5,10 @@ And what it does at the size of real models: windows batched without changing a 
 a progress line on stderr only for long captures (or on a terminal)."""
 from __future__ import annotations
 
+import gc
 import io
 import json
+import weakref
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from torch_support import run_idamoe
 
 from idamoe_torch import read_probe
 from idamoe_torch import capture as capture_module
+from idamoe_torch import capture_check, capture_rules
 from idamoe_torch.__main__ import main as cli
 from idamoe_torch.capture import Progress, capture
 
@@ -167,3 +170,46 @@ def test_progress_is_one_line_on_stderr_only_when_long_or_on_a_terminal(tmp_path
     code, out, err = run_cli(tmp_path, capsys)  # a short capture, not a terminal: nothing but the summary
     assert code == 0 and err == "", err
     assert "same experts as the model on 576 of 576 tokens" in out and "read from what the block hands its experts" in out
+
+
+def test_candidate_rules_share_one_copy_of_each_gate_and_failed_rules_are_dropped(tmp_path: Path, monkeypatch) -> None:
+    """DeepSeek-V3 (selection bias, groups: 30 candidate rules a gate) over 7 MoE blocks: every router
+    built holds the block's one float32 copy of its gate (DeepSeek-V3's size, 256 x 7168, is 7.3 MB a
+    copy: 30 copies a block were 12.8 GB over its 58 blocks), and after the first forward only the rules
+    that matched every token are left."""
+    from test_capture_architectures import TEXT as ARCH_TEXT, WINDOW, build
+
+    model = build("deepseek_v3", tmp_path / "model", num_hidden_layers=8)
+    blocks, experts, width = 7, 8, int(model.config.hidden_size)
+    built: list = []
+    original = capture_rules.make_router
+
+    def recording(*args, **kwargs):
+        router = original(*args, **kwargs)
+        storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+                    for t in [*router.parameters(), *router.buffers()]}
+        built.append((weakref.ref(router), router.gate.weight.untyped_storage().data_ptr(), storages))
+        return router
+    monkeypatch.setattr(capture_rules, "make_router", recording)
+    monkeypatch.setattr(capture_check, "make_router", recording, raising=False)  # where the candidates were once built
+
+    alive: list = []
+
+    class Counting(Progress):
+        def update(self, done: int) -> None:
+            gc.collect()
+            alive.append(sum(ref() is not None for ref, _, _ in built))
+
+    report = capture(str(tmp_path / "model"), ARCH_TEXT, str(tmp_path / "run"), window=WINDOW, batch=1,
+                     progress=Counting(1, io.StringIO()))
+    assert not report.unverified and sorted(report.checks) == list(range(1, 8)), report.notes
+    assert len(built) == 30 * blocks, len(built)  # the candidates (capture_decide builds the written routers)
+    assert len({ptr for _, ptr, _ in built}) == blocks  # one gate copy a block
+    held: dict = {}
+    for _, _, storages in built:
+        held.update(storages)
+    gate_bytes = experts * width * 4
+    assert sum(held.values()) <= blocks * gate_bytes + len(built) * experts * 4, (sum(held.values()), gate_bytes)
+    assert len(alive) == report.tokens // WINDOW + (report.tokens % WINDOW > 0) >= 3, alive
+    # after each forward, one rule a block (the exact one) and at most the last one the check's loop tallied
+    assert max(alive) <= blocks + 1 and alive[-1] == blocks, alive

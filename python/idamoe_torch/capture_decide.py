@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from torch import nn
 
 from .capture_gates import FoundGate, positive_count
 from .capture_rules import TOP_K_NAMES, RuleKey, guessed_key, make_router
@@ -39,6 +40,12 @@ class Tally:
     scale: Optional[float] = None
     #: Tokens the model gave no gate weights for.
     unweighted: int = 0
+
+    @property
+    def failed(self) -> bool:
+        """The rule has differed from the model (experts away from a tie, gate weights) or could not be
+        checked on some token."""
+        return self.other_experts > 0 or self.other_weights > 0 or self.unweighted > 0
 
     @property
     def exact(self) -> bool:
@@ -117,10 +124,13 @@ class BlockCheck:
 
 def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies: Dict[int, Dict[RuleKey, Tally]],
            top_ks: Dict[int, int], sources: Dict[int, str], unseen: Dict[int, str], config: Any, unverified: bool,
-           n_tokens: int) -> Tuple[Dict[int, LinearGateRouter], List[str], Dict[int, BlockCheck], bool]:
-    """The routers to write (one rule for every block), run.json's notes, what was checked, and whether the
-    capture is unverified; a one-line ContractError when no rule of the contract reproduces the model on
-    every token (or its routing cannot be seen) and `unverified` is not given."""
+           n_tokens: int, linears: Optional[Dict[int, nn.Linear]] = None
+           ) -> Tuple[Dict[int, LinearGateRouter], List[str], Dict[int, BlockCheck], bool]:
+    """The routers to write (one rule for every block; each on `linears[b]`, the block's float32 copy of its
+    gate, when given), run.json's notes, what was checked, and whether the capture is unverified; a
+    one-line ContractError when no rule of the contract reproduces the model on every token (or its
+    routing cannot be seen) and `unverified` is not given. `tallies` holds the rules still in the running
+    (capture_check drops those that fail while another has matched every token)."""
     first = next(iter(gates.values()))
     counts = {g.experts for g in gates.values()}
     if len(counts) > 1:
@@ -181,7 +191,7 @@ def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies:
         chosen, is_unverified = closest, True
         notes_reason = f"UNVERIFIED (--unverified): {reason}"
     scale = scale_of(chosen) or 1.0
-    routers = {b: make_router(g, chosen, top_ks[b], scale) for b, g in gates.items()}
+    routers = {b: make_router(g, chosen, top_ks[b], scale, (linears or {}).get(b)) for b, g in gates.items()}
     checks = {}
     for b in gates:
         t = tallies[b].get(chosen, Tally())
