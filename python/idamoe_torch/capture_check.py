@@ -76,7 +76,7 @@ def check_routing(model: nn.Module, gates: Dict[int, FoundGate], windows: List[L
     for b, g in gates.items():
         w = watches[b]
         handles.append(g.module.register_forward_pre_hook(w.pre, with_kwargs=True))
-        handles.append(g.module.register_forward_hook(w.post, with_kwargs=True))
+        handles.append((g.watched or g.module).register_forward_hook(w.post, with_kwargs=True))
         experts = getattr(g.block_module, "experts", None)
         if isinstance(experts, nn.Module) and not isinstance(experts, nn.ModuleList):
             handles.append(experts.register_forward_pre_hook(w.experts_pre, with_kwargs=True))

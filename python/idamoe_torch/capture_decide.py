@@ -150,7 +150,7 @@ def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies:
         key, scale = guessed_key(first, config)
         k = top_ks.get(first.block) or positive_count(first.setting(TOP_K_NAMES, config)) or 2
         routers = {b: make_router(g, key, k, scale) for b, g in gates.items()}
-        notes = [key.describe(scale) + " (from the model's settings)",
+        notes = [key.describe(scale) + " (from the model's settings)", *left_out_notes(gates),
                  f"UNVERIFIED (--unverified): {reason}"]
         return routers, notes, {b: BlockCheck(0) for b in gates}, True
 
@@ -184,7 +184,9 @@ def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies:
             total = n_tokens * len(gates)
             how = (f"the same experts on every token, other gate weights on {weights} of {total} token-blocks (by up "
                    f"to {largest:.3g})" if differ == 0 else f"other experts on {differ} of {total} token-blocks")
-            reason = (f"{where}: no routing rule of the contract reproduces what the model hands its experts; closest, "
+            why = mechanisms(gates, config)
+            reason = (f"{where}: " + (f"{' and '.join(why)}, which the contract does not hold; " if why else "")
+                      + "no routing rule of the contract reproduces what the model hands its experts; closest, "
                       f"{closest.describe(tallies[first.block][closest].scale or 1.0)}: {how}")
         if not unverified:
             raise ContractError(reason + "; --unverified writes the closest rule of the contract unchecked")
@@ -199,6 +201,7 @@ def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies:
     notes = [f"{chosen.describe(scale)}, top-{top_ks[first.block]} of {first.experts} experts"]
     if chosen.bias:
         notes.append(f"selection bias: each block's {chosen.bias} (expert_bias; nothing moves it here)")
+    notes += left_out_notes(gates)
     if not is_unverified:
         ties = sum(c.ties for c in checks.values())
         largest_w = max((c.largest or 0.0) for c in checks.values())
@@ -209,3 +212,45 @@ def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies:
     else:
         notes.append(notes_reason)
     return routers, notes, checks, is_unverified
+
+
+def left_out_notes(gates: Dict[int, FoundGate]) -> List[str]:
+    """run.json's note on the routers of attention experts left out of the capture (JetMoe), if any."""
+    if not any(g.left_out for g in gates.values()):
+        return []
+    blocks = [b for b, g in gates.items() if g.left_out]
+    first = next(g for g in gates.values() if g.left_out)
+    return [f"left out: the routers of attention experts ({first.left_out[0]}, in {len(blocks)} of {len(gates)} blocks); "
+            f"the file contract holds one router per block, so each block's MLP experts' router ({first.name}) is "
+            "the one captured"]
+
+
+#: Scoring functions a model's settings may name that the contract's routers do not compute.
+OTHER_SCORES = {"sqrtsoftplus": "sqrt(softplus(logits))", "softplus": "softplus(logits)", "relu": "relu(logits)",
+                "tanh": "tanh(logits)"}
+
+
+def mechanisms(gates: Dict[int, FoundGate], config: Any) -> List[str]:
+    """What a model's gates do that the contract does not hold, read from the gates' classes and the
+    settings (for a refusal to name it): sparse-mixer gating (PhiMoE), experts chosen from a token-id
+    table (DeepSeek-V4's hash-routed layers), a scoring function other than softmax or sigmoid."""
+    found: List[str] = []
+    first = next(iter(gates.values()))
+    code = [type(m).forward for g in gates.values() for m in (g.module, g.watched) if m is not None]
+    if any("sparsemixer" in getattr(getattr(f, "__code__", None), "co_names", ()) for f in code):
+        jitter = first.setting(("router_jitter_noise",), config)
+        within = f"2 x {jitter:g}" if isinstance(jitter, (int, float)) else "twice the router jitter"
+        found.append(f"sparse-mixer gating (each chosen expert weighted by a softmax over only the logits within {within} "
+                     "of its own, relative; the experts chosen before it masked out)")
+    vocab = getattr(config, "vocab_size", None)
+    hashed = [b for b, g in gates.items() for name, t in g.module.named_buffers(recurse=False)
+              if not t.is_floating_point() and t.dim() == 2 and t.shape[0] == vocab]
+    if hashed:
+        table = next(name for name, t in gates[hashed[0]].module.named_buffers(recurse=False)
+                     if not t.is_floating_point() and t.dim() == 2 and t.shape[0] == vocab)
+        found.append(f"hash-routed layers (blocks {', '.join(map(str, hashed))} take their experts from a table of token "
+                     f"ids, {table} [vocabulary, k], not from the gate)")
+    score = first.setting(("scoring_func", "score_func", "router_score_function"), config)
+    if isinstance(score, str) and score in OTHER_SCORES:
+        found.append(f"{score} scores ({OTHER_SCORES[score]}; the contract scores by softmax or sigmoid)")
+    return found
