@@ -10,6 +10,7 @@ import io
 import json
 import weakref
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import torch
@@ -99,6 +100,8 @@ def test_unverified_writes_what_no_rule_reproduces_and_says_so_everywhere(tmp_pa
     assert "UNVERIFIED capture of Mixtral" in frame, frame  # the title, cut at the frame's width
     diff = json.loads(run_idamoe("diff", str(run), str(run), "--json").stdout)
     assert diff["a"]["capture"]["unverified"] is True, diff["a"]
+    header = run_idamoe("diff", str(run), str(run)).stdout.splitlines()[:4]
+    assert any("UNVERIFIED capture of Mixtral" in line for line in header), header
 
 
 def test_a_gate_whose_choices_cannot_be_seen_is_refused_unless_unverified(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -213,3 +216,81 @@ def test_candidate_rules_share_one_copy_of_each_gate_and_failed_rules_are_droppe
     assert len(alive) == report.tokens // WINDOW + (report.tokens % WINDOW > 0) >= 3, alive
     # after each forward, one rule a block (the exact one) and at most the last one the check's loop tallied
     assert max(alive) <= blocks + 1 and alive[-1] == blocks, alive
+
+
+class CountingText(io.StringIO):
+    """A text file that counts the characters read from it."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.given = 0
+
+    def read(self, size: Optional[int] = -1) -> str:
+        out = super().read(size)
+        self.given += len(out)
+        return out
+
+
+def test_only_the_start_of_the_text_that_max_tokens_needs_is_read_and_tokenized(tmp_path: Path, monkeypatch) -> None:
+    """A 4 MB text and --max-tokens 300: a few thousand characters are read and tokenized, and the ids are
+    the first 300 of the whole text's."""
+    from test_torch_capture import TEXT as WORDS, save_tokenizer
+
+    mixtral(tmp_path / "model")
+    save_tokenizer("wordlevel", tmp_path / "model")
+    big = WORDS * (4_000_000 // len(WORDS))
+    tokenized: list = []
+    original = transformers.AutoTokenizer.from_pretrained
+
+    class Recording:
+        def __init__(self, tokenizer) -> None:
+            self.tokenizer = tokenizer
+
+        def __call__(self, text: str, **kwargs):
+            tokenized.append(len(text))
+            return self.tokenizer(text, **kwargs)
+
+        def __len__(self) -> int:
+            return len(self.tokenizer)
+
+        def __getattr__(self, name: str):
+            return getattr(self.tokenizer, name)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: Recording(original(*a, **k)))
+    text = CountingText(big)
+    report = capture(str(tmp_path / "model"), text, str(tmp_path / "run"), max_tokens=300, window=64)
+    assert report.tokens == 300 and report.token_source == "tokenizer"
+    assert text.given < 70_000 and max(tokenized) <= 8 * 4096, (text.given, tokenized)
+    whole = original(str(tmp_path / "model"))(big[:200_000])["input_ids"]  # 200,000 characters: well past 300 tokens
+    tokens, _, _ = read_probe(str(tmp_path / "run" / "snapshots" / "step-00000000.probe.safetensors"))
+    assert tokens.tolist() == whole[:300]
+
+
+def test_help_shows_every_default_and_no_none(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli(["capture", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in out and "(default: 2048)" in out and "(default: float32)" in out, out
+    assert "model directory (save_pretrained layout)" in out
+
+
+def test_device_map_auto_on_the_cpu_captures_exactly(tmp_path: Path, monkeypatch) -> None:
+    """--device-map auto with accelerate and no GPU: the model loads with device_map "auto", every
+    parameter on the CPU, and the capture is the one --device cpu writes (the same routers and probe)."""
+    mixtral(tmp_path / "model")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    placed: list = []
+    original = transformers.AutoModelForCausalLM.from_pretrained
+
+    def recording(*args, **kwargs):
+        model = original(*args, **kwargs)
+        placed.append((kwargs.get("device_map"), {str(p.device) for p in model.parameters()}))
+        return model
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", recording)
+    mapped = capture(str(tmp_path / "model"), TEXT, str(tmp_path / "mapped"), window=40, device_map="auto")
+    plain = capture(str(tmp_path / "model"), TEXT, str(tmp_path / "plain"), window=40, device="cpu")
+    assert placed == [("auto", {"cpu"}), (None, {"cpu"})], placed
+    assert not mapped.unverified and mapped.notes == plain.notes and mapped.tokens == plain.tokens == 576
+    from safetensors.torch import load_file
+    for name in ("step-00000000.safetensors", "step-00000000.probe.safetensors"):
+        a, b = (load_file(str(tmp_path / r / "snapshots" / name)) for r in ("mapped", "plain"))
+        assert sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a), name
