@@ -14,8 +14,9 @@ on what it wrote) every token of every MoE block as the model's own blocks hand 
 rule taken out of capture's candidates the same model must be refused, so these tests fail when the rule
 is not what makes the capture exact.
 
-And JetMoe's MLP router, captured beside the attention routers it leaves out; PhiMoE and DeepSeek-V4
-refused naming what they do outside the contract.
+And JetMoe's MLP router, captured beside the attention routers it leaves out; PhiMoE, DeepSeek-V4 and
+Gemma 4 refused naming what they do outside the contract (Gemma 4's per-expert scale found from the
+model's own gate weights, and the vector beside the gate that holds it).
 """
 from __future__ import annotations
 
@@ -132,7 +133,10 @@ def test_jetmoe_captures_its_mlp_router_and_says_the_attention_routers_are_left_
     ("deepseek_v4", ["model.layers.0.mlp.gate: hash-routed layers (blocks 0, 1, 2 take their experts from a table of "
                      "token ids, tid2eid [vocabulary, k], not from the gate) and sqrtsoftplus scores "
                      "(sqrt(softplus(logits)); the contract scores by softmax or sigmoid), which the contract does not "
-                     "hold"])])
+                     "hold"]),
+    ("gemma4_text", ["model.layers.0.router.proj: a per-expert scale of the gate weights (each expert's weights the "
+                     "closest rule's times a factor of its own: router.per_expert_scale [E]), which the contract does "
+                     "not hold", "closest, softmax, gates renormalised"])])
 def test_a_refusal_names_the_mechanism_outside_the_contract(tmp_path: Path, model_type: str, names: List[str]) -> None:
     build(model_type, tmp_path / "model")
     with pytest.raises(ContractError) as refused:

@@ -133,7 +133,7 @@ def check_routing(model: nn.Module, gates: Dict[int, FoundGate], windows: List[L
     linears = {b: r.linear for b, r in rules.items()}
     rules.clear()  # the candidates go; the written routers keep each block's one copy of its gate
     written, notes, checks, is_unverified = decide(gates, keys, tallies, top_ks, sources, unseen, config, unverified,
-                                                   n_tokens, linears)
+                                                   n_tokens, linears, tol)
     choices_out: Dict[int, Choices] = {}
     for b, parts in kept.items():
         if parts and b not in unseen:

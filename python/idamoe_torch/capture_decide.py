@@ -40,6 +40,10 @@ class Tally:
     scale: Optional[float] = None
     #: Tokens the model gave no gate weights for.
     unweighted: int = 0
+    #: Per expert [E], on tokens whose experts agree: the smallest and largest ratio of the model's gate
+    #: weight to the rule's (one factor an expert where the model scales each expert's weights).
+    ratio_low: Optional[torch.Tensor] = None
+    ratio_high: Optional[torch.Tensor] = None
 
     @property
     def failed(self) -> bool:
@@ -100,6 +104,15 @@ def tally(router: LinearGateRouter, logits: torch.Tensor, choices: Choices, into
         ratio = w.sum(dim=1) / u.sum(dim=1)
         ratio = ratio[torch.isfinite(ratio)]
         into.scale = _scale(float(ratio.median()), scales) if ratio.numel() else 1.0
+    chosen = ours_sorted.values[same].reshape(-1)
+    ratio = (w / u).reshape(-1)
+    finite = torch.isfinite(ratio)
+    experts = out["probabilities"].shape[1]
+    if into.ratio_low is None or into.ratio_high is None:
+        into.ratio_low = torch.full((experts,), float("inf"), dtype=torch.float64)
+        into.ratio_high = torch.full((experts,), float("-inf"), dtype=torch.float64)
+    into.ratio_low.scatter_reduce_(0, chosen[finite], ratio[finite], "amin")
+    into.ratio_high.scatter_reduce_(0, chosen[finite], ratio[finite], "amax")
     diff = (into.scale * u - w).abs()
     bad = (diff > tol + tol * w.abs()).any(dim=1)
     into.other_weights += int(bad.sum())
@@ -124,13 +137,14 @@ class BlockCheck:
 
 def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies: Dict[int, Dict[RuleKey, Tally]],
            top_ks: Dict[int, int], sources: Dict[int, str], unseen: Dict[int, str], config: Any, unverified: bool,
-           n_tokens: int, linears: Optional[Dict[int, nn.Linear]] = None
+           n_tokens: int, linears: Optional[Dict[int, nn.Linear]] = None, tol: float = WEIGHT_TOL[torch.float32]
            ) -> Tuple[Dict[int, LinearGateRouter], List[str], Dict[int, BlockCheck], bool]:
     """The routers to write (one rule for every block; each on `linears[b]`, the block's float32 copy of its
     gate, when given), run.json's notes, what was checked, and whether the capture is unverified; a
     one-line ContractError when no rule of the contract reproduces the model on every token (or its
     routing cannot be seen) and `unverified` is not given. `tallies` holds the rules still in the running
-    (capture_check drops those that fail while another has matched every token)."""
+    (capture_check drops those that fail while another has matched every token); `tol` is the gate-weight
+    tolerance they were tallied with."""
     first = next(iter(gates.values()))
     counts = {g.experts for g in gates.values()}
     if len(counts) > 1:
@@ -184,7 +198,8 @@ def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies:
             total = n_tokens * len(gates)
             how = (f"the same experts on every token, other gate weights on {weights} of {total} token-blocks (by up "
                    f"to {largest:.3g})" if differ == 0 else f"other experts on {differ} of {total} token-blocks")
-            why = mechanisms(gates, config)
+            why = mechanisms(gates, config) + (per_expert_scale(gates, [tallies[b][closest] for b in gates], tol)
+                                                if differ == 0 else [])
             reason = (f"{where}: " + (f"{' and '.join(why)}, which the contract does not hold; " if why else "")
                       + "no routing rule of the contract reproduces what the model hands its experts; closest, "
                       f"{closest.describe(tallies[first.block][closest].scale or 1.0)}: {how}")
@@ -254,3 +269,30 @@ def mechanisms(gates: Dict[int, FoundGate], config: Any) -> List[str]:
     if isinstance(score, str) and score in OTHER_SCORES:
         found.append(f"{score} scores ({OTHER_SCORES[score]}; the contract scores by softmax or sigmoid)")
     return found
+
+
+def per_expert_scale(gates: Dict[int, FoundGate], tallies: List[Tally], tol: float) -> List[str]:
+    """When the model's gate weights are a rule's times a factor of each expert's own (Gemma 4's
+    `router.per_expert_scale`), found from the ratios the tallies kept: [one line naming it, and the [E]
+    vector beside the gate that holds those factors in every block, when one does], else []."""
+    factors = []
+    for t in tallies:
+        if t.ratio_low is None or t.ratio_high is None:
+            return []
+        seen = torch.isfinite(t.ratio_low)
+        low, high = t.ratio_low[seen], t.ratio_high[seen]
+        if low.numel() < 2 or bool(((high - low).abs() > tol * (1 + high.abs())).any()):
+            return []  # an expert's weights are not one factor times the rule's
+        factor = torch.where(seen, (t.ratio_low + t.ratio_high) / 2, torch.nan)
+        factors.append(factor)
+    spread = max(float(f[torch.isfinite(f)].max() - f[torch.isfinite(f)].min()) for f in factors)
+    if spread <= tol:
+        return []  # one factor for every expert: a gate scale, not this
+    holders = []
+    for name in next(iter(gates.values())).vectors:
+        if all(name in g.vectors for g in gates.values()) and all(
+                bool((g.vectors[name].detach().reshape(-1).double().cpu() - f).abs()[torch.isfinite(f)].le(
+                    tol * (1 + f.abs()[torch.isfinite(f)])).all()) for g, f in zip(gates.values(), factors)):
+            holders.append(name)
+    return ["a per-expert scale of the gate weights (each expert's weights the closest rule's times a factor of its "
+            "own" + (f": {holders[0]} [E]" if holders else "") + ")"]
