@@ -158,10 +158,28 @@ def build(model_type: str, directory: Path, **extra: Any) -> nn.Module:
 def own_routing(model: nn.Module, ids: torch.Tensor) -> Dict[int, Tuple[torch.Tensor, torch.Tensor]]:
     """{block: (experts [N, k], weights [N, k])} as the model's MoE blocks hand them to their experts:
     `experts(hidden, indices, weights)` read by a pre-hook, or, where the experts take the scaled tokens
-    alone (Llama 4), the router's scores [N, E] (zero for experts not chosen). Same windows as capture."""
+    alone (Llama 4), the router's scores [N, E] (zero for experts not chosen), or where the MLP's router
+    hands its experts a dispatch sorted by expert (JetMoe), that dispatch. Same windows as capture."""
     parts: Dict[int, List[Tuple[torch.Tensor, torch.Tensor]]] = {}
     handles = []
     for name, module in model.named_modules():
+        if name.endswith(".mlp.router") and not isinstance(module, nn.Linear):
+            # JetMoe: the MLP experts' router hands them a dispatch sorted by expert (sorted positions,
+            # their token rows, their gates, tokens per expert, logits); the attention experts' routers
+            # are not the MLP's and are left out
+            def dispatch(_m, args, output, block=int(re.findall(r"\.(\d+)\.", name)[-1])):
+                if not (isinstance(output, tuple) and len(output) == 5 and isinstance(output[3], list)):
+                    return
+                _, token, gates, sizes, _ = output
+                n = args[0].reshape(-1, args[0].shape[-1]).shape[0]
+                expert = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+                chosen: List[List[Tuple[int, float]]] = [[] for _ in range(n)]
+                for e, t, w in zip(expert.tolist(), token.tolist(), gates.double().tolist()):
+                    chosen[t].append((e, w))
+                parts.setdefault(block, []).append((torch.tensor([[e for e, _ in c] for c in chosen]),
+                                                    torch.tensor([[w for _, w in c] for c in chosen], dtype=torch.float64)))
+            handles.append(module.register_forward_hook(dispatch))
+            continue
         if not name.endswith(".experts") or isinstance(module, nn.ModuleList):
             continue
         block = int(re.findall(r"\.(\d+)\.", name + ".")[-1])

@@ -5,9 +5,12 @@ And what it does at the size of real models: windows batched without changing a 
 a progress line on stderr only for long captures (or on a terminal)."""
 from __future__ import annotations
 
+import gc
 import io
 import json
+import weakref
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import torch
@@ -18,6 +21,7 @@ from torch_support import run_idamoe
 
 from idamoe_torch import read_probe
 from idamoe_torch import capture as capture_module
+from idamoe_torch import capture_check, capture_rules
 from idamoe_torch.__main__ import main as cli
 from idamoe_torch.capture import Progress, capture
 
@@ -96,6 +100,8 @@ def test_unverified_writes_what_no_rule_reproduces_and_says_so_everywhere(tmp_pa
     assert "UNVERIFIED capture of Mixtral" in frame, frame  # the title, cut at the frame's width
     diff = json.loads(run_idamoe("diff", str(run), str(run), "--json").stdout)
     assert diff["a"]["capture"]["unverified"] is True, diff["a"]
+    header = run_idamoe("diff", str(run), str(run)).stdout.splitlines()[:4]
+    assert any("UNVERIFIED capture of Mixtral" in line for line in header), header
 
 
 def test_a_gate_whose_choices_cannot_be_seen_is_refused_unless_unverified(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -167,3 +173,124 @@ def test_progress_is_one_line_on_stderr_only_when_long_or_on_a_terminal(tmp_path
     code, out, err = run_cli(tmp_path, capsys)  # a short capture, not a terminal: nothing but the summary
     assert code == 0 and err == "", err
     assert "same experts as the model on 576 of 576 tokens" in out and "read from what the block hands its experts" in out
+
+
+def test_candidate_rules_share_one_copy_of_each_gate_and_failed_rules_are_dropped(tmp_path: Path, monkeypatch) -> None:
+    """DeepSeek-V3 (selection bias, groups: 30 candidate rules a gate) over 7 MoE blocks: every router
+    built holds the block's one float32 copy of its gate (DeepSeek-V3's size, 256 x 7168, is 7.3 MB a
+    copy: 30 copies a block were 12.8 GB over its 58 blocks), and after the first forward only the rules
+    that matched every token are left."""
+    from test_capture_architectures import TEXT as ARCH_TEXT, WINDOW, build
+
+    model = build("deepseek_v3", tmp_path / "model", num_hidden_layers=8)
+    blocks, experts, width = 7, 8, int(model.config.hidden_size)
+    built: list = []
+    original = capture_rules.make_router
+
+    def recording(*args, **kwargs):
+        router = original(*args, **kwargs)
+        storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+                    for t in [*router.parameters(), *router.buffers()]}
+        built.append((weakref.ref(router), router.gate.weight.untyped_storage().data_ptr(), storages))
+        return router
+    monkeypatch.setattr(capture_rules, "make_router", recording)
+    monkeypatch.setattr(capture_check, "make_router", recording, raising=False)  # where the candidates were once built
+
+    alive: list = []
+
+    class Counting(Progress):
+        def update(self, done: int) -> None:
+            gc.collect()
+            alive.append(sum(ref() is not None for ref, _, _ in built))
+
+    report = capture(str(tmp_path / "model"), ARCH_TEXT, str(tmp_path / "run"), window=WINDOW, batch=1,
+                     progress=Counting(1, io.StringIO()))
+    assert not report.unverified and sorted(report.checks) == list(range(1, 8)), report.notes
+    assert len(built) == 30 * blocks, len(built)  # the candidates (capture_decide builds the written routers)
+    assert len({ptr for _, ptr, _ in built}) == blocks  # one gate copy a block
+    held: dict = {}
+    for _, _, storages in built:
+        held.update(storages)
+    gate_bytes = experts * width * 4
+    assert sum(held.values()) <= blocks * gate_bytes + len(built) * experts * 4, (sum(held.values()), gate_bytes)
+    assert len(alive) == report.tokens // WINDOW + (report.tokens % WINDOW > 0) >= 3, alive
+    # after each forward, one rule a block (the exact one) and at most the last one the check's loop tallied
+    assert max(alive) <= blocks + 1 and alive[-1] == blocks, alive
+
+
+class CountingText(io.StringIO):
+    """A text file that counts the characters read from it."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.given = 0
+
+    def read(self, size: Optional[int] = -1) -> str:
+        out = super().read(size)
+        self.given += len(out)
+        return out
+
+
+def test_only_the_start_of_the_text_that_max_tokens_needs_is_read_and_tokenized(tmp_path: Path, monkeypatch) -> None:
+    """A 4 MB text and --max-tokens 300: a few thousand characters are read and tokenized, and the ids are
+    the first 300 of the whole text's."""
+    from test_torch_capture import TEXT as WORDS, save_tokenizer
+
+    mixtral(tmp_path / "model")
+    save_tokenizer("wordlevel", tmp_path / "model")
+    big = WORDS * (4_000_000 // len(WORDS))
+    tokenized: list = []
+    original = transformers.AutoTokenizer.from_pretrained
+
+    class Recording:
+        def __init__(self, tokenizer) -> None:
+            self.tokenizer = tokenizer
+
+        def __call__(self, text: str, **kwargs):
+            tokenized.append(len(text))
+            return self.tokenizer(text, **kwargs)
+
+        def __len__(self) -> int:
+            return len(self.tokenizer)
+
+        def __getattr__(self, name: str):
+            return getattr(self.tokenizer, name)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: Recording(original(*a, **k)))
+    text = CountingText(big)
+    report = capture(str(tmp_path / "model"), text, str(tmp_path / "run"), max_tokens=300, window=64)
+    assert report.tokens == 300 and report.token_source == "tokenizer"
+    assert text.given < 70_000 and max(tokenized) <= 8 * 4096, (text.given, tokenized)
+    whole = original(str(tmp_path / "model"))(big[:200_000])["input_ids"]  # 200,000 characters: well past 300 tokens
+    tokens, _, _ = read_probe(str(tmp_path / "run" / "snapshots" / "step-00000000.probe.safetensors"))
+    assert tokens.tolist() == whole[:300]
+
+
+def test_help_shows_every_default_and_no_none(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli(["capture", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in out and "(default: 2048)" in out and "(default: float32)" in out, out
+    assert "model directory (save_pretrained layout)" in out
+
+
+def test_device_map_auto_on_the_cpu_captures_exactly(tmp_path: Path, monkeypatch) -> None:
+    """--device-map auto with accelerate and no GPU: the model loads with device_map "auto", every
+    parameter on the CPU, and the capture is the one --device cpu writes (the same routers and probe)."""
+    mixtral(tmp_path / "model")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    placed: list = []
+    original = transformers.AutoModelForCausalLM.from_pretrained
+
+    def recording(*args, **kwargs):
+        model = original(*args, **kwargs)
+        placed.append((kwargs.get("device_map"), {str(p.device) for p in model.parameters()}))
+        return model
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", recording)
+    mapped = capture(str(tmp_path / "model"), TEXT, str(tmp_path / "mapped"), window=40, device_map="auto")
+    plain = capture(str(tmp_path / "model"), TEXT, str(tmp_path / "plain"), window=40, device="cpu")
+    assert placed == [("auto", {"cpu"}), (None, {"cpu"})], placed
+    assert not mapped.unverified and mapped.notes == plain.notes and mapped.tokens == plain.tokens == 576
+    from safetensors.torch import load_file
+    for name in ("step-00000000.safetensors", "step-00000000.probe.safetensors"):
+        a, b = (load_file(str(tmp_path / r / "snapshots" / name)) for r in ("mapped", "plain"))
+        assert sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a), name

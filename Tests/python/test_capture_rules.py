@@ -13,9 +13,14 @@ Each capture must name the rule, write its metadata and selection bias, and rout
 on what it wrote) every token of every MoE block as the model's own blocks hand their experts. With the
 rule taken out of capture's candidates the same model must be refused, so these tests fail when the rule
 is not what makes the capture exact.
+
+And JetMoe's MLP router, captured beside the attention routers it leaves out; PhiMoE, DeepSeek-V4 and
+Gemma 4 refused naming what they do outside the contract (Gemma 4's per-expert scale found from the
+model's own gate weights, and the vector beside the gate that holds it).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -100,3 +105,42 @@ def test_without_the_rule_the_model_is_refused(tmp_path: Path, name: str, monkey
     assert "no routing rule of the contract reproduces what the model hands its experts" in message, message
     assert "other experts on" in message, message
     assert not (tmp_path / "run").exists()
+
+
+def test_jetmoe_captures_its_mlp_router_and_says_the_attention_routers_are_left_out(tmp_path: Path) -> None:
+    """JetMoe routes both its MLP experts and its attention experts (mixture of attention heads) in every
+    block: the MLP experts' router (a bare Linear inside `mlp.router`, whose dispatch sorted by expert is
+    read) is captured and checked, and run.json says the attention routers are left out."""
+    model = build("jetmoe", tmp_path / "model")
+    report = capture(str(tmp_path / "model"), TEXT, str(tmp_path / "run"), window=WINDOW, batch=2)
+    assert report.rule == "softmax, gates renormalised, top-2 of 8 experts" and not report.unverified, report.notes
+    assert {b: g.name for b, g in report.gates.items()} == {i: f"model.layers.{i}.mlp.router.layer" for i in range(4)}
+    for check in report.checks.values():
+        assert check.tokens == report.tokens and check.other_experts == 0 and check.source == "gate", check
+    note = ("left out: the routers of attention experts (model.layers.0.self_attention.experts.router.layer, in 4 of 4 "
+            "blocks); the file contract holds one router per block, so each block's MLP experts' router "
+            "(model.layers.0.mlp.router.layer) is the one captured")
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert note in report.notes and note in meta["capture"]["notes"], meta["capture"]["notes"]
+    own = own_routing(model, torch.tensor(list(TEXT.encode())))
+    assert sorted(own) == [0, 1, 2, 3] and all(e.shape == (report.tokens, 2) for e, _ in own.values())
+    assert route_mismatches(tmp_path / "run", own) == []
+
+
+@pytest.mark.parametrize("model_type,names", [
+    ("phimoe", ["model.layers.0.mlp.router: sparse-mixer gating (each chosen expert weighted by a softmax over only "
+                "the logits within 2 x 0.01 of its own", "which the contract does not hold"]),
+    ("deepseek_v4", ["model.layers.0.mlp.gate: hash-routed layers (blocks 0, 1, 2 take their experts from a table of "
+                     "token ids, tid2eid [vocabulary, k], not from the gate) and sqrtsoftplus scores "
+                     "(sqrt(softplus(logits)); the contract scores by softmax or sigmoid), which the contract does not "
+                     "hold"]),
+    ("gemma4_text", ["model.layers.0.router.proj: a per-expert scale of the gate weights (each expert's weights the "
+                     "closest rule's times a factor of its own: router.per_expert_scale [E]), which the contract does "
+                     "not hold", "closest, softmax, gates renormalised"])])
+def test_a_refusal_names_the_mechanism_outside_the_contract(tmp_path: Path, model_type: str, names: List[str]) -> None:
+    build(model_type, tmp_path / "model")
+    with pytest.raises(ContractError) as refused:
+        capture(str(tmp_path / "model"), TEXT, str(tmp_path / "run"), window=WINDOW, batch=2)
+    message = str(refused.value)
+    assert all(name in message for name in names), message
+    assert "no routing rule of the contract reproduces what the model hands its experts; closest, " in message

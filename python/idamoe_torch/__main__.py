@@ -14,7 +14,8 @@ from .layers import ACTIVATIONS, EXPERT_SCORES, NORMS, PRIOR_MASSES, ContractErr
 
 
 class _DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
-    """fit-ida's help: every default shown, except where the help itself says what absence means."""
+    """fit-ida's and capture's help: every default shown, except where there is none (a required option)
+    or the help itself says what absence means."""
 
     def _get_help_string(self, action: argparse.Action) -> Optional[str]:
         return action.help if action.default is None else super()._get_help_string(action)
@@ -70,7 +71,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     fit.add_argument("--group-mib", type=int, default=FIT.group_bytes >> 20,
                      help="MiB of hidden states (as stored) whose blocks are fitted together")
     fit.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    cap = commands.add_parser("capture", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    cap = commands.add_parser("capture", formatter_class=_DefaultsShown,
                               help="capture a Hugging Face MoE model's routers and their inputs on a text",
                               description="Loads the causal LM in DIR (local files only, never downloads), finds its MoE "
                                           "routers by structure, runs the text through it and writes run directory OUT "
@@ -131,11 +132,10 @@ def _capture(args: argparse.Namespace) -> int:
     from .capture import DTYPES, capture
 
     try:
-        with open(args.text, encoding="utf-8") as f:
-            text = f.read()
-        report = capture(args.model, text, args.out, max_tokens=args.max_tokens, window=args.window, batch=args.batch,
-                         dtype=DTYPES[args.dtype], device=args.device, device_map=args.device_map,
-                         unverified=args.unverified, log=print)
+        with open(args.text, encoding="utf-8") as text:  # read only as far as --max-tokens needs
+            report = capture(args.model, text, args.out, max_tokens=args.max_tokens, window=args.window,
+                             batch=args.batch, dtype=DTYPES[args.dtype], device=args.device,
+                             device_map=args.device_map, unverified=args.unverified, log=print)
     except (ContractError, ValueError, OSError, KeyError, RuntimeError, ImportError) as e:
         print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 1

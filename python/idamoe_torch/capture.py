@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple, Union
 
 import torch
 from torch import nn
@@ -74,22 +74,67 @@ def vocabulary(tokenizer: Any) -> List[str]:
     return [str(t) for t in tokenizer.batch_decode([[i] for i in range(len(tokenizer))])]
 
 
-def tokenize(model_dir: str, text: str, vocab_size: int) -> Tokens:
-    """The model's tokenizer on `text` when DIR holds one (token strings decoded one id at a time), else
-    the UTF-8 bytes as ids (needs a vocabulary of at least 256)."""
+class _TextStart:
+    """The start of a text, read only as far as asked: a string, or a text file read in chunks."""
+
+    def __init__(self, text: Union[str, TextIO]) -> None:
+        self.stream = None if isinstance(text, str) else text
+        self.read = text if isinstance(text, str) else ""
+
+    def prefix(self, chars: int, whole_words: bool) -> Tuple[str, bool]:
+        """(at most `chars` characters from the start, whether that is the whole text). With `whole_words`
+        a prefix that is not the whole text ends before a whitespace, so its last word is whole (a
+        tokenizer gives the same tokens for it as within the whole text), when it holds one."""
+        while self.stream is not None and len(self.read) <= chars:
+            chunk = self.stream.read(max(chars + 1 - len(self.read), 1 << 16))
+            if not chunk:
+                self.stream = None
+            self.read += chunk
+        if len(self.read) <= chars:
+            return self.read, True
+        cut = chars
+        while whole_words and cut > chars - 1024 and cut > 0 and not (self.read[cut].isspace()
+                                                                     and not self.read[cut - 1].isspace()):
+            cut -= 1  # back to a word's end within the last 1,024 characters, if there is one
+        return self.read[:cut] if cut > chars - 1024 and cut > 0 else self.read[:chars], False
+
+    def whole(self) -> str:
+        """The whole text."""
+        if self.stream is not None:
+            self.read += self.stream.read()
+            self.stream = None
+        return self.read
+
+
+def tokenize(model_dir: str, text: Union[str, TextIO], vocab_size: int, max_tokens: Optional[int] = None) -> Tokens:
+    """The model's tokenizer on `text` (a string or an open text file) when DIR holds one (token strings
+    decoded one id at a time), else the UTF-8 bytes as ids (needs a vocabulary of at least 256). With
+    `max_tokens` only the start of the text that gives them is read and tokenized: a prefix ending at a
+    word's end, from 8 characters a token and doubled until it gives more than `max_tokens` + 1 tokens
+    (the last ones may differ from the whole text's) or is the whole text; the ids cut to `max_tokens`."""
     from transformers import AutoTokenizer
 
+    start = _TextStart(text)
     tokenizer = None
     names = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
     if any(os.path.exists(os.path.join(model_dir, n)) for n in names):
         tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     if tokenizer is not None:
-        ids = [int(i) for i in tokenizer(text)["input_ids"]]
-        return Tokens(ids, vocabulary(tokenizer), "tokenizer")
+        if max_tokens is None:
+            return Tokens([int(i) for i in tokenizer(start.whole())["input_ids"]], vocabulary(tokenizer), "tokenizer")
+        chars = max(4096, 8 * max_tokens)
+        while True:
+            part, whole = start.prefix(chars, True)
+            ids = [int(i) for i in tokenizer(part)["input_ids"]]
+            if whole or len(ids) > max_tokens + 1:
+                return Tokens(ids[:max_tokens], vocabulary(tokenizer), "tokenizer")
+            chars *= 2
     if vocab_size < 256:
         raise ContractError(f"{model_dir}: no tokenizer and a vocabulary of {vocab_size} (< 256): the text's bytes "
                             "cannot be its token ids")
-    return Tokens(list(text.encode("utf-8")), "bytes", "bytes, no tokenizer")
+    # a character is at least one byte: max_tokens characters are enough
+    ids = list((start.prefix(max_tokens, False)[0] if max_tokens is not None else start.whole()).encode("utf-8"))
+    return Tokens(ids[:max_tokens] if max_tokens is not None else ids, "bytes", "bytes, no tokenizer")
 
 
 @dataclass
@@ -131,12 +176,13 @@ def _load(model_dir: str, dtype: torch.dtype, device: Optional[str], device_map:
     return config, model.to(where), where
 
 
-def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, window: int = 256, batch: int = 4,
-            dtype: torch.dtype = torch.float32, device: Optional[str] = None, device_map: Optional[str] = None,
-            unverified: bool = False, log: Callable[[str], None] = lambda _: None,
+def capture(model_dir: str, text: Union[str, TextIO], out: str, *, max_tokens: int = 2048, window: int = 256,
+            batch: int = 4, dtype: torch.dtype = torch.float32, device: Optional[str] = None,
+            device_map: Optional[str] = None, unverified: bool = False, log: Callable[[str], None] = lambda _: None,
             progress: Optional[Progress] = None) -> CaptureReport:
-    """Loads the causal LM in `model_dir` (local files only), runs the first `max_tokens` tokens of `text`
-    through it in windows of `window` tokens (`batch` windows a forward), finds how each gate routes by
+    """Loads the causal LM in `model_dir` (local files only), runs the first `max_tokens` tokens of `text` (a
+    string, or an open text file read only as far as they need) through it in windows of `window` tokens
+    (`batch` windows a forward), finds how each gate routes by
     comparing rules of the contract with what each block hands its experts on every token, and writes run
     directory `out`: the routers (snapshot step 0) and the hidden states that reached them (its probe),
     documents = windows. Refuses (one-line ContractError) an `out` that is not a new path or an empty
@@ -157,8 +203,8 @@ def capture(model_dir: str, text: str, out: str, *, max_tokens: int = 2048, wind
     positions = getattr(text_config, "max_position_embeddings", None)
     if isinstance(positions, int) and positions > 0:
         window = min(window, positions)  # each window is one sequence the model can take
-    tokens = tokenize(model_dir, text, int(text_config.vocab_size))
-    ids = tokens.ids[:max_tokens]
+    tokens = tokenize(model_dir, text, int(text_config.vocab_size), max_tokens)
+    ids = tokens.ids
     if not ids:
         raise ContractError("the text gives no tokens")
     n_tokens = len(ids)

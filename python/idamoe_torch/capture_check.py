@@ -16,7 +16,7 @@ from torch import nn
 
 from .capture_decide import TIE_RTOL, WEIGHT_TOL, BlockCheck, Tally, decide, tally
 from .capture_gates import FoundGate
-from .capture_rules import SCALE_NAMES, RuleKey, candidate_keys, make_router
+from .capture_rules import SCALE_NAMES, BlockRules, RuleKey, candidate_keys
 from .capture_watch import Choices, GateWatch
 from .layers import ContractError
 from .softmax_router import LinearGateRouter
@@ -31,7 +31,7 @@ class Routing:
     """How a model routes, found by `check_routing` on token windows: the routers of the rule that
     reproduces it (or, `unverified`, the closest), what was checked, and what reached the gates."""
 
-    #: {block: router} of one rule, holding float32 copies of the gates as they were.
+    #: {block: router} of one rule, holding a float32 copy of each gate as it was.
     routers: Dict[int, LinearGateRouter]
     #: run.json's `capture.notes`: the rule, the selection bias, what was checked (or why unverified).
     notes: List[str]
@@ -66,7 +66,7 @@ def check_routing(model: nn.Module, gates: Dict[int, FoundGate], windows: List[L
     kept: Dict[int, List[Choices]] = {b: [] for b in gates}
     filled = {b: 0 for b in gates}
     keys = {b: candidate_keys(g, config) for b, g in gates.items()}
-    routers: Dict[int, Dict[RuleKey, LinearGateRouter]] = {}
+    rules: Dict[int, BlockRules] = {}
     tallies: Dict[int, Dict[RuleKey, Tally]] = {b: {} for b in gates}
     sources: Dict[int, str] = {}
     unseen: Dict[int, str] = {}
@@ -76,7 +76,7 @@ def check_routing(model: nn.Module, gates: Dict[int, FoundGate], windows: List[L
     for b, g in gates.items():
         w = watches[b]
         handles.append(g.module.register_forward_pre_hook(w.pre, with_kwargs=True))
-        handles.append(g.module.register_forward_hook(w.post, with_kwargs=True))
+        handles.append((g.watched or g.module).register_forward_hook(w.post, with_kwargs=True))
         experts = getattr(g.block_module, "experts", None)
         if isinstance(experts, nn.Module) and not isinstance(experts, nn.ModuleList):
             handles.append(experts.register_forward_pre_hook(w.experts_pre, with_kwargs=True))
@@ -112,17 +112,13 @@ def check_routing(model: nn.Module, gates: Dict[int, FoundGate], windows: List[L
                         kept[b].append(choices)
                     sources[b] = source
                     k = top_ks.setdefault(b, int(choices[0].shape[1]))
-                    if b not in routers:
-                        routers[b] = {}
-                        for key in keys[b]:
-                            try:
-                                routers[b][key] = make_router(g, key, k)
-                            except ContractError:
-                                continue  # options this gate cannot take (groups that do not divide E)
-                    logits = next(iter(routers[b].values())).logits(rows)
+                    if b not in rules:
+                        rules[b] = BlockRules(g, keys[b], k)
+                    logits = rules[b].logits(rows)
                     scales = [float(v) for v in (g.setting(SCALE_NAMES, config),) if isinstance(v, (int, float))]
-                    for key, router in routers[b].items():
+                    for key, router in rules[b].routers.items():
                         tally(router, logits, choices, tallies[b].setdefault(key, Tally()), tie_rtol, tol, scales)
+                _drop_failed(rules, tallies)
                 if progress is not None:
                     progress.update(done)
     finally:
@@ -134,7 +130,10 @@ def check_routing(model: nn.Module, gates: Dict[int, FoundGate], windows: List[L
         if filled[b] != n_tokens:
             raise ContractError(f"{g.name}: saw {filled[b]} token rows for {n_tokens} tokens (a gate that skips tokens "
                                 "cannot be captured)")
-    written, notes, checks, is_unverified = decide(gates, keys, tallies, top_ks, sources, unseen, config, unverified, n_tokens)
+    linears = {b: r.linear for b, r in rules.items()}
+    rules.clear()  # the candidates go; the written routers keep each block's one copy of its gate
+    written, notes, checks, is_unverified = decide(gates, keys, tallies, top_ks, sources, unseen, config, unverified,
+                                                   n_tokens, linears, tol)
     choices_out: Dict[int, Choices] = {}
     for b, parts in kept.items():
         if parts and b not in unseen:
@@ -142,6 +141,22 @@ def check_routing(model: nn.Module, gates: Dict[int, FoundGate], windows: List[L
             choices_out[b] = (torch.cat([p[0] for p in parts]),
                               torch.cat([w for w in weights if w is not None]) if all(w is not None for w in weights) else None)
     return Routing(written, notes, checks, is_unverified, probe, sources, unseen, choices_out, forward_seconds)
+
+
+def _drop_failed(rules: Dict[int, BlockRules], tallies: Dict[int, Dict[RuleKey, Tally]]) -> None:
+    """After a batch: drops, from every block, the rules some block does not hold (they cannot be written)
+    and those that differ from the model on a token of some block, as long as a rule that has matched
+    every token so far remains. When none remains, those that failed last (at the same batch) go on to
+    the end: the closest of them is what a refusal names and `unverified` writes."""
+    if not rules:
+        return
+    common = set.intersection(*(set(r.routers) for r in rules.values()))
+    failed = {key for key in common if any(tallies[b][key].failed for b in rules)}
+    keep = common - failed or common
+    for b, r in rules.items():
+        r.keep(keep)
+        for key in [key for key in tallies[b] if key not in keep]:
+            del tallies[b][key]
 
 
 def _batches(windows: List[List[int]], batch: int) -> Iterator[List[List[int]]]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from torch import nn
 
 from .capture_gates import FoundGate, positive_count
 from .capture_rules import TOP_K_NAMES, RuleKey, guessed_key, make_router
@@ -39,6 +40,16 @@ class Tally:
     scale: Optional[float] = None
     #: Tokens the model gave no gate weights for.
     unweighted: int = 0
+    #: Per expert [E], on tokens whose experts agree: the smallest and largest ratio of the model's gate
+    #: weight to the rule's (one factor an expert where the model scales each expert's weights).
+    ratio_low: Optional[torch.Tensor] = None
+    ratio_high: Optional[torch.Tensor] = None
+
+    @property
+    def failed(self) -> bool:
+        """The rule has differed from the model (experts away from a tie, gate weights) or could not be
+        checked on some token."""
+        return self.other_experts > 0 or self.other_weights > 0 or self.unweighted > 0
 
     @property
     def exact(self) -> bool:
@@ -93,6 +104,15 @@ def tally(router: LinearGateRouter, logits: torch.Tensor, choices: Choices, into
         ratio = w.sum(dim=1) / u.sum(dim=1)
         ratio = ratio[torch.isfinite(ratio)]
         into.scale = _scale(float(ratio.median()), scales) if ratio.numel() else 1.0
+    chosen = ours_sorted.values[same].reshape(-1)
+    ratio = (w / u).reshape(-1)
+    finite = torch.isfinite(ratio)
+    experts = out["probabilities"].shape[1]
+    if into.ratio_low is None or into.ratio_high is None:
+        into.ratio_low = torch.full((experts,), float("inf"), dtype=torch.float64)
+        into.ratio_high = torch.full((experts,), float("-inf"), dtype=torch.float64)
+    into.ratio_low.scatter_reduce_(0, chosen[finite], ratio[finite], "amin")
+    into.ratio_high.scatter_reduce_(0, chosen[finite], ratio[finite], "amax")
     diff = (into.scale * u - w).abs()
     bad = (diff > tol + tol * w.abs()).any(dim=1)
     into.other_weights += int(bad.sum())
@@ -117,10 +137,14 @@ class BlockCheck:
 
 def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies: Dict[int, Dict[RuleKey, Tally]],
            top_ks: Dict[int, int], sources: Dict[int, str], unseen: Dict[int, str], config: Any, unverified: bool,
-           n_tokens: int) -> Tuple[Dict[int, LinearGateRouter], List[str], Dict[int, BlockCheck], bool]:
-    """The routers to write (one rule for every block), run.json's notes, what was checked, and whether the
-    capture is unverified; a one-line ContractError when no rule of the contract reproduces the model on
-    every token (or its routing cannot be seen) and `unverified` is not given."""
+           n_tokens: int, linears: Optional[Dict[int, nn.Linear]] = None, tol: float = WEIGHT_TOL[torch.float32]
+           ) -> Tuple[Dict[int, LinearGateRouter], List[str], Dict[int, BlockCheck], bool]:
+    """The routers to write (one rule for every block; each on `linears[b]`, the block's float32 copy of its
+    gate, when given), run.json's notes, what was checked, and whether the capture is unverified; a
+    one-line ContractError when no rule of the contract reproduces the model on every token (or its
+    routing cannot be seen) and `unverified` is not given. `tallies` holds the rules still in the running
+    (capture_check drops those that fail while another has matched every token); `tol` is the gate-weight
+    tolerance they were tallied with."""
     first = next(iter(gates.values()))
     counts = {g.experts for g in gates.values()}
     if len(counts) > 1:
@@ -140,7 +164,7 @@ def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies:
         key, scale = guessed_key(first, config)
         k = top_ks.get(first.block) or positive_count(first.setting(TOP_K_NAMES, config)) or 2
         routers = {b: make_router(g, key, k, scale) for b, g in gates.items()}
-        notes = [key.describe(scale) + " (from the model's settings)",
+        notes = [key.describe(scale) + " (from the model's settings)", *left_out_notes(gates),
                  f"UNVERIFIED (--unverified): {reason}"]
         return routers, notes, {b: BlockCheck(0) for b in gates}, True
 
@@ -174,14 +198,17 @@ def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies:
             total = n_tokens * len(gates)
             how = (f"the same experts on every token, other gate weights on {weights} of {total} token-blocks (by up "
                    f"to {largest:.3g})" if differ == 0 else f"other experts on {differ} of {total} token-blocks")
-            reason = (f"{where}: no routing rule of the contract reproduces what the model hands its experts; closest, "
+            why = mechanisms(gates, config) + (per_expert_scale(gates, [tallies[b][closest] for b in gates], tol)
+                                                if differ == 0 else [])
+            reason = (f"{where}: " + (f"{' and '.join(why)}, which the contract does not hold; " if why else "")
+                      + "no routing rule of the contract reproduces what the model hands its experts; closest, "
                       f"{closest.describe(tallies[first.block][closest].scale or 1.0)}: {how}")
         if not unverified:
             raise ContractError(reason + "; --unverified writes the closest rule of the contract unchecked")
         chosen, is_unverified = closest, True
         notes_reason = f"UNVERIFIED (--unverified): {reason}"
     scale = scale_of(chosen) or 1.0
-    routers = {b: make_router(g, chosen, top_ks[b], scale) for b, g in gates.items()}
+    routers = {b: make_router(g, chosen, top_ks[b], scale, (linears or {}).get(b)) for b, g in gates.items()}
     checks = {}
     for b in gates:
         t = tallies[b].get(chosen, Tally())
@@ -189,6 +216,7 @@ def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies:
     notes = [f"{chosen.describe(scale)}, top-{top_ks[first.block]} of {first.experts} experts"]
     if chosen.bias:
         notes.append(f"selection bias: each block's {chosen.bias} (expert_bias; nothing moves it here)")
+    notes += left_out_notes(gates)
     if not is_unverified:
         ties = sum(c.ties for c in checks.values())
         largest_w = max((c.largest or 0.0) for c in checks.values())
@@ -199,3 +227,72 @@ def decide(gates: Dict[int, FoundGate], keys: Dict[int, List[RuleKey]], tallies:
     else:
         notes.append(notes_reason)
     return routers, notes, checks, is_unverified
+
+
+def left_out_notes(gates: Dict[int, FoundGate]) -> List[str]:
+    """run.json's note on the routers of attention experts left out of the capture (JetMoe), if any."""
+    if not any(g.left_out for g in gates.values()):
+        return []
+    blocks = [b for b, g in gates.items() if g.left_out]
+    first = next(g for g in gates.values() if g.left_out)
+    return [f"left out: the routers of attention experts ({first.left_out[0]}, in {len(blocks)} of {len(gates)} blocks); "
+            f"the file contract holds one router per block, so each block's MLP experts' router ({first.name}) is "
+            "the one captured"]
+
+
+#: Scoring functions a model's settings may name that the contract's routers do not compute.
+OTHER_SCORES = {"sqrtsoftplus": "sqrt(softplus(logits))", "softplus": "softplus(logits)", "relu": "relu(logits)",
+                "tanh": "tanh(logits)"}
+
+
+def mechanisms(gates: Dict[int, FoundGate], config: Any) -> List[str]:
+    """What a model's gates do that the contract does not hold, read from the gates' classes and the
+    settings (for a refusal to name it): sparse-mixer gating (PhiMoE), experts chosen from a token-id
+    table (DeepSeek-V4's hash-routed layers), a scoring function other than softmax or sigmoid."""
+    found: List[str] = []
+    first = next(iter(gates.values()))
+    code = [type(m).forward for g in gates.values() for m in (g.module, g.watched) if m is not None]
+    if any("sparsemixer" in getattr(getattr(f, "__code__", None), "co_names", ()) for f in code):
+        jitter = first.setting(("router_jitter_noise",), config)
+        within = f"2 x {jitter:g}" if isinstance(jitter, (int, float)) else "twice the router jitter"
+        found.append(f"sparse-mixer gating (each chosen expert weighted by a softmax over only the logits within {within} "
+                     "of its own, relative; the experts chosen before it masked out)")
+    vocab = getattr(config, "vocab_size", None)
+    hashed = [b for b, g in gates.items() for name, t in g.module.named_buffers(recurse=False)
+              if not t.is_floating_point() and t.dim() == 2 and t.shape[0] == vocab]
+    if hashed:
+        table = next(name for name, t in gates[hashed[0]].module.named_buffers(recurse=False)
+                     if not t.is_floating_point() and t.dim() == 2 and t.shape[0] == vocab)
+        found.append(f"hash-routed layers (blocks {', '.join(map(str, hashed))} take their experts from a table of token "
+                     f"ids, {table} [vocabulary, k], not from the gate)")
+    score = first.setting(("scoring_func", "score_func", "router_score_function"), config)
+    if isinstance(score, str) and score in OTHER_SCORES:
+        found.append(f"{score} scores ({OTHER_SCORES[score]}; the contract scores by softmax or sigmoid)")
+    return found
+
+
+def per_expert_scale(gates: Dict[int, FoundGate], tallies: List[Tally], tol: float) -> List[str]:
+    """When the model's gate weights are a rule's times a factor of each expert's own (Gemma 4's
+    `router.per_expert_scale`), found from the ratios the tallies kept: [one line naming it, and the [E]
+    vector beside the gate that holds those factors in every block, when one does], else []."""
+    factors = []
+    for t in tallies:
+        if t.ratio_low is None or t.ratio_high is None:
+            return []
+        seen = torch.isfinite(t.ratio_low)
+        low, high = t.ratio_low[seen], t.ratio_high[seen]
+        if low.numel() < 2 or bool(((high - low).abs() > tol * (1 + high.abs())).any()):
+            return []  # an expert's weights are not one factor times the rule's
+        factor = torch.where(seen, (t.ratio_low + t.ratio_high) / 2, torch.nan)
+        factors.append(factor)
+    spread = max(float(f[torch.isfinite(f)].max() - f[torch.isfinite(f)].min()) for f in factors)
+    if spread <= tol:
+        return []  # one factor for every expert: a gate scale, not this
+    holders = []
+    for name in next(iter(gates.values())).vectors:
+        if all(name in g.vectors for g in gates.values()) and all(
+                bool((g.vectors[name].detach().reshape(-1).double().cpu() - f).abs()[torch.isfinite(f)].le(
+                    tol * (1 + f.abs()[torch.isfinite(f)])).all()) for g, f in zip(gates.values(), factors)):
+            holders.append(name)
+    return ["a per-expert scale of the gate weights (each expert's weights the closest rule's times a factor of its "
+            "own" + (f": {holders[0]} [E]" if holders else "") + ")"]

@@ -35,6 +35,11 @@ class FoundGate:
     vectors: Dict[str, torch.Tensor] = field(default_factory=dict)
     #: Modules whose attributes hold the gate's settings, nearest first (gate, its parents up to the block).
     holders: List[nn.Module] = field(default_factory=list)
+    #: The module whose output holds the gate's choices: the gate, or when the gate is a bare nn.Linear
+    #: inside a router module of the block (JetMoe's `router.layer`), that router.
+    watched: Optional[nn.Module] = None
+    #: Other routers of this block left out of the capture (attention experts' routers), by module path.
+    left_out: List[str] = field(default_factory=list)
 
     def setting(self, names: Sequence[str], config: Any = None) -> Any:
         """The first of the attributes `names` set on the gate, its parents, its block or the config."""
@@ -73,12 +78,20 @@ def expert_count(module: nn.Module) -> Optional[int]:
     return None
 
 
+def _in_attention(path: str) -> bool:
+    """Whether a module path passes through an attention module (`self_attention`, `attn`, ...)."""
+    return any(re.search(r"attn|attention", part) for part in path.split("."))
+
+
 def find_gates(model: nn.Module, hidden_size: int) -> Dict[int, FoundGate]:
     """{block: gate} for every MoE router of `model`: a `weight` [E, D] (2 <= E <= 1024, D = `hidden_size`)
-    whose parent or grandparent holds E experts, outside the experts themselves. One-line errors: no
-    router (naming the modules that came closest), two routers in one block, a path without a block index."""
+    whose parent or grandparent holds E experts, outside the experts themselves. A block with a router of
+    attention experts beside its MLP experts' router (JetMoe's mixture of attention heads) keeps the MLP
+    one and names the other in `left_out`. One-line errors: no router (naming the modules that came
+    closest), two routers in one block otherwise, a path without a block index."""
     modules = dict(model.named_modules())
     found: Dict[int, FoundGate] = {}
+    attention: Dict[int, List[FoundGate]] = {}
     blocks_seen: Dict[str, int] = {}
     near: List[str] = []
     for name, module in modules.items():
@@ -111,13 +124,25 @@ def find_gates(model: nn.Module, hidden_size: int) -> Dict[int, FoundGate]:
         if not numbers:
             raise ContractError(f"{name}: no block index in the gate's module path")
         block = int(numbers[-1])
+        holders = [modules[".".join(parts[:len(parts) - up])] for up in range(0, len(parts) - block_name.count("."))]
+        gate = FoundGate(block, name, module, block_name, modules[block_name], experts, holders=holders)
+        gate.watched = holders[1] if type(module) is nn.Linear and len(holders) > 2 else module
+        gate.vectors = _selection_vectors(gate)
+        if _in_attention(block_name):
+            attention.setdefault(block, []).append(gate)
+            continue
         if block in found:
             raise ContractError(f"{name} and {found[block].name}: two routers in block {block}; the file contract holds "
                                 "one router per block")
-        holders = [modules[".".join(parts[:len(parts) - up])] for up in range(0, len(parts) - block_name.count("."))]
-        gate = FoundGate(block, name, module, block_name, modules[block_name], experts, holders=holders)
-        gate.vectors = _selection_vectors(gate)
         found[block] = gate
+    for block, gates in attention.items():
+        if block in found:
+            found[block].left_out = [g.name for g in gates]
+        elif len(gates) == 1:
+            found[block] = gates[0]  # the block's only router, though its experts sit in attention
+        else:
+            raise ContractError(f"{gates[1].name} and {gates[0].name}: two routers in block {block}; the file contract "
+                                "holds one router per block")
     if not found:
         lonely = [f"{b} holds {e} experts but no gate weight [{e}, {hidden_size}] beside them" for b, e in blocks_seen.items()
                   if not any(n.startswith(b + ".") for n in near)]

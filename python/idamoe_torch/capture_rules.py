@@ -1,15 +1,18 @@
 """The routing rules capture tries on a gate: the contract's routers (`softmax`, `sigmoid-bias`) with
 every gate option a model might use (docs/format.md, "Gate options"): a selection bias found beside the
 gate added to the scores or the logits, gates renormalised or not, a gate scale, expert groups scored by
-their two best experts or their best; each built as a router holding a float32 copy of the gate."""
+their two best experts or their best. The candidates of one gate (`BlockRules`) share one float32 copy of
+it, and a rule that fails is dropped from them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import torch
+from torch import nn
 
 from .capture_gates import FoundGate, positive_count
+from .layers import ContractError
 from .softmax_router import LinearGateRouter, SigmoidBiasRouter, SoftmaxRouter
 
 
@@ -53,32 +56,62 @@ class RuleKey:
         return ", ".join(parts)
 
 
-def make_router(gate: FoundGate, key: RuleKey, top_k: int, scale: float = 1.0) -> LinearGateRouter:
-    """A router holding a float32 copy of the gate's weights (and bias, and selection bias) that routes by
-    `key`."""
+def gate_copy(gate: FoundGate) -> nn.Linear:
+    """A float32 CPU copy of the gate: weight [E, D], and bias [E] when the gate has one."""
     weight: torch.Tensor = getattr(gate.module, "weight")
-    w = weight.detach().float().cpu()
     b = getattr(gate.module, "bias", None)
     has_bias = isinstance(b, torch.Tensor) and tuple(b.shape) == (gate.experts,)
-    bias_vector = gate.vectors[key.bias].detach().reshape(-1).float().cpu() if key.bias else torch.zeros(gate.experts)
+    with torch.device("meta"):  # no [E, D] allocated (and initialised) only to be replaced
+        linear = nn.Linear(int(weight.shape[1]), gate.experts, bias=has_bias)
+    linear.weight = nn.Parameter(weight.detach().to("cpu", torch.float32, copy=True))
+    if has_bias and isinstance(b, torch.Tensor):
+        linear.bias = nn.Parameter(b.detach().to("cpu", torch.float32, copy=True))
+    return linear
+
+
+def make_router(gate: FoundGate, key: RuleKey, top_k: int, scale: float = 1.0,
+                linear: Optional[nn.Linear] = None) -> LinearGateRouter:
+    """A router that routes by `key` on a float32 copy of the gate's weights (and bias, and selection
+    bias): `linear` (from `gate_copy`, shared as it is, not copied) or a copy of its own."""
+    linear = linear if linear is not None else gate_copy(gate)
+    width, has_bias = int(linear.weight.shape[1]), linear.bias is not None
+    bias_vector = (gate.vectors[key.bias].detach().reshape(-1).to("cpu", torch.float32, copy=True) if key.bias
+                   else torch.zeros(gate.experts))
     router: LinearGateRouter
-    if key.kind == "sigmoid-bias":
-        # bias_rate 0: a captured bias is the model's, moved by nothing here (run.json says so).
-        sigmoid = SigmoidBiasRouter(int(w.shape[1]), experts=gate.experts, top_k=top_k, bias=has_bias, bias_rate=0.0)
-        sigmoid.expert_bias.copy_(bias_vector)
-        router = sigmoid
-    else:
-        softmax = SoftmaxRouter(int(w.shape[1]), experts=gate.experts, top_k=top_k, bias=has_bias,
-                                selection_bias=bool(key.bias))
-        if softmax.expert_bias is not None:
-            softmax.expert_bias.copy_(bias_vector)
-        router = softmax
+    with torch.device("meta"):  # the router's own gate is replaced by `linear`: allocate nothing for it
+        if key.kind == "sigmoid-bias":
+            # bias_rate 0: a captured bias is the model's, moved by nothing here (run.json says so).
+            router = SigmoidBiasRouter(width, experts=gate.experts, top_k=top_k, bias=has_bias, bias_rate=0.0)
+        else:
+            router = SoftmaxRouter(width, experts=gate.experts, top_k=top_k, bias=has_bias, selection_bias=bool(key.bias))
+    router.gate = linear
+    if getattr(router, "expert_bias", None) is not None:
+        router.expert_bias = bias_vector  # replaces the meta buffer
     router.set_gate_options(key.normalize, scale, key.groups, key.group_top_k, key.group_score, key.bias_on)
-    with torch.no_grad():
-        router.gate.weight.copy_(w)
-        if has_bias and router.gate.bias is not None and isinstance(b, torch.Tensor):
-            router.gate.bias.copy_(b.detach().float().cpu())
     return router.eval()
+
+
+class BlockRules:
+    """The rules still in the running on one gate, as routers sharing one float32 copy of it (`linear`):
+    a block holds its gate once, however many rules are tried, and a rule dropped costs nothing."""
+
+    def __init__(self, gate: FoundGate, keys: Iterable[RuleKey], top_k: int) -> None:
+        self.linear = gate_copy(gate)
+        self.routers: Dict[RuleKey, LinearGateRouter] = {}
+        for key in keys:
+            try:
+                self.routers[key] = make_router(gate, key, top_k, linear=self.linear)
+            except ContractError:
+                continue  # options this gate cannot take (groups that do not divide E)
+
+    def logits(self, rows: torch.Tensor) -> torch.Tensor:
+        """W h + b [n, E] as float64, as every router of the block computes them."""
+        return self.linear(rows.to(torch.float32)).double()
+
+    def keep(self, keys: Iterable[RuleKey]) -> None:
+        """Drops every rule but `keys`."""
+        kept = set(keys)
+        self.routers = {k: r for k, r in self.routers.items() if k in kept}
 
 
 def _grouping(gate: FoundGate, config: Any) -> Tuple[int, int]:
