@@ -44,9 +44,8 @@ func configureThreads(flag requested: Int?) throws -> Int {
 }
 
 private func configureThreads(checked requested: Int) -> Int {
-    let cores = Cores.available
     tuneAllocator()
-    return requested > 0 ? requested : cores
+    return NumericContext(requested: requested).threads
 }
 
 
