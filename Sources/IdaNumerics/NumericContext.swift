@@ -29,4 +29,7 @@ public struct NumericContext: Sendable, Equatable {
     public init(requested: Int) {
         self = requested > 0 ? NumericContext(threads: requested) : .allCores
     }
+
+    /// The thread counts a setting may ask for: 0 (every core) ... `SizeLimits.threads`.
+    public static let requestable = ValueRange.integers(0...SizeLimits.threads, note: "0: every core")
 }
