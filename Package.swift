@@ -81,6 +81,7 @@ let package = Package(
         .testTarget(name: "IdaTerminalTests", dependencies: ["IdaTerminal", "IdaCurses", "IdaTestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "IdaInspectorTests", dependencies: ["IdaInspector", "IdaTerminal", "IdaRouting", "IdaAnalysis", "IdaFormats", "IdaNumerics", "IdaTestSupport"], exclude: ["Snapshots", "Fixtures"]),
         .testTarget(name: "IdaTrainingTests", dependencies: ["IdaTraining", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaTestSupport"]),
-        .testTarget(name: "IdaCLITests", dependencies: ["IdaSystem", "IdaCLI", "IdaBLAS", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"]),
+        .testTarget(name: "IdaCLITests", dependencies: ["IdaSystem", "IdaCLI", "IdaBLAS", "IdaFormats", "IdaRouting", "IdaNumerics", "IdaTestSupport"],
+                    exclude: ["Golden"]),
     ]
 )
