@@ -1,6 +1,6 @@
 #include "platform_shim.h"
 // Any C library header defines __GLIBC__ on glibc; without one the test below is always false and
-// the tuning silently compiled to nothing (it did until issue 8's page-fault profile showed it).
+// the tuning silently compiled to nothing (it did until a page-fault profile of training showed it).
 #include <stdlib.h>
 
 #if defined(__GLIBC__)

@@ -37,16 +37,15 @@ func configureThreads(_ requested: Int?) -> Int {
 
 /// `configureThreads` for a `--threads` value the user gave: 0 ... `SizeLimits.threads`, else a flag error.
 func configureThreads(flag requested: Int?) throws -> Int {
-    if let requested, requested < 0 || requested > SizeLimits.threads {
-        throw ValidationError("--threads must be 0 (every core) ... \(SizeLimits.threads), got \(requested)")
+    if let requested, !NumericContext.requestable.contains(Double(requested)) {
+        throw ValidationError("--threads " + NumericContext.requestable.requirement + ", got \(requested)")
     }
     return configureThreads(checked: requested ?? 0)
 }
 
 private func configureThreads(checked requested: Int) -> Int {
-    let cores = Cores.available
     tuneAllocator()
-    return requested > 0 ? requested : cores
+    return NumericContext(requested: requested).threads
 }
 
 

@@ -14,7 +14,7 @@ struct SchemaCommand: ParsableCommand {
         case run, settings
     }
 
-    @Argument(help: "run (docs/schema/run.schema.json) or settings (every setting's section, key, flag and default).")
+    @Argument(help: "run (docs/schema/run.schema.json) or settings (every setting's section, key, flag, default, range as JSON Schema bounds, and what absence means where the row says).")
     var part: Part
 
     func run() throws {
@@ -25,8 +25,12 @@ struct SchemaCommand: ParsableCommand {
             var rows: [JSONValue] = []
             func add<R>(_ section: String, _ settings: [AnySetting<R>], _ defaults: R) throws {
                 for s in settings {
-                    rows.append(.object(["section": .string(section), "key": .string(s.key), "flag": s.flag.map { .string("--" + $0) } ?? .null,
-                                         "default": try s.jsonValue(in: defaults)]))
+                    var row: [String: JSONValue] = ["section": .string(section), "key": .string(s.key),
+                                                    "flag": s.flag.map { .string("--" + $0) } ?? .null,
+                                                    "default": try s.jsonValue(in: defaults),
+                                                    "range": s.range.map { .object($0.schemaKeywords) } ?? .null]
+                    if let absent = s.absent { row["absent"] = absent }
+                    rows.append(.object(row))
                 }
             }
             try add("model", ModelConfig.settings, ModelConfig())

@@ -6,11 +6,13 @@ public enum GateTemperature {
     public static let absent = 1.0
     /// New training runs: T = 4 closes most of the quality gap at no cost in balance (docs/results.md).
     public static let newRuns = 4.0
-    /// The allowed range, (0, 1000].
+    /// The largest temperature allowed.
     public static let upperBound = 1_000.0
+    /// The allowed range, (0, 1000]: the settings table's, the checkpoint reader's and the schema's.
+    public static let range = ValueRange(lower: .open(0), upper: .closed(upperBound))
 
-    /// The problem with `t`, nil when it is in (0, 1000].
+    /// The problem with `t` ("must be in (0, 1000]"), nil when it is in the range.
     public static func problem(_ t: Double) -> String? {
-        t > 0 && t <= upperBound ? nil : "must be in (0, 1000]"
+        range.problem(t)
     }
 }

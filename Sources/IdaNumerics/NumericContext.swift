@@ -23,4 +23,13 @@ public struct NumericContext: Sendable, Equatable {
 
     /// One worker per core available to the process.
     public static var allCores: NumericContext { NumericContext(threads: Cores.available) }
+
+    /// The context a thread-count setting (`--threads`, `TrainingOptions.threads`) asks for: `requested`
+    /// workers, or one per core for 0: the one place "0 means every core" is computed.
+    public init(requested: Int) {
+        self = requested > 0 ? NumericContext(threads: requested) : .allCores
+    }
+
+    /// The thread counts a setting may ask for: 0 (every core) ... `SizeLimits.threads`.
+    public static let requestable = ValueRange.integers(0...SizeLimits.threads, note: "0: every core")
 }

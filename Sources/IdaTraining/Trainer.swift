@@ -44,9 +44,7 @@ public final class Trainer {
     /// Starts `stepTimings` afresh.
     public func resetStepTimings() { microBatchBuffers.timings = StepTimings() }
     /// The workers every kernel of a step runs on (`options.threads`, 0: every core).
-    var context: NumericContext {
-        options.threads > 0 ? NumericContext(threads: options.threads) : .allCores
-    }
+    var context: NumericContext { NumericContext(requested: options.threads) }
     /// Steps completed.
     public internal(set) var step = 0
     var lastValidation: Double?

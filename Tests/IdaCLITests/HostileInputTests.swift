@@ -2,7 +2,7 @@ import Foundation
 import IdaTestSupport
 import Testing
 
-/// Issue 19 end to end, as a hostile user or a full disk would try it (docs/reliability.md): each
+/// Every bad input end to end, as a hostile user or a full disk would try it (docs/reliability.md): each
 /// case is one line on standard error and a non-zero exit (1 for files, 64 for flags), never a hang, a
 /// crash or a write where the user did not ask for one.
 @Suite("Hostile input, end to end")

@@ -92,3 +92,30 @@ extension ContractSchemaTests {
         }
     }
 }
+
+extension ContractSchemaTests {
+    @Test("run.json's top-level keys are RunManifest's: the schema's properties; producer and imported round-trip")
+    func manifestKeys() throws {
+        let schema = try Self.schemaFile("run.schema.json")
+        let names = Set(RunManifest.CodingKeys.allCases.map(\.stringValue))
+        let properties = Set((schema["properties"]?.object ?? [:]).keys)
+        let required = Set((schema["required"]?.array ?? []).compactMap(\.string))
+        #expect(properties == names)
+        #expect(required == ["format", "model", "training", "domains", "created"])
+        let raw = try JSONValue.parse(bytes: SmallFile.read(repositoryFile("fixtures/torch-run/run.json")))
+        let written = Set((raw.object ?? [:]).keys)
+        #expect(written.isSubset(of: names))
+        // Absent, the optional records stay out of what idamoe train writes; present, they round-trip
+        // through the strict reader and the lenient one.
+        var manifest = RunManifest(model: ModelConfig(), training: TrainingOptions(), domains: ["prose"], corpusBytes: 10,
+                                   parameters: 20, probeTokens: 30, created: 1)
+        let plain = try manifest.encoded()
+        #expect(!plain.contains("\"producer\"") && !plain.contains("\"imported\""))
+        manifest.producer = "idamoe_torch 0.1.0"
+        manifest.imported = ImportInfo(producer: "vLLM", records: "routed experts")
+        let text = try manifest.encoded()
+        #expect(try JSONDecoder().decode(RunManifest.self, from: Data(text.utf8)) == manifest)
+        let lenient = try #require(RunDescription(json: Array(text.utf8)))
+        #expect(lenient.producer == manifest.producer && lenient.imported == manifest.imported)
+    }
+}

@@ -150,9 +150,26 @@ ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "silu", "tanh")
 # `idamoe.prior_mass`: the prior normalised over all K components, or within each expert's M (1/E each).
 PRIOR_MASSES = ("global", "per-expert")
 
-# docs/format.md, "Limits".
-MAX_EXPERTS, MAX_COMPONENTS_PER_EXPERT, MAX_COMPONENTS, MAX_LATENT, MAX_BLOCK = 1024, 256, 65536, 4096, 4095
-MAX_GATE_TEMPERATURE = 1000.0
+
+
+def _model_settings_schema() -> Dict[str, dict]:
+    """The model settings of docs/schema/run.schema.json (what `idamoe schema run` generates from the Swift
+    settings table), whose bounds are the reference's limits: read, never retyped."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "schema", "run.schema.json")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)["properties"]["model"]["properties"]
+
+
+_MODEL_SETTINGS = _model_settings_schema()
+# docs/format.md, "Limits": the settings' bounds from the schema; the whole mixture and the block index are no
+# settings.
+MAX_EXPERTS = int(_MODEL_SETTINGS["experts"]["maximum"])
+MAX_COMPONENTS_PER_EXPERT = int(_MODEL_SETTINGS["componentsPerExpert"]["maximum"])
+MAX_LATENT = int(_MODEL_SETTINGS["latentDim"]["maximum"])
+MAX_COMPONENTS, MAX_BLOCK = 65536, 4095
+# The gate temperature's range (MIN_GATE_TEMPERATURE, MAX_GATE_TEMPERATURE].
+MIN_GATE_TEMPERATURE = float(_MODEL_SETTINGS["gateTemperature"]["exclusiveMinimum"])
+MAX_GATE_TEMPERATURE = float(_MODEL_SETTINGS["gateTemperature"]["maximum"])
 
 # Every `__metadata__` key of the idamoe namespace this reference knows, by what it applies to. Any other
 # `idamoe.*` key is refused: the reference would otherwise route as if it were absent. Keys outside the
@@ -459,8 +476,9 @@ def load_checkpoint(path: str) -> Checkpoint:
                            f"{MAX_COMPONENTS} components")
         experts = _layer_experts(meta, path, order, e, m, top_k)
         t = _meta_real(meta, path, "idamoe.gate_temperature", 1.0)
-        if not 0 < t <= MAX_GATE_TEMPERATURE:
-            raise RefError(f"{path}: metadata idamoe.gate_temperature: {t} must be in (0, {MAX_GATE_TEMPERATURE:g}]")
+        if not MIN_GATE_TEMPERATURE < t <= MAX_GATE_TEMPERATURE:
+            raise RefError(f"{path}: metadata idamoe.gate_temperature: {t} must be in "
+                           f"({MIN_GATE_TEMPERATURE:g}, {MAX_GATE_TEMPERATURE:g}]")
         common = dict(
             top_k=top_k, components_per_expert=m, latent_dim=p, gate_temperature=t,
             activation=_meta_choice(meta, path, "idamoe.activation", ACTIVATIONS, "gelu"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Dict, List
@@ -160,3 +161,39 @@ def test_python_defaults_are_the_settings_tables() -> None:
     ]
     wrong: List[str] = [f"{key}: Python {value!r}, table {table[key]!r}" for value, key in pairs if value != table[key]]
     assert not wrong, wrong
+
+
+def test_python_contract_constants_are_the_schemas(tmp_path: Path) -> None:
+    """contract.py's constants are what the Swift settings table says: the gate temperature's range in
+    docs/schema/run.schema.json, what its absence means and the default of new runs in `idamoe schema
+    settings`; and the refusal wording is the Swift flag's."""
+    from idamoe_torch import contract
+
+    run_schema = json.loads((SCHEMA / "run.schema.json").read_text())
+    gate = run_schema["properties"]["model"]["properties"]["gateTemperature"]
+    assert (gate["exclusiveMinimum"], gate["maximum"]) == (0, contract.GATE_TEMPERATURE_MAX)
+    rows = json.loads(subprocess.run([idamoe_binary(), "schema", "settings"], capture_output=True, text=True,
+                                     check=True).stdout)
+    row = next(r for r in rows if (r["section"], r["key"]) == ("model", "gateTemperature"))
+    assert row["range"] == {"exclusiveMinimum": 0, "maximum": contract.GATE_TEMPERATURE_MAX}
+    assert row["absent"] == contract.GATE_TEMPERATURE_ABSENT
+    assert row["default"] == contract.GATE_TEMPERATURE_NEW_RUNS
+    tau = next(r for r in rows if (r["section"], r["key"]) == ("training", "reactTau"))
+    assert tau["default"] == contract.TAU
+    # Both ends as the range says: 0 out, the maximum in, just past it out, with the words Swift uses.
+    assert contract.check_gate_temperature(contract.GATE_TEMPERATURE_MAX) == contract.GATE_TEMPERATURE_MAX
+    for bad in (0.0, contract.GATE_TEMPERATURE_MAX * 1.001):
+        with pytest.raises(ValueError, match=re.escape(f"must be in {contract.GATE_TEMPERATURE_RANGE}")):
+            contract.check_gate_temperature(bad)
+    swift = subprocess.run([idamoe_binary(), "train", "--run-dir", str(tmp_path / "run"), "--gate-temperature", "0"],
+                           capture_output=True, text=True)
+    assert swift.returncode == 64 and f"--gate-temperature must be in {contract.GATE_TEMPERATURE_RANGE}" in swift.stderr
+
+
+def test_the_reference_reads_its_limits_from_the_schema() -> None:
+    """Tests/python/idamoe_ref.py takes the gate temperature's maximum from docs/schema, not a copy."""
+    import idamoe_ref
+    from idamoe_torch import contract
+
+    assert idamoe_ref.MAX_GATE_TEMPERATURE == contract.GATE_TEMPERATURE_MAX
+    assert "1000" not in inspect.getsource(idamoe_ref).split("MAX_GATE_TEMPERATURE =", 1)[1].splitlines()[0]

@@ -10,6 +10,7 @@ import torch
 
 from .fit import DEFAULTS as FIT, FIT_REACTIVATIONS, fit_ida
 from . import importing
+from .contract import TAU
 from .layers import ACTIVATIONS, EXPERT_SCORES, NORMS, PRIOR_MASSES, ContractError
 
 
@@ -57,7 +58,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                      help="weight in tokens pulling each component's variances toward the pooled one (0: plain EM)")
     fit.add_argument("--seed", type=int, default=FIT.seed, help="seed of initialisation and draws")
     fit.add_argument("--reactivation", choices=FIT_REACTIVATIONS, default=FIT.reactivation,
-                     help="reset: dead components (prior and top-1 share below 0.1/K) move to badly explained latents")
+                     help=f"reset: dead components (prior and top-1 share below {TAU}/K) move to badly explained latents")
     fit.add_argument("--react-every", type=int, default=FIT.react_every, help="EM iterations between dead-component checks")
     fit.add_argument("--activation", choices=ACTIVATIONS, default=FIT.activation, help="encoder and decoder activation")
     fit.add_argument("--expert-score", choices=EXPERT_SCORES, default=FIT.expert_score,

@@ -18,6 +18,26 @@ public enum ContractSchema {
                             "additionalProperties": .bool(false)])
         }
         let integer: JSONValue = .object(["type": .string("integer"), "minimum": .int(0)])
+        /// Each top-level key's schema and whether every producer writes it; the switch covers every key
+        /// `RunManifest` has, so a new field cannot be left out of the schema.
+        func property(_ key: RunManifest.CodingKeys) -> (schema: JSONValue, required: Bool) {
+            switch key {
+            case .format: return (.object(["const": .int(1)]), true)
+            case .producer: return (.object(["type": .string("string"), "description": .string("the writer when not idamoe train")]), false)
+            case .runId: return (.object(["type": .string("string"), "pattern": .string("^[0-9a-f]{32}$")]), false)
+            case .created: return (.object(["type": .string("number"), "description": .string("seconds since the Unix epoch")]), true)
+            case .domains: return (.object(["type": .string("array"), "items": .object(["type": .string("string")])]), true)
+            case .corpusBytes, .parameters, .probeTokens: return (integer, false)
+            case .capture: return (CaptureInfo.schema, false)
+            case .imported: return (ImportInfo.schema, false)
+            case .lossUnit:
+                return (.object(["enum": .array(LossUnit.names.map(JSONValue.string)),
+                                 "description": .string("what the step events' loss is per (absent: nats/byte)")]), false)
+            case .model: return (section(ModelConfig.settings, "the model's shape and routers (ModelConfig)"), true)
+            case .training: return (section(TrainingOptions.settings, "optimisation, data and logging settings (TrainingOptions)"), true)
+            }
+        }
+        let keys = RunManifest.CodingKeys.allCases
         return .object([
             "$schema": .string("https://json-schema.org/draft/2020-12/schema"),
             "$id": .string("https://idamoe.dev/schema/run.schema.json"),
@@ -25,22 +45,9 @@ public enum ContractSchema {
             "description": .string("A run directory's manifest (docs/format.md, \"Run directories\"). idamoe train writes every "
                 + "setting; other producers write the settings they know and `producer`."),
             "type": .string("object"),
-            "required": .array(["format", "model", "training", "domains", "created"].map(JSONValue.string)),
+            "required": .array(keys.filter { property($0).required }.map { .string($0.stringValue) }),
             "additionalProperties": .bool(false),
-            "properties": .object([
-                "format": .object(["const": .int(1)]),
-                "producer": .object(["type": .string("string"), "description": .string("the writer when not idamoe train")]),
-                "runId": .object(["type": .string("string"), "pattern": .string("^[0-9a-f]{32}$")]),
-                "created": .object(["type": .string("number"), "description": .string("seconds since the Unix epoch")]),
-                "domains": .object(["type": .string("array"), "items": .object(["type": .string("string")])]),
-                "corpusBytes": integer, "parameters": integer, "probeTokens": integer,
-                "capture": CaptureInfo.schema,
-                "imported": ImportInfo.schema,
-                "lossUnit": .object(["enum": .array(LossUnit.names.map(JSONValue.string)),
-                                     "description": .string("what the step events' loss is per (absent: nats/byte)")]),
-                "model": section(ModelConfig.settings, "the model's shape and routers (ModelConfig)"),
-                "training": section(TrainingOptions.settings, "optimisation, data and logging settings (TrainingOptions)"),
-            ]),
+            "properties": .object(Dictionary(uniqueKeysWithValues: keys.map { ($0.stringValue, property($0).schema) })),
         ])
     }
 

@@ -66,7 +66,7 @@ extension ModelConfig {
     /// Throws when a training step of `options` (its batch, on its worker count) would not fit this
     /// machine's memory by `trainingBytes`' estimate.
     public func checkTrainingFits(_ options: TrainingOptions) throws {
-        let workers = options.threads > 0 ? options.threads : NumericContext.allCores.threads
+        let workers = NumericContext(requested: options.threads).threads
         try Self.checkFits(trainingBytes(batch: options.batch, workers: workers), what: "a training step", key: "batch",
                            hint: "lower the batch, context, width, blocks, experts or expert width")
     }

@@ -30,18 +30,24 @@ public struct RunDescription: Sendable, Equatable {
     /// The description of run.json's bytes, nil when they are not a JSON object.
     public init?(json bytes: [UInt8]) {
         guard let json = try? JSONValue.parse(bytes: bytes), json.object != nil else { return nil }
-        producer = json["producer"]?.string
-        runId = json["runId"]?.string
-        created = json["created"]?.double
-        domains = json["domains"]?.array?.compactMap(\.string) ?? []
-        lossUnit = json["lossUnit"]?.string.flatMap(LossUnit.init(rawValue:)) ?? .natsPerByte
-        capture = json["capture"].flatMap { try? JSONDecoder().decode(CaptureInfo.self, from: Data($0.serialized().utf8)) }
-        imported = json["imported"].flatMap { try? JSONDecoder().decode(ImportInfo.self, from: Data($0.serialized().utf8)) }
-        func section<R: Sendable & Codable>(_ key: String, _ rows: [AnySetting<R>], _ base: R) -> (R, Set<String>) {
+        /// A top-level value, by `RunManifest`'s key.
+        func field(_ key: RunManifest.CodingKeys) -> JSONValue? { json[key.stringValue] }
+        /// A top-level record, nil when absent or damaged.
+        func record<T: Decodable>(_ key: RunManifest.CodingKeys, _: T.Type) -> T? {
+            field(key).flatMap { try? JSONDecoder().decode(T.self, from: Data($0.serialized().utf8)) }
+        }
+        producer = field(.producer)?.string
+        runId = field(.runId)?.string
+        created = field(.created)?.double
+        domains = field(.domains)?.array?.compactMap(\.string) ?? []
+        lossUnit = field(.lossUnit)?.string.flatMap(LossUnit.init(rawValue:)) ?? .natsPerByte
+        capture = record(.capture, CaptureInfo.self)
+        imported = record(.imported, ImportInfo.self)
+        func section<R: Sendable & Codable>(_ key: RunManifest.CodingKeys, _ rows: [AnySetting<R>], _ base: R) -> (R, Set<String>) {
             let decoder = JSONDecoder()
             decoder.userInfo[.settingRows] = rows
             decoder.userInfo[.settingBase] = base
-            guard let object = json[key], object.object != nil,
+            guard let object = field(key), object.object != nil,
                   let s = try? decoder.decode(LenientSettings<R>.self, from: Data(object.serialized().utf8)) else {
                 var root = base
                 for row in rows { row.setAbsent(in: &root) }
@@ -49,8 +55,8 @@ public struct RunDescription: Sendable, Equatable {
             }
             return (s.root, s.present)
         }
-        (model, modelKeys) = section("model", ModelConfig.settings, ModelConfig())
-        (training, trainingKeys) = section("training", TrainingOptions.settings, TrainingOptions())
+        (model, modelKeys) = section(.model, ModelConfig.settings, ModelConfig())
+        (training, trainingKeys) = section(.training, TrainingOptions.settings, TrainingOptions())
     }
 
     /// The description of `directory`'s run.json, nil when it cannot be read or is not a JSON object.

@@ -1,10 +1,14 @@
 import Foundation
 import IdaFormats
 
-/// run.json: what a run is, written when it starts (docs/format.md).
+/// run.json: what a run is, written when it starts (docs/format.md). `CodingKeys` is the one list of
+/// run.json's top-level keys: the lenient reader (`RunDescription`) and the schema (`ContractSchema`)
+/// read their names from it.
 public struct RunManifest: Codable, Sendable, Equatable {
     /// Manifest format version.
     public var format = 1
+    /// The writer when not `idamoe train` (`idamoe_torch 0.1.0`); such runs are read, never resumed.
+    public var producer: String?
     /// The model's shape and routers.
     public var model: ModelConfig
     /// Optimisation and data settings.
@@ -25,8 +29,16 @@ public struct RunManifest: Codable, Sendable, Equatable {
     public var runId: String?
     /// Where a captured model came from and how its routers were checked (`capture` runs only).
     public var capture: CaptureInfo?
+    /// Where imported routing decisions came from (`python -m idamoe_torch import` runs only).
+    public var imported: ImportInfo?
     /// What the training loss is per (`nats/byte` for idamoe train; absent in older runs: nats per byte).
     public var lossUnit: LossUnit? = .natsPerByte
+
+    /// run.json's top-level keys, every one.
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case format, producer, model, training, domains, corpusBytes, parameters, probeTokens, created, runId, capture,
+             imported, lossUnit
+    }
 
     /// A manifest from its parts.
     public init(format: Int = 1, model: ModelConfig, training: TrainingOptions, domains: [String], corpusBytes: Int,
@@ -71,7 +83,7 @@ public struct RunManifest: Codable, Sendable, Equatable {
             throw RunFileError.badManifest(path: path, problem: error.reason)
         }
         // Only runs written by `idamoe train` can be resumed: other producers name themselves.
-        if let producer = (try? JSONValue.parse(bytes: Array(data)))?["producer"]?.string {
+        if let producer = (try? JSONValue.parse(bytes: Array(data)))?[CodingKeys.producer.stringValue]?.string {
             throw RunFileError.badManifest(path: path, problem: "was written by \(UntrustedText.quoted(producer)), not idamoe train; "
                                            + "only runs written by idamoe train can be resumed")
         }

@@ -13,9 +13,18 @@ public protocol SettingValue: Codable, Sendable, Equatable {
     static var schema: JSONValue { get }
 }
 
+/// A setting value made of numbers that a `ValueRange` bounds: a number, a list of them, or an
+/// optional one (nil, which no range refuses).
+public protocol RangedSettingValue: SettingValue {
+    /// The numbers a range checks.
+    var rangedNumbers: [Double] { get }
+}
+
 /// One setting of a run, defined once (docs/format.md, "run.json"): its run.json key, its command-line
-/// flag, its help, its default (the value in `Root()`) and its range. Options, run.json (strict and
-/// lenient), errors' flag names, docs/schema and the Python defaults' test are built from these rows.
+/// flag, its help, its default (the value in `Root()`), its range (data: `ValueRange`) and what its
+/// absence from run.json means when that is not the default. Options, run.json (strict and lenient),
+/// errors' flag names and wording, docs/schema (with the ranges' bounds), `idamoe schema settings` and
+/// the Python defaults' test are built from these rows.
 public struct Setting<Root: Sendable, Value: SettingValue>: Sendable {
     /// The key in run.json's section (`ModelConfig` or `TrainingOptions`'s field name).
     public let key: String
@@ -25,21 +34,50 @@ public struct Setting<Root: Sendable, Value: SettingValue>: Sendable {
     public let summary: String
     /// Where the value lives.
     public let keyPath: WritableKeyPath<Root, Value> & Sendable
-    /// The problem with a value ("must be 1...65536"), nil when it is allowed.
+    /// The allowed numbers, nil for a setting that is not a number (or a list of them).
+    public let range: ValueRange?
+    /// The problem with a value ("must be 1...65536"): the row's own check, then the range.
     public let problem: @Sendable (Value) -> String?
     /// The values the flag offers in --help, when not every value of the type (a closed set whose
     /// members are not all settable from the command line).
     public let offered: [String]?
+    /// What an absent key in run.json means (as JSON), for an optional setting whose absence is not
+    /// nil's plain "not set" (the gate temperature of old runs: 1).
+    public private(set) var absent: JSONValue?
 
-    /// A setting row.
+    /// A setting row without a range; `check` says what is wrong with a value beyond its type.
     public init(_ key: String, flag: String?, _ summary: String, _ keyPath: WritableKeyPath<Root, Value> & Sendable,
-                offered: [String]? = nil, check problem: @escaping @Sendable (Value) -> String? = { _ in nil }) {
+                offered: [String]? = nil, check: @escaping @Sendable (Value) -> String? = { _ in nil }) {
         self.key = key
         self.flag = flag
         self.summary = summary
         self.keyPath = keyPath
         self.offered = offered
-        self.problem = problem
+        self.range = nil
+        self.problem = check
+    }
+
+    /// A setting row whose numbers must lie in `range`; `check` is asked first, for what a range does
+    /// not say (a list's length).
+    public init(_ key: String, flag: String?, _ summary: String, _ keyPath: WritableKeyPath<Root, Value> & Sendable,
+                range: ValueRange, check: @escaping @Sendable (Value) -> String? = { _ in nil }) where Value: RangedSettingValue {
+        self.key = key
+        self.flag = flag
+        self.summary = summary
+        self.keyPath = keyPath
+        self.offered = nil
+        self.range = range
+        self.problem = { value in
+            if let problem = check(value) { return problem }
+            return value.rangedNumbers.contains(where: { !range.contains($0) }) ? range.requirement : nil
+        }
+    }
+
+    /// The row, saying that a run.json without the key means `value`.
+    public func absent<Wrapped: SettingValue>(means value: Wrapped) -> Setting where Value == Wrapped? {
+        var row = self
+        row.absent = try? JSONValue.parse(bytes: JSONEncoderBox.encode(value))
+        return row
     }
 }
 
@@ -51,8 +89,12 @@ public struct AnySetting<Root: Sendable>: Sendable {
     public let flag: String?
     /// Help text without the default.
     public let summary: String
-    /// The value's JSON Schema.
+    /// The value's JSON Schema, with the range's bounds (on the items of a list).
     public let schema: JSONValue
+    /// The allowed numbers, nil for a setting that is not a number or a list of them.
+    public let range: ValueRange?
+    /// What an absent key in run.json means, when the row says (`Setting.absent(means:)`).
+    public let absent: JSONValue?
     /// Whether the flag takes a value (a boolean setting's flag does not: given means true).
     public let takesValue: Bool
     /// The values the flag takes, for help ("ida|softmax|sigmoid-bias", "int", "n,n,...").
@@ -69,7 +111,9 @@ public struct AnySetting<Root: Sendable>: Sendable {
         key = setting.key
         flag = setting.flag
         summary = setting.summary
-        schema = Value.schema
+        schema = Self.schema(Value.schema, bounded: setting.range)
+        range = setting.range
+        absent = setting.absent
         takesValue = !(Value.self == Bool.self || Value.self == Bool?.self)
         valueName = setting.offered?.joined(separator: "|") ?? Self.valueName(Value.schema)
         let keyPath = setting.keyPath, problem = setting.problem, key = setting.key
@@ -94,6 +138,17 @@ public struct AnySetting<Root: Sendable>: Sendable {
     /// Sets the value in `root` to what absence from run.json means: nil for a setting that did not
     /// exist in older runs (an optional field); other settings keep their value.
     func setAbsent(in root: inout Root) { clear(&root) }
+
+    /// `schema` with `range`'s bounds as JSON Schema keywords, on the items of a list.
+    static func schema(_ schema: JSONValue, bounded range: ValueRange?) -> JSONValue {
+        guard let range, var members = schema.object else { return schema }
+        if members["type"]?.string == "array" {
+            members["items"] = Self.schema(members["items"] ?? .object([:]), bounded: range)
+            return .object(members)
+        }
+        members.merge(range.schemaKeywords) { _, bound in bound }
+        return .object(members)
+    }
 
     /// "ida|softmax", "int", "n,n,..." from a value's schema.
     static func valueName(_ schema: JSONValue) -> String {
@@ -171,6 +226,36 @@ enum JSONEncoderBox {
 }
 
 // MARK: - Value types
+
+extension Int: RangedSettingValue {
+    public var rangedNumbers: [Double] { [Double(self)] }
+}
+
+extension Float: RangedSettingValue {
+    public var rangedNumbers: [Double] { [Double(self)] }
+}
+
+extension Double: RangedSettingValue {
+    public var rangedNumbers: [Double] { [self] }
+}
+
+extension Array: RangedSettingValue where Element: RangedSettingValue {
+    public var rangedNumbers: [Double] { flatMap(\.rangedNumbers) }
+}
+
+extension Optional: RangedSettingValue where Wrapped: RangedSettingValue {
+    public var rangedNumbers: [Double] { map(\.rangedNumbers) ?? [] }
+}
+
+extension ValueRange {
+    /// The bounds as JSON Schema keywords: `minimum` or `exclusiveMinimum`, `maximum` or `exclusiveMaximum`.
+    public var schemaKeywords: [String: JSONValue] {
+        var keywords: [String: JSONValue] = [:]
+        if let lower { keywords[lower.isClosed ? "minimum" : "exclusiveMinimum"] = .number(lower.value) }
+        if let upper { keywords[upper.isClosed ? "maximum" : "exclusiveMaximum"] = .number(upper.value) }
+        return keywords
+    }
+}
 
 extension Int: SettingValue {
     public var flagText: String { String(self) }
