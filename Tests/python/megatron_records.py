@@ -1,10 +1,18 @@
 """Megatron-Core's routing records, written to its schema for the import tests.
 
-megatron-core on PyPI (0.16.1 here) predates the router tracer, so these fixtures follow the writers'
-source as read at NVIDIA/Megatron-LM commit d98e8a64 (2026-08-22, core 0.20.0 in development):
-megatron/core/transformer/moe/router_trace.py (`RouterTracer._make_index_record`, `_record`,
-`_flush_records_to_disk`: one JSON line per (step, block, layer) and micro-batch, the bf16 sidecars
-appended in call order) and megatron/training/activation_logging.py (`ActivationLogger.save_tpe`).
+Router traces follow megatron/core/transformer/moe/router_trace.py of megatron-core 0.19.2 (in the
+package since 0.19.0; the package says Python >= 3.12, the tracer imports and runs on 3.11): `RouterTracer` in
+training mode writes, at each `advance_step`, one JSON line per router call (micro-batch by micro-batch,
+layer by layer, an MTP head's router after the decoder's) with the keys in its order, `top_indices`
+last, and appends the bf16 sidecars in call order. The router here is a linear gate evaluated as
+`gate_logits` says; as Megatron's TopKRouter in training, it hands the tracer a boolean routing map, so
+each token's experts are listed by index (`nonzero`), not best first. test_import_megatron.py has the
+real tracer write the same decisions and checks that its files are these, byte for byte.
+
+Tokens-per-expert logs follow megatron/training/activation_logging.py (`ActivationLogger.save_tpe`) of
+the same release (in the package since 0.18.0); megatron.training does not import on Python 3.11 (typing.override), so they are
+tested against these fixtures only.
+
 Each writer returns the ground truth the tests check the import against.
 """
 from __future__ import annotations
@@ -25,9 +33,10 @@ class Call:
     step: int
     layer: int
     micro: int
-    indices: np.ndarray          # [n, k] int
+    indices: np.ndarray          # [n, k] int, each row ascending (the routing map's order)
     logits: Optional[np.ndarray]  # [n, E] float32 (bf16 values)
     hidden: Optional[np.ndarray]  # [n, D] float32 (bf16 values)
+    block: str = "decoder"        # "decoder" or "mtp" (the MTP head's router, mtp_idx 0, layer 0)
 
 
 @dataclass
@@ -35,15 +44,44 @@ class Trace:
     calls: List[Call] = field(default_factory=list)
     experts: int = 0
     topk: int = 0
+    #: Each router's gate weight [E, D] (float32), by layer; the MTP head's under -1.
+    gates: Dict[int, np.ndarray] = field(default_factory=dict)
+    #: What `skew` added to expert 0's decoder logits.
+    skew: float = 0.0
 
     def of(self, step: int, layer: Optional[int] = None, rank: Optional[int] = None) -> List[Call]:
-        return [c for c in self.calls if c.step == step and (layer is None or c.layer == layer)
-                and (rank is None or c.rank == rank)]
+        """The decoder calls of a step (of one layer, of one rank)."""
+        return [c for c in self.calls if c.block == "decoder" and c.step == step
+                and (layer is None or c.layer == layer) and (rank is None or c.rank == rank)]
 
 
-def _bf16(x: torch.Tensor) -> Tuple[bytes, np.ndarray]:
-    b = x.to(torch.bfloat16).contiguous()
-    return b.view(torch.int16).numpy().tobytes(), b.float().numpy()
+def bf16(x: torch.Tensor) -> torch.Tensor:
+    """`x` rounded to bfloat16, as float32."""
+    return x.to(torch.bfloat16).float()
+
+
+def gate_logits(hidden: torch.Tensor, weight: torch.Tensor, skew: float = 0.0) -> torch.Tensor:
+    """A linear router's logits [n, E] for hidden states [n, D] and a gate weight [E, D], in bfloat16 as
+    a bf16 model's router returns them: computed in float64 (so the rounding, not the summation order,
+    decides every bit) with `skew` added to expert 0's."""
+    logits = torch.nn.functional.linear(hidden.double(), weight.double())
+    logits[:, 0] += skew
+    return logits.to(torch.bfloat16)
+
+
+def routing_map(logits: torch.Tensor, topk: int) -> torch.Tensor:
+    """The boolean map [n, E] of the experts a top-k router picks from logits [n, E]."""
+    chosen = torch.topk(logits, topk, dim=1).indices
+    return torch.zeros(logits.shape, dtype=torch.bool).scatter(1, chosen, True)
+
+
+def route(logits: torch.Tensor, topk: int) -> torch.Tensor:
+    """The experts [n, k] of `routing_map`, listed by index as the tracer reads them from the map."""
+    return routing_map(logits, topk).nonzero(as_tuple=True)[1].view(-1, topk)
+
+
+def _bytes(x: torch.Tensor) -> bytes:
+    return x.to(torch.bfloat16).contiguous().view(torch.int16).numpy().tobytes()
 
 
 def write_trace(out: str, *, ranks: int = 2, layers: Sequence[int] = (0, 1, 2), experts: int = 8, topk: int = 2,
@@ -51,10 +89,14 @@ def write_trace(out: str, *, ranks: int = 2, layers: Sequence[int] = (0, 1, 2), 
                 logits: bool = True, hidden: bool = True, mtp: bool = True, seed: int = 0,
                 skew: float = 0.0) -> Trace:
     """router_trace_rank{r}.jsonl (+ sidecars) as RouterTracer writes them in training mode: per step, per
-    micro-batch, per layer one record; `skew` adds to expert 0's logit so its load stands out."""
+    micro-batch, per layer one record (and, with `mtp`, one of the MTP head's router); `skew` adds to
+    expert 0's logit so its load stands out. Every rank's routers share the gate weights (data
+    parallelism) and see their own tokens."""
     os.makedirs(out, exist_ok=True)
     gen = torch.Generator().manual_seed(seed)
-    truth = Trace(experts=experts, topk=topk)
+    truth = Trace(experts=experts, topk=topk, skew=skew)
+    for layer in [*layers, -1]:
+        truth.gates[layer] = bf16(torch.randn(experts, width, generator=gen) / width ** 0.5).numpy()
     for r in range(ranks):
         hs_off = lg_off = 0
         hs_file = open(os.path.join(out, f"hidden_states_rank{r}.bin"), "wb") if hidden else None
@@ -62,31 +104,30 @@ def write_trace(out: str, *, ranks: int = 2, layers: Sequence[int] = (0, 1, 2), 
         with open(os.path.join(out, f"router_trace_rank{r}.jsonl"), "w") as f:
             for s in steps:
                 for m in range(micro):
-                    for layer in layers:
-                        h = torch.randn(tokens, width, generator=gen)
-                        lg = torch.randn(tokens, experts, generator=gen)
-                        lg[:, 0] += skew
-                        lg_bytes, lg_values = _bf16(lg)
-                        # The router's top-k of its (bf16) logits, as TopKRouter returns them.
-                        idx = torch.topk(torch.from_numpy(lg_values), topk, dim=1).indices.to(torch.int32).numpy()
-                        rec = {"step": s, "stage": "pre_dispatch", "block": "decoder", "layer": layer, "rank": r,
-                               "num_tokens": tokens, "topk": topk, "top_indices": idx.tolist()}
-                        hs_values = None
+                    for layer in [*layers, -1] if mtp else layers:
+                        h = bf16(torch.randn(tokens, width, generator=gen))
+                        lg = gate_logits(h, torch.from_numpy(truth.gates[layer]), skew if layer >= 0 else 0.0)
+                        idx = route(lg, topk).to(torch.int32)
+                        rec = {"step": s, "stage": "pre_dispatch", "block": "decoder" if layer >= 0 else "mtp",
+                               "layer": max(layer, 0), "rank": r, "num_tokens": tokens, "topk": topk}
+                        if layer < 0:
+                            rec["mtp_idx"] = 0
                         if hs_file is not None:
-                            hs_bytes, hs_values = _bf16(h)
-                            hs_file.write(hs_bytes)
-                            rec.update(hs_offset=hs_off, hs_bytes=len(hs_bytes), hs_shape=[tokens, width])
-                            hs_off += len(hs_bytes)
+                            data = _bytes(h)
+                            hs_file.write(data)
+                            rec.update(hs_offset=hs_off, hs_bytes=len(data), hs_shape=[tokens, width])
+                            hs_off += len(data)
                         if lg_file is not None:
-                            lg_file.write(lg_bytes)
-                            rec.update(logit_offset=lg_off, logit_bytes=len(lg_bytes), logit_shape=[tokens, experts])
-                            lg_off += len(lg_bytes)
+                            data = _bytes(lg)
+                            lg_file.write(data)
+                            rec.update(logit_offset=lg_off, logit_bytes=len(data), logit_shape=[tokens, experts])
+                            lg_off += len(data)
+                        rec["top_indices"] = idx.tolist()
                         f.write(json.dumps(rec) + "\n")
-                        truth.calls.append(Call(r, s, layer, m, idx, lg_values if logits else None, hs_values))
-                    if mtp:  # a multi-token-prediction head's router, which the import leaves out
-                        f.write(json.dumps({"step": s, "stage": "pre_dispatch", "block": "mtp", "layer": 0, "rank": r,
-                                            "num_tokens": 1, "topk": topk, "top_indices": [list(range(topk))],
-                                            "mtp_idx": 0}) + "\n")
+                        truth.calls.append(Call(r, s, max(layer, 0), m, idx.numpy(),
+                                                lg.float().numpy() if logits else None,
+                                                h.numpy() if hidden else None,
+                                                "decoder" if layer >= 0 else "mtp"))
         for handle in (hs_file, lg_file):
             if handle is not None:
                 handle.close()

@@ -1,7 +1,13 @@
 """`python -m idamoe_torch import megatron`: Megatron-Core router traces and tokens-per-expert logs become
 runs that `idamoe route`, `diff`, `inspect` and `fit-ida` read, with loads, entropies and probes checked
-against the records written (megatron_records.py: fixtures to Megatron's schema, since the router
-tracer is newer than the megatron-core on PyPI)."""
+against the records written (megatron_records.py: fixtures to Megatron's schema).
+
+One test has megatron-core 0.19.2's own RouterTracer write a trace of two ranks, with both sidecars and
+the router weights, and checks it is byte for byte what megatron_records.write_trace writes for the same
+decisions. It runs, started when this module is collected, in a child of this interpreter with
+$IDAMOE_MEGATRON_PATH (default .megatron-core, where scripts/setup unpacks the package) on its path, and
+fails, never skips, when that is missing.
+"""
 from __future__ import annotations
 
 import json
@@ -10,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List
@@ -20,7 +27,8 @@ import torch
 from safetensors import safe_open
 
 from binary_support import REPO, idamoe_binary
-from megatron_records import write_tpe, write_trace
+from megatron_records import Call, write_tpe, write_trace
+from peer_writers import start_writer
 from test_contract import check_run
 
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "python")}
@@ -68,6 +76,17 @@ def close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=5e-6, abs_tol=1e-12)
 
 
+def best_first(calls: List[Call]) -> np.ndarray:
+    """The calls' experts [n, k], each token's ordered by its traced logits, highest first, as the import
+    writes them into a probe (the trace lists them by index)."""
+    rows = []
+    for c in calls:
+        assert c.logits is not None
+        order = np.argsort(-np.take_along_axis(c.logits, c.indices.astype(np.int64), axis=1), axis=1, kind="stable")
+        rows.append(np.take_along_axis(c.indices, order, axis=1))
+    return np.concatenate(rows)
+
+
 def test_a_router_trace_becomes_a_run_of_loads_entropies_and_probes(tmp_path: Path) -> None:
     truth = write_trace(str(tmp_path / "trace"), skew=1.0)
     run = tmp_path / "run"
@@ -97,10 +116,12 @@ def test_a_router_trace_becomes_a_run_of_loads_entropies_and_probes(tmp_path: Pa
             h = np.concatenate([entropy_bits(c.logits) for c in calls])
             assert abs(layer["entropy"] - float(h.mean())) < 1e-5
         assert close(e["cv_mean"], sum(l["cv"] for l in e["layers"]) / 3)
+    assert "probe experts ordered best first by the traced logits" in " ".join(manifest["imported"]["notes"])
     # Skewed logits: expert 0 carries the most load, as the records say.
     assert max(range(8), key=lambda x: steps[0]["layers"][0]["load"][x]) == 0
     # Snapshots at the first and the last step; the probe holds every traced token of the step in rank
-    # order, micro-batches in order, with the experts, logits and bf16 router inputs exactly.
+    # order, micro-batches in order, with the experts (best first by the logits), logits and bf16 router
+    # inputs exactly.
     snaps = sorted((run / "snapshots").glob("*.probe.safetensors"))
     assert [p.name for p in snaps] == ["step-00000010.probe.safetensors", "step-00000012.probe.safetensors"]
     for snap, step, base in ((snaps[0], 10, 0), (snaps[1], 12, 192)):
@@ -110,7 +131,7 @@ def test_a_router_trace_becomes_a_run_of_loads_entropies_and_probes(tmp_path: Pa
         assert list(t["documents"]) == [0] * 24 + [1] * 24 + [2] * 24 + [3] * 24
         for layer in (0, 1, 2):
             calls = sorted(truth.of(step, layer), key=lambda c: (c.rank, c.micro))
-            assert np.array_equal(t[f"layers.{layer}.experts"], np.concatenate([c.indices for c in calls]))
+            assert np.array_equal(t[f"layers.{layer}.experts"], best_first(calls))
             assert np.array_equal(t[f"layers.{layer}.logits"], np.concatenate([c.logits for c in calls]))
             assert np.array_equal(t[f"layers.{layer}.hidden"], np.concatenate([c.hidden for c in calls]))
     with safe_open(str(run / "snapshots" / "step-00000012.safetensors"), framework="np") as f:
@@ -123,7 +144,7 @@ def test_a_router_trace_becomes_a_run_of_loads_entropies_and_probes(tmp_path: Pa
     routed = idamoe("route", "--checkpoint", snap12, "--probe", str(snaps[1]), "--jsonl", "--layer", "1")
     assert routed.returncode == 0, routed.stderr
     lines = [json.loads(x) for x in routed.stdout.splitlines()]
-    want = np.concatenate([c.indices for c in sorted(truth.of(12, 1), key=lambda c: (c.rank, c.micro))])
+    want = best_first(sorted(truth.of(12, 1), key=lambda c: (c.rank, c.micro)))
     assert [l["experts"] for l in lines] == want.tolist()
     h = np.concatenate([entropy_bits(c.logits) for c in sorted(truth.of(12, 1), key=lambda c: (c.rank, c.micro))])
     assert all(abs(l["entropy_bits"] - x) < 1e-4 for l, x in zip(lines, h))
@@ -135,6 +156,181 @@ def test_a_router_trace_becomes_a_run_of_loads_entropies_and_probes(tmp_path: Pa
     assert all(l["agreement"]["raw"]["top1"] == 1 for l in report["layers"])
     other = idamoe("diff", f"{run}@10", f"{run}@12")
     assert other.returncode != 0 and "hold different tokens" in other.stderr and "imports" in other.stderr
+
+
+# megatron-core's own RouterTracer, as megatron/training/training.py drives it: one process per rank
+# (forked after the import), init_moe_router_tracer in training mode with both sidecars and the router
+# weights, register_hooks on a model whose routers are TopKRouters, advance_step(iteration) after each
+# iteration's micro-batches, the last files written by the tracer's own atexit flush. The routers'
+# gate is megatron_records' linear gate: TopKRouter's own needs a GPU and process groups.
+MEGATRON_PATH = os.environ.get("IDAMOE_MEGATRON_PATH") or str(REPO / ".megatron-core")
+MEGATRON_WRITER = r"""
+import json, os, sys, traceback, types
+from importlib.metadata import version
+import torch
+torch.set_num_threads(1)
+from megatron.core.transformer.moe import router_trace
+from megatron.core.transformer.moe.router import TopKRouter
+from megatron_records import gate_logits, routing_map
+
+spec, out = json.load(open(sys.argv[1])), sys.argv[2]
+torch.cuda.is_current_stream_capturing = lambda: False  # the hook asks before it records; no CUDA here
+
+
+class LinearRouter(TopKRouter):
+    # What a TopKRouter in training hands the tracer: gating() the logits, forward() the probabilities
+    # and the boolean routing map.
+    def __init__(self, weight):
+        torch.nn.Module.__init__(self)
+        self.weight = torch.nn.Parameter(weight)
+        self.expert_bias = None
+        self.topk = spec["topk"]
+        self.config = types.SimpleNamespace(moe_router_score_function="softmax")
+
+    def gating(self, input):
+        return gate_logits(input, self.weight.detach())
+
+    def routing(self, logits):
+        chosen = routing_map(logits, self.topk)
+        return torch.softmax(logits.float(), dim=-1) * chosen, chosen
+
+    def forward(self, input):
+        return self.routing(self.gating(input.reshape(-1, input.shape[-1])))
+
+
+def layer(weight):
+    block = torch.nn.Module()
+    block.mlp = torch.nn.Module()
+    block.mlp.router = LinearRouter(torch.tensor(weight))
+    return block
+
+
+model = torch.nn.Module()
+model.decoder = torch.nn.Module()
+model.decoder.layers = torch.nn.ModuleList([layer(spec["gates"][str(i)]) for i in range(spec["layers"])])
+model.mtp = torch.nn.Module()
+model.mtp.layers = torch.nn.ModuleList([torch.nn.Module()])
+model.mtp.layers[0].mtp_model_layer = layer(spec["gates"]["-1"])
+
+
+def router(i):
+    return model.decoder.layers[i].mlp.router if i >= 0 else model.mtp.layers[0].mtp_model_layer.mlp.router
+
+
+def train(rank):
+    router_trace.init_moe_router_tracer(out, max_steps=len(spec["steps"]), rank=rank, training_mode=True,
+                                        capture_hidden_states=True, capture_logits=True, dump_router_weights=True)
+    tracer = router_trace.get_moe_router_tracer()
+    tracer.register_hooks(model)
+    calls = [c for c in spec["calls"] if c["rank"] == rank]
+    for step in spec["steps"]:
+        for c in calls:
+            if c["step"] == step:  # micro-batch by micro-batch, the decoder's routers then the MTP head's
+                router(c["layer"])(torch.tensor(c["hidden"]).unsqueeze(1))  # [sequence, batch 1, D]
+        tracer.advance_step(step)
+    for c in calls[:4]:  # an iteration past --moe-routing-trace-max-training-iters: not traced
+        router(c["layer"])(torch.tensor(c["hidden"]).unsqueeze(1))
+
+
+for rank in range(spec["ranks"]):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            train(rank)
+        except BaseException:
+            traceback.print_exc()
+            os._exit(1)
+        sys.exit(0)  # the interpreter's exit runs the tracer's atexit flush
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"rank {rank} failed")
+print(version("megatron-core"))  # (megatron.core.__version__ appends the hash of a git tree it lies in)
+"""
+OWN_TRACE: Dict[str, Any] = dict(ranks=2, layers=(0, 1, 2), experts=8, topk=2, width=16, steps=(7, 8, 9), micro=2,
+                                 tokens=20, seed=3)
+
+
+def own_trace_spec() -> Dict[str, Any]:
+    """The decisions the tracer is to record: the gates and every router call's hidden states."""
+    with tempfile.TemporaryDirectory() as scratch:
+        truth = write_trace(scratch, **OWN_TRACE)
+    calls = [{"rank": c.rank, "step": c.step, "layer": c.layer if c.block == "decoder" else -1,
+              "hidden": c.hidden.tolist()} for c in truth.calls if c.hidden is not None]
+    return {"ranks": OWN_TRACE["ranks"], "layers": len(OWN_TRACE["layers"]), "topk": OWN_TRACE["topk"],
+            "steps": list(OWN_TRACE["steps"]), "gates": {str(k): v.tolist() for k, v in truth.gates.items()},
+            "calls": calls}
+
+
+MEGATRON_OWN = start_writer(sys.executable, MEGATRON_WRITER, "trace", own_trace_spec(), "own",
+                            path=[MEGATRON_PATH, str(REPO / "Tests" / "python")])
+
+
+def test_megatrons_own_router_tracer_writes_these_records_and_they_import_alike(tmp_path: Path, capsys: Any) -> None:
+    assert MEGATRON_OWN is not None, (f"megatron-core 0.19.2 not found at {MEGATRON_PATH}: scripts/setup unpacks it "
+                                      "there (or set IDAMOE_MEGATRON_PATH)")
+    proc, scratch = MEGATRON_OWN
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert stdout.split()[-1] == "0.19.2"
+    own, fixture = scratch / "own", tmp_path / "fixture"
+    truth = write_trace(str(fixture), **OWN_TRACE)
+    # The tracer's files are the fixture's, line for line and byte for byte.
+    for r in range(2):
+        mine = (fixture / f"router_trace_rank{r}.jsonl").read_text().splitlines()
+        theirs = (own / f"router_trace_rank{r}.jsonl").read_text().splitlines()
+        assert len(theirs) == len(mine) == 3 * 2 * 4
+        for n, (a, b) in enumerate(zip(theirs, mine)):
+            assert a == b, f"rank {r} line {n + 1}: the tracer wrote\n{a[:300]}\nthe fixture\n{b[:300]}"
+        for name in (f"hidden_states_rank{r}.bin", f"logits_rank{r}.bin"):
+            assert (own / name).read_bytes() == (fixture / name).read_bytes(), name
+        state = torch.load(str(own / f"router_state_rank{r}.pt"), weights_only=True)
+        assert set(state) == {("decoder", None, 0), ("decoder", None, 1), ("decoder", None, 2), ("mtp", 0, 0)}
+        for (block, _, layer), value in state.items():
+            assert np.array_equal(value["weight"].numpy(), truth.gates[layer if block == "decoder" else -1])
+            assert value["expert_bias"] is None and value["score_function"] == "softmax" and value["topk"] == 2
+    # Both import to the same run, whose loads and probes are the decisions written.
+    runs = {}
+    for name, src in (("own", own), ("fixture", fixture)):
+        done = import_in_process(capsys, "megatron", str(src), "--out", str(tmp_path / f"run-{name}"))
+        assert done.returncode == 0, done.stderr
+        runs[name] = tmp_path / f"run-{name}"
+    assert check_run(runs["own"]) == {"start": 1, "step": 3, "snapshot": 2, "done": 1}
+    manifests = {k: json.loads((v / "run.json").read_text()) for k, v in runs.items()}
+    assert manifests["own"]["model"] == manifests["fixture"]["model"] == {"router": "recorded", "experts": 8, "topK": 2}
+    assert manifests["own"]["imported"]["notes"] == manifests["fixture"]["imported"]["notes"]
+    steps = {k: [e for e in events(v) if e["kind"] == "step"] for k, v in runs.items()}
+    assert [e["layers"] for e in steps["own"]] == [e["layers"] for e in steps["fixture"]]
+    for e in steps["own"]:
+        for layer in e["layers"]:
+            counts = np.bincount(np.concatenate([c.indices.ravel() for c in truth.of(e["step"], layer["layer"])]),
+                                 minlength=8)
+            assert all(close(a, b) for a, b in zip(layer["load"], counts / counts.sum()))
+    snaps = sorted(p.name for p in (runs["own"] / "snapshots").iterdir())
+    assert snaps == sorted(p.name for p in (runs["fixture"] / "snapshots").iterdir())
+    assert "step-00000009.probe.safetensors" in snaps
+    for name in snaps:
+        if name.endswith(".probe.safetensors"):
+            a, b = probe_tensors(runs["own"] / "snapshots" / name), probe_tensors(runs["fixture"] / "snapshots" / name)
+            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), name
+            step = int(name[5:13])
+            for layer in (0, 1, 2):
+                calls = sorted(truth.of(step, layer), key=lambda c: (c.rank, c.micro))
+                assert np.array_equal(a[f"layers.{layer}.experts"], best_first(calls))
+                assert np.array_equal(a[f"layers.{layer}.hidden"], np.concatenate([c.hidden for c in calls]))
+
+
+def test_without_logits_the_probe_keeps_the_traces_order_and_says_it_is_not_best_first(tmp_path: Path,
+                                                                                       capsys: Any) -> None:
+    truth = write_trace(str(tmp_path / "trace"), steps=(4,), logits=False, hidden=False, mtp=False)
+    done = import_in_process(capsys, "megatron", str(tmp_path / "trace"), "--out", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    notes = json.loads((tmp_path / "run" / "run.json").read_text())["imported"]["notes"]
+    assert any("by index, not best first" in n for n in notes), notes
+    t = probe_tensors(tmp_path / "run" / "snapshots" / "step-00000004.probe.safetensors")
+    for layer in (0, 1, 2):
+        calls = sorted(truth.of(4, layer), key=lambda c: (c.rank, c.micro))
+        assert np.array_equal(t[f"layers.{layer}.experts"], np.concatenate([c.indices for c in calls]))
+        assert f"layers.{layer}.logits" not in t and f"layers.{layer}.hidden" not in t
 
 
 def test_fit_ida_and_diff_work_on_the_traced_router_inputs(tmp_path: Path) -> None:

@@ -6,10 +6,11 @@ were written from.
 The fixtures follow sglang 0.5.23's python/sglang/srt/eplb/expert_distribution.py
 (`_DetailSinglePassGatherer`, `_DetailAccumulator.dump`, `_StatAccumulator.dump`, `_dump_to_file`) and
 its response fields (`meta_info["routed_experts"]`: base64 of int32 [tokens, layers, top-k]). One test
-has SGLang's own recorder write the dumps (its runtime context stubbed, on the CPU): it runs in the
-interpreter of $IDAMOE_SGLANG_PYTHON (default .venv-sglang/bin/python, which scripts/setup installs) and
-fails, never skips, when that is missing. It is started when this module is collected, so that SGLang's
-import (seconds) overlaps the other tests.
+has SGLang's own recorder write the dumps (its runtime context stubbed, on the CPU), another its
+routed-experts capturer and completion server write responses: they run in the interpreter of
+$IDAMOE_SGLANG_PYTHON (default .venv-sglang/bin/python, which scripts/setup installs) and fail, never
+skip, when that is missing. They are started when this module is collected, so that SGLang's import
+(seconds) overlaps the other tests.
 """
 from __future__ import annotations
 
@@ -487,6 +488,105 @@ def test_routed_experts_of_responses_become_documents_with_tokens_decoded(tmp_pa
     assert t["layers.0.experts"].tolist() == r[2:, 0].tolist() and json.loads(meta["idamoe.vocab"]) == []
     assert t["domains"].tolist() == [0] * (len(p) - 2) + [1] * (len(o) - 1)
     assert json.loads((tmp_path / "run2" / "run.json").read_text())["imported"]["tokens"] == "not recorded"
+
+
+# SGLang's own code for the routed experts of responses: the scheduler's capturer (BaseTopkCapturer, as
+# RoutedExpertsCapturer uses it: a device buffer per forward, copied to a host cache at the tokens' KV
+# slots, read back by get_topk from the request's slots [start_len, seqlen - 1)) run on batched prefill
+# and decode passes, encoded as the detokenizer does, the native /generate body as the tokenizer manager
+# assembles it, and the OpenAI /v1/completions body built by OpenAIServingCompletion itself.
+SGLANG_RESPONSES_WRITER = r"""
+import base64, importlib.util, json, sys, types
+import torch
+spec = importlib.util.find_spec("sglang")
+package = types.ModuleType("sglang")
+package.__path__ = list(spec.submodule_search_locations)
+sys.modules["sglang"] = package
+import sglang.srt.state_capturer.base as base
+import sglang.srt.entrypoints.openai.serving_completions as serving
+from sglang.srt.entrypoints.openai.protocol import CompletionRequest
+from sglang._version import __version__
+
+reqs, out = json.load(open(sys.argv[1])), sys.argv[2]
+NS = types.SimpleNamespace
+# The host cache is pinned and registered with CUDA; here plain memory. The server's settings: no cache report.
+base.ALLOC_MEMORY_FUNCS["cpu"] = lambda dims, dtype, device, pin_memory, allocator, **kw: torch.empty(dims, dtype=dtype)
+serving.get_serving = lambda: NS(enable_cache_report=False)
+layers, k = len(reqs[0]["rows"][0]), len(reqs[0]["rows"][0][0])
+capturer = base.BaseTopkCapturer(num_tokens=256, max_batch_size=64, num_layers=layers, topk_size=k, device="cpu",
+                                 name="routed_experts")
+# Each request's KV slots, interleaved in the pool as an allocator hands them out.
+seqlens = [len(r["prompt"]) + len(r["output"]) for r in reqs]
+req_to_token = torch.zeros((len(reqs), max(seqlens)), dtype=torch.int64)
+free = iter(torch.randperm(256).tolist())
+for position in range(max(seqlens)):
+    for i, n in enumerate(seqlens):
+        if position < n:
+            req_to_token[i, position] = next(free)
+pool = NS(req_to_token=req_to_token)
+
+
+def forward(tokens):
+    # One forward pass over (request, position) tokens: each MoE layer's top-k into the device buffer.
+    rows = torch.tensor([reqs[i]["rows"][p] for i, p in tokens], dtype=torch.int32)  # [n, layers, k]
+    for layer in range(layers):
+        if rows[:, layer].any():  # a dense layer has no router and captures nothing
+            capturer.capture(layer, rows[:, layer])
+    loc = torch.tensor([int(req_to_token[i, p]) for i, p in tokens])
+    assert capturer.on_forward_end(NS(out_cache_loc=loc, out_cache_loc_virtual=None), False, None) is None
+
+
+forward([(i, p) for i, r in enumerate(reqs) for p in range(len(r["prompt"]))])  # prefill, every prompt
+for step in range(max(len(r["output"]) for r in reqs) - 1):  # decode: each output token but the last is fed back
+    forward([(i, len(r["prompt"]) + step) for i, r in enumerate(reqs) if step < len(r["output"]) - 1])
+completions = object.__new__(serving.OpenAIServingCompletion)  # its builder needs no tokenizer here
+with open(out + "/generate.jsonl", "w") as g, open(out + "/completions.jsonl", "w") as c:
+    for i, r in enumerate(reqs):
+        rows = capturer.get_topk(req_pool_idx=i, seqlen=seqlens[i], req_to_token_pool=pool, start_len=0)
+        meta = {"id": f"r{i}", "finish_reason": {"type": "length", "length": len(r["output"])},
+                "prompt_tokens": len(r["prompt"]), "weight_version": "default", "num_retractions": 0,
+                "completion_tokens": len(r["output"]), "cached_tokens": 0,
+                "routed_experts": base64.b64encode(rows.numpy().tobytes()).decode("utf-8")}
+        item = {"text": "", "output_ids": r["output"], "meta_info": meta, "prompt_token_ids": r["prompt"]}
+        g.write(json.dumps(item) + "\n")
+        request = CompletionRequest(model="m", prompt=r["prompt"], max_tokens=len(r["output"]),
+                                    return_routed_experts=True, return_token_ids=True)
+        response = completions._build_completion_response(request, [item], 0)
+        c.write(json.dumps(response.model_dump(mode="json")) + "\n")
+print(__version__)
+"""
+
+
+def responses_spec(seed: int = 7) -> List[Dict[str, Any]]:
+    return [{"prompt": p, "output": o, "rows": rows.tolist()} for p, o, rows in responses(np.random.default_rng(seed))]
+
+
+SGLANG_RESPONSES_OWN = start_writer(SGLANG_PYTHON, SGLANG_RESPONSES_WRITER, "responses", responses_spec(), "own")
+
+
+def test_sglangs_own_capturer_and_completion_server_write_responses_that_import_alike(tmp_path: Path, capsys: Any) -> None:
+    assert SGLANG_RESPONSES_OWN is not None, (f"SGLang 0.5.23 not found at {SGLANG_PYTHON}: scripts/setup installs it in "
+                                              ".venv-sglang (or set IDAMOE_SGLANG_PYTHON)")
+    proc, scratch = SGLANG_RESPONSES_OWN
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert stdout.split()[-1] == "0.5.23"
+    data = responses(np.random.default_rng(7))
+    expected = None
+    for name in ("generate.jsonl", "completions.jsonl"):
+        run = tmp_path / name
+        ok(capsys, "sglang", str(scratch / "own" / name), "--out", str(run), "--top-k", "2", "--experts", "5",
+           "--group", "5")
+        step = next(e for e in events(run) if e["kind"] == "step")
+        assert step["tokens"] == sum(len(rows) for _, _, rows in data), name
+        for layer in step["layers"]:
+            counts = sum(np.bincount(rows[:, layer["layer"]].ravel(), minlength=5) for _, _, rows in data)
+            assert close(layer["load"], shares(counts)), name
+        t, _ = probe_tensors(run / "snapshots" / "step-00000000.probe.safetensors")
+        assert t["tokens"].tolist() == [x for p, o, _ in data for x in (p + o)[:-1]], name
+        assert t["layers.2.experts"].tolist() == np.concatenate([rows[:, 2] for _, _, rows in data]).tolist(), name
+        expected = expected or t
+        assert all(np.array_equal(t[key], expected[key]) for key in expected), name  # both forms, one probe
 
 
 class Gadget:

@@ -25,7 +25,7 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import torch
@@ -209,6 +209,13 @@ class RankTrace:
                            _sidecar(p, line, obj, "hs"), _sidecar(p, line, obj, "logit"))
 
 
+def _best_first(chosen: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Each token's chosen experts [n, k] ordered by their scores [n, E], highest first (ties keep the
+    listed order): a training trace lists them by index, as the router's boolean routing map holds them."""
+    order = np.argsort(-np.take_along_axis(scores, chosen.astype(np.int64), axis=1), axis=1, kind="stable")
+    return np.take_along_axis(chosen, order, axis=1)
+
+
 class Sidecar:
     """A bf16 sidecar file (hidden states or logits of one rank), read by offset."""
 
@@ -282,6 +289,8 @@ class TraceImport:
         self.topk = 0
         self._pending_last: Optional[Tuple[int, Dict[int, List[TraceRecord]]]] = None
         self.probe_skipped: Optional[str] = None
+        #: How the probes' experts are ordered: "logits" (best first), "trace" (as listed).
+        self.probe_order: Set[str] = set()
 
     # -- header ------------------------------------------------------------------------------
 
@@ -425,13 +434,19 @@ class TraceImport:
                     if left <= 0:
                         break
                     take = min(left, rec.indices.shape[0])
-                    experts[b].append(rec.indices[:take])
+                    chosen = rec.indices[:take]
                     if b == self.blocks[0]:
                         domains.append(np.full(take, rank, dtype=np.int32))
                         documents.append(np.full(take, doc, dtype=np.int32))
                     doc += 1
                     if rec.logits is not None:
-                        logits[b].append(self._scores(self.lg[rank].read(rec.logits, take), rec).astype(np.float32))
+                        scores = self._scores(self.lg[rank].read(rec.logits, take), rec).astype(np.float32)
+                        logits[b].append(scores)
+                        chosen = _best_first(chosen, scores)
+                        self.probe_order.add("logits")
+                    else:
+                        self.probe_order.add("trace")
+                    experts[b].append(chosen)
                     if self.want_hidden and rec.hs is not None:
                         hidden[b].append(self.hs[rank].read(rec.hs, take))
                     left -= take
@@ -458,6 +473,11 @@ class TraceImport:
             notes.append(f"{c} records of stage {s!r} left out (pre_dispatch read)")
         if self.probe_skipped:
             notes.append(self.probe_skipped)
+        if "trace" in self.probe_order:
+            notes.append("probe experts in the trace's order, which a training trace takes from the router's routing "
+                         "map: by index, not best first (no logits traced to order them)")
+        elif self.probe_order:
+            notes.append("probe experts ordered best first by the traced logits (a training trace lists them by index)")
         return notes
 
 

@@ -284,19 +284,25 @@ class DetailImport:
         if ids.size and (ids.min() < -1 or ids.max() >= self.physical):
             raise ContractError(f"{path}: {where}topk_ids_of_layer holds slot {int(ids.min() if ids.min() < -1 else ids.max())}, "
                                 f"outside -1 (padding) ... {self.physical - 1}")
-        valid = ids >= 0
-        slots = (np.arange(self.layers)[:, None, None] * self.physical + ids)[valid]
-        physical = np.bincount(slots, minlength=self.layers * self.physical).reshape(self.layers, self.physical)
+        # Each layer's count per physical slot, padding (-1) in a column of its own that is dropped.
+        shifted = np.arange(self.layers)[:, None, None] * (self.physical + 1) + (ids + 1)
+        physical = np.bincount(shifted.reshape(-1), minlength=self.layers * (self.physical + 1))
+        physical = physical.reshape(self.layers, self.physical + 1)[:, 1:]
         if not np.array_equal(physical, count):
             raise ContractError(f"{path}: {where}global_physical_count disagrees with topk_ids_of_layer")
-        self._dense_check(path, where, valid.sum(axis=(1, 2)))
-        logical = np.where(valid, d.p2l[np.arange(self.layers)[:, None, None], np.maximum(ids, 0)], -1)
+        self._dense_check(path, where, physical.sum(axis=1))
+        # Slot counts folded onto the logical experts the map says each slot holds.
+        flat = (np.arange(self.layers)[:, None] * self.experts + d.p2l).reshape(-1)
+        logical = np.bincount(flat, weights=physical.reshape(-1).astype(np.float64), minlength=self.layers * self.experts)
+        logical = logical.round().astype(np.int64).reshape(self.layers, self.experts)
         for b in self.blocks:
-            chosen = logical[b][valid[b]]
-            bucket.counts[b][index] += np.bincount(chosen, minlength=self.experts)[: self.experts]
-        columns = logical[self.blocks][:, :, : self.top_k]  # [B, n, k]
-        complete = (columns >= 0).all(axis=(0, 2))
-        digest = hashlib.blake2b(input_ids.tobytes() + ids.tobytes(), digest_size=16).digest()
+            bucket.counts[b][index] += logical[b]
+        slots = ids[self.blocks][:, :, : self.top_k]  # [B, n, k] physical
+        complete = (slots >= 0).all(axis=(0, 2))
+        hashed = hashlib.blake2b(digest_size=16)
+        hashed.update(input_ids)
+        hashed.update(np.ascontiguousarray(ids))
+        digest = hashed.digest()
         if index == 0:
             first_rank[fid] = digest
         elif first_rank.get(fid) == digest and n:
@@ -324,7 +330,8 @@ class DetailImport:
         bucket.taken[index] = bucket.taken.get(index, 0) + keep.size
         mode = rec.get("forward_mode")
         domain = mode - 1 if isinstance(mode, int) and 1 <= mode <= len(FORWARD_MODES) else -1
-        bucket.parts.append((index, fid, {b: columns[j][keep] for j, b in enumerate(self.blocks)}, input_ids[keep],
+        chosen = d.p2l[np.asarray(self.blocks)[:, None, None], slots[:, keep]]  # [B, kept, k] logical
+        bucket.parts.append((index, fid, {b: chosen[j] for j, b in enumerate(self.blocks)}, input_ids[keep],
                              np.full(keep.size, domain, dtype=np.int32), documents[keep]))
 
     def _emit(self, b: int) -> StepRecords:
