@@ -67,7 +67,8 @@ extension OverviewView {
             line.render(in: Rect(x: inner.x, y: y, width: inner.width, height: 1), into: &buffer)
         }
         y += 1
-        let tableRows = min(matrix.layers.count + 1, max(0, inner.maxY - y))
+        // A header, a row per layer and, with several layers, their quantiles (one line or two).
+        let tableRows = min(matrix.layers.count + (matrix.layers.count > 1 ? 3 : 1), max(0, inner.maxY - y))
         renderLayerTable(matrix, order: layout.rowOrder, focus: layout.rowOrder.firstIndex { matrix.layers[$0] == state.layer } ?? 0,
                          state: state, theme: theme,
                          in: Rect(x: inner.x, y: y, width: inner.width, height: tableRows), into: &buffer)
@@ -135,7 +136,8 @@ extension OverviewView {
     }
 
     /// One row per MoE layer: CV, MaxVio, mean routing entropy, NLL, dead components, and the layer's CV
-    /// over the logged steps as a sparkline in whatever width is left. With expert parallelism (`g`,
+    /// over the logged steps as a sparkline in whatever width is left; below them the quantiles of the
+    /// CVs and MaxVios across layers. With expert parallelism (`g`,
     /// `--ep G`) the entropy and NLL give way to the busiest rank's MaxVio and index.
     static func renderLayerTable(_ matrix: LoadMatrix, order: [Int], focus: Int, state: InspectorState, theme: Theme,
                                  in area: Rect, into buffer: inout ScreenBuffer) {
@@ -154,7 +156,15 @@ extension OverviewView {
         let header = ViewFormat.padRight("layer", widths[0]) + zip(names, widths.dropFirst())
             .map { ViewFormat.padLeft($0.0, $0.1) }.joined() + (area.width > fixed + 4 ? trendTitle : "")
         Text(header, style: theme.muted, mode: theme.mode).render(in: area.row(0), into: &buffer)
-        let window = ListWindow(total: order.count, visible: area.height - 1, focus: focus)
+        // The last rows: the quantiles of the CVs and MaxVios across every layer, shown or paged out.
+        let across = matrix.layers.count > 1 && area.height >= 3
+            ? ViewFormat.acrossLayers(cv: matrix.cvs, cvName: matrix.cvName, maxVio: matrix.loads.map(LayerMetrics.maxViolation),
+                                      width: area.width, rows: area.height >= 4 ? 2 : 1, dot: theme.dot)
+            : []
+        let window = ListWindow(total: order.count, visible: area.height - 1 - across.count, focus: focus)
+        for (i, text) in across.enumerated() {
+            Text(text, style: theme.muted, mode: theme.mode).render(in: area.row(1 + window.count + i), into: &buffer)
+        }
         for (line, position) in window.range.enumerated() {
             let row = order[position]
             let layer = matrix.layers[row]
