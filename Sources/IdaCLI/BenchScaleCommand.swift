@@ -27,12 +27,16 @@ struct BenchScaleCommand: ParsableCommand {
     @Option(help: "Presses of each key measured.")
     var presses = 20
 
+    @Option(help: "Inspect: show the Overview's expert-parallel view over G ranks (as `idamoe inspect --ep G`) in every frame.")
+    var ep: Int?
+
     func run() throws {
         let workers = try threads.workers()
         let parts = size.split(separator: "x").compactMap { Int($0) }
         guard parts.count == 2, parts[0] > 0, parts[1] > 0, presses > 0 else {
             throw ValidationError("--size must look like 160x50 and --presses be positive")
         }
+        if let ep, ep < 1 { throw ValidationError("--ep must be at least 1 rank") }
         let checkpoint = directory + "/checkpoint.safetensors", probePath = directory + "/probe.safetensors"
         guard FileManager.default.fileExists(atPath: checkpoint), FileManager.default.fileExists(atPath: probePath) else {
             throw ValidationError("\(directory) has no checkpoint.safetensors and probe.safetensors; write them with `idamoe bench synth \(directory)`")
@@ -50,7 +54,7 @@ struct BenchScaleCommand: ParsableCommand {
     func inspect(_ checkpointPath: String, _ probePath: String, workers: Int, width: Int, height: Int) throws {
         let t0 = monotonicSeconds()
         let ck = try RouterCheckpoint(path: checkpointPath), probe = try Probe(path: probePath)
-        var state = InspectorState(title: checkpointPath, live: false)
+        var state = InspectorState(title: checkpointPath, live: false, expertParallel: ExpertParallelPlan(ranks: ep))
         state.width = width
         state.height = height
         state.tokens = probe.tokenIDs()
@@ -70,7 +74,7 @@ struct BenchScaleCommand: ParsableCommand {
         let info = ck.info
         try StandardOutput.line("bench scale inspect: \(info.moeLayers.count) layers x \(info.config.experts) experts x "
               + "\(info.config.componentsPerExpert) components, P \(info.config.latentDim), N \(probe.count), "
-              + "\(workers) threads, \(width)x\(height)")
+              + "\(workers) threads, \(width)x\(height)" + (ep.map { ", --ep \($0)" } ?? ""))
         try StandardOutput.line(String(format: "first frame (files opened, shown layer analysed, drawn) %8.2f s", firstFrame ?? all))
         try StandardOutput.line(String(format: "every layer analysed                                 %8.2f s", all))
         try StandardOutput.line(String(format: "resident memory after the analysis %.0f MiB, peak %.0f MiB", residentMiB(), peakResidentMiB()))

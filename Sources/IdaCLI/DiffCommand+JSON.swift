@@ -6,6 +6,11 @@ import IdaRouting
 /// `idamoe diff --json`: one object, schema version 1 (docs/format.md, "idamoe diff --json").
 extension DiffCommand {
     static func json(_ c: CheckpointComparison, ranks: Int? = nil) -> JSONValue {
+        json(c, views: DiffRankViews.contiguous(c, ranks: ranks))
+    }
+
+    /// The document, with each side's expert-parallel view when `views` are given.
+    static func json(_ c: CheckpointComparison, views: DiffRankViews?) -> JSONValue {
         .object([
             "v": number(1),
             "a": json(c.a),
@@ -15,7 +20,13 @@ extension DiffCommand {
                               "domains": .array(c.domainNames.map(JSONValue.string))]),
             "same_run": .bool(c.sameRun),
             "tau": .number(c.tau),
-            "layers": .array(c.layers.map { json($0, ranks: ranks) }),
+            "layers": .array(c.layers.map { json($0, views: views) }),
+            "across_layers": acrossObject(c, views: views),
+            "ep": views.map { v in
+                .object(["ranks": v.byLayer.values.first.map { .int($0.a.placed.load.count) } ?? v.request.ranks.map(JSONValue.int) ?? .null,
+                         "placement": .string(v.request.placement?.path ?? "contiguous"),
+                         "redundant": v.request.redundant.map(JSONValue.int) ?? .null])
+            } ?? .null,
         ])
     }
 
@@ -43,7 +54,7 @@ extension DiffCommand {
         ])
     }
 
-    static func json(_ l: LayerComparison, ranks: Int? = nil) -> JSONValue {
+    static func json(_ l: LayerComparison, views: DiffRankViews? = nil) -> JSONValue {
         func agreement(_ x: LayerComparison.Agreement) -> JSONValue {
             .object(["top1": .number(x.top1), "topk_jaccard": .number(x.topKJaccard)])
         }
@@ -67,19 +78,18 @@ extension DiffCommand {
             "load": .object([
                 "a": numbers(l.loadA), "b": numbers(l.loadB),
                 "top1_a": numbers(l.top1SharesA), "top1_b": numbers(l.top1SharesB),
+                "gate_a": l.loadGateA.isEmpty ? .null : numbers(l.loadGateA), "gate_b": l.loadGateB.isEmpty ? .null : numbers(l.loadGateB),
                 "delta": l.loadDelta.map(numbers) ?? .null,
                 "delta_matched": optionalNumbers(l.matchedLoadDelta),
             ]),
             "cv": .object(["a": .number(l.cvA), "b": .number(l.cvB)]),
             "max_vio": .object(["a": .number(LayerMetrics.maxViolation(l.loadA)), "b": .number(LayerMetrics.maxViolation(l.loadB)),
                                 "top1_a": .number(LayerMetrics.maxViolation(l.top1SharesA)),
-                                "top1_b": .number(LayerMetrics.maxViolation(l.top1SharesB))]),
-            "ep": ranks.flatMap { g in
-                guard let a = RankLoad.contiguous(l.loadA, ranks: g), let b = RankLoad.contiguous(l.loadB, ranks: g) else { return nil }
-                return .object(["ranks": .int(g),
-                                "a": .object(["rank_load": numbers(a.load), "max_vio": .number(a.maxVio), "hottest": .int(a.hottest)]),
-                                "b": .object(["rank_load": numbers(b.load), "max_vio": .number(b.maxVio), "hottest": .int(b.hottest)])])
-            } ?? .null,
+                                "top1_b": .number(LayerMetrics.maxViolation(l.top1SharesB)),
+                                "gate_a": maxVio(l.loadGateA).map(JSONValue.number) ?? .null,
+                                "gate_b": maxVio(l.loadGateB).map(JSONValue.number) ?? .null]),
+            "load_quantiles": .object(["a": RouteCommand.quantileObject(l.loadA), "b": RouteCommand.quantileObject(l.loadB)]),
+            "ep": rankObject(l, views: views),
             "entropy": .object([
                 "mean_a": .number(l.meanEntropyA), "mean_b": .number(l.meanEntropyB),
                 "change": .object([

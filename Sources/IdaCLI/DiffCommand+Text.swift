@@ -7,6 +7,11 @@ import IdaRouting
 /// `idamoe diff` as readable tables: a header naming both sides and the probe, then one block per layer.
 extension DiffCommand {
     static func text(_ c: CheckpointComparison, ranks: Int? = nil) -> String {
+        text(c, views: DiffRankViews.contiguous(c, ranks: ranks))
+    }
+
+    /// The tables, with each side's expert-parallel rows when `views` are given.
+    static func text(_ c: CheckpointComparison, views: DiffRankViews?) -> String {
         var lines = [side("A", c.a), side("B", c.b)]
         let domains = c.domainNames.isEmpty ? "" : ", \(c.domainNames.count) domains"
         lines.append("basis  " + c.basis.summary)
@@ -25,7 +30,8 @@ extension DiffCommand {
             lines.append("different runs: expert indices are unrelated, so experts are matched by co-assignment "
                          + "on the probe (Hungarian) and matched figures lead")
         }
-        for l in c.layers { lines += [""] + layer(l, tau: c.tau, ranks: ranks) }
+        for l in c.layers { lines += [""] + layer(l, tau: c.tau, views: views) }
+        lines += acrossRows(c, views: views)
         lines += ["", "load: share of all top-k assignments; top-1: share of tokens by first choice (fair share 1/E); "
                     + "kept: share of the tokens",
                   "whose first choice in A is the row's expert that go first to its counterpart in B; "
@@ -47,7 +53,7 @@ extension DiffCommand {
         return "\(name)  \(where_) · \(step) · \(s.router.rawValue) router, \(shape), top-\(s.topK)\(origin)"
     }
 
-    static func layer(_ l: LayerComparison, tau: Double, ranks: Int? = nil) -> [String] {
+    static func layer(_ l: LayerComparison, tau: Double, views: DiffRankViews? = nil) -> [String] {
         let lead = l.comparableIndices
         var out = ["layer \(l.layer)"]
         let jaccard = l.topKA == l.topKB ? "top-\(l.topKA) Jaccard" : "top-k Jaccard (k \(l.topKA) | \(l.topKB))"
@@ -64,14 +70,14 @@ extension DiffCommand {
             : wrapped(matchedLine + (lead ? "matching A→B moves " : "matching A→B: "), pairs,
                       suffix: lead ? " (others fixed)" : "")
         out += lead ? [rawLine] + matching : matching + [rawLine]
-        out += loadTable(l, byIndex: lead, ranks: ranks)
+        out += loadTable(l, byIndex: lead, views: views)
         out += components(l, tau: tau)
         out += domains(l)
         return out
     }
 
     /// Load, top-1 share and kept tokens per expert; B's expert is the same index (`byIndex`) or A's match.
-    static func loadTable(_ l: LayerComparison, byIndex: Bool, ranks: Int? = nil) -> [String] {
+    static func loadTable(_ l: LayerComparison, byIndex: Bool, views: DiffRankViews? = nil) -> [String] {
         func columns(_ values: [String]) -> String { values.map { $0.leftPadded(to: 9) }.joined() }
         var out = ["  " + (byIndex ? "expert" : "A → B").padded(10)
                    + columns(["load A", "load B", "Δ pts", "top-1 A", "top-1 B", "kept"]) + "   fair 1/E = " + fair(l)]
@@ -97,14 +103,7 @@ extension DiffCommand {
         }
         out.append("  CV".padded(12) + columns([String(format: "%.3f", l.cvA), String(format: "%.3f", l.cvB),
                                                signed(l.cvB - l.cvA, digits: 3)]))
-        let vio = (LayerMetrics.maxViolation(l.loadA), LayerMetrics.maxViolation(l.loadB))
-        out.append("  MaxVio".padded(12) + columns([String(format: "%.3f", vio.0), String(format: "%.3f", vio.1),
-                                                   signed(vio.1 - vio.0, digits: 3)]) + "   largest load over the mean, minus 1")
-        if let ranks, let a = RankLoad.contiguous(l.loadA, ranks: ranks), let b = RankLoad.contiguous(l.loadB, ranks: ranks) {
-            out.append("  rank MV".padded(12) + columns([String(format: "%.3f", a.maxVio), String(format: "%.3f", b.maxVio),
-                                                        signed(b.maxVio - a.maxVio, digits: 3)])
-                       + "   \(ranks) ranks; hottest A r\(a.hottest) \(pct(a.load[a.hottest])), B r\(b.hottest) \(pct(b.load[b.hottest]))")
-        }
+        out += balanceRows(l, views: views)
         let maxA = log2(Double(l.expertsA)), maxB = log2(Double(l.expertsB))
         let ceiling = maxA == maxB ? String(format: "%.3f", maxA) : String(format: "%.3f | %.3f", maxA, maxB)
         out.append("  entropy".padded(12) + columns([String(format: "%.3f", l.meanEntropyA), String(format: "%.3f", l.meanEntropyB),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IdaCurses
 import IdaInspector
+import IdaNumerics
 import IdaRouting
 import IdaTerminal
 
@@ -21,8 +22,12 @@ struct InspectCommand: ParsableCommand {
                                valueName: "B")) var compare: String?
     @Option(help: "Text file (up to 256 KiB, one token per byte) run through each shown or compared snapshot's own model in place of the probe; with --compare, the same text through each model.")
     var text: String?
-    @Option(help: "Expert parallelism over G ranks: the Overview's layer table adds each layer's rank MaxVio and hottest rank (expert e on rank floor(e G / E); key g cycles G).")
+    @Option(help: "Expert parallelism over G ranks: the Overview's layer table adds each layer's rank MaxVio and hottest rank, its trend over the steps and the rank that stalls since when (expert e on rank floor(e G / E); key g cycles G).")
     var ep: Int?
+    @Option(help: ArgumentHelp("Expert parallelism by a physical-to-logical map (docs/format.md, \"The expert-parallel view\"); its ranks, else --ep G; key g shows and hides it.",
+                               valueName: "FILE")) var placement: String?
+    @Option(help: "With --ep or --placement: the what-if of R extra slots replicating the hottest experts, as EPLB does; the layer table adds each layer's rank MaxVio after.")
+    var redundant: Int?
     @Flag(help: "ASCII only (no braille or block characters).") var ascii = false
     @Flag(name: .customLong("no-color"), help: "Monochrome.") var noColor = false
     @Flag(help: "Print one frame instead of opening the terminal (tests, screenshots).") var headless = false
@@ -39,7 +44,7 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let ep, ep < 1 { throw ValidationError("--ep must be at least 1 rank") }
+        let expertParallel = try expertParallelPlan()
         // Analyses route on every core, BLAS single-threaded in each worker: the same digits as `idamoe route`.
         let workers = configureThreads(nil)
         let source = try RunSource.resolve(path, probe: probe)
@@ -57,7 +62,7 @@ struct InspectCommand: ParsableCommand {
             }
         }
         let app = InspectorApp(source: source, probe: probe, textProber: prober, compare: compare,
-                               workers: workers, text: textProbes, expertRanks: ep)
+                               workers: workers, text: textProbes, expertParallel: expertParallel)
         if headless || frame {
             let parts = size.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
             guard parts.count == 2, let width = parts[0], let height = parts[1], width >= 0, height >= 0 else {
@@ -95,6 +100,20 @@ struct InspectCommand: ParsableCommand {
             terminal.restore()
             Glibc.exit(128 + signal)
         }
+    }
+
+    /// `--ep`, `--placement` and `--redundant` as the inspector's plan; a bad file or combination is a one-line error.
+    func expertParallelPlan() throws -> ExpertParallelPlan {
+        if let ep, ep < 1 { throw ValidationError("--ep must be at least 1 rank") }
+        if let redundant, redundant < 0 || redundant > ExpertPlacement.maxSlots {
+            throw ValidationError("--redundant must be 0 to \(ExpertPlacement.maxSlots) slots")
+        }
+        if redundant != nil && ep == nil && placement == nil { throw ValidationError("--redundant needs --ep G or --placement FILE") }
+        let file = try placement.map { try PlacementFile(path: $0) }
+        if let file, file.ranks == nil, ep == nil {
+            throw ValidationError("--placement \(file.path): the file names no ranks; give --ep G")
+        }
+        return ExpertParallelPlan(ranks: ep, placement: file, redundant: redundant)
     }
 
     /// The largest headless frame side, in cells (a frame is width x height cells in memory).

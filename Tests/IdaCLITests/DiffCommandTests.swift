@@ -62,7 +62,8 @@ struct DiffCommandTests {
         #expect(text.stdout.contains("(newest snapshot) · step 4"))
         #expect(text.stdout.contains("layer 1") && !text.stdout.contains("layer 0"))
         let object = try json([run + "@2", run])
-        #expect(Set(object.keys) == ["v", "a", "b", "basis", "probe", "same_run", "tau", "layers"])
+        #expect(Set(object.keys) == ["v", "a", "b", "basis", "probe", "same_run", "tau", "layers", "across_layers", "ep"])
+        #expect(object["ep"] is NSNull)
         #expect(object["basis"] as? String == "own-probes")
         let a = try #require(object["a"] as? [String: Any])
         #expect(Set(a.keys) == ["spec", "path", "run_dir", "step", "router", "experts", "layer_experts",
@@ -71,10 +72,10 @@ struct DiffCommandTests {
         #expect((object["probe"] as? [String: Any])?["shared"] as? Bool == false)
         for layer in try layers(object) {
             #expect(Set(layer.keys) == ["layer", "experts", "tokens", "comparable_indices", "agreement", "matching", "load",
-                                        "cv", "max_vio", "ep", "entropy", "components", "domains"])
+                                        "cv", "max_vio", "load_quantiles", "ep", "entropy", "components", "domains"])
             #expect(layer["comparable_indices"] as? Bool == true)
             let load = try #require(layer["load"] as? [String: Any])
-            #expect(Set(load.keys) == ["a", "b", "delta", "delta_matched", "top1_a", "top1_b"])
+            #expect(Set(load.keys) == ["a", "b", "delta", "delta_matched", "top1_a", "top1_b", "gate_a", "gate_b"])
             #expect((load["a"] as? [Double])?.count == 4)
             let components = try #require(layer["components"] as? [String: Any])
             #expect((components["mean_shift"] as? [Double])?.count == 8)
@@ -106,10 +107,104 @@ struct DiffCommandTests {
             }
         }
         #expect(try layers(try json([run + "@2", run])).allSatisfy { $0["ep"] is NSNull })
+        #expect((object["ep"] as? [String: Any])?["placement"] as? String == "contiguous")
         let text = try runIdamoe(["diff", run + "@2", run, "--ep", "2", "--layer", "1", "--threads", "1"])
-        #expect(text.stdout.contains("  MaxVio  ") && text.stdout.contains("2 ranks; hottest A r"), "\(text.stdout)")
+        #expect(text.stdout.contains("  MaxVio  ") && text.stdout.contains("2 ranks, contiguous; hottest A r"), "\(text.stdout)")
         let bad = try runIdamoe(["diff", run, run, "--ep", "0"])
         #expect(bad.status != 0 && bad.stderr.contains("--ep must be at least 1 rank"))
+    }
+
+    /// numpy's default quantile (linear between order statistics), written out for the tests.
+    static func quantile(_ xs: [Double], _ q: Double) -> Double {
+        let s = xs.sorted()
+        let rank = q * Double(s.count - 1)
+        let low = Int(rank), high = min(low + 1, s.count - 1)
+        return s[low] + (s[high] - s[low]) * (rank - Double(low))
+    }
+
+    @Test("gate-weighted MaxVio, per-layer load quantiles and the quantiles across layers, in JSON and text")
+    func quantiles() throws {
+        let run = try DiffRun.directory.get()
+        let object = try json([run + "@2", run])
+        let all = try layers(object)
+        var vios: [String: [Double]] = [:]
+        for layer in all {
+            let load = try #require(layer["load"] as? [String: Any])
+            let vio = try #require(layer["max_vio"] as? [String: Double])
+            let q = try #require(layer["load_quantiles"] as? [String: [String: Double]])
+            for side in ["a", "b"] {
+                let gate = try #require(load["gate_" + side] as? [Double])
+                #expect(gate.count == 4 && abs(gate.reduce(0, +) - 1) < 1e-9)
+                let mean = gate.reduce(0, +) / 4
+                #expect(abs((vio["gate_" + side] ?? .nan) - ((gate.max() ?? 0) / mean - 1)) < 1e-12)
+                let l = try #require(load[side] as? [Double])
+                for (name, p) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)] {
+                    #expect(abs((q[side]?[name] ?? .nan) - Self.quantile(l, p)) < 1e-12, "\(name) \(side)")
+                }
+                vios["max_vio_gate_" + side, default: []].append(vio["gate_" + side] ?? .nan)
+                vios["max_vio_topk_" + side, default: []].append(vio[side] ?? .nan)
+            }
+        }
+        let across = try #require(object["across_layers"] as? [String: [String: Any]])
+        for side in ["a", "b"] {
+            for figure in ["max_vio_gate", "max_vio_topk"] {
+                let q = try #require(across[side]?[figure] as? [String: Double])
+                let values = try #require(vios[figure + "_" + side])
+                #expect(abs((q["p90"] ?? .nan) - Self.quantile(values, 0.9)) < 1e-12 && abs((q["max"] ?? .nan) - (values.max() ?? 0)) < 1e-12)
+            }
+            #expect(Set(across[side]?.keys ?? [:].keys) == ["cv_topk", "max_vio_top1", "max_vio_topk", "max_vio_gate"])
+        }
+        let text = try runIdamoe(["diff", run + "@2", run, "--threads", "1"])
+        #expect(text.status == 0, "\(text.stderr)")
+        let first = try #require(all.first)
+        let gateVio = try #require(first["max_vio"] as? [String: Double])
+        #expect(text.stdout.contains("  MV gate       " + String(format: "%.3f", gateVio["gate_a"] ?? .nan)), "\(text.stdout)")
+        let l = try #require((first["load"] as? [String: Any])?["a"] as? [Double])
+        let want = String(format: "p50 %.2fx p90 %.2fx p99 %.2fx max %.2fx fair", 4 * Self.quantile(l, 0.5), 4 * Self.quantile(l, 0.9),
+                          4 * Self.quantile(l, 0.99), 4 * (l.max() ?? 0))
+        #expect(text.stdout.contains("  load quantiles A: " + want), "\(text.stdout)")
+        let mvg = vios["max_vio_gate_a"] ?? []
+        #expect(text.stdout.contains("across 2 layers") && text.stdout.contains("  MVg       A p50 " + String(format: "%.3f", Self.quantile(mvg, 0.5))),
+                "\(text.stdout)")
+    }
+
+    @Test("--placement maps slots on both sides, --redundant adds the what-if; bad files are one-line errors")
+    func placement() throws {
+        let run = try DiffRun.directory.get()
+        let dir = temporaryDirectory()
+        // r0 holds e3 and e0, r1 holds e1 and e2.
+        try #"{"ranks":2,"physical_to_logical":[3,0,1,2]}"#.write(toFile: dir + "/p.json", atomically: true, encoding: .utf8)
+        let object = try json([run + "@2", run, "--placement", dir + "/p.json", "--redundant", "2"])
+        #expect((object["ep"] as? [String: Any])?["placement"] as? String == dir + "/p.json")
+        #expect((object["ep"] as? [String: Any])?["redundant"] as? Int == 2)
+        for layer in try layers(object) {
+            let load = try #require(layer["load"] as? [String: Any])
+            for side in ["a", "b"] {
+                let l = try #require(load[side] as? [Double])
+                let ep = try #require((layer["ep"] as? [String: Any])?[side] as? [String: Any])
+                let ranks = try #require(ep["rank_load"] as? [Double])
+                #expect(abs(ranks[0] - (l[3] + l[0])) < 1e-12 && abs(ranks[1] - (l[1] + l[2])) < 1e-12, "\(ranks) \(l)")
+                let after = try #require(ep["replicated"] as? [String: Any])
+                #expect((after["replicas"] as? [Int])?.reduce(0, +) == 6 && after["redundant"] as? Int == 2)
+            }
+        }
+        let across = try #require((object["across_layers"] as? [String: [String: Any]])?["a"])
+        #expect(across["ep_max_vio"] is [String: Double] && across["ep_max_vio_replicated"] is [String: Double])
+        let text = try runIdamoe(["diff", run + "@2", run, "--placement", dir + "/p.json", "--redundant", "2", "--threads", "1"])
+        #expect(text.stdout.contains("2 ranks, placement " + dir + "/p.json; hottest A r") && text.stdout.contains("  after  "),
+                "\(text.stdout)")
+        try #"{"ranks":2,"physical_to_logical":[0,1,2,7]}"#.write(toFile: dir + "/wrong.json", atomically: true, encoding: .utf8)
+        try "[0, 1".write(toFile: dir + "/broken.json", atomically: true, encoding: .utf8)
+        try #"[0,1,2,3]"#.write(toFile: dir + "/bare.json", atomically: true, encoding: .utf8)
+        for (extra, message) in [(["--placement", dir + "/wrong.json"], "layer 0: slot 3 holds expert 7"),
+                                 (["--placement", dir + "/broken.json"], "not JSON"),
+                                 (["--placement", dir + "/bare.json"], "the file names no ranks; give --ep G"),
+                                 (["--ep", "2", "--redundant", "1"], "E + R must be a multiple of G"),
+                                 (["--redundant", "2"], "--redundant needs --ep G or --placement FILE"),
+                                 (["--ep", "8"], "8 ranks for 4 expert slots")] {
+            let bad = try runIdamoe(["diff", run + "@2", run, "--threads", "1"] + extra)
+            #expect(bad.status != 0 && bad.stderr.contains(message) && bad.stderr.split(separator: "\n").count == 1, "\(extra): \(bad.stderr)")
+        }
     }
 
     @Test("two runs that differ only in seed compare out of the box; --text runs one text through each model; IDA against sigmoid-bias with other E and top-k")

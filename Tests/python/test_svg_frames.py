@@ -1,12 +1,16 @@
 """`idamoe inspect --headless --format svg`: a frame as a picture (docs/format.md, "Frames as SVG").
 
-- docs/screens/overview.svg is what its command prints today, byte for byte (run from the repository
-  root, as README and docs/format.md say):
+- Every picture in docs/screens is what its command in DOC_SCREENS prints today, byte for byte (run
+  from the repository root, as README and docs/format.md say), e.g.
 
       idamoe inspect fixtures/torch-run --headless --format svg --size 100x30 > docs/screens/overview.svg
 
-  fixtures/torch-run holds only run.json and events.jsonl, so the frame is drawn from literal numbers
-  (no routing, no BLAS).
+  and a picture without a command fails. fixtures/torch-run holds only run.json and events.jsonl, so
+  its frame is drawn from literal numbers (no routing, no BLAS). The Layer screens route the small
+  checkpoint's 600 probe tokens (fixtures/tiny-ida.safetensors): their figures are rounded to 1-3
+  decimals and its top-k choices are far from ties, so a BLAS kernel's last bits do not reach them;
+  should another CPU ever move one, regenerate and say so in the commit.
+- README's text Layer screen is what its command prints as text, the same way.
 - Without colour the views draw the same cells for text and SVG, so the SVG's text runs, parsed with
   xml.etree and put back on the grid, are the text frame's rows on every screen.
 - Chromium (Debian's `chromium`, installed by scripts/setup) draws the SVG headless; the screenshot,
@@ -31,9 +35,16 @@ from binary_support import REPO, idamoe_binary
 SVG = "{http://www.w3.org/2000/svg}"
 CELL_W, CELL_H, BASELINE = 9, 18, 14  # SVGFrame in Sources/IdaTerminal/Style/SVGFrame.swift
 DEFAULT_FG, DEFAULT_BG = "#d0d0d0", "#1c1c1c"
-DOC_SCREEN = REPO / "docs" / "screens" / "overview.svg"
-DOC_COMMAND = ["inspect", "fixtures/torch-run", "--headless", "--format", "svg", "--size", "100x30"]
 CHECKPOINT = ["fixtures/tiny-ida.safetensors", "--probe", "fixtures/tiny-probe.safetensors"]
+SCREENS = REPO / "docs" / "screens"
+# Each committed picture and the command that draws it (README, docs/results.md and docs/format.md link them).
+DOC_SCREENS = {
+    "overview.svg": ["inspect", "fixtures/torch-run", "--headless", "--format", "svg", "--size", "100x30"],
+    "layer.svg": ["inspect", *CHECKPOINT, "--headless", "--format", "svg", "--size", "100x30", "--keys", "2"],
+    "layer-takes.svg": ["inspect", *CHECKPOINT, "--headless", "--format", "svg", "--size", "100x30", "--keys", "2 t"],
+}
+DOC_SCREEN = SCREENS / "overview.svg"
+README_LAYER_COMMAND = ["inspect", *CHECKPOINT, "--headless", "--size", "100x30", "--keys", "2"]
 
 
 def idamoe(*args: str) -> str:
@@ -72,10 +83,32 @@ def text_rows(svg: str) -> list[str]:
     return ["".join(r).rstrip(" ") for r in rows]
 
 
-def test_docs_screen_is_current():
-    assert DOC_SCREEN.read_text() == idamoe(*DOC_COMMAND), (
-        "docs/screens/overview.svg is stale: from the repository root run\n"
-        f"  idamoe {' '.join(DOC_COMMAND)} > docs/screens/overview.svg")
+def shell(args: list[str]) -> str:
+    """The command as a shell would take it (quoted where it has spaces)."""
+    return " ".join(f'"{a}"' if " " in a else a for a in args)
+
+
+def test_every_docs_screen_has_its_command():
+    assert sorted(p.name for p in SCREENS.iterdir()) == sorted(DOC_SCREENS)
+
+
+@pytest.mark.parametrize("name", sorted(DOC_SCREENS))
+def test_docs_screen_is_current(name):
+    command = DOC_SCREENS[name]
+    assert (SCREENS / name).read_text() == idamoe(*command), (
+        f"docs/screens/{name} is stale: from the repository root run\n"
+        f"  idamoe {shell(command)} > docs/screens/{name}")
+
+
+def test_readme_layer_screen_is_current():
+    """The README's text screen: the fenced block that starts with the tab bar and shows Layer."""
+    readme = (REPO / "README.md").read_text()
+    assert " ".join(["idamoe", *README_LAYER_COMMAND]) in " ".join(readme.split()), "README no longer names the command"
+    blocks = readme.split("```")[1::2]
+    shown = next(b for b in blocks if b.lstrip("\n").startswith(" 1 Overview  2 Layer") and "┌ load" in b)
+    assert shown.lstrip("\n") == idamoe(*README_LAYER_COMMAND), (
+        "README's Layer screen is stale: paste the output of\n"
+        f"  idamoe {shell(README_LAYER_COMMAND)}")
 
 
 @pytest.mark.parametrize("arguments", [

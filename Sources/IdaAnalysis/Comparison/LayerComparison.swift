@@ -69,6 +69,9 @@ public struct LayerComparison: Sendable, Equatable {
     public var keptPerExpert: [Double?]
     /// Load (share of the N*k assignments) per expert in A [E_A] and B [E_B].
     public var loadA, loadB: [Double]
+    /// Share of the total gate weight per expert on each side [E_A], [E_B] (empty when a side's
+    /// summary holds none).
+    public var loadGateA: [Double] = [], loadGateB: [Double] = []
     /// Share of tokens whose best expert is e, in A [E_A] and B [E_B].
     public var top1SharesA, top1SharesB: [Double]
     /// loadB - loadA index by index (nil when E_A != E_B).
@@ -118,6 +121,8 @@ public struct LayerComparison: Sendable, Equatable {
         coAssignmentKept = n > 0 ? Double(kept) / Double(n) : 0
         loadA = a.load
         loadB = b.load
+        loadGateA = a.loadGate.count == a.experts ? a.loadGate : []
+        loadGateB = b.loadGate.count == b.experts ? b.loadGate : []
         let total = Double(max(n, 1))
         top1SharesA = (0..<a.experts).map { e in Double((0..<b.experts).reduce(0) { $0 + counts.top1[e * b.experts + $1] }) / total }
         top1SharesB = (0..<b.experts).map { e in Double((0..<a.experts).reduce(0) { $0 + counts.top1[$1 * b.experts + e] }) / total }

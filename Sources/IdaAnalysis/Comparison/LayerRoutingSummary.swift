@@ -22,6 +22,8 @@ public struct LayerRoutingSummary: Sendable, Equatable {
     public var load: [Double]
     /// Coefficient of variation of `load`.
     public var cv: Double
+    /// Share of the total gate weight per expert [E] (empty when the caller did not keep it).
+    public var loadGate: [Double] = []
     /// Most probable component per token [N] (IDA only).
     public var topComponent: [Int32]?
     /// Share of tokens whose most probable component is k [K] (IDA only).
@@ -105,6 +107,7 @@ public struct LayerRoutingSummary: Sendable, Equatable {
                 layer: i, routerKind: router.kind, experts: router.experts, componentsPerExpert: 0, topK: k,
                 selected: selected[slot], entropyBits: entropy[slot], load: m.load, cv: m.cv, topComponent: nil,
                 componentUsage: nil, priors: nil, means: nil, latentDim: 0)
+            summary.loadGate = m.loadGate
             if case let .ida(r) = router {
                 summary.routerKind = .ida
                 summary.componentsPerExpert = r.config.componentsPerExpert

@@ -24,7 +24,7 @@ public final class InspectorApp {
     /// An app for a resolved source; `probe` overrides the run's probe; `textProber` runs typed text
     /// through a snapshot's model for the tokens screen's `e`; `workers` threads route each analysis.
     public init(source: RunSource, probe: String?, textProber: TextProber? = nil, compare: String? = nil,
-                workers: Int = 1, text: TextProbes? = nil, expertRanks: Int? = nil) {
+                workers: Int = 1, text: TextProbes? = nil, expertParallel: ExpertParallelPlan = ExpertParallelPlan()) {
         loader = SnapshotLoader(source: source, probeOverride: probe, workers: workers, text: text)
         self.textProber = textProber
         // Titles are paths, which whoever made the directory named: escaped like any file's text.
@@ -54,7 +54,7 @@ public final class InspectorApp {
             comparison?.otherHistory = loader.otherRunHistory(compare)
         }
         state = InspectorState(title: title, live: live, settings: settings, trainingNote: note, lossUnit: unit,
-                               following: live, comparison: comparison, expertRanks: expertRanks)
+                               following: live, comparison: comparison, expertParallel: expertParallel)
         if let text = loader.probeForText(step: nil) { _ = state.update(.probeText(text)) }
     }
 
@@ -188,9 +188,9 @@ public final class InspectorApp {
         _ = apply(.resize(width: width, height: height), synchronous: synchronous)
     }
 
-    /// Why the shown snapshot could not be analysed in the last headless frame (nil: it was, or
-    /// nothing was there to analyse yet).
-    public var headlessFailure: String? { state.analysisFailure }
+    /// Why the shown snapshot could not be analysed in the last headless frame, or why the
+    /// expert-parallel view could not place its layers (nil: it was, or nothing was there yet).
+    public var headlessFailure: String? { state.analysisFailure ?? state.expertParallelProblem }
 
     /// The interactive loop on `backend` until the user quits or a signal asks the program to stop
     /// (seen at the latest when the input wait ends, within half a second).

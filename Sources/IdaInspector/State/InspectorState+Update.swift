@@ -163,8 +163,7 @@ extension InspectorState {
         case .cycleRanks:
             let analysed = analysis?.layers.values.compactMap { $0.metrics.load.count }.max()
             let experts = analysed ?? history.steps.last?.layers.map(\.load.count).max() ?? 0
-            let next = (expertRanks ?? 1) * 2
-            expertRanks = next <= experts ? next : nil
+            expertParallel.cycle(experts: experts)
         case let .stepSnapshot(delta):
             guard !snapshots.isEmpty else { return [] }
             let current = selectedStep.flatMap { snapshots.firstIndex(of: $0) } ?? (snapshots.count - 1)

@@ -36,9 +36,9 @@ public struct InspectorState: Sendable {
     public var colorByDomain = false
     /// Values printed on heatmaps.
     public var showValues = false
-    /// Expert-parallel ranks G the Overview's layer table shows per-rank balance for (nil: off;
-    /// `--ep G`, key `g`); experts sit contiguously, expert e on rank floor(e G / E).
-    public var expertRanks: Int?
+    /// The expert-parallel view of the Overview's layer table (`--ep G`, `--placement FILE`,
+    /// `--redundant R`, key `g`): how experts sit on ranks, and whether the view is shown.
+    public var expertParallel = ExpertParallelPlan()
     /// The Layer screen shows what each expert takes instead of the reactivation log (`t`).
     public var showTakes = false
     /// Following the live run's newest snapshot.
@@ -97,8 +97,8 @@ public struct InspectorState: Sendable {
     /// following its newest snapshot or not, and split A | B against `comparison` when one is given.
     public init(title: String, live: Bool, settings: String? = nil, trainingNote: String? = nil,
                 lossUnit: LossUnit = .natsPerByte, following: Bool = true, comparison: CompareState? = nil,
-                expertRanks: Int? = nil) {
-        self.expertRanks = expertRanks
+                expertParallel: ExpertParallelPlan = ExpertParallelPlan()) {
+        self.expertParallel = expertParallel
         self.title = title
         self.live = live
         self.settings = settings

@@ -56,7 +56,7 @@ public enum KeyTable {
         KeyBinding(keys: [.character("0")], action: .resetView, help: "reset zoom and pan", screens: [.latent], footer: false),
         KeyBinding(keys: [.character("d")], action: .toggleColoring, help: "colour by expert / domain", screens: [.latent, .tokens], footer: true),
         KeyBinding(keys: [.character("t")], action: .toggleTakes, help: "tokens per expert / reactivation", screens: [.layer], footer: true),
-        KeyBinding(keys: [.character("g")], action: .cycleRanks, help: "expert-parallel ranks: off, 2, 4, ...", screens: [.overview], footer: false),
+        KeyBinding(keys: [.character("g")], action: .cycleRanks, help: "expert parallelism: off, 2, 4, ... ranks", screens: [.overview], footer: false),
         KeyBinding(keys: [.character("v")], action: .toggleValues, help: "show values", screens: [.overview, .layer], footer: true),
         KeyBinding(keys: [.left, .character("h")], action: .stepSnapshot(-1), help: "older snapshot", screens: [.timeline, .overview, .layer], footer: true),
         KeyBinding(keys: [.right, .character("l")], action: .stepSnapshot(1), help: "newer snapshot", screens: [.timeline, .overview, .layer], footer: true),

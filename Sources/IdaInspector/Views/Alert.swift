@@ -31,6 +31,7 @@ struct Alert: Sendable, Equatable {
         if let failure = state.analysisFailure {
             out.append(Alert(level: .error, text: "step \(state.selectedStep.map(String.init) ?? "?") cannot be analysed: \(failure)"))
         }
+        if let problem = state.expertParallelProblem { out.append(Alert(level: .error, text: problem)) }
         if state.analysis == nil, state.analysisFailure == nil {
             let what = state.analyzing.map { "analysing step \($0)" } ?? "waiting for the first snapshot"
             out.append(Alert(level: .info, text: what + ellipsis))

@@ -67,7 +67,8 @@ enum LayerView {
         -> (load: Rect, reactivations: Rect, mixture: Rect, priors: Rect?, components: Rect?, entropy: Rect?) {
         let columns = area.columns([.ratio(0.42), .fill(1)])
         let experts = currentLoad(state)?.count ?? 0
-        let left = columns[0].rows([.fixed(min(experts + 3, columns[0].height * 3 / 5)), .fill(1)])
+        // Borders, the fair-share line, a bar per expert and the quantile footer.
+        let left = columns[0].rows([.fixed(min(experts + 4, columns[0].height * 3 / 5)), .fill(1)])
         guard let la = state.layerAnalysis else { return (left[0], left[1], columns[1], nil, nil, nil) }
         guard hasMixture(la) else {
             guard columns[1].height >= 10 else { return (left[0], left[1], columns[1], nil, nil, nil) }
@@ -90,11 +91,19 @@ enum LayerView {
     /// selected expert; panel row i + 1 is expert `order[window.first + i]`.
     static func loadWindow(experts: Int, order: [Int], selected: Int?, inner: Rect) -> ListWindow {
         let focus = selected.flatMap { order.firstIndex(of: $0) } ?? 0
-        return ListWindow(total: experts, visible: inner.height - 1, focus: focus)
+        return ListWindow(total: experts, visible: inner.height - 1 - quantileRows(experts: experts, inner: inner), focus: focus)
+    }
+
+    /// Rows the load panel gives its quantile footer: one when a row is left under every bar, or when
+    /// the bars page anyway and two of them still show; none when it would cost a layer's last bar.
+    static func quantileRows(experts: Int, inner: Rect) -> Int {
+        if experts + 2 <= inner.height { return 1 }
+        return experts + 1 > inner.height && inner.height >= 4 ? 1 : 0
     }
 
     /// One bar per expert on a scale where the fair share 1/E sits at the marker; percent printed;
-    /// the `selected` expert's label is highlighted. Experts go in `order` (by index when it does not
+    /// the `selected` expert's label is highlighted; the last row holds the load's quantiles (p50,
+    /// p90, p99, max) over the fair share. Experts go in `order` (by index when it does not
     /// list them all), a page at a time, with the page's position in the title.
     static func renderLoadBars(_ load: [Double]?, order: [Int] = [], selected: Int? = nil, delta: [Double]? = nil,
                                pending: String? = nil, theme: Theme, title: String, titleTail: String = "", in area: Rect,
@@ -125,6 +134,11 @@ enum LayerView {
                 label += " " + ViewFormat.signedPoints(delta[e])
             }
             Text(label, style: style, alignment: .right, mode: theme.mode).render(in: row[2], into: &buffer)
+        }
+        // The shape of the whole load, whatever page is shown: its quantiles over the fair share.
+        if quantileRows(experts: load.count, inner: inner) > 0 {
+            Text(ViewFormat.loadQuantiles(load, width: inner.width), style: theme.muted, mode: theme.mode)
+                .render(in: inner.row(inner.height - 1), into: &buffer)
         }
     }
 }

@@ -67,7 +67,10 @@ extension OverviewView {
             line.render(in: Rect(x: inner.x, y: y, width: inner.width, height: 1), into: &buffer)
         }
         y += 1
-        let tableRows = min(matrix.layers.count + 1, max(0, inner.maxY - y))
+        // A header, a row per layer and, with several layers, their quantiles (one line or two);
+        // With expert parallelism one more: the rank that stalls.
+        let tableRows = min(matrix.layers.count + (matrix.layers.count > 1 ? 3 : 1) + (state.expertParallel.active ? 1 : 0),
+                            max(0, inner.maxY - y))
         renderLayerTable(matrix, order: layout.rowOrder, focus: layout.rowOrder.firstIndex { matrix.layers[$0] == state.layer } ?? 0,
                          state: state, theme: theme,
                          in: Rect(x: inner.x, y: y, width: inner.width, height: tableRows), into: &buffer)
@@ -135,31 +138,51 @@ extension OverviewView {
     }
 
     /// One row per MoE layer: CV, MaxVio, mean routing entropy, NLL, dead components, and the layer's CV
-    /// over the logged steps as a sparkline in whatever width is left. With expert parallelism (`g`,
-    /// `--ep G`) the entropy and NLL give way to the busiest rank's MaxVio and index.
+    /// over the logged steps as a sparkline in whatever width is left; below them the quantiles of the
+    /// CVs and MaxVios across layers. With expert parallelism (`g`, `--ep G`, `--placement FILE`) the
+    /// entropy and NLL give way to the busiest rank's MaxVio and index (and with `--redundant R` the
+    /// MaxVio after replication), the sparkline follows the rank MaxVio over the steps, and a last line
+    /// names the layer whose busiest rank is the most overloaded and since which step it has been so.
     static func renderLayerTable(_ matrix: LoadMatrix, order: [Int], focus: Int, state: InspectorState, theme: Theme,
                                  in area: Rect, into buffer: inout ScreenBuffer) {
         guard !area.isEmpty else { return }
-        let ranks = state.expertRanks.flatMap { g in g <= matrix.experts ? g : nil }
+        let plan = state.expertParallel
+        let ep = plan.active && (plan.placement != nil || (plan.ranks ?? 0) <= matrix.experts)
+        let whatIf = ep && plan.redundant != nil
         // Columns by name, leaving out the NLL, then the entropy, while they would leave the trend
         // sparkline fewer than 8 cells (the Layer screen shows both).
-        var names = [matrix.cvName, "MaxVio"] + (ranks == nil ? ["H bits", "nll"] : ["rank MV", "hot"]) + ["dead"]
-        let width: [String: Int] = [matrix.cvName: 9, "MaxVio": 7, "H bits": 7, "nll": 8, "rank MV": 8, "hot": 5, "dead": 5]
+        var names = [matrix.cvName, "MaxVio"] + (ep ? ["rank MV", "hot"] + (whatIf ? ["after"] : []) : ["H bits", "nll"]) + ["dead"]
+        let width: [String: Int] = [matrix.cvName: 9, "MaxVio": 7, "H bits": 7, "nll": 8, "rank MV": 8, "hot": 5, "after": 6, "dead": 5]
         for optional in ["nll", "H bits"] where 6 + names.reduce(1) { $0 + (width[$1] ?? 0) } + 8 > area.width {
             names.removeAll { $0 == optional }
         }
         let widths = [6] + names.map { width[$0] ?? 0 }
         let fixed = widths.reduce(0, +) + 1
-        let trendTitle = ranks.map { " train CV over steps, \($0) ranks" } ?? " train CV over steps"
+        let shownRanks = ep ? matrix.layers.indices.lazy.compactMap { plan.rankLoad(layer: matrix.layers[$0], load: matrix.loads[$0]) }
+            .first?.load.count : nil
+        let trendTitle = ep ? " rank MaxVio over steps, " + plan.label(ranks: shownRanks) : " train CV over steps"
         let header = ViewFormat.padRight("layer", widths[0]) + zip(names, widths.dropFirst())
             .map { ViewFormat.padLeft($0.0, $0.1) }.joined() + (area.width > fixed + 4 ? trendTitle : "")
         Text(header, style: theme.muted, mode: theme.mode).render(in: area.row(0), into: &buffer)
-        let window = ListWindow(total: order.count, visible: area.height - 1, focus: focus)
+        // The last rows: the quantiles of the CVs and MaxVios across every layer, shown or paged out,
+        // and with expert parallelism the rank that stalls.
+        let stalls = ep ? RankTrend.worst(history: state.history, plan: plan).map { stallLine($0, width: area.width) } : nil
+        let room = area.height - 2 - (stalls == nil ? 0 : 1)
+        var across = matrix.layers.count > 1 && room >= 1
+            ? ViewFormat.acrossLayers(cv: matrix.cvs, cvName: matrix.cvName, maxVio: matrix.loads.map(LayerMetrics.maxViolation),
+                                      width: area.width, rows: room >= 3 ? 2 : 1, dot: theme.dot)
+            : []
+        if let stalls, area.height >= 3 { across.append(stalls) }
+        let window = ListWindow(total: order.count, visible: area.height - 1 - across.count, focus: focus)
+        for (i, text) in across.enumerated() {
+            Text(text, style: i == across.count - 1 && stalls != nil ? theme.warn : theme.muted, mode: theme.mode)
+                .render(in: area.row(1 + window.count + i), into: &buffer)
+        }
         for (line, position) in window.range.enumerated() {
             let row = order[position]
             let layer = matrix.layers[row]
             let load = matrix.loads[row]
-            let rank = ranks.flatMap { RankLoad.contiguous(load, ranks: min($0, load.count)) }
+            let rank = ep ? plan.rankLoad(layer: layer, load: load) : nil
             var cells: [(String, Style)] = [(ViewFormat.padRight("L\(layer)", widths[0]), layer == state.layer ? theme.strong : .plain)]
             for (name, w) in zip(names, widths.dropFirst()) {
                 func number(_ value: Double?, decimals: Int = 3) -> String {
@@ -173,6 +196,7 @@ extension OverviewView {
                 case "nll": cells.append((number(matrix.nlls[row]), .plain))
                 case "rank MV": cells.append((number(rank?.maxVio, decimals: 2), (rank?.maxVio ?? 0) > 0.5 ? theme.warn : .plain))
                 case "hot": cells.append((ViewFormat.padLeft(rank.map { "r\($0.hottest)" } ?? "-", w), .plain))
+                case "after": cells.append((number(plan.replicated(layer: layer, load: load)?.maxVio, decimals: 2), .plain))
                 case "dead":
                     let dead = matrix.dead[row]
                     cells.append((ViewFormat.padLeft(dead.map(String.init) ?? "-", w), (dead ?? 0) > 0 ? theme.warn : .plain))
@@ -183,11 +207,22 @@ extension OverviewView {
             }
             let rect = area.row(line + 1)
             StyledLine(cells, mode: theme.mode).render(in: rect, into: &buffer)
-            let trend = state.history.steps.map { step in step.layers.first { $0.layer == layer }?.cv ?? .nan }
             let spark = rect.inset(left: fixed)
-            guard spark.width >= 4, trend.contains(where: { !$0.isNaN }) else { continue }
+            guard spark.width >= 4 else { continue }
+            let trend = ep ? RankTrend.of(layer: layer, history: state.history, plan: plan)?.maxVio ?? []
+                : state.history.steps.map { step in step.layers.first { $0.layer == layer }?.cv ?? .nan }
+            guard trend.contains(where: { !$0.isNaN }) else { continue }
             Sparkline(values: ViewFormat.buckets(trend, count: spark.width), min: 0, max: max(1, trend.filter(\.isFinite).max() ?? 1), style: Style(fg: theme.seriesColor(4)),
                       mode: theme.mode).render(in: spark, into: &buffer)
         }
+    }
+
+    /// "stalls most: L3 r1, rank MaxVio 0.42 @ step 300, the busiest since step 120", shortened to fit.
+    static func stallLine(_ t: RankTrend, width: Int) -> String {
+        let vio = NumberText.fixed(t.latest, decimals: 2)
+        let choices = ["stalls most: L\(t.layer) r\(t.hottest), rank MaxVio \(vio) @ step \(t.latestStep), the busiest since step \(t.since)",
+                       "stalls: L\(t.layer) r\(t.hottest) rank MaxVio \(vio) @\(t.latestStep), busiest since step \(t.since)",
+                       "stalls: L\(t.layer) r\(t.hottest) MV \(vio) @\(t.latestStep) since \(t.since)"]
+        return choices.first { DisplayWidth.of($0) <= width } ?? choices[choices.count - 1]
     }
 }

@@ -21,7 +21,9 @@ enum OverviewView {
         let alertRows = min(max(3, alerts + 2), max(4, area.height / 3))
         let parts = area.rows([.fill(1), .fixed(alertRows)])
         let wanted = 9 + (matrix?.experts ?? 8) * (state.showValues ? 5 : 4)
-        let left = min(max(wanted, 46), parts[0].width * 11 / 20)
+        // Wide enough for the layer table's columns (six more with the what-if's "after").
+        let least = 46 + (state.expertParallel.active && state.expertParallel.redundant != nil ? 6 : 0)
+        let left = min(max(wanted, least), parts[0].width * 11 / 20)
         let top = parts[0].columns([.fixed(left), .fill(1)])
         return (top[0], top[1], parts[1])
     }
