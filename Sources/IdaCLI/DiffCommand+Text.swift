@@ -35,7 +35,7 @@ extension DiffCommand {
         lines += ["", "load: share of all top-k assignments; top-1: share of tokens by first choice (fair share 1/E); "
                     + "kept: share of the tokens",
                   "whose first choice in A is the row's expert that go first to its counterpart in B; "
-                    + "dead: probe usage and prior both below tau/K (tau \(c.tau))."]
+                    + "dead: probe usage below tau/K and, under a global prior, the prior too (tau \(c.tau))."]
         return lines.joined(separator: "\n") + "\n"
     }
 

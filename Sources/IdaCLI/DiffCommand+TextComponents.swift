@@ -1,6 +1,7 @@
 import Foundation
 import IdaAnalysis
 import IdaRouting
+import IdaNumerics
 
 /// The component and domain parts of a layer's block in `idamoe diff`.
 extension DiffCommand {
@@ -17,7 +18,9 @@ extension DiffCommand {
         let kA = c.priorsA.count, kB = c.priorsB.count
         let threshold = kA == kB ? pct(tau / Double(kA), digits: 2)
             : "\(pct(tau / Double(kA), digits: 2)) | \(pct(tau / Double(kB), digits: 2))"
-        var out = ["  components  K \(kA == kB ? "\(kA)" : "\(kA) | \(kB)"); dead (usage and prior < tau/K = \(threshold)): "
+        let (wordsA, wordsB) = (ReactivationState.deadRuleWords(c.priorMassA).dead, ReactivationState.deadRuleWords(c.priorMassB).dead)
+        let rule = wordsA == wordsB ? wordsA : "A \(wordsA), B \(wordsB)"
+        var out = ["  components  K \(kA == kB ? "\(kA)" : "\(kA) | \(kB)"); dead (\(rule) < tau/K = \(threshold)): "
                    + "A \(c.deadA.count), B \(c.deadB.count)"]
         guard l.comparableIndices, let change = c.priorChange else {
             out.append("    component indices of different runs are unrelated: no per-component changes")

@@ -99,6 +99,13 @@ public struct ReactivationState: Sendable, Equatable {
     public static func isDead(usage: Double, prior: Double, threshold: Double, priorMass: PriorMass) -> Bool {
         usage < threshold && (priorMass == .perExpert || prior < threshold)
     }
+
+    /// `isDead` in words, for every screen and report that states the rule: what falls below tau/K in
+    /// a dead component ("usage and prior", or "usage" under a per-expert prior) and what stays at or
+    /// above it in a live one ("usage or prior", or "usage").
+    public static func deadRuleWords(_ priorMass: PriorMass) -> (dead: String, alive: String) {
+        priorMass == .perExpert ? ("usage", "usage") : ("usage and prior", "usage or prior")
+    }
     /// Usage EMA u [K]: share of tokens whose most probable component is k; the first observed batch
     /// sets it (not a fair-share guess), so a check can find dead components from the first one.
     public var usage: [Double]

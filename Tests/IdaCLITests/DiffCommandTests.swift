@@ -1,4 +1,5 @@
 import Foundation
+import IdaRouting
 import IdaTestSupport
 import Testing
 
@@ -255,6 +256,23 @@ struct DiffCommandTests {
         let routersOnly = try runIdamoe(["inspect", one, "--compare", repositoryFile("fixtures/tiny-ida.safetensors"), "--text", text,
                                          "--headless", "--size", "200x20", "--keys", "4"])
         #expect(routersOnly.stdout.contains("holds routers only"), "\(routersOnly.stdout)")
+    }
+
+    /// Under a per-expert prior the dead rule reads usage alone (`ReactivationState.isDead`); diff's
+    /// components line states each side's rule when they differ, and its footer the rule for both.
+    @Test("the dead rule in words: each side's, when a per-expert prior meets a global one")
+    func deadRuleWords() throws {
+        let dir = temporaryDirectory()
+        let (global, probe) = try writeRouteFiles(in: dir)
+        var ck = try RouterCheckpoint(path: global)
+        ck.info.config.priorMass = .perExpert
+        try ck.write(to: dir + "/per-expert.safetensors")
+        let out = try runIdamoe(["diff", global, dir + "/per-expert.safetensors", "--probe", probe, "--threads", "1"])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("dead (A usage and prior, B usage < tau/K = 0.83%)"), "\(out.stdout)")
+        #expect(out.stdout.contains("dead: probe usage below tau/K and, under a global prior, the prior too (tau 0.1)."))
+        let same = try runIdamoe(["diff", global, global, "--probe", probe, "--threads", "1"])
+        #expect(same.stdout.contains("dead (usage and prior < tau/K = 0.83%)"), "\(same.stdout)")
     }
 
     @Test("a plain checkpoint file as B streams A's snapshot probe")

@@ -4,8 +4,8 @@ import IdaNumerics
 /// How the Gaussian components of two IDA routers of one layer differ: priors, usage on the probe,
 /// dead components on each side and, when the indices line up, what changed component by component.
 ///
-/// "Dead" is the reactivation rule (docs/decisions.md): probe usage u_k < tau / K and prior pi_k < tau / K,
-/// with u_k the share of probe tokens whose most probable component is k.
+/// "Dead" is the reactivation rule (`ReactivationState.isDead`): probe usage u_k < tau / K and, under a
+/// global prior, prior pi_k < tau / K, with u_k the share of probe tokens whose most probable component is k.
 public struct ComponentChanges: Sendable, Equatable {
     /// Components per expert M of A and B.
     public var componentsPerExpertA, componentsPerExpertB: Int
@@ -15,6 +15,8 @@ public struct ComponentChanges: Sendable, Equatable {
     public var usageA, usageB: [Double]
     /// Dead components of A and B, ascending.
     public var deadA, deadB: [Int]
+    /// How each side's priors are normalised, which decides its dead rule.
+    public var priorMassA, priorMassB: PriorMass
     /// pi_B - pi_A per component [K] (nil when K_A != K_B).
     public var priorChange: [Double]?
     /// |mu_B,k - mu_A,k| (Euclidean, latent units) per component [K]; only within one run (latents of
@@ -39,6 +41,8 @@ public struct ComponentChanges: Sendable, Equatable {
         usageB = uB
         deadA = LayerMetrics.deadComponents(usage: uA, priors: piA, tau: options.tau, priorMass: a.priorMass)
         deadB = LayerMetrics.deadComponents(usage: uB, priors: piB, tau: options.tau, priorMass: b.priorMass)
+        priorMassA = a.priorMass
+        priorMassB = b.priorMass
         priorChange = nil
         meanShift = nil
         died = []

@@ -1,4 +1,5 @@
 import IdaTerminal
+import IdaNumerics
 
 /// One line of the overview's alerts panel: how serious it is and what it says.
 struct Alert: Sendable, Equatable {
@@ -119,7 +120,8 @@ struct Alert: Sendable, Equatable {
         }
         if let dead = m.deadComponents, dead > 0 {
             out.append(Alert(level: .warning, text: "layer \(la.layer): \(dead) of \(la.priors.count) components dead "
-                + (la.priorMass == .perExpert ? "(usage < 0.1/K; per-expert prior)" : "(usage and prior < 0.1/K)")))
+                + "(\(ReactivationState.deadRuleWords(la.priorMass).dead) < \(ReactivationConfig.defaultTau)/K"
+                + (la.priorMass == .perExpert ? "; per-expert prior)" : ")")))
         }
         return out
     }

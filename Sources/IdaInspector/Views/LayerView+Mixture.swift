@@ -115,7 +115,7 @@ extension LayerView {
         let dead = la.deadComponents
         // "on the probe": the reactivation panel's count is the trainer's (usage over training batches).
         let named = inner.width >= 40 ? "dead on the probe" : "dead"
-        let deadText = dead.isEmpty ? "\(named): none (" + (la.priorMass == .perExpert ? "usage" : "usage or prior") + " >= \(ReactivationConfig.defaultTau)/K)"
+        let deadText = dead.isEmpty ? "\(named): none (\(ReactivationState.deadRuleWords(la.priorMass).alive) >= \(ReactivationConfig.defaultTau)/K)"
             : "\(named) (\(dead.count)): " + dead.map { "k\($0) e\($0 / m)" }.joined(separator: ", ")
         let deadLines = Panel.wrap(deadText, width: inner.width)
         let deadRows = min(deadLines.count, max(1, inner.height / 3))
