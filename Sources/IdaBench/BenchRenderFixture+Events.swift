@@ -53,8 +53,8 @@ extension BenchRenderFixture {
                 let nll = -20 - 25 * (1 - Foundation.exp(-t / 700)) + noise(0.5)
                 let rec = 0.9 * Foundation.exp(-t / 300) + 0.05 + noise(0.01)
                 let react = 0.01 * Double(dead[slot].count) + noise(0.001)
-                layers.append(StepEvent.Layer(layer: layer, load: load, cv: cv, entropy: entropy, nll: nll, rec: rec, react: react,
-                                              dead: dead[slot].count))
+                layers.append(StepEvent.Layer(layer: layer, load: load, cv: cv, loadQuantiles: ReportedQuantiles(of: load),
+                                              entropy: entropy, nll: nll, rec: rec, react: react, dead: dead[slot].count))
             }
             let loss = 1.1 + 3.2 * Foundation.exp(-t / 400) + noise(0.03)
             let gradNorm = 0.6 + noise(0.1), routerGradNorm = 0.3 + noise(0.05)

@@ -119,7 +119,8 @@ extension Trainer {
             record.heldoutMaxVioGate = metrics.reduce(0) { $0 + $1.1.maxVioGate } / count
             record.layers = metrics.map { layer, m in
                 EvalEvent.Layer(layer: layer, cvTop1: m.cvTop1, cvTopK: m.cv, cvGate: m.cvGate, maxVioTop1: m.maxVioTop1,
-                                maxVioTopK: m.maxVio, maxVioGate: m.maxVioGate, loadTopK: m.load, loadGate: m.loadGate)
+                                maxVioTopK: m.maxVio, maxVioGate: m.maxVioGate, loadTopK: m.load, loadGate: m.loadGate,
+                                loadQuantiles: ReportedQuantiles(of: m.load))
             }
         }
         try run.append(RunEvent(step: step, .eval(record)))

@@ -25,7 +25,8 @@ struct StepSummary {
     func event(tokensPerSecond: Double) -> StepEvent {
         let records = layers.enumerated().map { slot, l in
             StepEvent.Layer(layer: l.layer, load: loads[slot], cv: LayerMetrics.coefficientOfVariation(loads[slot]),
-                            maxVio: LayerMetrics.maxViolation(loads[slot]), entropy: mean(l.routing.entropyBits), nll: l.routerLosses?.nll,
+                            maxVio: LayerMetrics.maxViolation(loads[slot]), loadQuantiles: ReportedQuantiles(of: loads[slot]),
+                            entropy: mean(l.routing.entropyBits), nll: l.routerLosses?.nll,
                             rec: l.routerLosses?.reconstruction, react: l.routerLosses?.reactivation,
                             dead: l.routerLosses == nil ? nil : dead[l.layer] ?? 0, aux: l.auxiliaryLoss, z: l.zLoss)
         }

@@ -69,6 +69,18 @@ struct TrainerTests {
             vios.append(vio)
         }
         #expect(abs((eval.fields["heldout_max_vio_mean_topk"]?.double ?? .nan) - vios.reduce(0, +) / 2) < 2e-6)
+        // Load quantiles: p50, p90, p99, max of the top-k load written beside them (eval) and of the
+        // step's batch load (every step), by LayerMetrics.quantiles, to the log's six decimals.
+        func quantilesAgree(_ layer: JSONValue, _ loadKey: String) -> Bool {
+            let load = layer[loadKey]?.array?.compactMap(\.double) ?? []
+            let want = LayerMetrics.quantiles(load, LayerMetrics.reportedQuantiles)
+            let got = ["p50", "p90", "p99", "max"].compactMap { layer["load_quantiles"]?[$0]?.double }
+            return load.count == 4 && got.count == 4 && zip(got, want).allSatisfy { abs($0 - $1) <= 1e-6 }
+        }
+        for layer in heldout { #expect(quantilesAgree(layer, "load_topk"), "\(layer.serialized())") }
+        for record in events where record.kind == "step" {
+            for layer in record.fields["layers"]?.array ?? [] { #expect(quantilesAgree(layer, "load"), "\(layer.serialized())") }
+        }
         #expect((eval.fields["heldout_tokens"]?.double ?? 0) > 0)
         #expect(events.first?.kind == "start" && events.last?.kind == "done")
         let step = events.first { $0.kind == "step" }

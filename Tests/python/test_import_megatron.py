@@ -113,6 +113,8 @@ def test_a_router_trace_becomes_a_run_of_loads_entropies_and_probes(tmp_path: Pa
                 assert all(close(a, b) for a, b in zip(layer["rank_loads"][r], per_rank[r] / per_rank[r].sum()))
             assert close(layer["cv"], float(total.std() / total.mean()))
             assert close(layer["max_vio"], float(total.max() / total.mean() - 1))
+            q = np.quantile(total / total.sum(), [0.5, 0.9, 0.99, 1.0])
+            assert all(close(layer["load_quantiles"][n], float(v)) for n, v in zip(("p50", "p90", "p99", "max"), q))
             h = np.concatenate([entropy_bits(c.logits) for c in calls])
             assert abs(layer["entropy"] - float(h.mean())) < 1e-5
         assert close(e["cv_mean"], sum(l["cv"] for l in e["layers"]) / 3)

@@ -231,6 +231,8 @@ def test_per_token_dumps_of_two_ranks_become_steps_snapshots_and_probes(tmp_path
             c = total[layer["layer"]].astype(float)
             assert math.isclose(layer["cv"], c.std() / c.mean(), rel_tol=1e-5)
             assert math.isclose(layer["max_vio"], c.max() / c.mean() - 1, rel_tol=1e-5)
+            q = np.quantile(c / c.sum(), [0.5, 0.9, 0.99, 1.0])
+            assert [layer["load_quantiles"][n] for n in ("p50", "p90", "p99", "max")] == pytest.approx(q.tolist(), abs=1e-6)
     # Expert 1 is the most chosen, as the decisions say.
     assert max(range(6), key=lambda x: steps[0]["layers"][0]["load"][x]) == 1
     # The probe of step 0: each rank's first 5 complete tokens (rank order, passes in order), their ids,

@@ -121,6 +121,8 @@ def test_json_figures_match_the_reference(idamoe, files, case):
 
     import numpy as np
 
+    from idamoe_torch.heldout import quantiles
+
     ck_path, probe_path = files[case]
     proc = run(idamoe, "route", "--checkpoint", ck_path, "--probe", probe_path, "--json")
     assert proc.returncode == 0, proc.stderr
@@ -137,6 +139,8 @@ def test_json_figures_match_the_reference(idamoe, files, case):
         assert abs(got["cv"]["topk"] - m["cv"]) < 2e-5
         want = np.quantile(np.asarray(got["load"]["topk"]), qs)
         np.testing.assert_allclose([got["load_quantiles"][k] for k in ("p50", "p90", "p99", "max")], want, rtol=1e-12)
+        # The events' Python rule is Swift's to the bit: the same operations on the same doubles.
+        assert quantiles(got["load"]["topk"], qs) == [got["load_quantiles"][k] for k in ("p50", "p90", "p99", "max")]
         vios.append(got["max_vio"]["topk"])
     across = doc["across_layers"]["max_vio_topk"]
     np.testing.assert_allclose([across[k] for k in ("p50", "p90", "p99", "max")], np.quantile(vios, qs), rtol=1e-12)

@@ -106,6 +106,11 @@ def test_step_sums_micro_batches_and_refuses_a_step_without_forward(tmp_path: Pa
     lines = [json.loads(l) for l in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
     step = next(l for l in lines if l["kind"] == "step")
     assert step["layers"][0]["load"] == pytest.approx((counts / counts.sum()).tolist(), abs=2e-6)
+    # The batch load's p50, p90, p99 and max over the three experts: rank q (n - 1) between the sorted
+    # loads, so p50 is the middle one and p90 lies 0.8 of the way from it to the largest.
+    low, mid, high = sorted((counts.double() / counts.sum()).tolist())
+    want = {"p50": mid, "p90": mid + 0.8 * (high - mid), "p99": mid + 0.98 * (high - mid), "max": high}
+    assert step["layers"][0]["load_quantiles"] == pytest.approx(want, rel=0, abs=1e-6)
     assert [l["kind"] for l in lines] == ["start", "step", "snapshot", "done"]
 
 
@@ -161,6 +166,11 @@ def test_sigmoid_bias_run_logs_held_out_cv_and_is_inspected(tmp_path: Path) -> N
         gate = torch.bincount(experts.reshape(-1), weights=weights.reshape(-1), minlength=e) / weights.sum()
         assert layer["load_topk"] == pytest.approx(topk.tolist(), abs=2e-6)
         assert layer["load_gate"] == pytest.approx(gate.tolist(), abs=2e-6)
+        # E = 4: p50 halfway between the middle two, p90 0.7 and p99 0.97 of the way from the third to the largest.
+        ordered = sorted(topk.tolist())
+        want = {"p50": (ordered[1] + ordered[2]) / 2, "p90": ordered[2] + 0.7 * (ordered[3] - ordered[2]),
+                "p99": ordered[2] + 0.97 * (ordered[3] - ordered[2]), "max": ordered[3]}
+        assert layer["load_quantiles"] == pytest.approx(want, rel=0, abs=1e-6)
         for name, load in (("top1", top1), ("topk", topk), ("gate", gate)):
             cv = coefficient_of_variation(load.tolist())
             assert layer[f"cv_{name}"] == pytest.approx(cv, rel=1e-5)

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
 import pytest
 import torch
 
@@ -215,6 +216,9 @@ def test_step_loads_are_the_experts_the_model_chose(finetune) -> None:
         for layer in e["layers"]:
             want = reference.steps[e["step"]][layer["layer"]]
             assert layer["load"] == pytest.approx((want / want.sum()).tolist(), abs=1e-6), f"step {e['step']}"
+            shares = np.asarray(want, dtype=float) / float(want.sum())
+            q = np.quantile(shares, [0.5, 0.9, 0.99, 1.0]).tolist()
+            assert [layer["load_quantiles"][n] for n in ("p50", "p90", "p99", "max")] == pytest.approx(q, abs=1e-6)
             assert layer["entropy"] == pytest.approx(reference.entropies[e["step"]][layer["layer"]], rel=1e-5)  # 6 digits
             assert 0 < layer["entropy"] <= 2.0  # bits, 4 experts
 

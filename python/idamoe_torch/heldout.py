@@ -19,6 +19,32 @@ def max_violation(load: Sequence[float]) -> float:
     return max(load) / mean - 1.0 if mean > 0 else 0.0
 
 
+#: The quantiles `idamoe route`, the inspector and the event log report a distribution by (the Swift side's
+#: `LayerMetrics.reportedQuantiles`), with their keys in a `load_quantiles` object.
+REPORTED_QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+
+
+def quantiles(values: Sequence[float], qs: Sequence[float]) -> List[float]:
+    """The q-quantiles (q in [0, 1]) of `values` by linear interpolation between order statistics (rank
+    q (n - 1), numpy's default; the Swift side's `LayerMetrics.quantiles`); 0 for no values."""
+    if not values:
+        return [0.0 for _ in qs]
+    ordered = sorted(float(v) for v in values)
+    out: List[float] = []
+    for q in qs:
+        rank = min(max(q, 0.0), 1.0) * (len(ordered) - 1)
+        low = int(math.floor(rank))
+        high = min(low + 1, len(ordered) - 1)
+        out.append(ordered[low] + (ordered[high] - ordered[low]) * (rank - low))
+    return out
+
+
+def load_quantiles(load: Sequence[float], round_to: Callable[[float], float]) -> Dict[str, float]:
+    """The events' `load_quantiles`: {p50, p90, p99, max} of a load over the experts, each rounded by `round_to`."""
+    values = quantiles(load, [q for _, q in REPORTED_QUANTILES])
+    return {name: round_to(v) for (name, _), v in zip(REPORTED_QUANTILES, values)}
+
+
 def coefficient_of_variation(load: Sequence[float]) -> float:
     """Standard deviation over mean of the load (0 for an empty or all-zero load)."""
     if not load:
@@ -101,7 +127,8 @@ class HeldoutLoads:
             vios.append(vio)
             layers.append(dict(layer=b, cv_top1=round_to(cv[0]), cv_topk=round_to(cv[1]), cv_gate=round_to(cv[2]),
                                max_vio_top1=round_to(vio[0]), max_vio_topk=round_to(vio[1]), max_vio_gate=round_to(vio[2]),
-                               load_topk=[round_to(v) for v in topk], load_gate=[round_to(v) for v in gate]))
+                               load_topk=[round_to(v) for v in topk], load_gate=[round_to(v) for v in gate],
+                               load_quantiles=load_quantiles(topk, round_to)))
         if not layers:
             return {}
         mean = [sum(cv[j] for cv in cvs) / len(cvs) for j in range(3)]

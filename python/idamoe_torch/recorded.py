@@ -27,6 +27,7 @@ import torch
 from safetensors.torch import save as safetensors_bytes
 
 from .files import publish
+from .heldout import load_quantiles
 from .layers import ContractError
 from .run_lock import check_new_run_directory, claim_new_run_directory
 from .run_writer import __version__, json_safe, round6, step_name
@@ -44,6 +45,16 @@ def load_shares(counts: np.ndarray) -> List[float]:
     """Counts [E] as shares of their sum (all zero when nothing was routed)."""
     total = float(counts.sum())
     return [round6(float(c) / total) if total > 0 else 0.0 for c in counts]
+
+
+def load_fields(counts: np.ndarray) -> Dict[str, Any]:
+    """A step layer's figures of a load given as counts [E]: `load` (shares), `cv`, `max_vio` and
+    `load_quantiles` (of the unrounded shares, as the Swift trainer writes them)."""
+    total = float(counts.sum())
+    shares = [float(c) / total if total > 0 else 0.0 for c in counts]
+    cv, vio = cv_and_max_vio(counts)
+    return {"load": [round6(s) for s in shares], "cv": round6(cv), "max_vio": round6(vio),
+            "load_quantiles": load_quantiles(shares, round6)}
 
 
 def cv_and_max_vio(counts: np.ndarray) -> "tuple[float, float]":
@@ -199,8 +210,7 @@ class RecordedRun:
                 raise ContractError(f"step {rec.step}, block {block}: counts of shape {list(per_rank.shape)}, "
                                     f"expected [ranks, {self.experts}]")
             total = per_rank.sum(axis=0)
-            cv, vio = cv_and_max_vio(total)
-            out: Dict[str, Any] = {"layer": block, "load": load_shares(total), "cv": round6(cv), "max_vio": round6(vio)}
+            out: Dict[str, Any] = {"layer": block, **load_fields(total)}
             if block in rec.entropy:
                 out["entropy"] = round6(rec.entropy[block])
             if per_rank.shape[0] > 1:

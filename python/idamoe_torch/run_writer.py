@@ -18,7 +18,7 @@ from torch import nn
 
 from . import distributed
 from .files import Router, checkpoint_metadata, collect_routers, publish, router_tensors, write_probe
-from .heldout import HeldoutLoads, coefficient_of_variation, max_violation
+from .heldout import HeldoutLoads, coefficient_of_variation, load_quantiles, max_violation
 from .ida_router import IDARouter
 from .layers import ContractError
 from .reactivation import ReactivationEvent
@@ -410,7 +410,8 @@ def _layer_fields(block: int, router: Router, g: StepStats) -> Dict[str, Any]:
     total = float(g.expert_counts.sum())
     load = [float(c) / total if total > 0 else 0.0 for c in g.expert_counts]
     out: Dict[str, Any] = {"layer": block, "load": [round6(v) for v in load], "cv": round6(coefficient_of_variation(load)),
-                           "max_vio": round6(max_violation(load)), "entropy": round6(g.entropy_sum / max(g.tokens, 1))}
+                           "max_vio": round6(max_violation(load)), "load_quantiles": load_quantiles(load, round6),
+                           "entropy": round6(g.entropy_sum / max(g.tokens, 1))}
     if isinstance(router, IDARouter):
         out.update(nll=round6((g.nll_sum or 0.0) / max(g.tokens, 1)), rec=round6((g.rec_sum or 0.0) / max(g.rec_count or 0, 1)),
                    react=round6(g.react or 0.0), dead=router.reactivation.dead_count)

@@ -34,7 +34,7 @@ from .capture import FoundGate, Routing, check_routing, find_gates, vocabulary
 from .files import publish, write_probe
 from .heldout import HeldoutLoads
 from .layers import ContractError
-from .recorded import ProbeRows, RecordedRun, cv_and_max_vio, load_shares
+from .recorded import ProbeRows, RecordedRun, load_fields
 from .run_lock import check_new_run_directory
 from .run_writer import RunWriter, __version__, json_safe, round6
 from .trainer_hooks import BlockWatcher, outside_backward
@@ -352,9 +352,7 @@ class IdamoeCallback(_CallbackBase):  # type: ignore[misc,valid-type]
             n, entropy, counts = float(summed[offset]), float(summed[offset + 1]), summed[offset + 2: offset + 2 + e].numpy()
             offset += 2 + e
             tokens = max(tokens, int(n))
-            cv, vio = cv_and_max_vio(counts)
-            layers.append({"layer": b, "load": load_shares(counts), "cv": round6(cv), "max_vio": round6(vio),
-                           "entropy": round6(entropy / n) if n > 0 else 0.0})
+            layers.append({"layer": b, **load_fields(counts), "entropy": round6(entropy / n) if n > 0 else 0.0})
         if tokens == 0:
             return  # no training forward since the last event
         fields: Dict[str, Any] = {"layers": layers, "cv_mean": round6(sum(l["cv"] for l in layers) / len(layers)),

@@ -38,6 +38,8 @@ public struct StepEvent: Sendable, Equatable, Codable {
         public var cv: Double?
         /// MaxVio of `load`: the largest expert's load over the mean, minus 1.
         public var maxVio: Double?
+        /// p50, p90, p99 and max of `load` over the experts (absent in runs before it was logged).
+        public var loadQuantiles: ReportedQuantiles?
         /// Mean routing entropy, bits.
         public var entropy: Double?
         /// IDA: mixture negative log-likelihood, reconstruction and reactivation losses, dead components.
@@ -49,13 +51,14 @@ public struct StepEvent: Sendable, Equatable, Codable {
         public var rankLoads: [[Double]]?
 
         /// A layer record.
-        public init(layer: Int, load: [Double], cv: Double?, maxVio: Double? = nil, entropy: Double?, nll: Double? = nil,
-                    rec: Double? = nil, react: Double? = nil, dead: Int? = nil, aux: Double? = nil, z: Double? = nil,
-                    rankLoads: [[Double]]? = nil) {
+        public init(layer: Int, load: [Double], cv: Double?, maxVio: Double? = nil, loadQuantiles: ReportedQuantiles? = nil,
+                    entropy: Double?, nll: Double? = nil, rec: Double? = nil, react: Double? = nil, dead: Int? = nil,
+                    aux: Double? = nil, z: Double? = nil, rankLoads: [[Double]]? = nil) {
             self.layer = layer
             self.load = load
             self.cv = cv
             self.maxVio = maxVio
+            self.loadQuantiles = loadQuantiles
             self.entropy = entropy
             self.nll = nll
             self.rec = rec
@@ -67,7 +70,8 @@ public struct StepEvent: Sendable, Equatable, Codable {
         }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case layer, load, cv, maxVio = "max_vio", entropy, nll, rec, react, dead, aux, z, rankLoads = "rank_loads"
+            case layer, load, cv, maxVio = "max_vio", loadQuantiles = "load_quantiles", entropy, nll, rec, react, dead, aux, z
+            case rankLoads = "rank_loads"
         }
 
         /// Reads leniently; a layer without `layer` or `load` is not a layer.
@@ -80,6 +84,7 @@ public struct StepEvent: Sendable, Equatable, Codable {
             self.load = load
             cv = c.figure(.cv)
             maxVio = c.figure(.maxVio)
+            loadQuantiles = c.lenient(ReportedQuantiles.self, .loadQuantiles)
             entropy = c.figure(.entropy)
             nll = c.figure(.nll)
             rec = c.figure(.rec)
@@ -97,6 +102,7 @@ public struct StepEvent: Sendable, Equatable, Codable {
             try c.encodeFigures(load, forKey: .load)
             try c.encodeFigureIfPresent(cv, forKey: .cv)
             try c.encodeFigureIfPresent(maxVio, forKey: .maxVio)
+            try c.encodeIfPresent(loadQuantiles, forKey: .loadQuantiles)
             try c.encodeFigureIfPresent(entropy, forKey: .entropy)
             try c.encodeFigureIfPresent(nll, forKey: .nll)
             try c.encodeFigureIfPresent(rec, forKey: .rec)
@@ -192,10 +198,13 @@ public struct EvalEvent: Sendable, Equatable, Codable {
         public var maxVioTop1: Double?, maxVioTopK: Double?, maxVioGate: Double?
         /// The top-k and gate-weighted loads [E].
         public var loadTopK: [Double]?, loadGate: [Double]?
+        /// p50, p90, p99 and max of the top-k load over the experts (absent in runs before it was logged).
+        public var loadQuantiles: ReportedQuantiles?
 
         /// A layer record.
         public init(layer: Int, cvTop1: Double?, cvTopK: Double?, cvGate: Double?, maxVioTop1: Double? = nil,
-                    maxVioTopK: Double? = nil, maxVioGate: Double? = nil, loadTopK: [Double]?, loadGate: [Double]?) {
+                    maxVioTopK: Double? = nil, maxVioGate: Double? = nil, loadTopK: [Double]?, loadGate: [Double]?,
+                    loadQuantiles: ReportedQuantiles? = nil) {
             self.layer = layer
             self.cvTop1 = cvTop1
             self.cvTopK = cvTopK
@@ -205,11 +214,13 @@ public struct EvalEvent: Sendable, Equatable, Codable {
             self.maxVioGate = maxVioGate
             self.loadTopK = loadTopK
             self.loadGate = loadGate
+            self.loadQuantiles = loadQuantiles
         }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case layer, cvTop1 = "cv_top1", cvTopK = "cv_topk", cvGate = "cv_gate", loadTopK = "load_topk", loadGate = "load_gate"
             case maxVioTop1 = "max_vio_top1", maxVioTopK = "max_vio_topk", maxVioGate = "max_vio_gate"
+            case loadQuantiles = "load_quantiles"
         }
 
         /// Reads leniently; a layer without `layer` is not a layer.
@@ -224,6 +235,7 @@ public struct EvalEvent: Sendable, Equatable, Codable {
             maxVioGate = c.figure(.maxVioGate)
             loadTopK = c.figures(.loadTopK)
             loadGate = c.figures(.loadGate)
+            loadQuantiles = c.lenient(ReportedQuantiles.self, .loadQuantiles)
         }
 
         /// Writes figures rounded, absent ones left out.
@@ -238,6 +250,7 @@ public struct EvalEvent: Sendable, Equatable, Codable {
             try c.encodeFigureIfPresent(maxVioGate, forKey: .maxVioGate)
             if let loadTopK { try c.encodeFigures(loadTopK, forKey: .loadTopK) }
             if let loadGate { try c.encodeFigures(loadGate, forKey: .loadGate) }
+            try c.encodeIfPresent(loadQuantiles, forKey: .loadQuantiles)
         }
     }
 
