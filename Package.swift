@@ -58,8 +58,9 @@ let package = Package(
         .target(name: "IdaInspector", dependencies: ["IdaTerminal", "IdaRouting", "IdaAnalysis", "IdaFormats", "IdaNumerics"]),
         // Corpus, the MoE transformer, the training loop and live run directories.
         .target(name: "IdaTraining", dependencies: ["IdaSystem", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS"]),
-        // Benchmarks and the runs, checkpoints and probes they fabricate (render frames, idle loop, synthetic
-        // cases); the bench subcommands of IdaCLI drive them.
+        // Benchmarks: what they measure (routing, training, the inspector's frames, keys and idle loop, the
+        // scale case, GEMM peaks, resource usage, timing statistics) and the runs, checkpoints, probes and
+        // corpora they fabricate. No flag names: IdaCLI's bench subcommands parse, call and print.
         .target(name: "IdaBench", dependencies: ["IdaSystem", "IdaFormats", "IdaNumerics", "IdaRouting", "IdaBLAS", "IdaTraining",
                                                  "IdaInspector", "IdaTerminal"]),
         // Subcommands (library so tests can call them).

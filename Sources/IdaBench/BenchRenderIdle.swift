@@ -41,14 +41,6 @@ public struct BenchRenderIdle {
                                loopCPUSeconds: end.loopCPU - start.loopCPU, frames: end.frames - start.frames,
                                changedCells: end.cells - start.cells, waits: end.waits - start.waits)
     }
-
-    /// User + system CPU seconds of the process (`RUSAGE_SELF`) or of the calling thread (`RUSAGE_THREAD`).
-    public static func cpuSeconds(thread: Bool) -> Double {
-        var usage = rusage()
-        let rusageThread: Int32 = 1  // RUSAGE_THREAD (Linux); Glibc's module does not export it
-        getrusage(thread ? rusageThread : RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
-    }
 }
 
 /// A one-line failure of `idamoe bench render`.
@@ -138,7 +130,7 @@ public final class BenchRenderIdleBackend: InspectorBackend {
     }
 
     private func sample(_ now: Double) -> Sample {
-        Sample(wall: now, cpu: BenchRenderIdle.cpuSeconds(thread: false), loopCPU: BenchRenderIdle.cpuSeconds(thread: true),
+        Sample(wall: now, cpu: ResourceUsage.cpuSeconds(thread: false), loopCPU: ResourceUsage.cpuSeconds(thread: true),
                frames: frames, cells: cells, waits: waits)
     }
 }

@@ -49,18 +49,18 @@ public struct BenchRenderReport {
                           fixtureSeconds, Double(f.probeBytes) / 1e6))
         out.append(String(format: "open run (read events, analyse the newest snapshot, first frame): %.1f ms", 1000 * openSeconds))
         out.append(String(format: "analyse snapshot: %.1f ms (median of %d), of which routing %d tokens x %d layers %.1f ms",
-                          1000 * median(analysisSeconds), analysisSeconds.count, f.tokens, f.config.moeLayers.count,
-                          1000 * median(routingSeconds)))
+                          1000 * Statistics.median(analysisSeconds), analysisSeconds.count, f.tokens, f.config.moeLayers.count,
+                          1000 * Statistics.median(routingSeconds)))
         out.append("screen     size      render ms      p95   diff ms      p95   cells changed")
         for r in screens {
             out.append(pad(r.name, 9) + "  " + pad("\(r.width)x\(r.height)", 7) + String(format: "  %9.3f  %7.3f  %8.3f  %7.3f  %14.0f",
-                       median(r.milliseconds), nearestRank(r.milliseconds, 0.95), median(r.diffMilliseconds),
-                       nearestRank(r.diffMilliseconds, 0.95), mean(r.changedCells)))
+                       Statistics.median(r.milliseconds), Statistics.nearestRank(r.milliseconds, 0.95), Statistics.median(r.diffMilliseconds),
+                       Statistics.nearestRank(r.diffMilliseconds, 0.95), Statistics.mean(r.changedCells)))
         }
         out.append("key (update + render + diff)   size          ms      p95   cells changed")
         for r in keys {
             out.append(pad(r.name, 29) + "  " + pad("\(r.width)x\(r.height)", 7) + String(format: "  %9.3f  %7.3f  %14.0f",
-                       median(r.milliseconds), nearestRank(r.milliseconds, 0.95), mean(r.changedCells)))
+                       Statistics.median(r.milliseconds), Statistics.nearestRank(r.milliseconds, 0.95), Statistics.mean(r.changedCells)))
         }
         if let i = idle {
             out.append(String(format: "idle %.1f s at %dx%d, live run with no new events: CPU %.3f%% of one core (%.2f ms/s; loop thread %.2f ms/s), "
@@ -78,16 +78,16 @@ public struct BenchRenderReport {
         func rows(_ list: [BenchRenderFrames.Row]) -> JSONValue {
             .array(list.map { r in
                 .object(["name": .string(r.name), "width": .number(Double(r.width)), "height": .number(Double(r.height)),
-                         "ms_median": .number(median(r.milliseconds)), "ms_p95": .number(nearestRank(r.milliseconds, 0.95)),
-                         "diff_ms_median": .number(median(r.diffMilliseconds)),
-                         "diff_ms_p95": .number(nearestRank(r.diffMilliseconds, 0.95)), "cells_changed": .number(mean(r.changedCells))])
+                         "ms_median": .number(Statistics.median(r.milliseconds)), "ms_p95": .number(Statistics.nearestRank(r.milliseconds, 0.95)),
+                         "diff_ms_median": .number(Statistics.median(r.diffMilliseconds)),
+                         "diff_ms_p95": .number(Statistics.nearestRank(r.diffMilliseconds, 0.95)), "cells_changed": .number(Statistics.mean(r.changedCells))])
             })
         }
         var object: [String: JSONValue] = [
             "tokens": .number(Double(fixture.tokens)), "steps": .number(Double(fixture.steps)),
             "snapshots": .number(Double(fixture.snapshots.count)), "threads": .number(Double(threads)),
-            "open_ms": .number(1000 * openSeconds), "analysis_ms": .number(1000 * median(analysisSeconds)),
-            "routing_ms": .number(1000 * median(routingSeconds)), "screens": rows(screens), "keys": rows(keys),
+            "open_ms": .number(1000 * openSeconds), "analysis_ms": .number(1000 * Statistics.median(analysisSeconds)),
+            "routing_ms": .number(1000 * Statistics.median(routingSeconds)), "screens": rows(screens), "keys": rows(keys),
             "peak_resident_mib": .number(peakMiB), "open_peak_resident_mib": .number(openPeakMiB),
             "fixture_peak_resident_mib": .number(fixturePeakMiB),
             "system": .string(BLASSystem.current().summary),
@@ -103,23 +103,4 @@ public struct BenchRenderReport {
     }
 
     public func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
-}
-
-/// The median of `values` (mean of the two middle ones for an even count); 0 when empty.
-fileprivate func median(_ values: [Double]) -> Double {
-    let s = values.sorted()
-    guard !s.isEmpty else { return 0 }
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
-
-/// The q-quantile of `values` by nearest rank (the smallest value with at least q of them at or below it); 0 when empty.
-fileprivate func nearestRank(_ values: [Double], _ q: Double) -> Double {
-    let s = values.sorted()
-    guard !s.isEmpty else { return 0 }
-    return s[min(s.count - 1, max(0, Int((q * Double(s.count)).rounded(.up)) - 1))]
-}
-
-/// The mean of `values`; 0 when empty.
-fileprivate func mean(_ values: [Int]) -> Double {
-    values.isEmpty ? 0 : Double(values.reduce(0, +)) / Double(values.count)
 }

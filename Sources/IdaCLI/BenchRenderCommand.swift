@@ -1,13 +1,7 @@
-import IdaBench
 import ArgumentParser
 import Foundation
-import IdaBLAS
-import IdaFormats
-import IdaInspector
-import IdaRouting
+import IdaBench
 import IdaTerminal
-import IdaTraining
-import IdaSystem
 
 /// `idamoe bench render`: how long the inspector takes to analyse a snapshot, draw each screen and answer
 /// a key, and how much CPU it uses while idle, on a synthetic live run with a 50,000-token probe.
@@ -39,67 +33,11 @@ struct BenchRenderCommand: ParsableCommand {
         }
         let cores = try threads.workers()
         let mode = DisplayMode(colors: noColor ? .monochrome : .c256, glyphs: ascii ? .ascii : .unicode)
-        let root = NSTemporaryDirectory() + "idamoe-bench-render-\(getpid())"
-        try? FileManager.default.removeItem(atPath: root)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        var t0 = monotonicSeconds()
-        let fixture = try BenchRenderFixture.write(in: root + "/run", tokens: tokens, steps: steps, snapshotEvery: snapshotEvery)
-        var report = BenchRenderReport(fixture: fixture, threads: cores,
-                                       modeText: (noColor ? "monochrome" : "256 colours") + (ascii ? ", ascii" : ", unicode"))
-        report.fixtureSeconds = monotonicSeconds() - t0
-        report.fixturePeakMiB = peakResidentMiB()
-
-        // Opening the run as `idamoe inspect RUN --headless` does: every event, the newest snapshot analysed, a frame.
-        let largest = frameSizes.last ?? (200, 60)
-        t0 = monotonicSeconds()
-        let app = InspectorApp(source: .run(fixture.directory), probe: nil, workers: cores)
-        _ = app.headlessFrame(width: largest.0, height: largest.1, keys: [], mode: mode)
-        report.openSeconds = monotonicSeconds() - t0
-        report.openPeakMiB = peakResidentMiB()
-        guard app.state.analysis != nil else {
-            throw BenchRenderError("the inspector did not analyse the synthetic snapshot: \(app.state.message ?? "no message")")
-        }
-        try measureAnalysis(fixture, previous: app.state.analysis, into: &report)
-
-        let timer = BenchRenderFrames(base: app.state, mode: mode, frames: frames)
-        for (width, height) in frameSizes {
-            for (name, screen, help) in BenchRenderFrames.screens {
-                report.screens.append(timer.screen(name, screen, help: help, width: width, height: height))
-            }
-        }
-        for (width, height) in frameSizes {
-            for (name, screen, keys) in BenchRenderFrames.keys {
-                report.keys.append(timer.key(name, screen, keys: keys, width: width, height: height))
-            }
-        }
-        if idleSeconds > 0 {
-            report.idleSize = (largest.0, largest.1)
-            report.idle = try BenchRenderIdle.measure(directory: fixture.directory, seconds: idleSeconds,
-                                                      width: largest.0, height: largest.1, mode: mode, workers: cores)
-        }
-        report.peakMiB = peakResidentMiB()
+        let report = try BenchRenderReport.measure(.init(
+            tokens: tokens, steps: steps, snapshotEvery: snapshotEvery, frames: frames, sizes: frameSizes, idleSeconds: idleSeconds,
+            analyses: analyses, threads: cores, mode: mode,
+            modeText: (noColor ? "monochrome" : "256 colours") + (ascii ? ", ascii" : ", unicode")))
         try StandardOutput.line(json ? report.json() : report.table())
-    }
-
-    /// Times `SnapshotAnalysis` of the newest snapshot (files opened, every layer routed, latents
-    /// projected) and, on its own, the routing inside it.
-    func measureAnalysis(_ fixture: BenchRenderFixture, previous: SnapshotAnalysis?, into report: inout BenchRenderReport) throws {
-        guard let step = fixture.snapshots.last else { return }
-        let checkpointPath = RunLayout(fixture.directory).snapshot(step: step)
-        let probePath = RunLayout(fixture.directory).probe(step: step)
-        for _ in 0..<analyses {
-            var t0 = monotonicSeconds()
-            let checkpoint = try RouterCheckpoint(path: checkpointPath)
-            let probe = try Probe(path: probePath)
-            let routing = try ProbeRouting(checkpoint: checkpoint, probe: probe, blockSize: 4096)
-            try routing.run(workers: report.threads, keepLatents: true, reconstruct: true,
-                            transform: { _, _ in () }, consume: { _ in })
-            report.routingSeconds.append(monotonicSeconds() - t0)
-            t0 = monotonicSeconds()
-            _ = try SnapshotAnalysis(checkpoint: RouterCheckpoint(path: checkpointPath), probe: Probe(path: probePath),
-                                     previous: previous, workers: report.threads)
-            report.analysisSeconds.append(monotonicSeconds() - t0)
-        }
     }
 
     /// `--sizes` as (columns, rows) pairs.

@@ -62,8 +62,18 @@ struct BenchSynthCommand: ParsableCommand {
         let synthetic = SyntheticCase(layers: layers, experts: experts, layerExperts: perLayer, componentsPerExpert: components, width: width,
                                       encoderHidden: encoder.isEmpty ? [] : hidden.compactMap { $0 }, latent: latent, topK: topK, tokens: tokens,
                                       dtype: type, seed: seed)
-        try synthetic.checkSizes()
-        try synthetic.checkRoom(in: directory)
+        do {
+            try synthetic.checkSizes()
+            // The probe's tokens, domains and documents are held in memory while the file is written.
+            do {
+                try ModelConfig.checkFits(synthetic.probeMemoryBytes, what: "a probe", key: "tokens", hint: "lower --tokens")
+            } catch let SettingError.invalidSetting(_, problem) {
+                throw ValidationError("--tokens \(tokens) " + problem)
+            }
+            try synthetic.checkRoom(in: directory)
+        } catch let refusal as SyntheticCase.Refusal {
+            throw Self.error(refusal)
+        }
         let t0 = monotonicSeconds()
         let paths = try synthetic.write(in: directory)
         try StandardOutput.line("wrote \(paths.checkpoint) and \(paths.probe): \(layers) layers x \(experts) experts x \(components) components, "
@@ -71,65 +81,35 @@ struct BenchSynthCommand: ParsableCommand {
     }
 }
 
-/// The flag checks of `bench synth` (flag names live in the CLI).
-extension SyntheticCase {
-    /// Refuses sizes the readers refuse (`SizeLimits`, the checkpoint contract's ranges), before
-    /// anything is allocated; the messages name the flags.
-    func checkSizes() throws {
-        func bounded(_ value: Int, _ low: Int, _ high: Int, _ flag: String) throws {
-            guard value >= low && value <= high else { throw ValidationError("\(flag) must be \(low)...\(high), got \(value)") }
-        }
-        try bounded(layers, 1, SizeLimits.blocks, "--layers")
-        try bounded(experts, 1, SizeLimits.experts, "--experts")
-        for count in layerExperts { try bounded(count, 1, SizeLimits.experts, "--layer-experts") }
-        try bounded(componentsPerExpert, 1, SizeLimits.componentsPerExpert, "--components")
-        let largest = max(experts, layerExperts.max() ?? 0)
-        guard (SizeLimits.product(largest, componentsPerExpert) ?? .max) <= SizeLimits.components else {
-            throw ValidationError("--experts x --components must be at most \(SizeLimits.components) components per layer")
-        }
-        try bounded(width, 1, SizeLimits.width, "--width")
-        try bounded(latent, 1, SizeLimits.latentDim, "--latent")
-        guard encoderHidden.count <= SizeLimits.encoderLayers else {
-            throw ValidationError("--encoder may list at most \(SizeLimits.encoderLayers) widths")
-        }
-        for w in encoderHidden { try bounded(w, 1, SizeLimits.width, "--encoder") }
-        try bounded(topK, 1, min(SizeLimits.topK, layerExperts.min() ?? experts), "--top-k")
-        try bounded(tokens, 1, SizeLimits.tokens, "--tokens")
-        // The probe's tokens, domains and documents are held in memory while the file is written.
-        do {
-            try ModelConfig.checkFits(SizeLimits.product(tokens, 16), what: "a probe", key: "tokens", hint: "lower --tokens")
-        } catch let SettingError.invalidSetting(_, problem) {
-            throw ValidationError("--tokens \(tokens) " + problem)
+extension BenchSynthCommand {
+    /// A refused case as a one-line error naming the flags.
+    static func error(_ refusal: SyntheticCase.Refusal) -> ValidationError {
+        switch refusal {
+        case let .outOfRange(size, value, low, high):
+            return ValidationError("\(flag(size)) must be \(low)...\(high), got \(value)")
+        case let .tooManyComponents(limit):
+            return ValidationError("--experts x --components must be at most \(limit) components per layer")
+        case let .tooManyEncoderLayers(limit):
+            return ValidationError("--encoder may list at most \(limit) widths")
+        case let .noRoom(needed, free, directory):
+            let size = needed.map { SizeLimits.describe(bytes: $0) } ?? "more than 8 EiB"
+            return ValidationError("the checkpoint and probe would take about \(size), more than the \(SizeLimits.describe(bytes: free)) "
+                                   + "free where \(UntrustedText.shown(directory)) is; lower --tokens, --width or --layers")
         }
     }
 
-    /// Bytes the two files take, about (the probe's hidden states dominate); nil when beyond an `Int`.
-    var fileBytes: Int? {
-        let perLayerRouter = SizeLimits.product([max(experts, layerExperts.max() ?? 0), componentsPerExpert, 2 * latent + 1, 8])
-        return SizeLimits.sum([
-            SizeLimits.product([tokens, width, layers, dtype.byteSize]),
-            SizeLimits.product(tokens, 12),
-            perLayerRouter.flatMap { SizeLimits.product(layers, $0) },
-        ])
-    }
-
-    /// Refuses to start when the files would not fit the free space of the file system holding
-    /// `directory` (or its nearest existing parent).
-    func checkRoom(in directory: String) throws {
-        var probe = directory.isEmpty ? "." : directory
-        var info = statvfs()
-        while statvfs(probe, &info) != 0 {
-            let parent = (probe as NSString).deletingLastPathComponent
-            guard !parent.isEmpty, parent != probe else { return }
-            probe = parent
-        }
-        guard info.f_blocks > 0 else { return }  // a pseudo file system (/proc) reports no size: creating fails instead
-        let free = SizeLimits.product(Int(info.f_bavail), Int(info.f_frsize)) ?? .max
-        guard let needed = fileBytes, needed <= free else {
-            let size = fileBytes.map { SizeLimits.describe(bytes: $0) } ?? "more than 8 EiB"
-            throw ValidationError("the checkpoint and probe would take about \(size), more than the \(SizeLimits.describe(bytes: free)) "
-                                  + "free where \(UntrustedText.shown(directory)) is; lower --tokens, --width or --layers")
+    /// The flag that sets `size`.
+    static func flag(_ size: SyntheticCase.Size) -> String {
+        switch size {
+        case .layers: "--layers"
+        case .experts: "--experts"
+        case .layerExperts: "--layer-experts"
+        case .componentsPerExpert: "--components"
+        case .width: "--width"
+        case .latent: "--latent"
+        case .encoderHidden: "--encoder"
+        case .topK: "--top-k"
+        case .tokens: "--tokens"
         }
     }
-
 }
