@@ -13,18 +13,6 @@ struct InspectExpertParallelTests {
         return path
     }
 
-    /// The last step event's per-layer top-k loads, read from the fixture's log.
-    func lastStepLoads() throws -> [Int: [Double]] {
-        let text = try String(contentsOfFile: fixturePath("torch-run/events.jsonl"), encoding: .utf8)
-        let step = try #require(text.split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
-            .last { $0["kind"]?.string == "step" })
-        var out: [Int: [Double]] = [:]
-        for layer in step["layers"]?.array ?? [] {
-            if let i = layer["layer"]?.int { out[i] = layer["load"]?.array?.compactMap { $0.double } ?? [] }
-        }
-        return out
-    }
-
     @Test("a placement file's map gives the rank loads; --redundant adds the MaxVio after replication")
     func placement() throws {
         // r0 holds e3 and e0, r1 holds e1 and e2.

@@ -5,19 +5,20 @@ import IdaTestSupport
 
 /// The Overview's balance figures on a run written by RunWriter (fixtures/torch-run): MaxVio beside
 /// the CVs, and the expert-parallel columns of `--ep G` and key `g`.
+/// The last step event's per-layer top-k loads, read from fixtures/torch-run's log.
+func lastStepLoads() throws -> [Int: [Double]] {
+    let text = try String(contentsOfFile: fixturePath("torch-run/events.jsonl"), encoding: .utf8)
+    let step = try #require(text.split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
+        .last { $0["kind"]?.string == "step" })
+    var out: [Int: [Double]] = [:]
+    for layer in step["layers"]?.array ?? [] {
+        if let i = layer["layer"]?.int { out[i] = layer["load"]?.array?.compactMap { $0.double } ?? [] }
+    }
+    return out
+}
+
 @Suite("Inspector: MaxVio and the expert-parallel view")
 struct InspectorBalanceTests {
-    /// The last step event's per-layer top-k loads, read from the fixture's log.
-    func lastStepLoads() throws -> [Int: [Double]] {
-        let text = try String(contentsOfFile: fixturePath("torch-run/events.jsonl"), encoding: .utf8)
-        let step = try #require(text.split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
-            .last { $0["kind"]?.string == "step" })
-        var out: [Int: [Double]] = [:]
-        for layer in step["layers"]?.array ?? [] {
-            if let i = layer["layer"]?.int { out[i] = layer["load"]?.array?.compactMap { $0.double } ?? [] }
-        }
-        return out
-    }
 
     func row(_ frame: String, layer: Int) throws -> [Substring] {
         let line = try #require(frame.split(separator: "\n").first { $0.hasPrefix("│L\(layer) ") })

@@ -25,13 +25,8 @@ public struct NumberTolerance: Sendable {
 public func expectGoldenOutput(_ actual: String, named name: String, in directory: URL, tolerance: NumberTolerance,
                                sourceLocation: SourceLocation = #_sourceLocation) {
     let url = directory.appendingPathComponent(name + ".txt")
-    let record = ProcessInfo.processInfo.environment["IDAMOE_RECORD_SNAPSHOTS"] == "1"
-    guard let expected = try? String(contentsOf: url, encoding: .utf8) else {
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try? actual.write(to: url, atomically: true, encoding: .utf8)
-        Issue.record("golden output \(name) recorded at \(url.path); review it and re-run", sourceLocation: sourceLocation)
-        return
-    }
+    let record = isRecordingSnapshots
+    guard let expected = storedText(actual, at: url, what: "golden output \(name)", sourceLocation: sourceLocation) else { return }
     guard expected != actual else { return }
     let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
     let a = actual.split(separator: "\n", omittingEmptySubsequences: false)

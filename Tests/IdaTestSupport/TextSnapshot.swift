@@ -8,13 +8,8 @@ import Testing
 public func expectTextSnapshot(_ actual: String, named name: String, in directory: URL,
                                sourceLocation: SourceLocation = #_sourceLocation) {
     let url = directory.appendingPathComponent(name + ".txt")
-    let record = ProcessInfo.processInfo.environment["IDAMOE_RECORD_SNAPSHOTS"] == "1"
-    guard let expected = try? String(contentsOf: url, encoding: .utf8) else {
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try? actual.write(to: url, atomically: true, encoding: .utf8)
-        Issue.record("snapshot \(name) recorded at \(url.path); review it and re-run", sourceLocation: sourceLocation)
-        return
-    }
+    let record = isRecordingSnapshots
+    guard let expected = storedText(actual, at: url, what: "snapshot \(name)", sourceLocation: sourceLocation) else { return }
     guard expected != actual else { return }
     let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
     let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
@@ -29,6 +24,19 @@ public func expectTextSnapshot(_ actual: String, named name: String, in director
         full actual:
         \(actual)
         """, sourceLocation: sourceLocation)
+}
+
+/// Whether IDAMOE_RECORD_SNAPSHOTS=1 asks mismatching snapshot and golden files to be rewritten.
+var isRecordingSnapshots: Bool { ProcessInfo.processInfo.environment["IDAMOE_RECORD_SNAPSHOTS"] == "1" }
+
+/// The text stored at `url`; when there is none, `actual` is written there and the test fails
+/// ("`what` recorded at ...; review it and re-run"), so nothing passes before someone has looked at it.
+func storedText(_ actual: String, at url: URL, what: String, sourceLocation: SourceLocation) -> String? {
+    if let expected = try? String(contentsOf: url, encoding: .utf8) { return expected }
+    try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try? actual.write(to: url, atomically: true, encoding: .utf8)
+    Issue.record("\(what) recorded at \(url.path); review it and re-run", sourceLocation: sourceLocation)
+    return nil
 }
 
 /// The text stored for labelled buffers: a "== label (WxH)" line per buffer, then every row framed
