@@ -315,15 +315,19 @@ def test_per_pass_and_stat_dumps_give_loads_only(tmp_path: Path, capsys: Any) ->
 # SGLang's own recorder, driven as its model runner drives it: with_forward_pass, with_current_layer,
 # on_select_experts (physical slots), then dump_record; its runtime context (server arguments, device)
 # stubbed for the CPU.
-SGLANG_WRITER = r"""
-import importlib.util, json, os, sys, types
-import torch
-import torch.distributed as dist
-# The recorder's module without the sglang package's __init__, which loads the whole server (seconds).
+# SGLang's modules without the sglang package's __init__, which loads the whole server (seconds).
+SGLANG_WITHOUT_INIT = r"""
+import importlib.util, sys, types
 spec = importlib.util.find_spec("sglang")
 package = types.ModuleType("sglang")
 package.__path__ = list(spec.submodule_search_locations)
 sys.modules["sglang"] = package
+"""
+
+SGLANG_WRITER = SGLANG_WITHOUT_INIT + r"""
+import json, os
+import torch
+import torch.distributed as dist
 import sglang.srt.eplb.expert_distribution as ed
 from sglang.srt.model_executor.forward_batch_info import ForwardMode
 from sglang._version import __version__
@@ -497,13 +501,9 @@ def test_routed_experts_of_responses_become_documents_with_tokens_decoded(tmp_pa
 # slots, read back by get_topk from the request's slots [start_len, seqlen - 1)) run on batched prefill
 # and decode passes, encoded as the detokenizer does, the native /generate body as the tokenizer manager
 # assembles it, and the OpenAI /v1/completions body built by OpenAIServingCompletion itself.
-SGLANG_RESPONSES_WRITER = r"""
-import base64, importlib.util, json, sys, types
+SGLANG_RESPONSES_WRITER = SGLANG_WITHOUT_INIT + r"""
+import base64, json
 import torch
-spec = importlib.util.find_spec("sglang")
-package = types.ModuleType("sglang")
-package.__path__ = list(spec.submodule_search_locations)
-sys.modules["sglang"] = package
 import sglang.srt.state_capturer.base as base
 import sglang.srt.entrypoints.openai.serving_completions as serving
 from sglang.srt.entrypoints.openai.protocol import CompletionRequest
